@@ -1,0 +1,60 @@
+"""Argument helpers shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0 (a usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from err
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help=f"SQLite trial store (default: {DEFAULT_STORE})",
+    )
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="trials run in parallel in a local process pool (default: 1, sequential)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "process", "ray"),
+        default=None,
+        help="where trials run: local (sequential), process (pool of --workers) or ray "
+        "(default: local when --workers is 1, else process)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="address of a running Ray cluster for --executor ray (default: start a local one)",
+    )

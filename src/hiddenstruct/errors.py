@@ -1,0 +1,21 @@
+"""Exception types for expected failures.
+
+The CLI turns a :class:`UsageError` into exit code 2 and any other
+:class:`HiddenstructError` into exit code 1, printing only the message (no traceback).
+"""
+
+
+class HiddenstructError(Exception):
+    """An expected runtime failure with a message meant for the user (exit code 1)."""
+
+
+class UsageError(HiddenstructError):
+    """Invalid settings or arguments given by the user (exit code 2)."""
+
+
+class DataError(HiddenstructError):
+    """A dataset file is missing, truncated or of the wrong format."""
+
+
+class GraphError(HiddenstructError, ValueError):
+    """A graph cannot be used as asked (cycle, self-loop, empty, disconnected, ...)."""

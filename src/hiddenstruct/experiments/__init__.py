@@ -1,0 +1,1 @@
+"""hiddenstruct.experiments"""

@@ -1,0 +1,51 @@
+"""``hiddenstruct demo``: every experiment of the paper at toy scale on embedded data.
+
+Each experiment contributes one step to :data:`DEMO_STEPS`, named as
+``"module:function"`` and imported lazily. A step is called as
+``step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]`` and returns
+what it produced (label → path or short text), which the demo prints at the end.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+# (title, "module:function") in the order the demo runs them.
+DEMO_STEPS: list[tuple[str, str]] = []
+
+
+def resolve_step(spec: str) -> Callable:
+    module_name, _, func_name = spec.partition(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def run_demo(
+    out_dir: Path,
+    store_path: Path,
+    seed: int = 0,
+    only: list[str] | None = None,
+    console: Console | None = None,
+) -> dict[str, dict[str, str]]:
+    """Run the demo steps (all, or those whose title is in ``only``); return their outputs."""
+    from hiddenstruct.experiments.store import TrialStore
+
+    console = console or Console(stderr=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = TrialStore(store_path)
+    produced: dict[str, dict[str, str]] = {}
+    steps = [(t, s) for t, s in DEMO_STEPS if not only or t in only]
+    total_start = time.perf_counter()
+    for number, (title, spec) in enumerate(steps, start=1):
+        console.rule(f"[bold]demo {number}/{len(steps)}: {title}")
+        start = time.perf_counter()
+        step_dir = out_dir / title
+        step_dir.mkdir(parents=True, exist_ok=True)
+        produced[title] = resolve_step(spec)(step_dir, store, seed)
+        console.print(f"{title} done in {time.perf_counter() - start:.1f} s")
+    produced["_total"] = {"seconds": f"{time.perf_counter() - total_start:.1f}"}
+    return produced
