@@ -1,0 +1,318 @@
+"""Masked recurrent networks (RNN tanh / RNN ReLU / GRU / LSTM) on fused PyTorch kernels.
+
+Every recurrent layer owns an input-to-hidden weight ``weight_ih`` and a hidden-to-hidden
+weight ``weight_hh`` (all gates stacked in PyTorch's order: GRU r,z,n; LSTM i,f,g,o), each
+carrying a binary mask (:func:`hiddenstruct.nn.apply_mask`, all-ones at construction).
+A layer runs over the whole sequence in one call of the kernel ``nn.RNN``/``nn.GRU``/
+``nn.LSTM`` use internally (``torch._VF.rnn_tanh`` / ``rnn_relu`` / ``gru`` / ``lstm``),
+fed with the *masked* weights, so there is no Python loop over time steps and masked
+weights get zero gradient. Variable-length batches are packed once
+(``pack_padded_sequence(enforce_sorted=False)``) and every layer runs on the packed data.
+
+Example::
+
+    >>> rnn = MaskedRNN(8, [50, 50, 50], "lstm")
+    >>> out, states = rnn(torch.randn(4, 11, 8), lengths=torch.tensor([11, 7, 3, 9]))
+    >>> out.shape, states[-1][0].shape   # LSTM state = (h, c)
+    (torch.Size([4, 11, 50]), torch.Size([4, 50]))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+import networkx as nx
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from hiddenstruct.nn.masking import apply_mask, original
+
+State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # noqa: UP007 (runtime alias, py3.10)
+"""A layer's recurrent state: ``h`` [B, H], or ``(h, c)`` for LSTM."""
+
+
+@dataclass(frozen=True)
+class RecurrentMode:
+    """A recurrent cell type: number of stacked gates and its fused kernel."""
+
+    name: str
+    gates: int
+    kernel: Callable
+    has_cell: bool = False
+
+
+MODES: dict[str, RecurrentMode] = {
+    "RNN_TANH": RecurrentMode("RNN_TANH", 1, torch._VF.rnn_tanh),
+    "RNN_RELU": RecurrentMode("RNN_RELU", 1, torch._VF.rnn_relu),
+    "GRU": RecurrentMode("GRU", 3, torch._VF.gru),
+    "LSTM": RecurrentMode("LSTM", 4, torch._VF.lstm, has_cell=True),
+}
+
+
+def get_mode(mode: str | RecurrentMode) -> RecurrentMode:
+    """Look up a mode by (case-insensitive) name; unknown names raise ``ValueError``."""
+    if isinstance(mode, RecurrentMode):
+        return mode
+    key = str(mode).upper()
+    if key not in MODES:
+        raise ValueError(f"unknown recurrent mode {mode!r}; valid modes: {', '.join(MODES)}")
+    return MODES[key]
+
+
+class RecurrentLayer(nn.Module):
+    """One masked recurrent layer run by a fused kernel over a whole (packed) sequence."""
+
+    def __init__(self, input_size: int, hidden_size: int, mode: str | RecurrentMode) -> None:
+        super().__init__()
+        self.spec = get_mode(mode)
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(
+                f"layer sizes must be positive, got input {input_size}, hidden {hidden_size}"
+            )
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        rows = self.spec.gates * self.hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, self.input_size))
+        self.weight_hh = nn.Parameter(torch.empty(rows, self.hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(rows))
+        self.bias_hh = nn.Parameter(torch.empty(rows))
+        self.reset_parameters()
+        apply_mask(self, "weight_ih", torch.ones(rows, self.input_size))
+        apply_mask(self, "weight_hh", torch.ones(rows, self.hidden_size))
+
+    @property
+    def mode(self) -> str:
+        return self.spec.name
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """PyTorch's init: every weight and bias uniform in ±1/sqrt(hidden_size)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for p in self._raw_parameters():
+                p.uniform_(-bound, bound, generator=generator)
+
+    def _raw_parameters(self) -> list[torch.Tensor]:
+        return [
+            original(self, "weight_ih"),
+            original(self, "weight_hh"),
+            self.bias_ih,
+            self.bias_hh,
+        ]
+
+    def zero_state(self, batch: int, like: torch.Tensor) -> State:
+        """An all-zero state for ``batch`` sequences on ``like``'s device and dtype."""
+        h = like.new_zeros(batch, self.hidden_size)
+        return (h, h.clone()) if self.spec.has_cell else h
+
+    def run(
+        self,
+        data: torch.Tensor,
+        batch_sizes: torch.Tensor | None,
+        hx: State | None = None,
+        batch_first: bool = True,
+    ) -> tuple[torch.Tensor, State]:
+        """Run the kernel on packed ``data`` [ΣL, F] (with ``batch_sizes``) or padded input.
+
+        Returns the output in the same layout and the final state at each sequence's last
+        step (in the packed, length-sorted order when ``batch_sizes`` is given).
+        """
+        if batch_sizes is None:
+            batch = data.shape[0] if batch_first else data.shape[1]
+        else:
+            batch = int(batch_sizes[0])
+        if hx is None:
+            hx = self.zero_state(batch, data)
+        kernel_hx = tuple(s.unsqueeze(0) for s in hx) if self.spec.has_cell else hx.unsqueeze(0)
+        weights = [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
+        if batch_sizes is None:
+            args = (data, kernel_hx, weights, True, 1, 0.0, self.training, False, batch_first)
+        else:
+            args = (data, batch_sizes, kernel_hx, weights, True, 1, 0.0, self.training, False)
+        result = self.spec.kernel(*args)
+        if self.spec.has_cell:
+            return result[0], (result[1].squeeze(0), result[2].squeeze(0))
+        return result[0], result[1].squeeze(0)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, mode={self.mode}"
+
+
+def live_connections(weight: torch.Tensor, gates: int) -> torch.Tensor:
+    """Bool [H, F]: whether any gate's entry of a stacked [gates·H, F] weight is non-zero."""
+    rows, cols = weight.shape
+    return (weight.detach() != 0).reshape(gates, rows // gates, cols).any(dim=0).cpu()
+
+
+def hidden_of(state: State) -> torch.Tensor:
+    """The hidden state ``h`` of a layer state (drops the LSTM cell state)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def _select_state(state: State, index: torch.Tensor) -> State:
+    if isinstance(state, tuple):
+        return tuple(s.index_select(0, index) for s in state)
+    return state.index_select(0, index)
+
+
+def check_lengths(lengths: torch.Tensor | Sequence[int], batch: int, steps: int) -> torch.Tensor:
+    """Lengths as a CPU int64 tensor; raises ``ValueError`` when one is outside [1, steps]."""
+    lengths = torch.as_tensor(lengths).detach().to("cpu", torch.int64).reshape(-1)
+    if lengths.numel() != batch:
+        raise ValueError(f"lengths has {lengths.numel()} entries for a batch of {batch} sequences")
+    if batch and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
+        raise ValueError(
+            f"sequence lengths must lie in [1, {steps}] (the padded length), "
+            f"got min {int(lengths.min())}, max {int(lengths.max())}"
+        )
+    return lengths
+
+
+class PackedRun:
+    """A batch packed once for several recurrent layers: sorting and unsorting helpers."""
+
+    def __init__(self, x: torch.Tensor, lengths, batch_first: bool = True) -> None:
+        batch, steps = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+        self.lengths = check_lengths(lengths, batch, steps)
+        self.steps = steps
+        self.batch_first = batch_first
+        packed = pack_padded_sequence(
+            x, self.lengths, batch_first=batch_first, enforce_sorted=False
+        )
+        self.data = packed.data
+        self.batch_sizes = packed.batch_sizes
+        self.sorted_indices = packed.sorted_indices
+        self.unsorted_indices = packed.unsorted_indices
+        self._template = packed
+
+    def to_sorted(self, state: State | None) -> State | None:
+        """A user-order state permuted into the packed (length-sorted) order."""
+        return None if state is None else _select_state(state, self.sorted_indices)
+
+    def to_user(self, state: State) -> State:
+        """A packed-order state permuted back into the caller's batch order."""
+        return _select_state(state, self.unsorted_indices)
+
+    def pad(self, data: torch.Tensor) -> torch.Tensor:
+        """Packed output data back to a zero-padded tensor in the caller's layout."""
+        packed = self._template._replace(data=data)
+        out, _ = pad_packed_sequence(packed, batch_first=self.batch_first, total_length=self.steps)
+        return out
+
+
+class MaskedRNN(nn.Module):
+    """Stacked masked recurrent layers (sizes may differ) with fused kernels.
+
+    ``forward(x, lengths=None, hx=None) -> (output, final_states)``: ``output`` is the last
+    layer's output sequence (zero at padded steps), ``final_states`` a list with each
+    layer's state at every sequence's true last step (``h`` or ``(h, c)`` for LSTM).
+    Masked tensors: ``layers.<l>.weight_ih`` and ``layers.<l>.weight_hh``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: Sequence[int] | int,
+        mode: str = "RNN_TANH",
+        batch_first: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(hidden_sizes, int):
+            hidden_sizes = [hidden_sizes]
+        hidden_sizes = [int(h) for h in hidden_sizes]
+        if not hidden_sizes:
+            raise ValueError("hidden_sizes must list at least one recurrent layer")
+        self.spec = get_mode(mode)
+        self.input_size = int(input_size)
+        self.hidden_sizes = tuple(hidden_sizes)
+        self.batch_first = batch_first
+        sizes = [self.input_size, *hidden_sizes]
+        self.layers = nn.ModuleList(
+            RecurrentLayer(sizes[i], sizes[i + 1], self.spec) for i in range(len(hidden_sizes))
+        )
+
+    @property
+    def mode(self) -> str:
+        return self.spec.name
+
+    @property
+    def encoding_size(self) -> int:
+        """Size of :meth:`encode`'s output (the last layer's hidden size)."""
+        return self.hidden_sizes[-1]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | Sequence[int] | None = None,
+        hx: Sequence[State] | None = None,
+    ) -> tuple[torch.Tensor, list[State]]:
+        """Run all layers; see the class docstring for the returned values."""
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"expected input of shape [batch, time, {self.input_size}] (batch_first={self.batch_first}), "
+                f"got {tuple(x.shape)}"
+            )
+        if hx is not None and len(hx) != len(self.layers):
+            raise ValueError(
+                f"hx must hold one state per layer ({len(self.layers)}), got {len(hx)}"
+            )
+        states: list[State] = []
+        if lengths is None:
+            out = x
+            for i, layer in enumerate(self.layers):
+                out, state = layer.run(out, None, None if hx is None else hx[i], self.batch_first)
+                states.append(state)
+            return out, states
+        run = PackedRun(x, lengths, self.batch_first)
+        data = run.data
+        for i, layer in enumerate(self.layers):
+            data, state = layer.run(
+                data, run.batch_sizes, run.to_sorted(None if hx is None else hx[i])
+            )
+            states.append(run.to_user(state))
+        return run.pad(data), states
+
+    def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
+        """The last layer's final hidden state ``h`` [B, hidden_sizes[-1]]."""
+        _, states = self(x, lengths)
+        return hidden_of(states[-1])
+
+    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+        """The i2h structure: one node per hidden neuron, an edge per live connection.
+
+        Nodes are consecutive integers (layer by layer) with ``layer`` and ``position``
+        attributes; an edge u→v exists when any gate's ``mask·weight`` entry from u to v is
+        non-zero. Recurrent (h2h) weights are not part of this acyclic structure. With
+        ``include_io`` the inputs are added as nodes ``("input", i)`` with ``layer = -1``.
+        """
+        G = nx.DiGraph()
+        offsets = []
+        start = 0
+        for index, layer in enumerate(self.layers):
+            offsets.append(start)
+            G.add_nodes_from(
+                (start + j, {"layer": index, "position": j}) for j in range(layer.hidden_size)
+            )
+            start += layer.hidden_size
+        if include_io:
+            G.add_nodes_from(
+                (("input", i), {"layer": -1, "position": i}) for i in range(self.input_size)
+            )
+        for index, layer in enumerate(self.layers):
+            if index == 0 and not include_io:
+                continue
+            live = live_connections(layer.weight_ih, layer.spec.gates)
+            targets, sources = live.nonzero(as_tuple=True)
+            if index == 0:
+                src = [("input", int(s)) for s in sources.tolist()]
+            else:
+                src = [offsets[index - 1] + s for s in sources.tolist()]
+            dst = [offsets[index] + t for t in targets.tolist()]
+            G.add_edges_from(zip(src, dst, strict=True))
+        return G
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_sizes={list(self.hidden_sizes)}, mode={self.mode}"

@@ -1,0 +1,282 @@
+"""MaskedRNN against a plain per-time-step reference cell written here, masks, state, copies."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import pytest
+import torch
+
+from hiddenstruct.nn import apply_mask, get_mask, load_state_dict, masks
+from hiddenstruct.nn.rnn import MODES, MaskedRNN, get_mode, hidden_of
+
+ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
+
+
+# ---------------------------------------------------------------- reference implementation
+def reference_step(mode, x_t, state, w_ih, w_hh, b_ih, b_hh):
+    """One time step of the PyTorch cell equations, with explicit gate arithmetic."""
+    if mode == "LSTM":
+        h, c = state
+        gates = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f, g, o = gates.chunk(4, dim=1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h_new = torch.sigmoid(o) * torch.tanh(c_new)
+        return h_new, (h_new, c_new)
+    if mode == "GRU":
+        h = state
+        xr, xz, xn = (x_t @ w_ih.T + b_ih).chunk(3, dim=1)
+        hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3, dim=1)
+        r = torch.sigmoid(xr + hr)
+        z = torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        h_new = (1 - z) * n + z * h
+        return h_new, h_new
+    pre = x_t @ w_ih.T + b_ih + state @ w_hh.T + b_hh
+    h_new = torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)
+    return h_new, h_new
+
+
+def reference_forward(model: MaskedRNN, x, lengths):
+    """Loop over time and layers; a sequence's state stops changing after its last step."""
+    batch, steps, _ = x.shape
+    lengths = torch.as_tensor(lengths)
+    inp = x
+    finals = []
+    for layer in model.layers:
+        w_ih, w_hh = layer.weight_ih, layer.weight_hh  # masked (parametrized) weights
+        h = torch.zeros(batch, layer.hidden_size)
+        state = (h, h.clone()) if model.mode == "LSTM" else h
+        outputs = []
+        for t in range(steps):
+            out_t, new_state = reference_step(
+                model.mode, inp[:, t], state, w_ih, w_hh, layer.bias_ih, layer.bias_hh
+            )
+            alive = (t < lengths).unsqueeze(1)
+            if model.mode == "LSTM":
+                state = tuple(
+                    torch.where(alive, n, o) for n, o in zip(new_state, state, strict=True)
+                )
+            else:
+                state = torch.where(alive, new_state, state)
+            outputs.append(torch.where(alive, out_t, torch.zeros_like(out_t)))
+        inp = torch.stack(outputs, dim=1)
+        finals.append(state)
+    return inp, finals
+
+
+def random_masks(model: MaskedRNN, fraction: float, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    for layer in model.layers:
+        for name in ("weight_ih", "weight_hh"):
+            shape = get_mask(layer, name).shape
+            apply_mask(layer, name, (torch.rand(shape, generator=gen) < fraction).float())
+
+
+def assert_states_close(a, b, atol=1e-5):
+    if isinstance(a, tuple):
+        for u, v in zip(a, b, strict=True):
+            torch.testing.assert_close(u, v, atol=atol, rtol=0)
+    else:
+        torch.testing.assert_close(a, b, atol=atol, rtol=0)
+
+
+# ---------------------------------------------------------------- equivalence
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("variable", [False, True])
+def test_matches_reference_cell(mode, masked, variable):
+    torch.manual_seed(1)
+    model = MaskedRNN(6, [9, 5, 7], mode)
+    if masked:
+        random_masks(model, 0.5, seed=3)
+    x = torch.randn(5, 8, 6)
+    lengths = torch.tensor([8, 3, 5, 1, 7]) if variable else torch.full((5,), 8)
+    out, states = model(x, lengths if variable else None)
+    ref_out, ref_states = reference_forward(model, x, lengths)
+    assert out.shape == (5, 8, 7)
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=0)
+    assert len(states) == 3
+    for s, r in zip(states, ref_states, strict=True):
+        assert_states_close(s, r)
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_padded_steps_are_zero_and_padding_values_ignored(mode):
+    torch.manual_seed(2)
+    model = MaskedRNN(3, [4, 4], mode)
+    x = torch.randn(3, 6, 3)
+    lengths = torch.tensor([2, 6, 4])
+    out, states = model(x, lengths)
+    x_noise = x.clone()
+    for b, n in enumerate(lengths.tolist()):
+        x_noise[b, n:] = 100.0
+    out2, states2 = model(x_noise, lengths)
+    torch.testing.assert_close(out, out2)
+    for s, s2 in zip(states, states2, strict=True):
+        assert_states_close(s, s2, atol=0)
+    for b, n in enumerate(lengths.tolist()):
+        assert torch.all(out[b, n:] == 0)
+        # The final state is the output at the true last step.
+        torch.testing.assert_close(hidden_of(states[-1])[b], out[b, n - 1])
+
+
+@pytest.mark.parametrize("mode", ["GRU", "LSTM"])
+def test_initial_state_is_used(mode):
+    torch.manual_seed(3)
+    model = MaskedRNN(3, [4, 2], mode)
+    x = torch.randn(2, 5, 3)
+    lengths = torch.tensor([5, 2])
+    hx = [layer.zero_state(2, x) for layer in model.layers]
+    hx = [
+        tuple(torch.randn_like(t) for t in s) if isinstance(s, tuple) else torch.randn_like(s)
+        for s in hx
+    ]
+    out_a, _ = model(x, lengths, hx=hx)
+    out_b, _ = model(x, None, hx=hx)
+    out_0, _ = model(x, lengths)
+    # With an explicit state, packed and unpacked paths agree on the full-length sequence.
+    torch.testing.assert_close(out_a[0], out_b[0], atol=1e-6, rtol=0)
+    assert not torch.allclose(out_a, out_0)
+
+
+def test_batch_first_false_layout():
+    torch.manual_seed(4)
+    model = MaskedRNN(3, [4], "GRU", batch_first=False)
+    x = torch.randn(6, 2, 3)  # [T, B, F]
+    out, states = model(x, torch.tensor([6, 3]))
+    assert out.shape == (6, 2, 4)
+    torch.testing.assert_close(states[0][1], out[2, 1])
+
+
+# ---------------------------------------------------------------- masks and gradients
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_masked_weights_get_zero_grad(mode):
+    torch.manual_seed(5)
+    model = MaskedRNN(4, [6, 6], mode)
+    random_masks(model, 0.4, seed=7)
+    x = torch.randn(3, 5, 4)
+    out, _ = model(x, torch.tensor([5, 2, 4]))
+    out.pow(2).sum().backward()
+    for layer in model.layers:
+        for name in ("weight_ih", "weight_hh"):
+            param = layer.parametrizations[name].original
+            mask = get_mask(layer, name)
+            assert param.grad is not None
+            assert torch.all(param.grad[mask == 0] == 0)
+            assert torch.any(param.grad[mask == 1] != 0)
+
+
+def test_mask_names_and_shapes_follow_convention():
+    model = MaskedRNN(3, [5, 2], "LSTM")
+    found = masks(model)
+    assert set(found) == {f"layers.{i}.{n}" for i in range(2) for n in ("weight_ih", "weight_hh")}
+    assert found["layers.0.weight_ih"].shape == (20, 3)
+    assert found["layers.1.weight_ih"].shape == (8, 5)
+    assert found["layers.1.weight_hh"].shape == (8, 2)
+    assert all(bool(m.all()) for m in found.values())  # all-ones at construction
+
+
+def test_fully_masked_i2h_ignores_input():
+    torch.manual_seed(6)
+    model = MaskedRNN(3, [4], "RNN_TANH")
+    apply_mask(model.layers[0], "weight_ih", torch.zeros(4, 3))
+    a, _ = model(torch.randn(2, 5, 3))
+    b, _ = model(torch.randn(2, 5, 3))
+    torch.testing.assert_close(a, b)
+
+
+def test_init_bounds_like_pytorch():
+    torch.manual_seed(7)
+    model = MaskedRNN(10, [25, 100], "GRU")
+    for layer in model.layers:
+        bound = 1 / layer.hidden_size**0.5
+        for p in layer.parameters():
+            assert float(p.detach().abs().max()) <= bound
+            assert float(p.detach().abs().max()) > 0.8 * bound
+
+
+def test_optimizer_created_before_masking_keeps_working():
+    torch.manual_seed(8)
+    model = MaskedRNN(3, [4], "LSTM")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    random_masks(model, 0.5, seed=1)
+    before = model.layers[0].parametrizations.weight_ih.original.detach().clone()
+    out, _ = model(torch.randn(2, 4, 3))
+    out.sum().backward()
+    opt.step()
+    after = model.layers[0].parametrizations.weight_ih.original.detach()
+    mask = get_mask(model.layers[0], "weight_ih")
+    assert torch.equal(after[mask == 0], before[mask == 0])
+    assert not torch.equal(after[mask == 1], before[mask == 1])
+
+
+# ---------------------------------------------------------------- persistence
+@pytest.mark.parametrize("mode", ["RNN_RELU", "LSTM"])
+def test_state_dict_round_trip_into_fresh_model(mode):
+    torch.manual_seed(9)
+    model = MaskedRNN(4, [6, 3], mode)
+    random_masks(model, 0.5, seed=2)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    buf.seek(0)
+    fresh = MaskedRNN(4, [6, 3], mode)
+    load_state_dict(fresh, torch.load(buf))
+    x = torch.randn(3, 5, 4)
+    lengths = torch.tensor([5, 1, 3])
+    torch.testing.assert_close(fresh(x, lengths)[0], model(x, lengths)[0], atol=0, rtol=0)
+    for key, mask in masks(model).items():
+        assert torch.equal(masks(fresh)[key], mask)
+
+
+def test_deepcopy_is_independent():
+    torch.manual_seed(10)
+    model = MaskedRNN(4, [5], "GRU")
+    random_masks(model, 0.5, seed=4)
+    clone = copy.deepcopy(model)
+    x = torch.randn(2, 3, 4)
+    torch.testing.assert_close(clone(x)[0], model(x)[0], atol=0, rtol=0)
+    apply_mask(clone.layers[0], "weight_hh", torch.zeros(15, 5))
+    assert bool(get_mask(model.layers[0], "weight_hh").any())
+    assert not torch.allclose(clone(x)[0], model(x)[0])
+
+
+# ---------------------------------------------------------------- errors and structure
+def test_mode_registry_is_case_insensitive_and_lists_valid_modes():
+    assert get_mode("lstm") is MODES["LSTM"]
+    assert MaskedRNN(2, [3], "Rnn_Relu").mode == "RNN_RELU"
+    with pytest.raises(ValueError, match="RNN_TANH, RNN_RELU, GRU, LSTM"):
+        MaskedRNN(2, [3], "transformer")
+
+
+def test_bad_inputs_raise_value_errors():
+    model = MaskedRNN(2, [3], "GRU")
+    with pytest.raises(ValueError, match="shape"):
+        model(torch.randn(2, 4, 5))
+    with pytest.raises(ValueError, match="lengths"):
+        model(torch.randn(2, 4, 2), torch.tensor([4, 0]))
+    with pytest.raises(ValueError, match="lengths"):
+        model(torch.randn(2, 4, 2), torch.tensor([4, 5]))
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        MaskedRNN(2, [], "GRU")
+
+
+def test_structure_graph_counts_live_connections():
+    torch.manual_seed(11)
+    model = MaskedRNN(3, [4, 5, 2], "LSTM")
+    G = model.structure_graph()
+    assert G.number_of_nodes() == 11
+    assert G.number_of_edges() == 4 * 5 + 5 * 2
+    assert {d["layer"] for _, d in G.nodes(data=True)} == {0, 1, 2}
+    # Mask out gates selectively: an edge survives while ANY gate keeps the connection.
+    mask = torch.ones(4 * 5, 4)
+    mask[:, 0] = 0  # neuron 0 of layer 0 feeds nothing
+    mask[5:, 1] = 0  # neuron 1 feeds only through the input gate
+    apply_mask(model.layers[1], "weight_ih", mask)
+    G = model.structure_graph()
+    assert G.number_of_edges() == 3 * 5 + 5 * 2
+    assert G.out_degree(0) == 0 and G.out_degree(1) == 5
+    Gio = model.structure_graph(include_io=True)
+    assert Gio.number_of_edges() == G.number_of_edges() + 3 * 4
+    assert all(Gio.nodes[("input", i)]["layer"] == -1 for i in range(3))
