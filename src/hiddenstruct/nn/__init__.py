@@ -1,5 +1,7 @@
 """Modules with explicit sparse structure."""
 
+from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
+from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.masking import (
     Mask,
     apply_mask,
@@ -15,6 +17,9 @@ from hiddenstruct.nn.masking import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
+    "MaskedDeepFFN",
+    "get_activation",
     "Mask",
     "apply_mask",
     "apply_masks",
