@@ -1,0 +1,196 @@
+"""Recurrent networks wired by a DAG (paper §4.3, DESIGN §2 "sparse recurrent layer").
+
+The DAG's layers (``hiddenstruct.graphs.layers``; undirected graphs are oriented first with
+``to_dag``) become recurrent layers. Layer ``l`` with ``n_l`` vertices computes
+
+    h_t^l = σ( (W^l ⊙ M^l) · [h_t^0; …; h_t^{l−1}] + (U^l ⊙ M_U^l) · h_{t−1}^l + b^l )
+
+(per gate for GRU/LSTM). ``W^l`` (``layers.<l>.weight_ih``, [gates·n_l, Σ_{s<l} n_s]) has a
+mask that is 1 exactly on the graph's edges s→v; layer 0 is fed densely by the input
+(``[gates·n_0, input_size]``, all-ones mask). ``U^l`` (``layers.<l>.weight_hh``) is the
+recurrence, all-ones masked. Every mask can later be replaced by any binary mask (pruning,
+packing several graphs block-diagonally). Each layer runs as one fused kernel over the whole
+sequence; its input is the concatenation of the earlier layers' output sequences.
+
+Example::
+
+    >>> G = nx.watts_strogatz_graph(20, 4, 0.3, seed=1)
+    >>> net = GraphRNN(G, input_size=8, mode="gru", output_size=2)
+    >>> net(torch.randn(5, 12, 8), lengths=torch.tensor([12, 4, 7, 9, 1])).shape
+    torch.Size([5, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import networkx as nx
+import torch
+from torch import nn
+
+from hiddenstruct.errors import GraphError
+from hiddenstruct.graphs.dag import layers as dag_layers
+from hiddenstruct.graphs.dag import to_dag
+from hiddenstruct.nn.masking import apply_mask
+from hiddenstruct.nn.rnn import PackedRun, RecurrentLayer, get_mode, hidden_of, live_connections
+
+
+def edge_mask(
+    dag: nx.DiGraph,
+    vertex_index: dict[Hashable, tuple[int, int]],
+    sizes: Sequence[int],
+    layer: int,
+    gates: int,
+) -> torch.Tensor:
+    """The i2h mask of ``layer`` (> 0): 1 exactly where an edge s→v enters the layer, all gates."""
+    offsets = [0]
+    for n in sizes[:layer]:
+        offsets.append(offsets[-1] + n)
+    n_l = sizes[layer]
+    mask = torch.zeros(gates, n_l, offsets[layer])
+    rows, cols = [], []
+    for u, v in dag.edges:
+        lv, pv = vertex_index[v]
+        if lv != layer:
+            continue
+        lu, pu = vertex_index[u]
+        rows.append(pv)
+        cols.append(offsets[lu] + pu)
+    if rows:
+        mask[:, torch.tensor(rows), torch.tensor(cols)] = 1.0
+    return mask.reshape(gates * n_l, offsets[layer])
+
+
+class GraphRNN(nn.Module):
+    """A recurrent network whose layer wiring is a DAG; see the module docstring.
+
+    ``forward(x, lengths=None)`` returns the last layer's final hidden state [B, n_last]
+    (or logits [B, output_size] when ``output_size`` is given); :meth:`layer_states`
+    returns every layer's final hidden state. ``vertex_index[v] = (layer, position)``.
+    Bad graphs (empty, cycles, self-loops, multigraphs) raise :class:`GraphError`.
+    """
+
+    def __init__(
+        self,
+        graph: nx.Graph,
+        input_size: int,
+        mode: str = "RNN_TANH",
+        output_size: int | None = None,
+        *,
+        order: Sequence[Hashable] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(graph, nx.Graph):
+            raise GraphError(f"expected a networkx graph, got {type(graph).__name__}")
+        dag = to_dag(graph, order=order, seed=seed)
+        if int(input_size) < 1:
+            raise ValueError(f"input_size must be positive, got {input_size}")
+        if output_size is not None and int(output_size) < 1:
+            raise ValueError(f"output_size must be positive or None, got {output_size}")
+        self.spec = get_mode(mode)
+        self.input_size = int(input_size)
+        self.output_size = None if output_size is None else int(output_size)
+        self.vertices: list[list[Hashable]] = dag_layers(dag)
+        self.vertex_index: dict[Hashable, tuple[int, int]] = {
+            v: (li, pos) for li, group in enumerate(self.vertices) for pos, v in enumerate(group)
+        }
+        self.layer_sizes = tuple(len(group) for group in self.vertices)
+        self.layers = nn.ModuleList()
+        fan_in = self.input_size
+        for li, n_l in enumerate(self.layer_sizes):
+            layer = RecurrentLayer(fan_in, n_l, self.spec)
+            if li > 0:
+                mask = edge_mask(dag, self.vertex_index, self.layer_sizes, li, self.spec.gates)
+                apply_mask(layer, "weight_ih", mask)
+            self.layers.append(layer)
+            fan_in = sum(self.layer_sizes[: li + 1])
+        self.readout = (
+            None if output_size is None else nn.Linear(self.layer_sizes[-1], self.output_size)
+        )
+
+    @property
+    def mode(self) -> str:
+        return self.spec.name
+
+    @property
+    def encoding_size(self) -> int:
+        """Size of :meth:`encode`'s output (the number of vertices in the last layer)."""
+        return self.layer_sizes[-1]
+
+    def layer_states(self, x: torch.Tensor, lengths=None) -> list[torch.Tensor]:
+        """Final hidden state ``h`` [B, n_l] of every layer at each sequence's true last step."""
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
+            )
+        run = None if lengths is None else PackedRun(x, lengths, batch_first=True)
+        data = x if run is None else run.data
+        batch_sizes = None if run is None else run.batch_sizes
+        outputs: list[torch.Tensor] = []
+        states: list[torch.Tensor] = []
+        for li, layer in enumerate(self.layers):
+            if li == 0:
+                inp = data
+            elif li == 1:
+                inp = outputs[0]
+            else:
+                inp = torch.cat(outputs, dim=-1)
+            out, state = layer.run(inp, batch_sizes, None, batch_first=True)
+            outputs.append(out)
+            states.append(hidden_of(state))
+        if run is not None:
+            states = [run.to_user(s) for s in states]
+        return states
+
+    def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
+        """The last layer's final hidden state [B, n_last] (no readout)."""
+        return self.layer_states(x, lengths)[-1]
+
+    def forward(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
+        """Last layer's final state, passed through the readout when ``output_size`` is set."""
+        h = self.encode(x, lengths)
+        return h if self.readout is None else self.readout(h)
+
+    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+        """The i2h structure: the graph's vertices (with ``layer``/``position``), one edge per
+        live connection (any gate's ``mask·weight`` ≠ 0). With ``include_io`` the inputs
+        ``("input", i)`` (layer −1) and, with a readout, outputs ``("output", k)`` are added."""
+        G = nx.DiGraph()
+        for li, group in enumerate(self.vertices):
+            G.add_nodes_from((v, {"layer": li, "position": p}) for p, v in enumerate(group))
+        for li, layer in enumerate(self.layers):
+            if li == 0 and not include_io:
+                continue
+            live = live_connections(layer.weight_ih, self.spec.gates)
+            targets, sources = live.nonzero(as_tuple=True)
+            columns = (
+                [("input", i) for i in range(self.input_size)]
+                if li == 0
+                else [v for group in self.vertices[:li] for v in group]
+            )
+            group = self.vertices[li]
+            G.add_edges_from(
+                (columns[s], group[t])
+                for s, t in zip(sources.tolist(), targets.tolist(), strict=True)
+            )
+        if include_io:
+            G.add_nodes_from(
+                (("input", i), {"layer": -1, "position": i}) for i in range(self.input_size)
+            )
+            if self.readout is not None:
+                out_layer = len(self.layers)
+                G.add_nodes_from(
+                    (("output", k), {"layer": out_layer, "position": k})
+                    for k in range(self.output_size)
+                )
+                live = self.readout.weight.detach().cpu() != 0
+                for k, p in live.nonzero().tolist():
+                    G.add_edge(self.vertices[-1][p], ("output", k))
+        return G
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={self.input_size}, layer_sizes={list(self.layer_sizes)}, "
+            f"mode={self.mode}, output_size={self.output_size}"
+        )
