@@ -1,5 +1,26 @@
 """Graphs: layered DAGs, generators (structural priors), model↔graph, properties."""
 
+from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
 from hiddenstruct.graphs.dag import default_order, layer_index, layers, to_dag, validate_graph
+from hiddenstruct.graphs.generators import (
+    PRIOR_FAMILIES,
+    barabasi_albert,
+    erdos_renyi,
+    sample_prior_graphs,
+    watts_strogatz,
+)
+from hiddenstruct.graphs.properties import PROPERTY_NAMES, properties, properties_table
+from hiddenstruct.graphs.io import read_edge_list, read_graph, write_graph
 
-__all__ = ["default_order", "layer_index", "layers", "to_dag", "validate_graph"]
+__all__ = [
+    "UnsupportedModelError",
+    "read_edge_list",
+    "read_graph",
+    "to_graph",
+    "write_graph",
+    "default_order",
+    "layer_index",
+    "layers",
+    "to_dag",
+    "validate_graph",
+]

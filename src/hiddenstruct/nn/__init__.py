@@ -2,6 +2,7 @@
 
 from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
 from hiddenstruct.nn.ffn import MaskedDeepFFN
+from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
 from hiddenstruct.nn.masking import (
     Mask,
     apply_mask,
@@ -19,6 +20,8 @@ from hiddenstruct.nn.masking import (
 __all__ = [
     "ACTIVATIONS",
     "MaskedDeepFFN",
+    "GraphNet",
+    "graphnet_parameter_count",
     "get_activation",
     "Mask",
     "apply_mask",

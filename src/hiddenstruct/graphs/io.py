@@ -1,0 +1,174 @@
+"""Read and write graphs: edge list, GraphML and node-link JSON, chosen by file suffix.
+
+* ``.txt`` / ``.edges`` / ``.edgelist``: one ``u v`` per line, a lone ``u`` is an isolated
+  vertex, ``#`` starts a comment; labels that look like integers are parsed as ``int``.
+  The file's first line ``# directed`` (written by :func:`write_graph` for DiGraphs) makes
+  the graph directed; otherwise it is undirected unless ``directed=True`` is given.
+* ``.graphml``: networkx GraphML (attributes kept).
+* ``.json``: networkx node-link JSON (attributes kept; tuple labels come back as lists
+  turned into tuples).
+
+Errors name the file (and line for edge lists). Writes go to a temporary file that is
+renamed, so a failed write never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import networkx as nx
+
+from hiddenstruct.errors import GraphError
+
+EDGE_LIST_SUFFIXES = (".txt", ".edges", ".edgelist")
+DIRECTED_MARK = "# directed"
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in EDGE_LIST_SUFFIXES:
+        return ".edgelist"
+    if suffix in (".graphml", ".json"):
+        return suffix
+    valid = ", ".join((*EDGE_LIST_SUFFIXES, ".graphml", ".json"))
+    raise GraphError(f"{path}: unknown graph file type {path.suffix!r}; use one of {valid}")
+
+
+def _parse_label(token: str):
+    try:
+        return int(token)
+    except ValueError:
+        return token
+
+
+def read_edge_list(path: str | Path, directed: bool | None = None) -> nx.Graph:
+    """Read an edge list (see module doc); ``directed=None`` follows the ``# directed`` mark."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such graph file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphError(f"{path}: cannot read graph file ({exc})") from None
+    marked = bool(lines) and lines[0].strip().lower() == DIRECTED_MARK
+    G: nx.Graph = nx.DiGraph() if (marked if directed is None else directed) else nx.Graph()
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        tokens = line.split()
+        if len(tokens) == 1:
+            G.add_node(_parse_label(tokens[0]))
+        elif len(tokens) == 2:
+            G.add_edge(_parse_label(tokens[0]), _parse_label(tokens[1]))
+        else:
+            raise GraphError(
+                f"{path}:{number}: expected 'u v' or a lone vertex 'u', got {len(tokens)} fields: {raw.strip()!r}"
+            )
+    return G
+
+
+def _edge_list_text(G: nx.Graph) -> str:
+    for v in G.nodes:
+        text = str(v)
+        if not text or any(c.isspace() for c in text) or "#" in text:
+            raise GraphError(
+                f"vertex label {v!r} cannot be written to an edge list (whitespace or '#'); use .json"
+            )
+    lines = [DIRECTED_MARK] if G.is_directed() else []
+    lines += [f"{u} {v}" for u, v in G.edges]
+    lines += [str(v) for v in G.nodes if G.degree(v) == 0]
+    return "\n".join(lines) + "\n"
+
+
+def _tupleize(value):
+    return tuple(_tupleize(v) for v in value) if isinstance(value, list) else value
+
+
+def _read_json(path: Path) -> nx.Graph:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such graph file") from None
+    except (OSError, ValueError) as exc:
+        raise GraphError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        key = "edges" if "edges" in data else "links"
+        for node in data.get("nodes", []):
+            node["id"] = _tupleize(node["id"])
+        for edge in data.get(key, []):
+            edge["source"], edge["target"] = _tupleize(edge["source"]), _tupleize(edge["target"])
+        return nx.node_link_graph(data, edges=key)
+    except (KeyError, TypeError, AttributeError, nx.NetworkXError) as exc:
+        raise GraphError(f"{path}: not a node-link graph ({type(exc).__name__}: {exc})") from None
+
+
+def _read_graphml(path: Path) -> nx.Graph:
+    try:
+        return nx.read_graphml(path, node_type=_parse_label_any)
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such graph file") from None
+    except Exception as exc:  # noqa: BLE001 - the parser raises many types for bad files
+        raise GraphError(
+            f"{path}: not a readable GraphML file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _parse_label_any(token):
+    return _parse_label(str(token))
+
+
+def read_graph(path: str | Path, directed: bool | None = None) -> nx.Graph:
+    """Read a graph file; the format is chosen by suffix (see module doc)."""
+    path = Path(path)
+    kind = _suffix(path)
+    if kind == ".edgelist":
+        return read_edge_list(path, directed)
+    G = _read_json(path) if kind == ".json" else _read_graphml(path)
+    if directed is True and not G.is_directed():
+        G = G.to_directed()
+    if directed is False and G.is_directed():
+        G = G.to_undirected()
+    return G
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_graph(G: nx.Graph, path: str | Path) -> Path:
+    """Write ``G`` to ``path`` in the format given by its suffix; returns the path."""
+    path = Path(path)
+    kind = _suffix(path)
+    if kind == ".edgelist":
+        text = _edge_list_text(G)
+        _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    elif kind == ".json":
+        text = json.dumps(nx.node_link_data(G, edges="edges"), default=_json_default)
+        _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    else:
+        for v in G.nodes:
+            if not isinstance(v, (int, str)):
+                raise GraphError(
+                    f"vertex label {v!r} cannot be written to GraphML (int or str only); use .json"
+                )
+        _atomic_write(path, lambda p: nx.write_graphml(G, p))
+    return path
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
