@@ -9,8 +9,8 @@ from hiddenstruct.graphs.generators import (
     sample_prior_graphs,
     watts_strogatz,
 )
-from hiddenstruct.graphs.properties import PROPERTY_NAMES, properties, properties_table
 from hiddenstruct.graphs.io import read_edge_list, read_graph, write_graph
+from hiddenstruct.graphs.properties import PROPERTY_NAMES, properties, properties_table
 
 __all__ = [
     "UnsupportedModelError",
@@ -24,3 +24,11 @@ __all__ = [
     "to_dag",
     "validate_graph",
 ]
+__all__ += [
+    "PRIOR_FAMILIES",
+    "barabasi_albert",
+    "erdos_renyi",
+    "sample_prior_graphs",
+    "watts_strogatz",
+]
+__all__ += ["PROPERTY_NAMES", "properties", "properties_table"]
