@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+# Set while a trial runs inside a sweep, whose own progress display must not be nested.
+_SUPPRESSED: ContextVar[bool] = ContextVar("hiddenstruct_progress_suppressed", default=False)
+
+
+@contextmanager
+def suppress_progress() -> Iterator[None]:
+    """Within this block ``progress=None`` (auto) means off (used by trial executors)."""
+    token = _SUPPRESSED.set(True)
+    try:
+        yield
+    finally:
+        _SUPPRESSED.reset(token)
 
 
 def progress_enabled(progress: bool | None) -> bool:
-    """Resolve ``progress=None`` (auto) to "stderr is a terminal"."""
+    """Resolve ``progress=None`` (auto) to "stderr is a terminal and not inside a sweep"."""
     if progress is None:
+        if _SUPPRESSED.get():
+            return False
         return bool(getattr(sys.stderr, "isatty", lambda: False)())
     return bool(progress)
 

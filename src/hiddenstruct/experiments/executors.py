@@ -1,0 +1,349 @@
+"""Run a sweep of trials sequentially, in a local process pool or on Ray, with identical results.
+
+A trial function is a module-level (picklable) ``fn(config: dict, log: TrialLogger) -> dict``
+returning a JSON-serialisable result. :func:`run_trials` registers every config in the store,
+skips the ``done`` ones, claims the rest, runs them on an executor and writes each outcome in
+one transaction. Each trial is seeded (``config["seed"]`` when present, else from its hash)
+right before it runs, so where it runs does not change its result. A failing trial is stored as
+``failed`` with its traceback and the sweep goes on.
+
+Only the driver process writes to the store; workers return their metrics with the result. A
+Ray cluster therefore needs no shared file system.
+
+Example::
+
+    >>> records = run_trials("toy", [{"lr": 0.1, "seed": s} for s in range(4)], toy_trial,
+    ...                      TrialStore("runs/hiddenstruct.sqlite"), make_executor("process", 2))
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import pickle
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.hashing import config_hash, to_jsonable
+from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
+from hiddenstruct.training.progress import suppress_progress
+from hiddenstruct.training.seeding import seed_everything
+
+
+class TrialLogger:
+    """Collects a trial's per-step metrics and artifact paths; stored with its result."""
+
+    def __init__(self, trial_hash: str, config: dict[str, Any], attempt: int = 1) -> None:
+        self.hash = trial_hash
+        self.config = config
+        self.attempt = attempt
+        self.metrics: list[MetricRow] = []
+        self.artifacts: dict[str, str] = {}
+
+    def metric(self, step: int, **values: float) -> None:
+        """Log named scalar values at ``step`` (e.g. ``log.metric(3, val_accuracy=0.91)``)."""
+        for name, value in values.items():
+            self.metrics.append((int(step), name, float(value)))
+
+    def artifact(self, name: str, path: str | Path) -> None:
+        """Record the path of a file the trial wrote (figure, checkpoint, table)."""
+        self.artifacts[name] = str(path)
+
+
+TrialFn = Callable[[dict[str, Any], TrialLogger], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """Everything a worker needs to run one trial (picklable)."""
+
+    experiment: str
+    hash: str
+    config: dict[str, Any]
+    fn: TrialFn
+    seed: int
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a worker sends back: result or error, plus the logged metrics and artifacts."""
+
+    hash: str
+    ok: bool
+    result: dict[str, Any] | None
+    error: str | None
+    started_at: float
+    finished_at: float
+    metrics: list[MetricRow] = field(default_factory=list)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+def trial_seed(config: dict[str, Any], trial_hash: str) -> int:
+    """``config["seed"]`` when it is an int, else the first 32 bits of the trial hash."""
+    seed = config.get("seed")
+    return (
+        int(seed)
+        if isinstance(seed, int) and not isinstance(seed, bool)
+        else int(trial_hash[:8], 16)
+    )
+
+
+def execute_trial(job: TrialJob) -> TrialOutcome:
+    """Seed, run ``job.fn`` and capture its result or error (never raises for trial errors)."""
+    started = time.time()
+    log = TrialLogger(job.hash, dict(job.config), job.attempt)
+    seed_everything(job.seed)
+    try:
+        with suppress_progress():
+            result = to_jsonable(job.fn(dict(job.config), log) or {})
+        if not isinstance(result, dict):
+            raise UsageError(f"a trial function must return a dict, got {type(result).__name__}")
+    except Exception as err:  # the trial failed; the sweep goes on
+        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        return TrialOutcome(job.hash, False, None, text, started, time.time(), log.metrics)
+    return TrialOutcome(
+        job.hash, True, result, None, started, time.time(), log.metrics, log.artifacts
+    )
+
+
+def _crashed(job: TrialJob, err: BaseException) -> TrialOutcome:
+    now = time.time()
+    return TrialOutcome(
+        job.hash, False, None, f"worker crashed: {type(err).__name__}: {err}", now, now
+    )
+
+
+class Executor(Protocol):
+    """Runs ``execute_trial`` on jobs and yields outcomes as they complete (any order)."""
+
+    def map_unordered(
+        self, fn: Callable[[TrialJob], TrialOutcome], jobs: Sequence[TrialJob]
+    ) -> Iterator[TrialOutcome]: ...
+
+
+class LocalExecutor:
+    """Runs trials one after another in this process."""
+
+    def map_unordered(self, fn, jobs):
+        for job in jobs:
+            yield fn(job)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class ProcessPoolExecutor:
+    """Runs trials in a pool of ``workers`` spawned processes (torch threads split among them)."""
+
+    def __init__(self, workers: int = 2, threads_per_worker: int | None = None) -> None:
+        if workers < 1:
+            raise UsageError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+
+    def map_unordered(self, fn, jobs):
+        if not jobs:
+            return
+        try:
+            pickle.dumps(jobs[0].fn)
+        except Exception as err:
+            raise UsageError(
+                f"the trial function cannot be sent to worker processes ({err}); "
+                "define it at module level (not a lambda or closure)"
+            ) from None
+        pool = cf.ProcessPoolExecutor(
+            max_workers=min(self.workers, len(jobs)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.threads_per_worker,),
+        )
+        with pool:
+            futures = {pool.submit(fn, job): job for job in jobs}
+            for future in cf.as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as err:  # a worker died (e.g. killed, out of memory)
+                    yield _crashed(futures[future], err)
+
+
+class RayExecutor:
+    """Runs trials as Ray tasks on a cluster (``address``) or a local Ray instance."""
+
+    def __init__(self, address: str | None = None, num_cpus_per_trial: float = 1.0) -> None:
+        self.address = address
+        self.num_cpus_per_trial = num_cpus_per_trial
+
+    @staticmethod
+    def _import_ray():
+        try:
+            import ray
+        except ImportError:
+            raise HiddenstructError(
+                "the Ray executor needs ray, which is not installed: "
+                "pip install 'hiddenstruct[ray]' (or choose --executor local|process)"
+            ) from None
+        return ray
+
+    def map_unordered(self, fn, jobs):
+        ray = self._import_ray()
+        if not jobs:
+            return
+        if not ray.is_initialized():
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+        remote = ray.remote(num_cpus=self.num_cpus_per_trial)(fn)
+        pending = {remote.remote(job): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as err:
+                    yield _crashed(job, err)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {
+    "local": lambda workers, ray_address: LocalExecutor(),
+    "process": lambda workers, ray_address: ProcessPoolExecutor(workers),
+    "ray": lambda workers, ray_address: RayExecutor(ray_address),
+}
+
+
+def make_executor(
+    kind: str | None = None, workers: int = 1, ray_address: str | None = None
+) -> Executor:
+    """An executor by name; ``kind=None`` means local for one worker, else a process pool."""
+    if kind is None:
+        kind = "local" if workers <= 1 else "process"
+    try:
+        factory = EXECUTORS[kind]
+    except KeyError:
+        raise UsageError(f"unknown executor {kind!r}; choose one of {sorted(EXECUTORS)}") from None
+    return factory(workers, ray_address)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Counts of one :func:`run_trials` call."""
+
+    total: int
+    skipped: int
+    done: int
+    failed: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.total} trials: {self.skipped} already done (skipped), "
+            f"{self.done} run ok, {self.failed} failed"
+        )
+
+
+class _SweepProgress:
+    """'trial n/N' with ETA on a terminal; silent otherwise."""
+
+    def __init__(self, experiment: str, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled and total:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn(f"[bold]{experiment}[/bold] trial"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self._task = self._bar.add_task(experiment, total=total, failed=0)
+
+    def __enter__(self) -> _SweepProgress:
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def advance(self, failed: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, failed=failed)
+
+
+def run_trials(
+    experiment: str,
+    configs: Sequence[Any],
+    fn: TrialFn,
+    store: TrialStore | str | Path,
+    executor: Executor | None = None,
+    progress: bool = True,
+    retry_failed: bool = True,
+) -> list[TrialRecord]:
+    """Run every config not yet ``done``; return all their records in input order.
+
+    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); duplicates run once.
+    ``progress``: show 'trial n/N, ETA' when stderr is a terminal and print a summary line.
+    ``retry_failed``: also re-run trials that failed before (default True).
+    """
+    store = store if isinstance(store, TrialStore) else TrialStore(store)
+    executor = executor or LocalExecutor()
+    resolved = [to_jsonable(c) for c in configs]
+    hashes = [config_hash(c) for c in configs]
+    unique = dict(zip(hashes, resolved, strict=True))
+    store.register_many(experiment, unique.values(), unique.keys())
+    jobs = []
+    for trial_hash, config in unique.items():
+        attempt = store.claim(trial_hash, retry_failed=retry_failed)
+        if attempt is not None:
+            seed = trial_seed(config, trial_hash)
+            jobs.append(TrialJob(experiment, trial_hash, config, fn, seed, attempt))
+    show = progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
+    failed = 0
+    with _SweepProgress(experiment, len(jobs), show) as bar:
+        for outcome in executor.map_unordered(execute_trial, jobs):
+            if outcome.ok:
+                store.finish(
+                    outcome.hash,
+                    outcome.result,
+                    outcome.metrics,
+                    outcome.artifacts,
+                    outcome.started_at,
+                )
+            else:
+                failed += 1
+                store.fail(
+                    outcome.hash,
+                    outcome.error or "unknown error",
+                    outcome.metrics,
+                    outcome.started_at,
+                )
+            bar.advance(failed)
+    summary = SweepSummary(len(unique), len(unique) - len(jobs), len(jobs) - failed, failed)
+    if progress:
+        from rich.console import Console
+
+        style = "red" if failed else "green"
+        Console(stderr=True).print(f"[{style}]{experiment}: {summary}[/{style}]")
+    records = {rec.hash: rec for rec in (store.get(h) for h in unique)}
+    return [records[h] for h in hashes]

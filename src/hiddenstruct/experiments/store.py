@@ -1,0 +1,394 @@
+"""Durable trial store: an embedded SQLite database of trials, per-step metrics and artifacts.
+
+A trial is identified by :func:`config_hash`, the sha256 of the sorted-key JSON of its resolved
+config. WAL mode lets several processes read and write at once; every write is one
+transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so a crash never leaves half a write.
+
+Status life cycle: ``pending`` → ``running`` (claimed; ``attempts`` incremented, metrics of any
+earlier attempt cleared) → ``done`` | ``failed``. A trial left ``running`` by a crash is claimed
+again by the next sweep; ``done`` trials are never re-run.
+
+Example::
+
+    >>> store = TrialStore("runs/hiddenstruct.sqlite")
+    >>> h = store.register("toy", {"lr": 0.1, "seed": 0})
+    >>> store.claim(h); store.finish(h, {"accuracy": 0.9})
+    >>> store.to_dataframe("toy")
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.hashing import (
+    ADDED_LATER,
+    added_field,
+    config_hash,
+    hashable_config,
+    to_jsonable,
+)
+
+__all__ = [
+    "ADDED_LATER",
+    "STATUSES",
+    "TrialRecord",
+    "TrialStore",
+    "added_field",
+    "config_hash",
+    "hashable_config",
+]
+
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    hash TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    started_at REAL,
+    finished_at REAL,
+    error TEXT,
+    result TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS trials_experiment ON trials (experiment, status);
+CREATE TABLE IF NOT EXISTS metrics (
+    hash TEXT NOT NULL REFERENCES trials (hash),
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS metrics_hash ON metrics (hash, step);
+CREATE TABLE IF NOT EXISTS artifacts (
+    hash TEXT NOT NULL REFERENCES trials (hash),
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (hash, name)
+);
+"""
+
+MetricRow = tuple[int, str, float]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One row of the trials table, with config and result decoded."""
+
+    hash: str
+    experiment: str
+    config: dict[str, Any]
+    status: str
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time of the last attempt, when finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"value is not JSON-serialisable: {err}") from None
+
+
+def _record(row: sqlite3.Row) -> TrialRecord:
+    return TrialRecord(
+        hash=row["hash"],
+        experiment=row["experiment"],
+        config=json.loads(row["config"]),
+        status=row["status"],
+        result=json.loads(row["result"]) if row["result"] is not None else None,
+        error=row["error"],
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def _flat_value(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}", item, out)
+    else:
+        out[prefix] = _flat_value(value)
+
+
+def _trials_frame(records: list[TrialRecord]):
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        row: dict[str, Any] = {
+            "hash": rec.hash,
+            "experiment": rec.experiment,
+            "status": rec.status,
+            "attempts": rec.attempts,
+            "started_at": pd.to_datetime(rec.started_at, unit="s", utc=True),
+            "finished_at": pd.to_datetime(rec.finished_at, unit="s", utc=True),
+            "seconds": rec.seconds,
+            "error": rec.error,
+        }
+        _flatten("config", rec.config, row)
+        _flatten("result", rec.result or {}, row)
+        rows.append(row)
+    base = [
+        "hash",
+        "experiment",
+        "status",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "seconds",
+        "error",
+    ]
+    return pd.DataFrame(rows, columns=None if rows else base)
+
+
+class TrialStore:
+    """SQLite-backed store of trials; safe to open from several processes at once."""
+
+    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._conn = self._open()
+
+    def __reduce__(self):  # pickles as its path: each process opens its own connection
+        return (type(self), (str(self.path), self.timeout))
+
+    def __repr__(self) -> str:
+        return f"TrialStore({str(self.path)!r})"
+
+    def _fail_open(self, err: Exception) -> HiddenstructError:
+        return HiddenstructError(
+            f"cannot use trial store {self.path}: {err}; choose a writable file with --store"
+        )
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise self._fail_open(err) from None
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except sqlite3.Error as err:
+            raise self._fail_open(err) from None
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (the store can not be used afterwards)."""
+        self._conn.close()
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back on any error."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise self._fail_open(err) from None
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            raise self._fail_open(err) from None
+
+    # ---- writing -------------------------------------------------------------------------
+    def register(self, experiment: str, config: Any, trial_hash: str | None = None) -> str:
+        """Add a ``pending`` trial unless its hash is already stored; return the hash."""
+        return self.register_many(experiment, [config], [trial_hash])[0]
+
+    def register_many(
+        self,
+        experiment: str,
+        configs: Iterable[Any],
+        hashes: Iterable[str | None] | None = None,
+    ) -> list[str]:
+        """Register several configs in one transaction; return their hashes in order."""
+        configs = list(configs)
+        given = list(hashes) if hashes is not None else [None] * len(configs)
+        rows = []
+        for config, trial_hash in zip(configs, given, strict=True):
+            rows.append((trial_hash or config_hash(config), experiment, _dumps(config)))
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO trials (hash, experiment, config, status) "
+                "VALUES (?, ?, ?, 'pending')",
+                rows,
+            )
+        return [row[0] for row in rows]
+
+    def claim(self, trial_hash: str, retry_failed: bool = True) -> int | None:
+        """Mark a trial ``running`` and return its attempt number; None when it must not run.
+
+        ``done`` trials (and ``failed`` ones unless ``retry_failed``) are not claimed. Metrics and
+        artifacts of an earlier, interrupted attempt are deleted so nothing is duplicated.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM trials WHERE hash = ?", (trial_hash,)).fetchone()
+            if row is None:
+                raise UsageError(f"unknown trial {trial_hash}; register it first")
+            if row["status"] == "done" or (row["status"] == "failed" and not retry_failed):
+                return None
+            conn.execute("DELETE FROM metrics WHERE hash = ?", (trial_hash,))
+            conn.execute("DELETE FROM artifacts WHERE hash = ?", (trial_hash,))
+            conn.execute(
+                "UPDATE trials SET status = 'running', attempts = attempts + 1, started_at = ?, "
+                "finished_at = NULL, error = NULL, result = NULL WHERE hash = ?",
+                (time.time(), trial_hash),
+            )
+            return conn.execute(
+                "SELECT attempts FROM trials WHERE hash = ?", (trial_hash,)
+            ).fetchone()[0]
+
+    def _insert_logs(
+        self,
+        conn: sqlite3.Connection,
+        trial_hash: str,
+        metrics: Iterable[MetricRow],
+        artifacts: Mapping[str, str | Path],
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO metrics (hash, step, name, value) VALUES (?, ?, ?, ?)",
+            [(trial_hash, int(s), str(n), float(v)) for s, n, v in metrics],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO artifacts (hash, name, path) VALUES (?, ?, ?)",
+            [(trial_hash, str(n), str(p)) for n, p in artifacts.items()],
+        )
+
+    def finish(
+        self,
+        trial_hash: str,
+        result: Mapping[str, Any] | None,
+        metrics: Iterable[MetricRow] = (),
+        artifacts: Mapping[str, str | Path] | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        """Store the result (and the attempt's metrics/artifacts) and mark the trial ``done``."""
+        payload = _dumps(result or {})
+        with self._write() as conn:
+            self._insert_logs(conn, trial_hash, metrics, artifacts or {})
+            conn.execute(
+                "UPDATE trials SET status = 'done', result = ?, error = NULL, finished_at = ?, "
+                "started_at = COALESCE(?, started_at) WHERE hash = ?",
+                (payload, time.time(), started_at, trial_hash),
+            )
+
+    def fail(
+        self,
+        trial_hash: str,
+        error: str,
+        metrics: Iterable[MetricRow] = (),
+        started_at: float | None = None,
+    ) -> None:
+        """Mark the trial ``failed`` with its error text (metrics logged so far are kept)."""
+        with self._write() as conn:
+            self._insert_logs(conn, trial_hash, metrics, {})
+            conn.execute(
+                "UPDATE trials SET status = 'failed', error = ?, finished_at = ?, "
+                "started_at = COALESCE(?, started_at) WHERE hash = ?",
+                (str(error), time.time(), started_at, trial_hash),
+            )
+
+    def log_metrics(self, trial_hash: str, rows: Iterable[MetricRow]) -> None:
+        """Append ``(step, name, value)`` rows in one transaction."""
+        with self._write() as conn:
+            self._insert_logs(conn, trial_hash, rows, {})
+
+    def log_artifact(self, trial_hash: str, name: str, path: str | Path) -> None:
+        """Record (or replace) the path of a named artifact of a trial."""
+        with self._write() as conn:
+            self._insert_logs(conn, trial_hash, (), {name: path})
+
+    # ---- reading -------------------------------------------------------------------------
+    def get(self, trial_hash: str) -> TrialRecord | None:
+        """The trial with this hash, or None."""
+        row = self._conn.execute("SELECT * FROM trials WHERE hash = ?", (trial_hash,)).fetchone()
+        return _record(row) if row is not None else None
+
+    def trials(self, experiment: str | None = None, status: str | None = None) -> list[TrialRecord]:
+        """Trials, optionally filtered by experiment and status, oldest registration first."""
+        if status is not None and status not in STATUSES:
+            raise UsageError(f"unknown status {status!r}; choose one of {list(STATUSES)}")
+        query, params = "SELECT * FROM trials WHERE 1 = 1", []
+        if experiment is not None:
+            query, params = query + " AND experiment = ?", [*params, experiment]
+        if status is not None:
+            query, params = query + " AND status = ?", [*params, status]
+        rows = self._conn.execute(query + " ORDER BY rowid", params).fetchall()
+        return [_record(row) for row in rows]
+
+    def experiments(self) -> list[str]:
+        """Names of the experiments with at least one trial."""
+        rows = self._conn.execute("SELECT DISTINCT experiment FROM trials ORDER BY experiment")
+        return [row[0] for row in rows]
+
+    def metrics(self, trial_hash: str) -> list[MetricRow]:
+        """``(step, name, value)`` rows of a trial in logging order."""
+        rows = self._conn.execute(
+            "SELECT step, name, value FROM metrics WHERE hash = ? ORDER BY rowid", (trial_hash,)
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def artifacts(self, trial_hash: str) -> dict[str, str]:
+        """Artifact name → path of a trial."""
+        rows = self._conn.execute("SELECT name, path FROM artifacts WHERE hash = ?", (trial_hash,))
+        return {row[0]: row[1] for row in rows}
+
+    def to_dataframe(self, experiment: str | None = None):
+        """One row per trial: bookkeeping columns, then ``config.*`` and ``result.*`` flattened.
+
+        Nested lists are kept as JSON text so the frame exports to CSV and Parquet alike.
+        """
+        return _trials_frame(self.trials(experiment))
+
+    def metrics_dataframe(self, experiment: str | None = None):
+        """Long table ``hash, step, name, value`` (joined with the experiment name)."""
+        import pandas as pd
+
+        query = (
+            "SELECT t.experiment, m.hash, m.step, m.name, m.value FROM metrics m "
+            "JOIN trials t ON t.hash = m.hash"
+        )
+        params: list[str] = []
+        if experiment is not None:
+            query, params = query + " WHERE t.experiment = ?", [experiment]
+        rows = self._conn.execute(query + " ORDER BY m.rowid", params).fetchall()
+        return pd.DataFrame(
+            [tuple(r) for r in rows], columns=["experiment", "hash", "step", "name", "value"]
+        )
