@@ -71,7 +71,7 @@ def to_dag(G: nx.Graph, order: Sequence[Hashable] | None = None, seed: int | Non
             random.Random(seed).shuffle(order)
     position = {node: i for i, node in enumerate(order)}
     missing = [node for node in G.nodes if node not in position]
-    if missing or len(position) != G.number_of_nodes():
+    if missing or len(position) != G.number_of_nodes() or len(position) != len(order):
         raise GraphError(
             f"order must list every vertex exactly once (missing e.g. {missing[:3]!r})"
             if missing
