@@ -29,11 +29,22 @@ from hiddenstruct.nas.ops import FEATURE_GROUPS, OPS
 from hiddenstruct.nas.shapes import DEFAULT_MAX_CHANNELS, infer_shapes
 
 PATH_KINDS: tuple[str, ...] = ("shortest", "longest", "random_walk")
-GRAPH_PROPERTIES: tuple[str, ...] = ("edge_betweenness", "eccentricity", "closeness", "average_neighbor_degree", "degree")
+GRAPH_PROPERTIES: tuple[str, ...] = (
+    "edge_betweenness",
+    "eccentricity",
+    "closeness",
+    "average_neighbor_degree",
+    "degree",
+)
 
 FEATURE_NAMES: tuple[str, ...] = (
     ("layer_mass_mean", "layer_mass_std")
-    + tuple(f"path_{kind}_{group}_{stat}" for group in FEATURE_GROUPS for kind in PATH_KINDS for stat in ("mean", "std"))
+    + tuple(
+        f"path_{kind}_{group}_{stat}"
+        for group in FEATURE_GROUPS
+        for kind in PATH_KINDS
+        for stat in ("mean", "std")
+    )
     + ("depth", "vertices", "edges")
     + tuple(f"{prop}_{stat}" for prop in GRAPH_PROPERTIES for stat in ("mean", "std", "max"))
 )
@@ -48,7 +59,9 @@ def _stats(values: list[float], names: tuple[str, ...] = ("mean", "std")) -> lis
     return [float(funcs[name](arr)) for name in names]
 
 
-def layer_masses(genotype: Genotype, input_channels: int = 3, max_channels: int = DEFAULT_MAX_CHANNELS) -> list[int]:
+def layer_masses(
+    genotype: Genotype, input_channels: int = 3, max_channels: int = DEFAULT_MAX_CHANNELS
+) -> list[int]:
     """Layer mass of every vertex except the input, in id order."""
     shapes = infer_shapes(genotype, (input_channels, 32, 32), max_channels)
     return [
@@ -106,7 +119,9 @@ def _graph_properties(genotype: Genotype) -> list[float]:
     return out
 
 
-def feature_vector(genotype: Genotype, input_channels: int = 3, max_channels: int = DEFAULT_MAX_CHANNELS) -> np.ndarray:
+def feature_vector(
+    genotype: Genotype, input_channels: int = 3, max_channels: int = DEFAULT_MAX_CHANNELS
+) -> np.ndarray:
     """The 56 features in :data:`FEATURE_NAMES` order (float64, all finite)."""
     values = _stats([float(m) for m in layer_masses(genotype, input_channels, max_channels)])
     paths = {
@@ -122,6 +137,14 @@ def feature_vector(genotype: Genotype, input_channels: int = 3, max_channels: in
     return np.asarray(values, dtype=np.float64)
 
 
-def features(genotype: Genotype, input_channels: int = 3, max_channels: int = DEFAULT_MAX_CHANNELS) -> dict[str, float]:
+def features(
+    genotype: Genotype, input_channels: int = 3, max_channels: int = DEFAULT_MAX_CHANNELS
+) -> dict[str, float]:
     """The 56 features as a ``{name: value}`` dict."""
-    return dict(zip(FEATURE_NAMES, feature_vector(genotype, input_channels, max_channels).tolist()))
+    return dict(
+        zip(
+            FEATURE_NAMES,
+            feature_vector(genotype, input_channels, max_channels).tolist(),
+            strict=True,
+        )
+    )

@@ -119,7 +119,10 @@ class Genotype:
         per_op = [channels] * len(ops) if isinstance(channels, int) else list(channels)
         if len(per_op) != len(ops):
             raise GraphError(f"chain: {len(ops)} ops but {len(per_op)} channel counts")
-        middle = [Vertex(op, c if op_spec(op).has_channels else None) for op, c in zip(ops, per_op)]
+        middle = [
+            Vertex(op, c if op_spec(op).has_channels else None)
+            for op, c in zip(ops, per_op, strict=True)
+        ]
         vertices = [Vertex("input"), *middle, Vertex("output")]
         return cls(tuple(vertices), tuple((i, i + 1) for i in range(len(vertices) - 1)))
 
@@ -133,7 +136,9 @@ class Genotype:
             return cls(tuple(vertices), tuple(G.edges))  # let validation name the cycle
         order = list(nx.lexicographical_topological_sort(G))
         new = {old: new for new, old in enumerate(order)}
-        return cls(tuple(vertices[old] for old in order), tuple((new[u], new[v]) for u, v in G.edges))
+        return cls(
+            tuple(vertices[old] for old in order), tuple((new[u], new[v]) for u, v in G.edges)
+        )
 
     # ---------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
@@ -157,23 +162,37 @@ class Genotype:
         vertices = []
         for position, item in enumerate(raw_vertices):
             if not isinstance(item, dict) or "op" not in item:
-                raise GraphError(f"vertex {position}: expected an object with an \"op\" field, got {item!r}")
+                raise GraphError(
+                    f'vertex {position}: expected an object with an "op" field, got {item!r}'
+                )
             if item.get("id", position) != position:
-                raise GraphError(f"vertex at position {position} has id {item['id']!r}; ids must be 0..n-1 in order")
+                raise GraphError(
+                    f"vertex at position {position} has id {item['id']!r}; ids must be 0..n-1 in order"
+                )
             channels = item.get("channels")
-            if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)):
-                raise GraphError(f"vertex {position} ({item['op']}): channels must be a positive integer, got {channels!r}")
+            if channels is not None and (
+                isinstance(channels, bool) or not isinstance(channels, int)
+            ):
+                raise GraphError(
+                    f"vertex {position} ({item['op']}): channels must be a positive integer, got {channels!r}"
+                )
             vertices.append(Vertex(item["op"], channels))
         edges = []
         for item in raw_edges:
-            if not (isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in item)):
+            if not (
+                isinstance(item, (list, tuple))
+                and len(item) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in item)
+            ):
                 raise GraphError(f"edge {item!r}: expected a pair of vertex ids [u, v]")
             edges.append((item[0], item[1]))
         return cls(tuple(vertices), tuple(edges))
 
     def to_json(self, indent: int | None = None) -> str:
         """Canonical JSON (sorted keys, sorted edges)."""
-        return json.dumps(self.to_dict(), sort_keys=True, indent=indent, separators=None if indent else (",", ":"))
+        return json.dumps(
+            self.to_dict(), sort_keys=True, indent=indent, separators=None if indent else (",", ":")
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Genotype:
@@ -214,21 +233,35 @@ class Genotype:
 def _validate(vertices: tuple[Vertex, ...], edges: tuple[tuple[int, int], ...]) -> None:
     n = len(vertices)
     if n < 2:
-        raise GraphError(f"a genotype needs at least an input and an output vertex, got {n} vertices")
+        raise GraphError(
+            f"a genotype needs at least an input and an output vertex, got {n} vertices"
+        )
     for i, vertex in enumerate(vertices):
         if not isinstance(vertex, Vertex):
             raise GraphError(f"vertex {i}: expected a Vertex, got {type(vertex).__name__}")
         if vertex.op not in OPS:
-            raise GraphError(f"vertex {i}: unknown operation {vertex.op!r}; valid operations: {', '.join(OPS)}")
+            raise GraphError(
+                f"vertex {i}: unknown operation {vertex.op!r}; valid operations: {', '.join(OPS)}"
+            )
         spec = OPS[vertex.op]
         if spec.has_channels:
-            if isinstance(vertex.channels, bool) or not isinstance(vertex.channels, int) or vertex.channels <= 0:
-                raise GraphError(f"vertex {i} ({vertex.op}): channels must be a positive integer, got {vertex.channels!r}")
+            if (
+                isinstance(vertex.channels, bool)
+                or not isinstance(vertex.channels, int)
+                or vertex.channels <= 0
+            ):
+                raise GraphError(
+                    f"vertex {i} ({vertex.op}): channels must be a positive integer, got {vertex.channels!r}"
+                )
         elif vertex.channels is not None:
-            raise GraphError(f"vertex {i} ({vertex.op}): this operation takes no channel count, got {vertex.channels!r}")
+            raise GraphError(
+                f"vertex {i} ({vertex.op}): this operation takes no channel count, got {vertex.channels!r}"
+            )
     for u, v in edges:
         if not (0 <= u < n and 0 <= v < n):
-            raise GraphError(f"edge ({u}, {v}) refers to a vertex that does not exist (vertices are 0..{n - 1})")
+            raise GraphError(
+                f"edge ({u}, {v}) refers to a vertex that does not exist (vertices are 0..{n - 1})"
+            )
         if u == v:
             raise GraphError(f"edge ({u}, {v}) is a self-loop on vertex {u}")
     G = nx.DiGraph()
@@ -241,7 +274,9 @@ def _validate(vertices: tuple[Vertex, ...], edges: tuple[tuple[int, int], ...]) 
     for label, special in (("input", "input"), ("output", "output")):
         found = [i for i, vertex in enumerate(vertices) if vertex.op == special]
         if len(found) != 1:
-            raise GraphError(f"a genotype needs exactly one {label} vertex, found {len(found)} ({found})")
+            raise GraphError(
+                f"a genotype needs exactly one {label} vertex, found {len(found)} ({found})"
+            )
     for i, vertex in enumerate(vertices):
         if G.in_degree(i) == 0 and vertex.op != "input":
             raise GraphError(
@@ -254,6 +289,10 @@ def _validate(vertices: tuple[Vertex, ...], edges: tuple[tuple[int, int], ...]) 
                 "to the output; connect it or remove it"
             )
         if vertex.op == "input" and G.in_degree(i):
-            raise GraphError(f"vertex {i} (input) has incoming edges, e.g. {next(iter(G.predecessors(i)))} -> {i}")
+            raise GraphError(
+                f"vertex {i} (input) has incoming edges, e.g. {next(iter(G.predecessors(i)))} -> {i}"
+            )
         if vertex.op == "output" and G.out_degree(i):
-            raise GraphError(f"vertex {i} (output) has outgoing edges, e.g. {i} -> {next(iter(G.successors(i)))}")
+            raise GraphError(
+                f"vertex {i} (output) has outgoing edges, e.g. {i} -> {next(iter(G.successors(i)))}"
+            )

@@ -39,16 +39,22 @@ class SearchSpace:
     def __post_init__(self) -> None:
         bad = [op for op in self.ops if op not in INTERIOR_OPS]
         if bad or not self.ops:
-            raise UsageError(f"search space ops must be a non-empty subset of {', '.join(INTERIOR_OPS)}; got {bad or 'none'}")
+            raise UsageError(
+                f"search space ops must be a non-empty subset of {', '.join(INTERIOR_OPS)}; got {bad or 'none'}"
+            )
         if not self.channel_choices or any(int(c) <= 0 for c in self.channel_choices):
-            raise UsageError(f"channel_choices must be positive integers, got {self.channel_choices!r}")
+            raise UsageError(
+                f"channel_choices must be positive integers, got {self.channel_choices!r}"
+            )
         if self.max_width < 1:
             raise UsageError(f"max_width must be ≥ 1, got {self.max_width}")
         if not 0.0 <= self.skip_probability <= 1.0:
             raise UsageError(f"skip_probability must lie in [0, 1], got {self.skip_probability}")
         low, high = self.insert_depth
         if not 2 <= low <= high:
-            raise UsageError(f"insert_depth must be a range (low, high) with 2 ≤ low ≤ high, got {self.insert_depth!r}")
+            raise UsageError(
+                f"insert_depth must be a range (low, high) with 2 ≤ low ≤ high, got {self.insert_depth!r}"
+            )
 
 
 DEFAULT_SPACE = SearchSpace()
@@ -62,11 +68,17 @@ def as_rng(rng: Rng | int) -> Rng:
 def random_vertex(rng: Rng, space: SearchSpace = DEFAULT_SPACE) -> Vertex:
     """A random interior vertex (conv channels drawn from ``space.channel_choices``)."""
     op = space.ops[int(rng.integers(len(space.ops)))]
-    channels = int(space.channel_choices[int(rng.integers(len(space.channel_choices)))]) if OPS[op].has_channels else None
+    channels = (
+        int(space.channel_choices[int(rng.integers(len(space.channel_choices)))])
+        if OPS[op].has_channels
+        else None
+    )
     return Vertex(op, channels)
 
 
-def _layered_dag(rng: Rng, depth: int, space: SearchSpace, first: Vertex, last: Vertex) -> tuple[list[Vertex], list[tuple[int, int]]]:
+def _layered_dag(
+    rng: Rng, depth: int, space: SearchSpace, first: Vertex, last: Vertex
+) -> tuple[list[Vertex], list[tuple[int, int]]]:
     """A random DAG with exactly ``depth`` layers, one vertex in the first and last layer."""
     layers: list[list[int]] = [[0]]
     vertices = [first]
@@ -92,10 +104,14 @@ def _layered_dag(rng: Rng, depth: int, space: SearchSpace, first: Vertex, last: 
     return vertices, sorted(edges)
 
 
-def random_genotype(rng: Rng | int, min_depth: int = 6, max_depth: int = 12, space: SearchSpace = DEFAULT_SPACE) -> Genotype:
+def random_genotype(
+    rng: Rng | int, min_depth: int = 6, max_depth: int = 12, space: SearchSpace = DEFAULT_SPACE
+) -> Genotype:
     """A random genotype whose depth (layers, input and output included) lies in [min_depth, max_depth]."""
     if not 3 <= min_depth <= max_depth:
-        raise UsageError(f"depth range must satisfy 3 ≤ min_depth ≤ max_depth, got {min_depth}..{max_depth}")
+        raise UsageError(
+            f"depth range must satisfy 3 ≤ min_depth ≤ max_depth, got {min_depth}..{max_depth}"
+        )
     rng = as_rng(rng)
     depth = int(rng.integers(min_depth, max_depth + 1))
     vertices, edges = _layered_dag(rng, depth, space, Vertex("input"), Vertex("output"))
@@ -103,7 +119,9 @@ def random_genotype(rng: Rng | int, min_depth: int = 6, max_depth: int = 12, spa
 
 
 # ------------------------------------------------------------------ mutations
-def mutate_remap(genotype: Genotype, rng: Rng | int, space: SearchSpace = DEFAULT_SPACE) -> Genotype:
+def mutate_remap(
+    genotype: Genotype, rng: Rng | int, space: SearchSpace = DEFAULT_SPACE
+) -> Genotype:
     """Give one random interior vertex a different operation (unchanged if there is none)."""
     rng = as_rng(rng)
     interior = genotype.interior
@@ -114,7 +132,11 @@ def mutate_remap(genotype: Genotype, rng: Rng | int, space: SearchSpace = DEFAUL
     choices = [op for op in space.ops if op != old.op] or [old.op]
     op = choices[int(rng.integers(len(choices)))]
     if OPS[op].has_channels:
-        channels = old.channels if old.channels is not None else int(space.channel_choices[int(rng.integers(len(space.channel_choices)))])
+        channels = (
+            old.channels
+            if old.channels is not None
+            else int(space.channel_choices[int(rng.integers(len(space.channel_choices)))])
+        )
     else:
         channels = None
     vertices = list(genotype.vertices)
@@ -122,13 +144,17 @@ def mutate_remap(genotype: Genotype, rng: Rng | int, space: SearchSpace = DEFAUL
     return Genotype.from_parts(vertices, genotype.edges)
 
 
-def mutate_insert(genotype: Genotype, rng: Rng | int, space: SearchSpace = DEFAULT_SPACE) -> Genotype:
+def mutate_insert(
+    genotype: Genotype, rng: Rng | int, space: SearchSpace = DEFAULT_SPACE
+) -> Genotype:
     """Replace a random edge (u, v) by u → S → v for a random sub-graph S of depth in ``space.insert_depth``."""
     rng = as_rng(rng)
     u, v = genotype.edges[int(rng.integers(len(genotype.edges)))]
     low, high = space.insert_depth
     depth = int(rng.integers(low, high + 1))
-    block, block_edges = _layered_dag(rng, depth, space, random_vertex(rng, space), random_vertex(rng, space))
+    block, block_edges = _layered_dag(
+        rng, depth, space, random_vertex(rng, space), random_vertex(rng, space)
+    )
     offset = len(genotype.vertices)
     vertices = list(genotype.vertices) + block
     edges = [e for e in genotype.edges if e != (u, v)]
@@ -166,7 +192,9 @@ def _add_acyclic(G: nx.DiGraph, u: int, v: int) -> None:
         G.add_edge(u, v)
 
 
-def _replace_path(host: Genotype, host_path: Sequence[int], donor: Genotype, donor_path: Sequence[int]) -> Genotype:
+def _replace_path(
+    host: Genotype, host_path: Sequence[int], donor: Genotype, donor_path: Sequence[int]
+) -> Genotype:
     """``host`` with the interior of ``host_path`` replaced by a copy of ``donor_path``'s vertices."""
     on_path = {v: i for i, v in enumerate(host_path)}
     keep = [v for v in range(len(host.vertices)) if v not in on_path]
@@ -185,7 +213,7 @@ def _replace_path(host: Genotype, host_path: Sequence[int], donor: Genotype, don
     G.add_nodes_from(range(len(vertices)))
     src, dst = new_id[host.input], new_id[host.output]
     if chain:
-        G.add_edges_from(zip([src] + chain, chain + [dst]))
+        G.add_edges_from(zip([src] + chain, chain + [dst], strict=True))
     for a, b in host.edges:
         ma, mb = mapped(a), mapped(b)
         if ma is not None and mb is not None:
@@ -223,7 +251,9 @@ def _split_at(genotype: Genotype, bridge: tuple[int, int]) -> tuple[set[int], se
     return head, set(G.nodes) - head
 
 
-def _join(head_g: Genotype, head: set[int], u: int, tail_g: Genotype, tail: set[int], v: int) -> Genotype:
+def _join(
+    head_g: Genotype, head: set[int], u: int, tail_g: Genotype, tail: set[int], v: int
+) -> Genotype:
     h, t = sorted(head), sorted(tail)
     ids = {("h", x): i for i, x in enumerate(h)} | {("t", x): len(h) + i for i, x in enumerate(t)}
     vertices = [head_g.vertices[x] for x in h] + [tail_g.vertices[x] for x in t]
@@ -245,7 +275,9 @@ def crossover_bridge(a: Genotype, b: Genotype, rng: Rng | int) -> tuple[Genotype
     return _join(a, head_a, ea[0], b, tail_b, eb[1]), _join(b, head_b, eb[0], a, tail_a, ea[1])
 
 
-def crossover_matching_layers(a: Genotype, b: Genotype, rng: Rng | int) -> tuple[Genotype, Genotype]:
+def crossover_matching_layers(
+    a: Genotype, b: Genotype, rng: Rng | int
+) -> tuple[Genotype, Genotype]:
     """Set every conv of a layer present in both parents to the rounded mean channel count of
     all convs of that layer in both parents (structure unchanged; ``rng`` unused)."""
     means: dict[int, int] = {}
@@ -261,7 +293,9 @@ def crossover_matching_layers(a: Genotype, b: Genotype, rng: Rng | int) -> tuple
 
     def child(g: Genotype) -> Genotype:
         vertices = [
-            Vertex(x.op, means[g.layer_index[v]]) if x.channels is not None and g.layer_index[v] in means else x
+            Vertex(x.op, means[g.layer_index[v]])
+            if x.channels is not None and g.layer_index[v] in means
+            else x
             for v, x in enumerate(g.vertices)
         ]
         return Genotype(tuple(vertices), g.edges)

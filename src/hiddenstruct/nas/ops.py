@@ -49,4 +49,6 @@ def op_spec(name: str) -> OpSpec:
     try:
         return OPS[name]
     except (KeyError, TypeError):
-        raise GraphError(f"unknown operation {name!r}; valid operations: {', '.join(OPS)}") from None
+        raise GraphError(
+            f"unknown operation {name!r}; valid operations: {', '.join(OPS)}"
+        ) from None

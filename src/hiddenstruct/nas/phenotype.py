@@ -65,9 +65,11 @@ class GenotypeNet(nn.Module):
                 if len(incoming) > 1 and total != merged.channels:
                     self.projections[f"{v}"] = nn.Conv2d(total, merged.channels, 1, bias=False)
             else:
-                for u, shape in zip(preds, incoming):
+                for u, shape in zip(preds, incoming, strict=True):
                     if shape.channels != merged.channels:
-                        self.projections[f"{u}_{v}"] = nn.Conv2d(shape.channels, merged.channels, 1, bias=False)
+                        self.projections[f"{u}_{v}"] = nn.Conv2d(
+                            shape.channels, merged.channels, 1, bias=False
+                        )
             self.ops[str(v)] = _op_module(vertex.op, merged.channels, vertex.channels, merged)
         self.classifier = nn.Linear(shapes[genotype.output].channels, num_classes)
 

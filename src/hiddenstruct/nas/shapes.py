@@ -46,7 +46,11 @@ def merged_shape(op: str, inputs: list[Shape], max_channels: int = DEFAULT_MAX_C
     height = min(s.height for s in inputs)
     width = min(s.width for s in inputs)
     if OPS[op].merge == "concat":
-        channels = min(sum(s.channels for s in inputs), max_channels) if len(inputs) > 1 else inputs[0].channels
+        channels = (
+            min(sum(s.channels for s in inputs), max_channels)
+            if len(inputs) > 1
+            else inputs[0].channels
+        )
     else:
         channels = max(s.channels for s in inputs)
     return Shape(channels, height, width)
@@ -67,7 +71,9 @@ def infer_shapes(
 ) -> list[Shape]:
     """Output shape of every vertex for an input of ``(channels, height, width)``."""
     if len(input_shape) != 3 or any(int(x) <= 0 for x in input_shape):
-        raise UsageError(f"input_shape must be (channels, height, width) with positive sizes, got {input_shape!r}")
+        raise UsageError(
+            f"input_shape must be (channels, height, width) with positive sizes, got {input_shape!r}"
+        )
     if max_channels <= 0:
         raise UsageError(f"max_channels must be positive, got {max_channels}")
     shapes: list[Shape | None] = [None] * len(genotype.vertices)
@@ -76,6 +82,8 @@ def infer_shapes(
         if vertex.op == "input":
             shapes[v] = Shape(*(int(x) for x in input_shape))
             continue
-        merged = merged_shape(vertex.op, [shapes[u] for u in genotype.predecessors[v]], max_channels)
+        merged = merged_shape(
+            vertex.op, [shapes[u] for u in genotype.predecessors[v]], max_channels
+        )
         shapes[v] = apply_op(vertex.op, merged, vertex.channels)
     return shapes  # type: ignore[return-value]
