@@ -1,8 +1,10 @@
 """Modules with explicit sparse structure."""
 
 from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
+from hiddenstruct.nn.classifier import SequenceClassifier
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
+from hiddenstruct.nn.graphrnn import GraphRNN
 from hiddenstruct.nn.masking import (
     Mask,
     apply_mask,
@@ -16,11 +18,17 @@ from hiddenstruct.nn.masking import (
     remove_mask,
     validate_mask,
 )
+from hiddenstruct.nn.rnn import MODES as RECURRENT_MODES
+from hiddenstruct.nn.rnn import MaskedRNN
 
 __all__ = [
     "ACTIVATIONS",
     "MaskedDeepFFN",
     "GraphNet",
+    "GraphRNN",
+    "MaskedRNN",
+    "RECURRENT_MODES",
+    "SequenceClassifier",
     "graphnet_parameter_count",
     "get_activation",
     "Mask",
