@@ -1,1 +1,83 @@
-"""hiddenstruct.pruning"""
+"""Pruning: criteria (scores), selection (scores → masks), schedules and the engine.
+
+Example::
+
+    >>> from hiddenstruct.pruning import prune
+    >>> report = prune(model, "magnitude", "class_blinded", 0.8)
+    >>> report.nonzero_fraction_after
+    0.2
+"""
+
+from hiddenstruct.pruning.criteria import CRITERIA, Criterion, Saliency, make_criterion
+from hiddenstruct.pruning.engine import (
+    IterativeResult,
+    PruneReport,
+    PruneStep,
+    TensorCounts,
+    iterative_prune,
+    percentile_prune,
+    prune,
+)
+from hiddenstruct.pruning.obd import OBD_METHODS, UnsupportedModelError, hessian_diagonal
+from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind, snapshot_weights
+from hiddenstruct.pruning.schedules import (
+    SCHEDULES,
+    StopCriteria,
+    bucket,
+    fixed_size,
+    make_schedule,
+    one_shot,
+    percentages,
+    relative,
+)
+from hiddenstruct.pruning.scope import Target, ensure_masks, resolve_scope
+from hiddenstruct.pruning.selection import (
+    SELECTIONS,
+    Bucket,
+    Count,
+    Fraction,
+    class_blinded,
+    class_distributed,
+    class_uniform,
+    get_selection,
+)
+
+__all__ = [
+    "CRITERIA",
+    "OBD_METHODS",
+    "SCHEDULES",
+    "SELECTIONS",
+    "Bucket",
+    "Count",
+    "Criterion",
+    "Fraction",
+    "IterativeResult",
+    "PruneReport",
+    "PruneStep",
+    "RetrainPolicy",
+    "Saliency",
+    "StopCriteria",
+    "Target",
+    "TensorCounts",
+    "UnsupportedModelError",
+    "bucket",
+    "class_blinded",
+    "class_distributed",
+    "class_uniform",
+    "ensure_masks",
+    "fixed_size",
+    "get_selection",
+    "hessian_diagonal",
+    "iterative_prune",
+    "make_criterion",
+    "make_schedule",
+    "one_shot",
+    "percentages",
+    "percentile_prune",
+    "prune",
+    "relative",
+    "resolve_scope",
+    "retrain",
+    "rewind",
+    "snapshot_weights",
+]

@@ -1,0 +1,144 @@
+"""Saliency criteria: one small class per criterion, looked up in :data:`CRITERIA`.
+
+A criterion's ``scores(model, targets, data=None) -> Saliency`` returns one score tensor per
+target (same shape as the weight; lower = prune first) and ``details`` saying how the scores
+were obtained (for OBD: which Hessian-diagonal method was used). Scores of already pruned
+entries are ignored by the selectors.
+
+Example::
+
+    >>> criterion = make_criterion("random", seed=3)
+    >>> saliency = criterion.scores(model, resolve_scope(model))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from hiddenstruct.errors import UsageError
+from hiddenstruct.pruning.obd import OBD_METHODS, hessian_diagonal
+from hiddenstruct.pruning.scope import Target
+
+
+@dataclass(frozen=True)
+class Saliency:
+    """Scores per target name plus a description of how they were computed."""
+
+    scores: dict[str, torch.Tensor]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Criterion(Protocol):
+    name: str
+
+    def scores(self, model: nn.Module, targets: dict[str, Target], data=None) -> Saliency: ...
+
+
+@dataclass(frozen=True)
+class RandomCriterion:
+    """Uniform random scores from a seeded generator (same seed → same scores)."""
+
+    seed: int = 0
+    name: str = "random"
+
+    def scores(self, model, targets, data=None) -> Saliency:
+        generator = torch.Generator().manual_seed(int(self.seed))
+        out = {
+            n: torch.rand(t.weight().shape, generator=generator, dtype=torch.float64)
+            for n, t in targets.items()
+        }
+        return Saliency(out, {"criterion": self.name, "seed": int(self.seed)})
+
+
+@dataclass(frozen=True)
+class MagnitudeCriterion:
+    """|w| of the current (masked) weights."""
+
+    name: str = "magnitude"
+
+    def scores(self, model, targets, data=None) -> Saliency:
+        out = {n: t.weight().abs().double().cpu() for n, t in targets.items()}
+        return Saliency(out, {"criterion": self.name})
+
+
+@dataclass(frozen=True)
+class MagnitudeDistributedCriterion:
+    """|w| / std of the tensor's unpruned weights (Han et al. 2015's per-layer scaling)."""
+
+    name: str = "magnitude_distributed"
+
+    def scores(self, model, targets, data=None) -> Saliency:
+        out = {}
+        for n, t in targets.items():
+            w = t.weight().double().cpu()
+            alive = w.reshape(-1)[t.mask().reshape(-1).bool().cpu()]
+            std = float(alive.std()) if alive.numel() > 1 else 0.0
+            out[n] = w.abs() / std if std > 0 else w.abs()
+        return Saliency(out, {"criterion": self.name})
+
+
+@dataclass(frozen=True)
+class OBDCriterion:
+    """Optimal Brain Damage: s_k = ½ · h_kk · w_k², h_kk the loss Hessian's diagonal over ``data``.
+
+    ``method``: ``"exact"`` (closed form, piecewise-linear Linear nets only; raises otherwise),
+    ``"hutchinson"`` (E[z ⊙ Hz], Rademacher z, ``probes`` per batch, seeded), ``"fisher"``
+    (empirical Fisher Σ g_n², Linear layers) or ``"auto"`` (exact when supported, else Hutchinson).
+    """
+
+    method: str = "auto"
+    probes: int = 8
+    seed: int = 0
+    max_batches: int | None = None
+    name: str = "obd"
+
+    def scores(self, model, targets, data=None) -> Saliency:
+        if data is None:
+            raise UsageError(
+                "the obd criterion needs data (a loader of (inputs..., target) batches)"
+            )
+        diag, used = hessian_diagonal(
+            model,
+            targets,
+            data,
+            method=self.method,
+            probes=self.probes,
+            seed=self.seed,
+            max_batches=self.max_batches,
+        )
+        out = {
+            n: 0.5 * diag[n].double().cpu() * targets[n].weight().double().cpu() ** 2
+            for n in targets
+        }
+        details = {"criterion": self.name, "hessian_diagonal": used, "requested": self.method}
+        if used == "hutchinson":
+            details["probes"] = self.probes
+            details["seed"] = self.seed
+        return Saliency(out, details)
+
+
+CRITERIA: dict[str, type] = {
+    "random": RandomCriterion,
+    "magnitude": MagnitudeCriterion,
+    "magnitude_distributed": MagnitudeDistributedCriterion,
+    "obd": OBDCriterion,
+}
+
+
+def make_criterion(criterion: str | Criterion, **options) -> Criterion:
+    """Build a criterion by name (options go to its constructor) or pass an instance through."""
+    if not isinstance(criterion, str):
+        return criterion
+    if criterion not in CRITERIA:
+        raise UsageError(f"unknown criterion {criterion!r}; valid: {', '.join(CRITERIA)}")
+    if criterion == "obd" and options.get("method", "auto") not in OBD_METHODS:
+        raise UsageError(
+            f"unknown OBD method {options['method']!r}; valid: {', '.join(OBD_METHODS)}"
+        )
+    cls = CRITERIA[criterion]
+    accepted = set(cls.__dataclass_fields__) - {"name"}
+    return cls(**{k: v for k, v in options.items() if k in accepted})

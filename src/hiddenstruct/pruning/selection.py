@@ -1,0 +1,241 @@
+"""Selection: turn saliency scores and current masks into new (smaller) masks.
+
+Pure functions ``select(scores, masks, amount, max_count=None) -> new_masks`` on
+``{name: Tensor}`` dicts. Only still-unpruned weights (mask 1) compete; masks only ever
+shrink; ties are broken deterministically by position (lower score first, then the lower
+flat index in scope order).
+
+Amounts (see :func:`as_amount`):
+
+* a ``float`` in [0, 1] or :class:`Fraction` — that fraction of the *remaining* weights
+  (rounded half up);
+* an ``int`` or :class:`Count` — exactly that many weights;
+* :class:`Bucket` — the lowest-saliency weights whose summed saliency fills a bucket of
+  size ``B``. Rule for the crossing weight: weights are taken in ascending saliency until
+  the running sum reaches ``B``; the weight whose saliency makes the sum reach or cross
+  ``B`` **is** pruned (so every step prunes at least one weight and the bucket overflows by
+  less than one weight's saliency). Scores must be non-negative.
+
+Selectors: ``class_blinded`` (one global threshold), ``class_uniform`` (the same fraction
+of every tensor) and ``class_distributed`` (global threshold after dividing each tensor's
+scores by the standard deviation of its unpruned scores — for magnitude scores, Han et
+al.'s std of weight magnitudes per layer).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from hiddenstruct.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """Prune this fraction of the remaining scoped weights."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Count:
+    """Prune exactly this many weights."""
+
+    value: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Prune lowest-saliency weights until their summed saliency fills ``size``."""
+
+    size: float
+
+
+Amount = Fraction | Count | Bucket
+
+
+def as_amount(amount: float | int | Amount) -> Amount:
+    """Normalise ``amount``: float → :class:`Fraction`, int → :class:`Count`; validates range."""
+    if isinstance(amount, bool):
+        raise UsageError(f"pruning amount must be a fraction or a count, not {amount!r}")
+    if isinstance(amount, int):
+        amount = Count(amount)
+    elif isinstance(amount, float):
+        amount = Fraction(amount)
+    if isinstance(amount, Fraction) and not 0.0 <= amount.value <= 1.0:
+        raise UsageError(f"pruning fraction must lie in [0, 1], got {amount.value}")
+    if isinstance(amount, Count) and amount.value < 0:
+        raise UsageError(f"pruning count must be >= 0, got {amount.value}")
+    if isinstance(amount, Bucket) and not amount.size >= 0:
+        raise UsageError(f"bucket size must be >= 0, got {amount.size}")
+    if not isinstance(amount, (Fraction, Count, Bucket)):
+        raise UsageError(f"unsupported pruning amount {amount!r}; use a float, an int or Bucket")
+    return amount
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+def count_for(amount: Amount, remaining: int) -> int:
+    """Number of weights a Fraction/Count amount prunes out of ``remaining``."""
+    if isinstance(amount, Fraction):
+        return min(_round_half_up(amount.value * remaining), remaining)
+    if isinstance(amount, Count):
+        if amount.value > remaining:
+            raise UsageError(
+                f"cannot prune {amount.value} weights: only {remaining} remain in scope"
+            )
+        return amount.value
+    raise UsageError("a bucket amount has no fixed count; it needs the scores")
+
+
+def _check(scores: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:
+    if scores.keys() != masks.keys():
+        raise ValueError(
+            f"scores and masks name different tensors: {sorted(scores)} vs {sorted(masks)}"
+        )
+    for name in scores:
+        if scores[name].shape != masks[name].shape:
+            raise ValueError(
+                f"scores for {name!r} have shape {tuple(scores[name].shape)}, "
+                f"mask has {tuple(masks[name].shape)}"
+            )
+
+
+def _flat_candidates(scores, masks):
+    """Concatenated (scores, tensor index, flat index) of unpruned entries in scope order."""
+    values, owners, positions = [], [], []
+    for i, name in enumerate(scores):
+        alive = masks[name].reshape(-1).bool()
+        idx = torch.nonzero(alive, as_tuple=False).reshape(-1)
+        values.append(scores[name].detach().reshape(-1).double().cpu()[idx.cpu()])
+        owners.append(torch.full((idx.numel(),), i, dtype=torch.long))
+        positions.append(idx.cpu())
+    if not values:
+        empty = torch.empty(0)
+        return empty.double(), empty.long(), empty.long()
+    return torch.cat(values), torch.cat(owners), torch.cat(positions)
+
+
+def _lowest(values: torch.Tensor, amount: Amount, max_count: int | None) -> torch.Tensor:
+    """Indices (into ``values``) of the entries to prune, lowest first, ties by position."""
+    if torch.isnan(values).any():
+        raise ValueError("saliency scores contain NaN")
+    order = torch.sort(values, stable=True).indices
+    if isinstance(amount, Bucket):
+        if values.numel() and values.min() < 0:
+            raise ValueError("bucket pruning needs non-negative saliency scores")
+        cumulative = torch.cumsum(values[order], 0)
+        # first position where the running sum reaches B; that weight is pruned too
+        k = int(
+            torch.searchsorted(
+                cumulative, torch.tensor([float(amount.size)], dtype=cumulative.dtype)
+            )
+        )
+        k = min(k + 1, values.numel()) if amount.size > 0 else 0
+    else:
+        k = count_for(amount, values.numel())
+    if max_count is not None:
+        k = min(k, max(max_count, 0))
+    return order[:k]
+
+
+def _apply(masks, owners, positions, chosen) -> dict[str, torch.Tensor]:
+    names = list(masks)
+    new = {name: masks[name].detach().clone().bool() for name in names}
+    for i, name in enumerate(names):
+        pick = positions[chosen[owners[chosen] == i]]
+        flat = new[name].reshape(-1)
+        flat[pick.to(flat.device)] = False
+        new[name] = flat.reshape(masks[name].shape)
+    return new
+
+
+def class_blinded(scores, masks, amount, max_count: int | None = None) -> dict[str, torch.Tensor]:
+    """One global threshold over all scoped, unpruned weights."""
+    _check(scores, masks)
+    amount = as_amount(amount)
+    values, owners, positions = _flat_candidates(scores, masks)
+    chosen = _lowest(values, amount, max_count)
+    return _apply(masks, owners, positions, chosen)
+
+
+def _apportion(total: int, sizes: list[int]) -> list[int]:
+    """Split ``total`` over tensors in proportion to ``sizes`` (largest remainder, exact sum)."""
+    pool = sum(sizes)
+    if pool == 0 or total == 0:
+        return [0] * len(sizes)
+    quotas = [total * s / pool for s in sizes]
+    counts = [min(math.floor(q), s) for q, s in zip(quotas, sizes, strict=True)]
+    order = sorted(range(len(sizes)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    left = total - sum(counts)
+    for i in order:
+        if left == 0:
+            break
+        if counts[i] < sizes[i]:
+            counts[i] += 1
+            left -= 1
+    return counts
+
+
+def class_uniform(scores, masks, amount, max_count: int | None = None) -> dict[str, torch.Tensor]:
+    """The same fraction of every tensor's unpruned weights (counts apportioned exactly)."""
+    _check(scores, masks)
+    amount = as_amount(amount)
+    if isinstance(amount, Bucket):
+        raise UsageError(
+            "bucket amounts need a global selection: use class_blinded or class_distributed"
+        )
+    sizes = [int(masks[n].bool().sum()) for n in masks]
+    if isinstance(amount, Fraction):
+        per_tensor = [count_for(amount, s) for s in sizes]
+        if max_count is not None and sum(per_tensor) > max_count:
+            per_tensor = _apportion(max(max_count, 0), sizes)
+    else:
+        total = count_for(amount, sum(sizes))
+        per_tensor = _apportion(min(total, max_count) if max_count is not None else total, sizes)
+    new = {}
+    for name, k in zip(masks, per_tensor, strict=True):
+        new.update(class_blinded({name: scores[name]}, {name: masks[name]}, Count(k)))
+    return new
+
+
+def _std_scaled(scores, masks) -> dict[str, torch.Tensor]:
+    scaled = {}
+    for name, s in scores.items():
+        alive = s.detach().reshape(-1)[masks[name].reshape(-1).bool()].double()
+        std = float(alive.std()) if alive.numel() > 1 else 0.0
+        scaled[name] = (
+            s.detach().double() / std if std > 0 and math.isfinite(std) else s.detach().double()
+        )
+    return scaled
+
+
+def class_distributed(
+    scores, masks, amount, max_count: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Global threshold on scores divided by the std of each tensor's unpruned scores."""
+    _check(scores, masks)
+    return class_blinded(_std_scaled(scores, masks), masks, amount, max_count)
+
+
+Selector = Callable[..., dict[str, torch.Tensor]]
+
+SELECTIONS: dict[str, Selector] = {
+    "class_blinded": class_blinded,
+    "class_uniform": class_uniform,
+    "class_distributed": class_distributed,
+}
+
+
+def get_selection(selection: str | Selector) -> Selector:
+    """Look up a selector by name (or pass a callable through)."""
+    if callable(selection):
+        return selection
+    if selection not in SELECTIONS:
+        raise UsageError(f"unknown selection {selection!r}; valid: {', '.join(SELECTIONS)}")
+    return SELECTIONS[selection]
