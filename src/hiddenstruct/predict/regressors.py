@@ -1,0 +1,40 @@
+"""Regressors of structural performance prediction: min-max scaling + a scikit-learn model.
+
+The scaler lives inside a :class:`~sklearn.pipeline.Pipeline`, so it is fit on training
+data only — in a held-out split and in every cross-validation fold (no leakage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sklearn.base import RegressorMixin
+from sklearn.ensemble import AdaBoostRegressor, RandomForestRegressor
+from sklearn.linear_model import BayesianRidge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from hiddenstruct.errors import UsageError
+
+#: name → factory(seed) of an unfitted model with scikit-learn's default hyper-parameters.
+REGRESSORS: Mapping[str, Callable[[int], RegressorMixin]] = {
+    "bayesian_ridge": lambda seed: BayesianRidge(),  # deterministic: no random state
+    "random_forest": lambda seed: RandomForestRegressor(random_state=seed),
+    "adaboost": lambda seed: AdaBoostRegressor(random_state=seed),
+}
+
+
+def check_regressors(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Validate regressor names; an unknown one raises :class:`UsageError` listing the valid ones."""
+    unknown = [name for name in names if name not in REGRESSORS]
+    if unknown or not names:
+        raise UsageError(
+            f"unknown regressor(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(REGRESSORS)}"
+        )
+    return list(names)
+
+
+def make_regressor(name: str, seed: int) -> Pipeline:
+    """``Pipeline([("scale", MinMaxScaler()), ("model", REGRESSORS[name](seed))])``."""
+    check_regressors([name])
+    return Pipeline([("scale", MinMaxScaler()), ("model", REGRESSORS[name](seed))])
