@@ -19,13 +19,14 @@ Example::
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import multiprocessing
 import os
 import pickle
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,10 +123,14 @@ def _crashed(job: TrialJob, err: BaseException) -> TrialOutcome:
 
 
 class Executor(Protocol):
-    """Runs ``execute_trial`` on jobs and yields outcomes as they complete (any order)."""
+    """Runs ``execute_trial`` on jobs and yields outcomes as they complete (any order).
+
+    ``jobs`` is consumed lazily: a job is claimed (marked running) in the store when the
+    executor takes it, so an executor should take one only when it can start it soon.
+    """
 
     def map_unordered(
-        self, fn: Callable[[TrialJob], TrialOutcome], jobs: Sequence[TrialJob]
+        self, fn: Callable[[TrialJob], TrialOutcome], jobs: Iterable[TrialJob]
     ) -> Iterator[TrialOutcome]: ...
 
 
@@ -153,28 +158,39 @@ class ProcessPoolExecutor:
         self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
 
     def map_unordered(self, fn, jobs):
-        if not jobs:
+        jobs = iter(jobs)
+        first = next(jobs, None)
+        if first is None:
             return
         try:
-            pickle.dumps(jobs[0].fn)
+            pickle.dumps(first.fn)
         except Exception as err:
             raise UsageError(
                 f"the trial function cannot be sent to worker processes ({err}); "
                 "define it at module level (not a lambda or closure)"
             ) from None
         pool = cf.ProcessPoolExecutor(
-            max_workers=min(self.workers, len(jobs)),
+            max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(self.threads_per_worker,),
         )
         with pool:
-            futures = {pool.submit(fn, job): job for job in jobs}
-            for future in cf.as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as err:  # a worker died (e.g. killed, out of memory)
-                    yield _crashed(futures[future], err)
+            # keep at most `workers` trials in flight so only those are claimed as running
+            futures = {pool.submit(fn, first): first}
+            for job in itertools.islice(jobs, self.workers - 1):
+                futures[pool.submit(fn, job)] = job
+            while futures:
+                done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    job = futures.pop(future)
+                    try:
+                        yield future.result()
+                    except Exception as err:  # a worker died (e.g. killed, out of memory)
+                        yield _crashed(job, err)
+                    following = next(jobs, None)
+                    if following is not None:
+                        futures[pool.submit(fn, following)] = following
 
 
 class RayExecutor:
@@ -197,12 +213,13 @@ class RayExecutor:
 
     def map_unordered(self, fn, jobs):
         ray = self._import_ray()
-        if not jobs:
-            return
+        jobs = iter(jobs)
         if not ray.is_initialized():
             ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
         remote = ray.remote(num_cpus=self.num_cpus_per_trial)(fn)
-        pending = {remote.remote(job): job for job in jobs}
+        # claims follow the cluster's capacity: submit a little more than it can run at once
+        capacity = max(1, int(ray.cluster_resources().get("CPU", 1) / self.num_cpus_per_trial)) + 1
+        pending = {remote.remote(job): job for job in itertools.islice(jobs, capacity)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -211,6 +228,9 @@ class RayExecutor:
                     yield ray.get(ref)
                 except Exception as err:
                     yield _crashed(job, err)
+                following = next(jobs, None)
+                if following is not None:
+                    pending[remote.remote(following)] = following
 
 
 EXECUTORS: dict[str, Callable[..., Executor]] = {
@@ -291,6 +311,12 @@ class _SweepProgress:
             self._bar.update(self._task, advance=1, failed=failed)
 
 
+def _wants_run(record: TrialRecord | None, retry_failed: bool) -> bool:
+    if record is None:
+        return True
+    return record.status != "done" and (retry_failed or record.status != "failed")
+
+
 def run_trials(
     experiment: str,
     configs: Sequence[Any],
@@ -312,16 +338,22 @@ def run_trials(
     hashes = [config_hash(c) for c in configs]
     unique = dict(zip(hashes, resolved, strict=True))
     store.register_many(experiment, unique.values(), unique.keys())
-    jobs = []
-    for trial_hash, config in unique.items():
-        attempt = store.claim(trial_hash, retry_failed=retry_failed)
-        if attempt is not None:
+    to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]
+    counts = {"claimed": 0, "failed": 0}
+
+    def claimed_jobs() -> Iterator[TrialJob]:
+        for trial_hash in to_run:
+            attempt = store.claim(trial_hash, retry_failed=retry_failed)
+            if attempt is None:  # finished meanwhile by a concurrent sweep
+                continue
+            counts["claimed"] += 1
+            config = unique[trial_hash]
             seed = trial_seed(config, trial_hash)
-            jobs.append(TrialJob(experiment, trial_hash, config, fn, seed, attempt))
+            yield TrialJob(experiment, trial_hash, config, fn, seed, attempt)
+
     show = progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    failed = 0
-    with _SweepProgress(experiment, len(jobs), show) as bar:
-        for outcome in executor.map_unordered(execute_trial, jobs):
+    with _SweepProgress(experiment, len(to_run), show) as bar:
+        for outcome in executor.map_unordered(execute_trial, claimed_jobs()):
             if outcome.ok:
                 store.finish(
                     outcome.hash,
@@ -331,15 +363,16 @@ def run_trials(
                     outcome.started_at,
                 )
             else:
-                failed += 1
+                counts["failed"] += 1
                 store.fail(
                     outcome.hash,
                     outcome.error or "unknown error",
                     outcome.metrics,
                     outcome.started_at,
                 )
-            bar.advance(failed)
-    summary = SweepSummary(len(unique), len(unique) - len(jobs), len(jobs) - failed, failed)
+            bar.advance(counts["failed"])
+    failed, ran = counts["failed"], counts["claimed"]
+    summary = SweepSummary(len(unique), len(unique) - ran, ran - failed, failed)
     if progress:
         from rich.console import Console
 
