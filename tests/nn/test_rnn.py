@@ -281,7 +281,9 @@ def test_structure_graph_counts_live_connections():
     assert G.out_degree(0) == 0 and G.out_degree(1) == 5
     Gio = model.structure_graph(include_io=True)
     assert Gio.number_of_edges() == G.number_of_edges() + 3 * 4
-    assert all(Gio.nodes[("input", i)]["layer"] == -1 for i in range(3))
+    assert all(Gio.nodes[("in", i)]["layer"] == -1 for i in range(3))
+    assert all(d["role"] == "hidden" for n, d in G.nodes(data=True))
+    assert [G.nodes[v]["unit"] for v in model.node_groups()[1]] == list(range(5))
 
 
 # ---------------------------------------------------------------- sequence classifier
@@ -323,7 +325,7 @@ def test_classifier_learns_a_simple_sequence_rule():
         loss = torch.nn.functional.cross_entropy(model(codes, lengths), labels)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -341,3 +343,6 @@ def test_classifier_validates_its_parts():
     graph_model = SequenceClassifier(GraphRNN(nx.path_graph(3), 4, "LSTM"))
     assert graph_model(torch.tensor([[66, 69], [66, 0]]), torch.tensor([2, 1])).shape == (2, 2)
     assert set(graph_model.structure_graph().edges) == {(0, 1), (1, 2)}
+    full = graph_model.structure_graph(include_io=True)
+    assert full.number_of_edges() == 2 + 4 * 1 + 2 * 1  # inputs→0, 0→1→2, 2→outputs
+    assert full.nodes[("out", 1)]["layer"] == 3 and full.has_edge(2, ("out", 0))

@@ -19,6 +19,8 @@ import networkx as nx
 import torch
 from torch import nn
 
+from hiddenstruct.nn.rnn import add_readout
+
 
 class SequenceClassifier(nn.Module):
     """``Embedding(vocab_size, rnn.input_size, padding_idx=0)`` → ``rnn`` → ``Linear``.
@@ -35,7 +37,7 @@ class SequenceClassifier(nn.Module):
         num_classes: int = 2,
     ) -> None:
         super().__init__()
-        for attribute in ("input_size", "encoding_size", "encode"):
+        for attribute in ("input_size", "encoding_size", "encode", "node_groups"):
             if not hasattr(rnn, attribute):
                 raise TypeError(
                     f"{type(rnn).__name__} is not a recurrent encoder (missing {attribute!r}); "
@@ -69,5 +71,8 @@ class SequenceClassifier(nn.Module):
         return self.readout(self.rnn.encode(self.embedding(codes), lengths))
 
     def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
-        """The recurrent module's i2h structure (see its ``structure_graph``)."""
-        return self.rnn.structure_graph(include_io=include_io)
+        """The recurrent module's i2h structure; ``include_io`` adds inputs and the readout."""
+        G = self.rnn.structure_graph(include_io=include_io)
+        if include_io:
+            add_readout(G, self.rnn.node_groups()[-1], self.readout.weight)
+        return G

@@ -32,7 +32,14 @@ from hiddenstruct.errors import GraphError
 from hiddenstruct.graphs.dag import layers as dag_layers
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.nn.masking import apply_mask
-from hiddenstruct.nn.rnn import PackedRun, RecurrentLayer, get_mode, hidden_of, live_connections
+from hiddenstruct.nn.rnn import (
+    PackedRun,
+    RecurrentLayer,
+    add_readout,
+    get_mode,
+    hidden_of,
+    recurrent_structure_graph,
+)
 
 
 def edge_mask(
@@ -152,41 +159,26 @@ class GraphRNN(nn.Module):
         h = self.encode(x, lengths)
         return h if self.readout is None else self.readout(h)
 
+    def node_groups(self) -> list[list[Hashable]]:
+        """The graph's vertices per layer (the node labels of :meth:`structure_graph`)."""
+        return [list(group) for group in self.vertices]
+
     def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
-        """The i2h structure: the graph's vertices (with ``layer``/``position``), one edge per
+        """The i2h structure: the graph's vertices (``layer``, ``unit``, ``role``), one edge per
         live connection (any gate's ``mask·weight`` ≠ 0). With ``include_io`` the inputs
-        ``("input", i)`` (layer −1) and, with a readout, outputs ``("output", k)`` are added."""
-        G = nx.DiGraph()
-        for li, group in enumerate(self.vertices):
-            G.add_nodes_from((v, {"layer": li, "position": p}) for p, v in enumerate(group))
-        for li, layer in enumerate(self.layers):
-            if li == 0 and not include_io:
-                continue
-            live = live_connections(layer.weight_ih, self.spec.gates)
-            targets, sources = live.nonzero(as_tuple=True)
-            columns = (
-                [("input", i) for i in range(self.input_size)]
-                if li == 0
-                else [v for group in self.vertices[:li] for v in group]
-            )
-            group = self.vertices[li]
-            G.add_edges_from(
-                (columns[s], group[t])
-                for s, t in zip(sources.tolist(), targets.tolist(), strict=True)
-            )
-        if include_io:
-            G.add_nodes_from(
-                (("input", i), {"layer": -1, "position": i}) for i in range(self.input_size)
-            )
-            if self.readout is not None:
-                out_layer = len(self.layers)
-                G.add_nodes_from(
-                    (("output", k), {"layer": out_layer, "position": k})
-                    for k in range(self.output_size)
-                )
-                live = self.readout.weight.detach().cpu() != 0
-                for k, p in live.nonzero().tolist():
-                    G.add_edge(self.vertices[-1][p], ("output", k))
+        ``("in", i)`` (layer −1) and, with a readout, the outputs ``("out", k)`` are added."""
+        columns = [None] + [
+            [v for group in self.vertices[:li] for v in group] for li in range(1, len(self.layers))
+        ]
+        G = recurrent_structure_graph(
+            self.vertices,
+            columns,
+            [layer.weight_ih for layer in self.layers],
+            self.spec.gates,
+            include_io,
+        )
+        if include_io and self.readout is not None:
+            add_readout(G, self.vertices[-1], self.readout.weight)
         return G
 
     def extra_repr(self) -> str:

@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -145,6 +145,50 @@ def live_connections(weight: torch.Tensor, gates: int) -> torch.Tensor:
     """Bool [H, F]: whether any gate's entry of a stacked [gates·H, F] weight is non-zero."""
     rows, cols = weight.shape
     return (weight.detach() != 0).reshape(gates, rows // gates, cols).any(dim=0).cpu()
+
+
+def recurrent_structure_graph(
+    groups: Sequence[Sequence[Hashable]],
+    columns: Sequence[Sequence[Hashable] | None],
+    i2h_weights: Sequence[torch.Tensor],
+    gates: int,
+    include_io: bool = False,
+) -> nx.DiGraph:
+    """Graph of stacked-gate i2h weights: ``groups[l]`` labels layer l's neurons,
+    ``columns[l]`` the nodes feeding layer l's weight (``None``: the inputs ``("in", i)``,
+    drawn only with ``include_io``). One edge per connection live in any gate."""
+    G = nx.DiGraph()
+    for index, group in enumerate(groups):
+        G.add_nodes_from(
+            (v, {"layer": index, "unit": p, "role": "hidden"}) for p, v in enumerate(group)
+        )
+    for group, cols, weight in zip(groups, columns, i2h_weights, strict=True):
+        if cols is None:
+            if not include_io:
+                continue
+            cols = [("in", i) for i in range(weight.shape[1])]
+            G.add_nodes_from(
+                (v, {"layer": -1, "unit": i, "role": "input"}) for i, v in enumerate(cols)
+            )
+        targets, sources = live_connections(weight, gates).nonzero(as_tuple=True)
+        G.add_edges_from(
+            (cols[s], group[t]) for s, t in zip(sources.tolist(), targets.tolist(), strict=True)
+        )
+    return G
+
+
+def add_readout(G: nx.DiGraph, last: Sequence[Hashable], weight: torch.Tensor) -> nx.DiGraph:
+    """Add outputs ``("out", k)`` (layer after the last hidden one) fed by live readout weights."""
+    out_layer = 1 + max((d["layer"] for _, d in G.nodes(data=True)), default=-1)
+    G.add_nodes_from(
+        (("out", k), {"layer": out_layer, "unit": k, "role": "output"})
+        for k in range(weight.shape[0])
+    )
+    rows, cols = (weight.detach() != 0).cpu().nonzero(as_tuple=True)
+    G.add_edges_from(
+        (last[c], ("out", r)) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
+    )
+    return G
 
 
 def hidden_of(state: State) -> torch.Tensor:
@@ -280,39 +324,30 @@ class MaskedRNN(nn.Module):
         _, states = self(x, lengths)
         return hidden_of(states[-1])
 
+    def node_groups(self) -> list[list[int]]:
+        """Node labels of :meth:`structure_graph` per layer: consecutive integers."""
+        groups, start = [], 0
+        for layer in self.layers:
+            groups.append(list(range(start, start + layer.hidden_size)))
+            start += layer.hidden_size
+        return groups
+
     def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
         """The i2h structure: one node per hidden neuron, an edge per live connection.
 
-        Nodes are consecutive integers (layer by layer) with ``layer`` and ``position``
-        attributes; an edge u→v exists when any gate's ``mask·weight`` entry from u to v is
-        non-zero. Recurrent (h2h) weights are not part of this acyclic structure. With
-        ``include_io`` the inputs are added as nodes ``("input", i)`` with ``layer = -1``.
+        Nodes are consecutive integers (layer by layer) with ``layer``, ``unit`` and
+        ``role="hidden"``; an edge u→v exists when any gate's ``mask·weight`` entry from u
+        to v is non-zero. Recurrent (h2h) weights are not part of this acyclic structure.
+        With ``include_io`` the inputs ``("in", i)`` (``layer=-1``) are added.
         """
-        G = nx.DiGraph()
-        offsets = []
-        start = 0
-        for index, layer in enumerate(self.layers):
-            offsets.append(start)
-            G.add_nodes_from(
-                (start + j, {"layer": index, "position": j}) for j in range(layer.hidden_size)
-            )
-            start += layer.hidden_size
-        if include_io:
-            G.add_nodes_from(
-                (("input", i), {"layer": -1, "position": i}) for i in range(self.input_size)
-            )
-        for index, layer in enumerate(self.layers):
-            if index == 0 and not include_io:
-                continue
-            live = live_connections(layer.weight_ih, layer.spec.gates)
-            targets, sources = live.nonzero(as_tuple=True)
-            if index == 0:
-                src = [("input", int(s)) for s in sources.tolist()]
-            else:
-                src = [offsets[index - 1] + s for s in sources.tolist()]
-            dst = [offsets[index] + t for t in targets.tolist()]
-            G.add_edges_from(zip(src, dst, strict=True))
-        return G
+        groups = self.node_groups()
+        return recurrent_structure_graph(
+            groups,
+            [None, *groups[:-1]],
+            [layer.weight_ih for layer in self.layers],
+            self.spec.gates,
+            include_io,
+        )
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_sizes={list(self.hidden_sizes)}, mode={self.mode}"
