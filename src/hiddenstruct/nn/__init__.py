@@ -2,6 +2,7 @@
 
 from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
 from hiddenstruct.nn.classifier import SequenceClassifier
+from hiddenstruct.nn.compact import compact
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
 from hiddenstruct.nn.graphrnn import GraphRNN
@@ -20,6 +21,7 @@ from hiddenstruct.nn.masking import (
 )
 from hiddenstruct.nn.rnn import MODES as RECURRENT_MODES
 from hiddenstruct.nn.rnn import MaskedRNN
+from hiddenstruct.nn.sparse import SparseFFN, SparseGraphNet, to_sparse
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,6 +32,10 @@ __all__ = [
     "RECURRENT_MODES",
     "SequenceClassifier",
     "graphnet_parameter_count",
+    "compact",
+    "to_sparse",
+    "SparseFFN",
+    "SparseGraphNet",
     "get_activation",
     "Mask",
     "apply_mask",
