@@ -17,6 +17,8 @@ from hiddenstruct.errors import HiddenstructError, UsageError
 # Explicit registry: module names under hiddenstruct.cli, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
+    "graph_properties",
+    "predict",
 )
 
 
