@@ -148,3 +148,19 @@ def test_bool_mask_and_masked_modules_listing():
     listed = [(full, name) for full, _, name in masked_modules(model)]
     assert listed == [("1.weight", "weight")]
     assert int(masks(model)["1.weight"].sum()) == 4
+
+
+def test_removing_mask_from_a_deepcopy_leaves_the_original_working():
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    mask = _random_mask((3, 4), 0.5, seed=9)
+    apply_mask(layer, "weight", mask)
+    clone = copy.deepcopy(layer)
+    remove_mask(clone, "weight")
+    assert is_masked(layer, "weight") and not is_masked(clone, "weight")
+    x = torch.randn(2, 4)
+    assert torch.allclose(layer(x), clone(x))
+    other = copy.deepcopy(layer)
+    apply_mask(other, "bias", torch.tensor([1.0, 0.0, 1.0]))
+    assert not is_masked(layer, "bias")
+    assert torch.equal(layer.bias, original(layer, "bias"))  # the original's bias is untouched

@@ -90,8 +90,23 @@ def apply_mask(module: nn.Module, name: str, mask) -> nn.Module:
     if not isinstance(param, torch.Tensor):
         raise ValueError(f"{type(module).__name__} has no tensor named {name!r} to mask")
     parametrization = Mask(mask, param.shape, name).to(param.device, param.dtype)
+    _own_class(module)
     parametrize.register_parametrization(module, name, parametrization)
     return module
+
+
+def _own_class(module: nn.Module) -> None:
+    """Give a parametrized module a private copy of its generated class.
+
+    ``copy.deepcopy`` of a parametrized module shares the generated ``Parametrized…``
+    class, and torch adds/deletes the masked tensor's property on that class: removing a
+    mask from a copy would otherwise break the original (and vice versa).
+    """
+    if not parametrize.is_parametrized(module):
+        return
+    cls = module.__class__
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+    module.__class__ = type(cls.__name__, cls.__bases__, namespace)
 
 
 def get_mask(module: nn.Module, name: str) -> torch.Tensor | None:
@@ -116,6 +131,7 @@ def remove_mask(module: nn.Module, name: str, *, permanent: bool = True) -> nn.M
     """
     if not is_masked(module, name):
         raise ValueError(f"{type(module).__name__}.{name} carries no mask")
+    _own_class(module)
     parametrize.remove_parametrizations(module, name, leave_parametrized=permanent)
     return module
 
