@@ -8,10 +8,12 @@ Semantics follow networkx exactly (checked by tests to 1e-9):
 * closeness of a connected graph is (n−1)/Σd in both libraries.
 * ``layers``/``source_nodes``/``sink_nodes`` use the longest-path layering of the DAG
   (orientation from :func:`hiddenstruct.graphs.dag.default_order` for undirected graphs),
-  computed level by level (Kahn) in numpy.
+  relaxed along a topological order.
 """
 
 from __future__ import annotations
+
+from itertools import chain
 
 import igraph as ig
 import networkx as nx
@@ -28,11 +30,15 @@ from hiddenstruct.graphs.dag import default_order, validate_graph
 
 
 def _edge_arrays(G: nx.Graph) -> tuple[int, np.ndarray, np.ndarray]:
-    """Vertex count and DAG edge arrays (source, target) in integer positions."""
+    """Vertex count and DAG edge arrays (source, target) in integer positions.
+
+    Undirected graphs are oriented from the earlier to the later vertex of
+    :func:`default_order` (as :func:`to_dag` does), so positions are a topological order.
+    """
     nodes = list(G.nodes) if G.is_directed() else default_order(G)
     position = {node: i for i, node in enumerate(nodes)}
     flat = np.fromiter(
-        (position[x] for edge in G.edges() for x in edge),
+        map(position.__getitem__, chain.from_iterable(G.edges())),
         dtype=np.int64,
         count=2 * G.number_of_edges(),
     )
@@ -42,26 +48,29 @@ def _edge_arrays(G: nx.Graph) -> tuple[int, np.ndarray, np.ndarray]:
     return len(nodes), np.minimum(first, second), np.maximum(first, second)
 
 
-def layer_sizes(n: int, src: np.ndarray, dst: np.ndarray) -> list[int] | None:
-    """Sizes of the longest-path layers of a DAG given as edge arrays; None if it has a cycle."""
-    indegree = np.bincount(dst, minlength=n)
-    outdegree = np.bincount(src, minlength=n)
-    starts = np.concatenate(([0], np.cumsum(outdegree)))
-    targets = dst[np.argsort(src, kind="stable")]
-    frontier = np.flatnonzero(indegree == 0)
-    sizes: list[int] = []
-    while frontier.size:
-        sizes.append(int(frontier.size))
-        counts = outdegree[frontier]
-        total = int(counts.sum())
-        if total == 0:
-            break
-        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        reached = targets[np.repeat(starts[frontier], counts) + offsets]
-        removed = np.bincount(reached, minlength=n)
-        indegree -= removed
-        frontier = np.flatnonzero((removed > 0) & (indegree == 0))
-    return sizes if sum(sizes) == n else None
+def layer_sizes(
+    n: int, src: np.ndarray, dst: np.ndarray, *, topological: bool = False
+) -> list[int] | None:
+    """Sizes of the longest-path layers of a DAG given as edge arrays; None if it has a cycle.
+
+    ``topological=True`` promises that every edge goes from a smaller to a larger position.
+    ind(v) = max(ind(u) + 1 over edges u → v, default 0), relaxed in topological order.
+    """
+    if topological:
+        key = src
+    else:
+        D = ig.Graph(n=n, edges=np.column_stack((src, dst)), directed=True)
+        if not D.is_dag():
+            return None
+        rank = np.empty(n, dtype=np.int64)
+        rank[D.topological_sorting()] = np.arange(n)
+        key = rank[src]
+    perm = np.argsort(key, kind="stable")
+    index = [0] * n
+    for u, v in zip(src[perm].tolist(), dst[perm].tolist(), strict=True):
+        if index[u] >= index[v]:
+            index[v] = index[u] + 1
+    return np.bincount(np.asarray(index, dtype=np.int64)).tolist()
 
 
 def _node_betweenness(
@@ -88,7 +97,7 @@ def igraph_properties(G: nx.Graph, disconnected: str = "error") -> dict[str, flo
         if disconnected != "largest":
             raise disconnected_error(len(g.connected_components()))
         return igraph_properties(largest_component(G), disconnected)
-    sizes = layer_sizes(n, src, dst)
+    sizes = layer_sizes(n, src, dst, topological=not G.is_directed())
     if sizes is None:
         validate_graph(G)  # raises GraphError naming a cycle
         raise AssertionError("layering failed on an acyclic graph")  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 
 import networkx as nx
@@ -49,9 +50,11 @@ def check_input(G: nx.Graph, disconnected: str) -> None:
 def summary(prefix: str, values: Sequence[float] | np.ndarray) -> dict[str, float]:
     """Mean and *sample* variance / standard deviation (ddof = 1); NaN for fewer than 2 values."""
     array = np.asarray(values, dtype=np.float64)
-    mean = float(array.mean()) if array.size else float("nan")
-    var = float(array.var(ddof=1)) if array.size > 1 else float("nan")
-    return {f"{prefix}_mean": mean, f"{prefix}_var": var, f"{prefix}_std": float(np.sqrt(var))}
+    count = array.size
+    mean = float(array.sum()) / count if count else float("nan")
+    deviation = array - mean
+    var = float(deviation @ deviation) / (count - 1) if count > 1 else float("nan")
+    return {f"{prefix}_mean": mean, f"{prefix}_var": var, f"{prefix}_std": math.sqrt(var)}
 
 
 def density(nodes: int, edges: int) -> float:
