@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.activations import get_activation
+from hiddenstruct.nn.activations import ACTIVATIONS
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet
 
@@ -50,17 +50,18 @@ class SparseFFN(nn.Module):
         _register(self, "weight", [_csr(layer.weight) for layer in model.layers])
         _register(self, "bias", [layer.bias.detach().clone()[:, None] for layer in model.layers])
         self.norms = nn.ModuleList(copy.deepcopy(n) for n in model.norms)
+        self.buffer_names = tuple((f"bias{i}", f"weight{i}") for i in range(self.num_layers))
 
-    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, output]``; same values as the source model."""
-        act = get_activation(self.activation).fn
-        h = x.reshape(x.shape[0], -1).t()
-        for i in range(self.num_layers):
-            h = torch.addmm(getattr(self, f"bias{i}"), getattr(self, f"weight{i}"), h)
-            if i < self.num_layers - 1:
-                if len(self.norms):
-                    h = self.norms[i](h.t()).t()
+        """Logits ``[B, output]``; same values as the source model (no autograd)."""
+        act = ACTIVATIONS[self.activation].fn
+        buffers, norms, last = self._buffers, self.norms, self.num_layers - 1
+        h = x.detach().reshape(x.shape[0], -1).t()
+        for i, (bias, weight) in enumerate(self.buffer_names):  # Module.__getattr__ is slow
+            h = torch.addmm(buffers[bias], buffers[weight], h)
+            if i < last:
+                if norms:
+                    h = norms[i](h.t()).t()
                 h = act(h)
         return h.t()
 
@@ -89,24 +90,23 @@ class SparseGraphNet(nn.Module):
             size = (rows, p[layer])
             blocks.append(_csr_from_parts(crow, src[e][live], w[e][live], size))
         _register(self, "block", blocks)
+        self.block_names = tuple(f"block{i}" for i in range(len(blocks)))
         self.register_buffer("input_weight", _csr(net.input_layer.weight))
         self.register_buffer("bias", net.bias.detach().clone()[:, None])
         self.register_buffer("readout_index", net.readout_index.clone())
         self.register_buffer("readout_weight", _csr(net.readout.weight))
         self.register_buffer("readout_bias", net.readout.bias.detach().clone()[:, None])
 
-    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, output]``; same values as the source GraphNet."""
-        act = get_activation(self.activation).fn
-        p, n0 = self.layer_ptr, self.layer_ptr[1]
-        x = x.reshape(x.shape[0], -1).t()
+        """Logits ``[B, output]``; same values as the source GraphNet (no autograd)."""
+        act = ACTIVATIONS[self.activation].fn
+        p, n0, buffers, bias = self.layer_ptr, self.layer_ptr[1], self._buffers, self.bias
+        x = x.detach().reshape(x.shape[0], -1).t()
         H = x.new_empty(p[-1], x.shape[1])
-        H[:n0] = act(torch.addmm(self.bias[:n0], self.input_weight, x))
-        for layer in range(1, len(p) - 1):
+        H[:n0] = act(torch.addmm(bias[:n0], self.input_weight, x))
+        for layer, name in enumerate(self.block_names, start=1):  # Module.__getattr__ is slow
             v0, v1 = p[layer], p[layer + 1]
-            block = getattr(self, f"block{layer - 1}")
-            H[v0:v1] = act(torch.addmm(self.bias[v0:v1], block, H[:v0]))
+            H[v0:v1] = act(torch.addmm(bias[v0:v1], buffers[name], H[:v0]))
         read = H.index_select(0, self.readout_index)
         return torch.addmm(self.readout_bias, self.readout_weight, read).t()
 

@@ -1,0 +1,88 @@
+"""Sparse inference: ``to_sparse(compact(model))`` vs. the dense masked model.
+
+Model: LeNet-300-100 (``MaskedDeepFFN(784, 10, [300, 100])``) with *random* (untrained,
+seeded) weights, pruned per layer by magnitude to 90 % and 98 % zeros (the smallest |w| of
+each weight matrix are masked). Both sides run under ``torch.no_grad()`` on the same input:
+
+* ours: ``to_sparse(compact(model))`` — CSR weights, dead neurons removed;
+* baseline: the masked model itself (``W ⊙ M`` recomputed per call, as during pruning
+  experiments); the plain dense model with the mask made permanent is printed as a second
+  baseline for reference.
+
+Times are per forward call (each measurement runs ``--calls`` calls). Threads default to 1
+because the benchmark machine is shared; pass ``--threads`` to change it.
+Run: ``python benchmarks/bench_sparse_inference.py [--quick] [--threads N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+
+from hiddenstruct.nn import MaskedDeepFFN, apply_mask, compact, remove_mask, to_sparse
+
+try:
+    from common import measure, report
+except ImportError:  # run from the repository root as a module path
+    from benchmarks.common import measure, report
+
+
+def pruned_lenet(zero_fraction: float, seed: int) -> MaskedDeepFFN:
+    """LeNet-300-100 with random weights and ``zero_fraction`` of each matrix masked by |w|."""
+    torch.manual_seed(seed)
+    model = MaskedDeepFFN(784, 10, [300, 100])
+    for layer in model.layers:
+        w = layer.weight.detach().abs().flatten()
+        k = int(round(zero_fraction * w.numel()))
+        mask = torch.ones_like(w)
+        mask[torch.argsort(w)[:k]] = 0
+        apply_mask(layer, "weight", mask.view_as(layer.weight))
+    return model.eval()
+
+
+def per_call(fn, calls: int, repeats: int) -> list[float]:
+    def many():
+        for _ in range(calls):
+            fn()
+
+    many()  # warm-up
+    return [t / calls for t in measure(many, repeats)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls and repeats")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    calls, repeats = (20, 5) if args.quick else (100, 15)
+    for zeros in (0.90, 0.98):
+        model = pruned_lenet(zeros, args.seed)
+        small = compact(model)
+        fast = to_sparse(small)
+        plain = copy.deepcopy(model)
+        for layer in plain.layers:
+            remove_mask(layer, "weight")
+        print(
+            f"# {zeros:.0%} zeros: hidden {model.hidden_sizes} -> {small.hidden_sizes} "
+            f"after compact, {fast.nonzeros()} stored weights"
+        )
+        for batch in (1, 64):
+            x = torch.randn(batch, 784, generator=torch.Generator().manual_seed(args.seed))
+            with torch.no_grad():
+                err = float((fast(x) - model(x)).abs().max())
+                assert err < 1e-4, f"sparse model differs by {err}"
+                ours = per_call(lambda x=x: fast(x), calls, repeats)
+                masked = per_call(lambda x=x: model(x), calls, repeats)
+                dense = per_call(lambda x=x: plain(x), calls, repeats)
+            report(f"lenet300-100 {zeros:.0%} zeros batch {batch} vs masked", ours, masked)
+            report(
+                f"lenet300-100 {zeros:.0%} zeros batch {batch} vs dense (mask removed)", ours, dense
+            )
+
+
+if __name__ == "__main__":
+    main()
