@@ -106,19 +106,12 @@ def _check(scores: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> N
             )
 
 
-def _flat_candidates(scores, masks):
-    """Concatenated (scores, tensor index, flat index) of unpruned entries in scope order."""
-    values, owners, positions = [], [], []
-    for i, name in enumerate(scores):
-        alive = masks[name].reshape(-1).bool()
-        idx = torch.nonzero(alive, as_tuple=False).reshape(-1)
-        values.append(scores[name].detach().reshape(-1).double().cpu()[idx.cpu()])
-        owners.append(torch.full((idx.numel(),), i, dtype=torch.long))
-        positions.append(idx.cpu())
-    if not values:
-        empty = torch.empty(0)
-        return empty.double(), empty.long(), empty.long()
-    return torch.cat(values), torch.cat(owners), torch.cat(positions)
+def _flat_candidates(scores, masks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(scores of unpruned entries, their global flat positions, all masks flattened) in scope order."""
+    flat_masks = torch.cat([masks[n].detach().reshape(-1).bool().cpu() for n in scores])
+    flat_scores = torch.cat([scores[n].detach().reshape(-1).double().cpu() for n in scores])
+    positions = torch.nonzero(flat_masks, as_tuple=False).reshape(-1)
+    return flat_scores[positions], positions, flat_masks
 
 
 def _lowest(values: torch.Tensor, amount: Amount, max_count: int | None) -> torch.Tensor:
@@ -144,14 +137,14 @@ def _lowest(values: torch.Tensor, amount: Amount, max_count: int | None) -> torc
     return order[:k]
 
 
-def _apply(masks, owners, positions, chosen) -> dict[str, torch.Tensor]:
-    names = list(masks)
-    new = {name: masks[name].detach().clone().bool() for name in names}
-    for i, name in enumerate(names):
-        pick = positions[chosen[owners[chosen] == i]]
-        flat = new[name].reshape(-1)
-        flat[pick.to(flat.device)] = False
-        new[name] = flat.reshape(masks[name].shape)
+def _apply(masks, flat_masks, positions, chosen) -> dict[str, torch.Tensor]:
+    new_flat = flat_masks.clone()
+    new_flat[positions[chosen]] = False
+    new, offset = {}, 0
+    for name, mask in masks.items():
+        n = mask.numel()
+        new[name] = new_flat[offset : offset + n].reshape(mask.shape).to(mask.device)
+        offset += n
     return new
 
 
@@ -159,9 +152,9 @@ def class_blinded(scores, masks, amount, max_count: int | None = None) -> dict[s
     """One global threshold over all scoped, unpruned weights."""
     _check(scores, masks)
     amount = as_amount(amount)
-    values, owners, positions = _flat_candidates(scores, masks)
+    values, positions, flat_masks = _flat_candidates(scores, masks)
     chosen = _lowest(values, amount, max_count)
-    return _apply(masks, owners, positions, chosen)
+    return _apply(masks, flat_masks, positions, chosen)
 
 
 def _apportion(total: int, sizes: list[int]) -> list[int]:
