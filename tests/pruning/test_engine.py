@@ -60,7 +60,7 @@ def test_class_blinded_half_of_all_scoped_weights_and_report():
 def test_class_uniform_leaves_half_in_each_tensor():
     model = _ffn()
     prune(model, "magnitude", "class_uniform", 0.5)
-    for name, mask in masks(model).items():
+    for _name, mask in masks(model).items():
         assert int(mask.sum()) == (mask.numel() + 1) // 2 or int(mask.sum()) == mask.numel() // 2
 
 
@@ -171,13 +171,13 @@ def test_iterative_relative_masks_shrink_and_retraining_never_revives():
     assert result.stop_reason == "size_reached"
     assert result.steps[-1].remaining == total - round(0.9 * total)
     remaining = total
-    for step, snapshot in zip(result.steps, history, strict=True):
+    for step, _snapshot in zip(result.steps, history, strict=True):
         assert step.pruned == min(
             int(0.3 * remaining + 0.5), remaining - (total - round(0.9 * total))
         )
         remaining = step.remaining
         assert len(step.accuracy_retrained) == 2
-    for older, newer in zip(history, history[1:]):
+    for older, newer in zip(history, history[1:], strict=False):
         for k in older:
             assert not torch.any((newer[k] == 1) & (older[k] == 0))
     # after retraining with momentum and weight decay, masked weights are still exactly zero

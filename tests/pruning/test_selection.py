@@ -159,7 +159,7 @@ def test_relative_schedule_prunes_p_of_remaining_each_step():
     for step in range(5):
         masks = class_blinded(scores, masks, schedule(step))
         remaining.append(int(masks["a"].sum()))
-    for before, after in zip(remaining, remaining[1:]):
+    for before, after in zip(remaining, remaining[1:], strict=False):
         assert before - after == int(0.2 * before + 0.5)
 
 
