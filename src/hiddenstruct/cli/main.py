@@ -17,6 +17,9 @@ from hiddenstruct.errors import HiddenstructError, UsageError
 # Explicit registry: module names under hiddenstruct.cli, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
+    "experiment",
+    "results",
+    "report",
     "graph_properties",
     "predict",
 )

@@ -16,7 +16,9 @@ from pathlib import Path
 from rich.console import Console
 
 # (title, "module:function") in the order the demo runs them.
-DEMO_STEPS: list[tuple[str, str]] = []
+DEMO_STEPS: list[tuple[str, str]] = [
+    ("reber-rnn", "hiddenstruct.experiments.reber_demo:demo_step"),
+]
 
 
 def resolve_step(spec: str) -> Callable:

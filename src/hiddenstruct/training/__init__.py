@@ -8,7 +8,7 @@ from hiddenstruct.training.loop import (
     train,
 )
 from hiddenstruct.training.optim import OPTIMIZERS, make_optimizer
-from hiddenstruct.training.seeding import default_device, seed_everything
+from hiddenstruct.training.seeding import default_device, seed_everything, torch_threads
 
 __all__ = [
     "OPTIMIZERS",
@@ -19,5 +19,6 @@ __all__ = [
     "evaluate",
     "make_optimizer",
     "seed_everything",
+    "torch_threads",
     "train",
 ]

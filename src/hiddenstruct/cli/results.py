@@ -1,0 +1,155 @@
+"""``hiddenstruct results``: list, show and export the trials in the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hiddenstruct.cli.common import add_store_argument, positive_int
+
+STATUSES = ("pending", "running", "done", "failed")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "results",
+        help="list, show and export stored trials",
+        description="Inspect the SQLite trial store: list trials, show one, export to CSV/Parquet.",
+    )
+    sub = parser.add_subparsers(dest="results_command", metavar="ACTION")
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    listing = sub.add_parser("list", help="table of trials", description="Print a table of trials.")
+    add_store_argument(listing)
+    listing.add_argument("--experiment", help="only trials of this experiment")
+    listing.add_argument("--status", choices=STATUSES, help="only trials with this status")
+    listing.add_argument(
+        "--limit", type=positive_int, default=None, help="show at most N trials (newest)"
+    )
+    listing.set_defaults(func=run_list)
+
+    show = sub.add_parser(
+        "show",
+        help="one trial in full",
+        description="Print one trial's config, result, error, metrics.",
+    )
+    add_store_argument(show)
+    show.add_argument(
+        "hash", help="trial hash or a unique prefix of it (as printed by `results list`)"
+    )
+    show.set_defaults(func=run_show)
+
+    export = sub.add_parser(
+        "export",
+        help="write trials to CSV or Parquet",
+        description="Write one row per trial (config.* and result.* flattened) to a file, atomically.",
+    )
+    add_store_argument(export)
+    export.add_argument(
+        "--output", type=Path, required=True, help="file to write (e.g. trials.csv)"
+    )
+    export.add_argument(
+        "--format", choices=("csv", "parquet"), default=None, help="default: from --output's suffix"
+    )
+    export.add_argument("--experiment", help="only trials of this experiment")
+    export.add_argument(
+        "--metrics", action="store_true", help="export the per-step metrics table instead"
+    )
+    export.set_defaults(func=run_export)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _open_existing(path: Path):
+    from hiddenstruct.errors import HiddenstructError
+    from hiddenstruct.experiments.store import TrialStore
+
+    if not path.is_file():
+        raise HiddenstructError(
+            f"no trial store at {path}; run an experiment first or pass --store FILE"
+        )
+    return TrialStore(path)
+
+
+def _short_result(result: dict | None, limit: int = 3) -> str:
+    if not result:
+        return ""
+    items = [(k, v) for k, v in result.items() if isinstance(v, (int, float, str, bool))][:limit]
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _open_existing(args.store)
+    trials = store.trials(args.experiment, args.status)
+    if args.limit:
+        trials = trials[-args.limit :]
+    table = Table(title=f"{len(trials)} trials in {args.store}")
+    for column in ("hash", "experiment", "status", "tries", "started (UTC)", "seconds", "result"):
+        table.add_column(column, overflow="fold")
+    for t in trials:
+        started = (
+            dt.datetime.fromtimestamp(t.started_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            if t.started_at
+            else ""
+        )
+        seconds = f"{t.seconds:.1f}" if t.seconds is not None else ""
+        result = _short_result(t.result) if t.status == "done" else _last_line(t.error)
+        table.add_row(
+            t.hash[:12], t.experiment, t.status, str(t.attempts), started, seconds, result or ""
+        )
+    Console(width=160).print(table)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from hiddenstruct.errors import UsageError
+
+    store = _open_existing(args.store)
+    matches = [t for t in store.trials() if t.hash.startswith(args.hash.lower())]
+    if len(matches) != 1:
+        found = "no trial" if not matches else f"{len(matches)} trials"
+        raise UsageError(
+            f"{found} with hash prefix {args.hash!r}; give more characters (see `results list`)"
+        )
+    t = matches[0]
+    print(
+        json.dumps(
+            {
+                "hash": t.hash,
+                "experiment": t.experiment,
+                "status": t.status,
+                "attempts": t.attempts,
+                "seconds": t.seconds,
+                "config": t.config,
+                "result": t.result,
+                "error": t.error,
+                "artifacts": store.artifacts(t.hash),
+                "metrics": len(store.metrics(t.hash)),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from hiddenstruct.experiments.export import export_trials
+
+    store = _open_existing(args.store)
+    rows = export_trials(store, args.output, args.format, args.experiment, args.metrics)
+    print(f"wrote {rows} rows to {args.output}")
+    return 0

@@ -1,0 +1,62 @@
+"""Export stored trials to CSV or Parquet, atomically (temporary file, then rename)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.store import TrialStore
+
+FORMATS = ("csv", "parquet")
+
+
+def infer_format(path: str | Path, fmt: str | None = None) -> str:
+    """``fmt`` when given, else the output's suffix (``.csv`` / ``.parquet``)."""
+    fmt = fmt or Path(path).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"unknown export format {fmt!r}; choose one of {list(FORMATS)} with --format"
+        )
+    return fmt
+
+
+def _write_frame(frame, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+        return
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise HiddenstructError(
+            "Parquet export needs pyarrow: pip install 'hiddenstruct[parquet]' (or use --format csv)"
+        ) from None
+    frame.to_parquet(path, index=False)
+
+
+def export_trials(
+    store: TrialStore,
+    output: str | Path,
+    fmt: str | None = None,
+    experiment: str | None = None,
+    metrics: bool = False,
+) -> int:
+    """Write one row per trial (or, with ``metrics``, the long metrics table); return the row count."""
+    output = Path(output)
+    fmt = infer_format(output, fmt)
+    frame = store.metrics_dataframe(experiment) if metrics else store.to_dataframe(experiment)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        os.close(fd)
+    except OSError as err:
+        raise HiddenstructError(f"cannot write {output}: {err}") from None
+    try:
+        _write_frame(frame, Path(tmp), fmt)
+        os.replace(tmp, output)
+    except OSError as err:
+        raise HiddenstructError(f"cannot write {output}: {err}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return len(frame)
