@@ -28,7 +28,7 @@ def _meta_csv(path, rows: int = 80, seed: int = 0):
 
 
 def test_round_trip_writes_r2_correlations_and_importances(tmp_path, capsys):
-    df = _meta_csv(tmp_path / "meta.csv")
+    df = _meta_csv(tmp_path / "meta.csv", rows=48)
     r2, corr, imp = tmp_path / "out" / "r2.csv", tmp_path / "corr.csv", tmp_path / "imp.csv"
     argv = [
         "predict",
@@ -41,7 +41,7 @@ def test_round_trip_writes_r2_correlations_and_importances(tmp_path, capsys):
     ]
     argv += [
         "--cv",
-        "3",
+        "2",
         "--seed",
         "7",
         "--output",
@@ -57,7 +57,7 @@ def test_round_trip_writes_r2_correlations_and_importances(tmp_path, capsys):
     assert sorted(set(scores.group)) == ["GRU", "RNN_TANH"]
     assert set(scores.regressor) == {"bayesian_ridge", "random_forest", "adaboost"}
     assert (scores[scores.regressor == "bayesian_ridge"].split_r2 > 0.99).all()
-    expected = evaluate_regressors(df, target="test_acc", group_by="mode", cv=3, seed=7)
+    expected = evaluate_regressors(df, target="test_acc", group_by="mode", cv=2, seed=7)
     np.testing.assert_allclose(scores[["split_r2", "cv_r2_mean", "cv_r2_std"]], expected[["split_r2", "cv_r2_mean", "cv_r2_std"]], rtol=1e-9)  # fmt: skip
     table = pd.read_csv(corr, index_col="property")
     assert list(table.index) == [
