@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "experiment",
     "results",
     "report",
+    "reber",
+    "data",
     "graph_properties",
     "predict",
 )
