@@ -105,6 +105,20 @@ def test_matches_reference_cell(mode, masked, variable):
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_encode_equals_reference_final_hidden(mode, batch_first):
+    """``encode`` may take the padded fast path (LSTM on CPU); it must give the same h."""
+    torch.manual_seed(14)
+    model = MaskedRNN(5, [6, 4], mode, batch_first=batch_first)
+    random_masks(model, 0.6, seed=5)
+    x = torch.randn(6, 9, 5)
+    lengths = torch.tensor([9, 1, 4, 7, 2, 9])
+    _, ref_states = reference_forward(model, x, lengths)
+    encoded = model.encode(x if batch_first else x.transpose(0, 1), lengths)
+    torch.testing.assert_close(encoded, hidden_of(ref_states[-1]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
 def test_padded_steps_are_zero_and_padding_values_ignored(mode):
     torch.manual_seed(2)
     model = MaskedRNN(3, [4, 4], mode)

@@ -36,8 +36,11 @@ from hiddenstruct.nn.rnn import (
     PackedRun,
     RecurrentLayer,
     add_readout,
+    check_lengths,
+    gather_last,
     get_mode,
     hidden_of,
+    prefers_padded,
     recurrent_structure_graph,
 )
 
@@ -131,7 +134,10 @@ class GraphRNN(nn.Module):
             raise ValueError(
                 f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
             )
-        run = None if lengths is None else PackedRun(x, lengths, batch_first=True)
+        padded = lengths is not None and prefers_padded(self.spec, x)
+        if padded:
+            lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+        run = None if lengths is None or padded else PackedRun(x, lengths, batch_first=True)
         data = x if run is None else run.data
         batch_sizes = None if run is None else run.batch_sizes
         outputs: list[torch.Tensor] = []
@@ -146,6 +152,8 @@ class GraphRNN(nn.Module):
             out, state = layer.run(inp, batch_sizes, None, batch_first=True)
             outputs.append(out)
             states.append(hidden_of(state))
+        if padded:
+            return [gather_last(out, lengths) for out in outputs]
         if run is not None:
             states = [run.to_user(s) for s in states]
         return states

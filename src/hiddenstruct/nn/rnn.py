@@ -215,6 +215,33 @@ def check_lengths(lengths: torch.Tensor | Sequence[int], batch: int, steps: int)
     return lengths
 
 
+def prefers_padded(spec: RecurrentMode, x: torch.Tensor) -> bool:
+    """Whether to run padded input and gather each sequence's last step instead of packing.
+
+    True for LSTM on CPU in float32: PyTorch runs unpacked LSTMs through oneDNN's fused
+    kernel (forward and backward), which beats the packed per-step loop even though it
+    also computes the padded steps. Only final *hidden* states can be read this way.
+    """
+    return (
+        spec.has_cell
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and torch.backends.mkldnn.is_available()
+        and bool(torch.backends.mkldnn.enabled)
+    )
+
+
+def gather_last(
+    output: torch.Tensor, lengths: torch.Tensor, batch_first: bool = True
+) -> torch.Tensor:
+    """Rows ``output[b, lengths[b] − 1]`` [B, H] of a padded output sequence."""
+    time_dim = 1 if batch_first else 0
+    last = lengths.to(output.device) - 1
+    shape = (-1, 1, output.shape[-1]) if batch_first else (1, -1, output.shape[-1])
+    index = last.view(*shape[:2], 1).expand(*shape[:2], output.shape[-1])
+    return output.gather(time_dim, index).squeeze(time_dim)
+
+
 class PackedRun:
     """A batch packed once for several recurrent layers: sorting and unsorting helpers."""
 
@@ -320,7 +347,19 @@ class MaskedRNN(nn.Module):
         return run.pad(data), states
 
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
-        """The last layer's final hidden state ``h`` [B, hidden_sizes[-1]]."""
+        """The last layer's final hidden state ``h`` [B, hidden_sizes[-1]].
+
+        Same value as ``hidden_of(self(x, lengths)[1][-1])``; where faster
+        (:func:`prefers_padded`) the padded batch is run and each sequence's last step read.
+        """
+        if lengths is not None and x.dim() == 3 and prefers_padded(self.spec, x):
+            steps = x.shape[1] if self.batch_first else x.shape[0]
+            batch = x.shape[0] if self.batch_first else x.shape[1]
+            lengths = check_lengths(lengths, batch, steps)
+            out = x
+            for layer in self.layers:
+                out, _ = layer.run(out, None, None, self.batch_first)
+            return gather_last(out, lengths, self.batch_first)
         _, states = self(x, lengths)
         return hidden_of(states[-1])
 
