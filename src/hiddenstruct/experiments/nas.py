@@ -1,0 +1,495 @@
+"""Experiment: genetic NAS with architectural performance prediction (paper §4.4, Fig. 8b).
+
+Three searches under the same generation budget on digits (default, embedded) or CIFAR-10
+(training batches only; a stratified validation split is held out): the genetic search with
+prediction, the same search without prediction, and random search. Every trained candidate
+is a trial in the store (experiment ``nas``), so an interrupted run resumes where it stopped.
+
+Outputs in ``out_dir``: ``best_accuracy_over_time.png``, ``figure8b_correlations.png`` +
+``feature_correlations.csv``, ``feature_importances.csv`` (top 10), ``meta_dataset.csv``,
+``candidates.csv``, ``generations.csv``, ``summary.json``, ``best_genotype.{json,dot,txt,png}``.
+
+Time axis: *search seconds* = time spent outside training (operators, features, predictor)
+plus the stored wall time of every trained candidate, so a resumed run reports the same cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.nas import (
+    FEATURE_NAMES,
+    GenerationLog,
+    GeneticConfig,
+    Genotype,
+    RandomSearchConfig,
+    SearchResult,
+    SearchSpace,
+    genetic_search,
+    random_search,
+)
+from hiddenstruct.nas.features import feature_vector
+from hiddenstruct.nas.predictor import PerformancePredictor, feature_correlations, top_importances
+
+EXPERIMENT = "nas"
+SEARCHES = ("prediction", "no_prediction", "random")
+
+
+@dataclass(frozen=True)
+class NasConfig:
+    """Settings of ``hiddenstruct experiment nas`` (CPU-sized defaults; paper values in docs)."""
+
+    dataset: str = "digits"  # digits | cifar10
+    data_dir: str | None = None  # folder holding cifar-10-batches-py (cifar10 only)
+    population: int = 10
+    generations: int = 5
+    mutation_probability: float = 0.5
+    crossover_probability: float = 0.0
+    remove_worst_probability: float = 0.1
+    estimation_fraction: float = 0.5
+    min_measured: int = 10
+    min_depth: int = 6
+    max_depth: int = 12
+    random_min_depth: int = 10
+    random_max_depth: int = 36
+    channels: tuple[int, ...] = (4, 8, 16)
+    max_channels: int = 64
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1e-2
+    train_subset: int | None = None  # first n of a seeded shuffle (None = all)
+    val_subset: int | None = None
+    val_fraction: float = 0.1
+    time_budget: float | None = None  # seconds per search (None = generations only)
+    predictor: str = "random_forest"
+    searches: tuple[str, ...] = SEARCHES
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("digits", "cifar10"):
+            raise UsageError(f"unknown dataset {self.dataset!r}; choose digits or cifar10")
+        if self.dataset == "cifar10" and not self.data_dir:
+            raise UsageError("cifar10 needs --data-dir (the folder that holds cifar-10-batches-py)")
+        bad = [s for s in self.searches if s not in SEARCHES]
+        if bad or not self.searches:
+            raise UsageError(f"unknown search(es) {bad}; choose from {', '.join(SEARCHES)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise UsageError("epochs and batch_size must be ≥ 1 and lr > 0")
+        if not 0 < self.val_fraction < 1:
+            raise UsageError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
+        self.genetic("prediction")  # validates the GA settings (UsageError)
+        self.random()
+
+    def space(self) -> SearchSpace:
+        return SearchSpace(channel_choices=tuple(self.channels))
+
+    def genetic(self, search: str) -> GeneticConfig:
+        """The GA settings of ``search`` (prediction on or off)."""
+        return GeneticConfig(
+            population=self.population,
+            generations=self.generations,
+            mutation_probability=self.mutation_probability,
+            crossover_probability=self.crossover_probability,
+            remove_worst_probability=self.remove_worst_probability,
+            estimation_fraction=self.estimation_fraction if search == "prediction" else 0.0,
+            min_measured=self.min_measured,
+            min_depth=self.min_depth,
+            max_depth=self.max_depth,
+            predictor=self.predictor,
+            time_budget=self.time_budget,
+            seed=self.seed,
+            input_channels=3 if self.dataset == "cifar10" else 1,
+            space=self.space(),
+        )
+
+    def random(self) -> RandomSearchConfig:
+        """Random search with one batch of ``population`` genotypes per generation."""
+        return RandomSearchConfig(
+            samples_per_generation=self.population,
+            generations=self.generations,
+            min_depth=self.random_min_depth,
+            max_depth=self.random_max_depth,
+            time_budget=self.time_budget,
+            seed=self.seed,
+            space=self.space(),
+        )
+
+
+# ------------------------------------------------------------------------- trial
+@lru_cache(maxsize=4)
+def _tensors(
+    dataset: str,
+    data_dir: str | None,
+    split: str,
+    val_fraction: float,
+    seed: int,
+    subset: int | None,
+):
+    import torch
+
+    from hiddenstruct.data import load_image_dataset
+
+    ds = load_image_dataset(dataset, data_dir, split, val_fraction=val_fraction, seed=seed)
+    x, y = ds.tensors
+    if subset is not None and subset < len(y):
+        order = torch.from_numpy(np.random.default_rng(seed).permutation(len(y))[:subset])
+        x, y = x[order], y[order]
+    return x, y
+
+
+def train_candidate(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+    """Trial: compile the genotype, train it, return (max) validation accuracy and costs."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from hiddenstruct.data import image_dataset_info
+    from hiddenstruct.nas import compile
+    from hiddenstruct.training import train
+
+    info = image_dataset_info(config["dataset"])
+    genotype = Genotype.from_dict(config["genotype"])
+    xt, yt = _tensors(
+        config["dataset"],
+        config["data_dir"],
+        "train",
+        config["val_fraction"],
+        config["data_seed"],
+        config["train_subset"],
+    )
+    xv, yv = _tensors(
+        config["dataset"],
+        config["data_dir"],
+        "val",
+        config["val_fraction"],
+        config["data_seed"],
+        config["val_subset"],
+    )
+    generator = torch.Generator().manual_seed(int(config["seed"]))
+    loader = DataLoader(
+        TensorDataset(xt, yt),
+        batch_size=config["batch_size"],
+        shuffle=True,
+        drop_last=len(yt) > config["batch_size"],
+        generator=generator,
+    )
+    val_loader = DataLoader(TensorDataset(xv, yv), batch_size=512)
+    model = compile(genotype, info.shape, info.num_classes, max_channels=config["max_channels"])
+    start = time.perf_counter()
+    history = train(
+        model,
+        loader,
+        epochs=config["epochs"],
+        lr=config["lr"],
+        val_loader=val_loader,
+        progress=False,
+    )
+    accuracies = [m.val_accuracy for m in history.epochs]
+    for m in history.epochs:
+        log.metric(m.epoch, train_loss=m.train_loss, val_accuracy=m.val_accuracy)
+    return {
+        "val_accuracy": float(accuracies[-1]),
+        "max_val_accuracy": float(max(accuracies)),
+        "train_seconds": time.perf_counter() - start,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+
+
+class TrialEvaluator:
+    """``evaluate(genotypes) -> max validation accuracies`` through :func:`run_trials`; doubles as the clock."""
+
+    def __init__(
+        self,
+        cfg: NasConfig,
+        search: str,
+        store: TrialStore,
+        executor: Executor | None,
+        progress: bool,
+    ) -> None:
+        self.base = {
+            "search": search,
+            "dataset": cfg.dataset,
+            "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
+            "epochs": cfg.epochs,
+            "batch_size": cfg.batch_size,
+            "lr": cfg.lr,
+            "train_subset": cfg.train_subset,
+            "val_subset": cfg.val_subset,
+            "val_fraction": cfg.val_fraction,
+            "data_seed": cfg.seed,
+            "max_channels": cfg.max_channels,
+            "seed": cfg.seed,
+        }
+        self.store, self.executor, self.progress = store, executor, progress
+        self.start = time.perf_counter()
+        self.excluded = 0.0  # real seconds spent inside run_trials
+        self.trial_seconds = 0.0  # stored wall time of the trials returned
+        self.trials_run = 0
+
+    def __call__(self, genotypes: list[Genotype]) -> list[float]:
+        configs = [{**self.base, "genotype": g.to_dict()} for g in genotypes]
+        begin = time.perf_counter()
+        records = run_trials(
+            EXPERIMENT, configs, train_candidate, self.store, self.executor, progress=self.progress
+        )
+        self.excluded += time.perf_counter() - begin
+        out = []
+        for rec in records:
+            self.trial_seconds += rec.seconds or 0.0
+            ok = rec.status == "done" and rec.result is not None
+            out.append(float(rec.result["max_val_accuracy"]) if ok else float("nan"))
+        self.trials_run += len(records)
+        return out
+
+    def clock(self) -> float:
+        """Search seconds: real time outside training plus stored trial time."""
+        return time.perf_counter() - self.start - self.excluded + self.trial_seconds
+
+
+# ------------------------------------------------------------------------ running
+def run_searches(
+    cfg: NasConfig,
+    store: TrialStore,
+    executor: Executor | None = None,
+    progress: Callable[[str, GenerationLog], None] | None = None,
+    trial_progress: bool = False,
+) -> dict[str, SearchResult]:
+    """Run the configured searches; returns ``{search name: SearchResult}``."""
+    results = {}
+    for search in cfg.searches:
+        ev = TrialEvaluator(cfg, search, store, executor, trial_progress)
+        report = (lambda log, s=search: progress(s, log)) if progress else None
+        if search == "random":
+            results[search] = random_search(cfg.random(), ev, report, clock=ev.clock)
+        else:
+            results[search] = genetic_search(cfg.genetic(search), ev, report, clock=ev.clock)
+    return results
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as handle:
+        fields = list(rows[0]) if rows else []
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_outputs(
+    cfg: NasConfig, results: dict[str, SearchResult], out_dir: Path
+) -> dict[str, str]:
+    """Write figures, CSVs, the summary and the best genotype; return label → path."""
+    from hiddenstruct.experiments.figures import new_figure, save_figure
+    from hiddenstruct.nas.render import render_png
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    channels = 3 if cfg.dataset == "cifar10" else 1
+    written: dict[str, str] = {}
+    candidates, meta, generations = [], [], []
+    for search, result in results.items():
+        for c in result.candidates:
+            row = {
+                "search": search,
+                "generation": c.generation,
+                "hash": c.genotype.hash[:16],
+                "origin": c.origin,
+                "measured": c.measured,
+                "fitness": c.fitness,
+                "predicted": c.predicted,
+                "search_seconds": c.elapsed,
+            }
+            candidates.append(row)
+            if c.measured:
+                feats = dict(
+                    zip(FEATURE_NAMES, feature_vector(c.genotype, channels).tolist(), strict=True)
+                )
+                meta.append({**row, "max_val_accuracy": c.fitness, **feats})
+        generations += [{"search": search, **asdict(g)} for g in result.generations]
+    written["candidates"] = str(_write_csv(out_dir / "candidates.csv", candidates))
+    written["generations"] = str(_write_csv(out_dir / "generations.csv", generations))
+    written["meta_dataset"] = str(_write_csv(out_dir / "meta_dataset.csv", meta))
+
+    fig, ax = new_figure()
+    for search, result in results.items():
+        xs = [g.elapsed for g in result.generations]
+        ys = [g.best_measured for g in result.generations]
+        ax.step(xs, ys, where="post", marker="o", ms=3, label=search.replace("_", " "))
+    ax.set_xlabel("search seconds (training + search overhead)")
+    ax.set_ylabel("best validation accuracy")
+    ax.set_title(f"NAS on {cfg.dataset}")
+    ax.legend()
+    written["best_accuracy_over_time"] = str(
+        save_figure(fig, out_dir / "best_accuracy_over_time.png")[0]
+    )
+
+    X = (
+        np.array([[row[name] for name in FEATURE_NAMES] for row in meta])
+        if meta
+        else np.zeros((0, 56))
+    )
+    y = np.array([row["max_val_accuracy"] for row in meta])
+    corr = (
+        feature_correlations(X, y) if len(meta) >= 2 else {n: float("nan") for n in FEATURE_NAMES}
+    )
+    written["feature_correlations"] = str(
+        _write_csv(
+            out_dir / "feature_correlations.csv",
+            [{"feature": n, "pearson_r": corr[n]} for n in FEATURE_NAMES],
+        )
+    )
+    fig, ax = new_figure(7.5, 9.0)
+    names = [n for n in FEATURE_NAMES if not math.isnan(corr[n])]
+    ax.barh(
+        range(len(names)),
+        [corr[n] for n in names],
+        color=["#2a9d8f" if corr[n] >= 0 else "#e76f51" for n in names],
+    )
+    ax.set_yticks(range(len(names)), names, fontsize=5)
+    ax.invert_yaxis()
+    ax.set_xlabel("Pearson r with max validation accuracy")
+    ax.set_title(
+        f"Figure 8b: structural features vs accuracy ({len(meta)} measured candidates)", fontsize=8
+    )
+    written["figure8b"] = str(save_figure(fig, out_dir / "figure8b_correlations.png")[0])
+
+    importances: list[tuple[str, float]] = []
+    if len(meta) >= 2:
+        predictor = PerformancePredictor(
+            cfg.predictor, seed=cfg.seed, input_channels=channels
+        ).fit_features(X, y)
+        importances = top_importances(predictor.feature_importances(), 10)
+    written["feature_importances"] = str(
+        _write_csv(
+            out_dir / "feature_importances.csv",
+            [
+                {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}
+                for i, (n, v) in enumerate(importances)
+            ],
+        )
+    )
+
+    summary = {}
+    for search, result in results.items():
+        best = result.best()
+        summary[search] = {
+            "best_val_accuracy": best.fitness,
+            "search_seconds": result.generations[-1].elapsed,
+            "generations": len(result.generations),
+            "measured": len(result.measured),
+            "estimated": len(result.candidates) - len(result.measured),
+            "predictor_mae": result.generations[-1].predictor_mae,
+            "best_hash": best.genotype.hash,
+        }
+    if (
+        "prediction" in summary
+        and "no_prediction" in summary
+        and summary["prediction"]["search_seconds"] > 0
+    ):
+        summary["speedup_from_prediction"] = (
+            summary["no_prediction"]["search_seconds"] / summary["prediction"]["search_seconds"]
+        )
+    summary["config"] = asdict(cfg)
+    written["summary"] = str(
+        _write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
+    )
+
+    overall = max((r.best() for r in results.values()), key=lambda c: c.fitness)
+    written["best_genotype"] = str(
+        _write_text(out_dir / "best_genotype.json", overall.genotype.to_json(indent=2))
+    )
+    _write_text(out_dir / "best_genotype.dot", overall.genotype.to_dot())
+    _write_text(out_dir / "best_genotype.txt", overall.genotype.render_text() + "\n")
+    written["best_genotype_png"] = str(
+        render_png(
+            overall.genotype,
+            out_dir / "best_genotype.png",
+            f"best: {overall.fitness:.3f} validation accuracy",
+        )
+    )
+    return written
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (None: leave it); restored on exit."""
+    import torch
+
+    if threads is None:
+        yield
+        return
+    if threads < 1:
+        raise UsageError(f"threads must be at least 1, got {threads}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run_experiment(
+    cfg: NasConfig,
+    out_dir: Path,
+    store: TrialStore,
+    executor: Executor | None = None,
+    progress: Callable[[str, GenerationLog], None] | None = None,
+    trial_progress: bool = False,
+    threads: int | None = 1,
+) -> tuple[dict[str, SearchResult], dict[str, str]]:
+    """Run the searches and write all outputs.
+
+    ``threads``: torch threads while trials run in this process (1 is fastest for the small
+    CPU-sized candidates; None leaves torch's setting alone).
+    """
+    with torch_threads(threads):
+        results = run_searches(cfg, store, executor, progress, trial_progress)
+    return results, write_outputs(cfg, results, out_dir)
+
+
+DEMO_CONFIG = NasConfig(
+    population=5,
+    generations=3,
+    channels=(4, 8),
+    max_channels=16,
+    epochs=2,
+    batch_size=64,
+    min_measured=5,
+    min_depth=4,
+    max_depth=8,
+    random_min_depth=6,
+    random_max_depth=14,
+    train_subset=600,
+)
+
+
+def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
+    """Demo: the three searches on digits at toy scale."""
+    cfg = replace(DEMO_CONFIG, seed=seed)
+    results, written = run_experiment(cfg, out_dir, store)
+    best = {s: f"{r.best().fitness:.3f}" for s, r in results.items()}
+    return {**written, "best accuracy": ", ".join(f"{s} {v}" for s, v in best.items())}
