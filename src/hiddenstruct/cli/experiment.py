@@ -10,7 +10,7 @@ import argparse
 import importlib
 
 # Explicit registry of experiment command modules, in help order (append yours).
-EXPERIMENT_MODULES: tuple[str, ...] = ()
+EXPERIMENT_MODULES: tuple[str, ...] = ("experiment_priors_rnn", "experiment_nas")
 
 
 def register(subparsers) -> None:

@@ -1,0 +1,340 @@
+"""Random structural priors for recurrent networks (paper §4.3, Figure 7, Table 1, R² table).
+
+Random graphs (Watts–Strogatz, Barabási–Albert, Erdős–Rényi; the paper's sampling rules in
+:mod:`hiddenstruct.graphs.generators`) become recurrent classifiers
+``Embedding(128 ASCII codes, first layer's width) → GraphRNN(graph, mode) → Linear(·, 2)``
+trained on the Reber grammar; graph properties and test accuracy form a meta-dataset.
+
+**Trials and packs.** Every (graph, mode) is one trial of experiment ``priors-rnn``: its
+config (family, n, graph seed, mode, training settings) is hashed and stored, and its row
+holds the graph properties, test accuracy and loss, train metrics and time. The *unit of
+work* is a pack: up to ``pack_size`` pending graphs of one mode trained together as one
+disjoint :class:`~hiddenstruct.nn.packed.PackedGraphClassifier` (equal to training each
+alone, see ``tests/nn/test_packed.py``). Packs are trials of ``priors-rnn-pack`` run
+through :func:`~hiddenstruct.experiments.executors.run_trials` (so ``--workers`` and Ray
+work); a finished pack's rows are then written to their graph trials. Resume works per
+graph: a re-run registers the graph trials, first copies rows out of any finished pack
+(e.g. one that completed just before an interruption), then packs only the graphs that are
+still not done. An interrupted pack loses only its own partial training.
+
+Every graph sees the same batches in the same order (one shuffle seed for the sweep) and is
+initialised from its own seed, so its result does not depend on which pack it lands in.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.executors import TrialLogger, run_trials
+from hiddenstruct.experiments.hashing import config_hash
+from hiddenstruct.experiments.store import TrialStore
+
+EXPERIMENT = "priors-rnn"
+PACK_EXPERIMENT = "priors-rnn-pack"
+MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+TRAINING_KEYS = (
+    "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
+    "data_seed",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PriorsConfig:
+    """Settings of a priors sweep; defaults are a small run of a few minutes on a laptop CPU."""
+
+    families: tuple[str, ...] = field(default=("ws", "ba"), metadata={"help": "graph families (ws, ba, er)"})
+    count: int = field(default=8, metadata={"help": "graphs per family"})
+    n_min: int = field(default=10, metadata={"help": "smallest number of vertices"})
+    n_max: int = field(default=20, metadata={"help": "largest number of vertices"})
+    modes: tuple[str, ...] = field(default=("GRU",), metadata={"help": "recurrent modes"})
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    clip_grad_norm: float = 5.0
+    reber_n: int = field(default=4000, metadata={"help": "Reber strings in total (train + test)"})
+    hard_fraction: float = 0.5
+    test_fraction: float = 0.25
+    seed: int = field(default=0, metadata={"help": "graph sampling, data and shuffle seed"})
+    pack_size: int = field(default=8, metadata={"help": "graphs trained together in one packed model"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads per worker"})
+
+
+PRESETS: dict[str, PriorsConfig] = {
+    "small": PriorsConfig(),
+    "paper": PriorsConfig(count=100, n_min=10, n_max=50, modes=MODES, epochs=15, reber_n=25_000),
+    "demo": PriorsConfig(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
+}
+
+
+def preset(name: str, **overrides: Any) -> PriorsConfig:
+    """A named preset (small, paper, demo) with overrides; unknown names list the valid ones."""
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return validate(replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}))
+
+
+def validate(config: PriorsConfig) -> PriorsConfig:
+    """Normalise names and check ranges; bad values raise :class:`UsageError`."""
+    from hiddenstruct.graphs.generators import get_family
+    from hiddenstruct.nn.rnn import get_mode
+
+    try:
+        families = tuple(dict.fromkeys(get_family(f).name for f in config.families))
+        modes = tuple(dict.fromkeys(get_mode(m).name for m in config.modes))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if not families or not modes:
+        raise UsageError("need at least one graph family and one recurrent mode")
+    if not 2 <= config.n_min <= config.n_max:
+        raise UsageError(f"need 2 <= n_min <= n_max, got n_min={config.n_min}, n_max={config.n_max}")
+    for name in ("count", "epochs", "batch_size", "reber_n", "pack_size", "threads"):
+        if getattr(config, name) < 1:
+            raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
+    if not 0.0 < config.test_fraction < 1.0:
+        raise UsageError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
+    return replace(config, families=families, modes=modes)
+
+
+def _family_seed(family: str, seed: int) -> int:
+    return (zlib.crc32(family.encode()) + 1_000_003 * int(seed)) % 2**31
+
+
+def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
+    """One trial config per (graph, mode); the graph is rebuilt from family, n and graph_seed."""
+    from hiddenstruct.graphs.generators import sample_prior_graphs
+
+    trials = []
+    for family in config.families:
+        graphs = sample_prior_graphs(family, config.count, (config.n_min, config.n_max), _family_seed(family, config.seed))
+        for G in graphs:
+            for mode in config.modes:
+                trial = {"family": family, "index": G.graph["index"], "n": G.graph["n"], "graph_seed": G.graph["seed"]}
+                trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31, data_seed=config.seed)
+                trial.update({k: getattr(config, k) for k in TRAINING_KEYS if k != "data_seed"})
+                trials.append(trial)
+    return trials
+
+
+def build_graph(trial: dict[str, Any]):
+    """The graph of a trial (same as :func:`sample_prior_graphs` produced it)."""
+    from hiddenstruct.graphs.generators import get_family
+
+    G = get_family(trial["family"]).build(int(trial["n"]), int(trial["graph_seed"]))
+    G.graph.update(family=trial["family"], index=trial["index"], seed=trial["graph_seed"])
+    return G
+
+
+def make_packs(trials: list[dict[str, Any]], pack_size: int, threads: int) -> list[dict[str, Any]]:
+    """Group trials of equal mode and training settings into packs of similar depth."""
+    from hiddenstruct.graphs.dag import layers
+
+    groups: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+    for trial in trials:
+        key = repr([trial[k] for k in ("mode", *TRAINING_KEYS)])
+        G = build_graph(trial)
+        groups.setdefault(key, []).append((len(layers(G)), G.number_of_nodes(), trial))
+    packs = []
+    for members in groups.values():
+        members.sort(key=lambda item: (item[0], item[1], config_hash(item[2])))
+        for start in range(0, len(members), pack_size):
+            chunk = [item[2] for item in members[start : start + pack_size]]
+            packs.append({"trials": chunk, "threads": threads})
+    return packs
+
+
+def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+    """Trial function of a pack: train its graphs together; one result row per graph."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.graphs.properties import properties
+    from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
+    from hiddenstruct.training import default_device, torch_threads
+    from hiddenstruct.training.packed import evaluate_packed, train_packed
+
+    trials = config["trials"]
+    first = trials[0]
+    device = default_device()
+    with torch_threads(config.get("threads", 1)):
+        start = time.perf_counter()
+        train_ds, test_ds = load_reber_splits(
+            first["reber_n"], seed=first["data_seed"], test_fraction=first["test_fraction"], hard_fraction=first["hard_fraction"]
+        )
+        shuffle = torch.Generator().manual_seed(int(first["data_seed"]))
+        loader = DataLoader(train_ds, batch_size=first["batch_size"], shuffle=True, collate_fn=reber_collate, generator=shuffle)
+        test_loader = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
+        graphs = [build_graph(t) for t in trials]
+        models = [graph_classifier(G, t["mode"], seed=t["init_seed"]) for G, t in zip(graphs, trials, strict=True)]
+        packed = PackedGraphClassifier.from_models(models).to(device)
+
+        def record(epoch) -> None:
+            log.metric(epoch.epoch, mean_train_accuracy=sum(epoch.train_accuracy) / len(trials), seconds=epoch.seconds)
+
+        history = train_packed(
+            packed, loader, epochs=first["epochs"], lr=first["lr"], clip_grad_norm=first["clip_grad_norm"], device=device, on_epoch=record
+        )
+        tests = evaluate_packed(packed, test_loader, device=device)
+        seconds = time.perf_counter() - start
+    rows = []
+    for k, (G, trial, model) in enumerate(zip(graphs, trials, models, strict=True)):
+        rows.append(
+            {
+                "hash": config_hash(trial),
+                **properties(G),
+                "test_acc": tests[k].accuracy,
+                "test_loss": tests[k].loss,
+                "train_acc": history[-1].train_accuracy[k],
+                "train_loss": history[-1].train_loss[k],
+                "train_curve": [epoch.train_accuracy[k] for epoch in history],
+                "seconds": seconds / len(trials),
+                "pack_size": len(trials),
+                "parameters": sum(int(p.numel()) for p in model.parameters()),
+                "device": str(device),
+            }
+        )
+    return {"rows": rows, "seconds": seconds}
+
+
+def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
+    """Copy rows of finished packs into their (registered, not yet done) graph trials."""
+    copied = 0
+    for pack in store.trials(PACK_EXPERIMENT, status="done"):
+        for row in (pack.result or {}).get("rows", []):
+            trial_hash = row.get("hash")
+            if wanted is not None and trial_hash not in wanted:
+                continue
+            record = store.get(trial_hash)
+            if record is not None and record.status != "done":
+                store.finish(trial_hash, {k: v for k, v in row.items() if k != "hash"})
+                copied += 1
+    return copied
+
+
+def run_sweep(config: PriorsConfig, store: TrialStore, executor=None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train every (graph, mode) not yet done, in packs; return all rows of this sweep."""
+    config = validate(config)
+    trials = graph_trials(config)
+    hashes = [config_hash(t) for t in trials]
+    store.register_many(EXPERIMENT, trials, hashes)
+    harvest(store, set(hashes))
+    pending = [t for t, h in zip(trials, hashes, strict=True) if store.get(h).status != "done"]
+    if pending:
+        packs = make_packs(pending, config.pack_size, config.threads)
+        run_trials(PACK_EXPERIMENT, packs, train_pack, store, executor, progress=progress)
+        harvest(store, set(hashes))
+    rows = []
+    for trial, trial_hash in zip(trials, hashes, strict=True):
+        record = store.get(trial_hash)
+        if record.status == "done":
+            result = {k: v for k, v in record.result.items() if k != "train_curve"}
+            rows.append({**{k: trial[k] for k in ("family", "mode", "index", "n", "graph_seed")}, **result, "hash": trial_hash})
+    return rows
+
+
+def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> dict[str, str]:
+    """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
+    import pandas as pd
+
+    from hiddenstruct.predict import (
+        correlations,
+        evaluate_regressors,
+        feature_importances,
+        write_table,
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        raise UsageError("no finished trials to summarise; run the sweep first")
+    from hiddenstruct.graphs.properties import PROPERTY_NAMES
+
+    df = pd.DataFrame(rows)
+    first = ["family", "mode", "index", "n", "graph_seed", *PROPERTY_NAMES, "test_acc", "test_loss"]
+    df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
+    written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
+    written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
+    table = correlations(df, "test_acc", group_by="mode")
+    written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
+    smallest = int(df.groupby("mode").size().min())
+    if smallest >= 6:
+        options = {"target": "test_acc", "group_by": "mode", "seed": seed}
+        options.update(test_size=max(0.1, 2.0 / smallest), cv=min(10, smallest // 2))
+        written["R² table"] = str(write_table(evaluate_regressors(df, **options), out_dir / "r2.csv"))
+        written["importances"] = str(write_table(feature_importances(df, **options), out_dir / "importances.csv"))
+    else:
+        written["R² table"] = f"skipped: only {smallest} rows per mode (need at least 6)"
+    summary = family_summary(df)
+    written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
+    return written
+
+
+def family_summary(df) -> Any:
+    """Mean / median / std of test accuracy per mode and family, and the graph count."""
+    grouped = df.groupby(["mode", "family"])["test_acc"]
+    summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
+    return summary.rename(columns={"count": "graphs", "mean": "test_acc_mean", "median": "test_acc_median", "std": "test_acc_std"})
+
+
+def figure7(df, path: Path) -> Path:
+    """Test accuracy per family (box plot with the points on top), one panel per mode."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from hiddenstruct.experiments.figures import save_figure
+
+    modes = [m for m in MODES if m in set(df["mode"])] + sorted(set(df["mode"]) - set(MODES))
+    fig = Figure(figsize=(3.2 * len(modes), 3.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(modes), squeeze=False)[0]
+    rng = np.random.default_rng(0)
+    for ax, mode in zip(axes, modes, strict=True):
+        part = df[df["mode"] == mode]
+        families = sorted(set(part["family"]))
+        values = [part.loc[part["family"] == f, "test_acc"].to_numpy() for f in families]
+        ax.boxplot(values, showfliers=False)
+        for i, v in enumerate(values, start=1):
+            ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=9, alpha=0.6)
+        ax.set_xticks(range(1, len(families) + 1), [_short(f) for f in families])
+        ax.set_title(mode)
+        ax.set_ylabel("test accuracy")
+    return save_figure(fig, path)[0]
+
+
+def _short(family: str) -> str:
+    return {"watts_strogatz": "WS", "barabasi_albert": "BA", "erdos_renyi": "ER"}.get(family, family)
+
+
+def run_experiment(config: PriorsConfig, store: TrialStore, out_dir: Path, executor=None, progress: bool = True) -> dict[str, str]:
+    """Sweep, then write every output; returns label → path (or note)."""
+    rows = run_sweep(config, store, executor, progress)
+    written = write_outputs(rows, out_dir)
+    total = len(graph_trials(validate(config)))
+    written["trials"] = f"{len(rows)}/{total} done"
+    if rows:
+        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
+        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
+    return written
+
+
+def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
+    """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
+    config = replace(PRESETS["demo"], seed=seed)
+    return run_experiment(config, store, out_dir, progress=False)
+
+
+def config_dict(config: PriorsConfig) -> dict[str, Any]:
+    """The config as a plain dict (for printing and reports)."""
+    return asdict(config)
+
+
+def paper_trial_count() -> int:
+    """Trials of the paper's sweep: families × count × modes (2 × 100 × 4 = 800)."""
+    paper = PRESETS["paper"]
+    return len(paper.families) * paper.count * len(paper.modes)
+
