@@ -159,3 +159,21 @@ def test_table_round_trip_is_atomic(tmp_path):
     path = write_table(df, tmp_path / "meta.csv")
     pd.testing.assert_frame_equal(read_table(path), df)
     assert [p.name for p in tmp_path.iterdir()] == ["meta.csv"]  # no temporary file left behind
+
+
+def test_store_export_prefixes_are_resolved():
+    df = synthetic(rows=60)
+    exported = df.rename(
+        columns={c: f"result.{c}" for c in ("nodes", "edges", "closeness_var", "linear")}
+    )
+    exported = exported.rename(columns={"mode": "config.mode"}).drop(columns=["diameter"])
+    assert feature_columns(exported) == ["nodes", "edges", "closeness_var"]
+    plain = correlations(df, "linear", ["nodes", "edges", "closeness_var"], group_by="mode")
+    pd.testing.assert_frame_equal(correlations(exported, "linear", group_by="mode"), plain)
+    scores = evaluate_regressors(
+        exported, target="linear", group_by="mode", cv=2, regressors=["bayesian_ridge"]
+    )
+    assert set(scores.group) == {"GRU", "LSTM"} and (scores.split_r2 > 0.99).all()
+    ambiguous = exported.assign(**{"config.nodes": 1.0})
+    with pytest.raises(UsageError, match="ambiguous"):
+        feature_columns(ambiguous)

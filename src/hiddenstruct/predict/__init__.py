@@ -1,7 +1,14 @@
 """Structural performance prediction: meta-datasets, correlations, regressors (DESIGN §7)."""
 
 from hiddenstruct.predict.correlations import correlations, pearson
-from hiddenstruct.predict.dataset import feature_columns, meta_dataset, read_table, write_table
+from hiddenstruct.predict.dataset import (
+    feature_columns,
+    meta_dataset,
+    prepare_table,
+    read_table,
+    resolve_column,
+    write_table,
+)
 from hiddenstruct.predict.evaluate import (
     IMPORTANCE_COLUMNS,
     R2_COLUMNS,
@@ -26,7 +33,9 @@ __all__ = [
     "meta_dataset",
     "pearson",
     "predict_structure",
+    "prepare_table",
     "read_table",
+    "resolve_column",
     "resolve_config",
     "write_table",
 ]

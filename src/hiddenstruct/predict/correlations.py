@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hiddenstruct.predict.dataset import check_table, feature_columns, groups
+from hiddenstruct.predict.dataset import groups, prepare_table
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -26,11 +26,11 @@ def correlations(
 ) -> pd.DataFrame:
     """Pearson r of each feature with ``target``: one row per feature, one column per group.
 
-    Without ``group_by`` the single column is named ``"all"``. Features that are constant
+    Without ``group_by`` the single column is named ``"all"``. Column names may carry the
+    store export's ``config.`` / ``result.`` prefixes (see :func:`resolve_column`). Features that are constant
     within a group get NaN there (undefined, not zero). The index is named ``property``.
     """
-    columns = feature_columns(df, features)
-    check_table(df, target, columns, group_by)
+    df, columns = prepare_table(df, target, features, group_by)
     table = {
         name: [pearson(part[feature].to_numpy(), part[target].to_numpy()) for feature in columns]
         for name, part in groups(df, group_by)

@@ -28,16 +28,40 @@ def meta_dataset(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
     return frame
 
 
+def resolve_column(df: pd.DataFrame, name: str) -> str | None:
+    """The column holding ``name``: itself, or the unique ``<prefix>.name`` column (the trial
+    store's export prefixes ``config.`` / ``result.``); None when absent."""
+    if name in df.columns:
+        return name
+    matches = [
+        column
+        for column in df.columns
+        if isinstance(column, str) and column.rsplit(".", 1)[-1] == name
+    ]
+    if len(matches) > 1:
+        raise UsageError(
+            f"column name {name!r} is ambiguous ({', '.join(matches)}); use the full name"
+        )
+    return matches[0] if matches else None
+
+
+def _available(df: pd.DataFrame) -> str:
+    return ", ".join(map(str, df.columns))
+
+
 def feature_columns(df: pd.DataFrame, features: Sequence[str] | None = None) -> list[str]:
-    """The given ``features`` (checked to exist) or every DESIGN §6 property column present."""
+    """The given ``features`` (checked to exist) or every DESIGN §6 property column present.
+
+    Names are returned as requested (bare property names by default); see :func:`resolve_column`.
+    """
     if features:
-        missing = [name for name in features if name not in df.columns]
+        missing = [name for name in features if resolve_column(df, name) is None]
         if missing:
             raise UsageError(
-                f"feature column(s) {', '.join(missing)} not in the table; available: {', '.join(map(str, df.columns))}"
+                f"feature column(s) {', '.join(missing)} not in the table; available: {_available(df)}"
             )
         return list(dict.fromkeys(features))
-    present = [name for name in PROPERTY_NAMES if name in df.columns]
+    present = [name for name in PROPERTY_NAMES if resolve_column(df, name) is not None]
     if not present:
         raise UsageError(
             "the table has none of the graph-property columns "
@@ -46,32 +70,46 @@ def feature_columns(df: pd.DataFrame, features: Sequence[str] | None = None) -> 
     return present
 
 
-def check_table(
-    df: pd.DataFrame, target: str, features: Sequence[str], group_by: str | None = None
-) -> None:
-    """Raise :class:`UsageError` when the target, features or group column are unusable."""
-    if target not in df.columns:
-        raise UsageError(
-            f"target column {target!r} not in the table; available: {', '.join(map(str, df.columns))}"
-        )
-    if target in features:
+def prepare_table(
+    df: pd.DataFrame,
+    target: str,
+    features: Sequence[str] | None = None,
+    group_by: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Validated ``(table, feature names)``: the table holds only the group, target and feature
+    columns, renamed to the requested names. :class:`UsageError` names any unusable column."""
+    columns = feature_columns(df, features)
+    source = {}
+    for role, name in (("target", target), ("group", group_by)):
+        if name is None:
+            continue
+        found = resolve_column(df, name)
+        if found is None:
+            raise UsageError(
+                f"{role} column {name!r} not in the table; available: {_available(df)}"
+            )
+        source[name] = found
+    if target in columns:
         raise UsageError(
             f"the target {target!r} is also listed as a feature; remove it from the features"
         )
-    if group_by is not None and group_by not in df.columns:
-        raise UsageError(
-            f"group column {group_by!r} not in the table; available: {', '.join(map(str, df.columns))}"
-        )
-    for column in [target, *features]:
-        if not pd.api.types.is_numeric_dtype(df[column]) or pd.api.types.is_bool_dtype(df[column]):
+    for name in columns:
+        source[name] = resolve_column(df, name)
+    table = pd.DataFrame(
+        {name: df[column].to_numpy() for name, column in source.items()}, index=df.index
+    )
+    for name in [target, *columns]:
+        column = table[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             raise UsageError(
-                f"column {column!r} is not numeric (dtype {df[column].dtype}); choose numeric columns"
+                f"column {name!r} is not numeric (dtype {column.dtype}); choose numeric columns"
             )
-        bad = int(df[column].isna().sum()) + int(np.isinf(df[column].to_numpy(dtype=float)).sum())
+        bad = int(column.isna().sum()) + int(np.isinf(column.to_numpy(dtype=float)).sum())
         if bad:
             raise UsageError(
-                f"column {column!r} has {bad} missing or infinite value(s); drop those rows or leave the column out"
+                f"column {name!r} has {bad} missing or infinite value(s); drop those rows or leave the column out"
             )
+    return table, columns
 
 
 def groups(df: pd.DataFrame, group_by: str | None) -> Iterator[tuple[str, pd.DataFrame]]:

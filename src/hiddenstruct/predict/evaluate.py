@@ -18,7 +18,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, cross_val_score, train_test_split
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.predict.dataset import check_table, feature_columns, groups
+from hiddenstruct.predict.dataset import groups, prepare_table
 from hiddenstruct.predict.regressors import REGRESSORS, check_regressors, make_regressor
 
 R2_COLUMNS = ("group", "regressor", "split_r2", "cv_r2_mean", "cv_r2_std")
@@ -57,13 +57,12 @@ def _check_sizes(group: str, rows: int, config: PredictionConfig) -> None:
         )
 
 
-def _prepare(df: pd.DataFrame, config: PredictionConfig) -> list[str]:
-    columns = feature_columns(df, config.features)
-    check_table(df, config.target, columns, config.group_by)
+def _prepare(df: pd.DataFrame, config: PredictionConfig) -> tuple[pd.DataFrame, list[str]]:
+    table, columns = prepare_table(df, config.target, config.features, config.group_by)
     check_regressors(config.regressors)
-    for name, part in groups(df, config.group_by):
+    for name, part in groups(table, config.group_by):
         _check_sizes(name, len(part), config)
-    return columns
+    return table, columns
 
 
 def _split(part: pd.DataFrame, columns: list[str], config: PredictionConfig):
@@ -90,7 +89,7 @@ def evaluate_regressors(
     ``evaluate_regressors(df, target="test_acc", group_by="mode")``.
     """
     config = resolve_config(config, **overrides)
-    columns = _prepare(df, config)
+    df, columns = _prepare(df, config)
     rows = []
     for name, part in groups(df, config.group_by):
         X, y, (X_train, X_test, y_train, y_test) = _split(part, columns, config)
@@ -118,7 +117,7 @@ def feature_importances(
     feature is shuffled (10 repeats, seeded), for every regressor.
     """
     config = resolve_config(config, **overrides)
-    columns = _prepare(df, config)
+    df, columns = _prepare(df, config)
     rows = []
     for name, part in groups(df, config.group_by):
         _, _, (X_train, X_test, y_train, y_test) = _split(part, columns, config)
