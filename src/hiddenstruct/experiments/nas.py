@@ -131,6 +131,31 @@ class NasConfig:
         )
 
 
+#: Named base settings; options given explicitly override them.
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {},
+    "paper": {
+        "population": 30,
+        "generations": 20,
+        "min_measured": 30,
+        "channels": (16, 32, 64),
+        "max_channels": 256,
+        "epochs": 10,
+        "batch_size": 128,
+        "lr": 1e-3,
+    },
+}
+
+
+def preset(name: str, **overrides: Any) -> NasConfig:
+    """A :class:`NasConfig` from a named preset plus explicit overrides."""
+    try:
+        base = PRESETS[name]
+    except KeyError:
+        raise UsageError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+    return NasConfig(**{**base, **overrides})
+
+
 # ------------------------------------------------------------------------- trial
 @lru_cache(maxsize=4)
 def _tensors(
