@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Union
@@ -132,7 +133,14 @@ class RecurrentLayer(nn.Module):
             args = (data, kernel_hx, weights, True, 1, 0.0, self.training, False, batch_first)
         else:
             args = (data, batch_sizes, kernel_hx, weights, True, 1, 0.0, self.training, False)
-        result = self.spec.kernel(*args)
+        if data.is_cuda:
+            # cuDNN copies non-flattened weights into its buffer on every call and warns
+            # about it; masked weights are fresh tensors each forward, so the copy is inherent.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="RNN module weights are not part")
+                result = self.spec.kernel(*args)
+        else:
+            result = self.spec.kernel(*args)
         if self.spec.has_cell:
             return result[0], (result[1].squeeze(0), result[2].squeeze(0))
         return result[0], result[1].squeeze(0)

@@ -1,0 +1,173 @@
+"""MaskedRNN (fused kernels) vs. a per-step masked reference cell, training on Reber strings.
+
+Workload per measurement ("epoch-equivalent"): ``--batches`` training steps (default 40,
+``--quick`` 8) of the paper's base model — embedding (ASCII codes, dim 16) → 3 recurrent
+layers of 50 units → linear readout — batch 32, Adam lr 1e-3, cross-entropy, on Reber
+strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Every i2h and
+h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
+
+* ours: ``SequenceClassifier(MaskedRNN(...))`` — one fused kernel per layer over the packed
+  batch;
+* baseline: the approach of the paper's code — a Python loop over time steps with masked
+  weight matmuls (``x @ (W ⊙ M)ᵀ + h @ (U ⊙ M)ᵀ``) per layer, finished sequences keeping
+  their state.
+
+Prints ``mode: ours X s, baseline Y s, ratio R`` (medians) for all four modes.
+Run: ``python benchmarks/bench_rnn.py [--quick] [--batches N] [--repeats R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+from torch import nn
+
+from hiddenstruct.data.reber import generate_reber_dataset
+from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
+from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask
+from hiddenstruct.nn.rnn import MODES, MaskedRNN
+
+try:
+    from common import measure, report
+except ImportError:  # run from the repository root as a module path
+    from benchmarks.common import measure, report
+
+HIDDEN = [50, 50, 50]
+EMBEDDING = 16
+BATCH = 32
+
+
+def _cell(mode: str, x_t, state, w_ih, w_hh, b_ih, b_hh):
+    if mode == "LSTM":
+        h, c = state
+        i, f, g, o = (x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+    if mode == "GRU":
+        xr, xz, xn = (x_t @ w_ih.T + b_ih).chunk(3, dim=1)
+        hr, hz, hn = (state @ w_hh.T + b_hh).chunk(3, dim=1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        h = (1 - z) * torch.tanh(xn + r * hn) + z * state
+        return h, h
+    pre = x_t @ w_ih.T + b_ih + state @ w_hh.T + b_hh
+    h = torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)
+    return h, h
+
+
+class StepLoopClassifier(nn.Module):
+    """Baseline: the same parameters and masks, the paper code's per-step masked cell.
+
+    As in the paper's code, each time step calls the cell, which multiplies weights and
+    masks (``W ⊙ M``) and does the matmuls; the loop runs over all padded steps and each
+    sequence's state is read at its true last step (a gather, cheaper than per-step masking).
+    """
+
+    def __init__(self, model: SequenceClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        rnn = self.model.rnn
+        x = self.model.embedding(codes)
+        batch, steps, _ = x.shape
+        for layer in rnn.layers:
+            w_ih = layer.parametrizations.weight_ih.original
+            w_hh = layer.parametrizations.weight_hh.original
+            m_ih = layer.parametrizations.weight_ih[0].mask
+            m_hh = layer.parametrizations.weight_hh[0].mask
+            h = x.new_zeros(batch, layer.hidden_size)
+            state = (h, h) if rnn.mode == "LSTM" else h
+            outputs = []
+            for t in range(steps):
+                out, state = _cell(
+                    rnn.mode, x[:, t], state, w_ih * m_ih, w_hh * m_hh, layer.bias_ih, layer.bias_hh
+                )
+                outputs.append(out)
+            x = torch.stack(outputs, dim=1)
+        last = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[-1])
+        return self.model.readout(x.gather(1, last).squeeze(1))
+
+
+def build(mode: str, seed: int, device: torch.device) -> SequenceClassifier:
+    """The paper's base model with 50 % random masks on every i2h and h2h weight."""
+    torch.manual_seed(seed)
+    model = SequenceClassifier(MaskedRNN(EMBEDDING, HIDDEN, mode), vocab_size=128)
+    gen = torch.Generator().manual_seed(seed + 1)
+    for layer in model.rnn.layers:
+        for name in ("weight_ih", "weight_hh"):
+            shape = get_mask(layer, name).shape
+            apply_mask(layer, name, (torch.rand(shape, generator=gen) < 0.5).float())
+    return model.to(device)
+
+
+def batches(n_batches: int, seed: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+    """``n_batches`` fixed Reber batches of size 32 (codes, lengths, labels)."""
+    data = generate_reber_dataset(n=n_batches * BATCH, seed=seed, test_fraction=0.0)
+    ds = ReberTorchDataset.from_dataset(data, "train")
+    order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed)).tolist()
+    out = []
+    for b in range(n_batches):
+        items = [ds[i] for i in order[b * BATCH : (b + 1) * BATCH]]
+        codes, lengths, labels = reber_collate(items)
+        out.append((codes.to(device), lengths, labels.to(device)))
+    return out
+
+
+def train_steps(model: nn.Module, data) -> None:
+    """One pass of Adam steps over ``data``."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for codes, lengths, labels in data:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(codes, lengths), labels)
+        loss.backward()
+        opt.step()
+    if codes.is_cuda:
+        torch.cuda.synchronize()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 batches, 1 repeat")
+    parser.add_argument("--batches", type=int, default=None, help="training steps per run (40)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per side (3)")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1: steadier; 0: torch default)"
+    )
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    n_batches = args.batches or (8 if args.quick else 40)
+    repeats = args.repeats or (1 if args.quick else 3)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = batches(n_batches, args.seed, device)
+    steps = sum(int(lengths.max()) for _, lengths, _ in data)
+    print(
+        f"# {n_batches} batches x {BATCH} Reber strings ({steps} padded steps in all), "
+        f"embedding {EMBEDDING} -> {len(HIDDEN)}x{HIDDEN[0]}, 50% masks, Adam; device {device}; "
+        f"{torch.get_num_threads()} thread(s); median of {repeats}"
+    )
+    for mode in args.modes.split(","):
+        model = build(mode.strip(), args.seed, device)
+        baseline = StepLoopClassifier(copy.deepcopy(model))
+        codes, lengths, _ = data[0]
+        with torch.no_grad():  # same function before timing anything
+            gap = (model(codes, lengths) - baseline(codes, lengths)).abs().max().item()
+        if gap > 1e-4:
+            raise SystemExit(f"{mode}: fused and step-loop models disagree by {gap:.2e}")
+        train_steps(model, data[:1])  # warm-up (kernels, allocator)
+        train_steps(baseline, data[:1])
+        ours: list[float] = []
+        theirs: list[float] = []
+        for _ in range(repeats):  # interleaved, so load changes hit both sides alike
+            ours += measure(lambda m=model: train_steps(m, data), 1)
+            theirs += measure(lambda m=baseline: train_steps(m, data), 1)
+        report(mode.strip().upper(), ours, theirs)
+
+
+if __name__ == "__main__":
+    main()
