@@ -78,14 +78,22 @@ def bench(name: str, graphs: list[nx.Graph], repeats: int, baseline_repeats: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="50 prior graphs, quarter-width LeNet (seconds)")
-    parser.add_argument("--full", action="store_true", help="also time networkx on the full LeNet-300-100 graph")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the fast backend (default: 3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="50 prior graphs, quarter-width LeNet (seconds)"
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="also time networkx on the full LeNet-300-100 graph"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="repeats of the fast backend (default: 3)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     count = 25 if args.quick else 100
-    priors = sample_prior_graphs("ws", count, seed=args.seed) + sample_prior_graphs("ba", count, seed=args.seed + 1)
+    priors = sample_prior_graphs("ws", count, seed=args.seed) + sample_prior_graphs(
+        "ba", count, seed=args.seed + 1
+    )
     bench(f"prior-graphs x{len(priors)}", priors, args.repeats, 1 if args.quick else 2)
 
     divisor = 4 if args.quick else 2
@@ -99,7 +107,9 @@ def main() -> None:
         bench(label, [lenet], args.repeats, 1)
     else:
         seconds = measure(lambda: properties(lenet, "igraph"), args.repeats)
-        print(f"{label}: ours {float(np.median(seconds)):.3f} s (igraph only; --full times networkx too)")
+        print(
+            f"{label}: ours {float(np.median(seconds)):.3f} s (igraph only; --full times networkx too)"
+        )
 
 
 if __name__ == "__main__":
