@@ -51,11 +51,15 @@ class DenseBlockNet(nn.Module):
             nn.Parameter(net.bias.detach()[p[i] : p[i + 1]].clone()) for i in range(net.num_layers)
         )
         pair_key = layer_of[dst] * net.num_layers + layer_of[src]
+        order = torch.argsort(pair_key, stable=True)
+        keys, counts = torch.unique_consecutive(pair_key[order], return_counts=True)
         self.blocks = nn.ParameterList()
         self.pairs: list[list[tuple[int, int]]] = [[] for _ in range(net.num_layers)]
-        for key in torch.unique(pair_key).tolist():
+        start = 0
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
             target, source = divmod(key, net.num_layers)
-            sel = pair_key == key
+            sel = order[start : start + count]
+            start += count
             block = torch.zeros(sizes[target], sizes[source])
             block[dst[sel] - p[target], src[sel] - p[source]] = w[sel]
             self.register_buffer(f"mask{len(self.blocks)}", (block != 0).float())

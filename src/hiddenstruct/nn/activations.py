@@ -22,22 +22,26 @@ class Activation:
 
     name: str
     fn: Callable[[torch.Tensor], torch.Tensor]
-    grad_from_output: Callable[[torch.Tensor], torch.Tensor]
+    grad_from_output: Callable[[torch.Tensor], torch.Tensor]  # may return a bool tensor
+    inplace: Callable[[torch.Tensor], torch.Tensor]  # fn applied in place (no autograd)
 
 
 _LEAKY_SLOPE = 0.01
 
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", torch.relu, lambda a: (a > 0).to(a.dtype)),
+    "relu": Activation("relu", torch.relu, lambda a: a > 0, torch.relu_),
     "leaky_relu": Activation(
         "leaky_relu",
         lambda z: F.leaky_relu(z, _LEAKY_SLOPE),
         lambda a: torch.where(a > 0, torch.ones_like(a), torch.full_like(a, _LEAKY_SLOPE)),
+        lambda z: F.leaky_relu_(z, _LEAKY_SLOPE),
     ),
-    "elu": Activation("elu", F.elu, lambda a: torch.where(a > 0, torch.ones_like(a), a + 1.0)),
-    "tanh": Activation("tanh", torch.tanh, lambda a: 1.0 - a * a),
-    "sigmoid": Activation("sigmoid", torch.sigmoid, lambda a: a * (1.0 - a)),
-    "identity": Activation("identity", lambda z: z, torch.ones_like),
+    "elu": Activation(
+        "elu", F.elu, lambda a: torch.where(a > 0, torch.ones_like(a), a + 1.0), F.elu_
+    ),
+    "tanh": Activation("tanh", torch.tanh, lambda a: 1.0 - a * a, torch.tanh_),
+    "sigmoid": Activation("sigmoid", torch.sigmoid, lambda a: a * (1.0 - a), torch.sigmoid_),
+    "identity": Activation("identity", lambda z: z, torch.ones_like, lambda z: z),
 }
 
 

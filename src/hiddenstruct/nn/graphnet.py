@@ -280,22 +280,26 @@ def _propagate_autograd(z0T, weight, bias_rest, net: GraphNet) -> torch.Tensor:
 
 
 class _Propagate(torch.autograd.Function):
-    """Layer-by-layer edge propagation with a hand-written backward (O(N·B + E) memory)."""
+    """Layer-by-layer edge propagation with a hand-written backward (O(N·B + E) memory).
+
+    Written for few kernel launches per layer (the loop runs once per DAG layer): every
+    layer's activations are computed in place in their rows of ``H``.
+    """
 
     @staticmethod
     def forward(ctx, z0T, weight, bias_rest, net: GraphNet):
-        act = get_activation(net.activation).fn
+        act = get_activation(net.activation)
         p, q, n0 = net.layer_ptr, net.edge_ptr, net.layer_ptr[1]
         src, dst_local = net.edge_src, net.edge_dst_local
         B = z0T.shape[1]
         H = z0T.new_empty(p[-1], B)
-        H[:n0] = act(z0T)
+        act.inplace(H[:n0].copy_(z0T))
         for layer in range(1, len(p) - 1):
             v0, v1, e0, e1 = p[layer], p[layer + 1], q[layer], q[layer + 1]
+            z = H[v0:v1]
+            z.copy_(bias_rest[v0 - n0 : v1 - n0, None].expand(v1 - v0, B))
             msgs = H.index_select(0, src[e0:e1]).mul_(weight[e0:e1, None])
-            z = bias_rest[v0 - n0 : v1 - n0, None].expand(v1 - v0, B).contiguous()
-            z.index_add_(0, dst_local[e0:e1], msgs)
-            H[v0:v1] = act(z)
+            act.inplace(z.index_add_(0, dst_local[e0:e1], msgs))
         ctx.save_for_backward(H, weight)
         ctx.net = net
         return H
@@ -308,17 +312,18 @@ class _Propagate(torch.autograd.Function):
         dact = get_activation(net.activation).grad_from_output
         p, q, n0 = net.layer_ptr, net.edge_ptr, net.layer_ptr[1]
         src, dst_local = net.edge_src, net.edge_dst_local
-        G = grad_H.clone()
-        grad_w = torch.zeros_like(weight)
-        grad_b = H.new_zeros(p[-1] - n0)
+        G = grad_H.clone()  # accumulates dLoss/dH, turned into dLoss/dz layer by layer
+        grad_w = torch.empty_like(weight)
+        grad_b = H.new_empty(p[-1] - n0)
         for layer in range(len(p) - 2, 0, -1):
             v0, v1, e0, e1 = p[layer], p[layer + 1], q[layer], q[layer + 1]
-            gz = G[v0:v1] * dact(H[v0:v1])
-            grad_b[v0 - n0 : v1 - n0] = gz.sum(1)
+            gz = G[v0:v1].mul_(dact(H[v0:v1]))
+            torch.sum(gz, 1, out=grad_b[v0 - n0 : v1 - n0])
             gz_e = gz.index_select(0, dst_local[e0:e1])
-            grad_w[e0:e1] = (gz_e * H.index_select(0, src[e0:e1])).sum(1)
-            G.index_add_(0, src[e0:e1], gz_e * weight[e0:e1, None])
-        grad_z0 = G[:n0] * dact(H[:n0])
+            s = src[e0:e1]
+            torch.sum(H.index_select(0, s).mul_(gz_e), 1, out=grad_w[e0:e1])
+            G.index_add_(0, s, gz_e.mul_(weight[e0:e1, None]))
+        grad_z0 = G[:n0].mul_(dact(H[:n0]))
         return grad_z0, grad_w, grad_b, None
 
 
