@@ -21,8 +21,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.experiments.executors import Executor, TrialFn, TrialLogger, run_trials
 from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nas import (
     FEATURE_NAMES,
@@ -44,8 +43,6 @@ from hiddenstruct.nas import (
     genetic_search,
     random_search,
 )
-from hiddenstruct.nas.features import feature_vector
-from hiddenstruct.nas.predictor import PerformancePredictor, feature_correlations, top_importances
 
 EXPERIMENT = "nas"
 SEARCHES = ("prediction", "no_prediction", "random")
@@ -245,6 +242,7 @@ class TrialEvaluator:
         store: TrialStore,
         executor: Executor | None,
         progress: bool,
+        trial_fn: TrialFn = train_candidate,
     ) -> None:
         self.base = {
             "search": search,
@@ -260,7 +258,12 @@ class TrialEvaluator:
             "max_channels": cfg.max_channels,
             "seed": cfg.seed,
         }
-        self.store, self.executor, self.progress = store, executor, progress
+        self.store, self.executor, self.progress, self.trial_fn = (
+            store,
+            executor,
+            progress,
+            trial_fn,
+        )
         self.start = time.perf_counter()
         self.excluded = 0.0  # real seconds spent inside run_trials
         self.trial_seconds = 0.0  # stored wall time of the trials returned
@@ -270,7 +273,7 @@ class TrialEvaluator:
         configs = [{**self.base, "genotype": g.to_dict()} for g in genotypes]
         begin = time.perf_counter()
         records = run_trials(
-            EXPERIMENT, configs, train_candidate, self.store, self.executor, progress=self.progress
+            EXPERIMENT, configs, self.trial_fn, self.store, self.executor, progress=self.progress
         )
         self.excluded += time.perf_counter() - begin
         out = []
@@ -293,11 +296,12 @@ def run_searches(
     executor: Executor | None = None,
     progress: Callable[[str, GenerationLog], None] | None = None,
     trial_progress: bool = False,
+    trial_fn: TrialFn = train_candidate,
 ) -> dict[str, SearchResult]:
     """Run the configured searches; returns ``{search name: SearchResult}``."""
     results = {}
     for search in cfg.searches:
-        ev = TrialEvaluator(cfg, search, store, executor, trial_progress)
+        ev = TrialEvaluator(cfg, search, store, executor, trial_progress, trial_fn)
         report = (lambda log, s=search: progress(s, log)) if progress else None
         if search == "random":
             results[search] = random_search(cfg.random(), ev, report, clock=ev.clock)
@@ -330,151 +334,61 @@ def write_outputs(
 ) -> dict[str, str]:
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
     from hiddenstruct.experiments.figures import new_figure, save_figure
+    from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
 
     out_dir.mkdir(parents=True, exist_ok=True)
     channels = 3 if cfg.dataset == "cifar10" else 1
-    written: dict[str, str] = {}
-    candidates, meta, generations = [], [], []
-    for search, result in results.items():
-        for c in result.candidates:
-            row = {
-                "search": search,
-                "generation": c.generation,
-                "hash": c.genotype.hash[:16],
-                "origin": c.origin,
-                "measured": c.measured,
-                "fitness": c.fitness,
-                "predicted": c.predicted,
-                "search_seconds": c.elapsed,
-            }
-            candidates.append(row)
-            if c.measured:
-                feats = dict(
-                    zip(FEATURE_NAMES, feature_vector(c.genotype, channels).tolist(), strict=True)
-                )
-                meta.append({**row, "max_val_accuracy": c.fitness, **feats})
-        generations += [{"search": search, **asdict(g)} for g in result.generations]
-    written["candidates"] = str(_write_csv(out_dir / "candidates.csv", candidates))
-    written["generations"] = str(_write_csv(out_dir / "generations.csv", generations))
-    written["meta_dataset"] = str(_write_csv(out_dir / "meta_dataset.csv", meta))
+    meta = analysis.meta_dataset(results, channels)
+    written = {
+        "candidates": _write_csv(out_dir / "candidates.csv", analysis.candidate_rows(results)),
+        "generations": _write_csv(out_dir / "generations.csv", analysis.generation_rows(results)),
+        "meta_dataset": _write_csv(out_dir / "meta_dataset.csv", meta),
+    }
 
     fig, ax = new_figure()
     for search, result in results.items():
         xs = [g.elapsed for g in result.generations]
         ys = [g.best_measured for g in result.generations]
         ax.step(xs, ys, where="post", marker="o", ms=3, label=search.replace("_", " "))
-    ax.set_xlabel("search seconds (training + search overhead)")
-    ax.set_ylabel("best validation accuracy")
+    ax.set(xlabel="search seconds (training + search overhead)", ylabel="best validation accuracy")
     ax.set_title(f"NAS on {cfg.dataset}")
     ax.legend()
-    written["best_accuracy_over_time"] = str(
-        save_figure(fig, out_dir / "best_accuracy_over_time.png")[0]
-    )
+    written["best_accuracy_over_time"] = save_figure(fig, out_dir / "best_accuracy_over_time.png")[
+        0
+    ]
 
-    X = (
-        np.array([[row[name] for name in FEATURE_NAMES] for row in meta])
-        if meta
-        else np.zeros((0, 56))
-    )
-    y = np.array([row["max_val_accuracy"] for row in meta])
-    corr = (
-        feature_correlations(X, y) if len(meta) >= 2 else {n: float("nan") for n in FEATURE_NAMES}
-    )
-    written["feature_correlations"] = str(
-        _write_csv(
-            out_dir / "feature_correlations.csv",
-            [{"feature": n, "pearson_r": corr[n]} for n in FEATURE_NAMES],
-        )
-    )
+    corr, importances = analysis.correlations_and_importances(meta, cfg.predictor, cfg.seed)
+    rows = [{"feature": n, "pearson_r": corr[n]} for n in FEATURE_NAMES]
+    written["feature_correlations"] = _write_csv(out_dir / "feature_correlations.csv", rows)
     fig, ax = new_figure(7.5, 9.0)
     names = [n for n in FEATURE_NAMES if not math.isnan(corr[n])]
-    ax.barh(
-        range(len(names)),
-        [corr[n] for n in names],
-        color=["#2a9d8f" if corr[n] >= 0 else "#e76f51" for n in names],
-    )
+    colours = ["#2a9d8f" if corr[n] >= 0 else "#e76f51" for n in names]
+    ax.barh(range(len(names)), [corr[n] for n in names], color=colours)
     ax.set_yticks(range(len(names)), names, fontsize=5)
     ax.invert_yaxis()
     ax.set_xlabel("Pearson r with max validation accuracy")
-    ax.set_title(
-        f"Figure 8b: structural features vs accuracy ({len(meta)} measured candidates)", fontsize=8
+    ax.set_title(f"Figure 8b: structural features vs accuracy ({len(meta)} measured)", fontsize=8)
+    written["figure8b"] = save_figure(fig, out_dir / "figure8b_correlations.png")[0]
+    rows = [
+        {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}
+        for i, (n, v) in enumerate(importances)
+    ]
+    written["feature_importances"] = _write_csv(out_dir / "feature_importances.csv", rows)
+
+    summary = {**analysis.summarize(results), "config": asdict(cfg)}
+    text = json.dumps(summary, indent=2, default=str)
+    written["summary"] = _write_text(out_dir / "summary.json", text)
+
+    best = max((r.best() for r in results.values()), key=lambda c: c.fitness)
+    written["best_genotype"] = _write_text(
+        out_dir / "best_genotype.json", best.genotype.to_json(indent=2)
     )
-    written["figure8b"] = str(save_figure(fig, out_dir / "figure8b_correlations.png")[0])
-
-    importances: list[tuple[str, float]] = []
-    if len(meta) >= 2:
-        predictor = PerformancePredictor(
-            cfg.predictor, seed=cfg.seed, input_channels=channels
-        ).fit_features(X, y)
-        importances = top_importances(predictor.feature_importances(), 10)
-    written["feature_importances"] = str(
-        _write_csv(
-            out_dir / "feature_importances.csv",
-            [
-                {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}
-                for i, (n, v) in enumerate(importances)
-            ],
-        )
-    )
-
-    summary = {}
-    for search, result in results.items():
-        best = result.best()
-        summary[search] = {
-            "best_val_accuracy": best.fitness,
-            "search_seconds": result.generations[-1].elapsed,
-            "generations": len(result.generations),
-            "measured": len(result.measured),
-            "estimated": len(result.candidates) - len(result.measured),
-            "predictor_mae": result.generations[-1].predictor_mae,
-            "best_hash": best.genotype.hash,
-        }
-    if (
-        "prediction" in summary
-        and "no_prediction" in summary
-        and summary["prediction"]["search_seconds"] > 0
-    ):
-        summary["speedup_from_prediction"] = (
-            summary["no_prediction"]["search_seconds"] / summary["prediction"]["search_seconds"]
-        )
-    summary["config"] = asdict(cfg)
-    written["summary"] = str(
-        _write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
-    )
-
-    overall = max((r.best() for r in results.values()), key=lambda c: c.fitness)
-    written["best_genotype"] = str(
-        _write_text(out_dir / "best_genotype.json", overall.genotype.to_json(indent=2))
-    )
-    _write_text(out_dir / "best_genotype.dot", overall.genotype.to_dot())
-    _write_text(out_dir / "best_genotype.txt", overall.genotype.render_text() + "\n")
-    written["best_genotype_png"] = str(
-        render_png(
-            overall.genotype,
-            out_dir / "best_genotype.png",
-            f"best: {overall.fitness:.3f} validation accuracy",
-        )
-    )
-    return written
-
-
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count (None: leave it); restored on exit."""
-    import torch
-
-    if threads is None:
-        yield
-        return
-    if threads < 1:
-        raise UsageError(f"threads must be at least 1, got {threads}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    _write_text(out_dir / "best_genotype.dot", best.genotype.to_dot())
+    _write_text(out_dir / "best_genotype.txt", best.genotype.render_text() + "\n")
+    title = f"best: {best.fitness:.3f} validation accuracy"
+    written["best_genotype_png"] = render_png(best.genotype, out_dir / "best_genotype.png", title)
+    return {label: str(path) for label, path in written.items()}
 
 
 def run_experiment(
@@ -491,6 +405,8 @@ def run_experiment(
     ``threads``: torch threads while trials run in this process (1 is fastest for the small
     CPU-sized candidates; None leaves torch's setting alone).
     """
+    from hiddenstruct.training.seeding import torch_threads
+
     with torch_threads(threads):
         results = run_searches(cfg, store, executor, progress, trial_progress)
     return results, write_outputs(cfg, results, out_dir)

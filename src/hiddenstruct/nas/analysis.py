@@ -1,0 +1,103 @@
+"""Tables from search results: candidates, generations, the meta-dataset, correlations, summary."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from hiddenstruct.nas.features import FEATURE_NAMES, feature_vector
+from hiddenstruct.nas.predictor import PerformancePredictor, feature_correlations, top_importances
+from hiddenstruct.nas.search import SearchResult
+
+
+def candidate_rows(results: dict[str, SearchResult]) -> list[dict[str, Any]]:
+    """One row per evaluated candidate of every search (measured or estimated)."""
+    return [
+        {
+            "search": search,
+            "generation": c.generation,
+            "hash": c.genotype.hash[:16],
+            "origin": c.origin,
+            "measured": c.measured,
+            "fitness": c.fitness,
+            "predicted": c.predicted,
+            "search_seconds": c.elapsed,
+            "depth": c.genotype.depth,
+            "vertices": len(c.genotype.vertices),
+        }
+        for search, result in results.items()
+        for c in result.candidates
+    ]
+
+
+def generation_rows(results: dict[str, SearchResult]) -> list[dict[str, Any]]:
+    """One row per generation of every search."""
+    return [
+        {"search": search, **asdict(g)}
+        for search, result in results.items()
+        for g in result.generations
+    ]
+
+
+def meta_dataset(results: dict[str, SearchResult], input_channels: int = 3) -> list[dict[str, Any]]:
+    """Measured candidates with their 56 features and ``max_val_accuracy`` (the meta-dataset)."""
+    rows = []
+    measured = [c.measured for result in results.values() for c in result.candidates]
+    genotypes = [c.genotype for result in results.values() for c in result.candidates]
+    for row, is_measured, genotype in zip(
+        candidate_rows(results), measured, genotypes, strict=True
+    ):
+        if is_measured:
+            feats = feature_vector(genotype, input_channels).tolist()
+            rows.append(
+                {
+                    **row,
+                    "max_val_accuracy": row["fitness"],
+                    **dict(zip(FEATURE_NAMES, feats, strict=True)),
+                }
+            )
+    return rows
+
+
+def feature_matrix(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(X [n × 56], y [n]) of meta-dataset rows."""
+    X = np.array([[row[n] for n in FEATURE_NAMES] for row in rows], dtype=float).reshape(
+        len(rows), len(FEATURE_NAMES)
+    )
+    return X, np.array([row["max_val_accuracy"] for row in rows], dtype=float)
+
+
+def correlations_and_importances(
+    rows: list[dict[str, Any]], predictor: str = "random_forest", seed: int = 0, top: int = 10
+) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    """Pearson r of every feature with accuracy, and the ``top`` feature importances of a fitted regressor."""
+    X, y = feature_matrix(rows)
+    if len(rows) < 2:
+        return {n: float("nan") for n in FEATURE_NAMES}, []
+    model = PerformancePredictor(predictor, seed=seed).fit_features(X, y)
+    return feature_correlations(X, y), top_importances(model.feature_importances(), top)
+
+
+def summarize(results: dict[str, SearchResult]) -> dict[str, Any]:
+    """Per search: best measured accuracy, search seconds, counts, predictor error; plus the speed-up."""
+    summary: dict[str, Any] = {}
+    for search, result in results.items():
+        best = result.best()
+        summary[search] = {
+            "best_val_accuracy": best.fitness,
+            "search_seconds": result.generations[-1].elapsed,
+            "generations": len(result.generations),
+            "measured": len(result.measured),
+            "estimated": len(result.candidates) - len(result.measured),
+            "predictor_mae": result.generations[-1].predictor_mae,
+            "best_hash": best.genotype.hash,
+        }
+    if {"prediction", "no_prediction"} <= set(summary) and summary["prediction"][
+        "search_seconds"
+    ] > 0:
+        summary["speedup_from_prediction"] = (
+            summary["no_prediction"]["search_seconds"] / summary["prediction"]["search_seconds"]
+        )
+    return summary
