@@ -66,6 +66,20 @@ def test_corrupted_and_valid_strings_match_regex(seed: int) -> None:
     assert is_reber(corrupted) == _reference_accepts(corrupted)
 
 
+def test_is_reber_exhaustive_up_to_seven_interior_symbols() -> None:
+    from itertools import product
+
+    checked = accepted = 0
+    for length in range(8):
+        for interior in product("TPSXV", repeat=length):
+            string = "B" + "".join(interior) + "E"
+            assert is_reber(string) == _reference_accepts(string), string
+            checked += 1
+            accepted += is_reber(string)
+    assert checked == sum(5**k for k in range(8))
+    assert accepted > 10  # the grammar has short members (BTXSE, BPVVE, ...)
+
+
 def test_walk_only_uses_automaton_edges() -> None:
     rng = random.Random(1)
     edges = {(a, sym) for a, out in TRANSITIONS.items() for sym, _ in out}

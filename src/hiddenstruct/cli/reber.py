@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.common import fraction, positive_int
+from hiddenstruct.data.reber import GRAMMARS
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
         "generate",
         help="write a CSV with columns string,valid,split",
         description="Write a CSV with columns string,valid,split (valid 1/0, split train/test): "
-        "exactly half of the strings are in the grammar; the split is stratified and exactly sized.",
+        "n - n//2 strings are in the grammar, n//2 are not; the split is stratified and exactly sized.",
     )
     gen.add_argument(
         "--n",
@@ -53,6 +54,7 @@ def register(subparsers) -> None:
     )
     gen.add_argument(
         "--grammar",
+        choices=tuple(GRAMMARS),
         default="reber",
         help="reber (default) or embedded_reber (long-range dependency)",
     )
@@ -75,7 +77,12 @@ def register(subparsers) -> None:
         description="Print each string with 1 (in the grammar) or 0; exit 0 when all are in it, 1 otherwise.",
     )
     check.add_argument("strings", nargs="+", metavar="STRING")
-    check.add_argument("--grammar", default="reber", help="reber (default) or embedded_reber")
+    check.add_argument(
+        "--grammar",
+        choices=tuple(GRAMMARS),
+        default="reber",
+        help="reber (default) or embedded_reber",
+    )
     check.set_defaults(func=run_check)
 
 
