@@ -219,3 +219,27 @@ def test_lenet_sized_graph_parity_and_speed():
     fast = properties(D)
     assert time.perf_counter() - start < 10.0
     assert_same(fast, properties(D, "networkx"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(connected_graphs(max_nodes=12), connected_graphs(max_nodes=12))
+def test_largest_component_rule_on_random_disconnected_graphs(A, B):
+    G = nx.disjoint_union(A, B)  # A's vertices come first in node order, relabelled 0..
+    values = assert_parity(G, disconnected="largest")
+    bigger = A if A.number_of_nodes() >= B.number_of_nodes() else B  # ties: the first component
+    assert (
+        values["nodes"] == bigger.number_of_nodes() and values["edges"] == bigger.number_of_edges()
+    )
+    part = nx.convert_node_labels_to_integers(bigger)
+    expected = properties(G.subgraph(range(A.number_of_nodes())) if bigger is A else part)
+    for key in DESIGN_NAMES[5:]:  # distances/centralities do not depend on labels
+        assert math.isclose(values[key], expected[key], rel_tol=1e-9, abs_tol=1e-12) or (
+            math.isnan(values[key]) and math.isnan(expected[key])
+        ), key
+
+
+def test_properties_table_is_one_row_per_graph():
+    from hiddenstruct.graphs.properties import properties_table
+
+    graphs = [nx.path_graph(4), nx.star_graph(3)]
+    assert properties_table(graphs) == [properties(G) for G in graphs]
