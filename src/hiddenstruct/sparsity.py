@@ -57,10 +57,14 @@ def grouped_nonzero_fraction(model: nn.Module, dim: int = 1) -> float:
 
     Default grouping: each neuron's incoming weight vector, i.e. the rows of every
     weight matrix (``dim=1`` reduces over the input dimension). Convolution kernels
-    are flattened per output channel.
+    are flattened per output channel; a 1-D weight vector (e.g. GraphNet's ``edges.weight``)
+    counts as one group.
     """
     fractions = []
     for tensor in _effective_weights(model).values():
+        if tensor.dim() < 2:
+            fractions.append((tensor != 0).float().mean().reshape(1))
+            continue
         rows = tensor.reshape(tensor.shape[0], -1) if dim == 1 else tensor.reshape(-1, tensor.shape[-1]).T
         fractions.append((rows != 0).float().mean(dim=1))
     if not fractions:
