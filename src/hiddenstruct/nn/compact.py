@@ -45,7 +45,8 @@ def _compact_ffn(model: MaskedDeepFFN) -> MaskedDeepFFN:
     weights = [layer.weight.detach().clone() for layer in model.layers]
     biases = [layer.bias.detach().clone() for layer in model.layers]
     hidden = len(weights) - 1
-    variable = [torch.ones(weights[0].shape[1], dtype=torch.bool)]  # inputs are variables
+    device = weights[0].device
+    variable = [torch.ones(weights[0].shape[1], dtype=torch.bool, device=device)]  # inputs
     for k in range(hidden + 1):
         # fold constant neurons of the previous layer into this layer's bias
         if k > 0:
@@ -57,14 +58,14 @@ def _compact_ffn(model: MaskedDeepFFN) -> MaskedDeepFFN:
             variable.append((weights[k][:, variable[k]] != 0).any(dim=1))
     # backward: keep variable neurons that feed a kept neuron (outputs are always kept)
     keep = [None] * (hidden + 1)
-    keep[hidden] = torch.ones(weights[hidden].shape[0], dtype=torch.bool)
+    keep[hidden] = torch.ones(weights[hidden].shape[0], dtype=torch.bool, device=device)
     for k in range(hidden, 0, -1):
         feeds = (weights[k][keep[k]] != 0).any(dim=0)
         keep[k - 1] = feeds & variable[k]
     sizes = [max(int(k.sum()), 1) for k in keep[:-1]]
     new = MaskedDeepFFN(model.input_shape, model.output_size, sizes, model.activation, False)
     new.to(weights[0].device, weights[0].dtype)
-    rows_prev = torch.arange(weights[0].shape[1])
+    rows_prev = torch.arange(weights[0].shape[1], device=device)
     for k, layer in enumerate(model.layers):
         rows = keep[k].nonzero().flatten()
         value, mask = _masked_parts(layer)
@@ -133,7 +134,7 @@ def _compact_graphnet(net: GraphNet) -> GraphNet:
     if not degenerate:
         _copy_parts(new.input_layer, net.input_layer, rows=old_pos[: new.layer_ptr[1]])
     keys = (net.edge_dst * N + net.edge_src).cpu().numpy()  # sorted: edges ordered by (dst, src)
-    new_keys = (old_pos[new.edge_dst] * N + old_pos[new.edge_src]).numpy()
+    new_keys = (old_pos[new.edge_dst.cpu()] * N + old_pos[new.edge_src.cpu()]).numpy()
     edge_map = torch.from_numpy(np.searchsorted(keys, new_keys)).to(bias.device)
     _copy_parts(new.edges, net.edges, index=edge_map)
     old_ridx = {int(r): j for j, r in enumerate(ridx.cpu().tolist())}
