@@ -11,12 +11,11 @@
   when absent.
 
 Prints ``name: ours X s, baseline Y s, ratio R`` (medians) via ``benchmarks/common.py``.
-Run: ``python benchmarks/bench_data.py [--quick]``.
+Run: ``python benchmarks/bench_data.py [--quick] [--repeats R]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import random
 import tempfile
 from pathlib import Path
@@ -30,9 +29,9 @@ from hiddenstruct.data.reber import ALPHABET, generate_reber_dataset, is_reber, 
 from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
 
 try:
-    from common import measure, report
+    from common import bench_parser, measure, repeats_of, report
 except ImportError:  # run from the repository root as a module path
-    from benchmarks.common import measure, report
+    from benchmarks.common import bench_parser, measure, repeats_of, report
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -74,10 +73,8 @@ def epoch(dataset, collate) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    args = parser.parse_args()
-    repeats = 3 if args.quick else 7
+    args = bench_parser(__doc__.splitlines()[0], default_repeats=7).parse_args()
+    repeats = repeats_of(args)
 
     ours = measure(lambda: generate_reber_dataset(25_000, seed=0), repeats)
     base = measure(lambda: naive_reber(25_000, seed=0), repeats)

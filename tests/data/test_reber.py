@@ -228,6 +228,24 @@ def test_torch_dataset_and_collate() -> None:
     assert seen == len(train)
 
 
+def test_collate_matches_reference_padding() -> None:
+    from torch.nn.utils.rnn import pad_sequence
+
+    rng = random.Random(0)
+    items = [
+        (torch.tensor([rng.randrange(1, 128) for _ in range(rng.randint(1, 9))]), rng.randint(0, 1))
+        for _ in range(17)
+    ]
+    padded, lengths, labels = reber_collate(items)
+    assert torch.equal(
+        padded, pad_sequence([c for c, _ in items], batch_first=True, padding_value=PAD_CODE)
+    )
+    assert lengths.tolist() == [len(c) for c, _ in items]
+    assert labels.tolist() == [y for _, y in items] and labels.dtype == torch.long
+    single = reber_collate([(torch.tensor([66, 69]), torch.tensor(1))])
+    assert single[0].shape == (1, 2) and single[2].tolist() == [1]
+
+
 def test_torch_dataset_rejects_bad_input() -> None:
     with pytest.raises(DataError):
         ReberTorchDataset(["BTXSE"], [1, 0])

@@ -165,7 +165,7 @@ def _hard_negative(
 
 
 def _random_negative(grammar: Grammar, length: int, rng: random.Random) -> str | None:
-    interior = "".join(rng.choice(INTERIOR_SYMBOLS) for _ in range(length - 2))
+    interior = "".join(rng.choices(INTERIOR_SYMBOLS, k=length - 2))
     candidate = START_SYMBOL + interior + END_SYMBOL
     return None if grammar.accepts(candidate) else candidate
 
