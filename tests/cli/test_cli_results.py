@@ -116,3 +116,25 @@ def test_subprocess_smoke_and_error_exits(store_path, tmp_path):
 def test_experiment_group_without_name_shows_help(capsys):
     assert main(["experiment"]) == 2
     assert "NAME" in capsys.readouterr().out
+
+
+def test_unwritable_or_corrupt_store_exits_1(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(
+        [
+            "demo",
+            "--only",
+            "reber-rnn",
+            "--output",
+            str(tmp_path / "o"),
+            "--store",
+            str(blocker / "s.sqlite"),
+        ]
+    )
+    assert code == 1
+    assert "--store" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"garbage" * 200)
+    assert main(["results", "list", "--store", str(corrupt)]) == 1
+    assert "corrupt.sqlite" in capsys.readouterr().err

@@ -189,3 +189,11 @@ def test_resume_after_sweep_killed_mid_trial(tmp_path):
     assert len(store.trials("crash")) == 5
     for record in records:  # one attempt's metrics each, nothing duplicated
         assert store.metrics(record.hash) == [(0, "i", float(record.config["i"]))]
+
+
+def test_sweep_progress_display_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    records = run_trials(
+        "bar", [{"i": i, "fail": False} for i in range(3)], failing_trial, tmp_path / "s.sqlite"
+    )
+    assert [r.status for r in records] == ["done"] * 3

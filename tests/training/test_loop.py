@@ -202,3 +202,8 @@ def test_evaluate_restores_training_mode_and_handles_empty():
     )
     result = evaluate(model, empty)
     assert result.n == 0 and math.isnan(result.accuracy)
+
+
+def test_forced_progress_display_runs(capsys):
+    history = train(small_model(), separable_loader(), epochs=2, device="cpu", progress=True)
+    assert len(history.epochs) == 2
