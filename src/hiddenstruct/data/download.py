@@ -95,7 +95,9 @@ def _safe_extract(archive: Path, folder: Path) -> None:
                 dest = (folder / member.name).resolve()
                 if not dest.is_relative_to(root) or member.issym() or member.islnk():
                     raise DataError(f"{archive}: refusing unsafe archive member {member.name!r}")
-            tar.extractall(folder, members=[m for m in members if m.isfile() or m.isdir()])
+            safe = [m for m in members if m.isfile() or m.isdir()]
+            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(folder, members=safe, **extra)
     except (tarfile.TarError, EOFError, OSError) as err:
         raise DataError(f"cannot unpack {archive}: {err}") from None
 
