@@ -178,6 +178,8 @@ def test_max_length_respected_and_impossible_requests_fail() -> None:
     [
         dict(n=0),
         dict(n=-3),
+        dict(n=2.5),
+        dict(n=True),
         dict(test_fraction=1.5),
         dict(hard_fraction=-0.1),
         dict(grammar="nope"),
@@ -188,6 +190,12 @@ def test_bad_arguments(bad: dict) -> None:
     kwargs = dict(n=10, seed=0) | bad
     with pytest.raises(UsageError):
         generate_reber_dataset(**kwargs)
+
+
+def test_numpy_integer_n_is_accepted() -> None:
+    import numpy as np
+
+    assert len(generate_reber_dataset(n=np.int64(12), seed=0)) == 12
 
 
 def test_grammar_registry_lists_names() -> None:

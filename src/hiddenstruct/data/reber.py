@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import numbers
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -282,8 +283,9 @@ def generate_reber_dataset(
     split with the same class balance. With ``unique=True`` every string occurs once (no
     train/test leakage); by default strings are i.i.d. draws and short ones repeat.
     """
-    if not isinstance(n, int) or n <= 0:
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n <= 0:
         raise UsageError(f"n must be a positive integer, got {n!r}")
+    n = int(n)
     for name, value in (("test_fraction", test_fraction), ("hard_fraction", hard_fraction)):
         if not 0.0 <= value <= 1.0:
             raise UsageError(f"{name} must be in [0, 1], got {value}")
