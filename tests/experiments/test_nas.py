@@ -58,9 +58,10 @@ def _key(results):
 
 
 def test_resume_after_interruption_skips_finished_trials(tmp_path):
+    cfg = replace(TINY, searches=("prediction", "random"))
     CALLS.clear()
     INTERRUPT_AT.clear()
-    reference = run_searches(TINY, TrialStore(tmp_path / "ref.sqlite"), trial_fn=fake_trial)
+    reference = run_searches(cfg, TrialStore(tmp_path / "ref.sqlite"), trial_fn=fake_trial)
     total = len(CALLS)
     assert total == sum(len(r.measured) for r in reference.values())
 
@@ -68,14 +69,14 @@ def test_resume_after_interruption_skips_finished_trials(tmp_path):
     INTERRUPT_AT.append(total // 2)
     store = TrialStore(tmp_path / "store.sqlite")
     with pytest.raises(KeyboardInterrupt):
-        run_searches(TINY, store, trial_fn=fake_trial)
+        run_searches(cfg, store, trial_fn=fake_trial)
     finished = len(CALLS)
     assert finished == total // 2
     assert len(store.trials("nas", status="done")) == finished
 
     CALLS.clear()
     INTERRUPT_AT.clear()
-    resumed = run_searches(TINY, store, trial_fn=fake_trial)
+    resumed = run_searches(cfg, store, trial_fn=fake_trial)
     assert len(CALLS) == total - finished  # finished trials were not run again
     assert _key(resumed) == _key(reference)
     assert len(store.trials("nas", status="done")) == total

@@ -41,7 +41,7 @@ def _assert_valid(g: Genotype) -> None:
     assert Genotype.from_json(g.to_json()) == g
 
 
-@settings(max_examples=220, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     operator=st.sampled_from(sorted(MUTATIONS) + sorted(CROSSOVERS)),
