@@ -1,0 +1,169 @@
+"""Seconds per trial of the priors experiment at paper settings: packed vs one graph at a time.
+
+Paper settings: Reber 25 000 strings (18 750 train → 147 batches of 128 per epoch), Adam
+lr 1e-3, clipping 5, 15 epochs, graphs WS/BA with n uniform in [10, 50]. Each timing runs
+ONE epoch (ours: the full 147 batches; the baseline: ``--baseline-batches`` batches) and is
+extrapolated to 15 epochs × 147 batches; the printed numbers are per-trial medians over the
+sample of graphs.
+
+* ours: K graphs packed into one disjoint model (``PackedGraphClassifier``), fused
+  recurrent kernels, per-graph loss and clipping, one Adam;
+* baseline: the original approach — one graph at a time, a per-time-step masked cell in a
+  Python loop over time steps and layers (written here), plain Adam + clipping;
+* also printed: one graph at a time with the fused kernels (GraphRNN alone, K = 1).
+
+Wall times on a shared machine are noisy; CPU seconds (process time, 1 torch thread) are
+printed too. Run: ``python benchmarks/bench_priors.py [--quick] [--modes GRU LSTM]``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from common import bench_parser, report
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+from hiddenstruct.graphs.dag import layers
+from hiddenstruct.graphs.generators import sample_prior_graphs
+from hiddenstruct.nn.masking import get_mask, original
+from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
+from hiddenstruct.training.packed import train_packed
+
+EPOCHS = 15
+TRIALS_IN_PAPER_SWEEP = 800
+
+
+def step_cell_forward(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The per-time-step baseline: loop over time and layers with masked weight matmuls."""
+    x = model.embedding(codes)
+    layers_ = list(model.rnn.layers)
+    mode = layers_[0].mode
+    batch, steps = codes.shape
+    hs = [x.new_zeros(batch, layer.hidden_size) for layer in layers_]
+    cs = [x.new_zeros(batch, layer.hidden_size) for layer in layers_]
+    weights = []
+    for layer in layers_:
+        w_ih = original(layer, "weight_ih") * _mask(layer, "weight_ih")
+        w_hh = original(layer, "weight_hh") * _mask(layer, "weight_hh")
+        weights.append((w_ih, w_hh, layer.bias_ih, layer.bias_hh))
+    for t in range(steps):
+        alive = (t < lengths).to(x.device, x.dtype)[:, None]
+        below = [x[:, t]]
+        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
+            inp = below[0] if li == 0 else torch.cat(below[1:], dim=1)
+            gi = inp @ w_ih.t() + b_ih
+            gh = hs[li] @ w_hh.t() + b_hh
+            if mode == "GRU":
+                r_i, z_i, n_i = gi.chunk(3, 1)
+                r_h, z_h, n_h = gh.chunk(3, 1)
+                r, z = torch.sigmoid(r_i + r_h), torch.sigmoid(z_i + z_h)
+                new = (1 - z) * torch.tanh(n_i + r * n_h) + z * hs[li]
+            elif mode == "LSTM":
+                i, f, g, o = (gi + gh).chunk(4, 1)
+                c = torch.sigmoid(f) * cs[li] + torch.sigmoid(i) * torch.tanh(g)
+                cs[li] = alive * c + (1 - alive) * cs[li]
+                new = torch.sigmoid(o) * torch.tanh(cs[li])
+            elif mode == "RNN_RELU":
+                new = torch.relu(gi + gh)
+            else:
+                new = torch.tanh(gi + gh)
+            hs[li] = alive * new + (1 - alive) * hs[li]
+            below.append(hs[li])
+    return model.readout(hs[-1])
+
+
+def _mask(module: nn.Module, name: str) -> torch.Tensor:
+    mask = get_mask(module, name)
+    return torch.ones(()) if mask is None else mask
+
+
+def train_alone(model: nn.Module, batches, forward) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    device = next(model.parameters()).device
+    for codes, lengths, target in batches:
+        codes, target = codes.to(device), target.to(device)
+        loss = nn.functional.cross_entropy(forward(model, codes, lengths), target)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+
+
+def timed(fn) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = bench_parser(__doc__.splitlines()[0], default_repeats=1)
+    parser.add_argument("--modes", nargs="+", default=["GRU"], help="recurrent modes (default: GRU)")
+    parser.add_argument("--graphs", type=int, default=None, help="graphs in the sample (default 16, quick 4)")
+    parser.add_argument("--pack-size", type=int, default=8, help="K, graphs per pack (default 8)")
+    parser.add_argument("--baseline-batches", type=int, default=None, help="batches timed per baseline graph (default 4, quick 2)")
+    parser.add_argument("--device", default="cpu", help="cpu (the target) or cuda")
+    parser.add_argument("--scan-k", type=int, nargs="*", default=[], help="also time these pack sizes")
+    args = parser.parse_args()
+    n_graphs = args.graphs or (4 if args.quick else 16)
+    pack = min(args.pack_size, n_graphs)
+    baseline_batches = args.baseline_batches or (2 if args.quick else 4)
+    torch.set_num_threads(1)
+
+    train, _ = load_reber_splits(25_000, seed=0)
+    loader = DataLoader(train, batch_size=128, shuffle=True, collate_fn=reber_collate, generator=torch.Generator().manual_seed(0))
+    batches = list(loader)
+    epoch_batches = batches[:20] if args.quick else batches
+    scale = EPOCHS * len(batches) / len(epoch_batches)  # → 15 full epochs
+    graphs = sample_prior_graphs("ws", n_graphs // 2, seed=1) + sample_prior_graphs("ba", n_graphs - n_graphs // 2, seed=2)
+    graphs.sort(key=lambda G: (len(layers(G)), G.number_of_nodes()))
+    print(
+        f"{len(graphs)} graphs (WS/BA, n in [10, 50]), {len(batches)} batches of 128 per epoch; ours timed on "
+        f"{len(epoch_batches)} batches, baseline on {baseline_batches} per graph; extrapolated to {EPOCHS} epochs; "
+        f"1 torch thread, device {args.device}"
+    )
+    for mode in args.modes:
+        per_trial: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
+        for k in [pack, *[k for k in args.scan_k if k != pack]]:
+            walls, cpus = [], []
+            for start in range(0, len(graphs), k):
+                group = graphs[start : start + k]
+                models = [graph_classifier(G, mode, seed=i) for i, G in enumerate(group)]
+                packed = PackedGraphClassifier.from_models(models).to(args.device)
+                train_packed(packed, batches[:1], epochs=1)  # warm-up
+                wall, cpu_s = timed(lambda p=packed: train_packed(p, epoch_batches, epochs=1))
+                walls.append(wall * scale / len(group))
+                cpus.append(cpu_s * scale / len(group))
+            per_trial[f"packed K={k}"], cpu[f"packed K={k}"] = walls, cpus
+        fused, loop, fused_cpu, loop_cpu = [], [], [], []
+        fused_scale = EPOCHS * len(batches) / baseline_batches
+        for i, G in enumerate(graphs):
+            model = graph_classifier(G, mode, seed=i).to(args.device)
+            wall, cpu_s = timed(lambda m=model: train_alone(m, batches[:baseline_batches], lambda m_, c, n: m_(c, n)))
+            fused.append(wall * fused_scale)
+            fused_cpu.append(cpu_s * fused_scale)
+            wall, cpu_s = timed(lambda m=model: train_alone(m, batches[:baseline_batches], step_cell_forward))
+            loop.append(wall * fused_scale)
+            loop_cpu.append(cpu_s * fused_scale)
+        ours = per_trial[f"packed K={pack}"]
+        report(f"priors {mode} s/trial (15 epochs) packed K={pack} vs per-step cell, one graph at a time", ours, loop)
+        report(f"priors {mode} s/trial (15 epochs) packed K={pack} vs fused kernels, one graph at a time", ours, fused)
+        report(f"priors {mode} CPU s/trial packed K={pack} vs per-step cell", cpu[f"packed K={pack}"], loop_cpu)
+        for name, values in per_trial.items():
+            print(f"  {mode} {name}: median {statistics.median(values):.1f} s/trial wall, {statistics.median(cpu[name]):.1f} s CPU")
+        hours = statistics.median(ours) * TRIALS_IN_PAPER_SWEEP / 3600
+        base_hours = statistics.median(loop) * TRIALS_IN_PAPER_SWEEP / 3600
+        print(
+            f"  {mode}: full sweep estimate ({TRIALS_IN_PAPER_SWEEP} trials, this mode's cost, 1 worker): "
+            f"ours {hours:.1f} h, baseline {base_hours:.1f} h; 200 graphs of this mode: ours {hours / 4 * 60:.0f} min"
+        )
+
+
+if __name__ == "__main__":
+    main()
