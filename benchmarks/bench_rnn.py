@@ -1,6 +1,6 @@
 """MaskedRNN (fused kernels) vs. a per-step masked reference cell, training on Reber strings.
 
-Workload per measurement ("epoch-equivalent"): ``--batches`` training steps (default 40,
+Workload per measurement ("epoch-equivalent"): ``--batches`` training steps (default 30,
 ``--quick`` 8) of the paper's base model — embedding (ASCII codes, dim 16) → 3 recurrent
 layers of 50 units → linear readout — batch 32, Adam lr 1e-3, cross-entropy, on Reber
 strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Every i2h and
@@ -131,7 +131,7 @@ def train_steps(model: nn.Module, data) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 batches, 1 repeat")
-    parser.add_argument("--batches", type=int, default=None, help="training steps per run (40)")
+    parser.add_argument("--batches", type=int, default=None, help="training steps per run (30)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per side (3)")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--seed", type=int, default=0)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    n_batches = args.batches or (8 if args.quick else 40)
+    n_batches = args.batches or (8 if args.quick else 30)
     repeats = args.repeats or (1 if args.quick else 3)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = batches(n_batches, args.seed, device)

@@ -112,13 +112,15 @@ def test_matches_per_step_reference(mode, variable):
     net = GraphRNN(G, input_size=4, mode=mode, output_size=3)
     x = torch.randn(4, 7, 4)
     lengths = torch.tensor([7, 2, 5, 1]) if variable else torch.full((4,), 7)
-    states = net.layer_states(x, lengths if variable else None)
-    ref = reference_layer_states(net, x, lengths)
+    with torch.no_grad():
+        states = net.layer_states(x, lengths if variable else None)
+        ref = reference_layer_states(net, x, lengths)
     assert [s.shape[1] for s in states] == list(net.layer_sizes)
     for s, r in zip(states, ref, strict=True):
         torch.testing.assert_close(s, r, atol=1e-5, rtol=0)
-    logits = net(x, lengths if variable else None)
-    torch.testing.assert_close(logits, net.readout(ref[-1]), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        logits = net(x, lengths if variable else None)
+        torch.testing.assert_close(logits, net.readout(ref[-1]), atol=1e-5, rtol=0)
 
 
 def test_packed_block_diagonal_masks_keep_graphs_independent():

@@ -95,8 +95,9 @@ def test_matches_reference_cell(mode, masked, variable):
         random_masks(model, 0.5, seed=3)
     x = torch.randn(5, 8, 6)
     lengths = torch.tensor([8, 3, 5, 1, 7]) if variable else torch.full((5,), 8)
-    out, states = model(x, lengths if variable else None)
-    ref_out, ref_states = reference_forward(model, x, lengths)
+    with torch.no_grad():
+        out, states = model(x, lengths if variable else None)
+        ref_out, ref_states = reference_forward(model, x, lengths)
     assert out.shape == (5, 8, 7)
     torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=0)
     assert len(states) == 3
@@ -326,15 +327,15 @@ def test_classifier_learns_a_simple_sequence_rule():
     """Label = whether the string contains 'X'; a few Adam steps must drive the loss down."""
     torch.manual_seed(13)
     gen = torch.Generator().manual_seed(0)
-    codes = torch.randint(65, 70, (64, 6), generator=gen)  # 'A'..'E'
-    labels = (torch.rand(64, generator=gen) < 0.5).long()
-    position = torch.randint(0, 6, (64,), generator=gen)
+    codes = torch.randint(65, 70, (32, 5), generator=gen)  # 'A'..'E'
+    labels = (torch.rand(32, generator=gen) < 0.5).long()
+    position = torch.randint(0, 5, (32,), generator=gen)
     codes[labels == 1, position[labels == 1]] = ord("X")
-    lengths = torch.full((64,), 6)
-    model = SequenceClassifier(MaskedRNN(8, [16], "GRU"))
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    lengths = torch.full((32,), 5)
+    model = SequenceClassifier(MaskedRNN(8, [12], "GRU"))
+    opt = torch.optim.Adam(model.parameters(), lr=0.03)
     losses = []
-    for _ in range(60):
+    for _ in range(30):
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(codes, lengths), labels)
         loss.backward()
