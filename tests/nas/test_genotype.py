@@ -6,9 +6,11 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hiddenstruct.errors import GraphError
-from hiddenstruct.nas import Genotype, Vertex, compile
+from hiddenstruct.nas import INTERIOR_OPS, OPS, Genotype, Vertex, compile
 from hiddenstruct.nas.shapes import infer_shapes
 
 
@@ -178,3 +180,40 @@ def test_pools_never_go_below_one_pixel_and_concat_adds_channels():
     assert shapes[6].channels == 1 + 2
     net = compile(g, (1, 4, 4), num_classes=3)
     assert net(torch.randn(2, 1, 4, 4)).shape == (2, 3)
+
+
+@st.composite
+def arbitrary_genotypes(draw):
+    """Any DAG over interior vertices (edges i -> j for i < j), completed to a valid genotype."""
+    n = draw(st.integers(1, 8))
+    ops = draw(st.lists(st.sampled_from(INTERIOR_OPS), min_size=n, max_size=n))
+    channels = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    chosen = draw(st.lists(st.sampled_from(pairs), max_size=12)) if pairs else []
+    vertices = [Vertex("input")]
+    vertices += [
+        Vertex(op, c if OPS[op].has_channels else None) for op, c in zip(ops, channels, strict=True)
+    ]
+    vertices.append(Vertex("output"))
+    edges = {(i + 1, j + 1) for i, j in chosen}
+    for v in range(1, n + 1):
+        if not any(b == v for _, b in edges):
+            edges.add((0, v))
+        if not any(a == v for a, _ in edges):
+            edges.add((v, n + 1))
+    if draw(st.booleans()):
+        edges.add((0, n + 1))
+    return Genotype(tuple(vertices), tuple(edges))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    g=arbitrary_genotypes(), shape=st.sampled_from([(1, 8, 8), (3, 5, 7), (2, 1, 1), (1, 16, 16)])
+)
+def test_every_valid_genotype_compiles_and_runs_forward(g, shape):
+    net = compile(g, shape, num_classes=4, max_channels=5)
+    out = net(torch.randn(2, *shape))
+    assert out.shape == (2, 4)
+    assert torch.isfinite(out).all()
+    predicted = infer_shapes(g, shape, max_channels=5)[g.output]
+    assert net.classifier.in_features == predicted.channels
