@@ -49,9 +49,8 @@ def run(args: argparse.Namespace) -> int:
             )
         frame = TrialStore(args.store).to_dataframe()
         if len(frame):
-            summary = (
-                frame.groupby(["experiment", "status"]).size().unstack(fill_value=0).reset_index()
-            )
+            counts = frame.groupby(["experiment", "status"]).size().unstack(fill_value=0)
+            summary = counts.rename_axis(columns=None).reset_index()
     path = write_report(args.input, args.output, args.title, store_summary=summary)
     print(f"report written to {path}")
     return 0

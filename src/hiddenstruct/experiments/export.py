@@ -54,6 +54,7 @@ def export_trials(
         raise HiddenstructError(f"cannot write {output}: {err}") from None
     try:
         _write_frame(frame, Path(tmp), fmt)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, output)
     except OSError as err:
         raise HiddenstructError(f"cannot write {output}: {err}") from None

@@ -37,6 +37,7 @@ def _atomic_savefig(fig: Figure, path: Path, fmt: str, dpi: int) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             fig.savefig(handle, format=fmt, dpi=dpi)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
