@@ -129,3 +129,27 @@ def test_unsupported_models_are_rejected():
         compact(torch.nn.Linear(2, 2))
     with pytest.raises(UsageError, match="supported"):
         to_sparse(torch.nn.Linear(2, 2))
+
+
+def test_to_sparse_uses_csr_for_large_sparse_layers_and_dense_for_small():
+    torch.manual_seed(0)
+    model = MaskedDeepFFN(200, 5, [100, 8])
+    _random_masks(model, 0.05, seed=4)
+    sparse = to_sparse(model)
+    layouts = [sparse._buffers[w].layout for _, w in sparse.buffer_names]
+    assert layouts == [torch.sparse_csr, torch.strided, torch.strided]
+    for batch in (1, 33):
+        x = torch.randn(batch, 200)
+        assert torch.allclose(sparse(x), model(x), atol=1e-5)
+
+
+def test_sparse_graphnet_with_csr_blocks():
+    torch.manual_seed(0)
+    rng = torch.Generator().manual_seed(5)
+    edges = torch.nonzero(torch.rand(150, 80, generator=rng) < 0.1).tolist()
+    G = nx.DiGraph((f"s{a}", f"t{b}") for a, b in edges)
+    net = GraphNet(G, 4, 3, activation="tanh", readout="sinks")
+    sparse = to_sparse(net)
+    assert any(sparse._buffers[name].layout == torch.sparse_csr for name in sparse.block_names)
+    x = torch.randn(9, 4)
+    assert torch.allclose(sparse(x), net(x), atol=1e-5)

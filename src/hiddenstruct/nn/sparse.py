@@ -1,10 +1,12 @@
-"""Sparse inference: ``to_sparse(model)`` stores every weight as a CSR matrix.
+"""Sparse inference: ``to_sparse(model)`` stores the weight matrices as CSR.
 
 The returned module is for inference only (no autograd): it computes ``h ← σ(W h + b)``
-with ``W`` in ``torch.sparse_csr`` layout, the activations kept feature-major (``[F, B]``)
-so each layer is one CSR × dense product (MKL / cuSPARSE kernels). On CPU this was the
+with activations kept feature-major (``[F, B]``) so each layer is one ``addmm`` of a
+``torch.sparse_csr`` matrix with a dense block (MKL / cuSPARSE kernels). On CPU this was the
 fastest of CSR, COO and gather/``index_add`` kernels at batch 1 and 64 (see
-``benchmarks/bench_sparse_inference.py``). Combine with :func:`hiddenstruct.nn.compact`:
+``benchmarks/bench_sparse_inference.py``). Matrices that are small (< ``DENSE_BELOW``
+entries) or not sparse (density > ``MAX_CSR_DENSITY``) stay dense, where a dense ``addmm``
+is faster and the memory is negligible. Combine with :func:`hiddenstruct.nn.compact`:
 ``to_sparse(compact(model))``.
 """
 
@@ -21,17 +23,34 @@ from hiddenstruct.nn.activations import ACTIVATIONS
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet
 
+DENSE_BELOW = 4096  # matrices with fewer entries stay dense
+MAX_CSR_DENSITY = 0.3  # denser matrices stay dense
+
+
+def _storage(csr: torch.Tensor) -> torch.Tensor:
+    """``csr`` itself, or its dense form when it is small or not sparse enough."""
+    rows, cols = csr.shape
+    numel = rows * cols
+    if numel < DENSE_BELOW or csr._nnz() > MAX_CSR_DENSITY * numel:
+        return csr.to_dense()
+    return csr
+
 
 def _csr(dense: torch.Tensor) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        return dense.detach().to_sparse_csr()
+        return _storage(dense.detach().to_sparse_csr())
 
 
 def _csr_from_parts(crow, col, values, size) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        return torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=True)
+        csr = torch.sparse_csr_tensor(crow, col, values, size=size, check_invariants=True)
+        return _storage(csr)
+
+
+def _nonzeros(weight: torch.Tensor) -> int:
+    return int(weight._nnz()) if weight.layout == torch.sparse_csr else int(weight.count_nonzero())
 
 
 def _register(module: nn.Module, prefix: str, tensors: list[torch.Tensor]) -> None:
@@ -40,7 +59,7 @@ def _register(module: nn.Module, prefix: str, tensors: list[torch.Tensor]) -> No
 
 
 class SparseFFN(nn.Module):
-    """Inference-only MaskedDeepFFN with CSR weights (``weight{i}``) and dense biases."""
+    """Inference-only MaskedDeepFFN with CSR (or small dense) weights ``weight{i}``."""
 
     def __init__(self, model: MaskedDeepFFN) -> None:
         super().__init__()
@@ -67,7 +86,7 @@ class SparseFFN(nn.Module):
 
     def nonzeros(self) -> int:
         """Number of stored weights (non-zeros of all CSR matrices)."""
-        return sum(int(getattr(self, f"weight{i}")._nnz()) for i in range(self.num_layers))
+        return sum(_nonzeros(self._buffers[w]) for _, w in self.buffer_names)
 
 
 class SparseGraphNet(nn.Module):
