@@ -119,6 +119,23 @@ def test_encode_equals_reference_final_hidden(mode, batch_first):
     torch.testing.assert_close(encoded, hidden_of(ref_states[-1]), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("mode", ["GRU", "LSTM"])
+def test_encode_gradients_equal_packed_path(mode):
+    torch.manual_seed(15)
+    model = MaskedRNN(4, [5, 3], mode)
+    random_masks(model, 0.5, seed=6)
+    x = torch.randn(7, 8, 4, requires_grad=True)
+    lengths = torch.tensor([8, 1, 2, 8, 3, 2, 1])
+    grads = []
+    for fn in (lambda: model.encode(x, lengths), lambda: hidden_of(model(x, lengths)[1][-1])):
+        (fn() * torch.arange(1.0, 4.0)).sum().backward()
+        grads.append([x.grad.clone()] + [p.grad.clone() for p in model.parameters()])
+        model.zero_grad()
+        x.grad = None
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_padded_steps_are_zero_and_padding_values_ignored(mode):
     torch.manual_seed(2)

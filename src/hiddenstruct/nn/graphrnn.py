@@ -37,9 +37,9 @@ from hiddenstruct.nn.rnn import (
     RecurrentLayer,
     add_readout,
     check_lengths,
-    gather_last,
     get_mode,
     hidden_of,
+    padded_final_states,
     prefers_padded,
     recurrent_structure_graph,
 )
@@ -134,12 +134,16 @@ class GraphRNN(nn.Module):
             raise ValueError(
                 f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
             )
-        padded = lengths is not None and prefers_padded(self.spec, x)
-        if padded:
+        if lengths is not None and prefers_padded(self.spec, x):
             lengths = check_lengths(lengths, x.shape[0], x.shape[1])
-        run = None if lengths is None or padded else PackedRun(x, lengths, batch_first=True)
-        data = x if run is None else run.data
-        batch_sizes = None if run is None else run.batch_sizes
+            return padded_final_states(lambda sub: self._run(sub, None)[0], x, lengths)
+        run = None if lengths is None else PackedRun(x, lengths, batch_first=True)
+        if run is None:
+            return self._run(x, None)[1]
+        return [run.to_user(s) for s in self._run(run.data, run.batch_sizes)[1]]
+
+    def _run(self, data: torch.Tensor, batch_sizes: torch.Tensor | None):
+        """All layers on padded (batch-first) or packed data: (outputs, final hidden states)."""
         outputs: list[torch.Tensor] = []
         states: list[torch.Tensor] = []
         for li, layer in enumerate(self.layers):
@@ -152,11 +156,7 @@ class GraphRNN(nn.Module):
             out, state = layer.run(inp, batch_sizes, None, batch_first=True)
             outputs.append(out)
             states.append(hidden_of(state))
-        if padded:
-            return [gather_last(out, lengths) for out in outputs]
-        if run is not None:
-            states = [run.to_user(s) for s in states]
-        return states
+        return outputs, states
 
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state [B, n_last] (no readout)."""

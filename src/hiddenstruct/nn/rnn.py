@@ -250,6 +250,42 @@ def gather_last(
     return output.gather(time_dim, index).squeeze(time_dim)
 
 
+def padded_final_states(
+    run: Callable[[torch.Tensor], list[torch.Tensor]],
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+) -> list[torch.Tensor]:
+    """Final hidden states from padded runs of a batch-first ``x``, by length bucket.
+
+    ``run(x_sub)`` returns padded output sequences [b, T_sub, H] (one per wanted layer).
+    Rows are sorted by length and, when it saves over a quarter of the padded steps, split
+    in two buckets, each run only up to its own longest sequence; every sequence's state is
+    read at its true last step (exact, as later padded steps cannot influence earlier ones).
+    """
+    batch = x.shape[0]
+    order = torch.argsort(lengths, descending=True, stable=True)
+    ordered = lengths[order]
+    longest = int(ordered[0])
+    split = batch
+    if batch > 1:
+        rows = torch.arange(1, batch)
+        work = rows * longest + (batch - rows) * ordered[1:]
+        best = int(torch.argmin(work))
+        if float(work[best]) < 0.75 * batch * longest:
+            split = best + 1
+    parts: list[list[torch.Tensor]] = []
+    for rows in (order[:split], order[split:]):
+        if rows.numel() == 0:
+            continue
+        sub_lengths = lengths[rows]
+        sub = x.index_select(0, rows.to(x.device))[:, : int(sub_lengths.max())]
+        parts.append([gather_last(out, sub_lengths) for out in run(sub)])
+    inverse = torch.argsort(order).to(x.device)
+    return [
+        torch.cat(layer_parts).index_select(0, inverse) for layer_parts in zip(*parts, strict=True)
+    ]
+
+
 class PackedRun:
     """A batch packed once for several recurrent layers: sorting and unsorting helpers."""
 
@@ -361,15 +397,17 @@ class MaskedRNN(nn.Module):
         (:func:`prefers_padded`) the padded batch is run and each sequence's last step read.
         """
         if lengths is not None and x.dim() == 3 and prefers_padded(self.spec, x):
-            steps = x.shape[1] if self.batch_first else x.shape[0]
-            batch = x.shape[0] if self.batch_first else x.shape[1]
-            lengths = check_lengths(lengths, batch, steps)
-            out = x
-            for layer in self.layers:
-                out, _ = layer.run(out, None, None, self.batch_first)
-            return gather_last(out, lengths, self.batch_first)
+            x = x if self.batch_first else x.transpose(0, 1)
+            lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+            return padded_final_states(self._padded_outputs, x, lengths)[0]
         _, states = self(x, lengths)
         return hidden_of(states[-1])
+
+    def _padded_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = x
+        for layer in self.layers:
+            out, _ = layer.run(out, None, None, batch_first=True)
+        return [out]
 
     def node_groups(self) -> list[list[int]]:
         """Node labels of :meth:`structure_graph` per layer: consecutive integers."""
