@@ -13,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -195,6 +195,7 @@ def iterative_prune(
     rewind_to: dict[str, torch.Tensor] | None = None,
     criterion_options: dict[str, Any] | None = None,
     on_step: Callable[[PruneStep], None] | None = None,
+    checkpoints: Sequence[float] = (),
 ) -> IterativeResult:
     """Prune step by step following ``schedule`` until a stop criterion holds.
 
@@ -202,6 +203,8 @@ def iterative_prune(
     ``retrain_policy`` + ``train_epoch(model)`` retrain after each step (masks stay);
     ``rewind_to`` (from :func:`~hiddenstruct.pruning.retrain.snapshot_weights`) resets the
     surviving weights to their initial values after each step (lottery ticket).
+    ``checkpoints``: zero fractions the run must land on exactly (a step that would jump over
+    one is clipped there), so accuracies at e.g. 50/80/90 % removed are measured, not interpolated.
     """
     retraining = retrain_policy is not None and retrain_policy.mode != "none"
     if retraining and (train_epoch is None or evaluate is None):
@@ -210,6 +213,7 @@ def iterative_prune(
     targets = resolve_scope(model, scope)
     ensure_masks(targets)
     total = sum(t.weight().numel() for t in targets.values())
+    marks = sorted({int(round(c * total)) for c in checkpoints})
     base = float(evaluate(model)) if evaluate is not None else None
     steps: list[PruneStep] = []
     reason = "schedule"
@@ -223,6 +227,9 @@ def iterative_prune(
             break
         remaining = sum(int(m.sum()) for m in current_masks(targets).values())
         limit = stop.max_prunable(remaining, total)
+        ahead = [m - (total - remaining) for m in marks if m > total - remaining]
+        if ahead:
+            limit = min(limit, min(ahead))
         if limit == 0:
             reason = "size_reached" if remaining else "empty"
             break
