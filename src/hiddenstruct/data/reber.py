@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from hiddenstruct.data._files import atomic_write_text
+from hiddenstruct.data.automaton import Automaton, DistinctSampler
 from hiddenstruct.errors import DataError, UsageError
 
 START_SYMBOL = "B"
@@ -46,81 +47,79 @@ TRANSITIONS: dict[int, tuple[tuple[str, int], ...]] = {
 }
 START_STATE = 1
 FINAL_STATE = 6
-_NEXT: dict[tuple[int, str], int] = {
-    (state, symbol): target for state, edges in TRANSITIONS.items() for symbol, target in edges
-}
 
 SPLITS = ("train", "test")
 KINDS = ("positive", "hard", "random", "negative")  # "negative": read back from a CSV
 
 
-def _walk_accepts(interior: str) -> bool:
-    state = START_STATE
-    for symbol in interior:
-        state = _NEXT.get((state, symbol), 0)
-        if not state:
-            return False
-    return state == FINAL_STATE
+def _reber_transitions(tag: object = None) -> dict:
+    """The whole automaton, B and E included: state 0 --B--> 1 ... 6 --E--> 7 (accepting).
+
+    With a ``tag`` the states are ``(tag, k)``, so that copies can be embedded in a larger one.
+    """
+
+    def name(state: int) -> object:
+        return state if tag is None else (tag, state)
+
+    table = {0: ((START_SYMBOL, 1),), **TRANSITIONS, FINAL_STATE: ((END_SYMBOL, 7),)}
+    return {name(s): tuple((sym, name(t)) for sym, t in out) for s, out in table.items()}
+
+
+def _embedded_transitions() -> dict:
+    """B, then c in {T, P}, then a Reber string, then the same c, then E."""
+    table: dict = {"start": ((START_SYMBOL, "outer"),), "outer": (("T", ("T", 0)), ("P", ("P", 0)))}
+    for outer in "TP":
+        table.update(_reber_transitions(outer))
+        table[(outer, 7)] = ((outer, "closing"),)
+    table["closing"] = ((END_SYMBOL, "accept"),)
+    return table
+
+
+REBER_AUTOMATON = Automaton("reber", _reber_transitions(), start=0)
+EMBEDDED_REBER_AUTOMATON = Automaton("embedded_reber", _embedded_transitions(), start="start")
 
 
 def is_reber(string: str) -> bool:
     """True when ``string`` is in the Reber grammar (e.g. ``BPTVPXTTVVE``)."""
-    return (
-        isinstance(string, str)
-        and len(string) >= 5
-        and string[0] == START_SYMBOL
-        and string[-1] == END_SYMBOL
-        and _walk_accepts(string[1:-1])
-    )
+    return REBER_AUTOMATON.accepts(string)
 
 
 def is_embedded_reber(string: str) -> bool:
     """True for the embedded Reber grammar: ``B`` + c + Reber string + c + ``E``, c ∈ {T, P}."""
-    return (
-        isinstance(string, str)
-        and len(string) >= 9
-        and string[0] == START_SYMBOL
-        and string[-1] == END_SYMBOL
-        and string[1] in "TP"
-        and string[-2] == string[1]
-        and is_reber(string[2:-2])
-    )
+    return EMBEDDED_REBER_AUTOMATON.accepts(string)
 
 
 def sample_reber(rng: random.Random) -> str:
     """One in-grammar string: a random walk taking each outgoing edge with probability 1/2."""
-    symbols = [START_SYMBOL]
-    state = START_STATE
-    while state != FINAL_STATE:
-        symbol, state = TRANSITIONS[state][rng.random() < 0.5]
-        symbols.append(symbol)
-    symbols.append(END_SYMBOL)
-    return "".join(symbols)
+    return REBER_AUTOMATON.sample(rng)
 
 
 def sample_embedded_reber(rng: random.Random) -> str:
     """One embedded-Reber string: the same T or P right after B and right before E."""
-    outer = "T" if rng.random() < 0.5 else "P"
-    return f"{START_SYMBOL}{outer}{sample_reber(rng)}{outer}{END_SYMBOL}"
+    return EMBEDDED_REBER_AUTOMATON.sample(rng)
 
 
 @dataclass(frozen=True)
 class Grammar:
-    """A grammar: a membership test and a seeded sampler of member strings."""
+    """A grammar given by its automaton: membership test, walk sampler, description."""
 
     name: str
-    accepts: Callable[[str], bool]
-    sample: Callable[[random.Random], str]
+    automaton: Automaton
     description: str
+
+    def accepts(self, string: str) -> bool:
+        """True when ``string`` is in the grammar."""
+        return self.automaton.accepts(string)
+
+    def sample(self, rng: random.Random) -> str:
+        """One member string by a uniform random walk."""
+        return self.automaton.sample(rng)
 
 
 GRAMMARS: dict[str, Grammar] = {
-    "reber": Grammar("reber", is_reber, sample_reber, "the Reber grammar of the paper"),
+    "reber": Grammar("reber", REBER_AUTOMATON, "the Reber grammar of the paper"),
     "embedded_reber": Grammar(
-        "embedded_reber",
-        is_embedded_reber,
-        sample_embedded_reber,
-        "embedded Reber (long-range dependency)",
+        "embedded_reber", EMBEDDED_REBER_AUTOMATON, "embedded Reber (long-range dependency)"
     ),
 }
 
@@ -300,7 +299,13 @@ def generate_reber_dataset(
     n_hard = round(hard_fraction * n_neg)
     seen: set[str] | None = set() if unique else None
 
-    positives = _draw(n_pos, lambda: _sample_length_ok(spec, rng, max_length), seen, "in-grammar")
+    if unique:  # sampling without replacement: exact, no rejection loop
+        sampler = DistinctSampler(spec.automaton, max_length)
+        positives = _draw(n_pos, lambda: sampler.draw(rng), seen, "in-grammar")
+    else:
+        positives = _draw(
+            n_pos, lambda: _sample_length_ok(spec, rng, max_length), seen, "in-grammar"
+        )
     # Negatives derive from the positives (corrupted, or just their lengths) so that the length
     # distributions match and length alone is no cue, with or without de-duplication.
     bases = positives or [_sample_length_ok(spec, rng, max_length)]
