@@ -18,6 +18,8 @@ from rich.console import Console
 # (title, "module:function") in the order the demo runs them.
 DEMO_STEPS: list[tuple[str, str]] = [
     ("reber-rnn", "hiddenstruct.experiments.reber_demo:demo_step"),
+    ("prune-ffn", "hiddenstruct.experiments.prune_ffn:demo_step"),
+    ("prune-rnn", "hiddenstruct.experiments.prune_rnn:demo_step"),
     ("priors-rnn", "hiddenstruct.experiments.priors_rnn:demo_step"),
     ("nas", "hiddenstruct.experiments.nas:demo_step"),
 ]
