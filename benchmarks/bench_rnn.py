@@ -6,19 +6,20 @@ layers of 50 units → linear readout — batch 32, Adam lr 1e-3, cross-entropy,
 strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Every i2h and
 h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
 
-* ours: ``SequenceClassifier(MaskedRNN(...))`` — one fused kernel per layer over the packed
-  batch;
-* baseline: the approach of the paper's code — a Python loop over time steps with masked
-  weight matmuls (``x @ (W ⊙ M)ᵀ + h @ (U ⊙ M)ᵀ``) per layer, finished sequences keeping
-  their state.
+* ours: ``SequenceClassifier(MaskedRNN(...))`` — one fused PyTorch kernel per layer over
+  the packed batch (LSTM on CPU: oneDNN over padded length buckets, see docs/recurrent.md);
+* baseline: the approach of the paper's code — a Python loop over the padded time steps in
+  which each step's cell multiplies weights by masks (``W ⊙ M``, ``U ⊙ M``) and does the
+  matmuls; each sequence's final state is then read at its true last step.
 
+A check before timing makes sure both sides compute the same logits (1e-4).
 Prints ``mode: ours X s, baseline Y s, ratio R`` (medians) for all four modes.
-Run: ``python benchmarks/bench_rnn.py [--quick] [--batches N] [--repeats R]``.
+Run: ``python benchmarks/bench_rnn.py [--quick] [--batches N] [--repeats R] [--threads T]``.
+Timings on a shared machine are noisy: runs of both sides are interleaved.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 
 import torch
@@ -30,9 +31,9 @@ from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask
 from hiddenstruct.nn.rnn import MODES, MaskedRNN
 
 try:
-    from common import measure, report
-except ImportError:  # run from the repository root as a module path
-    from benchmarks.common import measure, report
+    from common import bench_parser, measure, repeats_of, report
+except ImportError:  # imported as benchmarks.bench_rnn
+    from benchmarks.common import bench_parser, measure, repeats_of, report
 
 HIDDEN = [50, 50, 50]
 EMBEDDING = 16
@@ -129,10 +130,10 @@ def train_steps(model: nn.Module, data) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="8 batches, 1 repeat")
-    parser.add_argument("--batches", type=int, default=None, help="training steps per run (30)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per side (3)")
+    parser = bench_parser(__doc__.split("\n")[0], default_repeats=3)
+    parser.add_argument(
+        "--batches", type=int, default=None, help="training steps per run (30; 8 with --quick)"
+    )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     n_batches = args.batches or (8 if args.quick else 30)
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = repeats_of(args)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = batches(n_batches, args.seed, device)
     steps = sum(int(lengths.max()) for _, lengths, _ in data)
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> None:
         ours: list[float] = []
         theirs: list[float] = []
         for _ in range(repeats):  # interleaved, so load changes hit both sides alike
-            ours += measure(lambda m=model: train_steps(m, data), 1)
-            theirs += measure(lambda m=baseline: train_steps(m, data), 1)
+            ours += measure(lambda m=model: train_steps(m, data), 1, warmup=0)
+            theirs += measure(lambda m=baseline: train_steps(m, data), 1, warmup=0)
         report(mode.strip().upper(), ours, theirs)
 
 
