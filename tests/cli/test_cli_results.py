@@ -98,19 +98,29 @@ def _run(*args: str):
     )
 
 
+def test_unwritable_export_exits_1_without_partial_file(store_path, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(
+        ["results", "export", "--store", str(store_path), "--output", str(blocker / "a.csv")]
+    )
+    assert code == 1
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_subprocess_smoke_and_error_exits(store_path, tmp_path):
     ok = _run("results", "list", "--store", str(store_path))
     assert ok.returncode == 0 and "alpha" in ok.stdout
-    bad_status = _run("results", "list", "--store", str(store_path), "--status", "finished")
-    assert bad_status.returncode == 2 and "invalid choice" in bad_status.stderr
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    unwritable = _run(
-        "results", "export", "--store", str(store_path), "--output", str(blocker / "a.csv")
-    )
-    assert unwritable.returncode == 1
-    for proc in (bad_status, unwritable):
-        assert "Traceback" not in proc.stderr
+    missing = _run("results", "list", "--store", str(tmp_path / "missing.sqlite"))
+    assert missing.returncode == 1 and "no trial store" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_bad_option_value_is_a_usage_error(store_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["results", "list", "--store", str(store_path), "--status", "finished"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_experiment_group_without_name_shows_help(capsys):

@@ -15,8 +15,16 @@ from hiddenstruct.training import (
     evaluate,
     make_optimizer,
     seed_everything,
+    torch_threads,
     train,
 )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one intra-op thread avoids thread spinning on a shared CI machine."""
+    with torch_threads(1):
+        yield
 
 
 def separable_loader(n: int = 256, seed: int = 0, batch_size: int = 32) -> DataLoader:
