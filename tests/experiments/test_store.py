@@ -189,3 +189,15 @@ def test_two_processes_writing_concurrently_lose_nothing(tmp_path):
         assert sorted(t.result["i"] for t in trials) == list(range(n))
     metrics = store.metrics_dataframe()
     assert len(metrics) == 4 * n
+
+
+def test_newer_schema_version_is_refused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    TrialStore(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(HiddenstructError, match="schema version 99"):
+        TrialStore(path)

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 STATUSES = ("pending", "running", "done", "failed")
+SCHEMA_VERSION = 1  # PRAGMA user_version; bump with a migration when the tables change
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -196,8 +197,17 @@ class TrialStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as err:
             raise self._fail_open(err) from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise HiddenstructError(
+                f"trial store {self.path} has schema version {version}, newer than this "
+                f"hiddenstruct understands ({SCHEMA_VERSION}); upgrade hiddenstruct"
+            )
         return conn
 
     def close(self) -> None:
