@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,9 @@ TRAINING_KEYS = (
 class PriorsConfig:
     """Settings of a priors sweep; defaults are a small run of a few minutes on a laptop CPU."""
 
-    families: tuple[str, ...] = field(default=("ws", "ba"), metadata={"help": "graph families (ws, ba, er)"})
+    families: tuple[str, ...] = field(
+        default=("ws", "ba"), metadata={"help": "graph families (ws, ba, er)"}
+    )
     count: int = field(default=8, metadata={"help": "graphs per family"})
     n_min: int = field(default=10, metadata={"help": "smallest number of vertices"})
     n_max: int = field(default=20, metadata={"help": "largest number of vertices"})
@@ -60,7 +62,9 @@ class PriorsConfig:
     hard_fraction: float = 0.5
     test_fraction: float = 0.25
     seed: int = field(default=0, metadata={"help": "graph sampling, data and shuffle seed"})
-    pack_size: int = field(default=8, metadata={"help": "graphs trained together in one packed model"})
+    pack_size: int = field(
+        default=8, metadata={"help": "graphs trained together in one packed model"}
+    )
     threads: int = field(default=1, metadata={"help": "torch CPU threads per worker"})
 
 
@@ -91,7 +95,9 @@ def validate(config: PriorsConfig) -> PriorsConfig:
     if not families or not modes:
         raise UsageError("need at least one graph family and one recurrent mode")
     if not 2 <= config.n_min <= config.n_max:
-        raise UsageError(f"need 2 <= n_min <= n_max, got n_min={config.n_min}, n_max={config.n_max}")
+        raise UsageError(
+            f"need 2 <= n_min <= n_max, got n_min={config.n_min}, n_max={config.n_max}"
+        )
     for name in ("count", "epochs", "batch_size", "reber_n", "pack_size", "threads"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
@@ -110,10 +116,17 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
 
     trials = []
     for family in config.families:
-        graphs = sample_prior_graphs(family, config.count, (config.n_min, config.n_max), _family_seed(family, config.seed))
+        graphs = sample_prior_graphs(
+            family, config.count, (config.n_min, config.n_max), _family_seed(family, config.seed)
+        )
         for G in graphs:
             for mode in config.modes:
-                trial = {"family": family, "index": G.graph["index"], "n": G.graph["n"], "graph_seed": G.graph["seed"]}
+                trial = {
+                    "family": family,
+                    "index": G.graph["index"],
+                    "n": G.graph["n"],
+                    "graph_seed": G.graph["seed"],
+                }
                 trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31, data_seed=config.seed)
                 trial.update({k: getattr(config, k) for k in TRAINING_KEYS if k != "data_seed"})
                 trials.append(trial)
@@ -164,20 +177,42 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     with torch_threads(config.get("threads", 1)):
         start = time.perf_counter()
         train_ds, test_ds = load_reber_splits(
-            first["reber_n"], seed=first["data_seed"], test_fraction=first["test_fraction"], hard_fraction=first["hard_fraction"]
+            first["reber_n"],
+            seed=first["data_seed"],
+            test_fraction=first["test_fraction"],
+            hard_fraction=first["hard_fraction"],
         )
         shuffle = torch.Generator().manual_seed(int(first["data_seed"]))
-        loader = DataLoader(train_ds, batch_size=first["batch_size"], shuffle=True, collate_fn=reber_collate, generator=shuffle)
+        loader = DataLoader(
+            train_ds,
+            batch_size=first["batch_size"],
+            shuffle=True,
+            collate_fn=reber_collate,
+            generator=shuffle,
+        )
         test_loader = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
         graphs = [build_graph(t) for t in trials]
-        models = [graph_classifier(G, t["mode"], seed=t["init_seed"]) for G, t in zip(graphs, trials, strict=True)]
+        models = [
+            graph_classifier(G, t["mode"], seed=t["init_seed"])
+            for G, t in zip(graphs, trials, strict=True)
+        ]
         packed = PackedGraphClassifier.from_models(models).to(device)
 
         def record(epoch) -> None:
-            log.metric(epoch.epoch, mean_train_accuracy=sum(epoch.train_accuracy) / len(trials), seconds=epoch.seconds)
+            log.metric(
+                epoch.epoch,
+                mean_train_accuracy=sum(epoch.train_accuracy) / len(trials),
+                seconds=epoch.seconds,
+            )
 
         history = train_packed(
-            packed, loader, epochs=first["epochs"], lr=first["lr"], clip_grad_norm=first["clip_grad_norm"], device=device, on_epoch=record
+            packed,
+            loader,
+            epochs=first["epochs"],
+            lr=first["lr"],
+            clip_grad_norm=first["clip_grad_norm"],
+            device=device,
+            on_epoch=record,
         )
         tests = evaluate_packed(packed, test_loader, device=device)
         seconds = time.perf_counter() - start
@@ -216,7 +251,9 @@ def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
     return copied
 
 
-def run_sweep(config: PriorsConfig, store: TrialStore, executor=None, progress: bool = True) -> list[dict[str, Any]]:
+def run_sweep(
+    config: PriorsConfig, store: TrialStore, executor=None, progress: bool = True
+) -> list[dict[str, Any]]:
     """Train every (graph, mode) not yet done, in packs; return all rows of this sweep."""
     config = validate(config)
     trials = graph_trials(config)
@@ -233,7 +270,13 @@ def run_sweep(config: PriorsConfig, store: TrialStore, executor=None, progress: 
         record = store.get(trial_hash)
         if record.status == "done":
             result = {k: v for k, v in record.result.items() if k != "train_curve"}
-            rows.append({**{k: trial[k] for k in ("family", "mode", "index", "n", "graph_seed")}, **result, "hash": trial_hash})
+            rows.append(
+                {
+                    **{k: trial[k] for k in ("family", "mode", "index", "n", "graph_seed")},
+                    **result,
+                    "hash": trial_hash,
+                }
+            )
     return rows
 
 
@@ -264,8 +307,12 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
     if smallest >= 6:
         options = {"target": "test_acc", "group_by": "mode", "seed": seed}
         options.update(test_size=max(0.1, 2.0 / smallest), cv=min(10, smallest // 2))
-        written["R² table"] = str(write_table(evaluate_regressors(df, **options), out_dir / "r2.csv"))
-        written["importances"] = str(write_table(feature_importances(df, **options), out_dir / "importances.csv"))
+        written["R² table"] = str(
+            write_table(evaluate_regressors(df, **options), out_dir / "r2.csv")
+        )
+        written["importances"] = str(
+            write_table(feature_importances(df, **options), out_dir / "importances.csv")
+        )
     else:
         written["R² table"] = f"skipped: only {smallest} rows per mode (need at least 6)"
     summary = family_summary(df)
@@ -277,7 +324,14 @@ def family_summary(df) -> Any:
     """Mean / median / std of test accuracy per mode and family, and the graph count."""
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
-    return summary.rename(columns={"count": "graphs", "mean": "test_acc_mean", "median": "test_acc_median", "std": "test_acc_std"})
+    return summary.rename(
+        columns={
+            "count": "graphs",
+            "mean": "test_acc_mean",
+            "median": "test_acc_median",
+            "std": "test_acc_std",
+        }
+    )
 
 
 def figure7(df, path: Path) -> Path:
@@ -307,10 +361,14 @@ def figure7(df, path: Path) -> Path:
 
 
 def _short(family: str) -> str:
-    return {"watts_strogatz": "WS", "barabasi_albert": "BA", "erdos_renyi": "ER"}.get(family, family)
+    return {"watts_strogatz": "WS", "barabasi_albert": "BA", "erdos_renyi": "ER"}.get(
+        family, family
+    )
 
 
-def run_experiment(config: PriorsConfig, store: TrialStore, out_dir: Path, executor=None, progress: bool = True) -> dict[str, str]:
+def run_experiment(
+    config: PriorsConfig, store: TrialStore, out_dir: Path, executor=None, progress: bool = True
+) -> dict[str, str]:
     """Sweep, then write every output; returns label → path (or note)."""
     rows = run_sweep(config, store, executor, progress)
     written = write_outputs(rows, out_dir)
@@ -326,15 +384,4 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
     config = replace(PRESETS["demo"], seed=seed)
     return run_experiment(config, store, out_dir, progress=False)
-
-
-def config_dict(config: PriorsConfig) -> dict[str, Any]:
-    """The config as a plain dict (for printing and reports)."""
-    return asdict(config)
-
-
-def paper_trial_count() -> int:
-    """Trials of the paper's sweep: families × count × modes (2 × 100 × 4 = 800)."""
-    paper = PRESETS["paper"]
-    return len(paper.families) * paper.count * len(paper.modes)
 
