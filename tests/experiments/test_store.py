@@ -10,6 +10,8 @@ import textwrap
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.store import (
@@ -201,3 +203,27 @@ def test_newer_schema_version_is_refused(tmp_path):
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(HiddenstructError, match="schema version 99"):
         TrialStore(path)
+
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _values, max_size=6))
+def test_hash_depends_on_content_not_insertion_order(config):
+    reordered = dict(reversed(list(config.items())))
+    assert config_hash(reordered) == config_hash(config)
+    assert len(config_hash(config)) == 64
+    extra = {**config, "__added__": 1}
+    assert config_hash(extra, defaults={"__added__": 1}) == config_hash(config)
+    assert config_hash(extra) != config_hash(config)
