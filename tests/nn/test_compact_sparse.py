@@ -153,3 +153,20 @@ def test_sparse_graphnet_with_csr_blocks():
     assert any(sparse._buffers[name].layout == torch.sparse_csr for name in sparse.block_names)
     x = torch.randn(9, 4)
     assert torch.allclose(sparse(x), net(x), atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_models_match_cpu():
+    torch.manual_seed(0)
+    G = nx.gnp_random_graph(60, 0.1, seed=1)
+    for model in (MaskedDeepFFN(12, 3, [40, 20]), GraphNet(G, 12, 3, readout="sinks")):
+        _random_masks(model, 0.3, seed=2)
+        x = torch.randn(5, 12)
+        expected = model(x)
+        gpu = model.to("cuda")
+        xg = x.to("cuda")
+        assert torch.allclose(gpu(xg).cpu(), expected, atol=1e-4)
+        assert torch.allclose(compact(gpu)(xg).cpu(), expected, atol=1e-4)
+        assert torch.allclose(to_sparse(compact(gpu))(xg).cpu(), expected, atol=1e-4)
+        gpu(xg).sum().backward()
+        assert to_graph(gpu).number_of_edges() == to_graph(model.cpu()).number_of_edges()
