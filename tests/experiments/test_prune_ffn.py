@@ -1,0 +1,104 @@
+"""prune-ffn experiment at toy scale: outputs are consistent and an interrupted run resumes."""
+
+from __future__ import annotations
+
+import csv
+
+from hiddenstruct.experiments.executors import run_trials
+from hiddenstruct.experiments.prune_ffn import (
+    EXPERIMENT,
+    PruneFFNConfig,
+    ffn_table,
+    ffn_trial,
+    run_prune_ffn,
+    trial_configs,
+)
+from hiddenstruct.experiments.store import TrialStore
+
+TINY = PruneFFNConfig(
+    architectures=((8,),),
+    methods=("random", "class_blinded", "obd"),
+    repeats=1,
+    epochs=2,
+    relative_p=0.5,
+    max_zero_fraction=0.9,
+    obd_samples=64,
+    train_subset=256,
+    batch_size=64,
+)
+
+
+def test_interrupted_run_resumes_without_rerunning_finished_trials(tmp_path):
+    store = TrialStore(tmp_path / "store.sqlite")
+    configs = trial_configs(TINY)
+    assert len(configs) == 3 * 2  # methods × with/without retraining
+    # "interrupted" sweep: only the first two trials got to run
+    first = run_trials(EXPERIMENT, configs[:2], ffn_trial, store, progress=False)
+    before = {r.hash: (r.attempts, r.finished_at) for r in first}
+    written = run_prune_ffn(TINY, store, tmp_path / "out", progress=False)
+    records = store.trials(EXPERIMENT)
+    assert len(records) == 6 and all(r.status == "done" for r in records)
+    for r in records:
+        if r.hash in before:
+            assert (r.attempts, r.finished_at) == before[r.hash]
+    assert written["trials"] == "6/6 done"
+    for key in ("curves", "table", "figure2a_8_relative"):
+        assert (tmp_path / "out").joinpath(written[key]).exists()
+
+    with open(written["curves"]) as handle:
+        rows = list(csv.DictReader(handle))
+    by_trial: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_trial.setdefault((row["method"], row["retrain"]), []).append(row)
+    assert len(by_trial) == 6
+    for steps in by_trial.values():
+        fractions = [float(r["zero_fraction"]) for r in steps]
+        assert fractions == sorted(fractions) and fractions[0] == 0.0
+        assert abs(fractions[-1] - 0.9) < 0.01
+        # steps are clipped to land exactly on the table's checkpoints (within rounding)
+        for point in (0.5, 0.6, 0.8, 0.9):
+            assert min(abs(f - point) for f in fractions) < 0.01
+        assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in steps)
+
+
+def test_trials_are_reproducible_and_obd_uses_exact_diagonal(tmp_path):
+    configs = [c for c in trial_configs(TINY) if c["method"] == "obd" and not c["retrain"]]
+    a = run_trials(
+        EXPERIMENT, configs, ffn_trial, TrialStore(tmp_path / "a.sqlite"), progress=False
+    )
+    b = run_trials(
+        EXPERIMENT, configs, ffn_trial, TrialStore(tmp_path / "b.sqlite"), progress=False
+    )
+    assert a[0].result["points"] == b[0].result["points"]
+    assert a[0].result["criterion_details"]["hessian_diagonal"] == "exact"
+
+
+def test_table_reads_exact_checkpoints():
+    rows = []
+    for repeat, acc in ((0, 0.8), (1, 0.6)):
+        rows += [
+            {
+                "architecture": "8",
+                "schedule": "relative",
+                "method": "m",
+                "retrain": False,
+                "repeat": repeat,
+                "step": 0,
+                "zero_fraction": 0.0,
+                "accuracy": 0.9,
+            },
+            {
+                "architecture": "8",
+                "schedule": "relative",
+                "method": "m",
+                "retrain": False,
+                "repeat": repeat,
+                "step": 1,
+                "zero_fraction": 0.5,
+                "accuracy": acc,
+            },
+        ]
+    (entry,) = ffn_table(rows, (0.5, 0.9))
+    assert entry["unpruned"] == 0.9
+    assert entry["acc@50%"] == 0.7 and abs(entry["std@50%"] - 0.1414) < 1e-3
+    assert entry["acc@90%"] != entry["acc@90%"]  # NaN: no step landed there

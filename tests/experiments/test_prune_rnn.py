@@ -1,0 +1,70 @@
+"""prune-rnn experiment at toy scale: scopes × p from one base, summary rules, resume."""
+
+from __future__ import annotations
+
+from hiddenstruct.experiments.prune_rnn import (
+    EXPERIMENT,
+    PruneRNNConfig,
+    epochs_to_recover,
+    run_prune_rnn,
+    summarize,
+)
+from hiddenstruct.experiments.store import TrialStore
+
+TINY = PruneRNNConfig(
+    modes=("GRU",),
+    n=120,
+    embedding_dim=4,
+    hidden_sizes=(4,),
+    base_epochs=1,
+    lr=1e-2,
+    percents=(0.5, 1.0),
+    retrain_epochs=1,
+    batch_size=32,
+)
+
+
+def test_runs_every_scope_and_p_and_resumes(tmp_path):
+    store = TrialStore(tmp_path / "store.sqlite")
+    written = run_prune_rnn(TINY, store, tmp_path / "out", progress=False)
+    (gru,) = store.trials(EXPERIMENT)
+    points = gru.result["points"]
+    assert {(p["scope"], p["p"]) for p in points} == {
+        (s, p) for s in ("both", "i2h", "h2h") for p in (0.5, 1.0)
+    }
+    for p in points:
+        assert abs(p["zero_fraction"] - p["p"]) < 0.02
+        assert len(p["accuracy_retrained"]) <= 1
+    for key in ("points", "summary", "figure2b_both", "figure5a_i2h", "figure5b_h2h"):
+        assert (tmp_path / "out").joinpath(written[key]).exists()
+    # adding a mode later resumes: the GRU trial is not run again
+    more = PruneRNNConfig(**{**TINY.__dict__, "modes": ("GRU", "RNN_RELU")})
+    run_prune_rnn(more, store, tmp_path / "out", progress=False)
+    records = {r.config["mode"]: r for r in store.trials(EXPERIMENT)}
+    assert set(records) == {"GRU", "RNN_RELU"}
+    assert (records["GRU"].attempts, records["GRU"].finished_at) == (gru.attempts, gru.finished_at)
+
+
+def test_epochs_to_recover_and_tolerated_p():
+    def point(scope, p, pruned, retrained):
+        return {"scope": scope, "p": p, "accuracy_pruned": pruned, "accuracy_retrained": retrained}
+
+    assert epochs_to_recover(point("both", 0.1, 0.995, []), 1.0, 0.01) == 0
+    assert epochs_to_recover(point("both", 0.9, 0.5, [0.8, 0.999]), 1.0, 0.01) == 2
+    assert epochs_to_recover(point("both", 1.0, 0.5, [0.5]), 1.0, 0.01) is None
+    record = {
+        "mode": "LSTM",
+        "result": {
+            "base_accuracy": 1.0,
+            "points": [
+                point("both", 0.1, 1.0, []),
+                point("both", 0.2, 0.995, []),
+                point("both", 0.3, 0.9, [1.0]),
+                point("both", 0.4, 1.0, []),
+                point("both", 0.5, 0.5, [0.6]),
+            ],
+        },
+    }
+    (row,) = summarize([record], 0.01)
+    assert row["tolerated_p"] == 0.2  # the first failing p ends the tolerated range
+    assert row["epochs@30%"] == 1 and row["epochs@40%"] == 0 and row["epochs@50%"] == "never"
