@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 err = float((fast(x) - model(x)).abs().max())
                 assert err < 1e-4, f"sparse model differs by {err}"
-                ours = per_call(lambda x=x: fast(x), calls, repeats)
-                masked = per_call(lambda x=x: model(x), calls, repeats)
-                dense = per_call(lambda x=x: plain(x), calls, repeats)
+                ours = per_call(lambda x=x, m=fast: m(x), calls, repeats)
+                masked = per_call(lambda x=x, m=model: m(x), calls, repeats)
+                dense = per_call(lambda x=x, m=plain: m(x), calls, repeats)
             report(f"lenet300-100 {zeros:.0%} zeros batch {batch} vs masked", ours, masked)
             report(
                 f"lenet300-100 {zeros:.0%} zeros batch {batch} vs dense (mask removed)", ours, dense
