@@ -197,3 +197,61 @@ def test_sweep_progress_display_runs(tmp_path, monkeypatch):
         "bar", [{"i": i, "fail": False} for i in range(3)], failing_trial, tmp_path / "s.sqlite"
     )
     assert [r.status for r in records] == ["done"] * 3
+
+
+class FakeRef:
+    def __init__(self, fn, job):
+        self.fn, self.job = fn, job
+
+
+class FakeRay:
+    """Just enough of ray's API (init, remote, wait, get) to run RayExecutor in-process."""
+
+    def __init__(self):
+        self.initialized_with = None
+        self.submitted = 0
+
+    def is_initialized(self):
+        return self.initialized_with is not None
+
+    def init(self, address=None, **kwargs):
+        self.initialized_with = address or "local"
+
+    def cluster_resources(self):
+        return {"CPU": 2.0}
+
+    def remote(self, **options):
+        fake = self
+
+        def wrap(fn):
+            class Remote:
+                @staticmethod
+                def remote(job):
+                    fake.submitted += 1
+                    return FakeRef(fn, job)
+
+            return Remote
+
+        return wrap
+
+    def wait(self, refs, num_returns=1):
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref):
+        return ref.fn(ref.job)
+
+
+def test_ray_executor_runs_trials_through_the_ray_api(tmp_path, monkeypatch):
+    fake = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    configs = [{"i": i, "fail": i == 1} for i in range(4)]
+    records = run_trials(
+        "ray", configs, failing_trial, tmp_path / "s.sqlite", RayExecutor("ray://head:10001")
+    )
+    assert fake.initialized_with == "ray://head:10001"
+    assert fake.submitted == 4
+    assert [r.status for r in records] == ["done", "failed", "done", "done"]
+    local = run_trials(
+        "ray", configs, failing_trial, tmp_path / "t.sqlite", LocalExecutor(), progress=False
+    )
+    assert [r.result for r in records] == [r.result for r in local]
