@@ -65,7 +65,11 @@ def grouped_nonzero_fraction(model: nn.Module, dim: int = 1) -> float:
         if tensor.dim() < 2:
             fractions.append((tensor != 0).float().mean().reshape(1))
             continue
-        rows = tensor.reshape(tensor.shape[0], -1) if dim == 1 else tensor.reshape(-1, tensor.shape[-1]).T
+        rows = (
+            tensor.reshape(tensor.shape[0], -1)
+            if dim == 1
+            else tensor.reshape(-1, tensor.shape[-1]).T
+        )
         fractions.append((rows != 0).float().mean(dim=1))
     if not fractions:
         return 0.0

@@ -45,12 +45,20 @@ def validate_graph(G: nx.Graph, *, require_connected: bool = False) -> None:
         path = " -> ".join(repr(u) for u, _ in cycle) + f" -> {cycle[0][0]!r}"
         raise GraphError(f"the graph has a cycle: {path}")
     if require_connected:
-        parts = nx.number_weakly_connected_components(G) if G.is_directed() else nx.number_connected_components(G)
+        parts = (
+            nx.number_weakly_connected_components(G)
+            if G.is_directed()
+            else nx.number_connected_components(G)
+        )
         if parts > 1:
-            raise GraphError(f"the graph is disconnected ({parts} components); a connected graph is required")
+            raise GraphError(
+                f"the graph is disconnected ({parts} components); a connected graph is required"
+            )
 
 
-def to_dag(G: nx.Graph, order: Sequence[Hashable] | None = None, seed: int | None = None) -> nx.DiGraph:
+def to_dag(
+    G: nx.Graph, order: Sequence[Hashable] | None = None, seed: int | None = None
+) -> nx.DiGraph:
     """Orient an undirected graph into a DAG; a directed graph is validated and copied.
 
     Each edge {u, v} is oriented from the endpoint that comes first in ``order`` to the
@@ -62,7 +70,9 @@ def to_dag(G: nx.Graph, order: Sequence[Hashable] | None = None, seed: int | Non
     validate_graph(G)
     if G.is_directed():
         if order is not None or seed is not None:
-            raise GraphError("order/seed only apply to undirected graphs; this graph is already directed")
+            raise GraphError(
+                "order/seed only apply to undirected graphs; this graph is already directed"
+            )
         return nx.DiGraph(G)
     if order is None:
         order = default_order(G)
