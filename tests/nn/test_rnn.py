@@ -8,6 +8,8 @@ import io
 import networkx as nx
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hiddenstruct.nn import apply_mask, get_mask, load_state_dict, masks
 from hiddenstruct.nn.classifier import SequenceClassifier
@@ -378,3 +380,27 @@ def test_classifier_validates_its_parts():
     full = graph_model.structure_graph(include_io=True)
     assert full.number_of_edges() == 2 + 4 * 1 + 2 * 1  # inputs→0, 0→1→2, 2→outputs
     assert full.nodes[("out", 1)]["layer"] == 3 and full.has_edge(2, ("out", 0))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    mode=st.sampled_from(ALL_MODES),
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+    keep=st.floats(0.0, 1.0),
+    seed=st.integers(0, 1000),
+)
+def test_random_shapes_match_reference(mode, sizes, lengths, keep, seed):
+    torch.manual_seed(seed)
+    model = MaskedRNN(3, sizes, mode)
+    random_masks(model, keep, seed=seed)
+    lengths = torch.tensor(lengths)
+    x = torch.randn(len(lengths), int(lengths.max()), 3)
+    with torch.no_grad():
+        out, states = model(x, lengths)
+        ref_out, ref_states = reference_forward(model, x, lengths)
+        encoded = model.encode(x, lengths)
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=0)
+    for s, r in zip(states, ref_states, strict=True):
+        assert_states_close(s, r)
+    torch.testing.assert_close(encoded, hidden_of(ref_states[-1]), atol=1e-5, rtol=0)
