@@ -210,3 +210,15 @@ def test_hypothesis_graphs_build_or_fail_with_graph_error(G, readout):
     assert _param_count(net) == _expected(G, 3, 2, readout)
     out = net(torch.randn(2, 3))
     assert out.shape == (2, 2) and torch.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_hundred_thousand_edges_build_in_seconds():
+    import time
+
+    G = nx.gnm_random_graph(20_000, 100_000, seed=1)
+    start = time.perf_counter()
+    net = GraphNet(G, 32, 10)
+    assert time.perf_counter() - start < 10
+    assert _param_count(net) == _expected(G, 32, 10, "last_layer")
+    net(torch.randn(4, 32)).sum().backward()
