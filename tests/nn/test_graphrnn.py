@@ -250,3 +250,17 @@ def test_random_graphs_build_and_run(n, p, seed, directed):
     assert set(net.structure_graph().edges) == set(to_dag(G).edges)
     out = net(torch.randn(2, 3, 2), torch.tensor([3, 1]))
     assert out.shape == (2, 2) and torch.isfinite(out).all()
+
+
+def test_to_graph_uses_structure_graph():
+    from hiddenstruct.graphs import to_graph
+    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+
+    G = nx.barabasi_albert_graph(12, 2, seed=2)
+    net = GraphRNN(G, input_size=3, mode="LSTM")
+    assert set(to_graph(net).edges) == set(to_dag(G).edges)
+    clf = SequenceClassifier(MaskedRNN(4, [3, 2], "GRU"), num_classes=2)
+    full = to_graph(clf, include_io=True)
+    assert full.number_of_edges() == 4 * 3 + 3 * 2 + 2 * 2
+    roles = {d["role"] for _, d in full.nodes(data=True)}
+    assert roles == {"input", "hidden", "output"}
