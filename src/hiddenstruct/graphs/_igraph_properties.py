@@ -37,15 +37,20 @@ def _edge_arrays(G: nx.Graph) -> tuple[int, np.ndarray, np.ndarray]:
     """
     nodes = list(G.nodes) if G.is_directed() else default_order(G)
     position = {node: i for i, node in enumerate(nodes)}
-    flat = np.fromiter(
-        map(position.__getitem__, chain.from_iterable(G.edges())),
+    # G.adjacency() yields (vertex, successor dict): plain dicts, cheap to chain.
+    owners, neighbours = zip(*G.adjacency(), strict=True)
+    heads = np.fromiter(map(position.__getitem__, owners), dtype=np.int64, count=len(nodes))
+    degrees = np.fromiter(map(len, neighbours), dtype=np.int64, count=len(nodes))
+    tails = np.fromiter(
+        map(position.__getitem__, chain.from_iterable(neighbours)),
         dtype=np.int64,
-        count=2 * G.number_of_edges(),
+        count=int(degrees.sum()),
     )
-    first, second = flat[0::2], flat[1::2]
+    heads = np.repeat(heads, degrees)
     if G.is_directed():
-        return len(nodes), first, second
-    return len(nodes), np.minimum(first, second), np.maximum(first, second)
+        return len(nodes), heads, tails
+    keep = heads < tails  # each undirected edge appears twice in the adjacency
+    return len(nodes), heads[keep], tails[keep]
 
 
 def layer_sizes(
