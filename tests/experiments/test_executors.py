@@ -255,3 +255,22 @@ def test_ray_executor_runs_trials_through_the_ray_api(tmp_path, monkeypatch):
         "ray", configs, failing_trial, tmp_path / "t.sqlite", LocalExecutor(), progress=False
     )
     assert [r.result for r in records] == [r.result for r in local]
+
+
+def dying_trial(config, log):
+    if config["die"]:
+        os._exit(3)  # the worker process disappears, as when killed for memory
+    return {"i": config["i"]}
+
+
+@pytest.mark.slow
+def test_worker_death_is_recorded_and_the_sweep_ends(tmp_path):
+    configs = [{"i": i, "die": i == 1} for i in range(5)]
+    store = TrialStore(tmp_path / "s.sqlite")
+    records = run_trials("die", configs, dying_trial, store, ProcessPoolExecutor(2), progress=False)
+    assert records[1].status == "failed" and "worker crashed" in records[1].error
+    assert all(r.status in ("done", "failed") for r in records)  # nothing left running
+    again = run_trials(
+        "die", [c for c in configs if not c["die"]], dying_trial, store, progress=False
+    )
+    assert [r.status for r in again] == ["done"] * 4

@@ -175,22 +175,42 @@ class ProcessPoolExecutor:
             initializer=_init_worker,
             initargs=(self.threads_per_worker,),
         )
-        with pool:
-            # keep at most `workers` trials in flight so only those are claimed as running
-            futures = {pool.submit(fn, first): first}
-            for job in itertools.islice(jobs, self.workers - 1):
+        futures: dict[cf.Future, TrialJob] = {}
+
+        def submit(job: TrialJob) -> TrialOutcome | None:
+            try:
                 futures[pool.submit(fn, job)] = job
-            while futures:
-                done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    job = futures.pop(future)
-                    try:
-                        yield future.result()
-                    except Exception as err:  # a worker died (e.g. killed, out of memory)
-                        yield _crashed(job, err)
-                    following = next(jobs, None)
-                    if following is not None:
-                        futures[pool.submit(fn, following)] = following
+            except cf.process.BrokenProcessPool as err:  # an earlier worker death broke the pool
+                return _crashed(job, err)
+            return None
+
+        finished = False
+        try:
+            # keep at most `workers` trials in flight so only those are claimed as running
+            for job in itertools.chain([first], itertools.islice(jobs, self.workers - 1)):
+                if (refused := submit(job)) is not None:
+                    yield refused
+            while True:
+                while futures:
+                    done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        job = futures.pop(future)
+                        try:
+                            yield future.result()
+                        except Exception as err:  # a worker died (killed, out of memory)
+                            yield _crashed(job, err)
+                        following = next(jobs, None)
+                        if following is not None and (refused := submit(following)) is not None:
+                            yield refused
+                following = next(jobs, None)  # only left when a broken pool refused jobs
+                if following is None:
+                    break
+                if (refused := submit(following)) is not None:
+                    yield refused
+            finished = True
+        finally:
+            # on Ctrl-C or an error, do not wait for queued trials
+            pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 class RayExecutor:
