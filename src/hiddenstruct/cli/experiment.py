@@ -10,7 +10,12 @@ import argparse
 import importlib
 
 # Explicit registry of experiment command modules, in help order (append yours).
-EXPERIMENT_MODULES: tuple[str, ...] = ("experiment_priors_rnn", "experiment_nas", "experiment_prune_ffn", "experiment_prune_rnn")
+EXPERIMENT_MODULES: tuple[str, ...] = (
+    "experiment_priors_rnn",
+    "experiment_nas",
+    "experiment_prune_ffn",
+    "experiment_prune_rnn",
+)
 
 
 def register(subparsers) -> None:
