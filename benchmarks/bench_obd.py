@@ -8,7 +8,7 @@ absent — the script says which). Mean cross-entropy over the 1 000 samples.
   per batch plus one matrix product per layer (see ``hiddenstruct/pruning/obd.py``);
 * baseline: the approach of the paper's code — the gradient with ``create_graph=True``, then
   one more backward per weight to read ∂²L/∂w_k². Timed on a random subset of weights
-  (``--weights``, default 200) and **extrapolated** linearly to all weights: the one-time
+  (``--weights``, default 50) and **extrapolated** linearly to all weights: the one-time
   gradient cost plus the per-weight cost × the number of weights (the per-weight cost is
   constant); the printed baseline is that extrapolation. A check asserts that both give
   the same diagonal entries on the subset.
@@ -74,7 +74,7 @@ def main() -> None:
     parser = bench_parser(__doc__.splitlines()[0], default_repeats=3)
     parser.add_argument("--data-dir", type=Path, default=None, help="MNIST folder")
     parser.add_argument(
-        "--weights", type=int, default=None, help="baseline subset size (200; 40 quick)"
+        "--weights", type=int, default=None, help="baseline subset size (50; 20 quick)"
     )
     args = parser.parse_args()
     repeats = repeats_of(args)
@@ -90,7 +90,7 @@ def main() -> None:
     diag, used = hessian_diagonal(model, targets, loader, method="exact")
     assert used == "exact"
     generator = torch.Generator().manual_seed(1)
-    k = args.weights or (40 if args.quick else 200)
+    k = args.weights or (20 if args.quick else 50)
     names = list(targets)
     sizes = [targets[name].weight().numel() for name in names]
     flat_picks = torch.randperm(total, generator=generator)[:k].tolist()

@@ -115,26 +115,33 @@ def _flat_candidates(scores, masks) -> tuple[torch.Tensor, torch.Tensor, torch.T
 
 
 def _lowest(values: torch.Tensor, amount: Amount, max_count: int | None) -> torch.Tensor:
-    """Indices (into ``values``) of the entries to prune, lowest first, ties by position."""
+    """Indices (into ``values``) of the entries to prune: the k lowest, ties by position."""
     if torch.isnan(values).any():
         raise ValueError("saliency scores contain NaN")
-    order = torch.sort(values, stable=True).indices
     if isinstance(amount, Bucket):
         if values.numel() and values.min() < 0:
             raise ValueError("bucket pruning needs non-negative saliency scores")
+        order = torch.sort(values, stable=True).indices
         cumulative = torch.cumsum(values[order], 0)
         # first position where the running sum reaches B; that weight is pruned too
-        k = int(
-            torch.searchsorted(
-                cumulative, torch.tensor([float(amount.size)], dtype=cumulative.dtype)
-            )
-        )
+        size = torch.tensor([float(amount.size)], dtype=cumulative.dtype)
+        k = int(torch.searchsorted(cumulative, size))
         k = min(k + 1, values.numel()) if amount.size > 0 else 0
-    else:
-        k = count_for(amount, values.numel())
+        if max_count is not None:
+            k = min(k, max(max_count, 0))
+        return order[:k]
+    k = count_for(amount, values.numel())
     if max_count is not None:
         k = min(k, max(max_count, 0))
-    return order[:k]
+    if k == 0:
+        return torch.empty(0, dtype=torch.long)
+    if k >= values.numel():
+        return torch.arange(values.numel())
+    # O(n) selection: everything below the k-th value, then the first ties by position
+    kth = torch.kthvalue(values, k).values
+    below = torch.nonzero(values < kth).reshape(-1)
+    ties = torch.nonzero(values == kth).reshape(-1)[: k - below.numel()]
+    return torch.cat([below, ties])
 
 
 def _apply(masks, flat_masks, positions, chosen) -> dict[str, torch.Tensor]:
