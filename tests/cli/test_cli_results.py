@@ -35,6 +35,8 @@ def test_list_filters(store_path, capsys):
     assert main(["results", "list", "--store", str(store_path), "--status", "pending"]) == 0
     out = capsys.readouterr().out
     assert "1 trials" in out and "beta" in out
+    assert main(["results", "list", "--store", str(store_path), "--experiment", "gamma"]) == 2
+    assert "'alpha', 'beta'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

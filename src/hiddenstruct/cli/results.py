@@ -75,6 +75,13 @@ def _open_existing(path: Path):
     return TrialStore(path)
 
 
+def _check_experiment(store, name: str | None) -> None:
+    from hiddenstruct.errors import UsageError
+
+    if name is not None and name not in (known := store.experiments()):
+        raise UsageError(f"no trials of experiment {name!r} in {store.path}; stored: {known}")
+
+
 def _short_result(result: dict | None, limit: int = 3) -> str:
     if not result:
         return ""
@@ -94,6 +101,7 @@ def run_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     store = _open_existing(args.store)
+    _check_experiment(store, args.experiment)
     trials = store.trials(args.experiment, args.status)
     if args.limit:
         trials = trials[-args.limit :]
@@ -150,6 +158,7 @@ def run_export(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.export import export_trials
 
     store = _open_existing(args.store)
+    _check_experiment(store, args.experiment)
     rows = export_trials(store, args.output, args.format, args.experiment, args.metrics)
     print(f"wrote {rows} rows to {args.output}")
     return 0
