@@ -102,3 +102,24 @@ def test_table_reads_exact_checkpoints():
     assert entry["unpruned"] == 0.9
     assert entry["acc@50%"] == 0.7 and abs(entry["std@50%"] - 0.1414) < 1e-3
     assert entry["acc@90%"] != entry["acc@90%"]  # NaN: no step landed there
+
+
+def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):
+    from hiddenstruct.cli.main import main
+
+    out = tmp_path / "out"
+    code = main(
+        [
+            "experiment",
+            "prune-ffn",
+            "--dataset",
+            "mnist",
+            "--output",
+            str(out),
+            "--store",
+            str(tmp_path / "s.sqlite"),
+        ]
+    )
+    assert code == 2
+    assert "--data-dir" in capsys.readouterr().err
+    assert not out.exists()

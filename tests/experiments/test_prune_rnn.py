@@ -68,3 +68,14 @@ def test_epochs_to_recover_and_tolerated_p():
     (row,) = summarize([record], 0.01)
     assert row["tolerated_p"] == 0.2  # the first failing p ends the tolerated range
     assert row["epochs@30%"] == 1 and row["epochs@40%"] == 0 and row["epochs@50%"] == "never"
+
+
+def test_cli_rejects_unknown_percent(tmp_path):
+    import pytest
+
+    from hiddenstruct.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["experiment", "prune-rnn", "--percents", "1.5", "--output", str(tmp_path / "o")])
+    assert info.value.code == 2
+    assert not (tmp_path / "o").exists()

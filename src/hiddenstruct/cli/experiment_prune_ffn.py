@@ -103,7 +103,7 @@ def register(subparsers) -> None:
         "--epochs",
         type=positive_int,
         default=None,
-        help="base training epochs (15; paper preset: up to 200 with early stop)",
+        help="base training epochs (30; paper preset: up to 200 with early stop)",
     )
     parser.add_argument(
         "--optimizer", choices=("adam", "sgd"), default=None, help="base optimizer (adam)"

@@ -72,7 +72,7 @@ class PruneFFNConfig:
     lr: float = 1e-3
     retrain_lr: float | None = None  # None: same as lr
     batch_size: int = 64
-    epochs: int = 15
+    epochs: int = 30
     lr_decay: bool = False  # ReduceLROnPlateau ×0.1 down to lr/100, early stop at convergence
     patience: int = 10
     obd_samples: int = 1000
@@ -349,7 +349,7 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
         architectures=((100,),),
         repeats=1,
         seed=seed,
-        epochs=8,
+        epochs=25,
         lr=3e-3,
         batch_size=128,
         relative_p=0.35,
