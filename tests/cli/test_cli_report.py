@@ -18,6 +18,7 @@ def _make_output(root):
     (root / "reber-rnn" / "sub").mkdir(parents=True)
     (root / "reber-rnn" / "sub" / "metrics.csv").write_text("epoch,loss\n1,0.3\n")
     (root / "summary.csv").write_text("a,b\n1,2\n")
+    (root / "reber-rnn" / "best.json").write_text('{"accuracy": 0.93, "name": "<gru>"}')
 
 
 def test_report_embeds_figures_and_tables(tmp_path, capsys):
@@ -45,6 +46,7 @@ def test_report_embeds_figures_and_tables(tmp_path, capsys):
     assert [mime for mime, _ in images] == ["image/png"]  # svg twin of a png is not repeated
     assert base64.b64decode(images[0][1]) == (root / "prune-ffn" / "curve.png").read_bytes()
     assert "<td>0.9</td>" in page and "sub/metrics.csv" in page
+    assert "&quot;name&quot;: &quot;&lt;gru&gt;&quot;" in page  # JSON shown, escaped
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing external
 
 

@@ -3,7 +3,7 @@
 One section per experiment folder (each direct sub-folder of the input, files found
 recursively), plus an overview section for files at the top level. PNG figures are embedded
 as base64 (an SVG is used only when no PNG of the same name exists), CSV files become HTML
-tables (first ``max_rows`` rows). The page needs no network and no other file.
+tables (first ``max_rows`` rows), small JSON files are shown as text. The page needs no network and no other file.
 
 Example::
 
@@ -30,6 +30,7 @@ figcaption, .note { font-size: 0.85em; color: #555; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
 th { background: #f2f2f2; } .wrap { overflow-x: auto; }
+pre { background: #f7f7f7; padding: 0.5em; font-size: 0.8em; max-height: 30em; overflow: auto; }
 """
 
 
@@ -59,6 +60,22 @@ def _table_html(path: Path, root: Path, max_rows: int) -> str:
     return f'<h3>{caption}<span class="note">{note}</span></h3><div class="wrap">{table}</div>'
 
 
+MAX_JSON_BYTES = 20_000
+
+
+def _json_html(path: Path, root: Path) -> str:
+    import json
+
+    caption = html.escape(str(path.relative_to(root)))
+    if path.stat().st_size > MAX_JSON_BYTES:
+        return f'<p class="note">{caption}: {path.stat().st_size} bytes, too large to show</p>'
+    try:
+        text = json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=2)
+    except (ValueError, UnicodeDecodeError) as err:
+        return f'<p class="note">{caption}: not readable JSON ({html.escape(str(err))})</p>'
+    return f"<h3>{caption}</h3><pre>{html.escape(text)}</pre>"
+
+
 def _section(title: str, files: list[Path], root: Path, max_rows: int) -> str:
     pngs = {p.with_suffix("") for p in files if p.suffix.lower() == ".png"}
     figures = [
@@ -68,11 +85,13 @@ def _section(title: str, files: list[Path], root: Path, max_rows: int) -> str:
         or (p.suffix.lower() == ".svg" and p.with_suffix("") not in pngs)
     ]
     tables = [p for p in files if p.suffix.lower() == ".csv"]
-    if not figures and not tables:
+    documents = [p for p in files if p.suffix.lower() == ".json"]
+    if not figures and not tables and not documents:
         return ""
     parts = [f"<section><h2>{html.escape(title)}</h2>"]
     parts += [_figure_html(p, root) for p in figures]
     parts += [_table_html(p, root, max_rows) for p in tables]
+    parts += [_json_html(p, root) for p in documents]
     parts.append("</section>")
     return "\n".join(parts)
 
