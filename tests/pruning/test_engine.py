@@ -225,3 +225,19 @@ def test_rewinding_restores_initial_values_of_survivors():
     now = snapshot_weights(model)
     assert all(torch.equal(now[k], init[k]) for k in init)
     assert sum(_alive(model).values()) == sum(m.numel() for m in masks(model).values()) // 2
+
+
+def test_scope_by_names_and_predicate_and_distributed_criterion():
+    from hiddenstruct.pruning import make_criterion
+
+    model = _ffn(4)
+    report = prune(model, "magnitude", "class_blinded", 0.5, scope=["layers.1.weight"])
+    assert [t.name for t in report.tensors] == ["layers.1.weight"]
+    assert _alive(model)["layers.0.weight"] == 48 and _alive(model)["layers.1.weight"] == 15
+    targets = resolve_scope(model, lambda name, module, leaf: name.startswith("layers.2"))
+    assert list(targets) == ["layers.2.weight"]
+    saliency = make_criterion("magnitude_distributed").scores(model, resolve_scope(model))
+    w = model.layers[0].weight.detach().double()
+    torch.testing.assert_close(saliency.scores["layers.0.weight"], w.abs() / w.std())
+    with pytest.raises(UsageError, match="magnitude"):
+        make_criterion("saliency-of-my-dreams")
