@@ -241,3 +241,16 @@ def test_scope_by_names_and_predicate_and_distributed_criterion():
     torch.testing.assert_close(saliency.scores["layers.0.weight"], w.abs() / w.std())
     with pytest.raises(UsageError, match="magnitude"):
         make_criterion("saliency-of-my-dreams")
+
+
+def test_relative_schedule_reaches_a_tiny_remainder():
+    model = nn.Sequential(nn.Linear(3, 2))
+    result = iterative_prune(
+        model,
+        "magnitude",
+        "class_blinded",
+        relative(0.2),
+        stop=StopCriteria(target_zero_fraction=1.0),
+    )
+    assert result.steps[-1].remaining == 0
+    assert all(step.pruned >= 1 for step in result.steps)

@@ -25,7 +25,14 @@ from hiddenstruct.pruning.criteria import Criterion, make_criterion
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind
 from hiddenstruct.pruning.schedules import Schedule, StopCriteria
 from hiddenstruct.pruning.scope import ScopeSpec, current_masks, ensure_masks, resolve_scope
-from hiddenstruct.pruning.selection import Selector, as_amount, get_selection
+from hiddenstruct.pruning.selection import (
+    Count,
+    Fraction,
+    Selector,
+    as_amount,
+    count_for,
+    get_selection,
+)
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,8 @@ def iterative_prune(
         if amount is None:
             break
         remaining = sum(int(m.sum()) for m in current_masks(targets).values())
+        if isinstance(amount, Fraction) and amount.value > 0 and count_for(amount, remaining) == 0:
+            amount = Count(1)  # a relative step that rounds to nothing still makes progress
         limit = stop.max_prunable(remaining, total)
         ahead = [m - (total - remaining) for m in marks if m > total - remaining]
         if ahead:
