@@ -11,7 +11,7 @@ One trial per (mode, repeat) in the store (experiment ``prune-rnn``), so runs re
 Outputs in ``out_dir``: ``points.csv``, ``summary.csv`` (largest p tolerated without
 retraining — accuracy drop ≤ tolerance — and epochs needed to recover above it),
 ``figure2b_both.png``, ``figure5a_i2h.png``, ``figure5b_h2h.png`` (accuracy vs. p per mode,
-right after pruning and after the first retraining epoch) and ``recovery.png``.
+right after pruning and after the first retraining epoch; p = 0 is the base model).
 """
 
 from __future__ import annotations
@@ -218,15 +218,16 @@ def _figures(records, out_dir: Path) -> dict[str, str]:
             if not pts:
                 continue
             drew = True
-            xs = [100 * p["p"] for p in pts]
+            base = rec["result"]["base_accuracy"]
+            xs = [0.0] + [100 * p["p"] for p in pts]
             (line,) = ax.plot(
                 xs,
-                [p["accuracy_pruned"] for p in pts],
+                [base] + [p["accuracy_pruned"] for p in pts],
                 marker="o",
                 markersize=3,
                 label=f"{rec['mode']} (seed {rec['seed']})",
             )
-            after = [
+            after = [base] + [
                 p["accuracy_retrained"][0] if p["accuracy_retrained"] else p["accuracy_pruned"]
                 for p in pts
             ]
