@@ -126,3 +126,23 @@ def test_experiment_on_digits_writes_all_outputs(tmp_path):
     assert summary["prediction"]["measured"] == len(results["prediction"].measured)
     best = Genotype.from_json(open(written["best_genotype"]).read())
     assert best.hash in {summary[s]["best_hash"] for s in ("prediction", "random")}
+
+
+def test_cli_rejects_impossible_settings_with_exit_code_2(tmp_path, capsys):
+    from hiddenstruct.cli.main import main
+
+    common = [
+        "experiment",
+        "nas",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    assert main([*common, "--population", "1"]) == 2
+    assert "population" in capsys.readouterr().err
+    assert main([*common, "--dataset", "cifar10"]) == 2
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit) as info:
+        main([*common, "--mutation", "1.5"])
+    assert info.value.code == 2
