@@ -102,6 +102,7 @@ def test_table_reads_exact_checkpoints():
     assert entry["unpruned"] == 0.9
     assert entry["acc@50%"] == 0.7 and abs(entry["std@50%"] - 0.1414) < 1e-3
     assert entry["acc@90%"] != entry["acc@90%"]  # NaN: no step landed there
+    assert entry["std@90%"] != entry["std@90%"]
 
 
 def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):

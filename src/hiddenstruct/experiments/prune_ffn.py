@@ -394,7 +394,9 @@ def ffn_table(rows: list[dict[str, Any]], points=TABLE_POINTS) -> list[dict[str,
             hits = [r["accuracy"] for r in members if abs(r["zero_fraction"] - p) < 1e-3]
             entry[f"acc@{int(p * 100)}%"] = round(float(np.mean(hits)), 4) if hits else math.nan
             entry[f"std@{int(p * 100)}%"] = (
-                round(float(np.std(hits, ddof=1)), 4) if len(hits) > 1 else 0.0
+                round(float(np.std(hits, ddof=1)), 4)
+                if len(hits) > 1
+                else (0.0 if hits else math.nan)
             )
         table.append(entry)
     return table
