@@ -119,3 +119,25 @@ def test_obd_criterion_reports_method_and_needs_data():
         prune(
             model, "obd", "class_blinded", 0.1, data=loader, criterion_options={"method": "bogus"}
         )
+
+
+def test_recurrent_model_uses_hutchinson():
+    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(MaskedRNN(4, [5], "LSTM"), vocab_size=16, num_classes=2)
+    codes = torch.randint(1, 16, (6, 7))
+    lengths = torch.tensor([7, 3, 5, 1, 7, 2])
+    labels = torch.randint(0, 2, (6,))
+    report = prune(
+        model,
+        "obd",
+        "class_blinded",
+        0.2,
+        scope="h2h",
+        data=[(codes, lengths, labels)],
+        criterion_options={"probes": 2, "seed": 3},
+    )
+    assert report.details["hessian_diagonal"] == "hutchinson"
+    assert [t.name for t in report.tensors] == ["rnn.layers.0.weight_hh"]
+    assert report.pruned == int(0.2 * report.before + 0.5)
