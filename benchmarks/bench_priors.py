@@ -103,12 +103,23 @@ def timed(fn) -> tuple[float, float]:
 
 def main() -> None:
     parser = bench_parser(__doc__.splitlines()[0], default_repeats=1)
-    parser.add_argument("--modes", nargs="+", default=["GRU"], help="recurrent modes (default: GRU)")
-    parser.add_argument("--graphs", type=int, default=None, help="graphs in the sample (default 8, quick 4)")
+    parser.add_argument(
+        "--modes", nargs="+", default=["GRU"], help="recurrent modes (default: GRU)"
+    )
+    parser.add_argument(
+        "--graphs", type=int, default=None, help="graphs in the sample (default 8, quick 4)"
+    )
     parser.add_argument("--pack-size", type=int, default=8, help="K, graphs per pack (default 8)")
-    parser.add_argument("--baseline-batches", type=int, default=None, help="batches timed per baseline graph (default 4, quick 2)")
+    parser.add_argument(
+        "--baseline-batches",
+        type=int,
+        default=None,
+        help="batches timed per baseline graph (default 4, quick 2)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (the target) or cuda")
-    parser.add_argument("--scan-k", type=int, nargs="*", default=[], help="also time these pack sizes")
+    parser.add_argument(
+        "--scan-k", type=int, nargs="*", default=[], help="also time these pack sizes"
+    )
     args = parser.parse_args()
     n_graphs = args.graphs or (4 if args.quick else 8)
     pack = min(args.pack_size, n_graphs)
@@ -116,11 +127,19 @@ def main() -> None:
     torch.set_num_threads(1)
 
     train, _ = load_reber_splits(25_000, seed=0)
-    loader = DataLoader(train, batch_size=128, shuffle=True, collate_fn=reber_collate, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        train,
+        batch_size=128,
+        shuffle=True,
+        collate_fn=reber_collate,
+        generator=torch.Generator().manual_seed(0),
+    )
     batches = list(loader)
     epoch_batches = batches[:20] if args.quick else batches
     scale = EPOCHS * len(batches) / len(epoch_batches)  # → 15 full epochs
-    graphs = sample_prior_graphs("ws", n_graphs // 2, seed=1) + sample_prior_graphs("ba", n_graphs - n_graphs // 2, seed=2)
+    graphs = sample_prior_graphs("ws", n_graphs // 2, seed=1) + sample_prior_graphs(
+        "ba", n_graphs - n_graphs // 2, seed=2
+    )
     graphs.sort(key=lambda G: (len(layers(G)), G.number_of_nodes()))
     print(
         f"{len(graphs)} graphs (WS/BA, n in [10, 50]), {len(batches)} batches of 128 per epoch; ours timed on "
@@ -146,18 +165,38 @@ def main() -> None:
         for i, G in enumerate(graphs):
             model = graph_classifier(G, mode, seed=i).to(args.device)
             train_alone(model, batches[-1:], lambda m_, c, n: m_(c, n))  # warm-up (not timed)
-            wall, cpu_s = timed(lambda m=model: train_alone(m, batches[:baseline_batches], lambda m_, c, n: m_(c, n)))
+            wall, cpu_s = timed(
+                lambda m=model: train_alone(
+                    m, batches[:baseline_batches], lambda m_, c, n: m_(c, n)
+                )
+            )
             fused.append(wall * fused_scale)
             fused_cpu.append(cpu_s * fused_scale)
-            wall, cpu_s = timed(lambda m=model: train_alone(m, batches[:baseline_batches], step_cell_forward))
+            wall, cpu_s = timed(
+                lambda m=model: train_alone(m, batches[:baseline_batches], step_cell_forward)
+            )
             loop.append(wall * fused_scale)
             loop_cpu.append(cpu_s * fused_scale)
         ours = per_trial[f"packed K={pack}"]
-        report(f"priors {mode} s/trial (15 epochs) packed K={pack} vs per-step cell, one graph at a time", ours, loop)
-        report(f"priors {mode} s/trial (15 epochs) packed K={pack} vs fused kernels, one graph at a time", ours, fused)
-        report(f"priors {mode} CPU s/trial packed K={pack} vs per-step cell", cpu[f"packed K={pack}"], loop_cpu)
+        report(
+            f"priors {mode} s/trial (15 epochs) packed K={pack} vs per-step cell, one graph at a time",
+            ours,
+            loop,
+        )
+        report(
+            f"priors {mode} s/trial (15 epochs) packed K={pack} vs fused kernels, one graph at a time",
+            ours,
+            fused,
+        )
+        report(
+            f"priors {mode} CPU s/trial packed K={pack} vs per-step cell",
+            cpu[f"packed K={pack}"],
+            loop_cpu,
+        )
         for name, values in per_trial.items():
-            print(f"  {mode} {name}: median {statistics.median(values):.1f} s/trial wall, {statistics.median(cpu[name]):.1f} s CPU")
+            print(
+                f"  {mode} {name}: median {statistics.median(values):.1f} s/trial wall, {statistics.median(cpu[name]):.1f} s CPU"
+            )
         hours = statistics.median(ours) * TRIALS_IN_PAPER_SWEEP / 3600
         base_hours = statistics.median(loop) * TRIALS_IN_PAPER_SWEEP / 3600
         print(

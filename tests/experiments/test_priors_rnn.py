@@ -38,7 +38,9 @@ def test_graph_trials_are_seeded_and_per_mode():
     other = graph_trials(replace(config, seed=1))
     assert {t["graph_seed"] for t in other} != {t["graph_seed"] for t in trials}
     packs = make_packs(trials, 3, threads=1)
-    assert sorted(config_hash(t) for p in packs for t in p["trials"]) == sorted(map(config_hash, trials))
+    assert sorted(config_hash(t) for p in packs for t in p["trials"]) == sorted(
+        map(config_hash, trials)
+    )
     assert all(len({t["mode"] for t in p["trials"]}) == 1 and len(p["trials"]) <= 3 for p in packs)
 
 
@@ -74,12 +76,16 @@ def test_finished_pack_is_harvested_after_an_interruption(tmp_path):
     rows = run_sweep(TINY, store, progress=False)
     assert len(rows) == 4
     packs = store.trials(PACK_EXPERIMENT)
-    assert sum(len(p.config["trials"]) for p in packs) == 4  # the 2 harvested graphs were not retrained
+    assert (
+        sum(len(p.config["trials"]) for p in packs) == 4
+    )  # the 2 harvested graphs were not retrained
 
 
 def test_result_does_not_depend_on_the_pack(tmp_path):
     alone = run_sweep(replace(TINY, pack_size=1), TrialStore(tmp_path / "a.sqlite"), progress=False)
-    packed = run_sweep(replace(TINY, pack_size=4), TrialStore(tmp_path / "b.sqlite"), progress=False)
+    packed = run_sweep(
+        replace(TINY, pack_size=4), TrialStore(tmp_path / "b.sqlite"), progress=False
+    )
     by_hash = {r["hash"]: r for r in alone}
     assert set(by_hash) == {r["hash"] for r in packed}
     for row in packed:
@@ -99,7 +105,13 @@ def test_outputs(tmp_path):
         rows[-1].update(test_acc=0.5 + 0.01 * i, test_loss=0.7, seconds=1.0)
     written = write_outputs(rows, tmp_path / "out")
     meta = pd.read_csv(written["meta-dataset"])
-    assert len(meta) == 8 and list(meta.columns[:5]) == ["family", "mode", "index", "n", "graph_seed"]
+    assert len(meta) == 8 and list(meta.columns[:5]) == [
+        "family",
+        "mode",
+        "index",
+        "n",
+        "graph_seed",
+    ]
     table = pd.read_csv(written["table 1"]).set_index("property")
     assert list(table.index) == list(PROPERTY_NAMES) and list(table.columns) == ["GRU"]
     r2 = pd.read_csv(written["R² table"])
@@ -111,13 +123,28 @@ def test_outputs(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--modes", "bogus"], ["--families", "nope"], ["--n-min", "9", "--n-max", "5"], ["--count", "0"]],
+    [
+        ["--modes", "bogus"],
+        ["--families", "nope"],
+        ["--n-min", "9", "--n-max", "5"],
+        ["--count", "0"],
+    ],
 )
 def test_cli_rejects_bad_options(tmp_path, argv):
     from hiddenstruct.cli.main import main
 
     with pytest.raises(SystemExit) if argv[0] == "--count" else _no_exit():
-        code = main(["experiment", "priors-rnn", "--output", str(tmp_path / "o"), "--store", str(tmp_path / "s.sqlite"), *argv])
+        code = main(
+            [
+                "experiment",
+                "priors-rnn",
+                "--output",
+                str(tmp_path / "o"),
+                "--store",
+                str(tmp_path / "s.sqlite"),
+                *argv,
+            ]
+        )
         assert code == 2
     assert not (tmp_path / "o").exists()
 

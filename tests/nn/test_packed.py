@@ -33,7 +33,9 @@ def one_thread():
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
-def random_parts(graph: nx.Graph, mode: str, seed: int, classes: int = 2, vocab: int = 16) -> ClassifierParts:
+def random_parts(
+    graph: nx.Graph, mode: str, seed: int, classes: int = 2, vocab: int = 16
+) -> ClassifierParts:
     """Tensors of a graph classifier laid out as GraphRNN does, with edge masks (test-only)."""
     gen = torch.Generator().manual_seed(seed)
     dag = to_dag(graph)
@@ -128,7 +130,9 @@ def assert_parts_close(a: ClassifierParts, b: ClassifierParts, atol: float) -> N
             torch.testing.assert_close(la[name], lb[name], atol=atol, rtol=0)
 
 
-@pytest.mark.parametrize("mode,clip", [("GRU", 0.05), ("LSTM", None), ("RNN_TANH", 5.0), ("RNN_RELU", 0.2)])
+@pytest.mark.parametrize(
+    "mode,clip", [("GRU", 0.05), ("LSTM", None), ("RNN_TANH", 5.0), ("RNN_RELU", 0.2)]
+)
 def test_packed_training_equals_separate_training(mode, clip):
     parts = [random_parts(G, mode, seed=10 + i) for i, G in enumerate(small_graphs())]
     data = batches(6, 8, 16, seed=1)

@@ -37,23 +37,51 @@ def register(subparsers) -> None:
         "(2 × 100 graphs, n in [10, 50], 4 modes, 15 epochs, 25 000 strings). Options given "
         "explicitly override the preset. Re-running skips finished (graph, mode) trials.",
     )
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="small", help="base settings (default: small)")
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default="small", help="base settings (default: small)"
+    )
     parser.add_argument("--families", nargs="+", help="graph families: ws, ba, er (preset: ws ba)")
-    parser.add_argument("--count", type=positive_int, help="graphs per family (small: 8, paper: 100)")
+    parser.add_argument(
+        "--count", type=positive_int, help="graphs per family (small: 8, paper: 100)"
+    )
     parser.add_argument("--n-min", type=positive_int, help="fewest vertices per graph (10)")
-    parser.add_argument("--n-max", type=positive_int, help="most vertices per graph (small: 20, paper: 50)")
-    parser.add_argument("--modes", nargs="+", help="RNN_TANH RNN_RELU LSTM GRU (small: GRU, paper: all)")
+    parser.add_argument(
+        "--n-max", type=positive_int, help="most vertices per graph (small: 20, paper: 50)"
+    )
+    parser.add_argument(
+        "--modes", nargs="+", help="RNN_TANH RNN_RELU LSTM GRU (small: GRU, paper: all)"
+    )
     parser.add_argument("--epochs", type=positive_int, help="training epochs (small: 3, paper: 15)")
     parser.add_argument("--batch-size", type=positive_int, help="batch size (128)")
     parser.add_argument("--lr", type=_positive_float, help="Adam learning rate (1e-3)")
-    parser.add_argument("--clip", dest="clip_grad_norm", type=_positive_float, help="per-graph gradient norm clipping (5)")
-    parser.add_argument("--reber-n", type=positive_int, help="Reber strings, train + test (small: 4000, paper: 25000)")
-    parser.add_argument("--hard-fraction", type=fraction, help="share of hard (one-edit) negatives (0.5)")
-    parser.add_argument("--test-fraction", type=fraction, help="held-out share of the strings (0.25)")
+    parser.add_argument(
+        "--clip",
+        dest="clip_grad_norm",
+        type=_positive_float,
+        help="per-graph gradient norm clipping (5)",
+    )
+    parser.add_argument(
+        "--reber-n",
+        type=positive_int,
+        help="Reber strings, train + test (small: 4000, paper: 25000)",
+    )
+    parser.add_argument(
+        "--hard-fraction", type=fraction, help="share of hard (one-edit) negatives (0.5)"
+    )
+    parser.add_argument(
+        "--test-fraction", type=fraction, help="held-out share of the strings (0.25)"
+    )
     parser.add_argument("--seed", type=int, help="graph sampling, data and shuffle seed (0)")
-    parser.add_argument("--pack-size", type=positive_int, help="graphs trained together in one packed model (8)")
+    parser.add_argument(
+        "--pack-size", type=positive_int, help="graphs trained together in one packed model (8)"
+    )
     parser.add_argument("--threads", type=positive_int, help="torch CPU threads per worker (1)")
-    parser.add_argument("--output", type=Path, default=Path("runs") / "priors-rnn", help="output folder (default: runs/priors-rnn)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("runs") / "priors-rnn",
+        help="output folder (default: runs/priors-rnn)",
+    )
     add_store_argument(parser)
     add_executor_arguments(parser)
     parser.set_defaults(func=run)

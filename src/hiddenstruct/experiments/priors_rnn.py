@@ -384,4 +384,3 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
     config = replace(PRESETS["demo"], seed=seed)
     return run_experiment(config, store, out_dir, progress=False)
-

@@ -80,7 +80,9 @@ def graph_classifier(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         rnn = GraphRNN(graph, input_size=width0, mode=mode)
-        return SequenceClassifier(rnn, vocab_size=vocab_size, embedding_dim=width0, num_classes=num_classes)
+        return SequenceClassifier(
+            rnn, vocab_size=vocab_size, embedding_dim=width0, num_classes=num_classes
+        )
 
 
 def parts_of(model: nn.Module) -> ClassifierParts:
@@ -162,7 +164,9 @@ class PackedGraphClassifier(nn.Module):
             raise ValueError("need at least one model to pack")
         modes = {p.mode for p in parts}
         if len(modes) != 1:
-            raise ValueError(f"all packed models must share one recurrent mode, got {sorted(modes)}")
+            raise ValueError(
+                f"all packed models must share one recurrent mode, got {sorted(modes)}"
+            )
         self.spec = get_mode(parts[0].mode)
         self.num_graphs = len(parts)
         self.num_classes = int(parts[0].readout_weight.shape[0])
@@ -189,7 +193,10 @@ class PackedGraphClassifier(nn.Module):
     def _slots_of(self, k: int, embed_dims: list[int]) -> list[_Slot]:
         gates = self.spec.gates
         widths = self.widths[k]
-        offsets = [sum(w[li] for w in self.widths[:k] if li < len(w)) for li in range(len(self.union_widths))]
+        offsets = [
+            sum(w[li] for w in self.widths[:k] if li < len(w))
+            for li in range(len(self.union_widths))
+        ]
         starts = [sum(self.union_widths[:li]) for li in range(len(self.union_widths))]
 
         def units(li: int) -> torch.Tensor:
@@ -198,10 +205,14 @@ class PackedGraphClassifier(nn.Module):
         slots = []
         e0 = sum(embed_dims[:k])
         embed_cols = torch.arange(e0, e0 + embed_dims[k])
-        slots.append(_Slot("embedding.weight", torch.arange(self.embedding.num_embeddings), embed_cols))
+        slots.append(
+            _Slot("embedding.weight", torch.arange(self.embedding.num_embeddings), embed_cols)
+        )
         for li, n in enumerate(widths):
             width = self.union_widths[li]
-            rows = (torch.arange(gates)[:, None] * width + offsets[li] + torch.arange(n)[None, :]).reshape(-1)
+            rows = (
+                torch.arange(gates)[:, None] * width + offsets[li] + torch.arange(n)[None, :]
+            ).reshape(-1)
             if li == 0:
                 cols = embed_cols
             else:
@@ -226,14 +237,21 @@ class PackedGraphClassifier(nn.Module):
             for n in ("weight_ih", "weight_hh")
         }
         masks["readout.weight"] = torch.zeros_like(self.readout.weight)
-        owners = {name: torch.full(p.shape, self.num_graphs, dtype=torch.long) for name, p in self._named_raw()}
+        owners = {
+            name: torch.full(p.shape, self.num_graphs, dtype=torch.long)
+            for name, p in self._named_raw()
+        }
         with torch.no_grad():
             for p in self.parameters():
                 p.zero_()
             for k, part in enumerate(parts):
                 values = _flatten_parts(part)
                 for slot in self._slots[k]:
-                    index = (slot.rows,) if slot.cols is None else (slot.rows[:, None], slot.cols[None, :])
+                    index = (
+                        (slot.rows,)
+                        if slot.cols is None
+                        else (slot.rows[:, None], slot.cols[None, :])
+                    )
                     self._tensor(slot.key)[index] = values[slot.key]
                     owners[slot.key][index] = k
                     if slot.key in masks:
@@ -285,12 +303,16 @@ class PackedGraphClassifier(nn.Module):
         values: dict[str, torch.Tensor] = {}
         for slot in self._slots[k]:
             tensor = self._tensor(slot.key).detach().cpu()
-            values[slot.key] = tensor[slot.rows] if slot.cols is None else tensor[slot.rows[:, None], slot.cols[None, :]]
+            values[slot.key] = (
+                tensor[slot.rows]
+                if slot.cols is None
+                else tensor[slot.rows[:, None], slot.cols[None, :]]
+            )
             module_name, _, name = slot.key.rpartition(".")
             mask = get_mask(self.get_submodule(module_name), name)
             if mask is not None and name.startswith("weight_"):
                 m = mask.detach().cpu()[slot.rows[:, None], slot.cols[None, :]]
-                values[f"{module_name}.mask_{name[len('weight_'):]}"] = m
+                values[f"{module_name}.mask_{name[len('weight_') :]}"] = m
         depth = len(self.widths[k])
         layers = [
             {
@@ -322,7 +344,11 @@ def _mask_key(key: str) -> str:
 
 
 def _flatten_parts(part: ClassifierParts) -> dict[str, torch.Tensor]:
-    values = {"embedding.weight": part.embedding, "readout.weight": part.readout_weight, "readout.bias": part.readout_bias}
+    values = {
+        "embedding.weight": part.embedding,
+        "readout.weight": part.readout_weight,
+        "readout.bias": part.readout_bias,
+    }
     for li, layer in enumerate(part.layers):
         for name, tensor in layer.items():
             values[f"layers.{li}.{name}"] = tensor

@@ -62,7 +62,9 @@ def per_graph_grad_norms(owner_maps: OwnerMaps, num_graphs: int) -> torch.Tensor
     return squares[:num_graphs].sqrt()
 
 
-def clip_grad_norm_per_graph_(owner_maps: OwnerMaps, num_graphs: int, max_norm: float) -> torch.Tensor:
+def clip_grad_norm_per_graph_(
+    owner_maps: OwnerMaps, num_graphs: int, max_norm: float
+) -> torch.Tensor:
     """Clip each graph's gradient to ``max_norm`` separately (in place); returns the norms."""
     norms = per_graph_grad_norms(owner_maps, num_graphs)
     coef = torch.clamp(max_norm / (norms + 1e-6), max=1.0)
@@ -132,7 +134,9 @@ def train_packed(
 
 
 @torch.no_grad()
-def evaluate_packed(model: nn.Module, loader: Iterable, device: torch.device | None = None) -> list[Evaluation]:
+def evaluate_packed(
+    model: nn.Module, loader: Iterable, device: torch.device | None = None
+) -> list[Evaluation]:
     """Per-graph mean loss and accuracy of a packed model on ``loader``."""
     device = device or _device_of(model)
     model.eval()
