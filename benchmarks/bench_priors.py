@@ -193,6 +193,11 @@ def main() -> None:
             cpu[f"packed K={pack}"],
             loop_cpu,
         )
+        report(
+            f"priors {mode} CPU s/trial packed K={pack} vs fused kernels, one graph at a time",
+            cpu[f"packed K={pack}"],
+            fused_cpu,
+        )
         for name, values in per_trial.items():
             print(
                 f"  {mode} {name}: median {statistics.median(values):.1f} s/trial wall, {statistics.median(cpu[name]):.1f} s CPU"
