@@ -155,3 +155,23 @@ class _no_exit:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_random_orientation_keeps_the_graph_and_default_hashes():
+    from hiddenstruct.experiments.priors_rnn import build_graph
+    from hiddenstruct.graphs import layers
+
+    default = graph_trials(validate(TINY))
+    assert all("orientation" not in t for t in default)  # default configs hash as before
+    randomised = graph_trials(validate(replace(TINY, orientation="random")))
+    assert {config_hash(t) for t in randomised}.isdisjoint(config_hash(t) for t in default)
+    sources = []
+    for plain, oriented in zip(default, randomised, strict=True):
+        G, D = build_graph(plain), build_graph(oriented)
+        assert D.is_directed() and not G.is_directed()
+        assert set(map(frozenset, D.to_undirected().edges)) == set(map(frozenset, G.edges))
+        assert D.edges == build_graph(oriented).edges  # seeded
+        sources.append((len(layers(G)[0]), len(layers(D)[0])))
+    assert any(a != b for a, b in sources)
+    with pytest.raises(Exception, match="orientation"):
+        validate(replace(TINY, orientation="sideways"))

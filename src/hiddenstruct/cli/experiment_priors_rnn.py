@@ -77,6 +77,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--threads", type=positive_int, help="torch CPU threads per worker (1)")
     parser.add_argument(
+        "--orientation",
+        choices=("labels", "random"),
+        help="edge orientation: labels (ascending, default) or random (seeded per graph)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=Path("runs") / "priors-rnn",
@@ -98,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         name: getattr(args, name)
         for name in (
             "count", "n_min", "n_max", "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n",
-            "hard_fraction", "test_fraction", "seed", "pack_size", "threads",
+            "hard_fraction", "test_fraction", "seed", "pack_size",
+            "orientation", "threads",
         )
     }  # fmt: skip
     if args.families:

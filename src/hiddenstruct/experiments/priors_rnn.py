@@ -37,6 +37,7 @@ from hiddenstruct.experiments.store import TrialStore
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"
 MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+ORIENTATIONS = ("labels", "random")
 TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
     "data_seed",
@@ -66,6 +67,10 @@ class PriorsConfig:
         default=8, metadata={"help": "graphs trained together in one packed model"}
     )
     threads: int = field(default=1, metadata={"help": "torch CPU threads per worker"})
+    orientation: str = field(
+        default="labels",
+        metadata={"help": "labels: ascending labels (DESIGN §2); random: seeded per graph"},
+    )
 
 
 PRESETS: dict[str, PriorsConfig] = {
@@ -103,6 +108,10 @@ def validate(config: PriorsConfig) -> PriorsConfig:
             raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
     if not 0.0 < config.test_fraction < 1.0:
         raise UsageError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
+    if config.orientation not in ORIENTATIONS:
+        raise UsageError(
+            f"unknown orientation {config.orientation!r}; valid: {', '.join(ORIENTATIONS)}"
+        )
     return replace(config, families=families, modes=modes)
 
 
@@ -129,16 +138,26 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
                 }
                 trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31, data_seed=config.seed)
                 trial.update({k: getattr(config, k) for k in TRAINING_KEYS if k != "data_seed"})
+                if config.orientation != "labels":  # absent at the default: old hashes stay
+                    trial["orientation"] = config.orientation
                 trials.append(trial)
     return trials
 
 
 def build_graph(trial: dict[str, Any]):
-    """The graph of a trial (same as :func:`sample_prior_graphs` produced it)."""
+    """The graph of a trial (as :func:`sample_prior_graphs` produced it).
+
+    With ``orientation: random`` it is returned as a DAG oriented by a permutation seeded
+    with the graph seed; the model and the properties (``layers``, ``source_nodes``, …)
+    then use that DAG.
+    """
+    from hiddenstruct.graphs.dag import to_dag
     from hiddenstruct.graphs.generators import get_family
 
     G = get_family(trial["family"]).build(int(trial["n"]), int(trial["graph_seed"]))
     G.graph.update(family=trial["family"], index=trial["index"], seed=trial["graph_seed"])
+    if trial.get("orientation", "labels") == "random":
+        G = to_dag(G, seed=int(trial["graph_seed"]))
     return G
 
 
