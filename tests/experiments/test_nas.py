@@ -124,6 +124,8 @@ def test_experiment_on_digits_writes_all_outputs(tmp_path):
         assert 1 <= len(list(csv.DictReader(handle))) <= 10
     summary = json.loads(open(written["summary"]).read())
     assert summary["prediction"]["measured"] == len(results["prediction"].measured)
+    assert summary["prediction"]["train_cpu_seconds"] > 0
+    assert summary["prediction"]["trials"] == len(results["prediction"].measured)
     best = Genotype.from_json(open(written["best_genotype"]).read())
     assert best.hash in {summary[s]["best_hash"] for s in ("prediction", "random")}
 

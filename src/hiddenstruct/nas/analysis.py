@@ -93,6 +93,7 @@ def summarize(results: dict[str, SearchResult]) -> dict[str, Any]:
             "estimated": len(result.candidates) - len(result.measured),
             "predictor_mae": result.generations[-1].predictor_mae,
             "best_hash": best.genotype.hash,
+            **result.costs,
         }
     if {"prediction", "no_prediction"} <= set(summary) and summary["prediction"][
         "search_seconds"
@@ -100,4 +101,12 @@ def summarize(results: dict[str, SearchResult]) -> dict[str, Any]:
         summary["speedup_from_prediction"] = (
             summary["no_prediction"]["search_seconds"] / summary["prediction"]["search_seconds"]
         )
+    if {"prediction", "no_prediction"} <= set(summary):
+        with_p, without = summary["prediction"], summary["no_prediction"]
+        if with_p.get("train_cpu_seconds"):
+            summary["cpu_speedup_from_prediction"] = (
+                without["train_cpu_seconds"] / with_p["train_cpu_seconds"]
+            )
+        if with_p["measured"]:
+            summary["trained_ratio"] = without["measured"] / with_p["measured"]
     return summary

@@ -167,6 +167,9 @@ class SearchResult:
     candidates: list[Candidate] = field(default_factory=list)
     generations: list[GenerationLog] = field(default_factory=list)
     population: list[Candidate] = field(default_factory=list)
+    costs: dict[str, float] = field(
+        default_factory=dict
+    )  # filled by the caller (e.g. trial seconds)
 
     def best(self, measured_only: bool = True) -> Candidate:
         """The best candidate (by default among measured ones only)."""
