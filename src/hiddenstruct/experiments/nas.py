@@ -299,6 +299,19 @@ class TrialEvaluator:
 
 
 # ------------------------------------------------------------------------ running
+def warm_up_genotype(cfg: NasConfig) -> Genotype:
+    """A chain with every conv kernel at every channel count, then both pools, repeated once
+    per spatial level, so the first real candidates do not pay kernel start-up costs."""
+    from hiddenstruct.data import image_dataset_info
+
+    size = image_dataset_info(cfg.dataset).shape[-1]
+    levels = max(1, int(np.log2(size)) + 1)
+    block = [(op, c) for c in cfg.channels for op in ("conv3x3", "conv5x5", "conv7x7")]
+    block += [("max_pool", 1), ("avg_pool", 1)]
+    ops = block * levels
+    return Genotype.chain([op for op, _ in ops], [c for _, c in ops])
+
+
 def warm_up(cfg: NasConfig) -> None:
     """Load the data and train a one-conv net for one step, so that one-off start-up costs
     (imports, data loading, kernel initialisation) are not charged to whichever search runs first."""
@@ -309,15 +322,16 @@ def warm_up(cfg: NasConfig) -> None:
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "train_subset": min(cfg.train_subset or cfg.batch_size, cfg.batch_size),
-        "val_subset": cfg.val_subset,
+        "val_subset": cfg.batch_size,
         "val_fraction": cfg.val_fraction,
         "data_seed": cfg.seed,
         "max_channels": cfg.max_channels,
         "seed": cfg.seed,
-        "genotype": Genotype.chain(["conv3x3"], min(cfg.channels)).to_dict(),
+        "genotype": warm_up_genotype(cfg).to_dict(),
     }
     train_candidate(config, TrialLogger("warm-up", config))
     _tensors(cfg.dataset, config["data_dir"], "train", cfg.val_fraction, cfg.seed, cfg.train_subset)
+    _tensors(cfg.dataset, config["data_dir"], "val", cfg.val_fraction, cfg.seed, cfg.val_subset)
 
 
 def run_searches(
