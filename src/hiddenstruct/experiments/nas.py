@@ -23,18 +23,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import (
     Executor,
     LocalExecutor,
     TrialFn,
-    TrialLogger,
     run_trials,
 )
 from hiddenstruct.experiments.store import TrialStore
@@ -46,9 +42,11 @@ from hiddenstruct.nas import (
     RandomSearchConfig,
     SearchResult,
     SearchSpace,
+    evaluate,
     genetic_search,
     random_search,
 )
+from hiddenstruct.nas.evaluate import train_candidate
 
 EXPERIMENT = "nas"
 SEARCHES = ("prediction", "no_prediction", "random")
@@ -159,83 +157,21 @@ def preset(name: str, **overrides: Any) -> NasConfig:
     return NasConfig(**{**base, **overrides})
 
 
-# ------------------------------------------------------------------------- trial
-@lru_cache(maxsize=4)
-def _tensors(
-    dataset: str,
-    data_dir: str | None,
-    split: str,
-    val_fraction: float,
-    seed: int,
-    subset: int | None,
-):
-    import torch
-
-    from hiddenstruct.data import load_image_dataset
-
-    ds = load_image_dataset(dataset, data_dir, split, val_fraction=val_fraction, seed=seed)
-    x, y = ds.tensors
-    if subset is not None and subset < len(y):
-        order = torch.from_numpy(np.random.default_rng(seed).permutation(len(y))[:subset])
-        x, y = x[order], y[order]
-    return x, y
-
-
-def train_candidate(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-    """Trial: compile the genotype, train it, return (max) validation accuracy and costs."""
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from hiddenstruct.data import image_dataset_info
-    from hiddenstruct.nas import compile
-    from hiddenstruct.training import train
-
-    info = image_dataset_info(config["dataset"])
-    genotype = Genotype.from_dict(config["genotype"])
-    xt, yt = _tensors(
-        config["dataset"],
-        config["data_dir"],
-        "train",
-        config["val_fraction"],
-        config["data_seed"],
-        config["train_subset"],
-    )
-    xv, yv = _tensors(
-        config["dataset"],
-        config["data_dir"],
-        "val",
-        config["val_fraction"],
-        config["data_seed"],
-        config["val_subset"],
-    )
-    generator = torch.Generator().manual_seed(int(config["seed"]))
-    loader = DataLoader(
-        TensorDataset(xt, yt),
-        batch_size=config["batch_size"],
-        shuffle=True,
-        drop_last=len(yt) > config["batch_size"],
-        generator=generator,
-    )
-    val_loader = DataLoader(TensorDataset(xv, yv), batch_size=512)
-    model = compile(genotype, info.shape, info.num_classes, max_channels=config["max_channels"])
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history = train(
-        model,
-        loader,
-        epochs=config["epochs"],
-        lr=config["lr"],
-        val_loader=val_loader,
-        progress=False,
-    )
-    accuracies = [m.val_accuracy for m in history.epochs]
-    for m in history.epochs:
-        log.metric(m.epoch, train_loss=m.train_loss, val_accuracy=m.val_accuracy)
+def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
+    """The trial config of ``search`` without the genotype (see :func:`~hiddenstruct.nas.evaluate.train_candidate`)."""
     return {
-        "val_accuracy": float(accuracies[-1]),
-        "max_val_accuracy": float(max(accuracies)),
-        "train_seconds": time.perf_counter() - start,
-        "train_cpu_seconds": time.process_time() - cpu_start,
-        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "search": search,
+        "dataset": cfg.dataset,
+        "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "train_subset": cfg.train_subset,
+        "val_subset": cfg.val_subset,
+        "val_fraction": cfg.val_fraction,
+        "data_seed": cfg.seed,
+        "max_channels": cfg.max_channels,
+        "seed": cfg.seed,
     }
 
 
@@ -251,20 +187,7 @@ class TrialEvaluator:
         progress: bool,
         trial_fn: TrialFn = train_candidate,
     ) -> None:
-        self.base = {
-            "search": search,
-            "dataset": cfg.dataset,
-            "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
-            "epochs": cfg.epochs,
-            "batch_size": cfg.batch_size,
-            "lr": cfg.lr,
-            "train_subset": cfg.train_subset,
-            "val_subset": cfg.val_subset,
-            "val_fraction": cfg.val_fraction,
-            "data_seed": cfg.seed,
-            "max_channels": cfg.max_channels,
-            "seed": cfg.seed,
-        }
+        self.base = trial_settings(cfg, search)
         self.store, self.executor, self.progress, self.trial_fn = (
             store,
             executor,
@@ -299,39 +222,10 @@ class TrialEvaluator:
 
 
 # ------------------------------------------------------------------------ running
-def warm_up_genotype(cfg: NasConfig) -> Genotype:
-    """A chain with every conv kernel at every channel count, then both pools, repeated once
-    per spatial level, so the first real candidates do not pay kernel start-up costs."""
-    from hiddenstruct.data import image_dataset_info
-
-    size = image_dataset_info(cfg.dataset).shape[-1]
-    levels = max(1, int(np.log2(size)) + 1)
-    block = [(op, c) for c in cfg.channels for op in ("conv3x3", "conv5x5", "conv7x7")]
-    block += [("max_pool", 1), ("avg_pool", 1)]
-    ops = block * levels
-    return Genotype.chain([op for op, _ in ops], [c for _, c in ops])
-
-
 def warm_up(cfg: NasConfig) -> None:
-    """Load the data and train a one-conv net for one step, so that one-off start-up costs
-    (imports, data loading, kernel initialisation) are not charged to whichever search runs first."""
-    config = {
-        "dataset": cfg.dataset,
-        "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
-        "epochs": 1,
-        "batch_size": cfg.batch_size,
-        "lr": cfg.lr,
-        "train_subset": min(cfg.train_subset or cfg.batch_size, cfg.batch_size),
-        "val_subset": cfg.batch_size,
-        "val_fraction": cfg.val_fraction,
-        "data_seed": cfg.seed,
-        "max_channels": cfg.max_channels,
-        "seed": cfg.seed,
-        "genotype": warm_up_genotype(cfg).to_dict(),
-    }
-    train_candidate(config, TrialLogger("warm-up", config))
-    _tensors(cfg.dataset, config["data_dir"], "train", cfg.val_fraction, cfg.seed, cfg.train_subset)
-    _tensors(cfg.dataset, config["data_dir"], "val", cfg.val_fraction, cfg.seed, cfg.val_subset)
+    """Train a chain of every operation once so start-up costs hit neither search (see
+    :func:`hiddenstruct.nas.evaluate.warm_up`)."""
+    evaluate.warm_up(trial_settings(cfg, "warm-up"), cfg.channels)
 
 
 def run_searches(

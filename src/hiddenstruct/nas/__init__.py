@@ -3,7 +3,8 @@
 Genotypes (:mod:`.genotype`) are validated labelled DAGs compiled into CNNs by
 :func:`compile` (:mod:`.phenotype`, shape rules in :mod:`.shapes`); :mod:`.operators` mutates,
 crosses and samples them; :mod:`.features` computes 56 structural features that
-:mod:`.predictor` regresses onto accuracy; :mod:`.search` runs the genetic and random searches.
+:mod:`.predictor` regresses onto accuracy; :mod:`.search` runs the genetic and random searches;
+:mod:`.evaluate` trains a candidate as a stored trial and :mod:`.analysis` tabulates results.
 """
 
 from __future__ import annotations
