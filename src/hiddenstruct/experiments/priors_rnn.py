@@ -325,7 +325,7 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
         options = {"target": "test_acc", "group_by": "mode", "seed": seed}
-        options.update(test_size=max(0.1, 2.0 / smallest), cv=min(10, smallest // 2))
+        options.update(test_size=max(0.1, 2.0 / smallest), cv=_folds(smallest))
         written["R² table"] = str(
             write_table(evaluate_regressors(df, **options), out_dir / "r2.csv")
         )
@@ -337,6 +337,12 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
     summary = family_summary(df)
     written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
     return written
+
+
+def _folds(rows: int) -> int:
+    """CV folds of at least 5 rows each (R² on 2-row folds is meaningless), at most 10; 0 = off."""
+    folds = min(10, rows // 5)
+    return folds if folds >= 2 else 0
 
 
 def family_summary(df) -> Any:
