@@ -175,12 +175,13 @@ class PackedGraphClassifier(nn.Module):
         self.union_widths = [sum(w[li] for w in self.widths if li < len(w)) for li in range(depth)]
         embed_dims = [int(p.embedding.shape[1]) for p in parts]
         vocab = int(parts[0].embedding.shape[0])
-        self.embedding = nn.Embedding(vocab, sum(embed_dims), padding_idx=0)
         inputs = [sum(embed_dims)] + [sum(self.union_widths[:li]) for li in range(1, depth)]
-        self.layers = nn.ModuleList(
-            RecurrentLayer(inputs[li], self.union_widths[li], self.spec) for li in range(depth)
-        )
-        self.readout = nn.Linear(sum(self.union_widths), self.num_graphs * self.num_classes)
+        with torch.random.fork_rng(devices=[]):  # every value is overwritten by _load
+            self.embedding = nn.Embedding(vocab, sum(embed_dims), padding_idx=0)
+            self.layers = nn.ModuleList(
+                RecurrentLayer(inputs[li], self.union_widths[li], self.spec) for li in range(depth)
+            )
+            self.readout = nn.Linear(sum(self.union_widths), self.num_graphs * self.num_classes)
         self._slots = [self._slots_of(k, embed_dims) for k in range(self.num_graphs)]
         self._load(parts)
 
