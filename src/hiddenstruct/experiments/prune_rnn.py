@@ -179,6 +179,7 @@ def summarize(records: list[dict[str, Any]], tolerance: float) -> list[dict[str,
     for rec in records:
         for point in rec["result"]["points"]:
             groups[(rec["mode"], point["scope"])].append((rec["result"]["base_accuracy"], point))
+    all_ps = sorted({pt["p"] for items in groups.values() for _, pt in items})
     rows = []
     for (mode, scope), items in sorted(groups.items()):
         ps = sorted({pt["p"] for _, pt in items})
@@ -197,10 +198,13 @@ def summarize(records: list[dict[str, Any]], tolerance: float) -> list[dict[str,
             "base_accuracy": round(float(np.mean([b for b, _ in items])), 4),
             "tolerated_p": tolerated,
         }
+        for p in all_ps:
+            row[f"epochs@{int(round(p * 100))}%"] = ""
         for p in ps:
             if p > tolerated:
                 needed = [epochs_to_recover(pt, b, tolerance) for b, pt in items if pt["p"] == p]
-                row[f"epochs@{int(round(p * 100))}%"] = "never" if None in needed else max(needed)
+                cap = max(len(pt["accuracy_retrained"]) for _, pt in items if pt["p"] == p)
+                row[f"epochs@{int(round(p * 100))}%"] = f">{cap}" if None in needed else max(needed)
         rows.append(row)
     return rows
 
@@ -272,7 +276,9 @@ def run_prune_rnn(
                     "zero_fraction": pt["zero_fraction"],
                     "accuracy_pruned": pt["accuracy_pruned"],
                     "accuracy_retrained": " ".join(f"{a:.4f}" for a in pt["accuracy_retrained"]),
-                    "epochs_to_recover": "never" if epochs is None else epochs,
+                    "epochs_to_recover": (
+                        f">{len(pt['accuracy_retrained'])}" if epochs is None else epochs
+                    ),
                 }
             )
     out_dir.mkdir(parents=True, exist_ok=True)
