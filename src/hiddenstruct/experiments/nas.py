@@ -362,14 +362,14 @@ DEMO_CONFIG = NasConfig(
     generations=3,
     channels=(4, 8),
     max_channels=16,
-    epochs=2,
-    batch_size=64,
+    epochs=3,
+    batch_size=32,
     min_measured=5,
     min_depth=4,
     max_depth=8,
     random_min_depth=6,
     random_max_depth=14,
-    train_subset=600,
+    train_subset=800,
 )
 
 
