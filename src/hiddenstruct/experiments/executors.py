@@ -35,7 +35,6 @@ from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.hashing import config_hash, to_jsonable
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
 from hiddenstruct.training.progress import suppress_progress
-from hiddenstruct.training.seeding import seed_everything
 
 
 class TrialLogger:
@@ -101,6 +100,8 @@ def execute_trial(job: TrialJob) -> TrialOutcome:
     """Seed, run ``job.fn`` and capture its result or error (never raises for trial errors)."""
     started = time.time()
     log = TrialLogger(job.hash, dict(job.config), job.attempt)
+    from hiddenstruct.training.seeding import seed_everything  # torch: imported when a trial runs
+
     seed_everything(job.seed)
     try:
         with suppress_progress():

@@ -1,41 +1,43 @@
-"""Structural performance prediction: meta-datasets, correlations, regressors (DESIGN §7)."""
+"""Structural performance prediction: meta-datasets, correlations, regressors (DESIGN §7).
 
-from hiddenstruct.predict.correlations import correlations, pearson
-from hiddenstruct.predict.dataset import (
-    feature_columns,
-    meta_dataset,
-    prepare_table,
-    read_table,
-    resolve_column,
-    write_table,
-)
-from hiddenstruct.predict.evaluate import (
-    IMPORTANCE_COLUMNS,
-    R2_COLUMNS,
-    PredictionConfig,
-    evaluate_regressors,
-    feature_importances,
-    predict_structure,
-    resolve_config,
-)
-from hiddenstruct.predict.regressors import REGRESSORS, make_regressor
+Names are imported lazily (PEP 562): pandas and scikit-learn load on first use, which keeps
+the command line's start-up fast.
+"""
 
-__all__ = [
-    "IMPORTANCE_COLUMNS",
-    "R2_COLUMNS",
-    "REGRESSORS",
-    "PredictionConfig",
-    "correlations",
-    "evaluate_regressors",
-    "feature_columns",
-    "feature_importances",
-    "make_regressor",
-    "meta_dataset",
-    "pearson",
-    "predict_structure",
-    "prepare_table",
-    "read_table",
-    "resolve_column",
-    "resolve_config",
-    "write_table",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "correlations": "correlations",
+    "pearson": "correlations",
+    "feature_columns": "dataset",
+    "meta_dataset": "dataset",
+    "prepare_table": "dataset",
+    "read_table": "dataset",
+    "resolve_column": "dataset",
+    "write_table": "dataset",
+    "IMPORTANCE_COLUMNS": "evaluate",
+    "R2_COLUMNS": "evaluate",
+    "PredictionConfig": "evaluate",
+    "evaluate_regressors": "evaluate",
+    "feature_importances": "evaluate",
+    "predict_structure": "evaluate",
+    "resolve_config": "evaluate",
+    "REGRESSORS": "regressors",
+    "make_regressor": "regressors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hiddenstruct.predict' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hiddenstruct.predict.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,24 +1,36 @@
-"""Training and evaluation of classifiers: loop, optimisers, seeding, progress."""
+"""Training and evaluation of classifiers: loop, optimisers, seeding, progress.
 
-from hiddenstruct.training.loop import (
-    EpochMetrics,
-    Evaluation,
-    TrainHistory,
-    evaluate,
-    train,
-)
-from hiddenstruct.training.optim import OPTIMIZERS, make_optimizer
-from hiddenstruct.training.seeding import default_device, seed_everything, torch_threads
+Names are imported lazily (PEP 562) so that importing a light submodule such as
+``hiddenstruct.training.progress`` does not load torch (keeps CLI start-up fast).
+"""
 
-__all__ = [
-    "OPTIMIZERS",
-    "EpochMetrics",
-    "Evaluation",
-    "TrainHistory",
-    "default_device",
-    "evaluate",
-    "make_optimizer",
-    "seed_everything",
-    "torch_threads",
-    "train",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "EpochMetrics": "loop",
+    "Evaluation": "loop",
+    "TrainHistory": "loop",
+    "evaluate": "loop",
+    "train": "loop",
+    "OPTIMIZERS": "optim",
+    "make_optimizer": "optim",
+    "default_device": "seeding",
+    "seed_everything": "seeding",
+    "torch_threads": "seeding",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hiddenstruct.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hiddenstruct.training.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
