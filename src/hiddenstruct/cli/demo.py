@@ -29,8 +29,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from hiddenstruct.experiments.demo import DEMO_STEPS, run_demo
     from hiddenstruct.errors import UsageError
+    from hiddenstruct.experiments.demo import DEMO_STEPS, run_demo
 
     titles = [title for title, _ in DEMO_STEPS]
     unknown = [name for name in args.only or [] if name not in titles]

@@ -26,7 +26,7 @@ def _architecture(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers) -> None:
-    from hiddenstruct.experiments.prune_ffn import METHODS, SCHEDULE_NAMES
+    from hiddenstruct.experiments.prune_settings import METHODS, SCHEDULE_NAMES
 
     parser = subparsers.add_parser(
         "prune-ffn",
@@ -170,7 +170,8 @@ _FIELDS = (
 
 def run(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.executors import make_executor
-    from hiddenstruct.experiments.prune_ffn import PruneFFNConfig, run_prune_ffn
+    from hiddenstruct.experiments.prune_ffn import run_prune_ffn
+    from hiddenstruct.experiments.prune_settings import PruneFFNConfig
     from hiddenstruct.experiments.store import TrialStore
 
     overrides = {f: getattr(args, f) for f in _FIELDS if getattr(args, f) is not None}

@@ -14,7 +14,8 @@ from hiddenstruct.cli.common import (
 
 
 def register(subparsers) -> None:
-    from hiddenstruct.experiments.prune_rnn import MODES, SCOPES
+    from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
+    from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
 
     parser = subparsers.add_parser(
         "prune-rnn",

@@ -31,6 +31,8 @@ from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.experiments.figures import new_figure, save_figure
 from hiddenstruct.experiments.prune_ffn import retrain_hooks, write_csv
+from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
+from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
 from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nn import MaskedRNN, SequenceClassifier
 from hiddenstruct.nn.masking import load_state_dict
@@ -39,8 +41,7 @@ from hiddenstruct.training import evaluate, train
 from hiddenstruct.training.optim import make_optimizer
 
 EXPERIMENT = "prune-rnn"
-MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
-SCOPES = ("both", "i2h", "h2h")
+
 PERCENTS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 
 
