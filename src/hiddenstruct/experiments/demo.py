@@ -4,6 +4,7 @@ Each experiment contributes one step to :data:`DEMO_STEPS`, named as
 ``"module:function"`` and imported lazily. A step is called as
 ``step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]`` and returns
 what it produced (label → path or short text), which the demo prints at the end.
+Finally the demo writes ``report.html`` (all figures and tables on one self-contained page).
 """
 
 from __future__ import annotations
@@ -53,5 +54,9 @@ def run_demo(
         step_dir.mkdir(parents=True, exist_ok=True)
         produced[title] = resolve_step(spec)(step_dir, store, seed)
         console.print(f"{title} done in {time.perf_counter() - start:.1f} s")
+    from hiddenstruct.experiments.report import write_report
+
+    report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo")
+    produced["report"] = {"html": str(report)}
     produced["_total"] = {"seconds": f"{time.perf_counter() - total_start:.1f}"}
     return produced
