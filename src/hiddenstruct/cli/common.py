@@ -58,3 +58,16 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="address of a running Ray cluster for --executor ray (default: start a local one)",
     )
+
+
+def add_experiment_run_arguments(parser: argparse.ArgumentParser, experiment: str) -> None:
+    """``--output`` (default ``runs/<experiment>``), ``--store`` and the executor options."""
+    default = Path("runs") / experiment
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=default,
+        help=f"folder for CSVs and figures (default: {default})",
+    )
+    add_store_argument(parser)
+    add_executor_arguments(parser)

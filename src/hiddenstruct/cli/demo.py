@@ -16,12 +16,19 @@ def register(subparsers) -> None:
         "trials and write figures; prints where the results and figures are.",
     )
     parser.add_argument(
-        "--output", type=Path, default=Path("demo-output"), help="folder for figures and tables (default: demo-output)"
+        "--output",
+        type=Path,
+        default=Path("demo-output"),
+        help="folder for figures and tables (default: demo-output)",
     )
     add_store_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
-        "--only", action="append", default=None, metavar="STEP", help="run only this step (repeatable)"
+        "--only",
+        action="append",
+        default=None,
+        metavar="STEP",
+        help="run only this step (repeatable)",
     )
     parser.set_defaults(func=run)
 

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.common import (
-    add_executor_arguments,
-    add_store_argument,
+    add_experiment_run_arguments,
     fraction,
     positive_int,
 )
@@ -151,14 +150,7 @@ def register(subparsers) -> None:
         default=1,
         help="torch CPU threads while training in this process (1)",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path("runs") / "nas",
-        help="output folder (default: runs/nas)",
-    )
-    add_store_argument(parser)
-    add_executor_arguments(parser)
+    add_experiment_run_arguments(parser, "nas")
     parser.set_defaults(func=run)
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hiddenstruct.cli.common import (
-    add_executor_arguments,
-    add_store_argument,
+    add_experiment_run_arguments,
     fraction,
     positive_int,
 )
@@ -81,14 +79,7 @@ def register(subparsers) -> None:
         choices=("labels", "random"),
         help="edge orientation: labels (ascending, default) or random (seeded per graph)",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path("runs") / "priors-rnn",
-        help="output folder (default: runs/priors-rnn)",
-    )
-    add_store_argument(parser)
-    add_executor_arguments(parser)
+    add_experiment_run_arguments(parser, "priors-rnn")
     parser.set_defaults(func=run)
 
 

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.common import (
-    add_executor_arguments,
-    add_store_argument,
+    add_experiment_run_arguments,
     fraction,
     positive_int,
 )
@@ -135,14 +134,7 @@ def register(subparsers) -> None:
         help="small CPU defaults, or the paper's (SGD 0.01 decayed, batch 64, ≤200 epochs, 5 repeats, both schedules)",
     )
     parser.add_argument("--seed", type=int, default=None, help="first seed (0)")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path("runs") / "prune-ffn",
-        help="folder for CSVs and figures (default runs/prune-ffn)",
-    )
-    add_store_argument(parser)
-    add_executor_arguments(parser)
+    add_experiment_run_arguments(parser, "prune-ffn")
     parser.set_defaults(func=run)
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hiddenstruct.cli.common import (
-    add_executor_arguments,
-    add_store_argument,
+    add_experiment_run_arguments,
     fraction,
     positive_int,
 )
@@ -87,14 +85,7 @@ def register(subparsers) -> None:
         default="small",
         help="small CPU defaults or the paper's (25000 strings, 50 base epochs)",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path("runs") / "prune-rnn",
-        help="folder for CSVs and figures (default runs/prune-rnn)",
-    )
-    add_store_argument(parser)
-    add_executor_arguments(parser)
+    add_experiment_run_arguments(parser, "prune-rnn")
     parser.set_defaults(func=run)
 
 
