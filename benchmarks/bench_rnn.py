@@ -6,8 +6,10 @@ layers of 50 units → linear readout — batch 32, Adam lr 1e-3, cross-entropy,
 strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Every i2h and
 h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
 
-* ours: ``SequenceClassifier(MaskedRNN(...))`` — one fused PyTorch kernel per layer over
-  the packed batch (LSTM on CPU: oneDNN over padded length buckets, see docs/recurrent.md);
+* ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU, RNN_TANH/RNN_RELU/GRU run the
+  TorchScript kernels with a hand-written backward (``hiddenstruct.nn.rnn_fused``), LSTM
+  oneDNN over padded length buckets; on CUDA cuDNN (see docs/recurrent.md). A second line
+  per mode (``[fused_cpu=...]``) times the other CPU path in the same run;
 * baseline: the approach of the paper's code — a Python loop over the padded time steps in
   which each step's cell multiplies weights by masks (``W ⊙ M``, ``U ⊙ M``) and does the
   matmuls; each sequence's final state is then read at its true last step.
@@ -137,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--no-compare-kernels",
+        action="store_true",
+        help="skip the extra line timing MaskedRNN on its other CPU path (flipped fused_cpu)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1: steadier; 0: torch default)"
     )
     args = parser.parse_args(argv)
@@ -160,14 +167,22 @@ def main(argv: list[str] | None = None) -> None:
             gap = (model(codes, lengths) - baseline(codes, lengths)).abs().max().item()
         if gap > 1e-4:
             raise SystemExit(f"{mode}: fused and step-loop models disagree by {gap:.2e}")
-        train_steps(model, data[:1])  # warm-up (kernels, allocator)
-        train_steps(baseline, data[:1])
-        ours: list[float] = []
-        theirs: list[float] = []
-        for _ in range(repeats):  # interleaved, so load changes hit both sides alike
-            ours += measure(lambda m=model: train_steps(m, data), 1, warmup=0)
-            theirs += measure(lambda m=baseline: train_steps(m, data), 1, warmup=0)
-        report(mode.strip().upper(), ours, theirs)
+        sides = {"ours": model, "baseline": baseline}
+        if not args.no_compare_kernels and device.type == "cpu":
+            other = copy.deepcopy(model)  # the other CPU path, for a same-run comparison
+            other.rnn.fused_cpu = not other.rnn._use_fused(codes.new_empty(0, dtype=torch.float))
+            sides["other"] = other
+        for side in sides.values():
+            train_steps(side, data[:1])  # warm-up (kernels, allocator, TorchScript)
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        for _ in range(repeats):  # interleaved, so load changes hit all sides alike
+            for name, side in sides.items():
+                times[name] += measure(lambda m=side: train_steps(m, data), 1, warmup=0)
+        name = mode.strip().upper()
+        report(name, times["ours"], times["baseline"])
+        if "other" in times:
+            label = f"{name} [fused_cpu={sides['other'].rnn.fused_cpu}]"
+            report(label, times["other"], times["baseline"])
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hiddenstruct.nn.masking import apply_mask, original
+from hiddenstruct.nn.rnn_fused import fused_layer, step_masks
 
 State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]  # noqa: UP007 (runtime alias, py3.10)
 """A layer's recurrent state: ``h`` [B, H], or ``(h, c)`` for LSTM."""
@@ -52,6 +53,11 @@ MODES: dict[str, RecurrentMode] = {
     "GRU": RecurrentMode("GRU", 3, torch._VF.gru),
     "LSTM": RecurrentMode("LSTM", 4, torch._VF.lstm, has_cell=True),
 }
+
+
+FUSED_CPU_MODES = frozenset({"RNN_TANH", "RNN_RELU", "GRU"})
+"""Modes that run on the TorchScript kernels of :mod:`hiddenstruct.nn.rnn_fused` on CPU by
+default (faster to train there than PyTorch's per-step kernels); LSTM keeps oneDNN."""
 
 
 def get_mode(mode: str | RecurrentMode) -> RecurrentMode:
@@ -325,6 +331,9 @@ class MaskedRNN(nn.Module):
     layer's output sequence (zero at padded steps), ``final_states`` a list with each
     layer's state at every sequence's true last step (``h`` or ``(h, c)`` for LSTM).
     Masked tensors: ``layers.<l>.weight_ih`` and ``layers.<l>.weight_hh``.
+    ``fused_cpu``: on CPU, run the TorchScript kernels with a hand-written backward
+    (:mod:`hiddenstruct.nn.rnn_fused`) — ``None`` (default) for the modes in
+    :data:`FUSED_CPU_MODES`, ``True``/``False`` to force either path; CUDA always uses cuDNN.
     """
 
     def __init__(
@@ -333,8 +342,10 @@ class MaskedRNN(nn.Module):
         hidden_sizes: Sequence[int] | int,
         mode: str = "RNN_TANH",
         batch_first: bool = True,
+        fused_cpu: bool | None = None,
     ) -> None:
         super().__init__()
+        self.fused_cpu = fused_cpu
         if isinstance(hidden_sizes, int):
             hidden_sizes = [hidden_sizes]
         hidden_sizes = [int(h) for h in hidden_sizes]
@@ -374,6 +385,8 @@ class MaskedRNN(nn.Module):
             raise ValueError(
                 f"hx must hold one state per layer ({len(self.layers)}), got {len(hx)}"
             )
+        if self._use_fused(x):
+            return self._fused_forward(x, lengths, hx)
         states: list[State] = []
         if lengths is None:
             out = x
@@ -390,13 +403,48 @@ class MaskedRNN(nn.Module):
             states.append(run.to_user(state))
         return run.pad(data), states
 
+    def _use_fused(self, x: torch.Tensor) -> bool:
+        """CPU input and ``fused_cpu`` (``None``: the mode is in :data:`FUSED_CPU_MODES`)."""
+        if x.device.type != "cpu":
+            return False
+        choice = getattr(self, "fused_cpu", None)
+        return self.mode in FUSED_CPU_MODES if choice is None else bool(choice)
+
+    def _fused_forward(self, x, lengths, hx) -> tuple[torch.Tensor, list[State]]:
+        out = x.transpose(0, 1) if self.batch_first else x
+        steps, batch = out.shape[0], out.shape[1]
+        if lengths is not None:
+            lengths = check_lengths(lengths, batch, steps)
+        valid, last = step_masks(lengths, steps, batch, x.device)
+        states: list[State] = []
+        for i, layer in enumerate(self.layers):
+            state = layer.zero_state(batch, out) if hx is None else hx[i]
+            out, state = fused_layer(
+                self.mode,
+                out,
+                valid,
+                last,
+                state,
+                layer.weight_ih,
+                layer.weight_hh,
+                layer.bias_ih,
+                layer.bias_hh,
+            )
+            states.append(state)
+        return (out.transpose(0, 1) if self.batch_first else out), states
+
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state ``h`` [B, hidden_sizes[-1]].
 
         Same value as ``hidden_of(self(x, lengths)[1][-1])``; where faster
         (:func:`prefers_padded`) the padded batch is run and each sequence's last step read.
         """
-        if lengths is not None and x.dim() == 3 and prefers_padded(self.spec, x):
+        if (
+            lengths is not None
+            and x.dim() == 3
+            and not self._use_fused(x)
+            and prefers_padded(self.spec, x)
+        ):
             x = x if self.batch_first else x.transpose(0, 1)
             lengths = check_lengths(lengths, x.shape[0], x.shape[1])
             return padded_final_states(self._padded_outputs, x, lengths)[0]
