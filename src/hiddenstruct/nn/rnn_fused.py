@@ -15,11 +15,15 @@ weights, so autograd outside this function carries gradients back through the ma
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch.autograd.function import once_differentiable
 
+_script = functools.cache(torch.jit.script)
+"""Compile a loop function with TorchScript on first use (importing stays cheap)."""
 
-@torch.jit.script
+
 def _rnn_forward(xp: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, relu: bool) -> torch.Tensor:
     steps = xp.shape[0]
     states = torch.empty(steps + 1, h.shape[0], h.shape[1], dtype=h.dtype, device=h.device)
@@ -35,7 +39,6 @@ def _rnn_forward(xp: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, relu: bo
     return states
 
 
-@torch.jit.script
 def _rnn_backward(
     d_out: torch.Tensor, dh: torch.Tensor, k: torch.Tensor, w_hh: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,7 +51,6 @@ def _rnn_backward(
     return d_pre, dh
 
 
-@torch.jit.script
 def _gru_forward(
     xp: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -77,7 +79,6 @@ def _gru_forward(
     return states, hp, rz, n
 
 
-@torch.jit.script
 def _gru_backward(
     d_out: torch.Tensor,
     dh: torch.Tensor,
@@ -115,7 +116,6 @@ def _gru_backward(
     return d_h, d_xn, dh
 
 
-@torch.jit.script
 def _lstm_forward(
     xp: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -142,7 +142,6 @@ def _lstm_forward(
     return states, cells, sig, g, tc
 
 
-@torch.jit.script
 def _lstm_backward(
     d_out: torch.Tensor,
     dh: torch.Tensor,
@@ -207,14 +206,14 @@ class _Recurrent(torch.autograd.Function):
         ctx.kind = kind
         c = None
         if kind == "lstm":
-            states, cells, sig, g, tc = _lstm_forward(xp + b_hh, h0, c0, w_hh)
+            states, cells, sig, g, tc = _script(_lstm_forward)(xp + b_hh, h0, c0, w_hh)
             c = _at_last(cells[1:], last)
             saved = (cells, sig, g, tc)
         elif kind == "gru":
-            states, hp, rz, n = _gru_forward(xp, h0, w_hh, b_hh)
+            states, hp, rz, n = _script(_gru_forward)(xp, h0, w_hh, b_hh)
             saved = (hp, rz, n)
         else:
-            states = _rnn_forward(xp + b_hh, h0, w_hh, kind == "relu")
+            states = _script(_rnn_forward)(xp + b_hh, h0, w_hh, kind == "relu")
             saved = ()
         ctx.save_for_backward(x, valid, last, states, w_ih, w_hh, *saved)
         ctx.mark_non_differentiable(valid)
@@ -240,7 +239,7 @@ class _Recurrent(torch.autograd.Function):
                 [g * i * (1 - i), cells[:-1] * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 2
             ) * vf.unsqueeze(-1)
             a = o * (1 - tc * tc) * vf
-            d_x, dh0, dc0 = _lstm_backward(d_out, dh, _inject(dc, last, g), k, a, f, w_hh)
+            d_x, dh0, dc0 = _script(_lstm_backward)(d_out, dh, _inject(dc, last, g), k, a, f, w_hh)
             d_h = d_x
         elif kind == "gru":
             hp, rz, n = saved
@@ -248,14 +247,14 @@ class _Recurrent(torch.autograd.Function):
             k_n = (1 - z) * (1 - n * n) * vf
             k_z = (states[:-1] - n) * z * (1 - z) * vf
             k_r = hp[..., 2 * hidden :] * r * (1 - r)
-            d_h, d_xn, dh0 = _gru_backward(d_out, dh, k_n, k_z, k_r, r, z, w_hh)
+            d_h, d_xn, dh0 = _script(_gru_backward)(d_out, dh, k_n, k_z, k_r, r, z, w_hh)
             d_x = torch.cat([d_h[..., : 2 * hidden], d_xn], -1)
         else:
             if kind == "relu":
                 k = (h_new > 0).to(h_new.dtype) * vf
             else:
                 k = (1 - h_new * h_new) * vf
-            d_x, dh0 = _rnn_backward(d_out, dh, k, w_hh)
+            d_x, dh0 = _script(_rnn_backward)(d_out, dh, k, w_hh)
             d_h = d_x
         needs = ctx.needs_input_grad
         dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(x, states[:-1], d_x, d_h, w_ih, needs)
