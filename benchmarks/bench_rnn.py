@@ -15,7 +15,12 @@ h2h weight carries a 50 % random mask. Both sides start from identical weights a
   matmuls; each sequence's final state is then read at its true last step.
 
 A check before timing makes sure both sides compute the same logits (1e-4).
-Prints ``mode: ours X s, baseline Y s, ratio R`` (medians) for all four modes.
+Prints ``mode: ours X s, baseline Y s, ratio R`` (medians) for all four modes, and a
+``mode [dense floor]`` line: the time of only the matrix products that any dense fp32
+implementation of the workload must do (per layer: the input projection over all steps, one
+``h·W_hh`` and one ``dg·W_hh`` product per step, ``dW_ih``, ``dW_hh`` and ``dx`` over all steps;
+TorchScript loops, preallocated outputs) plus the Adam steps, with no elementwise gate
+math at all. Its ratio is an upper bound on the speed-up any such kernel can reach here.
 Run: ``python benchmarks/bench_rnn.py [--quick] [--batches N] [--repeats R] [--threads T]``.
 Timings on a shared machine are noisy: runs of both sides are interleaved.
 """
@@ -31,6 +36,7 @@ from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
 from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask
 from hiddenstruct.nn.rnn import MODES, MaskedRNN
+from hiddenstruct.nn.rnn_fused import _script
 
 try:
     from common import bench_parser, measure, repeats_of, report
@@ -92,6 +98,51 @@ class StepLoopClassifier(nn.Module):
             x = torch.stack(outputs, dim=1)
         last = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[-1])
         return self.model.readout(x.gather(1, last).squeeze(1))
+
+
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
+
+
+def _step_products(h: torch.Tensor, g: torch.Tensor, w_hh: torch.Tensor, steps: int) -> None:
+    """``steps`` forward products ``h·W_hhᵀ`` and ``steps`` backward products ``dg·W_hh``."""
+    w_t = w_hh.t()
+    out_g = torch.empty(h.shape[0], w_hh.shape[0])
+    out_h = torch.empty(h.shape[0], w_hh.shape[1])
+    for _ in range(steps):
+        torch.mm(h, w_t, out=out_g)
+    for _ in range(steps):
+        torch.mm(g, w_hh, out=out_h)
+
+
+def dense_floor(model: SequenceClassifier, data):
+    """A function doing only the matrix products and Adam steps of ``train_steps(model, data)``.
+
+    All operands are made here, before timing; the returned function does the products.
+    """
+    step_products = _script(_step_products)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    sizes, gates = [EMBEDDING, *HIDDEN], GATES[model.rnn.mode]
+    work = []
+    for codes, _, _ in data:
+        steps = codes.shape[1]
+        for layer, hidden in enumerate(HIDDEN):
+            rows, width = steps * BATCH, sizes[layer]
+            x, w_ih = torch.randn(rows, width), torch.randn(gates * hidden, width)
+            w_hh, states = torch.randn(gates * hidden, hidden), torch.randn(rows, hidden)
+            work.append((steps, x, w_ih, w_hh, states, torch.randn(rows, gates * hidden)))
+
+    def run() -> None:
+        opt = torch.optim.Adam(params, lr=1e-3)
+        for i, (steps, x, w_ih, w_hh, states, d_g) in enumerate(work):
+            torch.mm(x, w_ih.t())
+            step_products(states[:BATCH], d_g[:BATCH], w_hh, steps)
+            torch.mm(d_g.t(), x), torch.mm(d_g.t(), states), torch.mm(d_g, w_ih)
+            if i % len(HIDDEN) == len(HIDDEN) - 1:
+                opt.step()
+
+    return run
 
 
 def build(mode: str, seed: int, device: torch.device) -> SequenceClassifier:
@@ -172,17 +223,22 @@ def main(argv: list[str] | None = None) -> None:
             other = copy.deepcopy(model)  # the other CPU path, for a same-run comparison
             other.rnn.fused_cpu = not other.rnn._use_fused(codes.new_empty(0, dtype=torch.float))
             sides["other"] = other
-        for side in sides.values():
-            train_steps(side, data[:1])  # warm-up (kernels, allocator, TorchScript)
-        times: dict[str, list[float]] = {name: [] for name in sides}
+        runs = {name: lambda m=side: train_steps(m, data) for name, side in sides.items()}
+        if device.type == "cpu":
+            runs["floor"] = dense_floor(copy.deepcopy(model), data)
+        for run in runs.values():
+            run()  # warm-up (kernels, allocator, TorchScript)
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(repeats):  # interleaved, so load changes hit all sides alike
-            for name, side in sides.items():
-                times[name] += measure(lambda m=side: train_steps(m, data), 1, warmup=0)
+            for name, run in runs.items():
+                times[name] += measure(run, 1, warmup=0)
         name = mode.strip().upper()
         report(name, times["ours"], times["baseline"])
         if "other" in times:
             label = f"{name} [fused_cpu={sides['other'].rnn.fused_cpu}]"
             report(label, times["other"], times["baseline"])
+        if "floor" in times:
+            report(f"{name} [dense floor]", times["floor"], times["baseline"])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hiddenstruct.nn.rnn import add_readout
+from hiddenstruct.nn.recurrent_graph import add_readout
 
 
 class SequenceClassifier(nn.Module):

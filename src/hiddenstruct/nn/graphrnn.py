@@ -32,16 +32,14 @@ from hiddenstruct.errors import GraphError
 from hiddenstruct.graphs.dag import layers as dag_layers
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.nn.masking import apply_mask
-from hiddenstruct.nn.rnn import (
+from hiddenstruct.nn.recurrent_graph import add_readout, recurrent_structure_graph
+from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
+from hiddenstruct.nn.varlen import (
     PackedRun,
-    RecurrentLayer,
-    add_readout,
     check_lengths,
-    get_mode,
     hidden_of,
     padded_final_states,
     prefers_padded,
-    recurrent_structure_graph,
 )
 
 

@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
-from hiddenstruct.nn.rnn import PackedRun, RecurrentLayer, get_mode, hidden_of
+from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
+from hiddenstruct.nn.varlen import PackedRun, hidden_of
 
 VOCAB_SIZE = 128
 """ASCII codes; code 0 is padding."""
