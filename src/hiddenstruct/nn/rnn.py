@@ -31,6 +31,7 @@ from torch import nn
 from hiddenstruct.nn.masking import apply_mask, original
 from hiddenstruct.nn.recurrent_graph import recurrent_structure_graph
 from hiddenstruct.nn.rnn_fused import fused_layer, step_masks
+from hiddenstruct.nn.rnn_stack import stack_final_hidden
 from hiddenstruct.nn.varlen import (
     PackedRun,
     State,
@@ -277,6 +278,8 @@ class MaskedRNN(nn.Module):
         Same value as ``hidden_of(self(x, lengths)[1][-1])``; where faster
         (:func:`prefers_padded`) the padded batch is run and each sequence's last step read.
         """
+        if x.dim() == 3 and x.shape[-1] == self.input_size and self._use_fused(x):
+            return self._stack_encode(x, lengths)
         if (
             lengths is not None
             and x.dim() == 3
@@ -288,6 +291,16 @@ class MaskedRNN(nn.Module):
             return padded_final_states(self._padded_outputs, x, lengths)[0]
         _, states = self(x, lengths)
         return hidden_of(states[-1])
+
+    def _stack_encode(self, x: torch.Tensor, lengths) -> torch.Tensor:
+        x = x.transpose(0, 1) if self.batch_first else x
+        steps, batch = x.shape[0], x.shape[1]
+        if lengths is None:
+            last = torch.full((batch,), steps - 1, dtype=torch.int64)
+        else:
+            last = check_lengths(lengths, batch, steps) - 1
+        weights = [(m.weight_ih, m.weight_hh, m.bias_ih, m.bias_hh) for m in self.layers]
+        return stack_final_hidden(self.mode, x, last, weights)
 
     def _padded_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = x

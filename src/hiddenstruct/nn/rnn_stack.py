@@ -1,0 +1,270 @@
+"""A whole recurrent stack as one autograd node on CPU, for the last layer's final state.
+
+:meth:`MaskedRNN.encode` only needs the last layer's ``h`` at each sequence's last step.
+Then the stack runs as one :class:`torch.autograd.Function` whose forward and backward
+are each one TorchScript call over all layers: no per-layer autograd nodes, intermediate
+outputs never become autograd tensors and nothing is zeroed at padded steps — causality
+keeps padded steps out of every valid one, and since the only gradient enters each
+sequence's last step of the last layer, padded steps get exactly zero gradient.
+
+The backward keeps the per-step work to one broadcast multiply per group of gate
+gradients and one matmul: each step's gate gradients are written into slots of one
+buffer ``D`` [T, B, slots, H], laid out so that the matmul reads a contiguous slice, and
+that matmul's input term is the next step's incoming output gradient (``addmm``). The GRU
+carries ``dh·z`` through the matmul with an identity block stacked on ``W_hh``.
+Equations and gate order are PyTorch's (GRU r,z,n; LSTM i,f,g,o).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from hiddenstruct.nn.rnn_fused import KINDS, _script
+
+
+def _input_projection(inp: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    steps, batch = inp.shape[0], inp.shape[1]
+    flat = inp.reshape(steps * batch, inp.shape[2])
+    return torch.addmm(bias, flat, w_ih.t()).view(steps, batch, w_ih.shape[0])
+
+
+def _layer_forward(
+    kind: str,
+    inp: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor,
+    b_hh: torch.Tensor,
+) -> list[torch.Tensor]:
+    """``[states [T+1, B, H] (states[0] = 0), *activations]`` of one layer from zero state:
+    always four tensors (unused ones empty), so layer l's are ``saved[4l : 4l + 4]``."""
+    steps, batch, hidden = inp.shape[0], inp.shape[1], w_hh.shape[1]
+    states = torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
+    hs = states.unbind(0)
+    w_t = w_hh.t()
+    none = torch.empty(0, dtype=inp.dtype, device=inp.device)
+    if kind == "gru":
+        xp = _input_projection(inp, w_ih, b_ih)
+        hp = torch.empty(steps, batch, 3 * hidden, dtype=inp.dtype, device=inp.device)
+        rz = torch.empty(steps, batch, 2 * hidden, dtype=inp.dtype, device=inp.device)
+        n = torch.empty(steps, batch, hidden, dtype=inp.dtype, device=inp.device)
+        x_rz, x_n = xp[:, :, : 2 * hidden].unbind(0), xp[:, :, 2 * hidden :].unbind(0)
+        hps, hp_rz, hp_n = (
+            hp.unbind(0),
+            hp[:, :, : 2 * hidden].unbind(0),
+            hp[:, :, 2 * hidden :].unbind(0),
+        )
+        rzs, rs, zs, ns = (
+            rz.unbind(0),
+            rz[:, :, :hidden].unbind(0),
+            rz[:, :, hidden:].unbind(0),
+            n.unbind(0),
+        )
+        for t in range(steps):
+            torch.addmm(b_hh, hs[t], w_t, out=hps[t])
+            torch.sigmoid(x_rz[t] + hp_rz[t], out=rzs[t])
+            torch.tanh(torch.addcmul(x_n[t], rs[t], hp_n[t]), out=ns[t])
+            torch.lerp(ns[t], hs[t], zs[t], out=hs[t + 1])
+        return [states, hp, rz, n]
+    xp = _input_projection(inp, w_ih, b_ih + b_hh)
+    xs = xp.unbind(0)
+    if kind == "lstm":
+        sig = torch.empty(steps, batch, 4 * hidden, dtype=inp.dtype, device=inp.device)
+        cells = torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
+        g_tc = torch.empty(2, steps, batch, hidden, dtype=inp.dtype, device=inp.device)
+        sigs, gs, tcs, cs = sig.unbind(0), g_tc[0].unbind(0), g_tc[1].unbind(0), cells.unbind(0)
+        i_s, f_s = sig[:, :, :hidden].unbind(0), sig[:, :, hidden : 2 * hidden].unbind(0)
+        o_s = sig[:, :, 3 * hidden :].unbind(0)
+        for t in range(steps):
+            pre = torch.addmm(xs[t], hs[t], w_t)
+            torch.sigmoid(pre, out=sigs[t])
+            torch.tanh(pre[:, 2 * hidden : 3 * hidden], out=gs[t])
+            torch.addcmul(f_s[t] * cs[t], i_s[t], gs[t], out=cs[t + 1])
+            torch.tanh(cs[t + 1], out=tcs[t])
+            torch.mul(o_s[t], tcs[t], out=hs[t + 1])
+        return [states, cells, sig, g_tc]
+    for t in range(steps):
+        pre = torch.addmm(xs[t], hs[t], w_t)
+        if kind == "relu":
+            torch.relu(pre, out=hs[t + 1])
+        else:
+            torch.tanh(pre, out=hs[t + 1])
+    return [states, none, none, none]
+
+
+def stack_forward(
+    kind: str, x: torch.Tensor, last: torch.Tensor, weights: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """``[h_final [B, H], *saved]``: all layers over time-major ``x`` from zero states."""
+    saved: list[torch.Tensor] = []
+    inp = x
+    for layer in range(len(weights) // 4):
+        w = weights[4 * layer : 4 * layer + 4]
+        saved += _layer_forward(kind, inp, w[0], w[1], w[2], w[3])
+        inp = saved[-4][1:]
+    final = inp[last, torch.arange(inp.shape[1], device=inp.device)]
+    return [final] + saved
+
+
+def _backward_factors(kind: str, saved: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per-step gate derivative factors, laid out to match the slots of ``D``."""
+    states = saved[0]
+    hidden = states.shape[2]
+    if kind == "gru":
+        hp, rz, n = saved[1], saved[2], saved[3]
+        r, z = rz[:, :, :hidden], rz[:, :, hidden:]
+        one_z = 1 - z
+        k1 = torch.stack([z, (states[:-1] - n) * z * one_z, one_z * (1 - n * n)], 2)
+        k2 = torch.stack([hp[:, :, 2 * hidden :] * r * (1 - r), r], 2)
+        return [k1, k2]
+    if kind == "lstm":
+        cells, sig, g, tc = saved[1], saved[2], saved[3][0], saved[3][1]
+        i, f, o = sig[:, :, :hidden], sig[:, :, hidden : 2 * hidden], sig[:, :, 3 * hidden :]
+        k1 = torch.stack([f, g * i * (1 - i), cells[:-1] * f * (1 - f), i * (1 - g * g)], 2)
+        return [k1, tc * o * (1 - o), o * (1 - tc * tc)]
+    h = states[1:]
+    return [(h > 0).to(h.dtype) if kind == "relu" else 1 - h * h]
+
+
+def _layer_backward(
+    kind: str, d_out: torch.Tensor, saved: list[torch.Tensor], w_hh: torch.Tensor
+) -> torch.Tensor:
+    """The slots buffer ``D`` [T·B, slots·H] of gate gradients, given the output gradient."""
+    steps, batch, hidden = d_out.shape[0], d_out.shape[1], d_out.shape[2]
+    factors = _backward_factors(kind, saved)
+    slots = 5 if kind == "gru" or kind == "lstm" else 1
+    d = torch.empty(steps, batch, slots, hidden, dtype=d_out.dtype, device=d_out.device)
+    d_flat = d.view(steps, batch, slots * hidden)
+    d_outs = d_out.unbind(0)
+    dh_all = torch.empty_like(d_out)
+    dhs, dh_cols = dh_all.unbind(0), dh_all.unsqueeze(2).unbind(0)
+    dh_all[steps - 1] = d_out[steps - 1]
+    if kind == "gru":
+        # slots: dh·z (carry), d_r, d_z, d_hn, d_xn; matmul slice = slots 0..3.
+        eye = torch.eye(hidden, dtype=w_hh.dtype, device=w_hh.device)
+        w_aug = torch.cat([eye, w_hh])
+        k1s, k2s = factors[0].unbind(0), factors[1].unbind(0)
+        d1s, d2s = d[:, :, 0::2].unbind(0), d[:, :, 1:4:2].unbind(0)
+        d_xn, rows = d[:, :, 4:5].unbind(0), d_flat[:, :, : 4 * hidden].unbind(0)
+        for t in range(steps - 1, -1, -1):
+            torch.mul(dh_cols[t], k1s[t], out=d1s[t])
+            torch.mul(d_xn[t], k2s[t], out=d2s[t])
+            if t > 0:
+                torch.addmm(d_outs[t - 1], rows[t], w_aug, out=dhs[t - 1])
+        return d_flat.view(steps * batch, slots * hidden)
+    if kind == "lstm":
+        # slots: dc·f (carry), d_i, d_f, d_g, d_o; matmul slice = slots 1..4.
+        k1s, k_o, a = factors[0].unbind(0), factors[1].unbind(0), factors[2].unbind(0)
+        d1s, d_o, carries = d[:, :, 0:4].unbind(0), d[:, :, 4].unbind(0), d[:, :, 0].unbind(0)
+        dc_all = torch.empty_like(d_out)
+        dcs, dc_cols = dc_all.unbind(0), dc_all.unsqueeze(2).unbind(0)
+        rows = d_flat[:, :, hidden:].unbind(0)
+        for t in range(steps - 1, -1, -1):
+            if t == steps - 1:
+                torch.mul(dhs[t], a[t], out=dcs[t])
+            else:
+                torch.addcmul(carries[t + 1], dhs[t], a[t], out=dcs[t])
+            torch.mul(dc_cols[t], k1s[t], out=d1s[t])
+            torch.mul(dhs[t], k_o[t], out=d_o[t])
+            if t > 0:
+                torch.addmm(d_outs[t - 1], rows[t], w_hh, out=dhs[t - 1])
+        return d_flat.view(steps * batch, slots * hidden)
+    ks, ds = factors[0].unbind(0), d_flat.unbind(0)
+    for t in range(steps - 1, -1, -1):
+        torch.mul(dhs[t], ks[t], out=ds[t])
+        if t > 0:
+            torch.addmm(d_outs[t - 1], ds[t], w_hh, out=dhs[t - 1])
+    return d_flat.view(steps * batch, hidden)
+
+
+def _weight_grads(
+    kind: str,
+    d: torch.Tensor,
+    inp: torch.Tensor,
+    h_prev: torch.Tensor,
+    w_ih: torch.Tensor,
+    need_in: bool,
+) -> list[torch.Tensor]:
+    """``[d_in, dW_ih, dW_hh, db_ih, db_hh]`` from the slots buffer (one matmul each)."""
+    hidden = h_prev.shape[1]
+    if kind == "gru":  # hidden side: slots 1..3; input side: slots 1, 2 and 4
+        d_h, d_rz, d_xn = d[:, hidden : 4 * hidden], d[:, hidden : 3 * hidden], d[:, 4 * hidden :]
+        sums = d.sum(0)
+        dw_ih = torch.cat([torch.mm(d_rz.t(), inp), torch.mm(d_xn.t(), inp)])
+        db_ih = torch.cat([sums[hidden : 3 * hidden], sums[4 * hidden :]])
+        grads = [dw_ih, torch.mm(d_h.t(), h_prev), db_ih, sums[hidden : 4 * hidden]]
+        if need_in:
+            d_in = torch.mm(d_xn, w_ih[2 * hidden :])
+            return [torch.addmm(d_in, d_rz, w_ih[: 2 * hidden])] + grads
+        return [torch.empty(0, dtype=d.dtype, device=d.device)] + grads
+    d_pre = d[:, hidden:] if kind == "lstm" else d
+    d_b = d_pre.sum(0)
+    grads = [torch.mm(d_pre.t(), inp), torch.mm(d_pre.t(), h_prev), d_b, d_b]
+    if need_in:
+        return [torch.mm(d_pre, w_ih)] + grads
+    return [torch.empty(0, dtype=d.dtype, device=d.device)] + grads
+
+
+def stack_backward(
+    kind: str,
+    d_final: torch.Tensor,
+    x: torch.Tensor,
+    last: torch.Tensor,
+    weights: list[torch.Tensor],
+    saved: list[torch.Tensor],
+    need_dx: bool,
+) -> list[torch.Tensor]:
+    """``[dx, dW_ih, dW_hh, db_ih, db_hh per layer...]`` (``dx`` empty unless ``need_dx``)."""
+    layers = len(weights) // 4
+    top = saved[4 * (layers - 1)]
+    d_out = torch.zeros_like(top[1:])
+    d_out.index_put_([last, torch.arange(top.shape[1], device=top.device)], d_final)
+    grads: list[torch.Tensor] = []
+    for layer in range(layers - 1, -1, -1):
+        mine = saved[4 * layer : 4 * (layer + 1)]
+        w_ih, w_hh = weights[4 * layer], weights[4 * layer + 1]
+        d = _layer_backward(kind, d_out, mine, w_hh)
+        inp = x if layer == 0 else saved[4 * (layer - 1)][1:]
+        inp_flat = inp.reshape(-1, inp.shape[2])
+        h_prev = mine[0][:-1].reshape(-1, mine[0].shape[2])
+        need_in = layer > 0 or need_dx
+        grads = _weight_grads(kind, d, inp_flat, h_prev, w_ih, need_in) + grads
+        d_out = grads.pop(0).view(inp.shape) if need_in else grads.pop(0)
+    return [d_out] + grads
+
+
+class _StackFinal(torch.autograd.Function):
+    """All layers from zero states; returns the last layer's ``h`` at step ``last``."""
+
+    @staticmethod
+    def forward(ctx, kind, x, last, *weights):
+        final, *saved = _script(stack_forward)(kind, x, last, list(weights))
+        ctx.kind = kind
+        ctx.save_for_backward(x, last, *weights, *saved)
+        ctx.layers = len(weights) // 4
+        return final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_final):
+        x, last, *rest = ctx.saved_tensors
+        weights, saved = rest[: 4 * ctx.layers], rest[4 * ctx.layers :]
+        needs = ctx.needs_input_grad
+        dx, *grads = _script(stack_backward)(
+            ctx.kind, d_final.contiguous(), x, last, list(weights), list(saved), needs[1]
+        )
+        grads = [g if need else None for g, need in zip(grads, needs[3:], strict=True)]
+        return (None, dx if needs[1] else None, None, *grads)
+
+
+def stack_final_hidden(
+    mode: str, x: torch.Tensor, last: torch.Tensor, layers: list[tuple[torch.Tensor, ...]]
+) -> torch.Tensor:
+    """The last layer's ``h`` [B, H] at step ``last[b]`` of time-major ``x`` [T, B, F].
+
+    ``layers``: per layer ``(w_ih, w_hh, b_ih, b_hh)`` (the masked weights); all layers
+    start from zero states.
+    """
+    weights = [w for layer in layers for w in layer]
+    return _StackFinal.apply(KINDS[mode], x.contiguous(), last, *weights)
