@@ -45,45 +45,48 @@ def _layer_forward(
     w_t = w_hh.t()
     none = torch.empty(0, dtype=inp.dtype, device=inp.device)
     if kind == "gru":
-        xp = _input_projection(inp, w_ih, b_ih)
-        hp = torch.empty(steps, batch, 3 * hidden, dtype=inp.dtype, device=inp.device)
-        rz = torch.empty(steps, batch, 2 * hidden, dtype=inp.dtype, device=inp.device)
-        n = torch.empty(steps, batch, hidden, dtype=inp.dtype, device=inp.device)
-        x_rz, x_n = xp[:, :, : 2 * hidden].unbind(0), xp[:, :, 2 * hidden :].unbind(0)
-        hps, hp_rz, hp_n = (
-            hp.unbind(0),
-            hp[:, :, : 2 * hidden].unbind(0),
-            hp[:, :, 2 * hidden :].unbind(0),
+        # gates[t] = [x_rz + h·W_rzᵀ + biases, h·W_nᵀ + b_hn] in one addmm, then r, z in place.
+        two = 2 * hidden
+        xp = _input_projection(inp, w_ih, torch.cat([b_ih[:two] + b_hh[:two], b_ih[two:]]))
+        x_n = xp[:, :, two:].clone()
+        xp[:, :, two:] = b_hh[two:]
+        gates = torch.empty_like(xp)
+        n = torch.empty_like(x_n)
+        xs, gs, g_rz = xp.unbind(0), gates.unbind(0), gates[:, :, :two].unbind(0)
+        rs, zs, hp_n = (
+            gates[:, :, :hidden].unbind(0),
+            gates[:, :, hidden:two].unbind(0),
+            gates[:, :, two:].unbind(0),
         )
-        rzs, rs, zs, ns = (
-            rz.unbind(0),
-            rz[:, :, :hidden].unbind(0),
-            rz[:, :, hidden:].unbind(0),
-            n.unbind(0),
-        )
+        x_ns, ns = x_n.unbind(0), n.unbind(0)
         for t in range(steps):
-            torch.addmm(b_hh, hs[t], w_t, out=hps[t])
-            torch.sigmoid(x_rz[t] + hp_rz[t], out=rzs[t])
-            torch.tanh(torch.addcmul(x_n[t], rs[t], hp_n[t]), out=ns[t])
+            torch.addmm(xs[t], hs[t], w_t, out=gs[t])
+            g_rz[t].sigmoid_()
+            torch.tanh(torch.addcmul(x_ns[t], rs[t], hp_n[t]), out=ns[t])
             torch.lerp(ns[t], hs[t], zs[t], out=hs[t + 1])
-        return [states, hp, rz, n]
-    xp = _input_projection(inp, w_ih, b_ih + b_hh)
-    xs = xp.unbind(0)
+        return [states, gates, n, none]
     if kind == "lstm":
+        # tanh(g) = 2σ(2g) − 1: with the g rows doubled one sigmoid covers all four gates.
+        scale = torch.ones(4 * hidden, 1, dtype=inp.dtype, device=inp.device)
+        scale[2 * hidden : 3 * hidden] = 2.0
+        xs = _input_projection(inp, w_ih * scale, (b_ih + b_hh) * scale.view(-1)).unbind(0)
+        w_t = (w_hh * scale).t()
+        minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
         sig = torch.empty(steps, batch, 4 * hidden, dtype=inp.dtype, device=inp.device)
         cells = torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
         g_tc = torch.empty(2, steps, batch, hidden, dtype=inp.dtype, device=inp.device)
         sigs, gs, tcs, cs = sig.unbind(0), g_tc[0].unbind(0), g_tc[1].unbind(0), cells.unbind(0)
         i_s, f_s = sig[:, :, :hidden].unbind(0), sig[:, :, hidden : 2 * hidden].unbind(0)
-        o_s = sig[:, :, 3 * hidden :].unbind(0)
+        g_s, o_s = sig[:, :, 2 * hidden : 3 * hidden].unbind(0), sig[:, :, 3 * hidden :].unbind(0)
         for t in range(steps):
-            pre = torch.addmm(xs[t], hs[t], w_t)
-            torch.sigmoid(pre, out=sigs[t])
-            torch.tanh(pre[:, 2 * hidden : 3 * hidden], out=gs[t])
+            torch.addmm(xs[t], hs[t], w_t, out=sigs[t])
+            sigs[t].sigmoid_()
+            torch.add(minus_one, g_s[t], alpha=2.0, out=gs[t])
             torch.addcmul(f_s[t] * cs[t], i_s[t], gs[t], out=cs[t + 1])
             torch.tanh(cs[t + 1], out=tcs[t])
             torch.mul(o_s[t], tcs[t], out=hs[t + 1])
         return [states, cells, sig, g_tc]
+    xs = _input_projection(inp, w_ih, b_ih + b_hh).unbind(0)
     for t in range(steps):
         pre = torch.addmm(xs[t], hs[t], w_t)
         if kind == "relu":
@@ -111,13 +114,18 @@ def _backward_factors(kind: str, saved: list[torch.Tensor]) -> list[torch.Tensor
     """Per-step gate derivative factors, laid out to match the slots of ``D``."""
     states = saved[0]
     hidden = states.shape[2]
-    if kind == "gru":
-        hp, rz, n = saved[1], saved[2], saved[3]
-        r, z = rz[:, :, :hidden], rz[:, :, hidden:]
+    if kind == "gru":  # [z, (d_r, d_z, d_hn) per dh] and k_n (d_xn per dh)
+        gates, n = saved[1], saved[2]
+        r, z, hp_n = (
+            gates[:, :, :hidden],
+            gates[:, :, hidden : 2 * hidden],
+            gates[:, :, 2 * hidden :],
+        )
         one_z = 1 - z
-        k1 = torch.stack([z, (states[:-1] - n) * z * one_z, one_z * (1 - n * n)], 2)
-        k2 = torch.stack([hp[:, :, 2 * hidden :] * r * (1 - r), r], 2)
-        return [k1, k2]
+        k_n = one_z * (1 - n * n)
+        k_r = k_n * hp_n * r * (1 - r)
+        per_dh = torch.stack([k_r, (states[:-1] - n) * z * one_z, k_n * r], 2)
+        return [z.contiguous(), per_dh, k_n]
     if kind == "lstm":
         cells, sig, g, tc = saved[1], saved[2], saved[3][0], saved[3][1]
         i, f, o = sig[:, :, :hidden], sig[:, :, hidden : 2 * hidden], sig[:, :, 3 * hidden :]
@@ -129,11 +137,12 @@ def _backward_factors(kind: str, saved: list[torch.Tensor]) -> list[torch.Tensor
 
 def _layer_backward(
     kind: str, d_out: torch.Tensor, saved: list[torch.Tensor], w_hh: torch.Tensor
-) -> torch.Tensor:
-    """The slots buffer ``D`` [T·B, slots·H] of gate gradients, given the output gradient."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The slots buffer ``D`` [T·B, slots·H] of gate gradients, given the output gradient,
+    and for the GRU ``d_xn`` [T, B, H] (the input-side n gradient; else unused)."""
     steps, batch, hidden = d_out.shape[0], d_out.shape[1], d_out.shape[2]
     factors = _backward_factors(kind, saved)
-    slots = 5 if kind == "gru" or kind == "lstm" else 1
+    slots = 3 if kind == "gru" else (5 if kind == "lstm" else 1)
     d = torch.empty(steps, batch, slots, hidden, dtype=d_out.dtype, device=d_out.device)
     d_flat = d.view(steps, batch, slots * hidden)
     d_outs = d_out.unbind(0)
@@ -141,18 +150,15 @@ def _layer_backward(
     dhs, dh_cols = dh_all.unbind(0), dh_all.unsqueeze(2).unbind(0)
     dh_all[steps - 1] = d_out[steps - 1]
     if kind == "gru":
-        # slots: dh·z (carry), d_r, d_z, d_hn, d_xn; matmul slice = slots 0..3.
-        eye = torch.eye(hidden, dtype=w_hh.dtype, device=w_hh.device)
-        w_aug = torch.cat([eye, w_hh])
-        k1s, k2s = factors[0].unbind(0), factors[1].unbind(0)
-        d1s, d2s = d[:, :, 0::2].unbind(0), d[:, :, 1:4:2].unbind(0)
-        d_xn, rows = d[:, :, 4:5].unbind(0), d_flat[:, :, : 4 * hidden].unbind(0)
+        # d[t] = [d_r, d_z, d_hn] (PyTorch's order); dh·z is carried beside the matmul.
+        z, per_dh = factors[0].unbind(0), factors[1].unbind(0)
+        ds, rows = d.unbind(0), d_flat.unbind(0)
         for t in range(steps - 1, -1, -1):
-            torch.mul(dh_cols[t], k1s[t], out=d1s[t])
-            torch.mul(d_xn[t], k2s[t], out=d2s[t])
+            torch.mul(dh_cols[t], per_dh[t], out=ds[t])
             if t > 0:
-                torch.addmm(d_outs[t - 1], rows[t], w_aug, out=dhs[t - 1])
-        return d_flat.view(steps * batch, slots * hidden)
+                carried = torch.addcmul(d_outs[t - 1], dhs[t], z[t])
+                torch.addmm(carried, rows[t], w_hh, out=dhs[t - 1])
+        return d_flat.view(steps * batch, slots * hidden), dh_all * factors[2]
     if kind == "lstm":
         # slots: dc·f (carry), d_i, d_f, d_g, d_o; matmul slice = slots 1..4.
         k1s, k_o, a = factors[0].unbind(0), factors[1].unbind(0), factors[2].unbind(0)
@@ -169,18 +175,19 @@ def _layer_backward(
             torch.mul(dhs[t], k_o[t], out=d_o[t])
             if t > 0:
                 torch.addmm(d_outs[t - 1], rows[t], w_hh, out=dhs[t - 1])
-        return d_flat.view(steps * batch, slots * hidden)
+        return d_flat.view(steps * batch, slots * hidden), d_out
     ks, ds = factors[0].unbind(0), d_flat.unbind(0)
     for t in range(steps - 1, -1, -1):
         torch.mul(dhs[t], ks[t], out=ds[t])
         if t > 0:
             torch.addmm(d_outs[t - 1], ds[t], w_hh, out=dhs[t - 1])
-    return d_flat.view(steps * batch, hidden)
+    return d_flat.view(steps * batch, hidden), d_out
 
 
 def _weight_grads(
     kind: str,
     d: torch.Tensor,
+    d_xn: torch.Tensor,
     inp: torch.Tensor,
     h_prev: torch.Tensor,
     w_ih: torch.Tensor,
@@ -188,15 +195,12 @@ def _weight_grads(
 ) -> list[torch.Tensor]:
     """``[d_in, dW_ih, dW_hh, db_ih, db_hh]`` from the slots buffer (one matmul each)."""
     hidden = h_prev.shape[1]
-    if kind == "gru":  # hidden side: slots 1..3; input side: slots 1, 2 and 4
-        d_h, d_rz, d_xn = d[:, hidden : 4 * hidden], d[:, hidden : 3 * hidden], d[:, 4 * hidden :]
-        sums = d.sum(0)
-        dw_ih = torch.cat([torch.mm(d_rz.t(), inp), torch.mm(d_xn.t(), inp)])
-        db_ih = torch.cat([sums[hidden : 3 * hidden], sums[4 * hidden :]])
-        grads = [dw_ih, torch.mm(d_h.t(), h_prev), db_ih, sums[hidden : 4 * hidden]]
+    if kind == "gru":  # d_h = [d_r, d_z, d_hn]; d_x = [d_r, d_z, d_xn], written over d_h
+        dw_hh, db_hh = torch.mm(d.t(), h_prev), d.sum(0)
+        d.view(d.shape[0], 3, hidden)[:, 2] = d_xn.view(-1, hidden)
+        grads = [torch.mm(d.t(), inp), dw_hh, d.sum(0), db_hh]
         if need_in:
-            d_in = torch.mm(d_xn, w_ih[2 * hidden :])
-            return [torch.addmm(d_in, d_rz, w_ih[: 2 * hidden])] + grads
+            return [torch.mm(d, w_ih)] + grads
         return [torch.empty(0, dtype=d.dtype, device=d.device)] + grads
     d_pre = d[:, hidden:] if kind == "lstm" else d
     d_b = d_pre.sum(0)
@@ -224,12 +228,12 @@ def stack_backward(
     for layer in range(layers - 1, -1, -1):
         mine = saved[4 * layer : 4 * (layer + 1)]
         w_ih, w_hh = weights[4 * layer], weights[4 * layer + 1]
-        d = _layer_backward(kind, d_out, mine, w_hh)
+        d, d_xn = _layer_backward(kind, d_out, mine, w_hh)
         inp = x if layer == 0 else saved[4 * (layer - 1)][1:]
         inp_flat = inp.reshape(-1, inp.shape[2])
         h_prev = mine[0][:-1].reshape(-1, mine[0].shape[2])
         need_in = layer > 0 or need_dx
-        grads = _weight_grads(kind, d, inp_flat, h_prev, w_ih, need_in) + grads
+        grads = _weight_grads(kind, d, d_xn, inp_flat, h_prev, w_ih, need_in) + grads
         d_out = grads.pop(0).view(inp.shape) if need_in else grads.pop(0)
     return [d_out] + grads
 
