@@ -45,14 +45,19 @@ def _layer_forward(
     w_t = w_hh.t()
     none = torch.empty(0, dtype=inp.dtype, device=inp.device)
     if kind == "gru":
-        # gates[t] = [x_rz + h·W_rzᵀ + biases, h·W_nᵀ + b_hn] in one addmm, then r, z in place.
+        # gates[t] = [x_rz + h·W_rzᵀ + biases, h·W_nᵀ + b_hn]: one in-place addmm on the
+        # input projection, then r, z in place; n's rows are doubled for tanh = 2σ(2x) − 1.
         two = 2 * hidden
-        xp = _input_projection(inp, w_ih, torch.cat([b_ih[:two] + b_hh[:two], b_ih[two:]]))
-        x_n = xp[:, :, two:].clone()
-        xp[:, :, two:] = b_hh[two:]
-        gates = torch.empty_like(xp)
+        scale = torch.ones(3 * hidden, 1, dtype=inp.dtype, device=inp.device)
+        scale[two:] = 2.0
+        bias = torch.cat([b_ih[:two] + b_hh[:two], b_ih[two:]]) * scale.view(-1)
+        gates = _input_projection(inp, w_ih * scale, bias)
+        x_n = gates[:, :, two:].clone()
+        gates[:, :, two:] = 2.0 * b_hh[two:]
+        w_t = (w_hh * scale).t()
+        minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
         n = torch.empty_like(x_n)
-        xs, gs, g_rz = xp.unbind(0), gates.unbind(0), gates[:, :, :two].unbind(0)
+        gs, g_rz = gates.unbind(0), gates[:, :, :two].unbind(0)
         rs, zs, hp_n = (
             gates[:, :, :hidden].unbind(0),
             gates[:, :, hidden:two].unbind(0),
@@ -60,26 +65,26 @@ def _layer_forward(
         )
         x_ns, ns = x_n.unbind(0), n.unbind(0)
         for t in range(steps):
-            torch.addmm(xs[t], hs[t], w_t, out=gs[t])
+            torch.addmm(gs[t], hs[t], w_t, out=gs[t])
             g_rz[t].sigmoid_()
-            torch.tanh(torch.addcmul(x_ns[t], rs[t], hp_n[t]), out=ns[t])
+            torch.addcmul(x_ns[t], rs[t], hp_n[t], out=ns[t]).sigmoid_()
+            torch.add(minus_one, ns[t], alpha=2.0, out=ns[t])
             torch.lerp(ns[t], hs[t], zs[t], out=hs[t + 1])
         return [states, gates, n, none]
     if kind == "lstm":
         # tanh(g) = 2σ(2g) − 1: with the g rows doubled one sigmoid covers all four gates.
         scale = torch.ones(4 * hidden, 1, dtype=inp.dtype, device=inp.device)
         scale[2 * hidden : 3 * hidden] = 2.0
-        xs = _input_projection(inp, w_ih * scale, (b_ih + b_hh) * scale.view(-1)).unbind(0)
+        sig = _input_projection(inp, w_ih * scale, (b_ih + b_hh) * scale.view(-1))
         w_t = (w_hh * scale).t()
         minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
-        sig = torch.empty(steps, batch, 4 * hidden, dtype=inp.dtype, device=inp.device)
         cells = torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
         g_tc = torch.empty(2, steps, batch, hidden, dtype=inp.dtype, device=inp.device)
         sigs, gs, tcs, cs = sig.unbind(0), g_tc[0].unbind(0), g_tc[1].unbind(0), cells.unbind(0)
         i_s, f_s = sig[:, :, :hidden].unbind(0), sig[:, :, hidden : 2 * hidden].unbind(0)
         g_s, o_s = sig[:, :, 2 * hidden : 3 * hidden].unbind(0), sig[:, :, 3 * hidden :].unbind(0)
         for t in range(steps):
-            torch.addmm(xs[t], hs[t], w_t, out=sigs[t])
+            torch.addmm(sigs[t], hs[t], w_t, out=sigs[t])
             sigs[t].sigmoid_()
             torch.add(minus_one, g_s[t], alpha=2.0, out=gs[t])
             torch.addcmul(f_s[t] * cs[t], i_s[t], gs[t], out=cs[t + 1])
@@ -88,7 +93,7 @@ def _layer_forward(
         return [states, cells, sig, g_tc]
     xs = _input_projection(inp, w_ih, b_ih + b_hh).unbind(0)
     for t in range(steps):
-        pre = torch.addmm(xs[t], hs[t], w_t)
+        pre = torch.addmm(xs[t], hs[t], w_t, out=xs[t])
         if kind == "relu":
             torch.relu(pre, out=hs[t + 1])
         else:
@@ -123,7 +128,7 @@ def _backward_factors(kind: str, saved: list[torch.Tensor]) -> list[torch.Tensor
         )
         one_z = 1 - z
         k_n = one_z * (1 - n * n)
-        k_r = k_n * hp_n * r * (1 - r)
+        k_r = k_n * hp_n * r * (0.5 - 0.5 * r)  # hp_n holds 2·(h·W_nᵀ + b_hn)
         per_dh = torch.stack([k_r, (states[:-1] - n) * z * one_z, k_n * r], 2)
         return [z.contiguous(), per_dh, k_n]
     if kind == "lstm":
@@ -145,10 +150,8 @@ def _layer_backward(
     slots = 3 if kind == "gru" else (5 if kind == "lstm" else 1)
     d = torch.empty(steps, batch, slots, hidden, dtype=d_out.dtype, device=d_out.device)
     d_flat = d.view(steps, batch, slots * hidden)
-    d_outs = d_out.unbind(0)
-    dh_all = torch.empty_like(d_out)
+    dh_all = d_out  # overwritten in place: step t's output gradient becomes its total dh
     dhs, dh_cols = dh_all.unbind(0), dh_all.unsqueeze(2).unbind(0)
-    dh_all[steps - 1] = d_out[steps - 1]
     if kind == "gru":
         # d[t] = [d_r, d_z, d_hn] (PyTorch's order); dh·z is carried beside the matmul.
         z, per_dh = factors[0].unbind(0), factors[1].unbind(0)
@@ -156,8 +159,8 @@ def _layer_backward(
         for t in range(steps - 1, -1, -1):
             torch.mul(dh_cols[t], per_dh[t], out=ds[t])
             if t > 0:
-                carried = torch.addcmul(d_outs[t - 1], dhs[t], z[t])
-                torch.addmm(carried, rows[t], w_hh, out=dhs[t - 1])
+                dhs[t - 1].addcmul_(dhs[t], z[t])
+                torch.addmm(dhs[t - 1], rows[t], w_hh, out=dhs[t - 1])
         return d_flat.view(steps * batch, slots * hidden), dh_all * factors[2]
     if kind == "lstm":
         # slots: dc·f (carry), d_i, d_f, d_g, d_o; matmul slice = slots 1..4.
@@ -174,13 +177,13 @@ def _layer_backward(
             torch.mul(dc_cols[t], k1s[t], out=d1s[t])
             torch.mul(dhs[t], k_o[t], out=d_o[t])
             if t > 0:
-                torch.addmm(d_outs[t - 1], rows[t], w_hh, out=dhs[t - 1])
+                torch.addmm(dhs[t - 1], rows[t], w_hh, out=dhs[t - 1])
         return d_flat.view(steps * batch, slots * hidden), d_out
     ks, ds = factors[0].unbind(0), d_flat.unbind(0)
     for t in range(steps - 1, -1, -1):
         torch.mul(dhs[t], ks[t], out=ds[t])
         if t > 0:
-            torch.addmm(d_outs[t - 1], ds[t], w_hh, out=dhs[t - 1])
+            torch.addmm(dhs[t - 1], ds[t], w_hh, out=dhs[t - 1])
     return d_flat.view(steps * batch, hidden), d_out
 
 
