@@ -7,9 +7,10 @@ strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Eve
 h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
 
 * ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU, RNN_TANH/RNN_RELU/GRU run the
-  TorchScript kernels with a hand-written backward (``hiddenstruct.nn.rnn_fused``), LSTM
-  oneDNN over padded length buckets; on CUDA cuDNN (see docs/recurrent.md). A second line
-  per mode (``[fused_cpu=...]``) times the other CPU path in the same run;
+  whole stack as one node with TorchScript loops and a hand-written backward
+  (``MaskedRNN.encode`` → ``hiddenstruct.nn.rnn_stack``), LSTM oneDNN over padded length
+  buckets; on CUDA cuDNN (see docs/recurrent.md). A second line per mode
+  (``[fused_cpu=...]``) times the other CPU path in the same run;
 * baseline: the approach of the paper's code — a Python loop over the padded time steps in
   which each step's cell multiplies weights by masks (``W ⊙ M``, ``U ⊙ M``) and does the
   matmuls; each sequence's final state is then read at its true last step.

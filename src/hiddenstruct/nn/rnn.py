@@ -65,7 +65,8 @@ MODES: dict[str, RecurrentMode] = {
 
 FUSED_CPU_MODES = frozenset({"RNN_TANH", "RNN_RELU", "GRU"})
 """Modes that run on the TorchScript kernels of :mod:`hiddenstruct.nn.rnn_fused` on CPU by
-default (faster to train there than PyTorch's per-step kernels); LSTM keeps oneDNN."""
+default (faster to train there than PyTorch's per-step kernels; :meth:`MaskedRNN.encode` runs
+them as one whole-stack node, :mod:`hiddenstruct.nn.rnn_stack`); LSTM keeps oneDNN."""
 
 
 def get_mode(mode: str | RecurrentMode) -> RecurrentMode:
@@ -275,8 +276,10 @@ class MaskedRNN(nn.Module):
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state ``h`` [B, hidden_sizes[-1]].
 
-        Same value as ``hidden_of(self(x, lengths)[1][-1])``; where faster
-        (:func:`prefers_padded`) the padded batch is run and each sequence's last step read.
+        Same value as ``hidden_of(self(x, lengths)[1][-1])``. On the CPU kernels' dispatch
+        (:meth:`_use_fused`) the whole stack is one autograd node
+        (:mod:`hiddenstruct.nn.rnn_stack`); otherwise, where faster (:func:`prefers_padded`),
+        the padded batch is run and each sequence's last step read.
         """
         if x.dim() == 3 and x.shape[-1] == self.input_size and self._use_fused(x):
             return self._stack_encode(x, lengths)
