@@ -7,12 +7,13 @@ outputs never become autograd tensors and nothing is zeroed at padded steps — 
 keeps padded steps out of every valid one, and since the only gradient enters each
 sequence's last step of the last layer, padded steps get exactly zero gradient.
 
-The backward keeps the per-step work to one broadcast multiply per group of gate
-gradients and one matmul: each step's gate gradients are written into slots of one
-buffer ``D`` [T, B, slots, H], laid out so that the matmul reads a contiguous slice, and
-that matmul's input term is the next step's incoming output gradient (``addmm``). The GRU
-carries ``dh·z`` through the matmul with an identity block stacked on ``W_hh``.
-Equations and gate order are PyTorch's (GRU r,z,n; LSTM i,f,g,o).
+Per step, the forward does one in-place ``addmm`` on the input projection and the gate
+math, with ``tanh(x) = 2σ(2x) − 1`` (those rows' weights doubled once: PyTorch's CPU
+sigmoid is several times faster than its tanh). The backward first computes every
+gate's derivative factor for all steps at once, then per step does one broadcast multiply
+into a buffer of gate gradients laid out for the next matmul, and one in-place ``addmm``
+that adds ``d·W_hh`` to the previous step's output gradient. Equations and gate order are
+PyTorch's (GRU r,z,n; LSTM i,f,g,o).
 """
 
 from __future__ import annotations
@@ -29,205 +30,214 @@ def _input_projection(inp: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor)
     return torch.addmm(bias, flat, w_ih.t()).view(steps, batch, w_ih.shape[0])
 
 
-def _layer_forward(
-    kind: str,
+def _zero_states(inp: torch.Tensor, hidden: int) -> torch.Tensor:
+    steps, batch = inp.shape[0], inp.shape[1]
+    return torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
+
+
+def _gru_forward(
     inp: torch.Tensor,
     w_ih: torch.Tensor,
     w_hh: torch.Tensor,
     b_ih: torch.Tensor,
     b_hh: torch.Tensor,
 ) -> list[torch.Tensor]:
-    """``[states [T+1, B, H] (states[0] = 0), *activations]`` of one layer from zero state:
-    always four tensors (unused ones empty), so layer l's are ``saved[4l : 4l + 4]``."""
-    steps, batch, hidden = inp.shape[0], inp.shape[1], w_hh.shape[1]
-    states = torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
+    """``[states, gates, n]``; gates[t] = [r, z, 2·(h·W_nᵀ + b_hn)] (n's rows doubled)."""
+    steps, hidden, two = inp.shape[0], w_hh.shape[1], 2 * w_hh.shape[1]
+    states = _zero_states(inp, hidden)
+    scale = torch.ones(3 * hidden, 1, dtype=inp.dtype, device=inp.device)
+    scale[two:] = 2.0
+    bias = torch.cat([b_ih[:two] + b_hh[:two], b_ih[two:]]) * scale.view(-1)
+    gates = _input_projection(inp, w_ih * scale, bias)
+    x_n = gates[:, :, two:].clone()
+    gates[:, :, two:] = 2.0 * b_hh[two:]
+    w_t = (w_hh * scale).t()
+    minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
+    n = torch.empty_like(x_n)
+    hs, gs, g_rz = states.unbind(0), gates.unbind(0), gates[:, :, :two].unbind(0)
+    rs, zs = gates[:, :, :hidden].unbind(0), gates[:, :, hidden:two].unbind(0)
+    hp_n, x_ns, ns = gates[:, :, two:].unbind(0), x_n.unbind(0), n.unbind(0)
+    for t in range(steps):
+        torch.addmm(gs[t], hs[t], w_t, out=gs[t])
+        g_rz[t].sigmoid_()
+        torch.addcmul(x_ns[t], rs[t], hp_n[t], out=ns[t]).sigmoid_()
+        torch.add(minus_one, ns[t], alpha=2.0, out=ns[t])
+        torch.lerp(ns[t], hs[t], zs[t], out=hs[t + 1])
+    return [states, gates, n]
+
+
+def _lstm_forward(
+    inp: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor,
+    b_hh: torch.Tensor,
+) -> list[torch.Tensor]:
+    """``[states, cells, sigmoids of all gates, (g, tanh c)]`` (g's rows doubled)."""
+    steps, hidden = inp.shape[0], w_hh.shape[1]
+    states, cells = _zero_states(inp, hidden), _zero_states(inp, hidden)
+    scale = torch.ones(4 * hidden, 1, dtype=inp.dtype, device=inp.device)
+    scale[2 * hidden : 3 * hidden] = 2.0
+    sig = _input_projection(inp, w_ih * scale, (b_ih + b_hh) * scale.view(-1))
+    w_t = (w_hh * scale).t()
+    minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
+    g_tc = torch.empty(2, steps, inp.shape[1], hidden, dtype=inp.dtype, device=inp.device)
+    hs, cs, sigs = states.unbind(0), cells.unbind(0), sig.unbind(0)
+    gs, tcs = g_tc[0].unbind(0), g_tc[1].unbind(0)
+    i_s, f_s = sig[:, :, :hidden].unbind(0), sig[:, :, hidden : 2 * hidden].unbind(0)
+    g_s, o_s = sig[:, :, 2 * hidden : 3 * hidden].unbind(0), sig[:, :, 3 * hidden :].unbind(0)
+    for t in range(steps):
+        torch.addmm(sigs[t], hs[t], w_t, out=sigs[t])
+        sigs[t].sigmoid_()
+        torch.add(minus_one, g_s[t], alpha=2.0, out=gs[t])
+        torch.addcmul(f_s[t] * cs[t], i_s[t], gs[t], out=cs[t + 1])
+        torch.tanh(cs[t + 1], out=tcs[t])
+        torch.mul(o_s[t], tcs[t], out=hs[t + 1])
+    return [states, cells, sig, g_tc]
+
+
+def _rnn_forward(
+    inp: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor,
+    b_hh: torch.Tensor,
+    relu: bool,
+) -> list[torch.Tensor]:
+    """``[states]`` of a tanh or ReLU layer."""
+    states = _zero_states(inp, w_hh.shape[1])
     hs = states.unbind(0)
-    w_t = w_hh.t()
-    none = torch.empty(0, dtype=inp.dtype, device=inp.device)
-    if kind == "gru":
-        # gates[t] = [x_rz + h·W_rzᵀ + biases, h·W_nᵀ + b_hn]: one in-place addmm on the
-        # input projection, then r, z in place; n's rows are doubled for tanh = 2σ(2x) − 1.
-        two = 2 * hidden
-        scale = torch.ones(3 * hidden, 1, dtype=inp.dtype, device=inp.device)
-        scale[two:] = 2.0
-        bias = torch.cat([b_ih[:two] + b_hh[:two], b_ih[two:]]) * scale.view(-1)
-        gates = _input_projection(inp, w_ih * scale, bias)
-        x_n = gates[:, :, two:].clone()
-        gates[:, :, two:] = 2.0 * b_hh[two:]
-        w_t = (w_hh * scale).t()
-        minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
-        n = torch.empty_like(x_n)
-        gs, g_rz = gates.unbind(0), gates[:, :, :two].unbind(0)
-        rs, zs, hp_n = (
-            gates[:, :, :hidden].unbind(0),
-            gates[:, :, hidden:two].unbind(0),
-            gates[:, :, two:].unbind(0),
-        )
-        x_ns, ns = x_n.unbind(0), n.unbind(0)
-        for t in range(steps):
-            torch.addmm(gs[t], hs[t], w_t, out=gs[t])
-            g_rz[t].sigmoid_()
-            torch.addcmul(x_ns[t], rs[t], hp_n[t], out=ns[t]).sigmoid_()
-            torch.add(minus_one, ns[t], alpha=2.0, out=ns[t])
-            torch.lerp(ns[t], hs[t], zs[t], out=hs[t + 1])
-        return [states, gates, n, none]
-    if kind == "lstm":
-        # tanh(g) = 2σ(2g) − 1: with the g rows doubled one sigmoid covers all four gates.
-        scale = torch.ones(4 * hidden, 1, dtype=inp.dtype, device=inp.device)
-        scale[2 * hidden : 3 * hidden] = 2.0
-        sig = _input_projection(inp, w_ih * scale, (b_ih + b_hh) * scale.view(-1))
-        w_t = (w_hh * scale).t()
-        minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
-        cells = torch.zeros(steps + 1, batch, hidden, dtype=inp.dtype, device=inp.device)
-        g_tc = torch.empty(2, steps, batch, hidden, dtype=inp.dtype, device=inp.device)
-        sigs, gs, tcs, cs = sig.unbind(0), g_tc[0].unbind(0), g_tc[1].unbind(0), cells.unbind(0)
-        i_s, f_s = sig[:, :, :hidden].unbind(0), sig[:, :, hidden : 2 * hidden].unbind(0)
-        g_s, o_s = sig[:, :, 2 * hidden : 3 * hidden].unbind(0), sig[:, :, 3 * hidden :].unbind(0)
-        for t in range(steps):
-            torch.addmm(sigs[t], hs[t], w_t, out=sigs[t])
-            sigs[t].sigmoid_()
-            torch.add(minus_one, g_s[t], alpha=2.0, out=gs[t])
-            torch.addcmul(f_s[t] * cs[t], i_s[t], gs[t], out=cs[t + 1])
-            torch.tanh(cs[t + 1], out=tcs[t])
-            torch.mul(o_s[t], tcs[t], out=hs[t + 1])
-        return [states, cells, sig, g_tc]
-    if kind == "relu":
+    if relu:
         xs = _input_projection(inp, w_ih, b_ih + b_hh).unbind(0)
-        for t in range(steps):
+        w_t = w_hh.t()
+        for t in range(inp.shape[0]):
             torch.relu(torch.addmm(xs[t], hs[t], w_t, out=xs[t]), out=hs[t + 1])
-        return [states, none, none, none]
-    # tanh(x) = 2σ(2x) − 1 (σ is the faster kernel): weights and biases doubled.
+        return [states]
     xs = _input_projection(inp, 2.0 * w_ih, 2.0 * (b_ih + b_hh)).unbind(0)
     w_t = (2.0 * w_hh).t()
     minus_one = torch.full((1,), -1.0, dtype=inp.dtype, device=inp.device)
-    for t in range(steps):
+    for t in range(inp.shape[0]):
         torch.addmm(xs[t], hs[t], w_t, out=xs[t]).sigmoid_()
         torch.add(minus_one, xs[t], alpha=2.0, out=hs[t + 1])
-    return [states, none, none, none]
+    return [states]
 
 
 def stack_forward(
     kind: str, x: torch.Tensor, last: torch.Tensor, weights: list[torch.Tensor]
 ) -> list[torch.Tensor]:
-    """``[h_final [B, H], *saved]``: all layers over time-major ``x`` from zero states."""
+    """``[h_final [B, H], *saved]``: all layers over time-major ``x`` from zero states.
+
+    Each layer saves four tensors (unused ones empty), ``states`` [T+1, B, H] first."""
     saved: list[torch.Tensor] = []
     inp = x
+    none = torch.empty(0, dtype=x.dtype, device=x.device)
     for layer in range(len(weights) // 4):
-        w = weights[4 * layer : 4 * layer + 4]
-        saved += _layer_forward(kind, inp, w[0], w[1], w[2], w[3])
-        inp = saved[-4][1:]
+        w_ih, w_hh, b_ih, b_hh = weights[4 * layer : 4 * layer + 4]
+        if kind == "gru":
+            mine = _gru_forward(inp, w_ih, w_hh, b_ih, b_hh)
+        elif kind == "lstm":
+            mine = _lstm_forward(inp, w_ih, w_hh, b_ih, b_hh)
+        else:
+            mine = _rnn_forward(inp, w_ih, w_hh, b_ih, b_hh, kind == "relu")
+        saved += mine + [none] * (4 - len(mine))
+        inp = mine[0][1:]
     final = inp[last, torch.arange(inp.shape[1], device=inp.device)]
     return [final] + saved
 
 
-def _backward_factors(kind: str, saved: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Per-step gate derivative factors, laid out to match the slots of ``D``."""
-    states = saved[0]
-    hidden = states.shape[2]
-    if kind == "gru":  # [z, (d_r, d_z, d_hn) per dh] and k_n (d_xn per dh)
-        gates, n = saved[1], saved[2]
-        r, z, hp_n = (
-            gates[:, :, :hidden],
-            gates[:, :, hidden : 2 * hidden],
-            gates[:, :, 2 * hidden :],
-        )
-        per_dh = torch.empty(n.shape[0], n.shape[1], 3, hidden, dtype=n.dtype, device=n.device)
-        one_z = 1 - z
-        k_n = torch.addcmul(one_z, one_z * n, n, value=-1.0)  # (1 − z)(1 − n²)
-        torch.mul(k_n, r, out=per_dh[:, :, 2])
-        k_r = per_dh[:, :, 2] * hp_n  # hp_n holds 2·(h·W_nᵀ + b_hn): halved below
-        torch.addcmul(k_r, k_r, r, value=-1.0, out=per_dh[:, :, 0]).mul_(0.5)
-        torch.mul((states[:-1] - n) * z, one_z, out=per_dh[:, :, 1])
-        return [z.contiguous(), per_dh, k_n]
-    if kind == "lstm":  # [f, (d_i, d_f, d_g) per dc], d_o per dh, dc per dh
-        cells, sig, g, tc = saved[1], saved[2], saved[3][0], saved[3][1]
-        i, f, o = sig[:, :, :hidden], sig[:, :, hidden : 2 * hidden], sig[:, :, 3 * hidden :]
-        k1 = torch.empty(g.shape[0], g.shape[1], 4, hidden, dtype=g.dtype, device=g.device)
-        k1[:, :, 0] = f
-        torch.mul(torch.addcmul(i, i, i, value=-1.0), g, out=k1[:, :, 1])
-        torch.mul(torch.addcmul(f, f, f, value=-1.0), cells[:-1], out=k1[:, :, 2])
-        torch.addcmul(i, i * g, g, value=-1.0, out=k1[:, :, 3])
-        o_tc = o * tc
-        return [
-            k1,
-            torch.addcmul(o_tc, o_tc, o, value=-1.0),
-            torch.addcmul(o, o_tc, tc, value=-1.0),
-        ]
-    h = states[1:]
-    return [(h > 0).to(h.dtype) if kind == "relu" else 1 - h * h]
-
-
-def _layer_backward(
-    kind: str, d_out: torch.Tensor, saved: list[torch.Tensor], w_hh: torch.Tensor
+def _gru_backward(
+    dh_all: torch.Tensor, saved: list[torch.Tensor], w_hh: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The slots buffer ``D`` [T·B, slots·H] of gate gradients, given the output gradient,
-    and for the GRU ``d_xn`` [T, B, H] (the input-side n gradient; else unused)."""
-    steps, batch, hidden = d_out.shape[0], d_out.shape[1], d_out.shape[2]
-    factors = _backward_factors(kind, saved)
-    slots = 3 if kind == "gru" else (5 if kind == "lstm" else 1)
-    d = torch.empty(steps, batch, slots, hidden, dtype=d_out.dtype, device=d_out.device)
-    d_flat = d.view(steps, batch, slots * hidden)
-    dh_all = d_out  # overwritten in place: step t's output gradient becomes its total dh
+    """``(d [T·B, 3H] = [d_r, d_z, d_hn], d_xn [T, B, H])``; ``dh_all`` is overwritten."""
+    states, gates, n = saved[0], saved[1], saved[2]
+    steps, batch, hidden = n.shape[0], n.shape[1], n.shape[2]
+    r, z, hp_n = gates[:, :, :hidden], gates[:, :, hidden : 2 * hidden], gates[:, :, 2 * hidden :]
+    per_dh = torch.empty(steps, batch, 3, hidden, dtype=n.dtype, device=n.device)
+    one_z = 1 - z
+    k_n = torch.addcmul(one_z, one_z * n, n, value=-1.0)  # (1 − z)(1 − n²) = d_xn per dh
+    torch.mul(k_n, r, out=per_dh[:, :, 2])
+    k_r = per_dh[:, :, 2] * hp_n  # hp_n holds 2·(h·W_nᵀ + b_hn): halved below
+    torch.addcmul(k_r, k_r, r, value=-1.0, out=per_dh[:, :, 0]).mul_(0.5)
+    torch.mul((states[:-1] - n) * z, one_z, out=per_dh[:, :, 1])
+    d = torch.empty_like(per_dh)
     dhs, dh_cols = dh_all.unbind(0), dh_all.unsqueeze(2).unbind(0)
-    if kind == "gru":
-        # d[t] = [d_r, d_z, d_hn] (PyTorch's order); dh·z is carried beside the matmul.
-        z, per_dh = factors[0].unbind(0), factors[1].unbind(0)
-        ds, rows = d.unbind(0), d_flat.unbind(0)
-        for t in range(steps - 1, -1, -1):
-            torch.mul(dh_cols[t], per_dh[t], out=ds[t])
-            if t > 0:
-                dhs[t - 1].addcmul_(dhs[t], z[t])
-                torch.addmm(dhs[t - 1], rows[t], w_hh, out=dhs[t - 1])
-        return d_flat.view(steps * batch, slots * hidden), dh_all * factors[2]
-    if kind == "lstm":
-        # slots: dc·f (carry), d_i, d_f, d_g, d_o; matmul slice = slots 1..4.
-        k1s, k_o, a = factors[0].unbind(0), factors[1].unbind(0), factors[2].unbind(0)
-        d1s, d_o, carries = d[:, :, 0:4].unbind(0), d[:, :, 4].unbind(0), d[:, :, 0].unbind(0)
-        dc_all = torch.empty_like(d_out)
-        dcs, dc_cols = dc_all.unbind(0), dc_all.unsqueeze(2).unbind(0)
-        rows = d_flat[:, :, hidden:].unbind(0)
-        for t in range(steps - 1, -1, -1):
-            if t == steps - 1:
-                torch.mul(dhs[t], a[t], out=dcs[t])
-            else:
-                torch.addcmul(carries[t + 1], dhs[t], a[t], out=dcs[t])
-            torch.mul(dc_cols[t], k1s[t], out=d1s[t])
-            torch.mul(dhs[t], k_o[t], out=d_o[t])
-            if t > 0:
-                torch.addmm(dhs[t - 1], rows[t], w_hh, out=dhs[t - 1])
-        return d_flat.view(steps * batch, slots * hidden), d_out
-    ks, ds = factors[0].unbind(0), d_flat.unbind(0)
+    zs, per_dhs = z.contiguous().unbind(0), per_dh.unbind(0)
+    ds, rows = d.unbind(0), d.view(steps, batch, 3 * hidden).unbind(0)
     for t in range(steps - 1, -1, -1):
-        torch.mul(dhs[t], ks[t], out=ds[t])
+        torch.mul(dh_cols[t], per_dhs[t], out=ds[t])
+        if t > 0:
+            dhs[t - 1].addcmul_(dhs[t], zs[t])
+            torch.addmm(dhs[t - 1], rows[t], w_hh, out=dhs[t - 1])
+    return d.view(steps * batch, 3 * hidden), dh_all * k_n
+
+
+def _lstm_backward(
+    dh_all: torch.Tensor, saved: list[torch.Tensor], w_hh: torch.Tensor
+) -> torch.Tensor:
+    """``d`` [T·B, 5H] = [dc·f (carried), d_i, d_f, d_g, d_o]; ``dh_all`` is overwritten."""
+    cells, sig, g, tc = saved[1], saved[2], saved[3][0], saved[3][1]
+    steps, batch, hidden = g.shape[0], g.shape[1], g.shape[2]
+    i, f, o = sig[:, :, :hidden], sig[:, :, hidden : 2 * hidden], sig[:, :, 3 * hidden :]
+    per_dc = torch.empty(steps, batch, 4, hidden, dtype=g.dtype, device=g.device)
+    per_dc[:, :, 0] = f
+    torch.mul(torch.addcmul(i, i, i, value=-1.0), g, out=per_dc[:, :, 1])
+    torch.mul(torch.addcmul(f, f, f, value=-1.0), cells[:-1], out=per_dc[:, :, 2])
+    torch.addcmul(i, i * g, g, value=-1.0, out=per_dc[:, :, 3])
+    o_tc = o * tc
+    d_o_per_dh = torch.addcmul(o_tc, o_tc, o, value=-1.0).unbind(0)
+    dc_per_dh = torch.addcmul(o, o_tc, tc, value=-1.0).unbind(0)
+    d = torch.empty(steps, batch, 5, hidden, dtype=g.dtype, device=g.device)
+    dc_all = torch.empty_like(dh_all)
+    dhs, dcs, dc_cols = dh_all.unbind(0), dc_all.unbind(0), dc_all.unsqueeze(2).unbind(0)
+    per_dcs, d_dc, d_o, carries = (
+        per_dc.unbind(0),
+        d[:, :, :4].unbind(0),
+        d[:, :, 4].unbind(0),
+        d[:, :, 0].unbind(0),
+    )
+    rows = d.view(steps, batch, 5 * hidden)[:, :, hidden:].unbind(0)
+    for t in range(steps - 1, -1, -1):
+        if t == steps - 1:
+            torch.mul(dhs[t], dc_per_dh[t], out=dcs[t])
+        else:
+            torch.addcmul(carries[t + 1], dhs[t], dc_per_dh[t], out=dcs[t])
+        torch.mul(dc_cols[t], per_dcs[t], out=d_dc[t])
+        torch.mul(dhs[t], d_o_per_dh[t], out=d_o[t])
+        if t > 0:
+            torch.addmm(dhs[t - 1], rows[t], w_hh, out=dhs[t - 1])
+    return d.view(steps * batch, 5 * hidden)[:, hidden:]
+
+
+def _rnn_backward(
+    dh_all: torch.Tensor, states: torch.Tensor, w_hh: torch.Tensor, relu: bool
+) -> torch.Tensor:
+    """``d`` [T·B, H], the pre-activation gradient; ``dh_all`` is overwritten."""
+    h = states[1:]
+    per_dh = (h > 0).to(h.dtype) if relu else 1 - h * h
+    d = torch.empty_like(h)
+    dhs, per_dhs, ds = dh_all.unbind(0), per_dh.unbind(0), d.unbind(0)
+    for t in range(h.shape[0] - 1, -1, -1):
+        torch.mul(dhs[t], per_dhs[t], out=ds[t])
         if t > 0:
             torch.addmm(dhs[t - 1], ds[t], w_hh, out=dhs[t - 1])
-    return d_flat.view(steps * batch, hidden), d_out
+    return d.view(-1, h.shape[2])
 
 
 def _weight_grads(
-    kind: str,
-    d: torch.Tensor,
-    d_xn: torch.Tensor,
-    inp: torch.Tensor,
-    h_prev: torch.Tensor,
-    w_ih: torch.Tensor,
-    need_in: bool,
+    d_x: torch.Tensor, d_h: torch.Tensor, inp: torch.Tensor, h_prev: torch.Tensor
 ) -> list[torch.Tensor]:
-    """``[d_in, dW_ih, dW_hh, db_ih, db_hh]`` from the slots buffer (one matmul each)."""
-    hidden = h_prev.shape[1]
-    if kind == "gru":  # d_h = [d_r, d_z, d_hn]; d_x = [d_r, d_z, d_xn], written over d_h
-        dw_hh, db_hh = torch.mm(d.t(), h_prev), d.sum(0)
-        d.view(d.shape[0], 3, hidden)[:, 2] = d_xn.view(-1, hidden)
-        grads = [torch.mm(d.t(), inp), dw_hh, d.sum(0), db_hh]
-        if need_in:
-            return [torch.mm(d, w_ih)] + grads
-        return [torch.empty(0, dtype=d.dtype, device=d.device)] + grads
-    d_pre = d[:, hidden:] if kind == "lstm" else d
-    d_b = d_pre.sum(0)
-    grads = [torch.mm(d_pre.t(), inp), torch.mm(d_pre.t(), h_prev), d_b, d_b]
-    if need_in:
-        return [torch.mm(d_pre, w_ih)] + grads
-    return [torch.empty(0, dtype=d.dtype, device=d.device)] + grads
+    """``[dW_ih, dW_hh, db_ih, db_hh]`` from the input- and hidden-side gate gradients."""
+    return [torch.mm(d_x.t(), inp), torch.mm(d_h.t(), h_prev), d_x.sum(0), d_h.sum(0)]
+
+
+def _gru_weight_grads(
+    d: torch.Tensor, d_xn: torch.Tensor, inp: torch.Tensor, h_prev: torch.Tensor
+) -> list[torch.Tensor]:
+    """As :func:`_weight_grads`; the input side's n gradient ``d_xn`` is written over
+    ``d``'s ``d_hn`` once the hidden side is done, so ``d`` ends as ``[d_r, d_z, d_xn]``."""
+    dw_hh, db_hh = torch.mm(d.t(), h_prev), d.sum(0)
+    d.view(-1, 3, d_xn.shape[2])[:, 2] = d_xn.view(-1, d_xn.shape[2])
+    return [torch.mm(d.t(), inp), dw_hh, d.sum(0), db_hh]
 
 
 def stack_backward(
@@ -248,13 +258,23 @@ def stack_backward(
     for layer in range(layers - 1, -1, -1):
         mine = saved[4 * layer : 4 * (layer + 1)]
         w_ih, w_hh = weights[4 * layer], weights[4 * layer + 1]
-        d, d_xn = _layer_backward(kind, d_out, mine, w_hh)
         inp = x if layer == 0 else saved[4 * (layer - 1)][1:]
         inp_flat = inp.reshape(-1, inp.shape[2])
         h_prev = mine[0][:-1].reshape(-1, mine[0].shape[2])
-        need_in = layer > 0 or need_dx
-        grads = _weight_grads(kind, d, d_xn, inp_flat, h_prev, w_ih, need_in) + grads
-        d_out = grads.pop(0).view(inp.shape) if need_in else grads.pop(0)
+        if kind == "gru":
+            d, d_xn = _gru_backward(d_out, mine, w_hh)
+            mine_grads = _gru_weight_grads(d, d_xn, inp_flat, h_prev)
+        else:
+            if kind == "lstm":
+                d = _lstm_backward(d_out, mine, w_hh)
+            else:
+                d = _rnn_backward(d_out, mine[0], w_hh, kind == "relu")
+            mine_grads = _weight_grads(d, d, inp_flat, h_prev)
+        grads = mine_grads + grads
+        if layer > 0 or need_dx:
+            d_out = torch.mm(d, w_ih).view(inp.shape)
+        else:
+            d_out = torch.empty(0, dtype=x.dtype, device=x.device)
     return [d_out] + grads
 
 
