@@ -118,16 +118,16 @@ def test_gradcheck_two_layers(mode):
     def rand(*shape):
         return (0.5 * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
 
-    x = rand(steps, batch, features)
+    x = rand(batch, steps, features)
     params = []
     for inputs, hidden in zip([features, *sizes[:-1]], sizes, strict=True):
         params += [rand(gates * hidden, inputs), rand(gates * hidden, hidden)]
         params += [rand(gates * hidden), rand(gates * hidden)]
-    last = torch.tensor([4, 1, 3])
+    lengths = torch.tensor([5, 2, 4])
 
     def fn(x, *weights):
         layers = [weights[i : i + 4] for i in range(0, len(weights), 4)]
-        return stack_final_hidden(mode, x, last, layers)
+        return stack_final_hidden(mode, x, lengths, layers)
 
     assert torch.autograd.gradcheck(fn, (x, *params), atol=1e-6)
 

@@ -296,14 +296,14 @@ class MaskedRNN(nn.Module):
         return hidden_of(states[-1])
 
     def _stack_encode(self, x: torch.Tensor, lengths) -> torch.Tensor:
-        x = x.transpose(0, 1) if self.batch_first else x
-        steps, batch = x.shape[0], x.shape[1]
+        x = x if self.batch_first else x.transpose(0, 1)
+        batch, steps = x.shape[0], x.shape[1]
         if lengths is None:
-            last = torch.full((batch,), steps - 1, dtype=torch.int64)
+            lengths = torch.full((batch,), steps, dtype=torch.int64)
         else:
-            last = check_lengths(lengths, batch, steps) - 1
+            lengths = check_lengths(lengths, batch, steps)
         weights = [(m.weight_ih, m.weight_hh, m.bias_ih, m.bias_hh) for m in self.layers]
-        return stack_final_hidden(self.mode, x, last, weights)
+        return stack_final_hidden(self.mode, x, lengths, weights)
 
     def _padded_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = x
