@@ -6,11 +6,11 @@ layers of 50 units → linear readout — batch 32, Adam lr 1e-3, cross-entropy,
 strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Every i2h and
 h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
 
-* ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU, RNN_TANH/RNN_RELU/GRU run the
-  whole stack as one node with TorchScript loops and a hand-written backward
-  (``MaskedRNN.encode`` → ``hiddenstruct.nn.rnn_stack``), LSTM oneDNN over padded length
-  buckets; on CUDA cuDNN (see docs/recurrent.md). A second line per mode
-  (``[fused_cpu=...]``) times the other CPU path in the same run;
+* ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU every mode runs the whole stack
+  as one node on the packed batch, with TorchScript loops and a hand-written backward
+  (``MaskedRNN.encode`` → ``hiddenstruct.nn.rnn_stack``); on CUDA cuDNN (see
+  docs/recurrent.md). A second line per mode (``[fused_cpu=False]``) times PyTorch's CPU
+  kernels (oneDNN for LSTM) in the same run;
 * baseline: the approach of the paper's code — a Python loop over the padded time steps in
   which each step's cell multiplies weights by masks (``W ⊙ M``, ``U ⊙ M``) and does the
   matmuls; each sequence's final state is then read at its true last step.
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         sides = {"ours": model, "baseline": baseline}
         if not args.no_compare_kernels and device.type == "cpu":
             other = copy.deepcopy(model)  # the other CPU path, for a same-run comparison
-            other.rnn.fused_cpu = not other.rnn._use_fused(codes.new_empty(0, dtype=torch.float))
+            other.rnn.fused_cpu = not other.rnn._use_stack(codes.new_empty(0, dtype=torch.float))
             sides["other"] = other
         runs = {name: lambda m=side: train_steps(m, data) for name, side in sides.items()}
         if device.type == "cpu":

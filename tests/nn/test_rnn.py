@@ -133,9 +133,10 @@ def test_encode_equals_reference_final_hidden(mode, batch_first):
 
 
 @pytest.mark.parametrize("mode", ["GRU", "LSTM"])
-def test_encode_gradients_equal_packed_path(mode):
+@pytest.mark.parametrize("fused_cpu", [None, False])  # whole-stack node / PyTorch (oneDNN)
+def test_encode_gradients_equal_packed_path(mode, fused_cpu):
     torch.manual_seed(15)
-    model = MaskedRNN(4, [5, 3], mode)
+    model = MaskedRNN(4, [5, 3], mode, fused_cpu=fused_cpu)
     random_masks(model, 0.5, seed=6)
     x = torch.randn(7, 8, 4, requires_grad=True)
     lengths = torch.tensor([8, 1, 2, 8, 3, 2, 1])

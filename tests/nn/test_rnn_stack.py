@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hiddenstruct.nn import apply_mask, get_mask
-from hiddenstruct.nn.rnn import MODES, MaskedRNN, hidden_of
+from hiddenstruct.nn.rnn import MODES, STACK_CPU_MODES, MaskedRNN, hidden_of
 from hiddenstruct.nn.rnn_stack import stack_final_hidden
 
 ALL_MODES = list(MODES)
@@ -139,3 +139,29 @@ def test_forward_and_initial_states_keep_the_per_layer_path():
     out, states = model(x, lengths, hx)
     assert "StackFinal" not in states[-1].grad_fn.name()
     assert "StackFinal" not in MaskedRNN(3, [4], "GRU", fused_cpu=False).encode(x).grad_fn.name()
+
+
+def test_encode_dispatch():
+    x = torch.zeros(1, 2, 3)
+    for mode in MODES:
+        assert MaskedRNN(3, [4], mode)._use_stack(x) == (mode in STACK_CPU_MODES)
+        assert MaskedRNN(3, [4], mode, fused_cpu=True)._use_stack(x)
+        assert not MaskedRNN(3, [4], mode, fused_cpu=False)._use_stack(x)
+        assert not MaskedRNN(3, [4], mode)._use_stack(torch.zeros(1, 2, 3, device="meta"))
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_double_backward_equals_pytorch_kernels(mode):
+    """Hessian-vector products (``create_graph=True``) go through PyTorch's kernels."""
+    stack, aten = _pair(mode, [4, 3], seed=5)
+    x = torch.randn(3, 6, 5, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    hvps = []
+    for model, reference in ((stack, False), (aten, True)):
+        h = hidden_of(model(x, lengths)[1][-1]) if reference else model.encode(x, lengths)
+        params = [layer.parametrizations.weight_hh.original for layer in model.layers]
+        grads = torch.autograd.grad((h * h.sin()).sum(), params, create_graph=True)
+        probes = [torch.ones_like(p) for p in params]
+        hvps.append(torch.autograd.grad(grads, params, grad_outputs=probes))
+    for a, b in zip(*hvps, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)

@@ -42,7 +42,7 @@ from hiddenstruct.nn.varlen import (
 )
 
 __all__ = ["FUSED_CPU_MODES", "MODES", "MaskedRNN", "RecurrentLayer", "RecurrentMode", "State"]
-__all__ += ["get_mode", "hidden_of"]
+__all__ += ["STACK_CPU_MODES", "get_mode", "hidden_of"]
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,13 @@ MODES: dict[str, RecurrentMode] = {
 
 
 FUSED_CPU_MODES = frozenset({"RNN_TANH", "RNN_RELU", "GRU"})
-"""Modes that run on the TorchScript kernels of :mod:`hiddenstruct.nn.rnn_fused` on CPU by
-default (faster to train there than PyTorch's per-step kernels; :meth:`MaskedRNN.encode` runs
-them as one whole-stack node, :mod:`hiddenstruct.nn.rnn_stack`); LSTM keeps oneDNN."""
+"""Modes whose :meth:`MaskedRNN.forward` runs the per-layer TorchScript kernels of
+:mod:`hiddenstruct.nn.rnn_fused` on CPU by default (faster to train there than PyTorch's
+per-step kernels); LSTM keeps oneDNN."""
+
+STACK_CPU_MODES = frozenset(MODES)
+"""Modes whose :meth:`MaskedRNN.encode` runs the whole stack as one node on CPU by default
+(:mod:`hiddenstruct.nn.rnn_stack`; faster there than PyTorch's kernels, oneDNN included)."""
 
 
 def get_mode(mode: str | RecurrentMode) -> RecurrentMode:
@@ -172,8 +176,9 @@ class MaskedRNN(nn.Module):
     layer's state at every sequence's true last step (``h`` or ``(h, c)`` for LSTM).
     Masked tensors: ``layers.<l>.weight_ih`` and ``layers.<l>.weight_hh``.
     ``fused_cpu``: on CPU, run the TorchScript kernels with a hand-written backward
-    (:mod:`hiddenstruct.nn.rnn_fused`) — ``None`` (default) for the modes in
-    :data:`FUSED_CPU_MODES`, ``True``/``False`` to force either path; CUDA always uses cuDNN.
+    (:mod:`hiddenstruct.nn.rnn_fused` in ``forward``, :mod:`hiddenstruct.nn.rnn_stack` in
+    ``encode``) — ``None`` (default) for the modes in :data:`FUSED_CPU_MODES` /
+    :data:`STACK_CPU_MODES`, ``True``/``False`` to force either path; CUDA always uses cuDNN.
     """
 
     def __init__(
@@ -250,6 +255,13 @@ class MaskedRNN(nn.Module):
         choice = getattr(self, "fused_cpu", None)
         return self.mode in FUSED_CPU_MODES if choice is None else bool(choice)
 
+    def _use_stack(self, x: torch.Tensor) -> bool:
+        """As :meth:`_use_fused`, for :meth:`encode` (``None``: :data:`STACK_CPU_MODES`)."""
+        if x.device.type != "cpu":
+            return False
+        choice = getattr(self, "fused_cpu", None)
+        return self.mode in STACK_CPU_MODES if choice is None else bool(choice)
+
     def _fused_forward(self, x, lengths, hx) -> tuple[torch.Tensor, list[State]]:
         out = x.transpose(0, 1) if self.batch_first else x
         steps, batch = out.shape[0], out.shape[1]
@@ -276,17 +288,17 @@ class MaskedRNN(nn.Module):
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state ``h`` [B, hidden_sizes[-1]].
 
-        Same value as ``hidden_of(self(x, lengths)[1][-1])``. On the CPU kernels' dispatch
-        (:meth:`_use_fused`) the whole stack is one autograd node
+        Same value as ``hidden_of(self(x, lengths)[1][-1])``. On CPU (:meth:`_use_stack`)
+        the whole stack is one autograd node
         (:mod:`hiddenstruct.nn.rnn_stack`); otherwise, where faster (:func:`prefers_padded`),
         the padded batch is run and each sequence's last step read.
         """
-        if x.dim() == 3 and x.shape[-1] == self.input_size and self._use_fused(x):
+        if x.dim() == 3 and x.shape[-1] == self.input_size and self._use_stack(x):
             return self._stack_encode(x, lengths)
         if (
             lengths is not None
             and x.dim() == 3
-            and not self._use_fused(x)
+            and not self._use_stack(x)
             and prefers_padded(self.spec, x)
         ):
             x = x if self.batch_first else x.transpose(0, 1)

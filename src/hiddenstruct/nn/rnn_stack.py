@@ -19,7 +19,6 @@ PyTorch's (GRU r,z,n; LSTM i,f,g,o).
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from hiddenstruct.nn.rnn_fused import KINDS, _script
@@ -43,7 +42,7 @@ def _previous(blocks: list[torch.Tensor], sizes: list[int]) -> list[torch.Tensor
 
 
 def _per_step(buffer: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
-    return buffer.split(sizes)
+    return buffer.split_with_sizes(sizes)
 
 
 def _gru_forward(
@@ -57,7 +56,7 @@ def _gru_forward(
     """``[states, gates, n]``; gates = [r, z, 2·(h·W_nᵀ + b_hn)] (n's rows doubled)."""
     hidden, two = w_hh.shape[1], 2 * w_hh.shape[1]
     states = _zero_states(inp, sizes, hidden)
-    hs = states.split([sizes[0]] + sizes)
+    hs = states.split_with_sizes([sizes[0]] + sizes)
     prev = _previous(hs, sizes)
     scale = torch.ones(3 * hidden, 1, dtype=inp.dtype, device=inp.device)
     scale[two:] = 2.0
@@ -91,7 +90,7 @@ def _lstm_forward(
     """``[states, cells, sigmoids of all gates, (g, tanh c)]`` (g's rows doubled)."""
     hidden = w_hh.shape[1]
     states, cells = _zero_states(inp, sizes, hidden), _zero_states(inp, sizes, hidden)
-    hs, cs = states.split([sizes[0]] + sizes), cells.split([sizes[0]] + sizes)
+    hs, cs = states.split_with_sizes([sizes[0]] + sizes), cells.split_with_sizes([sizes[0]] + sizes)
     h_prev, c_prev = _previous(hs, sizes), _previous(cs, sizes)
     scale = torch.ones(4 * hidden, 1, dtype=inp.dtype, device=inp.device)
     scale[2 * hidden : 3 * hidden] = 2.0
@@ -126,7 +125,7 @@ def _rnn_forward(
 ) -> list[torch.Tensor]:
     """``[states]`` of a tanh or ReLU layer (tanh as 2σ(2x) − 1, weights doubled)."""
     states = _zero_states(inp, sizes, w_hh.shape[1])
-    hs = states.split([sizes[0]] + sizes)
+    hs = states.split_with_sizes([sizes[0]] + sizes)
     prev = _previous(hs, sizes)
     factor = 1.0 if relu else 2.0
     xs = _per_step(_input_projection(inp, factor * w_ih, factor * (b_ih + b_hh)), sizes)
@@ -283,7 +282,7 @@ def _gru_weight_grads(
 
 def _previous_rows(states: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     """[N, H]: every step's previous state, in the packed order."""
-    return torch.cat(_previous(states.split([sizes[0]] + sizes), sizes))
+    return torch.cat(_previous(states.split_with_sizes([sizes[0]] + sizes), sizes))
 
 
 def stack_backward(
@@ -324,8 +323,28 @@ def stack_backward(
     return [d_out] + grads
 
 
+_PYTORCH_KERNELS = {"tanh": torch._VF.rnn_tanh, "relu": torch._VF.rnn_relu, "gru": torch._VF.gru}
+
+
+def _pytorch_final(kind, x, sizes, rows, weights) -> torch.Tensor:
+    """The same function on PyTorch's packed kernels (differentiable twice)."""
+    data, batch_sizes = x, torch.tensor(sizes, dtype=torch.int64)
+    for layer in range(len(weights) // 4):
+        w = list(weights[4 * layer : 4 * layer + 4])
+        h0 = x.new_zeros(1, sizes[0], w[1].shape[1])
+        if kind == "lstm":
+            data = torch._VF.lstm(data, batch_sizes, (h0, h0), w, True, 1, 0.0, False, False)[0]
+        else:
+            data = _PYTORCH_KERNELS[kind](data, batch_sizes, h0, w, True, 1, 0.0, False, False)[0]
+    return data.index_select(0, rows)
+
+
 class _StackFinal(torch.autograd.Function):
-    """All layers from zero states over packed ``x``; returns ``h`` at the packed ``rows``."""
+    """All layers from zero states over packed ``x``; returns ``h`` at the packed ``rows``.
+
+    A double backward (``create_graph=True``, e.g. Hessian-vector products) differentiates
+    a recomputation on PyTorch's kernels instead of the hand-written backward.
+    """
 
     @staticmethod
     def forward(ctx, kind, sizes, x, rows, *weights):
@@ -335,11 +354,17 @@ class _StackFinal(torch.autograd.Function):
         return final
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_final):
         x, rows, *rest = ctx.saved_tensors
         weights, saved = rest[: 4 * ctx.layers], rest[4 * ctx.layers :]
         needs = ctx.needs_input_grad
+        if torch.is_grad_enabled():
+            wanted = [needs[2], *needs[4:]]
+            inputs = [t for t, need in zip([x, *weights], wanted, strict=True) if need]
+            final = _pytorch_final(ctx.kind, x, ctx.sizes, rows, weights)
+            found = iter(torch.autograd.grad(final, inputs, d_final, create_graph=True))
+            dx, *grads = [next(found) if need else None for need in wanted]
+            return (None, None, dx, None, *grads)
         dx, *grads = _script(stack_backward)(
             ctx.kind, d_final.contiguous(), x, ctx.sizes, rows, list(weights), list(saved), needs[2]
         )
