@@ -1,13 +1,17 @@
-"""Masked recurrent networks (RNN tanh / RNN ReLU / GRU / LSTM) on fused PyTorch kernels.
+"""Masked recurrent networks (RNN tanh / RNN ReLU / GRU / LSTM) on fused kernels.
 
 Every recurrent layer owns an input-to-hidden weight ``weight_ih`` and a hidden-to-hidden
 weight ``weight_hh`` (all gates stacked in PyTorch's order: GRU r,z,n; LSTM i,f,g,o), each
 carrying a binary mask (:func:`hiddenstruct.nn.apply_mask`, all-ones at construction).
-A layer runs over the whole sequence in one call of the kernel ``nn.RNN``/``nn.GRU``/
-``nn.LSTM`` use internally (``torch._VF.rnn_tanh`` / ``rnn_relu`` / ``gru`` / ``lstm``),
-fed with the *masked* weights, so there is no Python loop over time steps and masked
-weights get zero gradient. Variable-length batches are packed once
-(``pack_padded_sequence(enforce_sorted=False)``) and every layer runs on the packed data.
+The kernels are fed the *masked* weights, so masked weights get zero gradient, and none
+loops over time steps in Python:
+
+* PyTorch's kernels (``torch._VF.rnn_tanh`` / ``rnn_relu`` / ``gru`` / ``lstm``: cuDNN on
+  CUDA), one call per layer over the batch packed once;
+* on CPU, ``forward``: per-layer TorchScript kernels with a hand-written backward
+  (:mod:`hiddenstruct.nn.rnn_fused`);
+* on CPU, ``encode`` (the last layer's final state, what classifiers train on): the whole
+  stack as one autograd node (:mod:`hiddenstruct.nn.rnn_stack`).
 
 Example::
 
