@@ -81,3 +81,23 @@ def test_cli_rejects_unknown_percent(tmp_path):
         main(["experiment", "prune-rnn", "--percents", "1.5", "--output", str(tmp_path / "o")])
     assert info.value.code == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_hard_fraction_reaches_the_stored_config(tmp_path):
+    import pytest
+
+    from hiddenstruct.cli.main import main
+
+    tiny = ["--modes", "GRU", "--scopes", "both", "--percents", "0.5", "--n", "80"]
+    tiny += ["--hidden-sizes", "3", "--embedding-dim", "3", "--base-epochs", "1"]
+    tiny += ["--retrain-epochs", "0", "--store", str(tmp_path / "s.sqlite")]
+    with pytest.raises(SystemExit) as info:
+        main(["experiment", "prune-rnn", *tiny, "--hard-fraction", "1.5"])
+    assert info.value.code == 2
+    assert not (tmp_path / "s.sqlite").exists()
+    code = main(
+        ["experiment", "prune-rnn", *tiny, "--hard-fraction", "0", "--output", str(tmp_path / "o")]
+    )
+    assert code == 0
+    (trial,) = TrialStore(tmp_path / "s.sqlite").trials(EXPERIMENT)
+    assert trial.config["hard_fraction"] == 0.0

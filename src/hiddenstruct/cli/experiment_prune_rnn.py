@@ -42,6 +42,12 @@ def register(subparsers) -> None:
         "--n", type=positive_int, default=None, help="Reber strings (2000; paper 25000)"
     )
     parser.add_argument(
+        "--hard-fraction",
+        type=fraction,
+        default=None,
+        help="share of the negatives that are hard (one-symbol edits of valid strings) (0.5)",
+    )
+    parser.add_argument(
         "--hidden-sizes",
         nargs="+",
         type=positive_int,
@@ -94,6 +100,7 @@ _FIELDS = (
     "scopes",
     "percents",
     "n",
+    "hard_fraction",
     "hidden_sizes",
     "embedding_dim",
     "base_epochs",
