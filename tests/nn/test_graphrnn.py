@@ -18,16 +18,6 @@ from hiddenstruct.nn.graphrnn import GraphRNN
 ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny recurrent ops: one intra-op thread avoids oversubscription stalls on shared CPUs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
 
 def cell(mode, x_t, state, w_ih, w_hh, b_ih, b_hh):
     """One step of the PyTorch cell equations; returns (h_new, new_state)."""

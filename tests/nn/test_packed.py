@@ -18,18 +18,6 @@ from hiddenstruct.training.packed import (
     train_packed,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny recurrent nets are slower with intra-op threads on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 

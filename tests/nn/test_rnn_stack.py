@@ -14,15 +14,6 @@ from hiddenstruct.nn.rnn_stack import stack_final_hidden
 ALL_MODES = list(MODES)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
 
 def _pair(mode: str, sizes, seed: int, dtype=torch.float64, batch_first=True):
     """Two identical masked models: one on the stack kernel, one on PyTorch's kernels."""
