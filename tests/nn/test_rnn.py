@@ -300,6 +300,18 @@ def test_bad_inputs_raise_value_errors():
         MaskedRNN(2, [], "GRU")
 
 
+@pytest.mark.parametrize("fused_cpu", [None, False])  # whole-stack node / padded oneDNN path
+@pytest.mark.parametrize("mode", ["GRU", "LSTM"])
+def test_encode_rejects_bad_inputs_on_every_path(mode, fused_cpu):
+    model = MaskedRNN(2, [3], mode, fused_cpu=fused_cpu)
+    with pytest.raises(ValueError, match="shape"):
+        model.encode(torch.randn(2, 4, 5), torch.tensor([4, 2]))
+    with pytest.raises(ValueError, match="shape"):
+        model.encode(torch.randn(2, 4))
+    with pytest.raises(ValueError, match="lengths"):
+        model.encode(torch.randn(2, 4, 2), torch.tensor([4, 0]))
+
+
 def test_structure_graph_counts_live_connections():
     torch.manual_seed(11)
     model = MaskedRNN(3, [4, 5, 2], "LSTM")

@@ -225,11 +225,7 @@ class MaskedRNN(nn.Module):
         hx: Sequence[State] | None = None,
     ) -> tuple[torch.Tensor, list[State]]:
         """Run all layers; see the class docstring for the returned values."""
-        if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"expected input of shape [batch, time, {self.input_size}] (batch_first={self.batch_first}), "
-                f"got {tuple(x.shape)}"
-            )
+        self._check_input(x)
         if hx is not None and len(hx) != len(self.layers):
             raise ValueError(
                 f"hx must hold one state per layer ({len(self.layers)}), got {len(hx)}"
@@ -252,19 +248,27 @@ class MaskedRNN(nn.Module):
             states.append(run.to_user(state))
         return run.pad(data), states
 
-    def _use_fused(self, x: torch.Tensor) -> bool:
-        """CPU input and ``fused_cpu`` (``None``: the mode is in :data:`FUSED_CPU_MODES`)."""
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"expected input of shape [batch, time, {self.input_size}] (batch_first={self.batch_first}), "
+                f"got {tuple(x.shape)}"
+            )
+
+    def _cpu_kernel(self, x: torch.Tensor, default_modes: frozenset[str]) -> bool:
+        """CPU input and ``fused_cpu`` (``None``: whether the mode is in ``default_modes``)."""
         if x.device.type != "cpu":
             return False
         choice = getattr(self, "fused_cpu", None)
-        return self.mode in FUSED_CPU_MODES if choice is None else bool(choice)
+        return self.mode in default_modes if choice is None else bool(choice)
+
+    def _use_fused(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`forward` runs :mod:`~hiddenstruct.nn.rnn_fused` (:data:`FUSED_CPU_MODES`)."""
+        return self._cpu_kernel(x, FUSED_CPU_MODES)
 
     def _use_stack(self, x: torch.Tensor) -> bool:
-        """As :meth:`_use_fused`, for :meth:`encode` (``None``: :data:`STACK_CPU_MODES`)."""
-        if x.device.type != "cpu":
-            return False
-        choice = getattr(self, "fused_cpu", None)
-        return self.mode in STACK_CPU_MODES if choice is None else bool(choice)
+        """Whether :meth:`encode` runs :mod:`~hiddenstruct.nn.rnn_stack` (:data:`STACK_CPU_MODES`)."""
+        return self._cpu_kernel(x, STACK_CPU_MODES)
 
     def _fused_forward(self, x, lengths, hx) -> tuple[torch.Tensor, list[State]]:
         out = x.transpose(0, 1) if self.batch_first else x
@@ -297,14 +301,10 @@ class MaskedRNN(nn.Module):
         (:mod:`hiddenstruct.nn.rnn_stack`); otherwise, where faster (:func:`prefers_padded`),
         the padded batch is run and each sequence's last step read.
         """
-        if x.dim() == 3 and x.shape[-1] == self.input_size and self._use_stack(x):
+        self._check_input(x)
+        if self._use_stack(x):
             return self._stack_encode(x, lengths)
-        if (
-            lengths is not None
-            and x.dim() == 3
-            and not self._use_stack(x)
-            and prefers_padded(self.spec, x)
-        ):
+        if lengths is not None and prefers_padded(self.spec, x):
             x = x if self.batch_first else x.transpose(0, 1)
             lengths = check_lengths(lengths, x.shape[0], x.shape[1])
             return padded_final_states(self._padded_outputs, x, lengths)[0]
