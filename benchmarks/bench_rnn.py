@@ -37,7 +37,6 @@ from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
 from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask
 from hiddenstruct.nn.rnn import MODES, MaskedRNN
-from hiddenstruct.nn.rnn_fused import _script
 
 try:
     from common import bench_parser, measure, repeats_of, report
@@ -120,7 +119,7 @@ def dense_floor(model: SequenceClassifier, data):
 
     All operands are made here, before timing; the returned function does the products.
     """
-    step_products = _script(_step_products)
+    step_products = torch.jit.script(_step_products)
     params = list(model.parameters())
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3

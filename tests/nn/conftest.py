@@ -1,4 +1,4 @@
-"""Fixtures of the model tests."""
+"""Fixtures of the model tests (one torch thread is set for all tests in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,6 @@ import pytest
 import torch
 
 from hiddenstruct.nn import get_mask
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny recurrent ops: one intra-op thread avoids oversubscription stalls on shared CPUs
-    (restored afterwards, in case a test changed it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture
