@@ -7,10 +7,12 @@ strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Eve
 h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
 
 * ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU every mode runs the whole stack
-  as one node on the packed batch, with TorchScript loops and a hand-written backward
-  (``MaskedRNN.encode`` → ``hiddenstruct.nn.rnn_stack``); on CUDA cuDNN (see
-  docs/recurrent.md). A second line per mode (``[fused_cpu=False]``) times PyTorch's CPU
-  kernels (oneDNN for LSTM) in the same run;
+  as one node on the packed batch (``MaskedRNN.encode`` → ``hiddenstruct.nn.rnn_stack``),
+  by default on the C++ kernels of ``hiddenstruct.nn.rnn_native`` (one call per forward
+  and per backward); on CUDA cuDNN (see docs/recurrent.md). Further lines per mode time,
+  in the same run, the TorchScript fallback of the same node (``[torchscript]``,
+  ``HIDDENSTRUCT_NATIVE=0``) and PyTorch's CPU kernels (``[fused_cpu=False]``, oneDNN for
+  LSTM);
 * baseline: the approach of the paper's code — a Python loop over the padded time steps in
   which each step's cell multiplies weights by masks (``W ⊙ M``, ``U ⊙ M``) and does the
   matmuls; each sequence's final state is then read at its true last step.
@@ -29,13 +31,14 @@ Timings on a shared machine are noisy: runs of both sides are interleaved.
 from __future__ import annotations
 
 import copy
+import os
 
 import torch
 from torch import nn
 
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
-from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask
+from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask, rnn_native
 from hiddenstruct.nn.rnn import MODES, MaskedRNN
 
 try:
@@ -182,6 +185,23 @@ def train_steps(model: nn.Module, data) -> None:
         torch.cuda.synchronize()
 
 
+def without_native(run):
+    """``run`` with the native kernels switched off (the TorchScript fallback)."""
+
+    def wrapped() -> None:
+        before = os.environ.get(rnn_native.ENV_SWITCH)
+        os.environ[rnn_native.ENV_SWITCH] = "0"
+        try:
+            run()
+        finally:
+            if before is None:
+                del os.environ[rnn_native.ENV_SWITCH]
+            else:
+                os.environ[rnn_native.ENV_SWITCH] = before
+
+    return wrapped
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = bench_parser(__doc__.split("\n")[0], default_repeats=3)
     parser.add_argument(
@@ -192,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-compare-kernels",
         action="store_true",
-        help="skip the extra line timing MaskedRNN on its other CPU path (flipped fused_cpu)",
+        help="skip the extra lines timing MaskedRNN's other CPU paths (TorchScript, fused_cpu)",
     )
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1: steadier; 0: torch default)"
@@ -205,10 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = batches(n_batches, args.seed, device)
     steps = sum(int(lengths.max()) for _, lengths, _ in data)
+    native = device.type == "cpu" and rnn_native.usable(data[0][0].new_empty(0, dtype=torch.float))
     print(
         f"# {n_batches} batches x {BATCH} Reber strings ({steps} padded steps in all), "
         f"embedding {EMBEDDING} -> {len(HIDDEN)}x{HIDDEN[0]}, 50% masks, Adam; device {device}; "
-        f"{torch.get_num_threads()} thread(s); median of {repeats}"
+        f"{torch.get_num_threads()} thread(s); median of {repeats}; "
+        f"CPU stack engine: {'native C++' if native else 'TorchScript'}"
     )
     for mode in args.modes.split(","):
         model = build(mode.strip(), args.seed, device)
@@ -224,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
             other.rnn.fused_cpu = not other.rnn._use_stack(codes.new_empty(0, dtype=torch.float))
             sides["other"] = other
         runs = {name: lambda m=side: train_steps(m, data) for name, side in sides.items()}
+        if native and not args.no_compare_kernels:
+            runs["torchscript"] = without_native(runs["ours"])
         if device.type == "cpu":
             runs["floor"] = dense_floor(copy.deepcopy(model), data)
         for run in runs.values():
@@ -234,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
                 times[name] += measure(run, 1, warmup=0)
         name = mode.strip().upper()
         report(name, times["ours"], times["baseline"])
+        if "torchscript" in times:
+            report(f"{name} [torchscript]", times["torchscript"], times["baseline"])
         if "other" in times:
             label = f"{name} [fused_cpu={sides['other'].rnn.fused_cpu}]"
             report(label, times["other"], times["baseline"])

@@ -13,7 +13,9 @@ import torch
 torch.set_num_threads(1)
 
 SHARED_DATA = Path(
-    os.environ.get("HIDDENSTRUCT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    os.environ.get(
+        "HIDDENSTRUCT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
 )
 
 

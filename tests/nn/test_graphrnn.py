@@ -18,7 +18,6 @@ from hiddenstruct.nn.graphrnn import GraphRNN
 ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
 
 
-
 def cell(mode, x_t, state, w_ih, w_hh, b_ih, b_hh):
     """One step of the PyTorch cell equations; returns (h_new, new_state)."""
     if mode == "LSTM":

@@ -18,7 +18,6 @@ from hiddenstruct.nn.rnn import MODES, MaskedRNN, get_mode, hidden_of
 ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
 
 
-
 # ---------------------------------------------------------------- reference implementation
 def reference_step(mode, x_t, state, w_ih, w_hh, b_ih, b_hh):
     """One time step of the PyTorch cell equations, with explicit gate arithmetic."""

@@ -1,4 +1,7 @@
-"""The whole-stack CPU kernel behind ``MaskedRNN.encode`` against PyTorch's kernels."""
+"""The whole-stack CPU kernels behind ``MaskedRNN.encode`` against PyTorch's kernels.
+
+Every test runs on both engines: the C++ kernels (``rnn_native``, the default where a
+compiler is found) and the TorchScript fallback (``HIDDENSTRUCT_NATIVE=0``)."""
 
 from __future__ import annotations
 
@@ -7,12 +10,20 @@ import copy
 import pytest
 import torch
 
-from hiddenstruct.nn import apply_mask, get_mask
+from hiddenstruct.nn import apply_mask, get_mask, rnn_native
 from hiddenstruct.nn.rnn import MODES, STACK_CPU_MODES, MaskedRNN, hidden_of
 from hiddenstruct.nn.rnn_stack import stack_final_hidden
 
 ALL_MODES = list(MODES)
 
+
+@pytest.fixture(autouse=True, params=["native", "torchscript"])
+def engine(request, monkeypatch):
+    """Runs each test on the C++ kernels and on the TorchScript fallback."""
+    if request.param == "native" and rnn_native.library() is None:
+        pytest.skip("no C++ compiler: the native kernels are not built")
+    monkeypatch.setenv(rnn_native.ENV_SWITCH, "1" if request.param == "native" else "0")
+    return request.param
 
 
 def _pair(mode: str, sizes, seed: int, dtype=torch.float64, batch_first=True):
@@ -42,13 +53,14 @@ def _encode_and_grads(model, x, lengths, reference: bool):
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("variable", [False, True])
 @pytest.mark.parametrize("batch_first", [True, False])
-def test_encode_and_gradients_equal_pytorch_kernels(mode, variable, batch_first):
+def test_encode_and_gradients_equal_pytorch_kernels(mode, variable, batch_first, engine):
     stack, aten = _pair(mode, [6, 4, 7], seed=3, batch_first=batch_first)
     x = torch.randn(5, 9, 5, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
     x = x if batch_first else x.transpose(0, 1)
     lengths = torch.tensor([9, 3, 1, 6, 9]) if variable else None
     h, dx, grads = _encode_and_grads(stack, x, lengths, reference=False)
-    assert "StackFinal" in h.grad_fn.name()
+    expected = "NativeStackFinal" if engine == "native" else "_StackFinal"
+    assert h.grad_fn.name().startswith(expected)
     h_ref, dx_ref, grads_ref = _encode_and_grads(aten, x, lengths, reference=True)
     torch.testing.assert_close(h, h_ref, atol=1e-10, rtol=0)
     torch.testing.assert_close(dx, dx_ref, atol=1e-10, rtol=0)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.rnn_fused import KINDS, _script
+from hiddenstruct.nn.varlen import pytorch_final_hidden
 
 
 def _input_projection(inp: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -323,22 +325,6 @@ def stack_backward(
     return [d_out] + grads
 
 
-_PYTORCH_KERNELS = {"tanh": torch._VF.rnn_tanh, "relu": torch._VF.rnn_relu, "gru": torch._VF.gru}
-
-
-def _pytorch_final(kind, x, sizes, rows, weights) -> torch.Tensor:
-    """The same function on PyTorch's packed kernels (differentiable twice)."""
-    data, batch_sizes = x, torch.tensor(sizes, dtype=torch.int64)
-    for layer in range(len(weights) // 4):
-        w = list(weights[4 * layer : 4 * layer + 4])
-        h0 = x.new_zeros(1, sizes[0], w[1].shape[1])
-        if kind == "lstm":
-            data = torch._VF.lstm(data, batch_sizes, (h0, h0), w, True, 1, 0.0, False, False)[0]
-        else:
-            data = _PYTORCH_KERNELS[kind](data, batch_sizes, h0, w, True, 1, 0.0, False, False)[0]
-    return data.index_select(0, rows)
-
-
 class _StackFinal(torch.autograd.Function):
     """All layers from zero states over packed ``x``; returns ``h`` at the packed ``rows``.
 
@@ -361,7 +347,7 @@ class _StackFinal(torch.autograd.Function):
         if torch.is_grad_enabled():
             wanted = [needs[2], *needs[4:]]
             inputs = [t for t, need in zip([x, *weights], wanted, strict=True) if need]
-            final = _pytorch_final(ctx.kind, x, ctx.sizes, rows, weights)
+            final = pytorch_final_hidden(ctx.kind, x, ctx.sizes, rows, weights)
             found = iter(torch.autograd.grad(final, inputs, d_final, create_graph=True))
             dx, *grads = [next(found) if need else None for need in wanted]
             return (None, None, dx, None, *grads)
@@ -381,9 +367,11 @@ def stack_final_hidden(
     (the masked weights); all layers start from zero states. The batch is packed once
     (``pack_padded_sequence``), so each step only computes the sequences still running.
     """
+    weights = [w for layer in layers for w in layer]
+    if rnn_native.usable(x):
+        return rnn_native.final_hidden(KINDS[mode], x, lengths, weights)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     sizes = packed.batch_sizes.tolist()
     starts = torch.tensor([0] + sizes[:-1], dtype=torch.int64).cumsum(0)
     rows = (starts[lengths - 1] + packed.unsorted_indices.cpu()).to(x.device)
-    weights = [w for layer in layers for w in layer]
     return _StackFinal.apply(KINDS[mode], sizes, packed.data, rows, *weights)

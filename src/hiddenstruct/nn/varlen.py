@@ -134,3 +134,26 @@ class PackedRun:
         packed = self._template._replace(data=data)
         out, _ = pad_packed_sequence(packed, batch_first=self.batch_first, total_length=self.steps)
         return out
+
+
+_PACKED_KERNELS = {"tanh": torch._VF.rnn_tanh, "relu": torch._VF.rnn_relu, "gru": torch._VF.gru}
+
+
+def pytorch_final_hidden(
+    kind: str, x: torch.Tensor, sizes: list[int], rows: torch.Tensor, weights
+) -> torch.Tensor:
+    """The last layer's ``h`` at packed ``rows`` of a stack run over packed ``x`` from zero
+    states, on PyTorch's packed kernels (differentiable twice).
+
+    ``kind``: ``tanh``, ``relu``, ``gru`` or ``lstm``; ``sizes``: the packed batch sizes;
+    ``weights``: per layer ``w_ih, w_hh, b_ih, b_hh``. The hand-written stack kernels use
+    it to differentiate their backward (double backward)."""
+    data, batch_sizes = x, torch.tensor(sizes, dtype=torch.int64)
+    for layer in range(len(weights) // 4):
+        w = list(weights[4 * layer : 4 * layer + 4])
+        h0 = x.new_zeros(1, sizes[0], w[1].shape[1])
+        if kind == "lstm":
+            data = torch._VF.lstm(data, batch_sizes, (h0, h0), w, True, 1, 0.0, False, False)[0]
+        else:
+            data = _PACKED_KERNELS[kind](data, batch_sizes, h0, w, True, 1, 0.0, False, False)[0]
+    return data.index_select(0, rows)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sklearn.base import RegressorMixin
     from sklearn.pipeline import Pipeline
 
+
 # scikit-learn is imported inside the factories so that listing the names stays cheap.
 def _bayesian_ridge(seed: int) -> RegressorMixin:
     from sklearn.linear_model import BayesianRidge

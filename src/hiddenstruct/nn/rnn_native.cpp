@@ -1,0 +1,579 @@
+// CPU kernels for one recurrent layer over a packed batch (hiddenstruct.nn.rnn_native).
+//
+// Built on first use with the system C++ compiler and called through ctypes; no Python or
+// PyTorch headers, so it compiles in about a second. Matrices are row-major and contiguous.
+// The matrix products go to the BLAS that PyTorch itself links (its exported Fortran
+// sgemm_/dgemm_, handed over by hs_set_blas), or to plain loops when none was given. The
+// elementwise gate math is raw loops the compiler vectorizes; float32 uses a polynomial
+// exp (relative error about 2e-7), float64 the C library's.
+//
+// Packed layout: step t holds sizes[t] rows (non-increasing), stored after steps 0..t-1.
+// `states` is [b0 + N, H]: a zero block (the initial state), then each step's outputs;
+// step t's previous state is the first sizes[t] rows of the block before its own.
+// Gate order and equations are PyTorch's (GRU r, z, n; LSTM i, f, g, o).
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+enum Kind { TANH = 0, RELU = 1, GRU = 2, LSTM = 3 };
+
+typedef void (*sgemm_fn)(const char*, const char*, const int*, const int*, const int*,
+                         const float*, const float*, const int*, const float*, const int*,
+                         const float*, float*, const int*);
+typedef void (*dgemm_fn)(const char*, const char*, const int*, const int*, const int*,
+                         const double*, const double*, const int*, const double*, const int*,
+                         const double*, double*, const int*);
+
+sgemm_fn blas_sgemm = nullptr;
+dgemm_fn blas_dgemm = nullptr;
+
+// C[m, n] = alpha * op(A) op(B) + beta * C, row-major, without BLAS.
+template <typename T>
+void gemm_loops(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda,
+                const T* b, int ldb, T beta, T* c, int ldc) {
+  std::vector<T> row(n);
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) row[j] = 0;
+    for (int p = 0; p < k; ++p) {
+      const T av = ta ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p];
+      if (tb) {
+        for (int j = 0; j < n; ++j) row[j] += av * b[(int64_t)j * ldb + p];
+      } else {
+        const T* brow = b + (int64_t)p * ldb;
+        for (int j = 0; j < n; ++j) row[j] += av * brow[j];
+      }
+    }
+    T* crow = c + (int64_t)i * ldc;
+    for (int j = 0; j < n; ++j) crow[j] = alpha * row[j] + (beta == 0 ? T(0) : beta * crow[j]);
+  }
+}
+
+// Row-major C = A B is column-major C^T = B^T A^T: swap the operands for Fortran BLAS.
+template <typename T>
+void gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+          int ldb, T beta, T* c, int ldc) {
+  if (m <= 0 || n <= 0) return;
+  const char opa = ta ? 'T' : 'N', opb = tb ? 'T' : 'N';
+  if constexpr (sizeof(T) == 4) {
+    if (blas_sgemm && k > 0) {
+      blas_sgemm(&opb, &opa, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
+      return;
+    }
+  } else {
+    if (blas_dgemm && k > 0) {
+      blas_dgemm(&opb, &opa, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
+      return;
+    }
+  }
+  gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// exp for float32 without a library call, so that loops over it vectorize: e^x = 2^n e^r
+// with n = round(x / ln 2), r = x - n ln 2 (ln 2 split in two for exactness) and a degree-6
+// Taylor-like minimax polynomial on |r| <= ln 2 / 2. Inputs are clamped to the normal range.
+inline float exp_poly(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = ((int32_t)n + 127) << 23;
+  return p * __builtin_bit_cast(float, bits);
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline float tanh_of(float x) { return 2.0f / (1.0f + exp_poly(-2.0f * x)) - 1.0f; }
+inline double tanh_of(double x) { return std::tanh(x); }
+
+// Per-step geometry of a packed batch.
+struct Steps {
+  int64_t count;
+  const int64_t* sizes;
+  std::vector<int64_t> starts;  // first row of each step
+  int64_t rows;                 // N
+  Steps(int64_t count_, const int64_t* sizes_) : count(count_), sizes(sizes_), starts(count_) {
+    int64_t at = 0;
+    for (int64_t t = 0; t < count; ++t) {
+      starts[t] = at;
+      at += sizes[t];
+    }
+    rows = at;
+  }
+  int64_t first() const { return count > 0 ? sizes[0] : 0; }
+  // Row of `states` where step t's previous state starts (the zero block for t = 0).
+  int64_t prev_row(int64_t t) const { return t == 0 ? 0 : first() + starts[t - 1]; }
+  int64_t out_row(int64_t t) const { return first() + starts[t]; }
+};
+
+// out[N, width] = inp W^T + bias, for the input projections of all steps at once.
+template <typename T>
+void project(const Steps& s, int64_t in_size, int64_t width, const T* inp, const T* w,
+             const T* bias, T* out) {
+  for (int64_t i = 0; i < s.rows; ++i) std::memcpy(out + i * width, bias, width * sizeof(T));
+  gemm<T>(false, true, s.rows, width, in_size, T(1), inp, in_size, w, in_size, T(1), out, width);
+}
+
+// Gathers every step's previous state into [N, H] rows, in the packed order.
+template <typename T>
+void previous_rows(const Steps& s, int64_t hidden, const T* states, T* out) {
+  for (int64_t t = 0; t < s.count; ++t)
+    std::memcpy(out + s.starts[t] * hidden, states + s.prev_row(t) * hidden,
+                s.sizes[t] * hidden * sizeof(T));
+}
+
+// Weight, bias and input gradients from the gate gradients of all steps:
+// dW_ih = dx^T inp, dW_hh = dh^T h_prev, db = column sums, d_inp = dx W_ih (if wanted).
+template <typename T>
+void weight_grads(const Steps& s, int64_t in_size, int64_t hidden, int64_t width, const T* dx,
+                  const T* dh, const T* inp, const T* states, const T* w_ih, T* d_inp,
+                  T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
+  std::vector<T> h_prev(s.rows * hidden);
+  previous_rows(s, hidden, states, h_prev.data());
+  gemm<T>(true, false, width, in_size, s.rows, T(1), dx, width, inp, in_size, T(0), dw_ih,
+          in_size);
+  gemm<T>(true, false, width, hidden, s.rows, T(1), dh, width, h_prev.data(), hidden, T(0),
+          dw_hh, hidden);
+  for (int64_t j = 0; j < width; ++j) db_ih[j] = db_hh[j] = 0;
+  for (int64_t i = 0; i < s.rows; ++i) {
+    const T *x = dx + i * width, *h = dh + i * width;
+    for (int64_t j = 0; j < width; ++j) db_ih[j] += x[j];
+    for (int64_t j = 0; j < width; ++j) db_hh[j] += h[j];
+  }
+  if (d_inp)
+    gemm<T>(false, false, s.rows, in_size, width, T(1), dx, width, w_ih, in_size, T(0), d_inp,
+            in_size);
+}
+
+// ---- tanh / ReLU ------------------------------------------------------------------------
+
+template <typename T>
+void simple_forward(const Steps& s, bool relu, int64_t in_size, int64_t hidden, const T* inp,
+                    const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* states) {
+  std::vector<T> bias(hidden);
+  for (int64_t j = 0; j < hidden; ++j) bias[j] = b_ih[j] + b_hh[j];
+  std::memset(states, 0, s.first() * hidden * sizeof(T));
+  T* pre = states + s.first() * hidden;
+  project(s, in_size, hidden, inp, w_ih, bias.data(), pre);
+  for (int64_t t = 0; t < s.count; ++t) {
+    const int64_t b = s.sizes[t];
+    T* out = states + s.out_row(t) * hidden;
+    gemm<T>(false, true, b, hidden, hidden, T(1), states + s.prev_row(t) * hidden, hidden, w_hh,
+            hidden, T(1), out, hidden);
+    const int64_t n = b * hidden;
+    if (relu) {
+      for (int64_t k = 0; k < n; ++k) out[k] = out[k] > T(0) ? out[k] : T(0);
+    } else {
+      for (int64_t k = 0; k < n; ++k) out[k] = tanh_of(out[k]);
+    }
+  }
+}
+
+template <typename T>
+void simple_backward(const Steps& s, bool relu, int64_t in_size, int64_t hidden, const T* inp,
+                     const T* w_ih, const T* w_hh, const T* states, T* dh_all, T* d_inp,
+                     T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
+  std::vector<T> d(s.rows * hidden);
+  for (int64_t t = s.count - 1; t >= 0; --t) {
+    const int64_t b = s.sizes[t], row = s.starts[t];
+    const T* h = states + s.out_row(t) * hidden;
+    const T* dh = dh_all + row * hidden;
+    T* dt = d.data() + row * hidden;
+    const int64_t n = b * hidden;
+    if (relu) {
+      for (int64_t k = 0; k < n; ++k) dt[k] = h[k] > T(0) ? dh[k] : T(0);
+    } else {
+      for (int64_t k = 0; k < n; ++k) dt[k] = dh[k] * (T(1) - h[k] * h[k]);
+    }
+    if (t > 0)
+      gemm<T>(false, false, b, hidden, hidden, T(1), dt, hidden, w_hh, hidden, T(1),
+              dh_all + s.starts[t - 1] * hidden, hidden);
+  }
+  weight_grads(s, in_size, hidden, hidden, d.data(), d.data(), inp, states, w_ih, d_inp, dw_ih,
+               dw_hh, db_ih, db_hh);
+}
+
+// ---- GRU --------------------------------------------------------------------------------
+// Saved: gates [N, 3H] = (r, z, n) and hn [N, H] = h_prev W_hn^T + b_hn.
+
+// One row of a GRU step: the r, z, n columns hold input projections on entry and the
+// activations on exit; a_* are the hidden projections h_prev W^T (no bias).
+template <typename T>
+inline void gru_cell(int64_t H, T* __restrict r_io, T* __restrict z_io, T* __restrict n_io,
+                     const T* __restrict a_r, const T* __restrict a_z, const T* __restrict a_n,
+                     const T* __restrict b_hn, const T* __restrict hp, T* __restrict hn,
+                     T* __restrict out) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = sigmoid(r_io[j] + a_r[j]);
+    const T z = sigmoid(z_io[j] + a_z[j]);
+    const T h_n = a_n[j] + b_hn[j];
+    const T n = tanh_of(n_io[j] + r * h_n);
+    r_io[j] = r;
+    z_io[j] = z;
+    n_io[j] = n;
+    hn[j] = h_n;
+    out[j] = n + z * (hp[j] - n);
+  }
+}
+
+// One row of a GRU step's backward: the input-side (x_*) and hidden-side (h_*) gate
+// gradients, which differ only in n (before and after the product with r).
+template <typename T>
+inline void gru_cell_backward(int64_t H, const T* __restrict r, const T* __restrict z,
+                              const T* __restrict n, const T* __restrict hn,
+                              const T* __restrict hp, const T* __restrict d, T* __restrict x_r,
+                              T* __restrict x_z, T* __restrict x_n, T* __restrict h_r,
+                              T* __restrict h_z, T* __restrict h_n) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T dn = d[j] * (T(1) - z[j]) * (T(1) - n[j] * n[j]);
+    const T dz = d[j] * (hp[j] - n[j]) * z[j] * (T(1) - z[j]);
+    const T dr = dn * hn[j] * r[j] * (T(1) - r[j]);
+    x_r[j] = h_r[j] = dr;
+    x_z[j] = h_z[j] = dz;
+    x_n[j] = dn;
+    h_n[j] = dn * r[j];
+  }
+}
+
+template <typename T>
+void gru_forward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
+                 const T* w_hh, const T* b_ih, const T* b_hh, T* states, T* gates, T* hn) {
+  const int64_t H = hidden, W = 3 * hidden;
+  std::vector<T> bias(b_ih, b_ih + W);
+  for (int64_t j = 0; j < 2 * H; ++j) bias[j] += b_hh[j];
+  std::memset(states, 0, s.first() * H * sizeof(T));
+  project(s, in_size, W, inp, w_ih, bias.data(), gates);
+  std::vector<T> gh(s.first() * W);
+  const T* b_hn = b_hh + 2 * H;
+  for (int64_t t = 0; t < s.count; ++t) {
+    const int64_t b = s.sizes[t], row = s.starts[t];
+    const T* prev = states + s.prev_row(t) * H;
+    T* out = states + s.out_row(t) * H;
+    gemm<T>(false, true, b, W, H, T(1), prev, H, w_hh, H, T(0), gh.data(), W);
+    for (int64_t i = 0; i < b; ++i) {
+      T* g = gates + (row + i) * W;
+      const T* a = gh.data() + i * W;
+      gru_cell(H, g, g + H, g + 2 * H, a, a + H, a + 2 * H, b_hn, prev + i * H,
+               hn + (row + i) * H, out + i * H);
+    }
+  }
+}
+
+template <typename T>
+void gru_backward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
+                  const T* w_hh, const T* states, const T* gates, const T* hn, T* dh_all,
+                  T* d_inp, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
+  const int64_t H = hidden, W = 3 * hidden;
+  std::vector<T> dx(s.rows * W), dh(s.rows * W);  // input- and hidden-side gate gradients
+  for (int64_t t = s.count - 1; t >= 0; --t) {
+    const int64_t b = s.sizes[t], row = s.starts[t];
+    const T* prev = states + s.prev_row(t) * H;
+    T* carry = t > 0 ? dh_all + s.starts[t - 1] * H : nullptr;
+    for (int64_t i = 0; i < b; ++i) {
+      const T* g = gates + (row + i) * W;
+      const T* d = dh_all + (row + i) * H;
+      T *x = dx.data() + (row + i) * W, *h = dh.data() + (row + i) * W;
+      gru_cell_backward(H, g, g + H, g + 2 * H, hn + (row + i) * H, prev + i * H, d, x, x + H,
+                        x + 2 * H, h, h + H, h + 2 * H);
+      if (carry) {
+        T* c = carry + i * H;
+        for (int64_t j = 0; j < H; ++j) c[j] += d[j] * g[H + j];
+      }
+    }
+    if (carry)
+      gemm<T>(false, false, b, H, W, T(1), dh.data() + row * W, W, w_hh, H, T(1), carry, H);
+  }
+  weight_grads(s, in_size, H, W, dx.data(), dh.data(), inp, states, w_ih, d_inp, dw_ih, dw_hh,
+               db_ih, db_hh);
+}
+
+// ---- LSTM -------------------------------------------------------------------------------
+// Saved: cells [b0 + N, H] (laid out as states), gates [N, 4H] = (i, f, g, o) after their
+// activations, and tc [N, H] = tanh(c).
+
+// One row of an LSTM step: the gate columns hold pre-activations on entry and the
+// activations on exit.
+template <typename T>
+inline void lstm_cell(int64_t H, T* __restrict i_io, T* __restrict f_io, T* __restrict g_io,
+                      T* __restrict o_io, const T* __restrict cp, T* __restrict c,
+                      T* __restrict tc, T* __restrict h) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T in = sigmoid(i_io[j]), f = sigmoid(f_io[j]);
+    const T g = tanh_of(g_io[j]), o = sigmoid(o_io[j]);
+    const T cell = f * cp[j] + in * g;
+    const T tcell = tanh_of(cell);
+    i_io[j] = in;
+    f_io[j] = f;
+    g_io[j] = g;
+    o_io[j] = o;
+    c[j] = cell;
+    tc[j] = tcell;
+    h[j] = o * tcell;
+  }
+}
+
+// One row of an LSTM step's backward: gate gradients, and the cell gradient carried to
+// the previous step (read from and written back to `carry`).
+template <typename T>
+inline void lstm_cell_backward(int64_t H, const T* __restrict in, const T* __restrict f,
+                               const T* __restrict g, const T* __restrict o,
+                               const T* __restrict tc, const T* __restrict cp,
+                               const T* __restrict d, T* __restrict carry, T* __restrict d_i,
+                               T* __restrict d_f, T* __restrict d_g, T* __restrict d_o) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T dc = carry[j] + d[j] * o[j] * (T(1) - tc[j] * tc[j]);
+    d_i[j] = dc * g[j] * in[j] * (T(1) - in[j]);
+    d_f[j] = dc * cp[j] * f[j] * (T(1) - f[j]);
+    d_g[j] = dc * in[j] * (T(1) - g[j] * g[j]);
+    d_o[j] = d[j] * tc[j] * o[j] * (T(1) - o[j]);
+    carry[j] = dc * f[j];
+  }
+}
+
+template <typename T>
+void lstm_forward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
+                  const T* w_hh, const T* b_ih, const T* b_hh, T* states, T* cells, T* gates,
+                  T* tc) {
+  const int64_t H = hidden, W = 4 * hidden;
+  std::vector<T> bias(W);
+  for (int64_t j = 0; j < W; ++j) bias[j] = b_ih[j] + b_hh[j];
+  std::memset(states, 0, s.first() * H * sizeof(T));
+  std::memset(cells, 0, s.first() * H * sizeof(T));
+  project(s, in_size, W, inp, w_ih, bias.data(), gates);
+  for (int64_t t = 0; t < s.count; ++t) {
+    const int64_t b = s.sizes[t], row = s.starts[t];
+    const T *h_prev = states + s.prev_row(t) * H, *c_prev = cells + s.prev_row(t) * H;
+    T *h_out = states + s.out_row(t) * H, *c_out = cells + s.out_row(t) * H;
+    gemm<T>(false, true, b, W, H, T(1), h_prev, H, w_hh, H, T(1), gates + row * W, W);
+    for (int64_t i = 0; i < b; ++i) {
+      T* g = gates + (row + i) * W;
+      lstm_cell(H, g, g + H, g + 2 * H, g + 3 * H, c_prev + i * H, c_out + i * H,
+                tc + (row + i) * H, h_out + i * H);
+    }
+  }
+}
+
+template <typename T>
+void lstm_backward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
+                   const T* w_hh, const T* states, const T* cells, const T* gates, const T* tc,
+                   T* dh_all, T* d_inp, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
+  const int64_t H = hidden, W = 4 * hidden;
+  std::vector<T> dg(s.rows * W);
+  // dc carried from step t + 1 to step t; rows at or past sizes[t + 1] stay zero, because
+  // sizes only grow as t goes down and each step writes only its own rows.
+  std::vector<T> dc_carry(s.first() * H, T(0));
+  for (int64_t t = s.count - 1; t >= 0; --t) {
+    const int64_t b = s.sizes[t], row = s.starts[t];
+    const T* c_prev = cells + s.prev_row(t) * H;
+    for (int64_t i = 0; i < b; ++i) {
+      const T* g = gates + (row + i) * W;
+      T* out = dg.data() + (row + i) * W;
+      lstm_cell_backward(H, g, g + H, g + 2 * H, g + 3 * H, tc + (row + i) * H, c_prev + i * H,
+                         dh_all + (row + i) * H, dc_carry.data() + i * H, out, out + H,
+                         out + 2 * H, out + 3 * H);
+    }
+    if (t > 0)
+      gemm<T>(false, false, b, H, W, T(1), dg.data() + row * W, W, w_hh, H, T(1),
+              dh_all + s.starts[t - 1] * H, H);
+  }
+  weight_grads(s, in_size, H, W, dg.data(), dg.data(), inp, states, w_ih, d_inp, dw_ih, dw_hh,
+               db_ih, db_hh);
+}
+
+// Where each layer's saved tensors lie in the one saved buffer of a stack: first the
+// packed input [N, F], then per layer states [B + N, H], and for GRU / LSTM cells
+// (LSTM only, [B + N, H]), gates [N, G H] and extra [N, H].
+struct Layout {
+  int64_t total = 0;
+  std::vector<int64_t> states, cells, gates, extra;
+  Layout(int kind, int64_t layers, const int64_t* hidden, int64_t in_size, int64_t batch,
+         int64_t rows) {
+    total = rows * in_size;
+    const int64_t gates_per = kind == GRU ? 3 : (kind == LSTM ? 4 : 1);
+    for (int64_t l = 0; l < layers; ++l) {
+      const int64_t H = hidden[l];
+      states.push_back(total);
+      total += (batch + rows) * H;
+      cells.push_back(total);
+      if (kind == LSTM) total += (batch + rows) * H;
+      gates.push_back(total);
+      if (kind == GRU || kind == LSTM) total += rows * gates_per * H;
+      extra.push_back(total);
+      if (kind == GRU || kind == LSTM) total += rows * H;
+    }
+  }
+};
+
+template <typename T>
+void layer_forward(int kind, const Steps& s, int64_t in_size, int64_t H, const T* inp,
+                   const T* const* w, T* saved, const Layout& at, int64_t l) {
+  T *states = saved + at.states[l], *gates = saved + at.gates[l], *extra = saved + at.extra[l];
+  if (kind == GRU)
+    gru_forward(s, in_size, H, inp, w[0], w[1], w[2], w[3], states, gates, extra);
+  else if (kind == LSTM)
+    lstm_forward(s, in_size, H, inp, w[0], w[1], w[2], w[3], states, saved + at.cells[l], gates,
+                 extra);
+  else
+    simple_forward(s, kind == RELU, in_size, H, inp, w[0], w[1], w[2], w[3], states);
+}
+
+template <typename T>
+void layer_backward(int kind, const Steps& s, int64_t in_size, int64_t H, const T* inp,
+                    const T* const* w, const T* saved, const Layout& at, int64_t l, T* dh_all,
+                    T* d_inp, T* const* g) {
+  const T *states = saved + at.states[l], *gates = saved + at.gates[l];
+  const T* extra = saved + at.extra[l];
+  if (kind == GRU)
+    gru_backward(s, in_size, H, inp, w[0], w[1], states, gates, extra, dh_all, d_inp, g[0], g[1],
+                 g[2], g[3]);
+  else if (kind == LSTM)
+    lstm_backward(s, in_size, H, inp, w[0], w[1], states, saved + at.cells[l], gates, extra,
+                  dh_all, d_inp, g[0], g[1], g[2], g[3]);
+  else
+    simple_backward(s, kind == RELU, in_size, H, inp, w[0], w[1], states, dh_all, d_inp, g[0],
+                    g[1], g[2], g[3]);
+}
+
+// Gathers the packed input from the padded one, runs every layer and writes each
+// sequence's final state of the last layer into `final` [B, H_last].
+template <typename T>
+void stack_forward(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
+                   const Steps& s, const int64_t* index, const int64_t* rows, const T* x,
+                   const void* const* weights, T* saved, T* final) {
+  const int64_t batch = s.first();
+  const Layout at(kind, layers, hidden, in_size, batch, s.rows);
+  for (int64_t k = 0; k < s.rows; ++k)
+    std::memcpy(saved + k * in_size, x + index[k] * in_size, in_size * sizeof(T));
+  const T* inp = saved;
+  int64_t width = in_size;
+  for (int64_t l = 0; l < layers; ++l) {
+    layer_forward<T>(kind, s, width, hidden[l], inp, (const T* const*)weights + 4 * l, saved,
+                     at, l);
+    inp = saved + at.states[l] + batch * hidden[l];
+    width = hidden[l];
+  }
+  for (int64_t b = 0; b < batch; ++b)
+    std::memcpy(final + b * width, inp + rows[b] * width, width * sizeof(T));
+}
+
+// The backward of stack_forward from the gradient of `final`: weight gradients into
+// grads (4 per layer) and, if dx is not null, the padded input's gradient [B T, F].
+template <typename T>
+void stack_backward(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
+                    const Steps& s, const int64_t* index, const int64_t* rows,
+                    int64_t padded_rows, const void* const* weights, const T* saved,
+                    const T* d_final, void* const* grads, T* dx) {
+  const int64_t batch = s.first();
+  const Layout at(kind, layers, hidden, in_size, batch, s.rows);
+  std::vector<T> d_out(s.rows * hidden[layers - 1], T(0)), d_inp;
+  const int64_t top = hidden[layers - 1];
+  for (int64_t b = 0; b < batch; ++b)
+    std::memcpy(d_out.data() + rows[b] * top, d_final + b * top, top * sizeof(T));
+  for (int64_t l = layers - 1; l >= 0; --l) {
+    const int64_t width = l == 0 ? in_size : hidden[l - 1];
+    const T* inp = l == 0 ? saved : saved + at.states[l - 1] + batch * width;
+    const bool need = l > 0 || dx != nullptr;
+    d_inp.resize(need ? s.rows * width : 0);
+    layer_backward<T>(kind, s, width, hidden[l], inp, (const T* const*)weights + 4 * l, saved, at,
+                      l, d_out.data(), need ? d_inp.data() : nullptr, (T* const*)grads + 4 * l);
+    d_out.swap(d_inp);
+  }
+  if (dx) {
+    std::memset(dx, 0, padded_rows * in_size * sizeof(T));
+    for (int64_t k = 0; k < s.rows; ++k)
+      std::memcpy(dx + index[k] * in_size, d_out.data() + k * in_size, in_size * sizeof(T));
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+// Bumped whenever an entry point's signature changes; the loader checks it.
+int hs_abi_version() { return 3; }
+
+void hs_set_blas(void* sgemm, void* dgemm) {
+  blas_sgemm = (sgemm_fn)sgemm;
+  blas_dgemm = (dgemm_fn)dgemm;
+}
+
+// How a padded batch [B, T] with lengths in [1, T] packs: sequences in order of decreasing
+// length (ties keep batch order), step t holding the first sizes[t] of them. Writes
+// sizes[0 .. max length), index[k] = the padded row (b * T + t) of packed row k, and
+// rows[b] = the packed row of sequence b's last step. Returns the number of steps (the
+// longest length), or -1 if a length is out of range.
+int64_t hs_pack_plan(int64_t batch, int64_t steps, const int64_t* lengths, int64_t* sizes,
+                     int64_t* index, int64_t* rows) {
+  int64_t longest = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    if (lengths[b] < 1 || lengths[b] > steps) return -1;
+    longest = lengths[b] > longest ? lengths[b] : longest;
+  }
+  std::vector<int64_t> order;
+  order.reserve(batch);
+  for (int64_t length = longest; length >= 1; --length)
+    for (int64_t b = 0; b < batch; ++b)
+      if (lengths[b] == length) order.push_back(b);
+  int64_t k = 0;
+  for (int64_t t = 0; t < longest; ++t) {
+    int64_t running = 0;
+    while (running < batch && lengths[order[running]] > t) ++running;
+    sizes[t] = running;
+    for (int64_t p = 0; p < running; ++p) {
+      if (lengths[order[p]] == t + 1) rows[order[p]] = k + p;
+      index[k + p] = order[p] * steps + t;
+    }
+    k += running;
+  }
+  return longest;
+}
+
+// Elements of the saved buffer of a stack (see Layout), in floats of the run's dtype.
+int64_t hs_stack_saved_size(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
+                            int64_t batch, int64_t rows) {
+  return Layout(kind, layers, hidden, in_size, batch, rows).total;
+}
+
+// The whole stack over a padded batch x [B T, F] packed by hs_pack_plan (steps, sizes, index,
+// rows); `weights` holds w_ih, w_hh, b_ih, b_hh per layer. Fills `saved` and writes the last
+// layer's final states into `final` [B, H_last]. `double_precision` selects float64.
+void hs_stack_forward(int double_precision, int kind, int64_t layers, const int64_t* hidden,
+                      int64_t in_size, int64_t steps, const int64_t* sizes, const int64_t* index,
+                      const int64_t* rows, const void* x, const void* const* weights,
+                      void* saved, void* final) {
+  const Steps s(steps, sizes);
+  if (double_precision)
+    stack_forward<double>(kind, layers, hidden, in_size, s, index, rows, (const double*)x,
+                          weights, (double*)saved, (double*)final);
+  else
+    stack_forward<float>(kind, layers, hidden, in_size, s, index, rows, (const float*)x,
+                         weights, (float*)saved, (float*)final);
+}
+
+// Its backward: d_final [B, H_last] in; the weight gradients (w_ih, w_hh, b_ih, b_hh per
+// layer) and, unless dx is null, dx [padded_rows, F] out.
+void hs_stack_backward(int double_precision, int kind, int64_t layers, const int64_t* hidden,
+                       int64_t in_size, int64_t steps, const int64_t* sizes,
+                       const int64_t* index, const int64_t* rows, int64_t padded_rows,
+                       const void* const* weights, const void* saved, const void* d_final,
+                       void* const* grads, void* dx) {
+  const Steps s(steps, sizes);
+  if (double_precision)
+    stack_backward<double>(kind, layers, hidden, in_size, s, index, rows, padded_rows, weights,
+                           (const double*)saved, (const double*)d_final, grads, (double*)dx);
+  else
+    stack_backward<float>(kind, layers, hidden, in_size, s, index, rows, padded_rows, weights,
+                          (const float*)saved, (const float*)d_final, grads, (float*)dx);
+}
+
+}  // extern "C"

@@ -1,0 +1,276 @@
+"""The recurrent stack's CPU kernels in C++ (``rnn_native.cpp``), built on first use.
+
+:meth:`MaskedRNN.encode` runs a whole recurrent stack as one autograd node
+(:mod:`hiddenstruct.nn.rnn_stack`); on CPU this module is that node's default engine.
+One C++ call runs the forward of all layers and all steps, one the backward: packing the
+padded batch, the gate math (plain loops the compiler vectorizes) and the matrix products,
+which go straight to the BLAS that PyTorch links (its exported ``sgemm_`` / ``dgemm_``), so
+a time step costs no operator dispatch and no Python at all. The TorchScript kernels of
+:mod:`~hiddenstruct.nn.rnn_stack` compute the same function and stay the fallback.
+
+Building: the source is compiled with the system C++ compiler (``$CXX``, else ``c++``,
+``g++`` or ``clang++``; about 2 s) into a cache directory (``$HIDDENSTRUCT_CACHE``, else
+``$XDG_CACHE_HOME/hiddenstruct`` or ``~/.cache/hiddenstruct``), keyed by the source, the
+flags, the compiler and the CPU, so a machine builds it once and concurrent processes do
+not clash. No compiler, a failed build or ``HIDDENSTRUCT_NATIVE=0`` mean the TorchScript
+kernels run instead (a failed build warns once). float32 and float64 run here; other
+dtypes use the fallback.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from hiddenstruct.nn.varlen import pytorch_final_hidden
+
+SOURCE = Path(__file__).with_name("rnn_native.cpp")
+FLAGS = (
+    "-O3",
+    "-march=native",
+    "-fno-trapping-math",  # lets the float exp loops vectorize; no FP exceptions are used
+    "-fno-math-errno",
+    "-std=c++17",
+    "-fPIC",
+    "-shared",
+)
+ABI_VERSION = 3
+"""Must equal ``hs_abi_version()`` of the built library."""
+ENV_SWITCH = "HIDDENSTRUCT_NATIVE"
+ENV_CACHE = "HIDDENSTRUCT_CACHE"
+KIND_CODES = {"tanh": 0, "relu": 1, "gru": 2, "lstm": 3}
+GATES = {"tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
+DTYPES = (torch.float32, torch.float64)
+
+log = logging.getLogger(__name__)
+
+
+def _cache_dir() -> Path:
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hiddenstruct"
+
+
+def _compiler() -> str | None:
+    if os.environ.get("CXX"):
+        return shutil.which(os.environ["CXX"])
+    return next(filter(None, map(shutil.which, ("c++", "g++", "clang++"))), None)
+
+
+def _cpu_signature() -> str:
+    """What ``-march=native`` depends on: the CPU's feature flags where Linux shows them."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def library_path(compiler: str) -> Path:
+    """Where the build for this source, compiler and CPU lives in the cache."""
+    key = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), compiler.encode()):
+        key.update(part)
+    key.update(_cpu_signature().encode())
+    return _cache_dir() / f"rnn_native-{key.hexdigest()[:16]}.so"
+
+
+def build(compiler: str, target: Path) -> None:
+    """Compile the source into ``target`` atomically (a temporary file, then a rename).
+
+    Raises :class:`RuntimeError` with the compiler's message when the build fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-2000:]}")
+        os.replace(tmp, target)
+        log.info("built %s in %.1f s", target, time.perf_counter() - started)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _blas_symbols() -> tuple[int | None, int | None]:
+    """Addresses of ``sgemm_`` and ``dgemm_`` in PyTorch's own CPU library, if it exports them."""
+    found: list[int | None] = [None, None]
+    for path in sorted((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        for i, name in enumerate(("sgemm_", "dgemm_")):
+            if found[i] is None and hasattr(lib, name):
+                found[i] = ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+    return found[0], found[1]
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    i64, ptr, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    lib.hs_abi_version.restype = c_int
+    lib.hs_set_blas.argtypes = [ptr, ptr]
+    lib.hs_set_blas.restype = None
+    lib.hs_stack_saved_size.argtypes = [c_int, i64, ptr, i64, i64, i64]
+    lib.hs_stack_saved_size.restype = i64
+    head = [c_int, c_int, i64, ptr, i64, i64, ptr, ptr, ptr]  # ... through rows
+    lib.hs_stack_forward.argtypes = head + [ptr] * 4
+    lib.hs_stack_forward.restype = None
+    lib.hs_stack_backward.argtypes = head + [i64] + [ptr] * 5
+    lib.hs_stack_backward.restype = None
+    lib.hs_pack_plan.argtypes = [i64, i64, ptr, ptr, ptr, ptr]
+    lib.hs_pack_plan.restype = i64
+
+
+def use_blas(lib: ctypes.CDLL, enabled: bool = True) -> bool:
+    """Point the library's products at PyTorch's BLAS (or, ``enabled=False``, at its own
+    loops); returns whether BLAS is in use."""
+    sgemm, dgemm = _blas_symbols() if enabled else (None, None)
+    lib.hs_set_blas(sgemm, dgemm)
+    return sgemm is not None
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The built kernels, or ``None`` (no compiler or a failed build: warned once)."""
+    compiler = _compiler()
+    if compiler is None:
+        log.info("no C++ compiler found: recurrent stacks use the TorchScript kernels")
+        return None
+    target = library_path(compiler)
+    try:
+        if not target.exists():
+            build(compiler, target)
+        lib = ctypes.CDLL(str(target))
+        _declare(lib)
+        if lib.hs_abi_version() != ABI_VERSION:
+            raise RuntimeError(f"{target} has ABI {lib.hs_abi_version()}, not {ABI_VERSION}")
+    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        warnings.warn(
+            f"hiddenstruct: could not build the native recurrent kernels ({err}); using the "
+            f"slower TorchScript kernels. Set {ENV_SWITCH}=0 to skip the build.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    if not use_blas(lib):
+        log.info("PyTorch exports no sgemm_: native recurrent kernels use their own loops")
+    return lib
+
+
+def usable(x: torch.Tensor) -> bool:
+    """Whether the native kernels take ``x``: CPU, float32/float64, enabled and built."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype in DTYPES
+        and os.environ.get(ENV_SWITCH, "1") != "0"
+        and library() is not None
+    )
+
+
+def pack_plan(lib: ctypes.CDLL, lengths: torch.Tensor, steps: int):
+    """``(sizes, index, rows)`` for a padded batch with CPU int64 ``lengths`` in [1, steps]:
+    the packed batch sizes, the padded row (``b·steps + t``) of every packed row, and the
+    packed row of each sequence's last step (as ``pack_padded_sequence`` would give)."""
+    lengths = lengths.contiguous()
+    batch = lengths.shape[0]
+    sizes = torch.empty(steps, dtype=torch.int64)
+    index = torch.empty(int(lengths.sum()), dtype=torch.int64)
+    rows = torch.empty(batch, dtype=torch.int64)
+    longest = lib.hs_pack_plan(
+        batch, steps, lengths.data_ptr(), sizes.data_ptr(), index.data_ptr(), rows.data_ptr()
+    )
+    if longest < 0:
+        raise ValueError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
+    return sizes[:longest], index, rows
+
+
+def _pointers(tensors) -> ctypes.Array:
+    return (ctypes.c_void_p * len(tensors))(*(t.data_ptr() for t in tensors))
+
+
+class NativeStackFinal(torch.autograd.Function):
+    """All layers from zero states over a padded batch-first ``x`` [B, T, F] with
+    ``lengths``; returns the last layer's ``h`` [B, H] at each sequence's last step.
+
+    One C++ call runs the forward and one the backward. The batch is packed inside (a
+    gather; the backward scatters back), so padded steps cost nothing. A double backward
+    differentiates a recomputation on PyTorch's kernels.
+    """
+
+    @staticmethod
+    def forward(ctx, kind, x, lengths, *weights):
+        lib, code = library(), KIND_CODES[kind]
+        batch, steps, features = x.shape
+        x = x.contiguous()
+        sizes, index, rows = pack_plan(lib, lengths, steps)
+        weights = [w.contiguous() for w in weights]
+        hidden = (ctypes.c_int64 * (len(weights) // 4))(*(w.shape[1] for w in weights[1::4]))
+        size = lib.hs_stack_saved_size(code, len(hidden), hidden, features, batch, len(index))
+        saved = x.new_empty(size)
+        final = x.new_empty(batch, hidden[-1])
+        lib.hs_stack_forward(
+            x.dtype == torch.float64, code, len(hidden), hidden, features, len(sizes),
+            sizes.data_ptr(), index.data_ptr(), rows.data_ptr(), x.data_ptr(),
+            _pointers(weights), saved.data_ptr(), final.data_ptr(),
+        )  # fmt: skip
+        ctx.kind, ctx.plan, ctx.hidden, ctx.saved = kind, (sizes, index, rows), hidden, saved
+        ctx.save_for_backward(x, *weights)
+        return final
+
+    @staticmethod
+    def backward(ctx, d_final):
+        x, *weights = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return NativeStackFinal._double_backward(ctx, x, weights, d_final)
+        sizes, index, rows = ctx.plan
+        needs_x, needs_w = ctx.needs_input_grad[1], ctx.needs_input_grad[3:]
+        grads = [torch.empty_like(w) for w in weights]
+        dx = torch.empty_like(x) if needs_x else None
+        d_final = d_final.to(x.dtype).contiguous()
+        library().hs_stack_backward(
+            x.dtype == torch.float64, KIND_CODES[ctx.kind], len(ctx.hidden), ctx.hidden,
+            x.shape[2], len(sizes), sizes.data_ptr(), index.data_ptr(), rows.data_ptr(),
+            x.shape[0] * x.shape[1], _pointers(weights), ctx.saved.data_ptr(),
+            d_final.data_ptr(), _pointers(grads), None if dx is None else dx.data_ptr(),
+        )  # fmt: skip
+        grads = [g if need else None for g, need in zip(grads, needs_w, strict=True)]
+        return (None, dx, None, *grads)
+
+    @staticmethod
+    def _double_backward(ctx, x, weights, d_final):
+        sizes, index, rows = ctx.plan
+        wanted = [ctx.needs_input_grad[1], *ctx.needs_input_grad[3:]]
+        inputs = [t for t, need in zip([x, *weights], wanted, strict=True) if need]
+        packed = x.reshape(-1, x.shape[2]).index_select(0, index)
+        final = pytorch_final_hidden(ctx.kind, packed, sizes.tolist(), rows, weights)
+        found = iter(torch.autograd.grad(final, inputs, d_final, create_graph=True))
+        dx, *grads = [next(found) if need else None for need in wanted]
+        return (None, dx, None, *grads)
+
+
+def final_hidden(kind: str, x: torch.Tensor, lengths: torch.Tensor, weights) -> torch.Tensor:
+    """The last layer's ``h`` [B, H] at each sequence's last step of batch-first ``x``.
+
+    ``kind``: ``tanh``, ``relu``, ``gru`` or ``lstm``; ``lengths``: CPU int64 [B] in
+    [1, T]; ``weights``: per layer ``w_ih, w_hh, b_ih, b_hh``. Requires :func:`usable`."""
+    return NativeStackFinal.apply(kind, x, lengths, *weights)

@@ -1,0 +1,109 @@
+"""The C++ recurrent stack kernels: packing plan, BLAS-free products, building and caching.
+
+Their numerics against PyTorch's kernels are in ``test_rnn_stack.py``, which runs every
+test on both engines."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from hiddenstruct.nn import rnn_native
+from hiddenstruct.nn.rnn import MaskedRNN
+
+LIB = rnn_native.library()
+needs_lib = pytest.mark.skipif(LIB is None, reason="no C++ compiler: native kernels not built")
+
+
+@needs_lib
+@pytest.mark.parametrize("seed", range(5))
+def test_pack_plan_matches_pack_padded_sequence(seed):
+    gen = torch.Generator().manual_seed(seed)
+    batch, steps = 7, 9
+    lengths = torch.randint(1, steps + 1, (batch,), generator=gen)
+    x = torch.randn(batch, steps, 3, generator=gen)
+    sizes, index, rows = rnn_native.pack_plan(LIB, lengths, steps)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    assert sizes.tolist() == packed.batch_sizes.tolist()
+    ours = x.reshape(batch * steps, 3)[index]
+    assert len(index) == int(lengths.sum()) and len(set(index.tolist())) == len(index)
+    # each sequence keeps one position in every step it runs (what the recurrence needs)
+    start = 0
+    for t, size in enumerate(sizes.tolist()):
+        step = index[start : start + size]
+        assert (step % steps == t).all()
+        assert ((step // steps) == index[:size] // steps).all()
+        assert (lengths[step // steps] > t).all()
+        start += size
+    torch.testing.assert_close(ours[rows], x[torch.arange(batch), lengths - 1])
+
+
+@needs_lib
+@pytest.mark.parametrize("lengths", [[0, 3], [4, 6], [-1, 2]])
+def test_pack_plan_rejects_lengths_out_of_range(lengths):
+    with pytest.raises(ValueError, match=r"lengths must lie in \[1, 5\]"):
+        rnn_native.pack_plan(LIB, torch.tensor(lengths), 5)
+
+
+def _encode_grads(model, x, lengths):
+    x = x.clone().requires_grad_()
+    h = model.encode(x, lengths)
+    (h * torch.linspace(-1, 1, h.numel(), dtype=h.dtype).view(h.shape)).sum().backward()
+    return [h, x.grad] + [p.grad for p in model.parameters()]
+
+
+@needs_lib
+@pytest.mark.parametrize("mode", ["RNN_TANH", "GRU", "LSTM"])
+def test_own_loops_equal_blas_products(mode):
+    """Without PyTorch's BLAS the products run on the library's loops, with equal results."""
+    torch.manual_seed(0)
+    model = MaskedRNN(5, [6, 4], mode).double()
+    x, lengths = torch.randn(4, 7, 5, dtype=torch.float64), torch.tensor([7, 2, 5, 1])
+    with_blas = _encode_grads(model, x, lengths)
+    model.zero_grad()
+    assert rnn_native.use_blas(LIB, enabled=False) is False
+    try:
+        loops = _encode_grads(model, x, lengths)
+    finally:
+        assert rnn_native.use_blas(LIB)
+    for a, b in zip(with_blas, loops, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+@needs_lib
+def test_usable_only_for_cpu_float_inputs_and_when_enabled(monkeypatch):
+    assert rnn_native.usable(torch.zeros(1, dtype=torch.float32))
+    assert rnn_native.usable(torch.zeros(1, dtype=torch.float64))
+    assert not rnn_native.usable(torch.zeros(1, dtype=torch.bfloat16))
+    assert not rnn_native.usable(torch.zeros(1, device="meta"))
+    monkeypatch.setenv(rnn_native.ENV_SWITCH, "0")
+    assert not rnn_native.usable(torch.zeros(1))
+
+
+def test_failed_build_warns_and_falls_back(monkeypatch, tmp_path):
+    monkeypatch.setenv(rnn_native.ENV_CACHE, str(tmp_path))
+    monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
+    with pytest.warns(RuntimeWarning, match="could not build the native recurrent kernels"):
+        assert rnn_native.library.__wrapped__() is None
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_missing_compiler_means_fallback(monkeypatch, tmp_path):
+    monkeypatch.setenv(rnn_native.ENV_CACHE, str(tmp_path))
+    monkeypatch.setenv("CXX", "no-such-compiler-hiddenstruct")
+    assert rnn_native.library.__wrapped__() is None
+
+
+@needs_lib
+def test_build_is_cached_per_source_and_cpu(monkeypatch, tmp_path):
+    monkeypatch.setenv(rnn_native.ENV_CACHE, str(tmp_path))
+    assert rnn_native.library.__wrapped__() is not None
+    built = list(tmp_path.iterdir())
+    assert len(built) == 1 and built[0].name.startswith("rnn_native-")
+
+    def no_rebuild(*args):
+        raise AssertionError("rebuilt although the cached library matches")
+
+    monkeypatch.setattr(rnn_native, "build", no_rebuild)
+    assert rnn_native.library.__wrapped__() is not None
