@@ -1,4 +1,4 @@
-"""The C++ recurrent stack kernels: packing plan, BLAS-free products, building and caching.
+"""The C++ recurrent stack kernels: packing plan, building and caching.
 
 Their numerics against PyTorch's kernels are in ``test_rnn_stack.py``, which runs every
 test on both engines."""
@@ -10,7 +10,6 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from hiddenstruct.nn import rnn_native
-from hiddenstruct.nn.rnn import MaskedRNN
 
 LIB = rnn_native.library()
 needs_lib = pytest.mark.skipif(LIB is None, reason="no C++ compiler: native kernels not built")
@@ -46,31 +45,6 @@ def test_pack_plan_rejects_lengths_out_of_range(lengths):
         rnn_native.pack_plan(LIB, torch.tensor(lengths), 5)
 
 
-def _encode_grads(model, x, lengths):
-    x = x.clone().requires_grad_()
-    h = model.encode(x, lengths)
-    (h * torch.linspace(-1, 1, h.numel(), dtype=h.dtype).view(h.shape)).sum().backward()
-    return [h, x.grad] + [p.grad for p in model.parameters()]
-
-
-@needs_lib
-@pytest.mark.parametrize("mode", ["RNN_TANH", "GRU", "LSTM"])
-def test_own_loops_equal_blas_products(mode):
-    """Without PyTorch's BLAS the products run on the library's loops, with equal results."""
-    torch.manual_seed(0)
-    model = MaskedRNN(5, [6, 4], mode).double()
-    x, lengths = torch.randn(4, 7, 5, dtype=torch.float64), torch.tensor([7, 2, 5, 1])
-    with_blas = _encode_grads(model, x, lengths)
-    model.zero_grad()
-    assert rnn_native.use_blas(LIB, enabled=False) is False
-    try:
-        loops = _encode_grads(model, x, lengths)
-    finally:
-        assert rnn_native.use_blas(LIB)
-    for a, b in zip(with_blas, loops, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
-
-
 @needs_lib
 def test_usable_only_for_cpu_float_inputs_and_when_enabled(monkeypatch):
     assert rnn_native.usable(torch.zeros(1, dtype=torch.float32))
@@ -87,6 +61,15 @@ def test_failed_build_warns_and_falls_back(monkeypatch, tmp_path):
     with pytest.warns(RuntimeWarning, match="could not build the native recurrent kernels"):
         assert rnn_native.library.__wrapped__() is None
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+@needs_lib
+def test_unwritable_cache_warns_and_falls_back(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(rnn_native.ENV_CACHE, str(blocker / "cache"))  # parent is a file
+    with pytest.warns(RuntimeWarning, match=rnn_native.ENV_CACHE):
+        assert rnn_native.library.__wrapped__() is None
 
 
 def test_missing_compiler_means_fallback(monkeypatch, tmp_path):

@@ -3,8 +3,7 @@
 // Built on first use with the system C++ compiler and called through ctypes; no Python or
 // PyTorch headers, so it compiles in about a second. Matrices are row-major and contiguous.
 // The matrix products go to the BLAS that PyTorch itself links (its exported Fortran
-// sgemm_/dgemm_, handed over by hs_set_blas), or to plain loops when none was given. The
-// elementwise gate math is raw loops the compiler vectorizes; float32 uses a polynomial
+// sgemm_/dgemm_, handed over by hs_set_blas before any other call). The elementwise gate math is raw loops the compiler vectorizes; float32 uses a polynomial
 // exp (relative error about 2e-7), float64 the C library's.
 //
 // Packed layout: step t holds sizes[t] rows (non-increasing), stored after steps 0..t-1.
@@ -31,45 +30,17 @@ typedef void (*dgemm_fn)(const char*, const char*, const int*, const int*, const
 sgemm_fn blas_sgemm = nullptr;
 dgemm_fn blas_dgemm = nullptr;
 
-// C[m, n] = alpha * op(A) op(B) + beta * C, row-major, without BLAS.
-template <typename T>
-void gemm_loops(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda,
-                const T* b, int ldb, T beta, T* c, int ldc) {
-  std::vector<T> row(n);
-  for (int i = 0; i < m; ++i) {
-    for (int j = 0; j < n; ++j) row[j] = 0;
-    for (int p = 0; p < k; ++p) {
-      const T av = ta ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p];
-      if (tb) {
-        for (int j = 0; j < n; ++j) row[j] += av * b[(int64_t)j * ldb + p];
-      } else {
-        const T* brow = b + (int64_t)p * ldb;
-        for (int j = 0; j < n; ++j) row[j] += av * brow[j];
-      }
-    }
-    T* crow = c + (int64_t)i * ldc;
-    for (int j = 0; j < n; ++j) crow[j] = alpha * row[j] + (beta == 0 ? T(0) : beta * crow[j]);
-  }
-}
-
-// Row-major C = A B is column-major C^T = B^T A^T: swap the operands for Fortran BLAS.
+// C[m, n] = alpha op(A) op(B) + beta C, row-major. Row-major C = A B is column-major
+// C^T = B^T A^T, so the operands are swapped for Fortran BLAS.
 template <typename T>
 void gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
           int ldb, T beta, T* c, int ldc) {
-  if (m <= 0 || n <= 0) return;
+  if (m <= 0 || n <= 0 || k <= 0) return;  // no k = 0 products arise here
   const char opa = ta ? 'T' : 'N', opb = tb ? 'T' : 'N';
-  if constexpr (sizeof(T) == 4) {
-    if (blas_sgemm && k > 0) {
-      blas_sgemm(&opb, &opa, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
-      return;
-    }
-  } else {
-    if (blas_dgemm && k > 0) {
-      blas_dgemm(&opb, &opa, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
-      return;
-    }
-  }
-  gemm_loops(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if constexpr (sizeof(T) == 4)
+    blas_sgemm(&opb, &opa, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
+  else
+    blas_dgemm(&opb, &opa, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
 }
 
 // exp for float32 without a library call, so that loops over it vectorize: e^x = 2^n e^r

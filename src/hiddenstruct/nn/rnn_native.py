@@ -141,20 +141,16 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.hs_pack_plan.restype = i64
 
 
-def use_blas(lib: ctypes.CDLL, enabled: bool = True) -> bool:
-    """Point the library's products at PyTorch's BLAS (or, ``enabled=False``, at its own
-    loops); returns whether BLAS is in use."""
-    sgemm, dgemm = _blas_symbols() if enabled else (None, None)
-    lib.hs_set_blas(sgemm, dgemm)
-    return sgemm is not None
-
-
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The built kernels, or ``None`` (no compiler or a failed build: warned once)."""
     compiler = _compiler()
     if compiler is None:
         log.info("no C++ compiler found: recurrent stacks use the TorchScript kernels")
+        return None
+    sgemm, dgemm = _blas_symbols()
+    if sgemm is None or dgemm is None:
+        log.info("PyTorch exports no sgemm_/dgemm_: recurrent stacks use the TorchScript kernels")
         return None
     target = library_path(compiler)
     try:
@@ -167,13 +163,13 @@ def library() -> ctypes.CDLL | None:
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         warnings.warn(
             f"hiddenstruct: could not build the native recurrent kernels ({err}); using the "
-            f"slower TorchScript kernels. Set {ENV_SWITCH}=0 to skip the build.",
+            f"slower TorchScript kernels. Point CXX at a working C++ compiler or {ENV_CACHE} at "
+            f"a writable directory, or set {ENV_SWITCH}=0 to skip the build.",
             RuntimeWarning,
             stacklevel=2,
         )
         return None
-    if not use_blas(lib):
-        log.info("PyTorch exports no sgemm_: native recurrent kernels use their own loops")
+    lib.hs_set_blas(sgemm, dgemm)
     return lib
 
 
