@@ -90,3 +90,20 @@ def test_build_is_cached_per_source_and_cpu(monkeypatch, tmp_path):
 
     monkeypatch.setattr(rnn_native, "build", no_rebuild)
     assert rnn_native.library.__wrapped__() is not None
+
+
+@needs_lib
+def test_mismatched_weights_raise_before_any_native_call():
+    x = torch.randn(2, 3, 4)
+    good = [torch.randn(6, 4), torch.randn(6, 2), torch.randn(6), torch.randn(6)]
+    h = rnn_native.final_hidden("gru", x, torch.tensor([3, 1]), good)
+    assert h.shape == (2, 2)
+    for i, bad in enumerate(
+        [torch.randn(6, 5), torch.randn(6, 3), torch.randn(5), torch.randn(6, dtype=torch.float64)]
+    ):
+        weights = list(good)
+        weights[i] = bad
+        with pytest.raises(ValueError, match=r"layer 0 (w_ih|w_hh|b_ih|b_hh): expected"):
+            rnn_native.final_hidden("gru", x, torch.tensor([3, 1]), weights)
+    with pytest.raises(ValueError, match="per layer"):
+        rnn_native.final_hidden("gru", x, torch.tensor([3, 1]), good[:3])

@@ -187,10 +187,10 @@ def pack_plan(lib: ctypes.CDLL, lengths: torch.Tensor, steps: int):
     """``(sizes, index, rows)`` for a padded batch with CPU int64 ``lengths`` in [1, steps]:
     the packed batch sizes, the padded row (``b·steps + t``) of every packed row, and the
     packed row of each sequence's last step (as ``pack_padded_sequence`` would give)."""
-    lengths = lengths.contiguous()
+    lengths = lengths.to("cpu", torch.int64).contiguous()
     batch = lengths.shape[0]
     sizes = torch.empty(steps, dtype=torch.int64)
-    index = torch.empty(int(lengths.sum()), dtype=torch.int64)
+    index = torch.empty(max(int(lengths.sum()), 0), dtype=torch.int64)
     rows = torch.empty(batch, dtype=torch.int64)
     longest = lib.hs_pack_plan(
         batch, steps, lengths.data_ptr(), sizes.data_ptr(), index.data_ptr(), rows.data_ptr()
@@ -198,6 +198,25 @@ def pack_plan(lib: ctypes.CDLL, lengths: torch.Tensor, steps: int):
     if longest < 0:
         raise ValueError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
     return sizes[:longest], index, rows
+
+
+def _check_weights(kind: str, x: torch.Tensor, weights) -> None:
+    """The C++ code trusts shapes and dtypes: check them (a mismatch would corrupt memory)."""
+    if len(weights) == 0 or len(weights) % 4:
+        raise ValueError(f"need w_ih, w_hh, b_ih, b_hh per layer, got {len(weights)} tensors")
+    width = x.shape[2]
+    for layer in range(len(weights) // 4):
+        mine = weights[4 * layer : 4 * layer + 4]
+        hidden = mine[1].shape[-1]
+        rows = GATES[kind] * hidden
+        expected = [(rows, width), (rows, hidden), (rows,), (rows,)]
+        for name, w, shape in zip(("w_ih", "w_hh", "b_ih", "b_hh"), mine, expected, strict=True):
+            if tuple(w.shape) != shape or w.dtype != x.dtype or w.device != x.device:
+                raise ValueError(
+                    f"layer {layer} {name}: expected {x.dtype} {shape} on {x.device}, "
+                    f"got {w.dtype} {tuple(w.shape)} on {w.device}"
+                )
+        width = hidden
 
 
 def _pointers(tensors) -> ctypes.Array:
@@ -217,6 +236,7 @@ class NativeStackFinal(torch.autograd.Function):
     def forward(ctx, kind, x, lengths, *weights):
         lib, code = library(), KIND_CODES[kind]
         batch, steps, features = x.shape
+        _check_weights(kind, x, weights)
         x = x.contiguous()
         sizes, index, rows = pack_plan(lib, lengths, steps)
         weights = [w.contiguous() for w in weights]
