@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hiddenstruct.nn import get_mask
+from hiddenstruct.nn import get_mask, rnn_native
 
 
 @pytest.fixture
@@ -22,3 +22,13 @@ def assert_mask_gradients():
                 assert torch.count_nonzero(grad[mask == 1]) > 0
 
     return check
+
+
+@pytest.fixture(params=["native", "torchscript"])
+def engine(request, monkeypatch):
+    """Runs a test on the C++ recurrent kernels and on the fallback (``HIDDENSTRUCT_NATIVE=0``:
+    TorchScript for MaskedRNN stacks, PyTorch's kernels for GraphRNN and packed models)."""
+    if request.param == "native" and rnn_native.library() is None:
+        pytest.skip("no C++ compiler: the native kernels are not built")
+    monkeypatch.setenv(rnn_native.ENV_SWITCH, "1" if request.param == "native" else "0")
+    return request.param

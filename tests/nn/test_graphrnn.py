@@ -15,6 +15,8 @@ from hiddenstruct.graphs import layer_index, to_dag
 from hiddenstruct.nn import apply_mask, get_mask, load_state_dict, masks
 from hiddenstruct.nn.graphrnn import GraphRNN
 
+pytestmark = pytest.mark.usefixtures("engine")  # C++ kernels and fallback
+
 ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
 
 

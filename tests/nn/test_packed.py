@@ -18,6 +18,8 @@ from hiddenstruct.training.packed import (
     train_packed,
 )
 
+pytestmark = pytest.mark.usefixtures("engine")  # C++ kernels and fallback
+
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 

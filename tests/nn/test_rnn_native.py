@@ -94,16 +94,26 @@ def test_build_is_cached_per_source_and_cpu(monkeypatch, tmp_path):
 
 @needs_lib
 def test_mismatched_weights_raise_before_any_native_call():
-    x = torch.randn(2, 3, 4)
+    x, lengths = torch.randn(2, 3, 4), torch.tensor([3, 1])
+    wiring = rnn_native.Wiring.chain("gru", [2])
     good = [torch.randn(6, 4), torch.randn(6, 2), torch.randn(6), torch.randn(6)]
-    h = rnn_native.final_hidden("gru", x, torch.tensor([3, 1]), good)
-    assert h.shape == (2, 2)
+    assert rnn_native.final_hidden(wiring, x, lengths, good).shape == (2, 2)
     for i, bad in enumerate(
         [torch.randn(6, 5), torch.randn(6, 3), torch.randn(5), torch.randn(6, dtype=torch.float64)]
     ):
         weights = list(good)
         weights[i] = bad
         with pytest.raises(ValueError, match=r"layer 0 (w_ih|w_hh|b_ih|b_hh): expected"):
-            rnn_native.final_hidden("gru", x, torch.tensor([3, 1]), weights)
+            rnn_native.final_hidden(wiring, x, lengths, weights)
     with pytest.raises(ValueError, match="per layer"):
-        rnn_native.final_hidden("gru", x, torch.tensor([3, 1]), good[:3])
+        rnn_native.final_hidden(wiring, x, lengths, good[:3])
+
+
+def test_wirings():
+    chain = rnn_native.Wiring.chain("gru", [3, 4, 5])
+    assert chain.in_begin == (0, 0, 3) and chain.out_begin == 7
+    assert [chain.input_width(layer, 16) for layer in range(3)] == [16, 3, 4]
+    dag = rnn_native.Wiring.dag("lstm", [3, 4, 5])
+    assert dag.in_begin == (0, 0, 0) and dag.out_begin == 7
+    assert [dag.input_width(layer, 16) for layer in range(3)] == [16, 3, 7]
+    assert rnn_native.Wiring.dag("lstm", [3, 4, 5], all_layers=True).out_begin == 0

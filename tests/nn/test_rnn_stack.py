@@ -10,20 +10,14 @@ import copy
 import pytest
 import torch
 
-from hiddenstruct.nn import apply_mask, get_mask, rnn_native
+from hiddenstruct.nn import apply_mask, get_mask
 from hiddenstruct.nn.rnn import MODES, STACK_CPU_MODES, MaskedRNN, hidden_of
 from hiddenstruct.nn.rnn_stack import stack_final_hidden
 
 ALL_MODES = list(MODES)
 
 
-@pytest.fixture(autouse=True, params=["native", "torchscript"])
-def engine(request, monkeypatch):
-    """Runs each test on the C++ kernels and on the TorchScript fallback."""
-    if request.param == "native" and rnn_native.library() is None:
-        pytest.skip("no C++ compiler: the native kernels are not built")
-    monkeypatch.setenv(rnn_native.ENV_SWITCH, "1" if request.param == "native" else "0")
-    return request.param
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def _pair(mode: str, sizes, seed: int, dtype=torch.float64, batch_first=True):

@@ -31,6 +31,7 @@ from torch import nn
 from hiddenstruct.errors import GraphError
 from hiddenstruct.graphs.dag import layers as dag_layers
 from hiddenstruct.graphs.dag import to_dag
+from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.nn.recurrent_graph import add_readout, recurrent_structure_graph
 from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
@@ -132,6 +133,9 @@ class GraphRNN(nn.Module):
             raise ValueError(
                 f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
             )
+        if rnn_native.usable(x):
+            finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
+            return list(finals.split(self.layer_sizes, dim=1))
         if lengths is not None and prefers_padded(self.spec, x):
             lengths = check_lengths(lengths, x.shape[0], x.shape[1])
             return padded_final_states(lambda sub: self._run(sub, None)[0], x, lengths)
@@ -158,6 +162,8 @@ class GraphRNN(nn.Module):
 
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state [B, n_last] (no readout)."""
+        if x.dim() == 3 and x.shape[-1] == self.input_size and rnn_native.usable(x):
+            return rnn_native.dag_final_states(self.layers, x, lengths, all_layers=False)
         return self.layer_states(x, lengths)[-1]
 
     def forward(self, x: torch.Tensor, lengths=None) -> torch.Tensor:

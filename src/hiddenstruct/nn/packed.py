@@ -38,6 +38,7 @@ import networkx as nx
 import torch
 from torch import nn
 
+from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
 from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
 from hiddenstruct.nn.varlen import PackedRun, hidden_of
@@ -283,6 +284,9 @@ class PackedGraphClassifier(nn.Module):
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, K, num_classes] of every packed graph for a padded batch of codes."""
         x = self.embedding(codes)
+        if rnn_native.usable(x):
+            finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
+            return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
         if lengths is None:
             lengths = torch.full((codes.shape[0],), codes.shape[1], dtype=torch.long)
         run = PackedRun(x, lengths)

@@ -7,9 +7,13 @@
 // exp (relative error about 2e-7), float64 the C library's.
 //
 // Packed layout: step t holds sizes[t] rows (non-increasing), stored after steps 0..t-1.
-// `states` is [b0 + N, H]: a zero block (the initial state), then each step's outputs;
-// step t's previous state is the first sizes[t] rows of the block before its own.
-// Gate order and equations are PyTorch's (GRU r, z, n; LSTM i, f, g, o).
+// A layer's states are [B + N, H]: a zero block (the initial state), then each step's
+// outputs; step t's previous state is the first sizes[t] rows of the block before its own.
+// All layers' states share one wide buffer O [B + N, S] (S = the sum of the widths), layer l
+// in columns [off_l, off_l + H_l); layer l > 0 reads a column range of O ending at off_l
+// (the previous layer for a chain, all earlier layers for a DAG-wired stack), so strides
+// ("ld", elements between rows) are explicit. Gate order and equations are PyTorch's
+// (GRU r, z, n; LSTM i, f, g, o).
 
 #include <cmath>
 #include <cstdint>
@@ -87,95 +91,123 @@ struct Steps {
   int64_t out_row(int64_t t) const { return first() + starts[t]; }
 };
 
-// out[N, width] = inp W^T + bias, for the input projections of all steps at once.
+// One layer's operands; rows are packed steps.
 template <typename T>
-void project(const Steps& s, int64_t in_size, int64_t width, const T* inp, const T* w,
-             const T* bias, T* out) {
-  for (int64_t i = 0; i < s.rows; ++i) std::memcpy(out + i * width, bias, width * sizeof(T));
-  gemm<T>(false, true, s.rows, width, in_size, T(1), inp, in_size, w, in_size, T(1), out, width);
+struct Layer {
+  const T* inp;        // input [N, in_size], row stride ld_in
+  int64_t in_size, ld_in;
+  T* states;           // [B + N, H], row stride ld (zero block first)
+  int64_t H, ld;
+  const T *w_ih, *w_hh, *b_ih, *b_hh;
+  T *cells, *gates, *extra;  // LSTM cells [B + N, H]; gates [N, G H]; extra [N, H]
+};
+
+// Its gradients. dh (the outputs' gradient) is consumed; d_inp = beta d_inp + dx W_ih.
+template <typename T>
+struct LayerGrad {
+  T* dh;
+  int64_t ld;
+  T* d_inp;  // null when the input's gradient is not wanted
+  int64_t ld_inp;
+  T beta;
+  T *dw_ih, *dw_hh, *db_ih, *db_hh;
+};
+
+template <typename T>
+void zero_block(const Steps& s, const Layer<T>& L) {
+  for (int64_t i = 0; i < s.first(); ++i) std::memset(L.states + i * L.ld, 0, L.H * sizeof(T));
 }
 
-// Gathers every step's previous state into [N, H] rows, in the packed order.
+// out[N, width] (row stride ld_out) = inp W_ih^T + bias, for all steps at once.
 template <typename T>
-void previous_rows(const Steps& s, int64_t hidden, const T* states, T* out) {
+void project(const Steps& s, const Layer<T>& L, int64_t width, const T* bias, T* out,
+             int64_t ld_out) {
+  for (int64_t i = 0; i < s.rows; ++i) std::memcpy(out + i * ld_out, bias, width * sizeof(T));
+  gemm<T>(false, true, s.rows, width, L.in_size, T(1), L.inp, L.ld_in, L.w_ih, L.in_size, T(1),
+          out, ld_out);
+}
+
+// Weight, bias and input gradients from the gate gradients of all steps (dx input side,
+// dh hidden side, both [N, width]): dW_ih = dx^T inp, dW_hh = dh^T h_prev, db = column sums,
+// d_inp = beta d_inp + dx W_ih.
+template <typename T>
+void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int64_t width,
+                  const T* dx, const T* dh) {
+  const int64_t H = L.H;
+  std::vector<T> h_prev(s.rows * H);
   for (int64_t t = 0; t < s.count; ++t)
-    std::memcpy(out + s.starts[t] * hidden, states + s.prev_row(t) * hidden,
-                s.sizes[t] * hidden * sizeof(T));
-}
-
-// Weight, bias and input gradients from the gate gradients of all steps:
-// dW_ih = dx^T inp, dW_hh = dh^T h_prev, db = column sums, d_inp = dx W_ih (if wanted).
-template <typename T>
-void weight_grads(const Steps& s, int64_t in_size, int64_t hidden, int64_t width, const T* dx,
-                  const T* dh, const T* inp, const T* states, const T* w_ih, T* d_inp,
-                  T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
-  std::vector<T> h_prev(s.rows * hidden);
-  previous_rows(s, hidden, states, h_prev.data());
-  gemm<T>(true, false, width, in_size, s.rows, T(1), dx, width, inp, in_size, T(0), dw_ih,
-          in_size);
-  gemm<T>(true, false, width, hidden, s.rows, T(1), dh, width, h_prev.data(), hidden, T(0),
-          dw_hh, hidden);
-  for (int64_t j = 0; j < width; ++j) db_ih[j] = db_hh[j] = 0;
+    for (int64_t i = 0; i < s.sizes[t]; ++i)
+      std::memcpy(h_prev.data() + (s.starts[t] + i) * H, L.states + (s.prev_row(t) + i) * L.ld,
+                  H * sizeof(T));
+  gemm<T>(true, false, width, L.in_size, s.rows, T(1), dx, width, L.inp, L.ld_in, T(0), G.dw_ih,
+          L.in_size);
+  gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.data(), H, T(0), G.dw_hh, H);
+  for (int64_t j = 0; j < width; ++j) G.db_ih[j] = G.db_hh[j] = 0;
   for (int64_t i = 0; i < s.rows; ++i) {
     const T *x = dx + i * width, *h = dh + i * width;
-    for (int64_t j = 0; j < width; ++j) db_ih[j] += x[j];
-    for (int64_t j = 0; j < width; ++j) db_hh[j] += h[j];
+    for (int64_t j = 0; j < width; ++j) G.db_ih[j] += x[j];
+    for (int64_t j = 0; j < width; ++j) G.db_hh[j] += h[j];
   }
-  if (d_inp)
-    gemm<T>(false, false, s.rows, in_size, width, T(1), dx, width, w_ih, in_size, T(0), d_inp,
-            in_size);
+  if (G.d_inp)
+    gemm<T>(false, false, s.rows, L.in_size, width, T(1), dx, width, L.w_ih, L.in_size, G.beta,
+            G.d_inp, G.ld_inp);
+}
+
+// dh of step t - 1's first b rows += d_t W_hh (d_t: step t's hidden-side gate gradients).
+template <typename T>
+void carry_product(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int64_t t,
+                   int64_t width, const T* d) {
+  gemm<T>(false, false, s.sizes[t], L.H, width, T(1), d + s.starts[t] * width, width, L.w_hh,
+          L.H, T(1), G.dh + s.starts[t - 1] * G.ld, G.ld);
 }
 
 // ---- tanh / ReLU ------------------------------------------------------------------------
 
 template <typename T>
-void simple_forward(const Steps& s, bool relu, int64_t in_size, int64_t hidden, const T* inp,
-                    const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* states) {
-  std::vector<T> bias(hidden);
-  for (int64_t j = 0; j < hidden; ++j) bias[j] = b_ih[j] + b_hh[j];
-  std::memset(states, 0, s.first() * hidden * sizeof(T));
-  T* pre = states + s.first() * hidden;
-  project(s, in_size, hidden, inp, w_ih, bias.data(), pre);
+void simple_forward(const Steps& s, bool relu, const Layer<T>& L) {
+  const int64_t H = L.H;
+  std::vector<T> bias(H);
+  for (int64_t j = 0; j < H; ++j) bias[j] = L.b_ih[j] + L.b_hh[j];
+  zero_block(s, L);
+  project(s, L, H, bias.data(), L.states + s.first() * L.ld, L.ld);
   for (int64_t t = 0; t < s.count; ++t) {
-    const int64_t b = s.sizes[t];
-    T* out = states + s.out_row(t) * hidden;
-    gemm<T>(false, true, b, hidden, hidden, T(1), states + s.prev_row(t) * hidden, hidden, w_hh,
-            hidden, T(1), out, hidden);
-    const int64_t n = b * hidden;
-    if (relu) {
-      for (int64_t k = 0; k < n; ++k) out[k] = out[k] > T(0) ? out[k] : T(0);
-    } else {
-      for (int64_t k = 0; k < n; ++k) out[k] = tanh_of(out[k]);
+    T* out = L.states + s.out_row(t) * L.ld;
+    gemm<T>(false, true, s.sizes[t], H, H, T(1), L.states + s.prev_row(t) * L.ld, L.ld, L.w_hh,
+            H, T(1), out, L.ld);
+    for (int64_t i = 0; i < s.sizes[t]; ++i) {
+      T* o = out + i * L.ld;
+      if (relu) {
+        for (int64_t j = 0; j < H; ++j) o[j] = o[j] > T(0) ? o[j] : T(0);
+      } else {
+        for (int64_t j = 0; j < H; ++j) o[j] = tanh_of(o[j]);
+      }
     }
   }
 }
 
 template <typename T>
-void simple_backward(const Steps& s, bool relu, int64_t in_size, int64_t hidden, const T* inp,
-                     const T* w_ih, const T* w_hh, const T* states, T* dh_all, T* d_inp,
-                     T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
-  std::vector<T> d(s.rows * hidden);
+void simple_backward(const Steps& s, bool relu, const Layer<T>& L, const LayerGrad<T>& G) {
+  const int64_t H = L.H;
+  std::vector<T> d(s.rows * H);
   for (int64_t t = s.count - 1; t >= 0; --t) {
-    const int64_t b = s.sizes[t], row = s.starts[t];
-    const T* h = states + s.out_row(t) * hidden;
-    const T* dh = dh_all + row * hidden;
-    T* dt = d.data() + row * hidden;
-    const int64_t n = b * hidden;
-    if (relu) {
-      for (int64_t k = 0; k < n; ++k) dt[k] = h[k] > T(0) ? dh[k] : T(0);
-    } else {
-      for (int64_t k = 0; k < n; ++k) dt[k] = dh[k] * (T(1) - h[k] * h[k]);
+    for (int64_t i = 0; i < s.sizes[t]; ++i) {
+      const int64_t row = s.starts[t] + i;
+      const T* h = L.states + (s.out_row(t) + i) * L.ld;
+      const T* dh = G.dh + row * G.ld;
+      T* dt = d.data() + row * H;
+      if (relu) {
+        for (int64_t j = 0; j < H; ++j) dt[j] = h[j] > T(0) ? dh[j] : T(0);
+      } else {
+        for (int64_t j = 0; j < H; ++j) dt[j] = dh[j] * (T(1) - h[j] * h[j]);
+      }
     }
-    if (t > 0)
-      gemm<T>(false, false, b, hidden, hidden, T(1), dt, hidden, w_hh, hidden, T(1),
-              dh_all + s.starts[t - 1] * hidden, hidden);
+    if (t > 0) carry_product(s, L, G, t, H, d.data());
   }
-  weight_grads(s, in_size, hidden, hidden, d.data(), d.data(), inp, states, w_ih, d_inp, dw_ih,
-               dw_hh, db_ih, db_hh);
+  weight_grads(s, L, G, H, d.data(), d.data());
 }
 
 // ---- GRU --------------------------------------------------------------------------------
-// Saved: gates [N, 3H] = (r, z, n) and hn [N, H] = h_prev W_hn^T + b_hn.
+// Saved: gates [N, 3H] = (r, z, n) and extra = hn [N, H] = h_prev W_hn^T + b_hn.
 
 // One row of a GRU step: the r, z, n columns hold input projections on entry and the
 // activations on exit; a_* are the hidden projections h_prev W^T (no bias).
@@ -217,60 +249,54 @@ inline void gru_cell_backward(int64_t H, const T* __restrict r, const T* __restr
 }
 
 template <typename T>
-void gru_forward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
-                 const T* w_hh, const T* b_ih, const T* b_hh, T* states, T* gates, T* hn) {
-  const int64_t H = hidden, W = 3 * hidden;
-  std::vector<T> bias(b_ih, b_ih + W);
-  for (int64_t j = 0; j < 2 * H; ++j) bias[j] += b_hh[j];
-  std::memset(states, 0, s.first() * H * sizeof(T));
-  project(s, in_size, W, inp, w_ih, bias.data(), gates);
+void gru_forward(const Steps& s, const Layer<T>& L) {
+  const int64_t H = L.H, W = 3 * H;
+  std::vector<T> bias(L.b_ih, L.b_ih + W);
+  for (int64_t j = 0; j < 2 * H; ++j) bias[j] += L.b_hh[j];
+  zero_block(s, L);
+  project(s, L, W, bias.data(), L.gates, W);
   std::vector<T> gh(s.first() * W);
-  const T* b_hn = b_hh + 2 * H;
+  const T* b_hn = L.b_hh + 2 * H;
   for (int64_t t = 0; t < s.count; ++t) {
-    const int64_t b = s.sizes[t], row = s.starts[t];
-    const T* prev = states + s.prev_row(t) * H;
-    T* out = states + s.out_row(t) * H;
-    gemm<T>(false, true, b, W, H, T(1), prev, H, w_hh, H, T(0), gh.data(), W);
-    for (int64_t i = 0; i < b; ++i) {
-      T* g = gates + (row + i) * W;
+    const int64_t row = s.starts[t];
+    const T* prev = L.states + s.prev_row(t) * L.ld;
+    T* out = L.states + s.out_row(t) * L.ld;
+    gemm<T>(false, true, s.sizes[t], W, H, T(1), prev, L.ld, L.w_hh, H, T(0), gh.data(), W);
+    for (int64_t i = 0; i < s.sizes[t]; ++i) {
+      T* g = L.gates + (row + i) * W;
       const T* a = gh.data() + i * W;
-      gru_cell(H, g, g + H, g + 2 * H, a, a + H, a + 2 * H, b_hn, prev + i * H,
-               hn + (row + i) * H, out + i * H);
+      gru_cell(H, g, g + H, g + 2 * H, a, a + H, a + 2 * H, b_hn, prev + i * L.ld,
+               L.extra + (row + i) * H, out + i * L.ld);
     }
   }
 }
 
 template <typename T>
-void gru_backward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
-                  const T* w_hh, const T* states, const T* gates, const T* hn, T* dh_all,
-                  T* d_inp, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
-  const int64_t H = hidden, W = 3 * hidden;
+void gru_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G) {
+  const int64_t H = L.H, W = 3 * H;
   std::vector<T> dx(s.rows * W), dh(s.rows * W);  // input- and hidden-side gate gradients
   for (int64_t t = s.count - 1; t >= 0; --t) {
-    const int64_t b = s.sizes[t], row = s.starts[t];
-    const T* prev = states + s.prev_row(t) * H;
-    T* carry = t > 0 ? dh_all + s.starts[t - 1] * H : nullptr;
-    for (int64_t i = 0; i < b; ++i) {
-      const T* g = gates + (row + i) * W;
-      const T* d = dh_all + (row + i) * H;
+    const int64_t row = s.starts[t];
+    const T* prev = L.states + s.prev_row(t) * L.ld;
+    for (int64_t i = 0; i < s.sizes[t]; ++i) {
+      const T* g = L.gates + (row + i) * W;
+      const T* d = G.dh + (row + i) * G.ld;
       T *x = dx.data() + (row + i) * W, *h = dh.data() + (row + i) * W;
-      gru_cell_backward(H, g, g + H, g + 2 * H, hn + (row + i) * H, prev + i * H, d, x, x + H,
-                        x + 2 * H, h, h + H, h + 2 * H);
-      if (carry) {
-        T* c = carry + i * H;
+      gru_cell_backward(H, g, g + H, g + 2 * H, L.extra + (row + i) * H, prev + i * L.ld, d, x,
+                        x + H, x + 2 * H, h, h + H, h + 2 * H);
+      if (t > 0) {
+        T* c = G.dh + (s.starts[t - 1] + i) * G.ld;
         for (int64_t j = 0; j < H; ++j) c[j] += d[j] * g[H + j];
       }
     }
-    if (carry)
-      gemm<T>(false, false, b, H, W, T(1), dh.data() + row * W, W, w_hh, H, T(1), carry, H);
+    if (t > 0) carry_product(s, L, G, t, W, dh.data());
   }
-  weight_grads(s, in_size, H, W, dx.data(), dh.data(), inp, states, w_ih, d_inp, dw_ih, dw_hh,
-               db_ih, db_hh);
+  weight_grads(s, L, G, W, dx.data(), dh.data());
 }
 
 // ---- LSTM -------------------------------------------------------------------------------
-// Saved: cells [b0 + N, H] (laid out as states), gates [N, 4H] = (i, f, g, o) after their
-// activations, and tc [N, H] = tanh(c).
+// Saved: cells [B + N, H] (contiguous, laid out as states), gates [N, 4H] = (i, f, g, o)
+// after their activations, and extra = tanh(c) [N, H].
 
 // One row of an LSTM step: the gate columns hold pre-activations on entry and the
 // activations on exit.
@@ -312,69 +338,69 @@ inline void lstm_cell_backward(int64_t H, const T* __restrict in, const T* __res
 }
 
 template <typename T>
-void lstm_forward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
-                  const T* w_hh, const T* b_ih, const T* b_hh, T* states, T* cells, T* gates,
-                  T* tc) {
-  const int64_t H = hidden, W = 4 * hidden;
+void lstm_forward(const Steps& s, const Layer<T>& L) {
+  const int64_t H = L.H, W = 4 * H;
   std::vector<T> bias(W);
-  for (int64_t j = 0; j < W; ++j) bias[j] = b_ih[j] + b_hh[j];
-  std::memset(states, 0, s.first() * H * sizeof(T));
-  std::memset(cells, 0, s.first() * H * sizeof(T));
-  project(s, in_size, W, inp, w_ih, bias.data(), gates);
+  for (int64_t j = 0; j < W; ++j) bias[j] = L.b_ih[j] + L.b_hh[j];
+  zero_block(s, L);
+  std::memset(L.cells, 0, s.first() * H * sizeof(T));
+  project(s, L, W, bias.data(), L.gates, W);
   for (int64_t t = 0; t < s.count; ++t) {
-    const int64_t b = s.sizes[t], row = s.starts[t];
-    const T *h_prev = states + s.prev_row(t) * H, *c_prev = cells + s.prev_row(t) * H;
-    T *h_out = states + s.out_row(t) * H, *c_out = cells + s.out_row(t) * H;
-    gemm<T>(false, true, b, W, H, T(1), h_prev, H, w_hh, H, T(1), gates + row * W, W);
-    for (int64_t i = 0; i < b; ++i) {
-      T* g = gates + (row + i) * W;
+    const int64_t row = s.starts[t];
+    const T* h_prev = L.states + s.prev_row(t) * L.ld;
+    const T* c_prev = L.cells + s.prev_row(t) * H;
+    T *h_out = L.states + s.out_row(t) * L.ld, *c_out = L.cells + s.out_row(t) * H;
+    gemm<T>(false, true, s.sizes[t], W, H, T(1), h_prev, L.ld, L.w_hh, H, T(1), L.gates + row * W,
+            W);
+    for (int64_t i = 0; i < s.sizes[t]; ++i) {
+      T* g = L.gates + (row + i) * W;
       lstm_cell(H, g, g + H, g + 2 * H, g + 3 * H, c_prev + i * H, c_out + i * H,
-                tc + (row + i) * H, h_out + i * H);
+                L.extra + (row + i) * H, h_out + i * L.ld);
     }
   }
 }
 
 template <typename T>
-void lstm_backward(const Steps& s, int64_t in_size, int64_t hidden, const T* inp, const T* w_ih,
-                   const T* w_hh, const T* states, const T* cells, const T* gates, const T* tc,
-                   T* dh_all, T* d_inp, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
-  const int64_t H = hidden, W = 4 * hidden;
+void lstm_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G) {
+  const int64_t H = L.H, W = 4 * H;
   std::vector<T> dg(s.rows * W);
   // dc carried from step t + 1 to step t; rows at or past sizes[t + 1] stay zero, because
   // sizes only grow as t goes down and each step writes only its own rows.
   std::vector<T> dc_carry(s.first() * H, T(0));
   for (int64_t t = s.count - 1; t >= 0; --t) {
-    const int64_t b = s.sizes[t], row = s.starts[t];
-    const T* c_prev = cells + s.prev_row(t) * H;
-    for (int64_t i = 0; i < b; ++i) {
-      const T* g = gates + (row + i) * W;
+    const int64_t row = s.starts[t];
+    const T* c_prev = L.cells + s.prev_row(t) * H;
+    for (int64_t i = 0; i < s.sizes[t]; ++i) {
+      const T* g = L.gates + (row + i) * W;
       T* out = dg.data() + (row + i) * W;
-      lstm_cell_backward(H, g, g + H, g + 2 * H, g + 3 * H, tc + (row + i) * H, c_prev + i * H,
-                         dh_all + (row + i) * H, dc_carry.data() + i * H, out, out + H,
-                         out + 2 * H, out + 3 * H);
+      lstm_cell_backward(H, g, g + H, g + 2 * H, g + 3 * H, L.extra + (row + i) * H,
+                         c_prev + i * H, G.dh + (row + i) * G.ld, dc_carry.data() + i * H, out,
+                         out + H, out + 2 * H, out + 3 * H);
     }
-    if (t > 0)
-      gemm<T>(false, false, b, H, W, T(1), dg.data() + row * W, W, w_hh, H, T(1),
-              dh_all + s.starts[t - 1] * H, H);
+    if (t > 0) carry_product(s, L, G, t, W, dg.data());
   }
-  weight_grads(s, in_size, H, W, dg.data(), dg.data(), inp, states, w_ih, d_inp, dw_ih, dw_hh,
-               db_ih, db_hh);
+  weight_grads(s, L, G, W, dg.data(), dg.data());
 }
 
-// Where each layer's saved tensors lie in the one saved buffer of a stack: first the
-// packed input [N, F], then per layer states [B + N, H], and for GRU / LSTM cells
-// (LSTM only, [B + N, H]), gates [N, G H] and extra [N, H].
+// ---- whole stacks -----------------------------------------------------------------------
+
+// Where a stack's tensors lie in its one saved buffer: the packed input [N, F], the wide
+// state buffer O [B + N, S], then per layer cells (LSTM, [B + N, H]), gates [N, G H] and
+// extra [N, H] (GRU / LSTM).
 struct Layout {
-  int64_t total = 0;
-  std::vector<int64_t> states, cells, gates, extra;
+  int64_t total = 0, width = 0, wide = 0;  // width = S; wide = offset of O
+  std::vector<int64_t> column, cells, gates, extra;
   Layout(int kind, int64_t layers, const int64_t* hidden, int64_t in_size, int64_t batch,
          int64_t rows) {
-    total = rows * in_size;
-    const int64_t gates_per = kind == GRU ? 3 : (kind == LSTM ? 4 : 1);
+    for (int64_t l = 0; l < layers; ++l) {
+      column.push_back(width);
+      width += hidden[l];
+    }
+    wide = rows * in_size;
+    total = wide + (batch + rows) * width;
+    const int64_t gates_per = kind == GRU ? 3 : 4;
     for (int64_t l = 0; l < layers; ++l) {
       const int64_t H = hidden[l];
-      states.push_back(total);
-      total += (batch + rows) * H;
       cells.push_back(total);
       if (kind == LSTM) total += (batch + rows) * H;
       gates.push_back(total);
@@ -385,84 +411,87 @@ struct Layout {
   }
 };
 
+// Layer l's operands in a stack's saved buffer; layer l > 0 reads columns
+// [in_begin[l], column[l]) of O.
 template <typename T>
-void layer_forward(int kind, const Steps& s, int64_t in_size, int64_t H, const T* inp,
-                   const T* const* w, T* saved, const Layout& at, int64_t l) {
-  T *states = saved + at.states[l], *gates = saved + at.gates[l], *extra = saved + at.extra[l];
-  if (kind == GRU)
-    gru_forward(s, in_size, H, inp, w[0], w[1], w[2], w[3], states, gates, extra);
-  else if (kind == LSTM)
-    lstm_forward(s, in_size, H, inp, w[0], w[1], w[2], w[3], states, saved + at.cells[l], gates,
-                 extra);
-  else
-    simple_forward(s, kind == RELU, in_size, H, inp, w[0], w[1], w[2], w[3], states);
+Layer<T> stack_layer(const Layout& at, const Steps& s, const int64_t* hidden,
+                     const int64_t* in_begin, int64_t in_size, const void* const* weights,
+                     T* saved, int64_t l) {
+  const T* const* w = (const T* const*)weights + 4 * l;
+  T* wide = saved + at.wide;
+  Layer<T> L;
+  if (l == 0) {
+    L.inp = saved, L.in_size = in_size, L.ld_in = in_size;
+  } else {
+    L.inp = wide + s.first() * at.width + in_begin[l];
+    L.in_size = at.column[l] - in_begin[l], L.ld_in = at.width;
+  }
+  L.states = wide + at.column[l], L.H = hidden[l], L.ld = at.width;
+  L.w_ih = w[0], L.w_hh = w[1], L.b_ih = w[2], L.b_hh = w[3];
+  L.cells = saved + at.cells[l], L.gates = saved + at.gates[l], L.extra = saved + at.extra[l];
+  return L;
 }
 
+// Gathers the packed input from the padded one, runs every layer, and writes the final
+// states (each sequence's last step) of columns [out_begin, S) of O into `final`.
 template <typename T>
-void layer_backward(int kind, const Steps& s, int64_t in_size, int64_t H, const T* inp,
-                    const T* const* w, const T* saved, const Layout& at, int64_t l, T* dh_all,
-                    T* d_inp, T* const* g) {
-  const T *states = saved + at.states[l], *gates = saved + at.gates[l];
-  const T* extra = saved + at.extra[l];
-  if (kind == GRU)
-    gru_backward(s, in_size, H, inp, w[0], w[1], states, gates, extra, dh_all, d_inp, g[0], g[1],
-                 g[2], g[3]);
-  else if (kind == LSTM)
-    lstm_backward(s, in_size, H, inp, w[0], w[1], states, saved + at.cells[l], gates, extra,
-                  dh_all, d_inp, g[0], g[1], g[2], g[3]);
-  else
-    simple_backward(s, kind == RELU, in_size, H, inp, w[0], w[1], states, dh_all, d_inp, g[0],
-                    g[1], g[2], g[3]);
-}
-
-// Gathers the packed input from the padded one, runs every layer and writes each
-// sequence's final state of the last layer into `final` [B, H_last].
-template <typename T>
-void stack_forward(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
-                   const Steps& s, const int64_t* index, const int64_t* rows, const T* x,
-                   const void* const* weights, T* saved, T* final) {
+void stack_forward(int kind, int64_t layers, const int64_t* hidden, const int64_t* in_begin,
+                   int64_t out_begin, int64_t in_size, const Steps& s, const int64_t* index,
+                   const int64_t* rows, const T* x, const void* const* weights, T* saved,
+                   T* final) {
   const int64_t batch = s.first();
   const Layout at(kind, layers, hidden, in_size, batch, s.rows);
   for (int64_t k = 0; k < s.rows; ++k)
     std::memcpy(saved + k * in_size, x + index[k] * in_size, in_size * sizeof(T));
-  const T* inp = saved;
-  int64_t width = in_size;
   for (int64_t l = 0; l < layers; ++l) {
-    layer_forward<T>(kind, s, width, hidden[l], inp, (const T* const*)weights + 4 * l, saved,
-                     at, l);
-    inp = saved + at.states[l] + batch * hidden[l];
-    width = hidden[l];
+    const Layer<T> L = stack_layer(at, s, hidden, in_begin, in_size, weights, saved, l);
+    if (kind == GRU)
+      gru_forward(s, L);
+    else if (kind == LSTM)
+      lstm_forward(s, L);
+    else
+      simple_forward(s, kind == RELU, L);
   }
+  const int64_t width = at.width - out_begin;
+  const T* outputs = saved + at.wide + batch * at.width + out_begin;
   for (int64_t b = 0; b < batch; ++b)
-    std::memcpy(final + b * width, inp + rows[b] * width, width * sizeof(T));
+    std::memcpy(final + b * width, outputs + rows[b] * at.width, width * sizeof(T));
 }
 
 // The backward of stack_forward from the gradient of `final`: weight gradients into
 // grads (4 per layer) and, if dx is not null, the padded input's gradient [B T, F].
 template <typename T>
-void stack_backward(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
-                    const Steps& s, const int64_t* index, const int64_t* rows,
-                    int64_t padded_rows, const void* const* weights, const T* saved,
-                    const T* d_final, void* const* grads, T* dx) {
+void stack_backward(int kind, int64_t layers, const int64_t* hidden, const int64_t* in_begin,
+                    int64_t out_begin, int64_t in_size, const Steps& s, const int64_t* index,
+                    const int64_t* rows, int64_t padded_rows, const void* const* weights,
+                    T* saved, const T* d_final, void* const* grads, T* dx) {
   const int64_t batch = s.first();
   const Layout at(kind, layers, hidden, in_size, batch, s.rows);
-  std::vector<T> d_out(s.rows * hidden[layers - 1], T(0)), d_inp;
-  const int64_t top = hidden[layers - 1];
+  const int64_t width = at.width - out_begin;
+  std::vector<T> d_wide(s.rows * at.width, T(0)), d_packed(dx ? s.rows * in_size : 0);
   for (int64_t b = 0; b < batch; ++b)
-    std::memcpy(d_out.data() + rows[b] * top, d_final + b * top, top * sizeof(T));
+    std::memcpy(d_wide.data() + rows[b] * at.width + out_begin, d_final + b * width,
+                width * sizeof(T));
   for (int64_t l = layers - 1; l >= 0; --l) {
-    const int64_t width = l == 0 ? in_size : hidden[l - 1];
-    const T* inp = l == 0 ? saved : saved + at.states[l - 1] + batch * width;
-    const bool need = l > 0 || dx != nullptr;
-    d_inp.resize(need ? s.rows * width : 0);
-    layer_backward<T>(kind, s, width, hidden[l], inp, (const T* const*)weights + 4 * l, saved, at,
-                      l, d_out.data(), need ? d_inp.data() : nullptr, (T* const*)grads + 4 * l);
-    d_out.swap(d_inp);
+    const Layer<T> L = stack_layer(at, s, hidden, in_begin, in_size, weights, saved, l);
+    T* const* g = (T* const*)grads + 4 * l;
+    LayerGrad<T> G{d_wide.data() + at.column[l], at.width, nullptr, in_size, T(0),
+                   g[0], g[1], g[2], g[3]};
+    if (l > 0)
+      G.d_inp = d_wide.data() + in_begin[l], G.ld_inp = at.width, G.beta = T(1);
+    else if (dx)
+      G.d_inp = d_packed.data();
+    if (kind == GRU)
+      gru_backward(s, L, G);
+    else if (kind == LSTM)
+      lstm_backward(s, L, G);
+    else
+      simple_backward(s, kind == RELU, L, G);
   }
   if (dx) {
     std::memset(dx, 0, padded_rows * in_size * sizeof(T));
     for (int64_t k = 0; k < s.rows; ++k)
-      std::memcpy(dx + index[k] * in_size, d_out.data() + k * in_size, in_size * sizeof(T));
+      std::memcpy(dx + index[k] * in_size, d_packed.data() + k * in_size, in_size * sizeof(T));
   }
 }
 
@@ -471,7 +500,7 @@ void stack_backward(int kind, int64_t layers, const int64_t* hidden, int64_t in_
 extern "C" {
 
 // Bumped whenever an entry point's signature changes; the loader checks it.
-int hs_abi_version() { return 3; }
+int hs_abi_version() { return 4; }
 
 void hs_set_blas(void* sgemm, void* dgemm) {
   blas_sgemm = (sgemm_fn)sgemm;
@@ -509,42 +538,48 @@ int64_t hs_pack_plan(int64_t batch, int64_t steps, const int64_t* lengths, int64
   return longest;
 }
 
-// Elements of the saved buffer of a stack (see Layout), in floats of the run's dtype.
+// Elements of the saved buffer of a stack (see Layout), in the run's dtype.
 int64_t hs_stack_saved_size(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
                             int64_t batch, int64_t rows) {
   return Layout(kind, layers, hidden, in_size, batch, rows).total;
 }
 
 // The whole stack over a padded batch x [B T, F] packed by hs_pack_plan (steps, sizes, index,
-// rows); `weights` holds w_ih, w_hh, b_ih, b_hh per layer. Fills `saved` and writes the last
-// layer's final states into `final` [B, H_last]. `double_precision` selects float64.
+// rows). Layer l has hidden[l] units and reads, for l > 0, columns [in_begin[l], off_l) of
+// the layers' concatenated outputs (off_l = hidden[0] + ... + hidden[l - 1]); `weights`
+// holds w_ih, w_hh, b_ih, b_hh per layer. Fills `saved` and writes the final states of the
+// concatenated outputs' columns [out_begin, S) into `final` [B, S - out_begin].
+// `double_precision` selects float64.
 void hs_stack_forward(int double_precision, int kind, int64_t layers, const int64_t* hidden,
-                      int64_t in_size, int64_t steps, const int64_t* sizes, const int64_t* index,
+                      const int64_t* in_begin, int64_t out_begin, int64_t in_size,
+                      int64_t steps, const int64_t* sizes, const int64_t* index,
                       const int64_t* rows, const void* x, const void* const* weights,
                       void* saved, void* final) {
   const Steps s(steps, sizes);
   if (double_precision)
-    stack_forward<double>(kind, layers, hidden, in_size, s, index, rows, (const double*)x,
-                          weights, (double*)saved, (double*)final);
+    stack_forward<double>(kind, layers, hidden, in_begin, out_begin, in_size, s, index, rows,
+                          (const double*)x, weights, (double*)saved, (double*)final);
   else
-    stack_forward<float>(kind, layers, hidden, in_size, s, index, rows, (const float*)x,
-                         weights, (float*)saved, (float*)final);
+    stack_forward<float>(kind, layers, hidden, in_begin, out_begin, in_size, s, index, rows,
+                         (const float*)x, weights, (float*)saved, (float*)final);
 }
 
-// Its backward: d_final [B, H_last] in; the weight gradients (w_ih, w_hh, b_ih, b_hh per
-// layer) and, unless dx is null, dx [padded_rows, F] out.
+// Its backward: d_final in; the weight gradients (w_ih, w_hh, b_ih, b_hh per layer) and,
+// unless dx is null, dx [padded_rows, F] out. `saved` is only read.
 void hs_stack_backward(int double_precision, int kind, int64_t layers, const int64_t* hidden,
-                       int64_t in_size, int64_t steps, const int64_t* sizes,
-                       const int64_t* index, const int64_t* rows, int64_t padded_rows,
-                       const void* const* weights, const void* saved, const void* d_final,
-                       void* const* grads, void* dx) {
+                       const int64_t* in_begin, int64_t out_begin, int64_t in_size,
+                       int64_t steps, const int64_t* sizes, const int64_t* index,
+                       const int64_t* rows, int64_t padded_rows, const void* const* weights,
+                       void* saved, const void* d_final, void* const* grads, void* dx) {
   const Steps s(steps, sizes);
   if (double_precision)
-    stack_backward<double>(kind, layers, hidden, in_size, s, index, rows, padded_rows, weights,
-                           (const double*)saved, (const double*)d_final, grads, (double*)dx);
+    stack_backward<double>(kind, layers, hidden, in_begin, out_begin, in_size, s, index, rows,
+                           padded_rows, weights, (double*)saved, (const double*)d_final, grads,
+                           (double*)dx);
   else
-    stack_backward<float>(kind, layers, hidden, in_size, s, index, rows, padded_rows, weights,
-                          (const float*)saved, (const float*)d_final, grads, (float*)dx);
+    stack_backward<float>(kind, layers, hidden, in_begin, out_begin, in_size, s, index, rows,
+                          padded_rows, weights, (float*)saved, (const float*)d_final, grads,
+                          (float*)dx);
 }
 
 }  // extern "C"

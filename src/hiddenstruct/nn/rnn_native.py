@@ -30,11 +30,13 @@ import subprocess
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from hiddenstruct.nn.varlen import pytorch_final_hidden
+from hiddenstruct.nn.rnn_fused import KINDS
+from hiddenstruct.nn.varlen import check_lengths, pytorch_final_hidden
 
 SOURCE = Path(__file__).with_name("rnn_native.cpp")
 FLAGS = (
@@ -46,7 +48,7 @@ FLAGS = (
     "-fPIC",
     "-shared",
 )
-ABI_VERSION = 3
+ABI_VERSION = 4
 """Must equal ``hs_abi_version()`` of the built library."""
 ENV_SWITCH = "HIDDENSTRUCT_NATIVE"
 ENV_CACHE = "HIDDENSTRUCT_CACHE"
@@ -132,7 +134,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.hs_set_blas.restype = None
     lib.hs_stack_saved_size.argtypes = [c_int, i64, ptr, i64, i64, i64]
     lib.hs_stack_saved_size.restype = i64
-    head = [c_int, c_int, i64, ptr, i64, i64, ptr, ptr, ptr]  # ... through rows
+    head = [c_int, c_int, i64, ptr, ptr, i64, i64, i64, ptr, ptr, ptr]  # ... through rows
     lib.hs_stack_forward.argtypes = head + [ptr] * 4
     lib.hs_stack_forward.restype = None
     lib.hs_stack_backward.argtypes = head + [i64] + [ptr] * 5
@@ -200,23 +202,67 @@ def pack_plan(lib: ctypes.CDLL, lengths: torch.Tensor, steps: int):
     return sizes[:longest], index, rows
 
 
-def _check_weights(kind: str, x: torch.Tensor, weights) -> None:
+@dataclass(frozen=True)
+class Wiring:
+    """How a stack's layers connect. Layer ``l`` has ``hidden[l]`` units; layer 0 reads the
+    input, layer ``l > 0`` the columns ``[in_begin[l], offset(l))`` of the layers'
+    concatenated outputs (``offset(l)`` = the units of layers ``< l``); the stack returns
+    each sequence's final state of the concatenated outputs' columns ``[out_begin, S)``."""
+
+    kind: str
+    hidden: tuple[int, ...]
+    in_begin: tuple[int, ...]
+    out_begin: int
+
+    @classmethod
+    def chain(cls, kind: str, hidden) -> Wiring:
+        """Layer ``l`` reads layer ``l − 1``; the last layer's final state is returned
+        (:class:`~hiddenstruct.nn.rnn.MaskedRNN`)."""
+        offsets = _offsets(hidden)
+        return cls(kind, tuple(hidden), (0, *offsets[:-2]), offsets[-2])
+
+    @classmethod
+    def dag(cls, kind: str, hidden, all_layers: bool = False) -> Wiring:
+        """Layer ``l`` reads all earlier layers (:class:`~hiddenstruct.nn.graphrnn.GraphRNN`);
+        the last layer's final state is returned, or every layer's with ``all_layers``."""
+        return cls(
+            kind, tuple(hidden), (0,) * len(hidden), 0 if all_layers else _offsets(hidden)[-2]
+        )
+
+    @functools.cached_property
+    def arrays(self) -> tuple[ctypes.Array, ctypes.Array]:
+        """``hidden`` and ``in_begin`` as C arrays."""
+        n = len(self.hidden)
+        return (ctypes.c_int64 * n)(*self.hidden), (ctypes.c_int64 * n)(*self.in_begin)
+
+    def input_width(self, layer: int, features: int) -> int:
+        return features if layer == 0 else sum(self.hidden[:layer]) - self.in_begin[layer]
+
+
+def _offsets(hidden) -> list[int]:
+    out = [0]
+    for h in hidden:
+        out.append(out[-1] + int(h))
+    return out
+
+
+def _check_weights(wiring: Wiring, x: torch.Tensor, weights) -> None:
     """The C++ code trusts shapes and dtypes: check them (a mismatch would corrupt memory)."""
-    if len(weights) == 0 or len(weights) % 4:
-        raise ValueError(f"need w_ih, w_hh, b_ih, b_hh per layer, got {len(weights)} tensors")
-    width = x.shape[2]
-    for layer in range(len(weights) // 4):
-        mine = weights[4 * layer : 4 * layer + 4]
-        hidden = mine[1].shape[-1]
-        rows = GATES[kind] * hidden
+    if len(weights) != 4 * len(wiring.hidden):
+        raise ValueError(
+            f"need w_ih, w_hh, b_ih, b_hh per layer ({len(wiring.hidden)} layers), "
+            f"got {len(weights)} tensors"
+        )
+    for layer, hidden in enumerate(wiring.hidden):
+        rows, width = GATES[wiring.kind] * hidden, wiring.input_width(layer, x.shape[2])
         expected = [(rows, width), (rows, hidden), (rows,), (rows,)]
+        mine = weights[4 * layer : 4 * layer + 4]
         for name, w, shape in zip(("w_ih", "w_hh", "b_ih", "b_hh"), mine, expected, strict=True):
             if tuple(w.shape) != shape or w.dtype != x.dtype or w.device != x.device:
                 raise ValueError(
                     f"layer {layer} {name}: expected {x.dtype} {shape} on {x.device}, "
                     f"got {w.dtype} {tuple(w.shape)} on {w.device}"
                 )
-        width = hidden
 
 
 def _pointers(tensors) -> ctypes.Array:
@@ -224,8 +270,9 @@ def _pointers(tensors) -> ctypes.Array:
 
 
 class NativeStackFinal(torch.autograd.Function):
-    """All layers from zero states over a padded batch-first ``x`` [B, T, F] with
-    ``lengths``; returns the last layer's ``h`` [B, H] at each sequence's last step.
+    """A stack wired by ``wiring``, from zero states, over a padded batch-first ``x``
+    [B, T, F] with ``lengths``; returns the final states [B, S − out_begin] at each
+    sequence's last step.
 
     One C++ call runs the forward and one the backward. The batch is packed inside (a
     gather; the backward scatters back), so padded steps cost nothing. A double backward
@@ -233,23 +280,24 @@ class NativeStackFinal(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, kind, x, lengths, *weights):
-        lib, code = library(), KIND_CODES[kind]
+    def forward(ctx, wiring, x, lengths, *weights):
+        lib, code = library(), KIND_CODES[wiring.kind]
         batch, steps, features = x.shape
-        _check_weights(kind, x, weights)
+        _check_weights(wiring, x, weights)
         x = x.contiguous()
         sizes, index, rows = pack_plan(lib, lengths, steps)
         weights = [w.contiguous() for w in weights]
-        hidden = (ctypes.c_int64 * (len(weights) // 4))(*(w.shape[1] for w in weights[1::4]))
-        size = lib.hs_stack_saved_size(code, len(hidden), hidden, features, batch, len(index))
+        hidden, in_begin = wiring.arrays
+        layers = len(wiring.hidden)
+        size = lib.hs_stack_saved_size(code, layers, hidden, features, batch, len(index))
         saved = x.new_empty(size)
-        final = x.new_empty(batch, hidden[-1])
+        final = x.new_empty(batch, sum(wiring.hidden) - wiring.out_begin)
         lib.hs_stack_forward(
-            x.dtype == torch.float64, code, len(hidden), hidden, features, len(sizes),
-            sizes.data_ptr(), index.data_ptr(), rows.data_ptr(), x.data_ptr(),
-            _pointers(weights), saved.data_ptr(), final.data_ptr(),
+            x.dtype == torch.float64, code, layers, hidden, in_begin, wiring.out_begin,
+            features, len(sizes), sizes.data_ptr(), index.data_ptr(), rows.data_ptr(),
+            x.data_ptr(), _pointers(weights), saved.data_ptr(), final.data_ptr(),
         )  # fmt: skip
-        ctx.kind, ctx.plan, ctx.hidden, ctx.saved = kind, (sizes, index, rows), hidden, saved
+        ctx.wiring, ctx.plan, ctx.saved = wiring, (sizes, index, rows), saved
         ctx.save_for_backward(x, *weights)
         return final
 
@@ -259,15 +307,18 @@ class NativeStackFinal(torch.autograd.Function):
         if torch.is_grad_enabled():
             return NativeStackFinal._double_backward(ctx, x, weights, d_final)
         sizes, index, rows = ctx.plan
+        wiring = ctx.wiring
         needs_x, needs_w = ctx.needs_input_grad[1], ctx.needs_input_grad[3:]
         grads = [torch.empty_like(w) for w in weights]
         dx = torch.empty_like(x) if needs_x else None
         d_final = d_final.to(x.dtype).contiguous()
+        hidden, in_begin = wiring.arrays
         library().hs_stack_backward(
-            x.dtype == torch.float64, KIND_CODES[ctx.kind], len(ctx.hidden), ctx.hidden,
-            x.shape[2], len(sizes), sizes.data_ptr(), index.data_ptr(), rows.data_ptr(),
-            x.shape[0] * x.shape[1], _pointers(weights), ctx.saved.data_ptr(),
-            d_final.data_ptr(), _pointers(grads), None if dx is None else dx.data_ptr(),
+            x.dtype == torch.float64, KIND_CODES[wiring.kind], len(wiring.hidden), hidden,
+            in_begin, wiring.out_begin, x.shape[2], len(sizes), sizes.data_ptr(),
+            index.data_ptr(), rows.data_ptr(), x.shape[0] * x.shape[1], _pointers(weights),
+            ctx.saved.data_ptr(), d_final.data_ptr(), _pointers(grads),
+            None if dx is None else dx.data_ptr(),
         )  # fmt: skip
         grads = [g if need else None for g, need in zip(grads, needs_w, strict=True)]
         return (None, dx, None, *grads)
@@ -275,18 +326,40 @@ class NativeStackFinal(torch.autograd.Function):
     @staticmethod
     def _double_backward(ctx, x, weights, d_final):
         sizes, index, rows = ctx.plan
+        wiring = ctx.wiring
         wanted = [ctx.needs_input_grad[1], *ctx.needs_input_grad[3:]]
         inputs = [t for t, need in zip([x, *weights], wanted, strict=True) if need]
         packed = x.reshape(-1, x.shape[2]).index_select(0, index)
-        final = pytorch_final_hidden(ctx.kind, packed, sizes.tolist(), rows, weights)
+        final = pytorch_final_hidden(
+            wiring.kind, packed, sizes.tolist(), rows, weights, wiring.in_begin, wiring.out_begin
+        )
         found = iter(torch.autograd.grad(final, inputs, d_final, create_graph=True))
         dx, *grads = [next(found) if need else None for need in wanted]
         return (None, dx, None, *grads)
 
 
-def final_hidden(kind: str, x: torch.Tensor, lengths: torch.Tensor, weights) -> torch.Tensor:
-    """The last layer's ``h`` [B, H] at each sequence's last step of batch-first ``x``.
+def final_hidden(wiring: Wiring, x: torch.Tensor, lengths: torch.Tensor, weights) -> torch.Tensor:
+    """The final states [B, S − out_begin] of a stack wired by ``wiring`` over batch-first
+    ``x`` [B, T, F]; ``lengths``: integers [B] in [1, T]; ``weights``: per layer ``w_ih,
+    w_hh, b_ih, b_hh``. Requires :func:`usable`."""
+    return NativeStackFinal.apply(wiring, x, lengths, *weights)
 
-    ``kind``: ``tanh``, ``relu``, ``gru`` or ``lstm``; ``lengths``: CPU int64 [B] in
-    [1, T]; ``weights``: per layer ``w_ih, w_hh, b_ih, b_hh``. Requires :func:`usable`."""
-    return NativeStackFinal.apply(kind, x, lengths, *weights)
+
+def dag_final_states(layers, x: torch.Tensor, lengths, all_layers: bool) -> torch.Tensor:
+    """Final states of recurrent ``layers`` (:class:`~hiddenstruct.nn.rnn.RecurrentLayer`,
+    one mode) wired as a DAG stack — layer 0 reads batch-first ``x`` [B, T, F], layer
+    ``l > 0`` all earlier layers' outputs — as in :class:`~hiddenstruct.nn.graphrnn.GraphRNN`
+    and :class:`~hiddenstruct.nn.packed.PackedGraphClassifier`: the last layer's [B, n_last],
+    or with ``all_layers`` every layer's, concatenated [B, Σ n_l]. ``lengths``: integers
+    [B] in [1, T] or ``None`` (all T). Requires :func:`usable`."""
+    batch, steps = x.shape[0], x.shape[1]
+    if lengths is None:
+        lengths = torch.full((batch,), steps, dtype=torch.int64)
+    else:
+        lengths = check_lengths(lengths, batch, steps)
+    kind = KINDS[layers[0].mode]
+    wiring = Wiring.dag(kind, [layer.hidden_size for layer in layers], all_layers)
+    weights = [
+        w for m in layers for w in (m.weight_ih, m.weight_hh, m.bias_ih, m.bias_hh)
+    ]  # fmt: skip
+    return final_hidden(wiring, x, lengths, weights)

@@ -369,7 +369,8 @@ def stack_final_hidden(
     """
     weights = [w for layer in layers for w in layer]
     if rnn_native.usable(x):
-        return rnn_native.final_hidden(KINDS[mode], x, lengths, weights)
+        wiring = rnn_native.Wiring.chain(KINDS[mode], [w.shape[1] for w in weights[1::4]])
+        return rnn_native.final_hidden(wiring, x, lengths, weights)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     sizes = packed.batch_sizes.tolist()
     starts = torch.tensor([0] + sizes[:-1], dtype=torch.int64).cumsum(0)

@@ -140,20 +140,37 @@ _PACKED_KERNELS = {"tanh": torch._VF.rnn_tanh, "relu": torch._VF.rnn_relu, "gru"
 
 
 def pytorch_final_hidden(
-    kind: str, x: torch.Tensor, sizes: list[int], rows: torch.Tensor, weights
+    kind: str,
+    x: torch.Tensor,
+    sizes: list[int],
+    rows: torch.Tensor,
+    weights,
+    in_begin: Sequence[int] | None = None,
+    out_begin: int | None = None,
 ) -> torch.Tensor:
-    """The last layer's ``h`` at packed ``rows`` of a stack run over packed ``x`` from zero
-    states, on PyTorch's packed kernels (differentiable twice).
+    """Final states at packed ``rows`` of a stack run over packed ``x`` from zero states, on
+    PyTorch's packed kernels (differentiable twice).
 
     ``kind``: ``tanh``, ``relu``, ``gru`` or ``lstm``; ``sizes``: the packed batch sizes;
-    ``weights``: per layer ``w_ih, w_hh, b_ih, b_hh``. The hand-written stack kernels use
-    it to differentiate their backward (double backward)."""
-    data, batch_sizes = x, torch.tensor(sizes, dtype=torch.int64)
+    ``weights``: per layer ``w_ih, w_hh, b_ih, b_hh``. Layer ``l > 0`` reads the columns
+    ``[in_begin[l], offset(l))`` of the layers' concatenated outputs (default: the previous
+    layer), and the columns ``[out_begin, S)`` are returned (default: the last layer). The
+    hand-written stack kernels use it to differentiate their backward (double backward)."""
+    batch_sizes = torch.tensor(sizes, dtype=torch.int64)
+    outputs: list[torch.Tensor] = []
     for layer in range(len(weights) // 4):
         w = list(weights[4 * layer : 4 * layer + 4])
+        if layer == 0:
+            data = x
+        else:
+            begin = sum(o.shape[1] for o in outputs[:-1]) if in_begin is None else in_begin[layer]
+            data = torch.cat(outputs, dim=1)[:, begin:]
         h0 = x.new_zeros(1, sizes[0], w[1].shape[1])
         if kind == "lstm":
-            data = torch._VF.lstm(data, batch_sizes, (h0, h0), w, True, 1, 0.0, False, False)[0]
+            out = torch._VF.lstm(data, batch_sizes, (h0, h0), w, True, 1, 0.0, False, False)[0]
         else:
-            data = _PACKED_KERNELS[kind](data, batch_sizes, h0, w, True, 1, 0.0, False, False)[0]
-    return data.index_select(0, rows)
+            out = _PACKED_KERNELS[kind](data, batch_sizes, h0, w, True, 1, 0.0, False, False)[0]
+        outputs.append(out)
+    concatenated = torch.cat(outputs, dim=1)
+    begin = concatenated.shape[1] - outputs[-1].shape[1] if out_begin is None else out_begin
+    return concatenated[:, begin:].index_select(0, rows)
