@@ -6,11 +6,13 @@ ONE epoch (ours: the full 147 batches; the baseline: ``--baseline-batches`` batc
 extrapolated to 15 epochs × 147 batches; the printed numbers are per-trial medians over the
 sample of graphs.
 
-* ours: K graphs packed into one disjoint model (``PackedGraphClassifier``), fused
-  recurrent kernels, per-graph loss and clipping, one Adam;
+* ours: K graphs packed into one disjoint model (``PackedGraphClassifier``; on CPU the
+  C++ recurrent engine of ``hiddenstruct.nn.rnn_native``, else PyTorch's kernels),
+  per-graph loss and clipping, one Adam;
 * baseline: the original approach — one graph at a time, a per-time-step masked cell in a
   Python loop over time steps and layers (written here), plain Adam + clipping;
-* also printed: one graph at a time with the fused kernels (GraphRNN alone, K = 1).
+* also printed: one graph at a time with the library's kernels (GraphRNN alone, K = 1;
+  the same engine as ours).
 
 Wall times on a shared machine are noisy; CPU seconds (process time, 1 torch thread) are
 printed too. Run: ``python benchmarks/bench_priors.py [--quick] [--modes GRU LSTM]``.
@@ -184,7 +186,7 @@ def main() -> None:
             loop,
         )
         report(
-            f"priors {mode} s/trial (15 epochs) packed K={pack} vs fused kernels, one graph at a time",
+            f"priors {mode} s/trial (15 epochs) packed K={pack} vs GraphRNN one graph at a time",
             ours,
             fused,
         )
@@ -194,7 +196,7 @@ def main() -> None:
             loop_cpu,
         )
         report(
-            f"priors {mode} CPU s/trial packed K={pack} vs fused kernels, one graph at a time",
+            f"priors {mode} CPU s/trial packed K={pack} vs GraphRNN one graph at a time",
             cpu[f"packed K={pack}"],
             fused_cpu,
         )
