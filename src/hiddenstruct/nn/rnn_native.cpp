@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -70,6 +71,12 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline float tanh_of(float x) { return 2.0f / (1.0f + exp_poly(-2.0f * x)) - 1.0f; }
 inline double tanh_of(double x) { return std::tanh(x); }
+
+// A scratch array whose every element is written before it is read (no zeroing).
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[n > 0 ? n : 1]);
+}
 
 // Per-step geometry of a packed batch.
 struct Steps {
@@ -134,14 +141,14 @@ template <typename T>
 void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int64_t width,
                   const T* dx, const T* dh) {
   const int64_t H = L.H;
-  std::vector<T> h_prev(s.rows * H);
+  const auto h_prev = scratch<T>(s.rows * H);
   for (int64_t t = 0; t < s.count; ++t)
     for (int64_t i = 0; i < s.sizes[t]; ++i)
-      std::memcpy(h_prev.data() + (s.starts[t] + i) * H, L.states + (s.prev_row(t) + i) * L.ld,
+      std::memcpy(h_prev.get() + (s.starts[t] + i) * H, L.states + (s.prev_row(t) + i) * L.ld,
                   H * sizeof(T));
   gemm<T>(true, false, width, L.in_size, s.rows, T(1), dx, width, L.inp, L.ld_in, T(0), G.dw_ih,
           L.in_size);
-  gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.data(), H, T(0), G.dw_hh, H);
+  gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.get(), H, T(0), G.dw_hh, H);
   for (int64_t j = 0; j < width; ++j) G.db_ih[j] = G.db_hh[j] = 0;
   for (int64_t i = 0; i < s.rows; ++i) {
     const T *x = dx + i * width, *h = dh + i * width;
@@ -188,22 +195,22 @@ void simple_forward(const Steps& s, bool relu, const Layer<T>& L) {
 template <typename T>
 void simple_backward(const Steps& s, bool relu, const Layer<T>& L, const LayerGrad<T>& G) {
   const int64_t H = L.H;
-  std::vector<T> d(s.rows * H);
+  const auto d = scratch<T>(s.rows * H);
   for (int64_t t = s.count - 1; t >= 0; --t) {
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       const int64_t row = s.starts[t] + i;
       const T* h = L.states + (s.out_row(t) + i) * L.ld;
       const T* dh = G.dh + row * G.ld;
-      T* dt = d.data() + row * H;
+      T* dt = d.get() + row * H;
       if (relu) {
         for (int64_t j = 0; j < H; ++j) dt[j] = h[j] > T(0) ? dh[j] : T(0);
       } else {
         for (int64_t j = 0; j < H; ++j) dt[j] = dh[j] * (T(1) - h[j] * h[j]);
       }
     }
-    if (t > 0) carry_product(s, L, G, t, H, d.data());
+    if (t > 0) carry_product(s, L, G, t, H, d.get());
   }
-  weight_grads(s, L, G, H, d.data(), d.data());
+  weight_grads(s, L, G, H, d.get(), d.get());
 }
 
 // ---- GRU --------------------------------------------------------------------------------
@@ -255,16 +262,16 @@ void gru_forward(const Steps& s, const Layer<T>& L) {
   for (int64_t j = 0; j < 2 * H; ++j) bias[j] += L.b_hh[j];
   zero_block(s, L);
   project(s, L, W, bias.data(), L.gates, W);
-  std::vector<T> gh(s.first() * W);
+  const auto gh = scratch<T>(s.first() * W);
   const T* b_hn = L.b_hh + 2 * H;
   for (int64_t t = 0; t < s.count; ++t) {
     const int64_t row = s.starts[t];
     const T* prev = L.states + s.prev_row(t) * L.ld;
     T* out = L.states + s.out_row(t) * L.ld;
-    gemm<T>(false, true, s.sizes[t], W, H, T(1), prev, L.ld, L.w_hh, H, T(0), gh.data(), W);
+    gemm<T>(false, true, s.sizes[t], W, H, T(1), prev, L.ld, L.w_hh, H, T(0), gh.get(), W);
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       T* g = L.gates + (row + i) * W;
-      const T* a = gh.data() + i * W;
+      const T* a = gh.get() + i * W;
       gru_cell(H, g, g + H, g + 2 * H, a, a + H, a + 2 * H, b_hn, prev + i * L.ld,
                L.extra + (row + i) * H, out + i * L.ld);
     }
@@ -274,14 +281,15 @@ void gru_forward(const Steps& s, const Layer<T>& L) {
 template <typename T>
 void gru_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G) {
   const int64_t H = L.H, W = 3 * H;
-  std::vector<T> dx(s.rows * W), dh(s.rows * W);  // input- and hidden-side gate gradients
+  // input- and hidden-side gate gradients
+  const auto dx = scratch<T>(s.rows * W), dh = scratch<T>(s.rows * W);
   for (int64_t t = s.count - 1; t >= 0; --t) {
     const int64_t row = s.starts[t];
     const T* prev = L.states + s.prev_row(t) * L.ld;
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       const T* g = L.gates + (row + i) * W;
       const T* d = G.dh + (row + i) * G.ld;
-      T *x = dx.data() + (row + i) * W, *h = dh.data() + (row + i) * W;
+      T *x = dx.get() + (row + i) * W, *h = dh.get() + (row + i) * W;
       gru_cell_backward(H, g, g + H, g + 2 * H, L.extra + (row + i) * H, prev + i * L.ld, d, x,
                         x + H, x + 2 * H, h, h + H, h + 2 * H);
       if (t > 0) {
@@ -289,9 +297,9 @@ void gru_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G) {
         for (int64_t j = 0; j < H; ++j) c[j] += d[j] * g[H + j];
       }
     }
-    if (t > 0) carry_product(s, L, G, t, W, dh.data());
+    if (t > 0) carry_product(s, L, G, t, W, dh.get());
   }
-  weight_grads(s, L, G, W, dx.data(), dh.data());
+  weight_grads(s, L, G, W, dx.get(), dh.get());
 }
 
 // ---- LSTM -------------------------------------------------------------------------------
@@ -363,7 +371,7 @@ void lstm_forward(const Steps& s, const Layer<T>& L) {
 template <typename T>
 void lstm_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G) {
   const int64_t H = L.H, W = 4 * H;
-  std::vector<T> dg(s.rows * W);
+  const auto dg = scratch<T>(s.rows * W);
   // dc carried from step t + 1 to step t; rows at or past sizes[t + 1] stay zero, because
   // sizes only grow as t goes down and each step writes only its own rows.
   std::vector<T> dc_carry(s.first() * H, T(0));
@@ -372,14 +380,14 @@ void lstm_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G) {
     const T* c_prev = L.cells + s.prev_row(t) * H;
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       const T* g = L.gates + (row + i) * W;
-      T* out = dg.data() + (row + i) * W;
+      T* out = dg.get() + (row + i) * W;
       lstm_cell_backward(H, g, g + H, g + 2 * H, g + 3 * H, L.extra + (row + i) * H,
                          c_prev + i * H, G.dh + (row + i) * G.ld, dc_carry.data() + i * H, out,
                          out + H, out + 2 * H, out + 3 * H);
     }
-    if (t > 0) carry_product(s, L, G, t, W, dg.data());
+    if (t > 0) carry_product(s, L, G, t, W, dg.get());
   }
-  weight_grads(s, L, G, W, dg.data(), dg.data());
+  weight_grads(s, L, G, W, dg.get(), dg.get());
 }
 
 // ---- whole stacks -----------------------------------------------------------------------
@@ -468,7 +476,8 @@ void stack_backward(int kind, int64_t layers, const int64_t* hidden, const int64
   const int64_t batch = s.first();
   const Layout at(kind, layers, hidden, in_size, batch, s.rows);
   const int64_t width = at.width - out_begin;
-  std::vector<T> d_wide(s.rows * at.width, T(0)), d_packed(dx ? s.rows * in_size : 0);
+  std::vector<T> d_wide(s.rows * at.width, T(0));
+  const auto d_packed = scratch<T>(dx ? s.rows * in_size : 0);
   for (int64_t b = 0; b < batch; ++b)
     std::memcpy(d_wide.data() + rows[b] * at.width + out_begin, d_final + b * width,
                 width * sizeof(T));
@@ -480,7 +489,7 @@ void stack_backward(int kind, int64_t layers, const int64_t* hidden, const int64
     if (l > 0)
       G.d_inp = d_wide.data() + in_begin[l], G.ld_inp = at.width, G.beta = T(1);
     else if (dx)
-      G.d_inp = d_packed.data();
+      G.d_inp = d_packed.get();
     if (kind == GRU)
       gru_backward(s, L, G);
     else if (kind == LSTM)
@@ -491,7 +500,7 @@ void stack_backward(int kind, int64_t layers, const int64_t* hidden, const int64
   if (dx) {
     std::memset(dx, 0, padded_rows * in_size * sizeof(T));
     for (int64_t k = 0; k < s.rows; ++k)
-      std::memcpy(dx + index[k] * in_size, d_packed.data() + k * in_size, in_size * sizeof(T));
+      std::memcpy(dx + index[k] * in_size, d_packed.get() + k * in_size, in_size * sizeof(T));
   }
 }
 

@@ -214,20 +214,17 @@ class Wiring:
     in_begin: tuple[int, ...]
     out_begin: int
 
-    @classmethod
-    def chain(cls, kind: str, hidden) -> Wiring:
+    @staticmethod
+    def chain(kind: str, hidden) -> Wiring:
         """Layer ``l`` reads layer ``l − 1``; the last layer's final state is returned
-        (:class:`~hiddenstruct.nn.rnn.MaskedRNN`)."""
-        offsets = _offsets(hidden)
-        return cls(kind, tuple(hidden), (0, *offsets[:-2]), offsets[-2])
+        (:class:`~hiddenstruct.nn.rnn.MaskedRNN`). Cached: one object per shape."""
+        return _wiring(kind, tuple(int(h) for h in hidden), dag=False, all_layers=False)
 
-    @classmethod
-    def dag(cls, kind: str, hidden, all_layers: bool = False) -> Wiring:
+    @staticmethod
+    def dag(kind: str, hidden, all_layers: bool = False) -> Wiring:
         """Layer ``l`` reads all earlier layers (:class:`~hiddenstruct.nn.graphrnn.GraphRNN`);
         the last layer's final state is returned, or every layer's with ``all_layers``."""
-        return cls(
-            kind, tuple(hidden), (0,) * len(hidden), 0 if all_layers else _offsets(hidden)[-2]
-        )
+        return _wiring(kind, tuple(int(h) for h in hidden), dag=True, all_layers=all_layers)
 
     @functools.cached_property
     def arrays(self) -> tuple[ctypes.Array, ctypes.Array]:
@@ -239,11 +236,13 @@ class Wiring:
         return features if layer == 0 else sum(self.hidden[:layer]) - self.in_begin[layer]
 
 
-def _offsets(hidden) -> list[int]:
-    out = [0]
+@functools.cache
+def _wiring(kind: str, hidden: tuple[int, ...], dag: bool, all_layers: bool) -> Wiring:
+    offsets = [0]
     for h in hidden:
-        out.append(out[-1] + int(h))
-    return out
+        offsets.append(offsets[-1] + h)
+    in_begin = (0,) * len(hidden) if dag else (0, *offsets[:-2])
+    return Wiring(kind, hidden, in_begin, 0 if all_layers else offsets[-2])
 
 
 def _check_weights(wiring: Wiring, x: torch.Tensor, weights) -> None:
