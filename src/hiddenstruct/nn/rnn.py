@@ -11,7 +11,8 @@ loops over time steps in Python:
 * on CPU, ``forward``: per-layer TorchScript kernels with a hand-written backward
   (:mod:`hiddenstruct.nn.rnn_fused`);
 * on CPU, ``encode`` (the last layer's final state, what classifiers train on): the whole
-  stack as one autograd node (:mod:`hiddenstruct.nn.rnn_stack`).
+  stack as one autograd node (:mod:`hiddenstruct.nn.rnn_stack`), computed by the C++
+  kernels of :mod:`hiddenstruct.nn.rnn_native` (TorchScript where those are unusable).
 
 Example::
 

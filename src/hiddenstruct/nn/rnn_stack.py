@@ -7,6 +7,10 @@ outputs never become autograd tensors and nothing is zeroed at padded steps — 
 keeps padded steps out of every valid one, and since the only gradient enters each
 sequence's last step of the last layer, padded steps get exactly zero gradient.
 
+:func:`stack_final_hidden` runs the node on the C++ engine of
+:mod:`hiddenstruct.nn.rnn_native` where it is usable (the default on CPU); the TorchScript
+engine of this module is the fallback (no compiler, other dtypes, ``HIDDENSTRUCT_NATIVE=0``).
+
 Per step, the forward does one in-place ``addmm`` on the input projection and the gate
 math, with ``tanh(x) = 2σ(2x) − 1`` (those rows' weights doubled once: PyTorch's CPU
 sigmoid is several times faster than its tanh). The backward first computes every
@@ -364,8 +368,9 @@ def stack_final_hidden(
     """The last layer's ``h`` [B, H] at each sequence's last step of batch-first ``x``.
 
     ``lengths``: CPU int64 [B] in [1, T]; ``layers``: per layer ``(w_ih, w_hh, b_ih, b_hh)``
-    (the masked weights); all layers start from zero states. The batch is packed once
-    (``pack_padded_sequence``), so each step only computes the sequences still running.
+    (the masked weights); all layers start from zero states. The batch is packed once, so
+    each step only computes the sequences still running. Runs on :mod:`rnn_native` where
+    usable, else on this module's TorchScript kernels.
     """
     weights = [w for layer in layers for w in layer]
     if rnn_native.usable(x):
