@@ -55,6 +55,7 @@ def test_usable_only_for_cpu_float_inputs_and_when_enabled(monkeypatch):
     assert not rnn_native.usable(torch.zeros(1))
 
 
+@needs_lib  # where PyTorch exports no BLAS symbols, nothing is built at all
 def test_failed_build_warns_and_falls_back(monkeypatch, tmp_path):
     monkeypatch.setenv(rnn_native.ENV_CACHE, str(tmp_path))
     monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
@@ -117,3 +118,29 @@ def test_wirings():
     assert dag.in_begin == (0, 0, 0) and dag.out_begin == 7
     assert [dag.input_width(layer, 16) for layer in range(3)] == [16, 3, 7]
     assert rnn_native.Wiring.dag("lstm", [3, 4, 5], all_layers=True).out_begin == 0
+
+
+@needs_lib
+@pytest.mark.parametrize("mode", ["GRU", "LSTM"])
+def test_dag_double_backward_equals_pytorch_kernels(mode, monkeypatch):
+    """A double backward through a DAG-wired stack (GraphRNN, all layers' final states)
+    recomputes on PyTorch's kernels; it must equal the fallback's own double backward."""
+    import networkx as nx
+
+    from hiddenstruct.nn import GraphRNN
+
+    torch.manual_seed(0)
+    net = GraphRNN(nx.gnp_random_graph(7, 0.5, seed=3), input_size=3, mode=mode).double()
+    x = torch.randn(3, 5, 3, dtype=torch.float64)
+    lengths = torch.tensor([5, 2, 4])
+    results = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv(rnn_native.ENV_SWITCH, switch)
+        finals = torch.cat(net.layer_states(x, lengths), dim=1)
+        params = list(net.parameters())
+        grads = torch.autograd.grad((finals * finals.sin()).sum(), params, create_graph=True)
+        second = torch.autograd.grad(sum(g.sum() for g in grads), params, allow_unused=True)
+        results.append([finals, *grads, *(s for s in second if s is not None)])
+    assert len(results[0]) == len(results[1])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)

@@ -129,10 +129,7 @@ class GraphRNN(nn.Module):
 
     def layer_states(self, x: torch.Tensor, lengths=None) -> list[torch.Tensor]:
         """Final hidden state ``h`` [B, n_l] of every layer at each sequence's true last step."""
-        if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
-            )
+        self._check_input(x)
         if rnn_native.usable(x):
             finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
             return list(finals.split(self.layer_sizes, dim=1))
@@ -143,6 +140,12 @@ class GraphRNN(nn.Module):
         if run is None:
             return self._run(x, None)[1]
         return [run.to_user(s) for s in self._run(run.data, run.batch_sizes)[1]]
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
+            )
 
     def _run(self, data: torch.Tensor, batch_sizes: torch.Tensor | None):
         """All layers on padded (batch-first) or packed data: (outputs, final hidden states)."""
@@ -162,7 +165,8 @@ class GraphRNN(nn.Module):
 
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state [B, n_last] (no readout)."""
-        if x.dim() == 3 and x.shape[-1] == self.input_size and rnn_native.usable(x):
+        self._check_input(x)
+        if rnn_native.usable(x):
             return rnn_native.dag_final_states(self.layers, x, lengths, all_layers=False)
         return self.layer_states(x, lengths)[-1]
 

@@ -9,7 +9,7 @@ a time step costs no operator dispatch and no Python at all. The TorchScript ker
 :mod:`~hiddenstruct.nn.rnn_stack` compute the same function and stay the fallback.
 
 Building: the source is compiled with the system C++ compiler (``$CXX``, else ``c++``,
-``g++`` or ``clang++``; about 2 s) into a cache directory (``$HIDDENSTRUCT_CACHE``, else
+``g++`` or ``clang++``; about 1.5 s) into a cache directory (``$HIDDENSTRUCT_CACHE``, else
 ``$XDG_CACHE_HOME/hiddenstruct`` or ``~/.cache/hiddenstruct``), keyed by the source, the
 flags, the compiler and the CPU, so a machine builds it once and concurrent processes do
 not clash. No compiler, a failed build or ``HIDDENSTRUCT_NATIVE=0`` mean the TorchScript
@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from hiddenstruct.nn.rnn_fused import KINDS
-from hiddenstruct.nn.varlen import check_lengths, pytorch_final_hidden
+from hiddenstruct.nn.varlen import check_lengths, pytorch_final_hidden, recomputed_grads
 
 SOURCE = Path(__file__).with_name("rnn_native.cpp")
 FLAGS = (
@@ -326,14 +326,21 @@ class NativeStackFinal(torch.autograd.Function):
     def _double_backward(ctx, x, weights, d_final):
         sizes, index, rows = ctx.plan
         wiring = ctx.wiring
+
+        def recompute() -> torch.Tensor:
+            packed = x.reshape(-1, x.shape[2]).index_select(0, index)
+            return pytorch_final_hidden(
+                wiring.kind,
+                packed,
+                sizes.tolist(),
+                rows,
+                weights,
+                wiring.in_begin,
+                wiring.out_begin,
+            )
+
         wanted = [ctx.needs_input_grad[1], *ctx.needs_input_grad[3:]]
-        inputs = [t for t, need in zip([x, *weights], wanted, strict=True) if need]
-        packed = x.reshape(-1, x.shape[2]).index_select(0, index)
-        final = pytorch_final_hidden(
-            wiring.kind, packed, sizes.tolist(), rows, weights, wiring.in_begin, wiring.out_begin
-        )
-        found = iter(torch.autograd.grad(final, inputs, d_final, create_graph=True))
-        dx, *grads = [next(found) if need else None for need in wanted]
+        dx, *grads = recomputed_grads(recompute, [x, *weights], wanted, d_final)
         return (None, dx, None, *grads)
 
 

@@ -27,7 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.rnn_fused import KINDS, _script
-from hiddenstruct.nn.varlen import pytorch_final_hidden
+from hiddenstruct.nn.varlen import pytorch_final_hidden, recomputed_grads
 
 
 def _input_projection(inp: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -349,11 +349,12 @@ class _StackFinal(torch.autograd.Function):
         weights, saved = rest[: 4 * ctx.layers], rest[4 * ctx.layers :]
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():
-            wanted = [needs[2], *needs[4:]]
-            inputs = [t for t, need in zip([x, *weights], wanted, strict=True) if need]
-            final = pytorch_final_hidden(ctx.kind, x, ctx.sizes, rows, weights)
-            found = iter(torch.autograd.grad(final, inputs, d_final, create_graph=True))
-            dx, *grads = [next(found) if need else None for need in wanted]
+            dx, *grads = recomputed_grads(
+                lambda: pytorch_final_hidden(ctx.kind, x, ctx.sizes, rows, weights),
+                [x, *weights],
+                [needs[2], *needs[4:]],
+                d_final,
+            )
             return (None, None, dx, None, *grads)
         dx, *grads = _script(stack_backward)(
             ctx.kind, d_final.contiguous(), x, ctx.sizes, rows, list(weights), list(saved), needs[2]

@@ -174,3 +174,12 @@ def pytorch_final_hidden(
     concatenated = torch.cat(outputs, dim=1)
     begin = concatenated.shape[1] - outputs[-1].shape[1] if out_begin is None else out_begin
     return concatenated[:, begin:].index_select(0, rows)
+
+
+def recomputed_grads(recompute, tensors, wanted, d_out: torch.Tensor) -> list:
+    """Gradients of ``recompute()`` (a function of ``tensors``) with respect to the
+    ``tensors`` whose ``wanted`` flag is set, ``None`` for the others, with a graph
+    (``create_graph=True``): how the hand-written stack kernels answer a double backward."""
+    inputs = [t for t, need in zip(tensors, wanted, strict=True) if need]
+    found = iter(torch.autograd.grad(recompute(), inputs, d_out, create_graph=True))
+    return [next(found) if need else None for need in wanted]
