@@ -35,6 +35,13 @@ from hiddenstruct.experiments.hashing import (
     hashable_config,
     to_jsonable,
 )
+from hiddenstruct.experiments.lease import (
+    DEFAULT_STALE_AFTER,
+    Owner,
+    add_lease_columns,
+    blocking_owner,
+)
+from hiddenstruct.experiments.store_checks import check_existing_store, create_store_file
 
 __all__ = [
     "ADDED_LATER",
@@ -166,16 +173,37 @@ def _trials_frame(records: list[TrialRecord]):
     return pd.DataFrame(rows, columns=None if rows else base)
 
 
-class TrialStore:
-    """SQLite-backed store of trials; safe to open from several processes at once."""
+@dataclass(frozen=True)
+class Claim:
+    """Outcome of :meth:`TrialStore.try_claim`: the attempt number, or why there is none."""
 
-    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
+    attempt: int | None
+    held_by: Owner | None = None  # another live process runs the trial
+
+    @property
+    def ok(self) -> bool:
+        return self.attempt is not None
+
+
+class TrialStore:
+    """SQLite-backed store of trials; safe to open from several processes at once.
+
+    ``stale_after``: seconds without a heartbeat after which another process's lease on a
+    ``running`` trial may be taken over (an owner on this host that is gone is stale at once).
+    """
+
+    def __init__(
+        self, path: str | Path, timeout: float = 60.0, stale_after: float = DEFAULT_STALE_AFTER
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.stale_after = stale_after
+        self.owner = Owner.current()
+        self.failures: list[tuple[str, str]] = []  # (hash, error) failed through this object
         self._conn = self._open()
 
     def __reduce__(self):  # pickles as its path: each process opens its own connection
-        return (type(self), (str(self.path), self.timeout))
+        return (type(self), (str(self.path), self.timeout, self.stale_after))
 
     def __repr__(self) -> str:
         return f"TrialStore({str(self.path)!r})"
@@ -190,18 +218,29 @@ class TrialStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise self._fail_open(err) from None
+        if not self.path.exists():
+            create_store_file(self.path, _SCHEMA, SCHEMA_VERSION, self._fail_open)
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as err:
+            raise self._fail_open(err) from None
+        try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            check_existing_store(conn, self.path, SCHEMA_VERSION)  # never touch a foreign file
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            self._add_lease_columns(conn)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as err:
+            conn.close()
             raise self._fail_open(err) from None
+        except HiddenstructError:
+            conn.close()
+            raise
         if version > SCHEMA_VERSION:
             conn.close()
             raise HiddenstructError(
@@ -209,6 +248,16 @@ class TrialStore:
                 f"hiddenstruct understands ({SCHEMA_VERSION}); upgrade hiddenstruct"
             )
         return conn
+
+    @staticmethod
+    def _add_lease_columns(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            add_lease_columns(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection (the store can not be used afterwards)."""
@@ -267,23 +316,73 @@ class TrialStore:
 
         ``done`` trials (and ``failed`` ones unless ``retry_failed``) are not claimed. Metrics and
         artifacts of an earlier, interrupted attempt are deleted so nothing is duplicated.
+        A ``running`` trial another live process holds is not claimed (see :meth:`try_claim`).
+        """
+        return self.try_claim(trial_hash, retry_failed).attempt
+
+    def try_claim(self, trial_hash: str, retry_failed: bool = True) -> Claim:
+        """Like :meth:`claim`, but a trial another live process holds is left alone.
+
+        The claim takes a lease for :attr:`owner` (refresh it with a
+        :class:`~hiddenstruct.experiments.lease.Heartbeat`); a ``running`` trial whose lease is
+        stale (owner gone, or no heartbeat for :attr:`stale_after` s) is taken over.
         """
         with self._write() as conn:
-            row = conn.execute("SELECT status FROM trials WHERE hash = ?", (trial_hash,)).fetchone()
+            row = conn.execute(
+                "SELECT status, lease_owner, heartbeat_at FROM trials WHERE hash = ?",
+                (trial_hash,),
+            ).fetchone()
             if row is None:
                 raise UsageError(f"unknown trial {trial_hash}; register it first")
             if row["status"] == "done" or (row["status"] == "failed" and not retry_failed):
-                return None
+                return Claim(None)
+            if row["status"] == "running":
+                holder = blocking_owner(
+                    row["lease_owner"], row["heartbeat_at"], self.stale_after, time.time()
+                )
+                if holder is not None:
+                    return Claim(None, holder)
+            now = time.time()
             conn.execute("DELETE FROM metrics WHERE hash = ?", (trial_hash,))
             conn.execute("DELETE FROM artifacts WHERE hash = ?", (trial_hash,))
             conn.execute(
                 "UPDATE trials SET status = 'running', attempts = attempts + 1, started_at = ?, "
-                "finished_at = NULL, error = NULL, result = NULL WHERE hash = ?",
-                (time.time(), trial_hash),
+                "finished_at = NULL, error = NULL, result = NULL, lease_owner = ?, "
+                "heartbeat_at = ? WHERE hash = ?",
+                (now, str(self.owner), now, trial_hash),
             )
-            return conn.execute(
+            attempt = conn.execute(
                 "SELECT attempts FROM trials WHERE hash = ?", (trial_hash,)
             ).fetchone()[0]
+            return Claim(attempt)
+
+    def _holds(self, conn: sqlite3.Connection, trial_hash: str, attempt: int) -> bool:
+        """Whether this store's owner still holds ``attempt`` of a ``running`` trial."""
+        row = conn.execute(
+            "SELECT status, attempts, lease_owner FROM trials WHERE hash = ?", (trial_hash,)
+        ).fetchone()
+        return (
+            row is not None
+            and row["status"] == "running"
+            and row["attempts"] == attempt
+            and row["lease_owner"] == str(self.owner)
+        )
+
+    def release(self, trial_hashes: Iterable[str]) -> int:
+        """Put trials this owner holds back to ``pending`` (after an interrupt); returns how many."""
+        released = 0
+        with self._write() as conn:
+            for trial_hash in trial_hashes:
+                cursor = conn.execute(
+                    "UPDATE trials SET status = 'pending', lease_owner = NULL, "
+                    "heartbeat_at = NULL WHERE hash = ? AND status = 'running' "
+                    "AND lease_owner = ?",
+                    (trial_hash, str(self.owner)),
+                )
+                if cursor.rowcount:
+                    conn.execute("DELETE FROM metrics WHERE hash = ?", (trial_hash,))
+                    released += 1
+        return released
 
     def _insert_logs(
         self,
@@ -308,16 +407,23 @@ class TrialStore:
         metrics: Iterable[MetricRow] = (),
         artifacts: Mapping[str, str | Path] | None = None,
         started_at: float | None = None,
-    ) -> None:
-        """Store the result (and the attempt's metrics/artifacts) and mark the trial ``done``."""
+        attempt: int | None = None,
+    ) -> bool:
+        """Store the result (and the attempt's metrics/artifacts) and mark the trial ``done``.
+
+        With ``attempt``, only while this owner still holds that attempt (False otherwise).
+        """
         payload = _dumps(result or {})
         with self._write() as conn:
+            if attempt is not None and not self._holds(conn, trial_hash, attempt):
+                return False
             self._insert_logs(conn, trial_hash, metrics, artifacts or {})
             conn.execute(
                 "UPDATE trials SET status = 'done', result = ?, error = NULL, finished_at = ?, "
                 "started_at = COALESCE(?, started_at) WHERE hash = ?",
                 (payload, time.time(), started_at, trial_hash),
             )
+        return True
 
     def fail(
         self,
@@ -325,15 +431,23 @@ class TrialStore:
         error: str,
         metrics: Iterable[MetricRow] = (),
         started_at: float | None = None,
-    ) -> None:
-        """Mark the trial ``failed`` with its error text (metrics logged so far are kept)."""
+        attempt: int | None = None,
+    ) -> bool:
+        """Mark the trial ``failed`` with its error text (metrics logged so far are kept).
+
+        With ``attempt``, only while this owner still holds that attempt (False otherwise).
+        """
         with self._write() as conn:
+            if attempt is not None and not self._holds(conn, trial_hash, attempt):
+                return False
             self._insert_logs(conn, trial_hash, metrics, {})
             conn.execute(
                 "UPDATE trials SET status = 'failed', error = ?, finished_at = ?, "
                 "started_at = COALESCE(?, started_at) WHERE hash = ?",
                 (str(error), time.time(), started_at, trial_hash),
             )
+        self.failures.append((trial_hash, str(error)))
+        return True
 
     def log_metrics(self, trial_hash: str, rows: Iterable[MetricRow]) -> None:
         """Append ``(step, name, value)`` rows in one transaction."""
