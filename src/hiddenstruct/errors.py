@@ -19,3 +19,12 @@ class DataError(HiddenstructError):
 
 class GraphError(HiddenstructError, ValueError):
     """A graph cannot be used as asked (cycle, self-loop, empty, disconnected, ...)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: the CLI prints ``note`` on one line and exits ``128 + signum``."""
+
+    def __init__(self, signum: int, note: str = "") -> None:
+        super().__init__(note)
+        self.signum = int(signum)
+        self.note = note

@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hiddenstruct.experiments.executors import make_executor
     from hiddenstruct.experiments.nas import preset, run_experiment
+    from hiddenstruct.experiments.outcome import sweep_exit_code
     from hiddenstruct.experiments.store import TrialStore
 
     overrides = {
@@ -184,9 +185,9 @@ def run(args: argparse.Namespace) -> int:
 
     executor = make_executor(args.executor, args.workers, args.ray_address)
     _, written = run_experiment(
-        config, args.output, TrialStore(args.store), executor, report, True, args.threads
+        config, args.output, (store := TrialStore(args.store)), executor, report, True, args.threads
     )
     out = Console()
     for label, value in written.items():
         out.print(f"{label}: {value}")
-    return 0
+    return sweep_exit_code(store, written)

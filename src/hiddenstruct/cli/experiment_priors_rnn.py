@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hiddenstruct.experiments.executors import make_executor
+    from hiddenstruct.experiments.outcome import sweep_exit_code
     from hiddenstruct.experiments.priors_rnn import preset, run_experiment
     from hiddenstruct.experiments.store import TrialStore
 
@@ -104,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["modes"] = tuple(args.modes)
     config = preset(args.preset, **overrides)
     executor = make_executor(args.executor, args.workers, args.ray_address)
-    written = run_experiment(config, TrialStore(args.store), args.output, executor)
+    store = TrialStore(args.store)
+    written = run_experiment(config, store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")
-    return 0
+    return sweep_exit_code(store, written)

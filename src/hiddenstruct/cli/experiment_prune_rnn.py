@@ -116,6 +116,7 @@ _FIELDS = (
 
 def run(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.executors import make_executor
+    from hiddenstruct.experiments.outcome import sweep_exit_code
     from hiddenstruct.experiments.prune_rnn import PruneRNNConfig, run_prune_rnn
     from hiddenstruct.experiments.store import TrialStore
 
@@ -128,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     )
     config.validate()
     executor = make_executor(args.executor, args.workers, args.ray_address)
-    written = run_prune_rnn(config, TrialStore(args.store), args.output, executor)
+    store = TrialStore(args.store)
+    written = run_prune_rnn(config, store, args.output, executor)
     for label, path in written.items():
         print(f"{label}: {path}")
-    return 0
+    return sweep_exit_code(store, written)

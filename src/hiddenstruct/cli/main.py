@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
+import sqlite3
 import sys
+from collections.abc import Callable
 
 from hiddenstruct import __version__
-from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError
 
 # Explicit registry: module names under hiddenstruct.cli, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -40,23 +43,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_terminated(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _on_sigterm_raise() -> None:
+    """SIGTERM unwinds like Ctrl-C (cleanup runs, workers stop) and exits 143."""
+    try:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (e.g. main() called from a thread)
+        pass
+
+
+def _interrupted(err: KeyboardInterrupt) -> int:
+    signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+    note = f"; {err.note}" if isinstance(err, Interrupted) and err.note else ""
+    print(f"hiddenstruct: interrupted by {signal.Signals(signum).name}{note}", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    return guarded(lambda: args.func(args))
+
+
+def guarded(command: Callable[[], int | None]) -> int:
+    """Run ``command`` as the CLI does: messages instead of tracebacks, exit codes 0/1/2/130/143."""
+    _on_sigterm_raise()
     try:
-        return int(args.func(args) or 0)
+        return int(command() or 0)
     except UsageError as err:
         print(f"hiddenstruct: error: {err}", file=sys.stderr)
         return 2
     except HiddenstructError as err:
         print(f"hiddenstruct: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("hiddenstruct: interrupted", file=sys.stderr)
-        return 130
+    except sqlite3.DatabaseError as err:  # a store damaged after it was opened
+        print(
+            f"hiddenstruct: error: the trial store could not be read ({err}); run "
+            "`hiddenstruct results check --store FILE`",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt as err:
+        return _interrupted(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,9 +18,7 @@ Example::
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import itertools
-import multiprocessing
 import os
 import pickle
 import sys
@@ -34,6 +32,8 @@ from typing import Any, Protocol
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.hashing import config_hash, to_jsonable
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
+from hiddenstruct.experiments.sweep import Sweep
+from hiddenstruct.experiments.workers import run_pool
 from hiddenstruct.training.progress import suppress_progress
 
 
@@ -56,6 +56,8 @@ class TrialLogger:
         """Record the path of a file the trial wrote (figure, checkpoint, table)."""
         self.artifacts[name] = str(path)
 
+
+DEFAULT_MAX_ATTEMPTS = 2  # runs of a trial whose worker died, per sweep
 
 TrialFn = Callable[[dict[str, Any], TrialLogger], dict[str, Any] | None]
 
@@ -84,6 +86,7 @@ class TrialOutcome:
     finished_at: float
     metrics: list[MetricRow] = field(default_factory=list)
     artifacts: dict[str, str] = field(default_factory=dict)
+    crashed: bool = False  # the process running it died: retried up to ``max_attempts``
 
 
 def trial_seed(config: dict[str, Any], trial_hash: str) -> int:
@@ -116,11 +119,10 @@ def execute_trial(job: TrialJob) -> TrialOutcome:
     )
 
 
-def _crashed(job: TrialJob, err: BaseException) -> TrialOutcome:
+def _crashed(job: TrialJob, err: BaseException | str) -> TrialOutcome:
     now = time.time()
-    return TrialOutcome(
-        job.hash, False, None, f"worker crashed: {type(err).__name__}: {err}", now, now
-    )
+    reason = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+    return TrialOutcome(job.hash, False, None, f"worker crashed: {reason}", now, now, crashed=True)
 
 
 class Executor(Protocol):
@@ -141,12 +143,6 @@ class LocalExecutor:
     def map_unordered(self, fn, jobs):
         for job in jobs:
             yield fn(job)
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 class ProcessPoolExecutor:
@@ -170,48 +166,13 @@ class ProcessPoolExecutor:
                 f"the trial function cannot be sent to worker processes ({err}); "
                 "define it at module level (not a lambda or closure)"
             ) from None
-        pool = cf.ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(self.threads_per_worker,),
+        yield from run_pool(
+            fn,
+            itertools.chain([first], jobs),
+            self.workers,
+            self.threads_per_worker,
+            lambda job, why: _crashed(job, f"the worker process died ({why}) running this trial"),
         )
-        futures: dict[cf.Future, TrialJob] = {}
-
-        def submit(job: TrialJob) -> TrialOutcome | None:
-            try:
-                futures[pool.submit(fn, job)] = job
-            except cf.process.BrokenProcessPool as err:  # an earlier worker death broke the pool
-                return _crashed(job, err)
-            return None
-
-        finished = False
-        try:
-            # keep at most `workers` trials in flight so only those are claimed as running
-            for job in itertools.chain([first], itertools.islice(jobs, self.workers - 1)):
-                if (refused := submit(job)) is not None:
-                    yield refused
-            while True:
-                while futures:
-                    done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
-                    for future in done:
-                        job = futures.pop(future)
-                        try:
-                            yield future.result()
-                        except Exception as err:  # a worker died (killed, out of memory)
-                            yield _crashed(job, err)
-                        following = next(jobs, None)
-                        if following is not None and (refused := submit(following)) is not None:
-                            yield refused
-                following = next(jobs, None)  # only left when a broken pool refused jobs
-                if following is None:
-                    break
-                if (refused := submit(following)) is not None:
-                    yield refused
-            finished = True
-        finally:
-            # on Ctrl-C or an error, do not wait for queued trials
-            pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 class RayExecutor:
@@ -282,12 +243,19 @@ class SweepSummary:
     skipped: int
     done: int
     failed: int
+    elsewhere: int = 0  # finished by a concurrent sweep while this one ran
+    held_elsewhere: int = 0  # skipped because another live process runs them
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.total} trials: {self.skipped} already done (skipped), "
             f"{self.done} run ok, {self.failed} failed"
         )
+        if self.elsewhere:
+            text += f", {self.elsewhere} finished by another process"
+        if self.held_elsewhere:
+            text += f", {self.held_elsewhere} still running in another process (skipped)"
+        return text
 
 
 class _SweepProgress:
@@ -346,13 +314,21 @@ def run_trials(
     executor: Executor | None = None,
     progress: bool = True,
     retry_failed: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    wait_for_others: bool = True,
 ) -> list[TrialRecord]:
     """Run every config not yet ``done``; return all their records in input order.
 
     ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); duplicates run once.
     ``progress``: show 'trial n/N, ETA' when stderr is a terminal and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
+    ``max_attempts``: runs of a trial whose worker process died, in this sweep (default 2).
+    ``wait_for_others``: wait for trials another live process is running (default) instead
+    of skipping them. Ctrl-C / SIGTERM put the held trials back to ``pending`` and raise
+    :class:`~hiddenstruct.errors.Interrupted`.
     """
+    if max_attempts < 1:
+        raise UsageError(f"max_attempts must be >= 1, got {max_attempts}")
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     executor = executor or LocalExecutor()
     resolved = [to_jsonable(c) for c in configs]
@@ -360,44 +336,31 @@ def run_trials(
     unique = dict(zip(hashes, resolved, strict=True))
     store.register_many(experiment, unique.values(), unique.keys())
     to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]
-    counts = {"claimed": 0, "failed": 0}
 
-    def claimed_jobs() -> Iterator[TrialJob]:
-        for trial_hash in to_run:
-            attempt = store.claim(trial_hash, retry_failed=retry_failed)
-            if attempt is None:  # finished meanwhile by a concurrent sweep
-                continue
-            counts["claimed"] += 1
-            config = unique[trial_hash]
-            seed = trial_seed(config, trial_hash)
-            yield TrialJob(experiment, trial_hash, config, fn, seed, attempt)
+    def make_job(trial_hash: str, attempt: int) -> TrialJob:
+        config = unique[trial_hash]
+        return TrialJob(experiment, trial_hash, config, fn, trial_seed(config, trial_hash), attempt)
 
+    sweep = Sweep(store, make_job, retry_failed, max_attempts, wait_for_others)
     show = progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
     with _SweepProgress(experiment, len(to_run), show) as bar:
-        for outcome in executor.map_unordered(execute_trial, claimed_jobs()):
-            if outcome.ok:
-                store.finish(
-                    outcome.hash,
-                    outcome.result,
-                    outcome.metrics,
-                    outcome.artifacts,
-                    outcome.started_at,
-                )
-            else:
-                counts["failed"] += 1
-                store.fail(
-                    outcome.hash,
-                    outcome.error or "unknown error",
-                    outcome.metrics,
-                    outcome.started_at,
-                )
-            bar.advance(counts["failed"])
-    failed, ran = counts["failed"], counts["claimed"]
-    summary = SweepSummary(len(unique), len(unique) - ran, ran - failed, failed)
+        sweep.run(executor, execute_trial, to_run, lambda _: bar.advance(sweep.counts["failed"]))
+    failed, ran = sweep.counts["failed"], sweep.counts["claimed"]
+    summary = SweepSummary(
+        len(unique),
+        len(unique) - len(to_run),
+        ran - failed - sweep.counts["lost"],
+        failed,
+        sweep.counts["elsewhere"],
+        sweep.counts["skipped_held"],
+    )
     if progress:
         from rich.console import Console
 
+        console = Console(stderr=True)
+        for note in sweep.notes:
+            console.print(f"[yellow]{experiment}: {note}[/yellow]", highlight=False)
         style = "red" if failed else "green"
-        Console(stderr=True).print(f"[{style}]{experiment}: {summary}[/{style}]")
+        console.print(f"[{style}]{experiment}: {summary}[/{style}]")
     records = {rec.hash: rec for rec in (store.get(h) for h in unique)}
     return [records[h] for h in hashes]

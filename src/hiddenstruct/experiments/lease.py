@@ -103,7 +103,9 @@ class Heartbeat:
     def __init__(self, path: Path, owner: Owner, interval: float, timeout: float = 30.0) -> None:
         self._path, self._owner, self._interval, self._timeout = path, owner, interval, timeout
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hiddenstruct-heartbeat", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="hiddenstruct-heartbeat", daemon=True
+        )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

@@ -29,9 +29,9 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from hiddenstruct.data.images import image_dataset_info, load_image_dataset
-from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.experiments.figures import new_figure, plot_mean_std, save_figure
+from hiddenstruct.experiments.outcome import require_finished
 from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exported)
     EXPERIMENT,
     METHODS,
@@ -229,7 +229,7 @@ def run_prune_ffn(
     records = run_trials(EXPERIMENT, configs, ffn_trial, store, executor, progress=progress)
     done = [r for r in records if r.status == "done"]
     if not done:
-        raise UsageError("no prune-ffn trial finished; see the store for the errors")
+        require_finished(EXPERIMENT, records)
     rows = []
     for record in done:
         c = record.config

@@ -30,6 +30,7 @@ from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_c
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.experiments.figures import new_figure, save_figure
+from hiddenstruct.experiments.outcome import require_finished
 from hiddenstruct.experiments.prune_ffn import retrain_hooks, write_csv
 from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
 from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
@@ -262,7 +263,7 @@ def run_prune_rnn(
     )
     done = [{**r.config, "result": r.result} for r in records if r.status == "done"]
     if not done:
-        raise UsageError("no prune-rnn trial finished; see the store for the errors")
+        require_finished(EXPERIMENT, records)
     rows = []
     for rec in done:
         for pt in rec["result"]["points"]:

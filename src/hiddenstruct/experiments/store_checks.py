@@ -78,7 +78,9 @@ def check_existing_store(conn: sqlite3.Connection, path: Path, supported_version
                 f"{path} is not a hiddenstruct trial store (not a SQLite file); "
                 "choose another file with --store"
             ) from None
-        raise HiddenstructError(f"trial store {path} is damaged ({err}); {_recover_hint(path)}")
+        raise HiddenstructError(
+            f"trial store {path} is damaged ({err}); {_recover_hint(path)}"
+        ) from None
     if problems != ["ok"]:
         raise HiddenstructError(
             f"trial store {path} is damaged ({problems[0]}); {_recover_hint(path)}"
