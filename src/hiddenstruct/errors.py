@@ -28,3 +28,7 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(note)
         self.signum = int(signum)
         self.note = note
+
+
+class TrainingDiverged(HiddenstructError):
+    """The loss or the parameters became NaN/inf: the trial fails (never stored as a result)."""

@@ -20,7 +20,10 @@ from hiddenstruct.experiments.store import TrialRecord, TrialStore
 def error_summary(error: str | None) -> str:
     """The last line of a stored traceback ('TrainingDiverged: loss became NaN at ...')."""
     lines = [line for line in (error or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "unknown error"
+    if not lines:
+        return "unknown error"
+    kind, sep, message = lines[-1].strip().partition(": ")
+    return f"{kind.rsplit('.', 1)[-1]}{sep}{message}" if " " not in kind else lines[-1].strip()
 
 
 def require_finished(experiment: str, records: Sequence[TrialRecord]) -> None:

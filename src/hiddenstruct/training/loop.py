@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.training.divergence import DivergenceWatch
 from hiddenstruct.training.optim import OptimizerSpec, make_optimizer
 from hiddenstruct.training.progress import make_progress
 from hiddenstruct.training.seeding import default_device
@@ -201,6 +202,7 @@ def train(
         steps = None
     history: list[EpochMetrics] = []
     stop_reason = "epochs"
+    watch = DivergenceWatch(device, _current_lr(opt))
     with make_progress(progress, epochs) as bar:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
@@ -210,10 +212,11 @@ def train(
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.long)
             count = 0
-            for batch in train_loader:
+            for step, batch in enumerate(train_loader, start=1):
                 inputs, target = _split(_to_device(batch, device))
                 logits = model(*inputs)
                 loss = loss_fn(logits, target)
+                watch.observe(loss, epoch, step)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if clip_grad_norm is not None:
@@ -228,6 +231,7 @@ def train(
                     bar.step(float(loss_sum) / count, float(correct) / count)
             if count == 0:
                 raise UsageError("the training loader yielded no batches (empty dataset?)")
+            watch.check(epoch, params)
             val = evaluate(model, val_loader, device, loss_fn) if val_loader is not None else None
             metrics = EpochMetrics(
                 epoch=epoch,

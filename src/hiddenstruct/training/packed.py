@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hiddenstruct.training.divergence import DivergenceWatch
 from hiddenstruct.training.loop import Evaluation
 
 OwnerMaps = Sequence[tuple[torch.Tensor, torch.Tensor]]
@@ -102,16 +103,18 @@ def train_packed(
     params = [p for p, _ in owner_maps]
     opt = optimizer(params) if optimizer is not None else torch.optim.Adam(params, lr=lr)
     history: list[PackedEpoch] = []
+    watch = DivergenceWatch(device, float(opt.param_groups[0]["lr"]))
     for epoch in range(1, epochs + 1):
         model.train()
         start = time.perf_counter()
         loss_sum = torch.zeros(num_graphs, device=device)
         correct = torch.zeros(num_graphs, device=device)
         seen = 0
-        for batch in train_loader:
+        for step, batch in enumerate(train_loader, start=1):
             *inputs, target = (x.to(device) for x in batch)
             logits = model(*inputs)
             losses = per_graph_loss(logits, target)
+            watch.observe(losses, epoch, step)  # one diverged graph fails its whole pack
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()
             if clip_grad_norm is not None:
@@ -121,6 +124,7 @@ def train_packed(
                 loss_sum += losses.detach() * target.shape[0]
                 correct += (logits.argmax(dim=-1) == target[:, None]).sum(dim=0)
             seen += target.shape[0]
+        watch.check(epoch, params)
         record = PackedEpoch(
             epoch=epoch,
             train_loss=tuple((loss_sum / max(seen, 1)).tolist()),
