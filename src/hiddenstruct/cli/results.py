@@ -57,6 +57,31 @@ def register(subparsers) -> None:
         "--metrics", action="store_true", help="export the per-step metrics table instead"
     )
     export.set_defaults(func=run_export)
+    register_repair(sub)
+
+
+def register_repair(sub) -> None:
+    """``results check`` and ``results recover``."""
+    check = sub.add_parser(
+        "check",
+        help="check a trial store for damage",
+        description="Run SQLite's full integrity check on the store (read-only) and print the "
+        "row counts; exit 1 when it is damaged or not a hiddenstruct store.",
+    )
+    add_store_argument(check)
+    check.set_defaults(func=run_check)
+    recover = sub.add_parser(
+        "recover",
+        help="copy what is readable from a damaged store into a new one",
+        description="Copy every readable trial, metric and artifact row of --store into a new "
+        "store --output (the damaged file is only read). Trials left 'running' become "
+        "'pending'. Then use the new file with --store.",
+    )
+    add_store_argument(recover)
+    recover.add_argument(
+        "--output", type=Path, required=True, help="new store file to create (must not exist)"
+    )
+    recover.set_defaults(func=run_recover)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -161,4 +186,33 @@ def run_export(args: argparse.Namespace) -> int:
     _check_experiment(store, args.experiment)
     rows = export_trials(store, args.output, args.format, args.experiment, args.metrics)
     print(f"wrote {rows} rows to {args.output}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from hiddenstruct.experiments.store_checks import check_store
+
+    report = check_store(args.store)
+    counts = ", ".join(f"{n} {table}" for table, n in report.counts.items())
+    if report.ok:
+        print(f"{args.store}: ok ({counts})")
+        return 0
+    print(f"{args.store}: DAMAGED ({counts or 'no table readable'})")
+    for problem in report.problems:
+        print(f"  {problem}")
+    print(
+        f"copy out what is readable: hiddenstruct results recover --store {args.store} "
+        "--output NEW.sqlite"
+    )
+    return 1
+
+
+def run_recover(args: argparse.Namespace) -> int:
+    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.experiments.store_checks import recover_store
+
+    counts = recover_store(args.store, args.output, TrialStore)
+    lost = sum(v for k, v in counts.items() if k.endswith("_unreadable"))
+    kept = ", ".join(f"{counts[t]} {t}" for t in ("trials", "metrics", "artifacts") if t in counts)
+    print(f"recovered {kept} into {args.output}" + (f"; {lost} rows unreadable" if lost else ""))
     return 0

@@ -82,9 +82,8 @@ def check_existing_store(conn: sqlite3.Connection, path: Path, supported_version
             f"trial store {path} is damaged ({err}); {_recover_hint(path)}"
         ) from None
     if problems != ["ok"]:
-        raise HiddenstructError(
-            f"trial store {path} is damaged ({problems[0]}); {_recover_hint(path)}"
-        )
+        first = next(line for line in "\n".join(problems).splitlines() if "***" not in line)
+        raise HiddenstructError(f"trial store {path} is damaged ({first}); {_recover_hint(path)}")
     if "trials" not in tables:
         raise HiddenstructError(
             f"{path} is a SQLite database but not a hiddenstruct trial store (no 'trials' "
@@ -125,11 +124,14 @@ def check_store(path: Path, limit: int = 20) -> CheckReport:
     conn = _read_only(path)
     try:
         try:
-            problems = [row[0] for row in conn.execute(f"PRAGMA integrity_check({limit})")]
+            rows = [row[0] for row in conn.execute(f"PRAGMA integrity_check({limit})")]
+            problems = [] if rows == ["ok"] else "\n".join(rows).splitlines()
+        except sqlite3.DatabaseError as err:
+            problems = [str(err)]
+        try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as err:
-            return CheckReport(path, [str(err)], {})
-        problems = [] if problems == ["ok"] else problems
+            return CheckReport(path, [*problems, f"schema unreadable: {err}"], {})
         if "trials" not in tables:
             problems.append("no 'trials' table: not a hiddenstruct trial store")
         counts = {}
