@@ -100,13 +100,13 @@ def _run(*args: str):
     )
 
 
-def test_unwritable_export_exits_1_without_partial_file(store_path, tmp_path, capsys):
+def test_unwritable_export_is_a_usage_error_without_partial_file(store_path, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code = main(
         ["results", "export", "--store", str(store_path), "--output", str(blocker / "a.csv")]
     )
-    assert code == 1
+    assert code == 2  # checked before the export starts (issue 16)
     assert "cannot write" in capsys.readouterr().err
 
 

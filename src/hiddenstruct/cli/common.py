@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hiddenstruct.cli.paths import output_folder
+
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
 
 
@@ -65,8 +67,8 @@ def add_experiment_run_arguments(parser: argparse.ArgumentParser, experiment: st
     default = Path("runs") / experiment
     parser.add_argument(
         "--output",
-        type=Path,
-        default=default,
+        type=output_folder,
+        default=str(default),  # a string default goes through type= too: checked before work
         help=f"folder for CSVs and figures (default: {default})",
     )
     add_store_argument(parser)

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from hiddenstruct.cli.common import positive_int
+from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.graphs.cost import WARN_SECONDS, estimated_seconds, human_duration
 from hiddenstruct.graphs.properties import BACKENDS, DISCONNECTED_POLICIES, PROPERTY_NAMES
 
 
@@ -32,6 +35,13 @@ def register(subparsers) -> None:
         help="CSV file to write (.parquet writes Parquet); written only when every file succeeded",
     )
     parser.add_argument(
+        "--max-edges",
+        type=positive_int,
+        default=None,
+        help="refuse graphs with more edges than this (default: no limit; a graph whose "
+        f"estimated time exceeds {WARN_SECONDS:.0f} s gets a warning first)",
+    )
+    parser.add_argument(
         "--backend",
         choices=tuple(BACKENDS),
         default="igraph",
@@ -53,6 +63,26 @@ def _is_connected(G) -> bool:
     return nx.is_weakly_connected(G) if G.is_directed() else nx.is_connected(G)
 
 
+def _guard_size(path: Path, G, args: argparse.Namespace) -> None:
+    """--max-edges refuses; a long estimated computation is announced on stderr."""
+    from hiddenstruct.errors import UsageError
+
+    nodes, edges = G.number_of_nodes(), G.number_of_edges()
+    estimate = human_duration(estimated_seconds(nodes, edges, args.backend))
+    if args.max_edges is not None and edges > args.max_edges:
+        raise UsageError(
+            f"{path} has {edges} edges, more than --max-edges {args.max_edges} (its properties "
+            f"would take roughly {estimate}); raise --max-edges or drop the file"
+        )
+    if estimated_seconds(nodes, edges, args.backend) > WARN_SECONDS:
+        print(
+            f"warning: {path} has {nodes} vertices and {edges} edges; its properties take "
+            f"roughly {estimate} with the {args.backend} backend (Ctrl-C stops; --max-edges N "
+            "refuses such files)",
+            file=sys.stderr,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -61,9 +91,14 @@ def run(args: argparse.Namespace) -> int:
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.predict.dataset import write_table
 
+    check_output_file(args.output, (".csv", ".parquet"))
     rows = []
-    for path in args.files:
+    show = len(args.files) > 1 and sys.stderr.isatty()
+    for number, path in enumerate(args.files, start=1):
+        if show:
+            print(f"[{number}/{len(args.files)}] {path}", file=sys.stderr)
         G = read_graph(path)  # GraphError messages name the file
+        _guard_size(path, G, args)
         try:
             values = properties(G, args.backend, disconnected=args.disconnected)
         except GraphError as err:

@@ -89,6 +89,10 @@ def guarded(command: Callable[[], int | None]) -> int:
             file=sys.stderr,
         )
         return 1
+    except OSError as err:  # last line of defence: a file-system failure is a message too
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"hiddenstruct: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as err:
         return _interrupted(err)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hiddenstruct.cli.paths import check_output_file
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from hiddenstruct.errors import HiddenstructError
     from hiddenstruct.experiments.report import write_report
 
+    check_output_file(args.output, (".html", ".htm"))
     summary = None
     if args.store is not None:
         from hiddenstruct.experiments.store import TrialStore

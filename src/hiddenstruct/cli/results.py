@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from hiddenstruct.cli.common import add_store_argument, positive_int
+from hiddenstruct.cli.paths import check_output_file
 
 STATUSES = ("pending", "running", "done", "failed")
 
@@ -79,7 +80,10 @@ def register_repair(sub) -> None:
     )
     add_store_argument(recover)
     recover.add_argument(
-        "--output", type=Path, required=True, help="new store file to create (must not exist)"
+        "--output",
+        type=Path,
+        required=True,
+        help="new store file to create (must not exist)",
     )
     recover.set_defaults(func=run_recover)
 
@@ -182,6 +186,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.export import export_trials
 
+    check_output_file(args.output)
     store = _open_existing(args.store)
     _check_experiment(store, args.experiment)
     rows = export_trials(store, args.output, args.format, args.experiment, args.metrics)
@@ -211,6 +216,7 @@ def run_recover(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.store import TrialStore
     from hiddenstruct.experiments.store_checks import recover_store
 
+    check_output_file(args.output)
     counts = recover_store(args.store, args.output, TrialStore)
     lost = sum(v for k, v in counts.items() if k.endswith("_unreadable"))
     kept = ", ".join(f"{counts[t]} {t}" for t in ("trials", "metrics", "artifacts") if t in counts)

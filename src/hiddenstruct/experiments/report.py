@@ -97,8 +97,16 @@ def _section(title: str, files: list[Path], root: Path, max_rows: int) -> str:
 
 
 def _files(folder: Path, recursive: bool) -> list[Path]:
-    found = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+    """Regular files under ``folder``; symbolic links are not followed (one to / would scan
+    the whole disk) and unreadable sub-folders are skipped."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=lambda err: None):
+        dirnames[:] = [d for d in dirnames if recursive and not d.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if not name.startswith(".") and not path.is_symlink() and path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def build_report(
@@ -114,7 +122,8 @@ def build_report(
             f"report input {root} is not a folder; pass the output folder of an experiment with --input"
         )
     sections = [_section("overview", _files(root, recursive=False), root, max_rows)]
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    folders = (p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    for folder in sorted(p for p in folders if not p.name.startswith(".")):
         sections.append(_section(folder.name, _files(folder, recursive=True), root, max_rows))
     sections = [s for s in sections if s]
     if not sections:

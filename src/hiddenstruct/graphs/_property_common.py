@@ -45,6 +45,11 @@ def check_input(G: nx.Graph, disconnected: str) -> None:
     if nx.number_of_selfloops(G):
         node = next(iter(nx.nodes_with_selfloops(G)))
         raise GraphError(f"the graph has self-loops, e.g. on vertex {node!r}; remove them first")
+    if G.number_of_edges() == 0:  # every component is one vertex: nothing to measure
+        raise GraphError(
+            f"the graph has {G.number_of_nodes()} vertices and no edges: its largest component "
+            "is a single vertex and graph properties need at least 2 connected vertices"
+        )
 
 
 def summary(prefix: str, values: Sequence[float] | np.ndarray) -> dict[str, float]:
