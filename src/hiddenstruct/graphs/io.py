@@ -2,6 +2,9 @@
 
 * ``.txt`` / ``.edges`` / ``.edgelist``: one ``u v`` per line, a lone ``u`` is an isolated
   vertex, ``#`` starts a comment; labels that look like integers are parsed as ``int``.
+  Only simple graphs with ``int`` or ``str`` labels that read back as themselves are written
+  (``'007'``, ``0.5`` or ``True`` would come back as ``7``, ``'0.5'``, ``'True'``: a
+  :class:`GraphError` says so and suggests ``.json``); the same holds for GraphML.
   The file's first line ``# directed`` (written by :func:`write_graph` for DiGraphs) makes
   the graph directed; otherwise it is undirected unless ``directed=True`` is given.
 * ``.graphml``: networkx GraphML (attributes kept).
@@ -72,7 +75,29 @@ def read_edge_list(path: str | Path, directed: bool | None = None) -> nx.Graph:
     return G
 
 
+def _check_labels_round_trip(G: nx.Graph, kind: str) -> None:
+    """Edge lists and GraphML keep only int and str labels that read back as themselves."""
+    for v in G.nodes:
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            raise GraphError(
+                f"vertex label {v!r} ({type(v).__name__}) cannot be written to {kind} "
+                "(int or str only); use .json"
+            )
+        back = _parse_label(str(v))
+        if back != v or type(back) is not type(v):
+            raise GraphError(
+                f"vertex label {v!r} would be read back from {kind} as {back!r}; relabel it "
+                "or use .json, which keeps label types"
+            )
+
+
 def _edge_list_text(G: nx.Graph) -> str:
+    if G.is_multigraph():
+        raise GraphError(
+            "an edge list holds a simple graph, not a multigraph (parallel edges would be "
+            "merged); write .json or .graphml, or convert with nx.Graph(G)"
+        )
+    _check_labels_round_trip(G, "an edge list")
     for v in G.nodes:
         text = str(v)
         if not text or any(c.isspace() for c in text) or "#" in text:
@@ -159,11 +184,7 @@ def write_graph(G: nx.Graph, path: str | Path) -> Path:
         text = json.dumps(nx.node_link_data(G, edges="edges"), default=_json_default)
         _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     else:
-        for v in G.nodes:
-            if not isinstance(v, (int, str)):
-                raise GraphError(
-                    f"vertex label {v!r} cannot be written to GraphML (int or str only); use .json"
-                )
+        _check_labels_round_trip(G, "GraphML")
         _atomic_write(path, lambda p: nx.write_graphml(G, p))
     return path
 

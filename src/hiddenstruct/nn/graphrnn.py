@@ -35,6 +35,7 @@ from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.nn.recurrent_graph import add_readout, recurrent_structure_graph
 from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
+from hiddenstruct.nn.validate import check_sequence_batch
 from hiddenstruct.nn.varlen import (
     PackedRun,
     check_lengths,
@@ -130,6 +131,7 @@ class GraphRNN(nn.Module):
     def layer_states(self, x: torch.Tensor, lengths=None) -> list[torch.Tensor]:
         """Final hidden state ``h`` [B, n_l] of every layer at each sequence's true last step."""
         self._check_input(x)
+        check_sequence_batch(x, lengths)
         if rnn_native.usable(x):
             finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
             return list(finals.split(self.layer_sizes, dim=1))
@@ -166,6 +168,7 @@ class GraphRNN(nn.Module):
     def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """The last layer's final hidden state [B, n_last] (no readout)."""
         self._check_input(x)
+        check_sequence_batch(x, lengths)
         if rnn_native.usable(x):
             return rnn_native.dag_final_states(self.layers, x, lengths, all_layers=False)
         return self.layer_states(x, lengths)[-1]

@@ -37,6 +37,7 @@ from hiddenstruct.nn.masking import apply_mask, original
 from hiddenstruct.nn.recurrent_graph import recurrent_structure_graph
 from hiddenstruct.nn.rnn_fused import fused_layer, step_masks
 from hiddenstruct.nn.rnn_stack import stack_final_hidden
+from hiddenstruct.nn.validate import check_sequence_batch
 from hiddenstruct.nn.varlen import (
     PackedRun,
     State,
@@ -227,6 +228,7 @@ class MaskedRNN(nn.Module):
     ) -> tuple[torch.Tensor, list[State]]:
         """Run all layers; see the class docstring for the returned values."""
         self._check_input(x)
+        check_sequence_batch(x, lengths, self.batch_first)
         if hx is not None and len(hx) != len(self.layers):
             raise ValueError(
                 f"hx must hold one state per layer ({len(self.layers)}), got {len(hx)}"
@@ -303,6 +305,7 @@ class MaskedRNN(nn.Module):
         the padded batch is run and each sequence's last step read.
         """
         self._check_input(x)
+        check_sequence_batch(x, lengths, self.batch_first)
         if self._use_stack(x):
             return self._stack_encode(x, lengths)
         if lengths is not None and prefers_padded(self.spec, x):
