@@ -44,10 +44,10 @@ def graphs(draw) -> nx.Graph:
     return G
 
 
-def _try(fn):
+def _try(fn, *args, **kwargs):
     """(value, None) or (None, GraphError); anything else propagates and fails the test."""
     try:
-        return fn(), None
+        return fn(*args, **kwargs), None
     except GraphError as err:
         return None, err
 
@@ -79,8 +79,8 @@ def _check_builders(G: nx.Graph) -> None:
 
 def _check_properties(G: nx.Graph) -> None:
     for policy in ("error", "largest"):
-        fast, fast_err = _try(lambda: properties(G, "igraph", disconnected=policy))
-        slow, slow_err = _try(lambda: properties(G, "networkx", disconnected=policy))
+        fast, fast_err = _try(properties, G, "igraph", disconnected=policy)
+        slow, slow_err = _try(properties, G, "networkx", disconnected=policy)
         assert (fast_err is None) == (slow_err is None), (policy, fast_err, slow_err)
         if fast is not None:
             assert _same_values(fast, slow), (policy, fast, slow)
@@ -90,7 +90,7 @@ def _check_writers(G: nx.Graph, folder: Path) -> None:
     for suffix in (".txt", ".json", ".graphml"):
         path = folder / f"g{suffix}"
         path.unlink(missing_ok=True)
-        _, err = _try(lambda: write_graph(G, path))
+        _, err = _try(write_graph, G, path)
         if err is not None:
             assert not path.exists()  # nothing half-written
             continue
