@@ -130,3 +130,13 @@ def test_fuzzed_graphs_raise_only_documented_errors(folder):
     torch.manual_seed(0)
     run()
     assert len(seen) >= EXAMPLES
+
+
+def test_an_edge_endpoint_stored_as_true_beside_vertex_1_is_refused(folder):
+    """Found by the fuzz (other seeds): networkx keeps ``True`` in an edge whose vertex is 1."""
+    G = nx.DiGraph()
+    G.add_nodes_from(["a", 1])
+    G.add_edge("a", True)
+    for suffix in (".txt", ".graphml"):
+        with pytest.raises(GraphError, match="True"):
+            write_graph(G, folder / f"t{suffix}")

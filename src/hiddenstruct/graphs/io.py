@@ -17,6 +17,7 @@ renamed, so a failed write never leaves a half-written file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -76,8 +77,13 @@ def read_edge_list(path: str | Path, directed: bool | None = None) -> nx.Graph:
 
 
 def _check_labels_round_trip(G: nx.Graph, kind: str) -> None:
-    """Edge lists and GraphML keep only int and str labels that read back as themselves."""
-    for v in G.nodes:
+    """Edge lists and GraphML keep only int and str labels that read back as themselves.
+
+    Edge endpoints are checked too: networkx may keep ``True`` in an edge whose vertex is
+    ``1`` (equal keys), and the writers print the endpoint as stored.
+    """
+    endpoints = (v for edge in G.edges() for v in edge[:2])
+    for v in itertools.chain(G.nodes, endpoints):
         if isinstance(v, bool) or not isinstance(v, (int, str)):
             raise GraphError(
                 f"vertex label {v!r} ({type(v).__name__}) cannot be written to {kind} "
