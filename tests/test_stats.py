@@ -69,3 +69,17 @@ def test_chance_check_and_tolerated_p():
 def test_notes_are_distinct_and_joined():
     assert stats.notes(None, "a", ["b", "a"], "") == "a; b"
     assert stats.notes() == ""
+
+
+def test_summarize_groups_over_repeats():
+    rows = [
+        {"mode": "GRU", "p": 0.5, "acc": 0.9},
+        {"mode": "GRU", "p": 0.5, "acc": 0.7},
+        {"mode": "LSTM", "p": 0.5, "acc": 0.8},
+        {"mode": "LSTM", "p": 0.5, "acc": None},
+    ]
+    gru, lstm = stats.summarize_groups(rows, ["mode", "p"], ["acc"])
+    assert (gru["mode"], gru["acc_n"], gru["acc_mean"]) == ("GRU", 2, pytest.approx(0.8))
+    assert gru["acc_std"] == pytest.approx(float(np.std([0.9, 0.7], ddof=1)))
+    assert lstm["acc_n"] == 1 and math.isnan(lstm["acc_std"])
+    assert lstm["acc_notes"] == stats.ONE_REPEAT

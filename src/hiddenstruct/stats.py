@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,3 +204,23 @@ def tolerated_or_undefined(tolerated: float, check: ChanceCheck, label: str) -> 
 
     warnings.warn(f"{label}: {check.reason}; excluded", ChanceLevelWarning, stacklevel=2)
     return undefined(check.reason or "below chance")
+
+
+def summarize_groups(
+    rows: Iterable[Mapping[str, object]], by: Sequence[str], values: Sequence[str]
+) -> list[dict[str, object]]:
+    """Mean ± std and n of each ``values`` column per group of ``by`` keys (sorted groups).
+
+    One output row per group: the ``by`` keys, then :meth:`Summary.columns` of every value
+    (``<value>_mean, _std, _n, _notes``). Missing or non-finite entries are not counted.
+    """
+    groups: dict[tuple, list[Mapping[str, object]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in by), []).append(row)
+    out = []
+    for key in sorted(groups, key=lambda k: tuple(map(str, k))):
+        record: dict[str, object] = dict(zip(by, key, strict=True))
+        for value in values:
+            record.update(summarize(r.get(value) for r in groups[key]).columns(value))  # type: ignore[arg-type]
+        out.append(record)
+    return out
