@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import os
-import tempfile
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError, UsageError
@@ -139,21 +137,9 @@ def build_report(
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and a rename (no half-written file)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise HiddenstructError(f"cannot write {path}: {err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from hiddenstruct.outputs import write_text
+
+    return write_text(path, text)
 
 
 def write_report(
