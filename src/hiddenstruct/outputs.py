@@ -104,7 +104,9 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
 
 def csv_text(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> str:
     """CSV with a header; columns are ``fields`` or every key of every row, in first-seen order."""
-    columns = list(fields) if fields is not None else list(dict.fromkeys(k for r in rows for k in r))
+    columns = (
+        list(fields) if fields is not None else list(dict.fromkeys(k for r in rows for k in r))
+    )
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()

@@ -53,7 +53,9 @@ def _cli_type(spec):
             value = parse_element(spec, text)
         except (ValueError, argparse.ArgumentTypeError) as err:
             raise argparse.ArgumentTypeError(str(err)) from None
-        elements = value if spec.metadata.get("nargs") is None and isinstance(value, tuple) else (value,)
+        elements = (
+            value if spec.metadata.get("nargs") is None and isinstance(value, tuple) else (value,)
+        )
         for element in elements:
             problem = None if element is None or spec.nested else element_problem(spec, element)
             if problem is not None:

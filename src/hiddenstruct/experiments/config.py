@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.hashing import ADDED_LATER
@@ -245,10 +246,10 @@ def file_values(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in values.items():
         name = key.replace("-", "_")
+        if name == "preset":  # chosen by the caller (see cli.experiment.resolve_from_args)
+            continue
         if name not in specs:
-            raise UsageError(
-                f"unknown config key {key!r}; valid keys: preset, {', '.join(specs)}"
-            )
+            raise UsageError(f"unknown config key {key!r}; valid keys: preset, {', '.join(specs)}")
         out[name] = coerce_value(specs[name], value)
     return out
 

@@ -36,7 +36,9 @@ def identity_body(trial: Any, added: Mapping[str, Any] | None = None) -> dict[st
     """The part of a trial config that identifies it (see the module docstring)."""
     resolved = to_jsonable(trial)
     if not isinstance(resolved, dict):
-        raise UsageError(f"a trial config must be a dict or a dataclass, got {type(trial).__name__}")
+        raise UsageError(
+            f"a trial config must be a dict or a dataclass, got {type(trial).__name__}"
+        )
     defaults = {k: to_jsonable(v) for k, v in (added or {}).items()}
     return {
         k: v

@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.executors import (
-    Executor,
-    LocalExecutor,
-    TrialFn,
-    run_trials,
-)
 from hiddenstruct.experiments.config import (
     ExperimentConfig,
     device_setting,
     preset_values,
     setting,
+)
+from hiddenstruct.experiments.executors import (
+    Executor,
+    LocalExecutor,
+    TrialFn,
+    run_trials,
 )
 from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nas import (
@@ -60,7 +60,9 @@ class NasConfig(ExperimentConfig):
     """Settings of ``hiddenstruct experiment nas`` (defaults = the CPU-sized ``small`` preset)."""
 
     dataset: str = setting(
-        "digits", "digits (embedded 8×8) or cifar10 (needs --data-dir)", choices=("digits", "cifar10")
+        "digits",
+        "digits (embedded 8×8) or cifar10 (needs --data-dir)",
+        choices=("digits", "cifar10"),
     )
     data_dir: str | None = setting(
         None, "folder holding cifar-10-batches-py (training batches only are used)",
@@ -82,7 +84,9 @@ class NasConfig(ExperimentConfig):
         0.5, "share of new candidates estimated by the predictor instead of trained", low=0, high=1
     )
     min_measured: int = setting(10, "trained candidates needed before the predictor is used", low=1)
-    min_depth: int = setting(6, "smallest genotype depth in layers, input and output included", low=1)
+    min_depth: int = setting(
+        6, "smallest genotype depth in layers, input and output included", low=1
+    )
     max_depth: int = setting(12, "largest depth of sampled genotypes", low=1)
     random_min_depth: int = setting(10, "random search: smallest depth", low=1)
     random_max_depth: int = setting(36, "random search: largest depth", low=1)
@@ -105,9 +109,7 @@ class NasConfig(ExperimentConfig):
         None, "seconds per search (training time + overhead); none: generations only", low=0,
         low_open=True,
     )  # fmt: skip
-    predictor: str = setting(
-        "random_forest", "regressor: random_forest, bayesian_ridge, ada_boost"
-    )
+    predictor: str = setting("random_forest", "regressor: random_forest, bayesian_ridge, ada_boost")
     searches: tuple[str, ...] = setting(SEARCHES, "which searches to run", choices=SEARCHES)
     seed: int = setting(0, "seed of sampling, operators, data split and training")
     threads: int = setting(
@@ -171,14 +173,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr": 1e-3,
     },
     "demo": {
-        "population": 5, "generations": 3, "channels": (4, 8), "max_channels": 16, "epochs": 3,
-        "batch_size": 32, "min_measured": 5, "min_depth": 4, "max_depth": 8,
-        "random_min_depth": 6, "random_max_depth": 14, "train_subset": 800,
+        "population": 5,
+        "generations": 3,
+        "channels": (4, 8),
+        "max_channels": 16,
+        "epochs": 3,
+        "batch_size": 32,
+        "min_measured": 5,
+        "min_depth": 4,
+        "max_depth": 8,
+        "random_min_depth": 6,
+        "random_max_depth": 14,
+        "train_subset": 800,
     },  # fmt: skip
 }
 Config = NasConfig
 NAME = EXPERIMENT
-HELP = "genetic NAS over labelled DAGs with performance prediction: Figure 8b, best accuracy over time"
+HELP = (
+    "genetic NAS over labelled DAGs with performance prediction: Figure 8b, best accuracy over time"
+)
 DESCRIPTION = (
     "Genetic neural architecture search (paper §4.4) with and without architectural performance "
     "prediction, plus a random-search baseline, under the same generation budget. Every trained "
@@ -393,6 +406,18 @@ def trials(config: NasConfig) -> list[dict[str, Any]]:
 run_trial = train_candidate
 
 
+def identities(config: NasConfig) -> list[str]:
+    """Identity of the warm-up chain genotype as a candidate of each search (a stand-in for
+    the candidates the searches will propose)."""
+    from hiddenstruct.experiments.identity import trial_identity
+
+    genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
+    return [
+        trial_identity(EXPERIMENT, {**trial_settings(config, s), "genotype": genotype})
+        for s in config.searches
+    ]
+
+
 def sweep(
     config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
 ) -> dict[str, SearchResult]:
@@ -400,7 +425,9 @@ def sweep(
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(config.threads):
-        return run_searches(config, store, executor, _console_report if progress else None, progress)
+        return run_searches(
+            config, store, executor, _console_report if progress else None, progress
+        )
 
 
 DEMO_CONFIG = NasConfig(**PRESETS["demo"])

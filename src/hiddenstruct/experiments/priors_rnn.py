@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.config import (
     ExperimentConfig,
     device_setting,
     preset_values,
     setting,
 )
+from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import TrialStore
 
@@ -421,6 +421,11 @@ def run_experiment(
 trials = graph_trials
 run_trial = train_pack
 sweep = run_sweep
+
+
+def identities(config: PriorsConfig) -> list[str]:
+    """The (graph, mode) trial identities of a config, in :func:`graph_trials` order."""
+    return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:

@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import added_defaults
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exported)
     BASE_EXPERIMENT,
     EXPERIMENT,
@@ -168,8 +170,6 @@ def attach_bases(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the distinct base trials (once per store) and point each pruning trial at its base."""
-    from hiddenstruct.experiments.identity import trial_identity
-
     bases = [base_config(t) for t in trials]
     shared = run_shared(BASE_EXPERIMENT, bases, base_trial, store, executor, progress)
     out = []
@@ -264,9 +264,20 @@ def sweep(
     executor: Executor | None = None,
     progress: bool = True,
 ) -> list[TrialRecord]:
-    """Base models first (each once), then every pruning trial; returns the pruning records."""
-    linked = attach_bases(trial_configs(config), store, executor, progress)
-    return run_trials(EXPERIMENT, linked, ffn_trial, store, executor, progress=progress)
+    """Base models first (each once, only for unfinished trials), then every pruning trial."""
+    planned, hashes = trial_configs(config), identities(config)
+    done = {r.hash for r in store.trials(EXPERIMENT, status="done")}
+    todo = [t for t, h in zip(planned, hashes, strict=True) if h not in done]
+    linked = iter(attach_bases(todo, store, executor, progress) if todo else [])
+    ready = [t if h in done else next(linked) for t, h in zip(planned, hashes, strict=True)]
+    added = added_defaults(type(config))
+    return run_trials(EXPERIMENT, ready, ffn_trial, store, executor, progress=progress, added=added)
+
+
+def identities(config: PruneFFNConfig) -> list[str]:
+    """The trial identities of a config, in :func:`trial_configs` order."""
+    added = added_defaults(type(config))
+    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
 
 
 def write_outputs(
@@ -299,20 +310,16 @@ def write_outputs(
     return written
 
 
-def run_prune_ffn(
-    config: PruneFFNConfig,
-    store: TrialStore,
-    out_dir: Path,
-    executor: Executor | None = None,
-    progress: bool = True,
-) -> dict[str, str]:
+def run_prune_ffn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
     """Run (or resume) every trial, then write curves, table and figures; returns label → path."""
     return write_outputs(sweep(config, store, executor, progress), out_dir, config)
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """Toy scale for ``hiddenstruct demo``: digits, 64-100-10, five methods, one repeat."""
-    return run_prune_ffn(PruneFFNConfig(**{**PRESETS["demo"], "seed": seed}), store, out_dir, progress=False)
+    return run_prune_ffn(
+        PruneFFNConfig(**{**PRESETS["demo"], "seed": seed}), store, out_dir, progress=False
+    )
 
 
 def _grouped(rows, keys):

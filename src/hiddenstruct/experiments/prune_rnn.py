@@ -27,11 +27,13 @@ import numpy as np
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.config import (
     ExperimentConfig,
+    added_defaults,
     device_setting,
     setting,
     trial_parts,
 )
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
 from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
 from hiddenstruct.experiments.store import TrialRecord, TrialStore
@@ -61,9 +63,7 @@ class PruneRNNConfig(ExperimentConfig):
     percents: tuple[float, ...] = setting(
         PERCENTS, "fractions pruned, e.g. 0.1 0.2 ... 1.0", low=0, high=1, low_open=True
     )
-    reber_n: int = setting(
-        2000, "Reber strings in total, train + test", low=20, aliases=("--n",)
-    )
+    reber_n: int = setting(2000, "Reber strings in total, train + test", low=20, aliases=("--n",))
     hard_fraction: float = setting(
         0.5, "share of the negatives that are hard (one-symbol edits of valid strings)", low=0,
         high=1,
@@ -102,8 +102,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # §4.2: 25 000 strings, 50 base epochs (no early stop); up to 5 retraining epochs is our choice
     "paper": dict(reber_n=25_000, base_epochs=50, target_accuracy=None, retrain_epochs=5),
     "demo": dict(
-        reber_n=400, embedding_dim=8, hidden_sizes=(16, 16), base_epochs=5, lr=1e-2,
-        batch_size=64, percents=(0.3, 0.6, 0.9), retrain_epochs=1, modes=("RNN_RELU", "GRU"),
+        reber_n=400,
+        embedding_dim=8,
+        hidden_sizes=(16, 16),
+        base_epochs=5,
+        lr=1e-2,
+        batch_size=64,
+        percents=(0.3, 0.6, 0.9),
+        retrain_epochs=1,
+        modes=("RNN_RELU", "GRU"),
     ),  # fmt: skip
 }
 Config = PruneRNNConfig
@@ -328,13 +335,7 @@ def write_outputs(
     return written
 
 
-def run_prune_rnn(
-    config: PruneRNNConfig,
-    store: TrialStore,
-    out_dir: Path,
-    executor: Executor | None = None,
-    progress: bool = True,
-) -> dict[str, str]:
+def run_prune_rnn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
     """Run (or resume) the trials, then write points, summary and figures; returns label → path."""
     return write_outputs(sweep(config, store, executor, progress), out_dir, config)
 
@@ -346,9 +347,16 @@ def sweep(
     progress: bool = True,
 ) -> list[TrialRecord]:
     """Run (or resume) one trial per (mode, repeat); returns their records."""
+    added = added_defaults(type(config))
     return run_trials(
-        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress=progress
+        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress, added=added
     )
+
+
+def identities(config: PruneRNNConfig) -> list[str]:
+    """The trial identities of a config, in :func:`trial_configs` order."""
+    added = added_defaults(type(config))
+    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:

@@ -45,7 +45,9 @@ def architecture(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split("-"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected hidden sizes like 300-100, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected hidden sizes like 300-100, got {text!r}"
+        ) from None
     if not sizes or any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
     return sizes
@@ -144,11 +146,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
     # §4.1: SGD lr 0.01 decayed to 1e-4, batch 64, up to 200 epochs; 5 repeats is our choice
     "paper": dict(
-        optimizer="sgd", lr=0.01, batch_size=64, epochs=200, lr_decay=True, repeats=5,
+        optimizer="sgd",
+        lr=0.01,
+        batch_size=64,
+        epochs=200,
+        lr_decay=True,
+        repeats=5,
         schedules=SCHEDULE_NAMES,
     ),  # fmt: skip
     "demo": dict(
-        architectures=((100,),), repeats=1, epochs=25, lr=3e-3, batch_size=128, relative_p=0.35,
+        architectures=((100,),),
+        repeats=1,
+        epochs=25,
+        lr=3e-3,
+        batch_size=128,
+        relative_p=0.35,
         obd_samples=200,
     ),  # fmt: skip
 }

@@ -32,7 +32,9 @@ def run_shared(
 ) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
     """Run the shared trials not yet done; identity → (result, artifacts) of each one."""
     folder = artifact_dir(store)
-    configs = [{**c, "runtime": {**c.get("runtime", {}), "artifact_dir": str(folder)}} for c in configs]
+    configs = [
+        {**c, "runtime": {**c.get("runtime", {}), "artifact_dir": str(folder)}} for c in configs
+    ]
     records = run_trials(experiment, configs, fn, store, executor, progress=progress)
     out = {}
     for record in records:

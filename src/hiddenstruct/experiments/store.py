@@ -259,7 +259,9 @@ class TrialStore:
         given = list(hashes) if hashes is not None else [None] * len(configs)
         rows = []
         for config, trial_hash in zip(configs, given, strict=True):
-            rows.append((trial_hash or trial_identity(experiment, config), experiment, _dumps(config)))
+            rows.append(
+                (trial_hash or trial_identity(experiment, config), experiment, _dumps(config))
+            )
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO trials (hash, experiment, config, status) "

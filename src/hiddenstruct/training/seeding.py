@@ -37,7 +37,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise UsageError(f"unknown device {name!r} ({err}); use auto, cpu, cuda or cuda:N") from None
+        raise UsageError(
+            f"unknown device {name!r} ({err}); use auto, cpu, cuda or cuda:N"
+        ) from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:
