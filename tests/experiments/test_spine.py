@@ -236,3 +236,33 @@ def test_workers_share_one_base_model(tmp_path):
     assert {r.result["base_accuracy"] for r in store.trials(EXPERIMENT)} == {
         base.result["test_accuracy"]
     }
+
+
+# command lines of 0.1.0's README.md and docs/ (options only); each must still resolve
+V010_COMMAND_LINES = [
+    ("prune-ffn --dataset mnist --data-dir DIR --repeats 3 --workers 2", {"repeats": 3}),
+    ("prune-ffn --dataset mnist --data-dir DIR --architectures 300-100 --methods class_blinded "
+     "random --retrain yes --workers 2", {"architectures": ((300, 100),), "retrain": (True,)}),
+    ("prune-rnn --modes GRU LSTM", {"modes": ("GRU", "LSTM")}),
+    ("prune-rnn --n 25000 --hard-fraction 0.5", {"reber_n": 25000}),
+    ("priors-rnn --preset paper --modes GRU", {"modes": ("GRU",), "count": 100}),
+    ("priors-rnn --preset demo --families ws ba er --count 4 --n-min 10 --n-max 50 --epochs 15 "
+     "--batch-size 128 --lr 1e-3 --clip 5 --reber-n 25000 --hard-fraction 0.5 "
+     "--test-fraction 0.25 --seed 0 --pack-size 8 --threads 1 --orientation labels",
+     {"clip_grad_norm": 5.0, "families": ("watts_strogatz", "barabasi_albert", "erdos_renyi")}),
+    ("nas", {"population": 10}),
+    ("nas --dataset cifar10 --data-dir DIR --train-subset 5000 --val-subset 1000 --epochs 2",
+     {"train_subset": 5000}),
+    ("nas --preset paper --dataset cifar10 --data-dir DIR --workers 4", {"population": 30}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("line, expected", V010_COMMAND_LINES)
+def test_v010_command_lines_still_resolve(tmp_path, line, expected):
+    from hiddenstruct.cli.experiment import resolve_from_args
+    from hiddenstruct.cli.main import build_parser
+
+    argv = ["experiment", *shlex.split(line.replace("DIR", str(tmp_path)))]
+    args = build_parser().parse_args(argv)
+    config = resolve_from_args(get_experiment(argv[1]), args)
+    assert {k: getattr(config, k) for k in expected} == expected
