@@ -70,14 +70,14 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
     """One option per config field (default None = not given), plus hidden old-name aliases."""
     from hiddenstruct.experiments.config import field_specs
 
-    paper = config_cls(**presets["paper"]) if "paper" in presets else None
+    paper = presets.get("paper", {})  # values as given (not validated: that would import torch)
     for spec in field_specs(config_cls):
         meta = spec.metadata
         nargs = meta.get("nargs", "auto")
         nargs = ("+" if spec.is_tuple else None) if nargs == "auto" else nargs
         text = f"{meta.get('help', '')} (default: {_shown(spec.default)}"
-        if paper is not None and getattr(paper, spec.name) != spec.default:
-            text += f"; paper: {_shown(getattr(paper, spec.name))}"
+        if spec.name in paper and paper[spec.name] != spec.default:
+            text += f"; paper: {_shown(paper[spec.name])}"
         options = dict(dest=spec.name, type=_cli_type(spec), default=None, nargs=nargs)
         if spec.scalar is bool and not meta.get("metavar"):
             options["metavar"] = "{true,false}"

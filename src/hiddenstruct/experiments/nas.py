@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.config import (
@@ -36,20 +36,17 @@ from hiddenstruct.experiments.executors import (
     run_trials,
 )
 from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.nas import (
-    FEATURE_NAMES,
-    GenerationLog,
-    GeneticConfig,
-    Genotype,
-    RandomSearchConfig,
-    SearchResult,
-    SearchSpace,
-    evaluate,
-    genetic_search,
-    random_search,
-)
-from hiddenstruct.nas.evaluate import train_candidate
 from hiddenstruct.outputs import write_csv, write_json, write_text
+
+if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search runs
+    from hiddenstruct.nas import (
+        GenerationLog,
+        GeneticConfig,
+        Genotype,
+        RandomSearchConfig,
+        SearchResult,
+        SearchSpace,
+    )
 
 EXPERIMENT = "nas"
 SEARCHES = ("prediction", "no_prediction", "random")
@@ -125,10 +122,14 @@ class NasConfig(ExperimentConfig):
         self.random()
 
     def space(self) -> SearchSpace:
+        from hiddenstruct.nas import SearchSpace
+
         return SearchSpace(channel_choices=tuple(self.channels))
 
     def genetic(self, search: str) -> GeneticConfig:
         """The GA settings of ``search`` (prediction on or off)."""
+        from hiddenstruct.nas import GeneticConfig
+
         return GeneticConfig(
             population=self.population,
             generations=self.generations,
@@ -148,6 +149,8 @@ class NasConfig(ExperimentConfig):
 
     def random(self) -> RandomSearchConfig:
         """Random search with one batch of ``population`` genotypes per generation."""
+        from hiddenstruct.nas import RandomSearchConfig
+
         return RandomSearchConfig(
             samples_per_generation=self.population,
             generations=self.generations,
@@ -235,14 +238,14 @@ class TrialEvaluator:
         store: TrialStore,
         executor: Executor | None,
         progress: bool,
-        trial_fn: TrialFn = train_candidate,
+        trial_fn: TrialFn | None = None,
     ) -> None:
         self.base = trial_settings(cfg, search)
         self.store, self.executor, self.progress, self.trial_fn = (
             store,
             executor,
             progress,
-            trial_fn,
+            trial_fn or run_trial,
         )
         self.start = time.perf_counter()
         self.excluded = 0.0  # real seconds spent inside run_trials
@@ -275,6 +278,8 @@ class TrialEvaluator:
 def warm_up(cfg: NasConfig) -> None:
     """Train a chain of every operation once so start-up costs hit neither search (see
     :func:`hiddenstruct.nas.evaluate.warm_up`)."""
+    from hiddenstruct.nas import evaluate
+
     evaluate.warm_up(trial_settings(cfg, "warm-up"), cfg.channels)
 
 
@@ -284,10 +289,13 @@ def run_searches(
     executor: Executor | None = None,
     progress: Callable[[str, GenerationLog], None] | None = None,
     trial_progress: bool = False,
-    trial_fn: TrialFn = train_candidate,
+    trial_fn: TrialFn | None = None,
 ) -> dict[str, SearchResult]:
-    """Run the configured searches; returns ``{search name: SearchResult}``."""
-    if trial_fn is train_candidate and (executor is None or isinstance(executor, LocalExecutor)):
+    """Run the configured searches (``trial_fn`` default: train each candidate); returns
+    ``{search name: SearchResult}``."""
+    from hiddenstruct.nas import genetic_search, random_search
+
+    if trial_fn is None and (executor is None or isinstance(executor, LocalExecutor)):
         warm_up(cfg)
     results = {}
     for search in cfg.searches:
@@ -310,7 +318,7 @@ def write_outputs(
 ) -> dict[str, str]:
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
     from hiddenstruct.experiments.figures import new_figure, save_figure
-    from hiddenstruct.nas import analysis
+    from hiddenstruct.nas import FEATURE_NAMES, analysis
     from hiddenstruct.nas.render import render_png
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -403,13 +411,18 @@ def trials(config: NasConfig) -> list[dict[str, Any]]:
     return []
 
 
-run_trial = train_candidate
+def run_trial(trial: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Train one candidate (:func:`hiddenstruct.nas.evaluate.train_candidate`)."""
+    from hiddenstruct.nas.evaluate import train_candidate
+
+    return train_candidate(trial, log)
 
 
 def identities(config: NasConfig) -> list[str]:
     """Identity of the warm-up chain genotype as a candidate of each search (a stand-in for
     the candidates the searches will propose)."""
     from hiddenstruct.experiments.identity import trial_identity
+    from hiddenstruct.nas import evaluate
 
     genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
     return [
@@ -428,9 +441,6 @@ def sweep(
         return run_searches(
             config, store, executor, _console_report if progress else None, progress
         )
-
-
-DEMO_CONFIG = NasConfig(**PRESETS["demo"])
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:

@@ -99,6 +99,15 @@ def _files(folder: Path, recursive: bool) -> list[Path]:
     return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
 
+def _section_folders(root: Path) -> list[Path]:
+    """Sub-folders of ``root``: registered experiments first, in registry order, then the rest."""
+    from hiddenstruct.experiments.registry import EXPERIMENTS
+
+    order = {name: i for i, name in enumerate(EXPERIMENTS)}
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(folders, key=lambda p: (order.get(p.name, len(order)), p.name))
+
+
 def build_report(
     input_dir: str | Path, title: str | None = None, max_rows: int = 200, store_summary=None
 ) -> str:
@@ -112,7 +121,7 @@ def build_report(
             f"report input {root} is not a folder; pass the output folder of an experiment with --input"
         )
     sections = [_section("overview", _files(root, recursive=False), root, max_rows)]
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in _section_folders(root):
         sections.append(_section(folder.name, _files(folder, recursive=True), root, max_rows))
     sections = [s for s in sections if s]
     if not sections:
