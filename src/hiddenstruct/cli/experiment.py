@@ -67,7 +67,7 @@ def _cli_type(spec):
 
 
 def add_config_options(parser: argparse.ArgumentParser, config_cls: type, presets: dict) -> None:
-    """One option per config field (default None = not given), plus hidden old-name aliases."""
+    """One option per config field (absent when not given), plus hidden old-name aliases."""
     from hiddenstruct.experiments.config import field_specs
 
     paper = presets.get("paper", {})  # values as given (not validated: that would import torch)
@@ -78,7 +78,8 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
         text = f"{meta.get('help', '')} (default: {_shown(spec.default)}"
         if spec.name in paper and paper[spec.name] != spec.default:
             text += f"; paper: {_shown(paper[spec.name])}"
-        options = dict(dest=spec.name, type=_cli_type(spec), default=None, nargs=nargs)
+        # not given -> no attribute at all, so an explicit `none` can be told from absence
+        options = dict(dest=spec.name, type=_cli_type(spec), default=argparse.SUPPRESS, nargs=nargs)
         if spec.scalar is bool and not meta.get("metavar"):
             options["metavar"] = "{true,false}"
         elif meta.get("metavar"):
@@ -127,9 +128,9 @@ def resolve_from_args(module, args: argparse.Namespace) -> Any:
     from_file.pop("preset", None)
     explicit = {}
     for spec in field_specs(module.Config):
-        value = getattr(args, spec.name)
-        if value is None:
+        if not hasattr(args, spec.name):
             continue
+        value = getattr(args, spec.name)
         if isinstance(value, list):
             value = tuple(value)
         explicit[spec.name] = value
