@@ -268,3 +268,28 @@ def test_v010_command_lines_still_resolve(tmp_path, line, expected):
     args = build_parser().parse_args(argv)
     config = resolve_from_args(get_experiment(argv[1]), args)
     assert {k: getattr(config, k) for k in expected} == expected
+
+
+def test_v1_nas_and_dict_rows_are_rekeyed_to_current_identities(tmp_path):
+    """A 0.1.0 nas row (data_dir at top level, bare-config hash) gets today's identity."""
+    import json
+
+    from hiddenstruct.experiments.hashing import config_hash
+    from hiddenstruct.experiments.nas import EXPERIMENT, trial_settings
+
+    config = make_config("nas", dataset="cifar10", data_dir=str(tmp_path))
+    now = {**trial_settings(config, "random"), "genotype": {"nodes": []}}
+    old = {k: v for k, v in now.items() if k != "runtime"} | {"data_dir": str(tmp_path)}
+    path = tmp_path / "v1.sqlite"
+    TrialStore(path).close()
+    with sqlite3.connect(path) as conn:  # written the way 0.1.0 wrote it
+        conn.execute("DELETE FROM trials")
+        conn.execute(
+            "INSERT INTO trials (hash, experiment, config, status, result, attempts) "
+            "VALUES (?, ?, ?, 'done', '{}', 1)",
+            (config_hash(old), EXPERIMENT, json.dumps(old)),
+        )
+        conn.execute("PRAGMA user_version = 1")
+    (record,) = TrialStore(path).trials()
+    assert record.hash == trial_identity(EXPERIMENT, now) != config_hash(old)
+    assert record.status == "done" and record.attempts == 1
