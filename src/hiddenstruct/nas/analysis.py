@@ -115,6 +115,15 @@ def predictor_evaluation(
     return {"rows": len(rows), "test_fraction": test_fraction, "cv": cv, **scores}
 
 
+def predictor_scores(
+    rows: list[dict[str, Any]], seed: int = 0, test_fraction: float = 0.3, cv: int = 5
+) -> list[dict[str, Any]]:
+    """:func:`predictor_evaluation` of every regressor of the registry, one row each."""
+    from hiddenstruct.predict.regressors import REGRESSORS
+
+    return [predictor_evaluation(rows, name, seed, test_fraction, cv) for name in REGRESSORS]
+
+
 def summarize(results: dict[str, SearchResult]) -> dict[str, Any]:
     """Per search: best measured accuracy, search seconds, counts, predictor error; plus the speed-up."""
     summary: dict[str, Any] = {}
