@@ -113,7 +113,7 @@ def test_outputs(tmp_path):
         "graph_seed",
     ]
     table = pd.read_csv(written["table 1"]).set_index("property")
-    assert list(table.index) == list(PROPERTY_NAMES) and list(table.columns) == ["GRU"]
+    assert list(table.index) == list(PROPERTY_NAMES) and list(table.columns) == ["GRU", "notes"]
     r2 = pd.read_csv(written["R² table"])
     assert list(r2.columns[:5]) == ["group", "regressor", "split_r2", "cv_r2_mean", "cv_r2_std"]
     assert "notes" in r2.columns  # undefined scores carry their reason

@@ -335,7 +335,7 @@ def write_outputs(
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
-    table = correlations(df, "test_acc", group_by="mode")
+    table = correlations(df, "test_acc", group_by="mode", notes=True)  # notes: why r is NaN
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
@@ -365,9 +365,12 @@ def _folds(rows: int) -> int:
 
 
 def family_summary(df) -> Any:
-    """Mean / median / std of test accuracy per mode and family, and the graph count."""
+    """Mean / median / sample std of test accuracy per mode and family, the graph count, notes."""
+    from hiddenstruct import stats
+
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
+    summary["notes"] = [stats.ONE_REPEAT if n == 1 else "" for n in summary["count"]]
     return summary.rename(
         columns={
             "count": "graphs",
