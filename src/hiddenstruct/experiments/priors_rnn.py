@@ -33,10 +33,10 @@ from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.hashing import config_hash
 from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"
-MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 ORIENTATIONS = ("labels", "random")
 TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
@@ -90,7 +90,7 @@ def preset(name: str, **overrides: Any) -> PriorsConfig:
 def validate(config: PriorsConfig) -> PriorsConfig:
     """Normalise names and check ranges; bad values raise :class:`UsageError`."""
     from hiddenstruct.graphs.generators import get_family
-    from hiddenstruct.nn.rnn import get_mode
+    from hiddenstruct.recurrent_modes import get_mode
 
     try:
         families = tuple(dict.fromkeys(get_family(f).name for f in config.families))

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES
 
-RNN_MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 RNN_SCOPES = ("both", "i2h", "h2h")
 
 EXPERIMENT = "prune-ffn"

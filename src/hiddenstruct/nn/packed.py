@@ -38,10 +38,10 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
-from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
-from hiddenstruct.nn.varlen import PackedRun, hidden_of
+from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, stack_weights
+from hiddenstruct.nn.rnn_native import run_stack
+from hiddenstruct.nn.varlen import Wiring, check_lengths
 
 VOCAB_SIZE = 128
 """ASCII codes; code 0 is padding."""
@@ -284,22 +284,11 @@ class PackedGraphClassifier(nn.Module):
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, K, num_classes] of every packed graph for a padded batch of codes."""
         x = self.embedding(codes)
-        if rnn_native.usable(x):
-            finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
-            return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
-        if lengths is None:
-            lengths = torch.full((codes.shape[0],), codes.shape[1], dtype=torch.long)
-        run = PackedRun(x, lengths)
-        outputs: list[torch.Tensor] = []
-        finals: list[torch.Tensor] = []
-        for li, layer in enumerate(self.layers):
-            data = run.data if li == 0 else (outputs[0] if li == 1 else torch.cat(outputs, dim=1))
-            out, state = layer.run(data, run.batch_sizes)
-            outputs.append(out)
-            finals.append(hidden_of(state))
-        logits = self.readout(torch.cat(finals, dim=1) if len(finals) > 1 else finals[0])
-        logits = logits.index_select(0, run.unsorted_indices)
-        return logits.view(codes.shape[0], self.num_graphs, self.num_classes)
+        if lengths is not None:
+            lengths = check_lengths(lengths, codes.shape[0], codes.shape[1])
+        wiring = Wiring.dag(self.spec, self.union_widths, all_layers=True)
+        finals = run_stack(wiring, x, lengths, stack_weights(self.layers)).final
+        return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
 
     # ---------------------------------------------------------------- unpack
     def parts(self, k: int) -> ClassifierParts:

@@ -1,0 +1,261 @@
+"""hiddenstruct's C++ kernels (``native.cpp``): built on first use, cached, loaded safely.
+
+The source is compiled with the system C++ compiler (``$CXX``, else ``c++``, ``g++`` or
+``clang++``; about 2–4 s on 2 cores) into a private cache directory (``$HIDDENSTRUCT_CACHE``,
+else ``$XDG_CACHE_HOME/hiddenstruct`` or ``~/.cache/hiddenstruct``), keyed by the source,
+the flags, the compiler, the CPU and PyTorch's version, so a machine builds it once. The
+kernels are called through ctypes: a ``torch.utils.cpp_extension`` build of even an empty
+custom op takes about 20 s here (PyTorch's headers), ten times this one.
+
+The cache cannot be hijacked: the directory is created ``0700``; the loader refuses a
+directory or file that someone else owns or that others may write (and then falls back
+with one warning), and it loads a library only if the SHA-256 of its bytes equals the
+digest its build wrote next to it (``<name>.so.sha256``); otherwise it rebuilds. The
+verified bytes are the ones loaded (the open file, through ``/proc/self/fd``), and a
+library is bound only after its ABI version and entry points check out and its BLAS
+products match plain loops (``hs_check_blas``). No compiler, a failed build, an unusable
+BLAS or ``HIDDENSTRUCT_NATIVE=0`` mean PyTorch's own kernels run instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("native.cpp")
+FLAGS = (
+    "-O3",
+    "-march=native",
+    "-fno-trapping-math",  # lets the float exp loops vectorize; no FP exceptions are used
+    "-fno-math-errno",
+    "-std=c++17",
+    "-fPIC",
+    "-shared",
+)
+ABI_VERSION = 5
+"""Must equal ``hs_abi_version()`` of the built library."""
+ENTRY_POINTS = (
+    "hs_abi_version", "hs_set_blas", "hs_check_blas", "hs_pack_plan", "hs_stack_saved_size",
+    "hs_stack_forward", "hs_stack_backward", "hs_csr_chain",
+)  # fmt: skip
+ENV_SWITCH = "HIDDENSTRUCT_NATIVE"
+ENV_CACHE = "HIDDENSTRUCT_CACHE"
+
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    """Whether the native kernels may be used (``HIDDENSTRUCT_NATIVE`` is not ``0``)."""
+    return os.environ.get(ENV_SWITCH, "1") != "0"
+
+
+def cache_dir() -> Path:
+    """The kernel cache directory (see the module docstring)."""
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hiddenstruct"
+
+
+def _compiler() -> str | None:
+    if os.environ.get("CXX"):
+        return shutil.which(os.environ["CXX"])
+    return next(filter(None, map(shutil.which, ("c++", "g++", "clang++"))), None)
+
+
+def _cpu_signature() -> str:
+    """What ``-march=native`` depends on: the CPU's feature flags where Linux shows them."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def library_path(compiler: str) -> Path:
+    """Where the build for this source, compiler, CPU and PyTorch lives in the cache."""
+    key = hashlib.sha256()
+    parts = (SOURCE.read_bytes(), " ".join(FLAGS), compiler, _cpu_signature(), torch.__version__)
+    for part in parts:
+        key.update(part if isinstance(part, bytes) else part.encode())
+    return cache_dir() / f"native-{key.hexdigest()[:16]}.so"
+
+
+def digest_path(library: Path) -> Path:
+    """Where the build records the SHA-256 of ``library``'s bytes."""
+    return library.with_name(library.name + ".sha256")
+
+
+def unsafe_reason(info: os.stat_result, what: str) -> str | None:
+    """Why a cache entry with status ``info`` must not be trusted, or ``None``."""
+    if info.st_uid != os.getuid():
+        return f"{what} is owned by user {info.st_uid}, not by you ({os.getuid()})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{what} is writable by others (mode {stat.filemode(info.st_mode)})"
+    return None
+
+
+def private_dir() -> Path:
+    """The cache directory, created ``0700``; ``RuntimeError`` if it is not safe to use."""
+    directory = cache_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    reason = unsafe_reason(os.stat(directory), f"the cache directory {directory}")
+    if reason:
+        raise RuntimeError(reason)
+    return directory
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build(compiler: str, target: Path) -> int:
+    """Compile the source into ``target`` (atomically) and record its digest; returns an
+    open read-only descriptor of the built file. ``RuntimeError`` when the build fails."""
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent, prefix=".tmp-")
+    os.close(fd)
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True, timeout=300
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-2000:]}")
+        fd = os.open(tmp, os.O_RDONLY)
+        digest = hashlib.sha256(os.read(fd, os.fstat(fd).st_size)).hexdigest()
+        os.replace(tmp, target)
+        _write_private(digest_path(target), digest.encode())
+        log.info("built %s in %.1f s", target, time.perf_counter() - started)
+        return fd
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def open_verified(target: Path) -> tuple[int | None, str]:
+    """An open descriptor of ``target`` if it is private and its bytes match the recorded
+    digest, else ``(None, why not)``."""
+    try:
+        fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        return None, f"cannot open {target}: {err.strerror}"
+    try:
+        info = os.fstat(fd)
+        reason = unsafe_reason(info, str(target))
+        record = digest_path(target)
+        if reason is None and not record.is_file():
+            reason = f"{target} has no recorded digest"
+        if reason is None:
+            reason = unsafe_reason(os.stat(record), str(record))
+        if reason is None:
+            digest = hashlib.sha256(os.read(fd, info.st_size)).hexdigest()
+            if digest != record.read_text().strip():
+                reason = f"{target}'s bytes do not match its recorded digest"
+        if reason is None:
+            return fd, ""
+    except OSError as err:
+        reason = f"cannot read {target}: {err.strerror}"
+    os.close(fd)
+    return None, reason
+
+
+def _blas_symbols() -> tuple[int | None, int | None]:
+    """Addresses of ``sgemm_`` and ``dgemm_`` in PyTorch's own CPU library, if it exports them."""
+    found: list[int | None] = [None, None]
+    for path in sorted((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        for i, name in enumerate(("sgemm_", "dgemm_")):
+            if found[i] is None and hasattr(lib, name):
+                found[i] = ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+    return found[0], found[1]
+
+
+def _load(fd: int, target: Path) -> ctypes.CDLL:
+    """``dlopen`` the very file behind ``fd`` (the bytes that were verified)."""
+    by_fd = Path(f"/proc/self/fd/{fd}")
+    return ctypes.CDLL(str(by_fd if by_fd.exists() else target))
+
+
+def bind(lib: ctypes.CDLL, sgemm: int, dgemm: int) -> str | None:
+    """Check a loaded library and hand it the BLAS; why it is unusable, or ``None``."""
+    missing = [name for name in ENTRY_POINTS if not hasattr(lib, name)]
+    if missing:
+        return f"the library lacks {', '.join(missing)}"
+    lib.hs_abi_version.restype = ctypes.c_int
+    if lib.hs_abi_version() != ABI_VERSION:
+        return f"the library has ABI {lib.hs_abi_version()}, not {ABI_VERSION}"
+    lib.hs_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.hs_set_blas.restype = None
+    lib.hs_set_blas(sgemm, dgemm)
+    lib.hs_check_blas.restype = ctypes.c_int
+    if lib.hs_check_blas() != 1:
+        return "PyTorch's sgemm_/dgemm_ gave wrong products (an unexpected BLAS interface)"
+    return None
+
+
+def _fallback(reason: str) -> None:
+    warnings.warn(
+        f"hiddenstruct: not using the native kernels ({reason}); PyTorch's kernels run "
+        f"instead. Set {ENV_SWITCH}=0 to skip them, point CXX at a working C++ compiler or "
+        f"{ENV_CACHE} at a private, writable directory.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded kernels, or ``None`` (no compiler is silent; anything else warns once)."""
+    compiler = _compiler()
+    if compiler is None:
+        log.info("no C++ compiler found: PyTorch's kernels run instead of the native ones")
+        return None
+    sgemm, dgemm = _blas_symbols()
+    if sgemm is None or dgemm is None or sys.byteorder != "little":
+        _fallback("PyTorch's library exports no sgemm_/dgemm_ on a little-endian machine")
+        return None
+    try:
+        private_dir()
+        target = library_path(compiler)
+        fd, reason = open_verified(target)
+        if fd is None:
+            if target.exists():
+                warnings.warn(f"hiddenstruct: rebuilding the native kernels: {reason}", stacklevel=2)
+            fd = build(compiler, target)
+        try:
+            lib = _load(fd, target)
+        finally:
+            os.close(fd)
+        problem = bind(lib, sgemm, dgemm)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+        problem = str(err)
+    if problem:
+        _fallback(problem)
+        return None
+    return lib
