@@ -11,8 +11,8 @@ The cache cannot be hijacked: the directory is created ``0700``; the loader refu
 directory or file that someone else owns or that others may write (and then falls back
 with one warning), and it loads a library only if the SHA-256 of its bytes equals the
 digest its build wrote next to it (``<name>.so.sha256``); otherwise it rebuilds. The
-verified bytes are the ones loaded (the open file, through ``/proc/self/fd``), and a
-library is bound only after its ABI version and entry points check out and its BLAS
+verified bytes are the ones loaded (copied to a fresh private file that is removed once
+loaded), and a library is bound only after its ABI version and entry points check out and its BLAS
 products match plain loops (``hs_check_blas``). No compiler, a failed build, an unusable
 BLAS or ``HIDDENSTRUCT_NATIVE=0`` mean PyTorch's own kernels run instead.
 """
@@ -132,9 +132,9 @@ def _write_private(path: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
-def build(compiler: str, target: Path) -> int:
-    """Compile the source into ``target`` (atomically) and record its digest; returns an
-    open read-only descriptor of the built file. ``RuntimeError`` when the build fails."""
+def build(compiler: str, target: Path) -> bytes:
+    """Compile the source into ``target`` (atomically) and record its digest; returns the
+    built bytes. ``RuntimeError`` when the build fails."""
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent, prefix=".tmp-")
     os.close(fd)
     try:
@@ -144,41 +144,38 @@ def build(compiler: str, target: Path) -> int:
         )
         if done.returncode != 0:
             raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-2000:]}")
-        fd = os.open(tmp, os.O_RDONLY)
-        digest = hashlib.sha256(os.read(fd, os.fstat(fd).st_size)).hexdigest()
+        data = Path(tmp).read_bytes()
         os.replace(tmp, target)
-        _write_private(digest_path(target), digest.encode())
+        _write_private(digest_path(target), hashlib.sha256(data).hexdigest().encode())
         log.info("built %s in %.1f s", target, time.perf_counter() - started)
-        return fd
+        return data
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def open_verified(target: Path) -> tuple[int | None, str]:
-    """An open descriptor of ``target`` if it is private and its bytes match the recorded
-    digest, else ``(None, why not)``."""
+def open_verified(target: Path) -> tuple[bytes | None, str]:
+    """The bytes of ``target`` if it is private and they match the recorded digest, else
+    ``(None, why not)``."""
     try:
         fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as err:
         return None, f"cannot open {target}: {err.strerror}"
     try:
-        info = os.fstat(fd)
-        reason = unsafe_reason(info, str(target))
-        record = digest_path(target)
-        if reason is None and not record.is_file():
-            reason = f"{target} has no recorded digest"
-        if reason is None:
-            reason = unsafe_reason(os.stat(record), str(record))
-        if reason is None:
-            digest = hashlib.sha256(os.read(fd, info.st_size)).hexdigest()
-            if digest != record.read_text().strip():
+        with os.fdopen(fd, "rb") as file:
+            reason = unsafe_reason(os.fstat(fd), str(target))
+            record = digest_path(target)
+            if reason is None and not record.is_file():
+                reason = f"{target} has no recorded digest"
+            if reason is None:
+                reason = unsafe_reason(os.stat(record), str(record))
+            if reason is None:
+                data = file.read()
+                if hashlib.sha256(data).hexdigest() == record.read_text().strip():
+                    return data, ""
                 reason = f"{target}'s bytes do not match its recorded digest"
-        if reason is None:
-            return fd, ""
     except OSError as err:
         reason = f"cannot read {target}: {err.strerror}"
-    os.close(fd)
     return None, reason
 
 
@@ -196,10 +193,15 @@ def _blas_symbols() -> tuple[int | None, int | None]:
     return found[0], found[1]
 
 
-def _load(fd: int, target: Path) -> ctypes.CDLL:
-    """``dlopen`` the very file behind ``fd`` (the bytes that were verified)."""
-    by_fd = Path(f"/proc/self/fd/{fd}")
-    return ctypes.CDLL(str(by_fd if by_fd.exists() else target))
+def _load(data: bytes, directory: Path) -> ctypes.CDLL:
+    """``dlopen`` exactly ``data`` (verified bytes), from a fresh file under a unique name."""
+    fd, path = tempfile.mkstemp(suffix=".so", dir=directory, prefix=".load-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return ctypes.CDLL(path)
+    finally:
+        os.unlink(path)
 
 
 def bind(lib: ctypes.CDLL, sgemm: int, dgemm: int) -> str | None:
@@ -241,17 +243,14 @@ def library() -> ctypes.CDLL | None:
         _fallback("PyTorch's library exports no sgemm_/dgemm_ on a little-endian machine")
         return None
     try:
-        private_dir()
+        directory = private_dir()
         target = library_path(compiler)
-        fd, reason = open_verified(target)
-        if fd is None:
+        data, reason = open_verified(target)
+        if data is None:
             if target.exists():
                 warnings.warn(f"hiddenstruct: rebuilding the native kernels: {reason}", stacklevel=2)
-            fd = build(compiler, target)
-        try:
-            lib = _load(fd, target)
-        finally:
-            os.close(fd)
+            data = build(compiler, target)
+        lib = _load(data, directory)
         problem = bind(lib, sgemm, dgemm)
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         problem = str(err)
