@@ -651,10 +651,15 @@ void csr_chain(int activation, int64_t layers, const int64_t* sizes, const void*
     for (int64_t f = 0; f < sizes[0]; ++f) a[f * batch + i] = x[i * sizes[0] + f];
   for (int64_t l = 0; l < layers; ++l) {
     const int64_t* rp = (const int64_t*)crow[l];
-    const int64_t* ci = (const int64_t*)col[l];
+    const int32_t* ci = (const int32_t*)col[l];
     const T* w = (const T*)values[l];
     const T* bl = (const T*)bias[l];
-    for (int64_t r = 0; r < sizes[l + 1]; ++r) {
+    for (int64_t r = 0; batch == 1 && r < sizes[l + 1]; ++r) {  // one sample: dot products
+      T sum = bl[r];
+      for (int64_t e = rp[r]; e < rp[r + 1]; ++e) sum += w[e] * a[ci[e]];
+      b[r] = sum;
+    }
+    for (int64_t r = 0; batch > 1 && r < sizes[l + 1]; ++r) {
       T* __restrict o = b.data() + r * batch;
       for (int64_t i = 0; i < batch; ++i) o[i] = bl[r];
       for (int64_t e = rp[r]; e < rp[r + 1]; ++e) {
@@ -807,7 +812,7 @@ void hs_stack_backward(HS_STACK_ARGS, const void* const* weights, void* saved,
   }
 }
 
-// A chain of CSR layers (row pointers and columns int64) over x [B, sizes[0]]; writes
+// A chain of CSR layers (row pointers int64, columns int32) over x [B, sizes[0]]; writes
 // out [B, sizes[layers]]. `activation`: 0 identity, 1 ReLU, 2 tanh, 3 sigmoid.
 void hs_csr_chain(int double_precision, int activation, int64_t layers, const int64_t* sizes,
                   const void* const* crow, const void* const* col, const void* const* values,

@@ -8,17 +8,25 @@ fastest of CSR, COO and gather/``index_add`` kernels at batch 1 and 64 (see
 entries) or not sparse (density > ``MAX_CSR_DENSITY``) stay dense, where a dense ``addmm``
 is faster and the memory is negligible. Combine with :func:`hiddenstruct.nn.compact`:
 ``to_sparse(compact(model))``.
+
+On CPU, a :class:`SparseFFN` without layer norms whose activation is ReLU, tanh, sigmoid or
+identity runs its whole CSR chain in one call of the native kernels
+(:mod:`hiddenstruct.nn.native`, ``hs_csr_chain``): at these sizes the time of the
+per-layer calls above is mostly dispatch, not arithmetic.
 """
 
 from __future__ import annotations
 
 import copy
+import ctypes
+import functools
 import warnings
 
 import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn import native
 from hiddenstruct.nn.activations import ACTIVATIONS
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet
@@ -53,6 +61,53 @@ def _nonzeros(weight: torch.Tensor) -> int:
     return int(weight._nnz()) if weight.layout == torch.sparse_csr else int(weight.count_nonzero())
 
 
+NATIVE_ACTIVATIONS = {"identity": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
+"""Activations ``hs_csr_chain`` computes, by its codes."""
+
+
+class CsrChain:
+    """A :class:`SparseFFN`'s weights as the operands of one ``hs_csr_chain`` call (CSR with
+    int64 row pointers and int32 columns, contiguous). Never copied or pickled (the pointers would dangle): a copy
+    of the module rebuilds it on first use."""
+
+    def __init__(self, weights, biases) -> None:
+        parts = []
+        for w in weights:
+            csr = w if w.layout == torch.sparse_csr else _to_csr(w)
+            parts.append([csr.crow_indices().to(torch.int64), csr.col_indices().to(torch.int32)])
+            parts[-1].append(csr.values())
+        self.tensors = [[t.contiguous() for t in p] for p in parts]
+        self.biases = [b.reshape(-1).contiguous() for b in biases]
+        self.dtype = self.biases[0].dtype
+        widths = [weights[0].shape[1], *(w.shape[0] for w in weights)]
+        self.sizes = (ctypes.c_int64 * len(widths))(*widths)
+        self.pointers = [
+            (ctypes.c_void_p * len(ts))(*(t.data_ptr() for t in ts))
+            for ts in (*zip(*self.tensors, strict=True), self.biases)
+        ]
+
+    def __deepcopy__(self, memo):
+        return None
+
+    def __reduce__(self):
+        return type(None), ()
+
+
+@functools.cache
+def _declared_chain(lib: ctypes.CDLL):
+    fn = lib.hs_csr_chain
+    ptr, i64 = ctypes.c_void_p, ctypes.c_int64
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, ptr]
+    fn.restype = None
+    return fn
+
+
+def _to_csr(dense: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+        return dense.to_sparse_csr()
+
+
 def _register(module: nn.Module, prefix: str, tensors: list[torch.Tensor]) -> None:
     for i, t in enumerate(tensors):
         module.register_buffer(f"{prefix}{i}", t)
@@ -70,9 +125,37 @@ class SparseFFN(nn.Module):
         _register(self, "bias", [layer.bias.detach().clone()[:, None] for layer in model.layers])
         self.norms = nn.ModuleList(copy.deepcopy(n) for n in model.norms)
         self.buffer_names = tuple((f"bias{i}", f"weight{i}") for i in range(self.num_layers))
+        self._chain: CsrChain | None = None
+
+    def _native_chain(self, x: torch.Tensor) -> CsrChain | None:
+        """The one-call path's operands where it applies to ``x``, else ``None``."""
+        if x.device.type != "cpu" or self.norms or self.activation not in NATIVE_ACTIVATIONS:
+            return None
+        chain = self.__dict__.get("_chain")
+        if chain is None:
+            if x.dtype not in (torch.float32, torch.float64) or not native.enabled():
+                return None
+            if native.library() is None:
+                return None
+            buffers = self._buffers
+            chain = CsrChain(
+                [buffers[w] for _, w in self.buffer_names],
+                [buffers[b] for b, _ in self.buffer_names],
+            )
+            self._chain = chain
+        return chain if chain.dtype == x.dtype and native.enabled() else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, output]``; same values as the source model (no autograd)."""
+        chain = self._native_chain(x)
+        if chain is not None:
+            flat = x.detach().reshape(x.shape[0], -1).contiguous()
+            out = flat.new_empty(x.shape[0], chain.sizes[self.num_layers])
+            _declared_chain(native.library())(
+                x.dtype == torch.float64, NATIVE_ACTIVATIONS[self.activation], self.num_layers,
+                chain.sizes, *chain.pointers, x.shape[0], flat.data_ptr(), out.data_ptr(),
+            )  # fmt: skip
+            return out
         act = ACTIVATIONS[self.activation].fn
         buffers, norms, last = self._buffers, self.norms, self.num_layers - 1
         h = x.detach().reshape(x.shape[0], -1).t()
