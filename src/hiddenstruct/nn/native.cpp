@@ -715,37 +715,6 @@ int hs_check_blas() {
   return ok ? 1 : 0;
 }
 
-// How a padded batch [B, T] with lengths in [1, T] packs: sequences in order of decreasing
-// length (ties keep batch order), step t holding the first sizes[t] of them. Writes
-// sizes[0 .. max length), index[k] = the padded row (b * T + t) of packed row k, and
-// rows[b] = the packed row of sequence b's last step. Returns the number of steps (the
-// longest length), or -1 if a length is out of range.
-int64_t hs_pack_plan(int64_t batch, int64_t steps, const int64_t* lengths, int64_t* sizes,
-                     int64_t* index, int64_t* rows) {
-  int64_t longest = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    if (lengths[b] < 1 || lengths[b] > steps) return -1;
-    longest = lengths[b] > longest ? lengths[b] : longest;
-  }
-  std::vector<int64_t> order;
-  order.reserve(batch);
-  for (int64_t length = longest; length >= 1; --length)
-    for (int64_t b = 0; b < batch; ++b)
-      if (lengths[b] == length) order.push_back(b);
-  int64_t k = 0;
-  for (int64_t t = 0; t < longest; ++t) {
-    int64_t running = 0;
-    while (running < batch && lengths[order[running]] > t) ++running;
-    sizes[t] = running;
-    for (int64_t p = 0; p < running; ++p) {
-      if (lengths[order[p]] == t + 1) rows[order[p]] = k + p;
-      index[k + p] = order[p] * steps + t;
-    }
-    k += running;
-  }
-  return longest;
-}
-
 // Elements of the saved buffer of a stack (see Layout), in the run's dtype.
 int64_t hs_stack_saved_size(int kind, int64_t layers, const int64_t* hidden, int64_t in_size,
                             int64_t batch, int64_t rows) {
@@ -754,7 +723,8 @@ int64_t hs_stack_saved_size(int kind, int64_t layers, const int64_t* hidden, int
 
 // A stack's shape, as both entry points take it: mode `kind`, layers, hidden sizes, input
 // columns, the first final column, the input width, the padded length T, and the packing
-// (steps, sizes, index, rows) of hs_pack_plan.
+// (rnn_native.pack_plan): the steps, their batch sizes, the padded row b T + t of every
+// packed row (sequences by decreasing length) and the packed row of each sequence's end.
 #define HS_STACK_ARGS                                                                         \
   int double_precision, int kind, int64_t layers, const int64_t *hidden,                      \
       const int64_t *in_begin, int64_t out_begin, int64_t in_size, int64_t padded_steps,      \

@@ -49,7 +49,7 @@ FLAGS = (
 ABI_VERSION = 5
 """Must equal ``hs_abi_version()`` of the built library."""
 ENTRY_POINTS = (
-    "hs_abi_version", "hs_set_blas", "hs_check_blas", "hs_pack_plan", "hs_stack_saved_size",
+    "hs_abi_version", "hs_set_blas", "hs_check_blas", "hs_stack_saved_size",
     "hs_stack_forward", "hs_stack_backward", "hs_csr_chain",
 )  # fmt: skip
 ENV_SWITCH = "HIDDENSTRUCT_NATIVE"

@@ -18,6 +18,7 @@ import ctypes
 import functools
 
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from hiddenstruct.nn import native
 from hiddenstruct.nn.varlen import StackResult, Wiring, recomputed_grads, torch_stack
@@ -35,8 +36,6 @@ def _declared(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.hs_stack_forward.restype = None
     lib.hs_stack_backward.argtypes = shape + [_PTR] * 9
     lib.hs_stack_backward.restype = None
-    lib.hs_pack_plan.argtypes = [_I64, _I64, _PTR, _PTR, _PTR, _PTR]
-    lib.hs_pack_plan.restype = _I64
     return lib
 
 
@@ -54,18 +53,16 @@ def usable(x: torch.Tensor) -> bool:
 def pack_plan(lengths: torch.Tensor, steps: int):
     """``(sizes, index, rows)`` for a padded batch with CPU int64 ``lengths`` in [1, steps]:
     the packed batch sizes, the padded row (``b·steps + t``) of every packed row, and the
-    packed row of each sequence's last step (as ``pack_padded_sequence`` would give)."""
-    lengths = lengths.to("cpu", torch.int64).contiguous()
-    batch = lengths.shape[0]
-    sizes = torch.empty(steps, dtype=torch.int64)
-    index = torch.empty(max(int(lengths.sum()), 0), dtype=torch.int64)
-    rows = torch.empty(batch, dtype=torch.int64)
-    longest = library().hs_pack_plan(
-        batch, steps, lengths.data_ptr(), sizes.data_ptr(), index.data_ptr(), rows.data_ptr()
-    )
-    if longest < 0:
+    packed row of each sequence's last step — ``pack_padded_sequence``'s layout."""
+    lengths = lengths.to("cpu", torch.int64)
+    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise ValueError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
-    return sizes[:longest], index, rows
+    batch = lengths.shape[0]
+    padded = torch.arange(batch * steps).view(batch, steps)
+    packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+    packed_row = torch.empty(batch * steps, dtype=torch.int64)
+    packed_row[packed.data] = torch.arange(len(packed.data))
+    return packed.batch_sizes, packed.data, packed_row[padded[:, 0] + lengths - 1]
 
 
 def _check(wiring: Wiring, x: torch.Tensor, weights, h0, c0) -> None:
