@@ -219,3 +219,20 @@ def test_wirings():
     assert dag.in_begin == (0, 0, 0) and dag.out_begin == 7
     assert [dag.input_width(layer, 16) for layer in range(3)] == [16, 3, 7]
     assert Wiring.dag(lstm, [3, 4, 5], all_layers=True).out_begin == 0
+
+
+@needs_lib
+def test_a_permissive_umask_still_gives_a_private_cache(cache, monkeypatch):
+    old = os.umask(0o002)
+    try:
+        assert native.library.__wrapped__() is not None
+    finally:
+        os.umask(old)
+    for path in (cache, native.digest_path(cache)):
+        assert native.unsafe_reason(os.stat(path), str(path)) is None
+
+    def no_rebuild(*args):
+        raise AssertionError("rebuilt although the cached library matches")
+
+    monkeypatch.setattr(native, "build", no_rebuild)
+    assert native.library.__wrapped__() is not None

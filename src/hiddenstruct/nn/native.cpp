@@ -11,8 +11,8 @@
 // about 2e-7), float64 the C library's.
 //
 // Packed layout: step t holds sizes[t] rows (non-increasing), stored after steps 0..t-1.
-// A layer's states are [B + N, H]: a zero block (the initial state), then each step's
-// outputs; step t's previous state is the first sizes[t] rows of the block before its own.
+// A layer's states are [B + N, H]: a block of B rows holding the initial state, then each
+// step's outputs; step t's previous state is the first sizes[t] rows of the block before its own.
 // All layers' states share one wide buffer O [B + N, S] (S = the sum of the widths), layer l
 // in columns [off_l, off_l + H_l); layer l > 0 reads a column range of O ending at off_l
 // (the previous layer for a chain, all earlier layers for a DAG-wired stack), so strides
@@ -630,12 +630,9 @@ enum Activation { IDENTITY = 0, RELU_ACT = 1, TANH_ACT = 2, SIGMOID_ACT = 3 };
 
 template <typename T>
 void activate(int activation, T* v, int64_t n) {
-  if (activation == RELU_ACT)
-    for (int64_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? v[i] : T(0);
-  else if (activation == TANH_ACT)
-    for (int64_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
-  else if (activation == SIGMOID_ACT)
-    for (int64_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-v[i]));
+  for (int64_t i = 0; activation != IDENTITY && i < n; ++i)
+    v[i] = activation == RELU_ACT ? (v[i] > T(0) ? v[i] : T(0))
+                                  : (activation == TANH_ACT ? tanh_of(v[i]) : sigmoid(v[i]));
 }
 
 // h <- act(W h + b) layer after layer (no activation after the last), activations kept

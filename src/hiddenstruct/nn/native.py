@@ -121,17 +121,6 @@ def private_dir() -> Path:
     return directory
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def build(compiler: str, target: Path) -> bytes:
     """Compile the source into ``target`` (atomically) and record its digest; returns the
     built bytes. ``RuntimeError`` when the build fails."""
@@ -144,14 +133,19 @@ def build(compiler: str, target: Path) -> bytes:
         )
         if done.returncode != 0:
             raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-2000:]}")
+        os.chmod(tmp, 0o600)  # the linker may have made it anew, under the umask
         data = Path(tmp).read_bytes()
+        fd = os.open(tmp + ".sha256", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as record:
+            record.write(hashlib.sha256(data).hexdigest())
         os.replace(tmp, target)
-        _write_private(digest_path(target), hashlib.sha256(data).hexdigest().encode())
+        os.replace(tmp + ".sha256", digest_path(target))
         log.info("built %s in %.1f s", target, time.perf_counter() - started)
         return data
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, tmp + ".sha256"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 def open_verified(target: Path) -> tuple[bytes | None, str]:

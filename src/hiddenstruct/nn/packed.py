@@ -101,7 +101,7 @@ def parts_of(model: nn.Module) -> ClassifierParts:
                 "mask_hh": _mask_or_ones(layer, "weight_hh"),
             }
         )
-    embedding, readout = _embedding(model), _readout(model)
+    embedding, readout = model.embedding, model.readout
     return ClassifierParts(
         mode=get_mode(_recurrent_layers(model)[0].mode).name,
         embedding=embedding.weight.detach().clone(),
@@ -114,13 +114,13 @@ def parts_of(model: nn.Module) -> ClassifierParts:
 def load_parts(model: nn.Module, parts: ClassifierParts) -> nn.Module:
     """Copy ``parts`` into an individual classifier built for the same graph and mode."""
     with torch.no_grad():
-        _embedding(model).weight.copy_(parts.embedding)
+        model.embedding.weight.copy_(parts.embedding)
         for layer, tensors in zip(_recurrent_layers(model), parts.layers, strict=True):
             original(layer, "weight_ih").copy_(tensors["weight_ih"])
             original(layer, "weight_hh").copy_(tensors["weight_hh"])
             layer.bias_ih.copy_(tensors["bias_ih"])
             layer.bias_hh.copy_(tensors["bias_hh"])
-        readout = _readout(model)
+        readout = model.readout
         original(readout, "weight").copy_(parts.readout_weight)
         readout.bias.copy_(parts.readout_bias)
     return model
@@ -129,14 +129,6 @@ def load_parts(model: nn.Module, parts: ClassifierParts) -> nn.Module:
 def _recurrent_layers(model: nn.Module) -> list[RecurrentLayer]:
     rnn = getattr(model, "rnn", model)
     return list(rnn.layers)
-
-
-def _embedding(model: nn.Module) -> nn.Embedding:
-    return model.embedding
-
-
-def _readout(model: nn.Module) -> nn.Linear:
-    return model.readout
 
 
 def _mask_or_ones(module: nn.Module, name: str) -> torch.Tensor:

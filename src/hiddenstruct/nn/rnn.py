@@ -70,16 +70,10 @@ class RecurrentLayer(nn.Module):
         """PyTorch's init: every weight and bias uniform in ±1/sqrt(hidden_size)."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         with torch.no_grad():
-            for p in self._raw_parameters():
+            for p in (original(self, "weight_ih"), original(self, "weight_hh")):
                 p.uniform_(-bound, bound, generator=generator)
-
-    def _raw_parameters(self) -> list[torch.Tensor]:
-        return [
-            original(self, "weight_ih"),
-            original(self, "weight_hh"),
-            self.bias_ih,
-            self.bias_hh,
-        ]
+            for p in (self.bias_ih, self.bias_hh):
+                p.uniform_(-bound, bound, generator=generator)
 
     def zero_state(self, batch: int, like: torch.Tensor) -> State:
         """An all-zero state for ``batch`` sequences on ``like``'s device and dtype."""

@@ -101,96 +101,73 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 class NativeStack(torch.autograd.Function):
     """The stack wired by ``wiring`` over a padded batch-first ``x`` [B, T, F] with
-    ``lengths``; the flat tensors are the ``h0`` (``has_h0``), ``c0`` (``has_c0``) per layer,
-    then the weights. Returns (outputs, final, final_c); outputs / final_c are empty unless
-    asked for."""
+    ``lengths``; the flat tensors are ``n_init`` initial states (per layer ``h0``, then for
+    LSTM ``c0``), then the weights. Returns (outputs, final, final_c); outputs are empty
+    unless ``outputs``, final_c unless LSTM."""
 
     @staticmethod
-    def forward(ctx, wiring, want, x, lengths, has_h0, has_c0, *flat):
-        lib, layers = library(), len(wiring.hidden)
-        h0 = list(flat[:layers]) if has_h0 else None
-        c0 = list(flat[layers * has_h0 : layers * (has_h0 + has_c0)]) if has_c0 else None
-        weights = [w.contiguous() for w in flat[layers * (has_h0 + has_c0) :]]
+    def forward(ctx, wiring, outputs, x, lengths, n_init, *flat):
+        lib, layers, mode = library(), len(wiring.hidden), wiring.mode
+        init = [t.contiguous() for t in flat[:n_init]]
+        h0, c0 = (init[:layers] or None), (init[layers:] or None)
+        weights = [w.contiguous() for w in flat[n_init:]]
         _check(wiring, x, weights, h0, c0)
-        h0 = None if h0 is None else [h.contiguous() for h in h0]
-        c0 = None if c0 is None else [c.contiguous() for c in c0]
         x = x.contiguous()
-        (batch, steps, features), mode = x.shape, wiring.mode
+        batch, steps, features = x.shape
         sizes, index, rows = pack_plan(lengths, steps)
         hidden = (ctypes.c_int64 * layers)(*wiring.hidden)
         in_begin = (ctypes.c_int64 * layers)(*wiring.in_begin)
-        saved = x.new_empty(
-            lib.hs_stack_saved_size(mode.code, layers, hidden, features, batch, len(index))
-        )
+        size = lib.hs_stack_saved_size(mode.code, layers, hidden, features, batch, len(index))
+        saved = x.new_empty(size)
         width = sum(wiring.hidden) - wiring.out_begin
         final = x.new_empty(batch, width)
-        final_c = x.new_empty(batch, width) if "cells" in want and mode.has_cell else None
-        outputs = x.new_empty(batch, steps, wiring.hidden[-1]) if "outputs" in want else None
+        final_c = x.new_empty(batch, width if mode.has_cell else 0)
+        out = x.new_empty(batch, steps, wiring.hidden[-1]) if outputs else x.new_empty(0)
         shape = (
             x.dtype == torch.float64, mode.code, layers, hidden, in_begin, wiring.out_begin,
             features, steps, len(sizes), sizes.data_ptr(), index.data_ptr(), rows.data_ptr(),
         )  # fmt: skip
         lib.hs_stack_forward(
             *shape, x.data_ptr(), _pointers(weights), _pointers(h0), _pointers(c0),
-            saved.data_ptr(), final.data_ptr(), _ptr(final_c), _ptr(outputs),
+            saved.data_ptr(), final.data_ptr(), _ptr(final_c), _ptr(out),
         )  # fmt: skip
         ctx.wiring, ctx.shape, ctx.saved, ctx.lengths = wiring, shape, saved, lengths
         ctx.plan = (sizes, index, rows)  # the pointers in ctx.shape point into these
-        ctx.has = (has_h0, has_c0)
         ctx.save_for_backward(x, *flat)
         ctx.set_materialize_grads(False)
-        empty = x.new_empty(0)
-        return (
-            empty if outputs is None else outputs,
-            final,
-            empty if final_c is None else final_c,
-        )
+        return out, final, final_c
 
     @staticmethod
-    def backward(ctx, d_outputs, d_final, d_final_c):
+    def backward(ctx, *d_outs):
         x, *flat = ctx.saved_tensors
-        wiring, layers = ctx.wiring, len(ctx.wiring.hidden)
-        has_h0, has_c0 = ctx.has
-        n_init = layers * (has_h0 + has_c0)
-        needs = ctx.needs_input_grad
+        layers, n_init = len(ctx.wiring.hidden), len(flat) - 4 * len(ctx.wiring.hidden)
+        d_outs = [None if d is None or d.numel() == 0 else d.to(x.dtype).contiguous() for d in d_outs]
         if torch.is_grad_enabled():
-            return NativeStack._double_backward(ctx, x, flat, (d_outputs, d_final, d_final_c))
+            return NativeStack._double_backward(ctx, x, flat, n_init, d_outs)
         weights = [w.contiguous() for w in flat[n_init:]]
-        grads = [torch.empty_like(w) for w in weights]
-        dx = torch.empty_like(x) if needs[2] else None
-        d_init = [torch.empty_like(t) for t in flat[:n_init]]
-        dh0 = d_init[:layers] if has_h0 and any(needs[6 : 6 + layers]) else None
-        dc0 = d_init[layers * has_h0 :] if has_c0 and any(needs[6 + layers * has_h0 :][:layers]) else None
-        d = [None if g is None or g.numel() == 0 else g.to(x.dtype).contiguous() for g in (d_outputs, d_final, d_final_c)]
+        grads = [torch.empty_like(t) for t in flat]
+        dx = torch.empty_like(x) if ctx.needs_input_grad[2] else None
+        h0, c0 = grads[: min(n_init, layers)] or None, grads[layers:n_init] or None
         library().hs_stack_backward(
-            *ctx.shape, _pointers(weights), ctx.saved.data_ptr(), _ptr(d[1]), _ptr(d[2]),
-            _ptr(d[0]), _pointers(grads), _ptr(dx), _pointers(dh0), _pointers(dc0),
+            *ctx.shape, _pointers(weights), ctx.saved.data_ptr(), _ptr(d_outs[1]),
+            _ptr(d_outs[2]), _ptr(d_outs[0]), _pointers(grads[n_init:]), _ptr(dx),
+            _pointers(h0), _pointers(c0),
         )  # fmt: skip
-        if dh0 is None and has_h0:
-            d_init[:layers] = [None] * layers
-        if dc0 is None and has_c0:
-            d_init[layers * has_h0 :] = [None] * layers
-        flat_grads = [*d_init, *grads]
-        flat_grads = [g if need else None for g, need in zip(flat_grads, needs[6:], strict=True)]
-        return (None, None, dx, None, None, None, *flat_grads)
+        grads = [g if need else None for g, need in zip(grads, ctx.needs_input_grad[5:], strict=True)]
+        return (None, None, dx, None, None, *grads)
 
     @staticmethod
-    def _double_backward(ctx, x, flat, d_outs):
-        wiring, layers = ctx.wiring, len(ctx.wiring.hidden)
-        has_h0, has_c0 = ctx.has
-        n_init = layers * (has_h0 + has_c0)
+    def _double_backward(ctx, x, flat, n_init, d_outs):
+        layers = len(ctx.wiring.hidden)
 
         def recompute():
-            h0 = flat[:layers] if has_h0 else None
-            c0 = flat[layers * has_h0 : n_init] if has_c0 else None
-            result = torch_stack(wiring, x, ctx.lengths, flat[n_init:], h0, c0, outputs=True)
+            h0, c0 = flat[: min(n_init, layers)] or None, flat[layers:n_init] or None
+            result = torch_stack(ctx.wiring, x, ctx.lengths, flat[n_init:], h0, c0, outputs=True)
             return result.outputs, result.final, result.final_c
 
-        d_outs = [None if d is None or d.numel() == 0 else d for d in d_outs]
-        needs = ctx.needs_input_grad
-        wanted = [needs[2], *needs[6:]]
+        wanted = [ctx.needs_input_grad[2], *ctx.needs_input_grad[5:]]
         dx, *grads = recomputed_grads(recompute, [x, *flat], wanted, d_outs)
-        return (None, None, dx, None, None, None, *grads)
+        return (None, None, dx, None, None, *grads)
 
 
 def run_stack(wiring, x, lengths, weights, h0=None, c0=None, outputs=False) -> StackResult:
@@ -202,9 +179,8 @@ def run_stack(wiring, x, lengths, weights, h0=None, c0=None, outputs=False) -> S
         return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
     if lengths is None:
         lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.int64)
-    want = ("outputs", "cells") if outputs else ("cells",)
-    flat = [*(h0 or ()), *(c0 or ()), *weights]
-    out, final, final_c = NativeStack.apply(
-        wiring, want, x, lengths, h0 is not None, c0 is not None, *flat
-    )
+    init = [*(h0 or ()), *((c0 or ()) if h0 is not None else ())]
+    if c0 is not None and h0 is None:
+        raise ValueError("initial cell states c0 need initial hidden states h0")
+    out, final, final_c = NativeStack.apply(wiring, outputs, x, lengths, len(init), *init, *weights)
     return StackResult(out if outputs else None, final, final_c if wiring.mode.has_cell else None)

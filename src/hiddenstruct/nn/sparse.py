@@ -45,9 +45,7 @@ def _storage(csr: torch.Tensor) -> torch.Tensor:
 
 
 def _csr(dense: torch.Tensor) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        return _storage(dense.detach().to_sparse_csr())
+    return _storage(_to_csr(dense.detach()))
 
 
 def _csr_from_parts(crow, col, values, size) -> torch.Tensor:
