@@ -35,7 +35,7 @@ from hiddenstruct.graphs.generators import sample_prior_graphs
 from hiddenstruct.nn.masking import get_mask, original
 from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
 from hiddenstruct.nn.varlen import hidden_of
-from hiddenstruct.testing import reference_step
+from hiddenstruct.testing import reference_stack
 from hiddenstruct.training.packed import train_packed
 
 EPOCHS = 15
@@ -44,31 +44,19 @@ TRIALS_IN_PAPER_SWEEP = 800
 
 def step_cell_forward(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The per-time-step baseline: loop over time and layers with masked weight matmuls
-    (the reference cell of ``hiddenstruct.testing``)."""
-    x = model.embedding(codes)
+    (the reference cells of ``hiddenstruct.testing``, DAG-wired)."""
     layers_ = list(model.rnn.layers)
-    mode = layers_[0].mode
-    batch, steps = codes.shape
-    states = []
-    for layer in layers_:
-        h = x.new_zeros(batch, layer.hidden_size)
-        states.append((h, h) if mode == "LSTM" else h)
-    weights = []
-    for layer in layers_:
-        w_ih = original(layer, "weight_ih") * _mask(layer, "weight_ih")
-        w_hh = original(layer, "weight_hh") * _mask(layer, "weight_hh")
-        weights.append((w_ih, w_hh, layer.bias_ih, layer.bias_hh))
-    for t in range(steps):
-        alive = (t < lengths).to(x.device)[:, None]
-        below = [x[:, t]]
-        for li, w in enumerate(weights):
-            inp = below[0] if li == 0 else torch.cat(below[1:], dim=1)
-            _, new = reference_step(mode, inp, states[li], *w)
-            if mode == "LSTM":
-                states[li] = tuple(torch.where(alive, a, b) for a, b in zip(new, states[li]))
-            else:
-                states[li] = torch.where(alive, new, states[li])
-            below.append(hidden_of(states[li]))
+    weights = [
+        (
+            original(layer, "weight_ih") * _mask(layer, "weight_ih"),
+            original(layer, "weight_hh") * _mask(layer, "weight_hh"),
+            layer.bias_ih,
+            layer.bias_hh,
+        )
+        for layer in layers_
+    ]
+    x = model.embedding(codes)
+    _, states = reference_stack(layers_[0].mode, weights, x, lengths, dag=True)
     return model.readout(hidden_of(states[-1]))
 
 

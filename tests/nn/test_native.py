@@ -27,7 +27,9 @@ def _compile(tmp_path, source: str, target) -> None:
     src = tmp_path / "planted.c"
     src.write_text(source)
     compiler = native._compiler()
-    subprocess.run([compiler, "-x", "c", "-shared", "-fPIC", str(src), "-o", str(target)], check=True)
+    subprocess.run(
+        [compiler, "-x", "c", "-shared", "-fPIC", str(src), "-o", str(target)], check=True
+    )
 
 
 def _planted(tmp_path, marker) -> str:

@@ -56,7 +56,10 @@ def test_matches_reference_cell(mode, masked, variable, initial, engine):
     hx = None
     if initial:
         hx = [layer.zero_state(5, x) for layer in model.layers]
-        hx = [tuple(torch.randn_like(t) for t in s) if isinstance(s, tuple) else torch.randn_like(s) for s in hx]
+        hx = [
+            tuple(torch.randn_like(t) for t in s) if isinstance(s, tuple) else torch.randn_like(s)
+            for s in hx
+        ]
     with torch.no_grad():
         out, states = model(x, lengths if variable else None, hx)
         ref_out, ref_states = reference_forward(model, x, lengths, hx)

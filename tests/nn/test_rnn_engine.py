@@ -43,8 +43,8 @@ def _states(model, x, dtype, seed=5):
     batch = x.shape[0] if model.batch_first else x.shape[1]
     hx = []
     for h in model.hidden_sizes:
-        make = lambda: torch.randn(batch, h, generator=gen, dtype=dtype)  # noqa: E731
-        hx.append((make(), make()) if model.spec.has_cell else make())
+        pair = [torch.randn(batch, h, generator=gen, dtype=dtype) for _ in range(2)]
+        hx.append(tuple(pair) if model.spec.has_cell else pair[0])
     return hx
 
 
@@ -62,7 +62,9 @@ def _run(model, x, lengths, hx):
     ]  # fmt: skip
     out, states = model(x, lengths, hx)
     values = [out, *_flat(states)]
-    loss = sum((v * torch.linspace(-1, 2, v.numel(), dtype=v.dtype).view_as(v)).sum() for v in values)
+    loss = sum(
+        (v * torch.linspace(-1, 2, v.numel(), dtype=v.dtype).view_as(v)).sum() for v in values
+    )
     loss.backward()
     grads = [x.grad, *(() if hx is None else [t.grad for t in _flat(hx)])]
     return values, grads + [p.grad for p in model.parameters()]

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES
+from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
 
 RNN_SCOPES = ("both", "i2h", "h2h")
 

@@ -242,7 +242,9 @@ def library() -> ctypes.CDLL | None:
         data, reason = open_verified(target)
         if data is None:
             if target.exists():
-                warnings.warn(f"hiddenstruct: rebuilding the native kernels: {reason}", stacklevel=2)
+                warnings.warn(
+                    f"hiddenstruct: rebuilding the native kernels: {reason}", stacklevel=2
+                )
             data = build(compiler, target)
         lib = _load(data, directory)
         problem = bind(lib, sgemm, dgemm)

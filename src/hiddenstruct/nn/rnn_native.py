@@ -47,7 +47,9 @@ def library() -> ctypes.CDLL | None:
 
 def usable(x: torch.Tensor) -> bool:
     """Whether the engine takes ``x``: CPU, float32/float64, enabled and built."""
-    return x.device.type == "cpu" and x.dtype in DTYPES and native.enabled() and library() is not None
+    return (
+        x.device.type == "cpu" and x.dtype in DTYPES and native.enabled() and library() is not None
+    )
 
 
 def pack_plan(lengths: torch.Tensor, steps: int):
@@ -141,7 +143,9 @@ class NativeStack(torch.autograd.Function):
     def backward(ctx, *d_outs):
         x, *flat = ctx.saved_tensors
         layers, n_init = len(ctx.wiring.hidden), len(flat) - 4 * len(ctx.wiring.hidden)
-        d_outs = [None if d is None or d.numel() == 0 else d.to(x.dtype).contiguous() for d in d_outs]
+        d_outs = [
+            None if d is None or d.numel() == 0 else d.to(x.dtype).contiguous() for d in d_outs
+        ]
         if torch.is_grad_enabled():
             return NativeStack._double_backward(ctx, x, flat, n_init, d_outs)
         weights = [w.contiguous() for w in flat[n_init:]]
@@ -153,7 +157,9 @@ class NativeStack(torch.autograd.Function):
             _ptr(d_outs[2]), _ptr(d_outs[0]), _pointers(grads[n_init:]), _ptr(dx),
             _pointers(h0), _pointers(c0),
         )  # fmt: skip
-        grads = [g if need else None for g, need in zip(grads, ctx.needs_input_grad[5:], strict=True)]
+        grads = [
+            g if need else None for g, need in zip(grads, ctx.needs_input_grad[5:], strict=True)
+        ]
         return (None, None, dx, None, None, *grads)
 
     @staticmethod

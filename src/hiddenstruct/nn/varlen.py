@@ -83,47 +83,36 @@ class StackResult(NamedTuple):
     final_c: torch.Tensor | None
 
 
-def _kernel_call(mode: RecurrentMode, data, batch_sizes, hx, weights):
-    args = (True, 1, 0.0, False, False)
-    if batch_sizes is None:
-        return mode.kernel(data, hx, weights, *args, True)  # batch-first padded input
-    return mode.kernel(data, batch_sizes, hx, weights, *args)
-
-
 def torch_stack(wiring, x, lengths, weights, h0=None, c0=None, outputs=False) -> StackResult:
     """The stack wired by ``wiring`` on PyTorch's kernels (``torch._VF``, cuDNN on CUDA) over
-    batch-first ``x`` [B, T, F] with CPU int64 ``lengths`` (or ``None``: all T); ``weights``
-    per layer ``w_ih, w_hh, b_ih, b_hh`` (masked); ``h0`` / ``c0`` per layer or ``None``."""
+    batch-first ``x`` [B, T, F] with CPU int64 ``lengths`` (or ``None``: all T), packed once;
+    ``weights`` per layer ``w_ih, w_hh, b_ih, b_hh`` (masked); ``h0`` / ``c0`` per layer or
+    ``None``."""
     mode, batch, steps = wiring.mode, x.shape[0], x.shape[1]
-    packed = None if lengths is None else pack_padded_sequence(x, lengths, True, False)
-    data = x if packed is None else packed.data
-    sizes = None if packed is None else packed.batch_sizes
-    perm = None if packed is None else packed.sorted_indices
+    lengths = torch.full((batch,), steps) if lengths is None else lengths
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     outs, finals, cells = [], [], []
     for layer, hidden in enumerate(wiring.hidden):
-        inp = data if layer == 0 else torch.cat(outs, dim=-1)[..., wiring.in_begin[layer] :]
-        h = x.new_zeros(batch, hidden) if h0 is None else h0[layer]
-        h = (h if perm is None else h.index_select(0, perm)).unsqueeze(0)
-        if mode.has_cell:
-            c = x.new_zeros(batch, hidden) if c0 is None else c0[layer]
-            h = (h, (c if perm is None else c.index_select(0, perm)).unsqueeze(0))
+        inp = packed.data if layer == 0 else torch.cat(outs, dim=1)[:, wiring.in_begin[layer] :]
+        states = [h0, c0] if mode.has_cell else [h0]
+        hx = [x.new_zeros(batch, hidden) if s is None else s[layer] for s in states]
+        hx = [s.index_select(0, packed.sorted_indices).unsqueeze(0) for s in hx]
+        w = list(weights[4 * layer : 4 * layer + 4])
         with warnings.catch_warnings():  # cuDNN: masked weights are never one flat buffer
             warnings.filterwarnings("ignore", message="RNN module weights are not part")
-            result = _kernel_call(mode, inp, sizes, h, list(weights[4 * layer : 4 * layer + 4]))
+            state = tuple(hx) if mode.has_cell else hx[0]
+            result = mode.kernel(inp, packed.batch_sizes, state, w, True, 1, 0.0, False, False)
         outs.append(result[0])
         finals.append(result[1].squeeze(0))
-        cells.append(result[2].squeeze(0) if mode.has_cell else None)
-    unsort = None if packed is None else packed.unsorted_indices
+        cells.append(result[-1].squeeze(0))
 
     def user_order(parts) -> torch.Tensor:
         joined = torch.cat(parts, dim=1)[:, wiring.out_begin :]
-        return joined if unsort is None else joined.index_select(0, unsort)
+        return joined.index_select(0, packed.unsorted_indices)
 
     last = None
     if outputs:
-        last = outs[-1] if packed is None else pad_packed_sequence(
-            packed._replace(data=outs[-1]), batch_first=True, total_length=steps
-        )[0]  # fmt: skip
+        last = pad_packed_sequence(packed._replace(data=outs[-1]), True, total_length=steps)[0]
     return StackResult(last, user_order(finals), user_order(cells) if mode.has_cell else None)
 
 
