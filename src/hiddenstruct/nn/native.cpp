@@ -643,7 +643,10 @@ void csr_chain(int activation, int64_t layers, const int64_t* sizes, const void*
                int64_t batch, const T* x, T* out) {
   int64_t widest = 0;
   for (int64_t l = 0; l <= layers; ++l) widest = sizes[l] > widest ? sizes[l] : widest;
-  std::vector<T> a(widest * batch), b(widest * batch);
+  // Per-thread scratch kept between calls: at batch 1 a fresh allocation (and, past the
+  // allocator's mmap threshold, its page faults) would cost more than the arithmetic.
+  thread_local std::vector<T> a, b;
+  if ((int64_t)a.size() < widest * batch) a.resize(widest * batch), b.resize(widest * batch);
   for (int64_t i = 0; i < batch; ++i)
     for (int64_t f = 0; f < sizes[0]; ++f) a[f * batch + i] = x[i * sizes[0] + f];
   for (int64_t l = 0; l < layers; ++l) {

@@ -68,7 +68,7 @@ class CsrChain:
     int64 row pointers and int32 columns, contiguous). Never copied or pickled (the pointers would dangle): a copy
     of the module rebuilds it on first use."""
 
-    def __init__(self, weights, biases) -> None:
+    def __init__(self, weights, biases, activation: str) -> None:
         parts = []
         for w in weights:
             csr = w if w.layout == torch.sparse_csr else _to_csr(w)
@@ -79,10 +79,21 @@ class CsrChain:
         self.dtype = self.biases[0].dtype
         widths = [weights[0].shape[1], *(w.shape[0] for w in weights)]
         self.sizes = (ctypes.c_int64 * len(widths))(*widths)
-        self.pointers = [
+        pointers = [
             (ctypes.c_void_p * len(ts))(*(t.data_ptr() for t in ts))
             for ts in (*zip(*self.tensors, strict=True), self.biases)
         ]
+        code = NATIVE_ACTIVATIONS[activation]
+        self.head = (self.dtype == torch.float64, code, len(weights), self.sizes, *pointers)
+        self.call = _declared_chain(native.library())
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """The chain on a CPU batch ``x`` of this dtype (any shape ``[B, ...]``)."""
+        if x.dim() != 2 or not x.is_contiguous():
+            x = x.reshape(x.shape[0], -1).contiguous()
+        out = torch.empty(x.shape[0], self.sizes[len(self.biases)], dtype=x.dtype)
+        self.call(*self.head, x.shape[0], x.data_ptr(), out.data_ptr())
+        return out
 
     def __deepcopy__(self, memo):
         return None
@@ -126,34 +137,26 @@ class SparseFFN(nn.Module):
         self._chain: CsrChain | None = None
 
     def _native_chain(self, x: torch.Tensor) -> CsrChain | None:
-        """The one-call path's operands where it applies to ``x``, else ``None``."""
-        if x.device.type != "cpu" or self.norms or self.activation not in NATIVE_ACTIVATIONS:
+        """Build the one-call path's operands if it applies to ``x``, else ``None``."""
+        if not x.is_cpu or self.norms or self.activation not in NATIVE_ACTIVATIONS:
             return None
-        chain = self.__dict__.get("_chain")
-        if chain is None:
-            if x.dtype not in (torch.float32, torch.float64) or not native.enabled():
-                return None
-            if native.library() is None:
-                return None
-            buffers = self._buffers
-            chain = CsrChain(
-                [buffers[w] for _, w in self.buffer_names],
-                [buffers[b] for b, _ in self.buffer_names],
-            )
-            self._chain = chain
-        return chain if chain.dtype == x.dtype and native.enabled() else None
+        if x.dtype not in (torch.float32, torch.float64) or not native.enabled():
+            return None
+        if native.library() is None:
+            return None
+        buffers = self._buffers
+        self._chain = CsrChain(
+            [buffers[w] for _, w in self.buffer_names],
+            [buffers[b] for b, _ in self.buffer_names],
+            self.activation,
+        )
+        return self._chain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, output]``; same values as the source model (no autograd)."""
-        chain = self._native_chain(x)
-        if chain is not None:
-            flat = x.detach().reshape(x.shape[0], -1).contiguous()
-            out = flat.new_empty(x.shape[0], chain.sizes[self.num_layers])
-            _declared_chain(native.library())(
-                x.dtype == torch.float64, NATIVE_ACTIVATIONS[self.activation], self.num_layers,
-                chain.sizes, *chain.pointers, x.shape[0], flat.data_ptr(), out.data_ptr(),
-            )  # fmt: skip
-            return out
+        chain = self.__dict__.get("_chain") or self._native_chain(x)
+        if chain is not None and x.is_cpu and x.dtype == chain.dtype and native.enabled():
+            return chain.run(x)
         act = ACTIVATIONS[self.activation].fn
         buffers, norms, last = self._buffers, self.norms, self.num_layers - 1
         h = x.detach().reshape(x.shape[0], -1).t()
