@@ -33,7 +33,6 @@ from hiddenstruct.nn.varlen import State, Wiring, check_lengths, hidden_of, torc
 from hiddenstruct.recurrent_modes import MODES, RecurrentMode, get_mode
 
 __all__ = ["MODES", "MaskedRNN", "RecurrentLayer", "RecurrentMode", "State", "get_mode"]
-__all__ += ["hidden_of", "stack_weights"]
 
 
 def stack_weights(layers) -> list[torch.Tensor]:
@@ -150,11 +149,9 @@ class MaskedRNN(nn.Module):
             c0 = [s[1] for s in hx] if self.spec.has_cell else None
         wiring = Wiring.chain(self.spec, self.hidden_sizes, all_layers=True)
         result = self._run(wiring, x, lengths, h0, c0, outputs=True)
-        hs = result.final.split(self.hidden_sizes, dim=1)
+        states = list(result.final.split(self.hidden_sizes, dim=1))
         if self.spec.has_cell:
-            states = list(zip(hs, result.final_c.split(self.hidden_sizes, dim=1), strict=True))
-        else:
-            states = list(hs)
+            states = list(zip(states, result.final_c.split(self.hidden_sizes, dim=1), strict=True))
         out = result.outputs
         return (out if self.batch_first else out.transpose(0, 1)), states
 

@@ -75,15 +75,12 @@ def _check(wiring: Wiring, x: torch.Tensor, weights, h0, c0) -> None:
             f"need w_ih, w_hh, b_ih, b_hh per layer ({layers} layers), got {len(weights)} tensors"
         )
     for layer, hidden in enumerate(wiring.hidden):
-        rows, width = wiring.mode.gates * hidden, wiring.input_width(layer, x.shape[2])
-        expected = {"w_ih": (rows, width), "w_hh": (rows, hidden), "b_ih": (rows,)}
-        expected["b_hh"] = (rows,)
-        tensors = dict(zip(expected, weights[4 * layer : 4 * layer + 4], strict=True))
-        for name, states in (("h0", h0), ("c0", c0)):
-            if states is not None:
-                expected[name], tensors[name] = (batch, hidden), states[layer]
-        for name, shape in expected.items():
-            w = tensors[name]
+        rows = wiring.mode.gates * hidden
+        shapes = [(rows, wiring.input_width(layer, x.shape[2])), (rows, hidden), (rows,), (rows,)]
+        mine = weights[4 * layer : 4 * layer + 4]
+        named = list(zip(("w_ih", "w_hh", "b_ih", "b_hh"), mine, shapes, strict=True))
+        named += [(n, s[layer], (batch, hidden)) for n, s in (("h0", h0), ("c0", c0)) if s]
+        for name, w, shape in named:
             if tuple(w.shape) != shape or w.dtype != x.dtype or w.device != x.device:
                 raise ValueError(
                     f"layer {layer} {name}: expected {x.dtype} {shape} on {x.device}, "
