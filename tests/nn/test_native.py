@@ -172,7 +172,12 @@ def test_pack_plan_matches_pack_padded_sequence(seed):
     sizes, index, rows = rnn_native.pack_plan(lengths, steps)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     assert sizes.tolist() == packed.batch_sizes.tolist()
-    torch.testing.assert_close(x.reshape(-1, 3)[index], packed.data)
+    order = torch.argsort(lengths, descending=True, stable=True)  # ties keep batch order
+    start = 0
+    for t, size in enumerate(sizes.tolist()):
+        assert index[start : start + size].tolist() == (order[:size] * steps + t).tolist()
+        start += size
+    assert start == len(index) == int(lengths.sum())
     torch.testing.assert_close(x.reshape(-1, 3)[index][rows], x[torch.arange(batch), lengths - 1])
 
 

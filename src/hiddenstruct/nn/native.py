@@ -48,10 +48,17 @@ FLAGS = (
 )
 ABI_VERSION = 5
 """Must equal ``hs_abi_version()`` of the built library."""
-ENTRY_POINTS = (
-    "hs_abi_version", "hs_set_blas", "hs_check_blas", "hs_stack_saved_size",
-    "hs_stack_forward", "hs_stack_backward", "hs_csr_chain",
-)  # fmt: skip
+_I64, _PTR, _INT = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+_STACK = [_INT, _INT, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, _PTR]
+SIGNATURES = {  # every entry point: (argument types, result type)
+    "hs_abi_version": ([], _INT),
+    "hs_set_blas": ([_PTR, _PTR], None),
+    "hs_check_blas": ([], _INT),
+    "hs_stack_saved_size": ([_INT, _I64, _PTR, _I64, _I64, _I64], _I64),
+    "hs_stack_forward": (_STACK + [_PTR] * 8, None),
+    "hs_stack_backward": (_STACK + [_PTR] * 9, None),
+    "hs_csr_chain": ([_INT, _INT, _I64, *[_PTR] * 5, _I64, _PTR, _PTR], None),
+}
 ENV_SWITCH = "HIDDENSTRUCT_NATIVE"
 ENV_CACHE = "HIDDENSTRUCT_CACHE"
 
@@ -200,16 +207,14 @@ def _load(data: bytes, directory: Path) -> ctypes.CDLL:
 
 def bind(lib: ctypes.CDLL, sgemm: int, dgemm: int) -> str | None:
     """Check a loaded library and hand it the BLAS; why it is unusable, or ``None``."""
-    missing = [name for name in ENTRY_POINTS if not hasattr(lib, name)]
+    missing = [name for name in SIGNATURES if not hasattr(lib, name)]
     if missing:
         return f"the library lacks {', '.join(missing)}"
-    lib.hs_abi_version.restype = ctypes.c_int
+    for name, (arguments, result) in SIGNATURES.items():
+        getattr(lib, name).argtypes, getattr(lib, name).restype = arguments, result
     if lib.hs_abi_version() != ABI_VERSION:
         return f"the library has ABI {lib.hs_abi_version()}, not {ABI_VERSION}"
-    lib.hs_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    lib.hs_set_blas.restype = None
     lib.hs_set_blas(sgemm, dgemm)
-    lib.hs_check_blas.restype = ctypes.c_int
     if lib.hs_check_blas() != 1:
         return "PyTorch's sgemm_/dgemm_ gave wrong products (an unexpected BLAS interface)"
     return None

@@ -15,56 +15,43 @@ runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 from __future__ import annotations
 
 import ctypes
-import functools
 
+import numpy as np
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from hiddenstruct.nn import native
 from hiddenstruct.nn.varlen import StackResult, Wiring, recomputed_grads, torch_stack
 
 DTYPES = (torch.float32, torch.float64)
-_I64, _PTR, _INT = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-
-
-@functools.cache
-def _declared(lib: ctypes.CDLL) -> ctypes.CDLL:
-    shape = [_INT, _INT, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, _PTR]
-    lib.hs_stack_saved_size.argtypes = [_INT, _I64, _PTR, _I64, _I64, _I64]
-    lib.hs_stack_saved_size.restype = _I64
-    lib.hs_stack_forward.argtypes = shape + [_PTR] * 8
-    lib.hs_stack_forward.restype = None
-    lib.hs_stack_backward.argtypes = shape + [_PTR] * 9
-    lib.hs_stack_backward.restype = None
-    return lib
-
-
-def library() -> ctypes.CDLL | None:
-    """The native kernels with the stack entry points declared, or ``None``."""
-    lib = native.library()
-    return None if lib is None else _declared(lib)
 
 
 def usable(x: torch.Tensor) -> bool:
     """Whether the engine takes ``x``: CPU, float32/float64, enabled and built."""
     return (
-        x.device.type == "cpu" and x.dtype in DTYPES and native.enabled() and library() is not None
+        x.device.type == "cpu"
+        and x.dtype in DTYPES
+        and native.enabled()
+        and native.library() is not None
     )
 
 
 def pack_plan(lengths: torch.Tensor, steps: int):
-    """``(sizes, index, rows)`` for a padded batch with CPU int64 ``lengths`` in [1, steps]:
-    the packed batch sizes, the padded row (``b·steps + t``) of every packed row, and the
-    packed row of each sequence's last step — ``pack_padded_sequence``'s layout."""
-    lengths = lengths.to("cpu", torch.int64)
-    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
-        raise ValueError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
-    batch = lengths.shape[0]
-    padded = torch.arange(batch * steps).view(batch, steps)
-    packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
-    packed_row = torch.empty(batch * steps, dtype=torch.int64)
-    packed_row[packed.data] = torch.arange(len(packed.data))
-    return packed.batch_sizes, packed.data, packed_row[padded[:, 0] + lengths - 1]
+    """``(sizes, index, rows)`` for a padded batch with ``lengths`` in [1, steps]: the packed
+    batch sizes, the padded row (``b·steps + t``) of every packed row (sequences by
+    decreasing length, ties in batch order) and the packed row of each sequence's last step
+    (numpy: a handful of tiny-array operations, cheaper than torch's dispatch)."""
+    n = lengths.to("cpu", torch.int64).numpy()
+    if n.size and (n.min() < 1 or n.max() > steps):
+        raise ValueError(f"lengths must lie in [1, {steps}], got {n.tolist()}")
+    order = np.argsort(-n, kind="stable")
+    time = np.arange(n.max())
+    alive = time[:, None] < n[order][None, :]
+    sizes = alive.sum(1)
+    index = (order[None, :] * steps + time[:, None])[alive]
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))
+    rows = (np.cumsum(sizes) - sizes)[n - 1] + place
+    return tuple(torch.from_numpy(a.astype(np.int64)) for a in (sizes, index, rows))
 
 
 def _check(wiring: Wiring, x: torch.Tensor, weights, h0, c0) -> None:
@@ -106,7 +93,7 @@ class NativeStack(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, wiring, outputs, x, lengths, n_init, *flat):
-        lib, layers, mode = library(), len(wiring.hidden), wiring.mode
+        lib, layers, mode = native.library(), len(wiring.hidden), wiring.mode
         init = [t.contiguous() for t in flat[:n_init]]
         h0, c0 = (init[:layers] or None), (init[layers:] or None)
         weights = [w.contiguous() for w in flat[n_init:]]
@@ -149,7 +136,7 @@ class NativeStack(torch.autograd.Function):
         grads = [torch.empty_like(t) for t in flat]
         dx = torch.empty_like(x) if ctx.needs_input_grad[2] else None
         h0, c0 = grads[: min(n_init, layers)] or None, grads[layers:n_init] or None
-        library().hs_stack_backward(
+        native.library().hs_stack_backward(
             *ctx.shape, _pointers(weights), ctx.saved.data_ptr(), _ptr(d_outs[1]),
             _ptr(d_outs[2]), _ptr(d_outs[0]), _pointers(grads[n_init:]), _ptr(dx),
             _pointers(h0), _pointers(c0),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import ctypes
-import functools
 import warnings
 
 import torch
@@ -85,7 +84,7 @@ class CsrChain:
         ]
         code = NATIVE_ACTIVATIONS[activation]
         self.head = (self.dtype == torch.float64, code, len(weights), self.sizes, *pointers)
-        self.call = _declared_chain(native.library())
+        self.call = native.library().hs_csr_chain
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """The chain on a CPU batch ``x`` of this dtype (any shape ``[B, ...]``)."""
@@ -100,15 +99,6 @@ class CsrChain:
 
     def __reduce__(self):
         return type(None), ()
-
-
-@functools.cache
-def _declared_chain(lib: ctypes.CDLL):
-    fn = lib.hs_csr_chain
-    ptr, i64 = ctypes.c_void_p, ctypes.c_int64
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, ptr]
-    fn.restype = None
-    return fn
 
 
 def _to_csr(dense: torch.Tensor) -> torch.Tensor:
