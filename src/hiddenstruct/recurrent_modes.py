@@ -42,7 +42,7 @@ class RecurrentMode:
 
 
 KINDS = ("tanh", "relu", "gru", "lstm")
-"""The native engine's mode codes, in order (``rnn_native.cpp``'s ``enum Kind``)."""
+"""The native engine's mode codes, in order (``hiddenstruct/nn/native.cpp``'s ``enum Kind``)."""
 
 MODES: dict[str, RecurrentMode] = {
     m.name: m
