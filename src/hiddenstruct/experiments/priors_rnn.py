@@ -39,10 +39,10 @@ from hiddenstruct.experiments.config import (
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"
-MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 ORIENTATIONS = ("labels", "random")
 TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
@@ -83,7 +83,7 @@ class PriorsConfig(ExperimentConfig):
     def check(self) -> None:
         """Normalise family and mode names; n_min <= n_max."""
         from hiddenstruct.graphs.generators import get_family
-        from hiddenstruct.nn.rnn import get_mode
+        from hiddenstruct.recurrent_modes import get_mode
 
         try:
             families = tuple(dict.fromkeys(get_family(f).name for f in self.families))
