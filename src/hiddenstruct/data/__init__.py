@@ -18,6 +18,10 @@ _EXPORTS: dict[str, str] = {
     "is_embedded_reber": "reber",
     "is_reber": "reber",
     "read_reber_csv": "reber",
+    "read_reber_csvs": "reber",
+    "train_test_overlap": "reber",
+    "content_checksum": "reber",
+    "NEGATIVE_PROTOCOLS": "reber",
     "PAD_CODE": "reber_torch",
     "VOCAB_SIZE": "reber_torch",
     "ReberTorchDataset": "reber_torch",
@@ -40,6 +44,10 @@ _EXPORTS: dict[str, str] = {
 }
 _SUBMODULES = (
     "reber",
+    "reber_csv",
+    "reber_dataset",
+    "reber_grammar",
+    "reber_negatives",
     "reber_torch",
     "idx",
     "mnist",
@@ -52,6 +60,14 @@ _SUBMODULES = (
 
 __all__ = [
     "GRAMMARS",
+    "NEGATIVE_PROTOCOLS",
+    "content_checksum",
+    "read_reber_csvs",
+    "train_test_overlap",
+    "reber_csv",
+    "reber_dataset",
+    "reber_grammar",
+    "reber_negatives",
     "IMAGE_DATASETS",
     "ImageDatasetInfo",
     "PAD_CODE",
@@ -115,12 +131,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from hiddenstruct.data.mnist import load_mnist
     from hiddenstruct.data.reber import (
         GRAMMARS,
+        NEGATIVE_PROTOCOLS,
         ReberDataset,
         ReberRow,
+        content_checksum,
         generate_reber_dataset,
         is_embedded_reber,
         is_reber,
         read_reber_csv,
+        read_reber_csvs,
+        train_test_overlap,
     )
     from hiddenstruct.data.reber_torch import (
         PAD_CODE,
