@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from hiddenstruct.data.automaton import Automaton, DistinctSampler
 from hiddenstruct.data.reber_grammar import (
+    ALPHABET,
     END_SYMBOL,
     INTERIOR_SYMBOLS,
     START_SYMBOL,
@@ -110,10 +111,14 @@ def one_substitution_from(string: str, grammar: Grammar) -> bool:
     return False
 
 
-def _rejecting(grammar: Grammar, max_length: int | None, make: Callable[[], str]) -> Draw:
+def _rejecting(grammar: Grammar, max_length: int | None, make: Draw) -> Draw:
     def draw() -> str | None:
         candidate = make()
-        if grammar.accepts(candidate) or (max_length is not None and len(candidate) > max_length):
+        if (
+            candidate is None
+            or grammar.accepts(candidate)
+            or (max_length is not None and len(candidate) > max_length)
+        ):
             return None
         return candidate
 
@@ -169,6 +174,11 @@ def _foreign_letters(rng: random.Random) -> str:
             return letters
 
 
+def _foreign_only(string: str) -> str | None:
+    """None for a walk that happens to use only Reber letters (it counts as in-alphabet)."""
+    return None if set(string) <= set(ALPHABET) else string
+
+
 def authors_negatives(request: NegativeRequest) -> Pairs:
     """The authors' composition: in-alphabet violations, then foreign-automaton strings."""
     n_in = round(AUTHORS_IN_ALPHABET_SHARE * request.count)
@@ -178,7 +188,7 @@ def authors_negatives(request: NegativeRequest) -> Pairs:
     for index in range(math.ceil(n_foreign / AUTHORS_STRINGS_PER_AUTOMATON)):
         take = min(AUTHORS_STRINGS_PER_AUTOMATON, n_foreign - index * AUTHORS_STRINGS_PER_AUTOMATON)
         sampler = DistinctSampler(foreign_automaton(_foreign_letters(rng)), request.max_length)
-        draw = _rejecting(request.grammar, None, lambda s=sampler: s.draw(rng))
+        draw = _rejecting(request.grammar, None, lambda s=sampler: _foreign_only(s.draw(rng)))
         foreign = draw_distinct(take, draw, request.seen, "foreign")
         pairs += [(s, "foreign") for s in foreign]
     return pairs
