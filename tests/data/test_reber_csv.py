@@ -136,3 +136,16 @@ def test_cli_generate_authors(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as info:  # argparse rejects unknown choices with exit 2
         main(["reber", "generate", "--n", "40", "--negatives", "nope", "--output", str(out)])
     assert info.value.code == 2
+
+
+def test_load_reber_data_reads_csv_or_generates(tmp_path) -> None:
+    from hiddenstruct.data.reber import load_reber_data
+    from hiddenstruct.data.reber_torch import torch_splits
+
+    generated = load_reber_data(n=200, seed=1, negatives="authors")
+    assert generated == generate_reber_dataset(200, 1, negatives="authors")
+    path = generated.to_csv(tmp_path / "g.csv")
+    back = load_reber_data([path], n=10, negatives="mix")  # generation settings unused
+    assert back.checksum() == generated.checksum()
+    train, test = torch_splits(back)
+    assert (len(train), len(test)) == (150, 50)

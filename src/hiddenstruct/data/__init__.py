@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "ReberTorchDataset": "reber_torch",
     "encode": "reber_torch",
     "load_reber_splits": "reber_torch",
+    "torch_splits": "reber_torch",
+    "load_reber_data": "reber",
     "reber_collate": "reber_torch",
     "read_idx": "idx",
     "write_idx": "idx",
@@ -92,6 +94,8 @@ __all__ = [
     "load_image_dataset",
     "load_mnist",
     "load_reber_splits",
+    "load_reber_data",
+    "torch_splits",
     "mnist",
     "read_idx",
     "read_reber_csv",
@@ -138,6 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         generate_reber_dataset,
         is_embedded_reber,
         is_reber,
+        load_reber_data,
         read_reber_csv,
         read_reber_csvs,
         train_test_overlap,
@@ -149,5 +154,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         encode,
         load_reber_splits,
         reber_collate,
+        torch_splits,
     )
     from hiddenstruct.data.splits import stratified_holdout

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numbers
 import random
+from collections.abc import Sequence
+from pathlib import Path
 
 from hiddenstruct.data.automaton import DistinctSampler
 from hiddenstruct.data.reber_csv import read_reber_csv, read_reber_csvs
@@ -64,7 +66,7 @@ __all__ = [
     "INTERIOR_SYMBOLS", "KINDS", "NEGATIVE_PROTOCOLS", "REBER_AUTOMATON", "SPLITS",
     "START_STATE", "START_SYMBOL", "TRANSITIONS", "Grammar", "NegativeRequest", "ReberDataset", "ReberRow",
     "content_checksum", "corrupt_once", "generate_reber_dataset", "get_grammar", "get_protocol",
-    "is_embedded_reber", "is_reber", "one_substitution_from", "read_reber_csv",
+    "is_embedded_reber", "is_reber", "load_reber_data", "one_substitution_from", "read_reber_csv",
     "read_reber_csvs", "sample_embedded_reber", "sample_reber", "train_test_overlap",
 ]  # fmt: skip
 
@@ -166,3 +168,22 @@ def _positives(
         return None if min_length is not None and len(string) < min_length else string
 
     return draw_distinct(count, accept, seen, "in-grammar")
+
+
+def load_reber_data(
+    csv: Sequence[str | Path] = (),
+    *,
+    n: int = 25_000,
+    seed: int = 0,
+    test_fraction: float = 0.25,
+    hard_fraction: float = 0.5,
+    negatives: str = "mix",
+    unique: bool | None = None,
+) -> ReberDataset:
+    """The data of a Reber experiment: read from ``csv`` (one file with a split column, or
+    train and test) when given — the generation settings are then unused — else generated."""
+    if csv:
+        return read_reber_csvs(list(csv))
+    return generate_reber_dataset(
+        n, seed, test_fraction, hard_fraction, negatives=negatives, unique=unique
+    )
