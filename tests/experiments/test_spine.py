@@ -218,7 +218,9 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
     for experiment in ("prune-ffn", "prune-rnn"):
         then = {r.hash: r.result for r in old.trials(experiment)}
         now = {r.hash: r.result for r in new.trials(experiment)}
-        assert then == now and len(now) >= 1
+        assert set(then) == set(now) and len(now) >= 1
+        # results may gain keys (prune-rnn: the data's train/test overlap); old ones are unchanged
+        assert {h: {k: now[h][k] for k in then[h]} for h in then} == then
 
 
 def test_workers_share_one_base_model(tmp_path):

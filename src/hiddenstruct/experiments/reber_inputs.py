@@ -13,6 +13,7 @@ reports :func:`overlap_result` (train/test overlap) with its result::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,68 @@ from hiddenstruct.data.reber import load_reber_data, read_reber_csvs, train_test
 from hiddenstruct.data.reber_dataset import ReberDataset
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import setting
 
 RUNTIME_KEY = "runtime"  # the part of a trial config that is not its identity
 CSV_KEY = "reber_csv_sha256"
 PATHS_KEY = "reber_csv"
+
+
+def negatives_setting() -> Any:
+    """The ``--negatives`` field of every Reber experiment (added after 0.1.0: default mix)."""
+    return setting(
+        "mix",
+        "how out-of-grammar strings are made: mix (--hard-fraction one-symbol edits, the rest "
+        "random B…E strings; 0.1.0's data, our choice), hard, random, or authors (the "
+        "composition of the authors' published dataset; docs/data.md)",
+        choices=tuple(NEGATIVE_PROTOCOLS),
+        added=True,
+    )
+
+
+def unique_setting() -> Any:
+    """The ``--unique`` field: every string once, no train/test overlap (none: the protocol's)."""
+    return setting(
+        None,
+        "every Reber string at most once, so no test string occurs in train (none: the "
+        "negatives protocol decides — authors: true, others: false)",
+        added=True,
+    )
+
+
+def reber_csv_setting() -> Any:
+    """The ``--reber-csv FILE [FILE]`` field: the user's data instead of generated strings."""
+    return setting(
+        None,
+        "your own Reber data instead of generated strings: one CSV with columns "
+        "string,valid,split or a train and a test CSV (string,valid); identified by content; "
+        "--reber-n, --negatives, --unique and --hard-fraction are then unused",
+        metavar="FILE",
+        runtime=True,
+    )
+
+
+def check_reber_csv(paths: Sequence[str] | None) -> None:
+    """At most a train and a test file."""
+    if paths and len(paths) > 2:
+        raise UsageError(
+            f"--reber-csv takes one CSV (with a split column) or two (train, test), got {len(paths)}"
+        )
+
+
+def add_data_keys(config: Any, common: dict[str, Any], runtime: dict[str, Any]) -> None:
+    """Put a config's Reber data identity into a trial's ``common`` / ``runtime`` parts in place.
+
+    ``negatives`` and ``unique`` stay only when not at their defaults (so the trial dict is a
+    0.1.0 one otherwise); user CSVs add their checksum and travel as absolute paths in ``runtime``.
+    """
+    runtime.pop(PATHS_KEY, None)
+    for key, default in (("negatives", "mix"), ("unique", None)):
+        if common.get(key, default) == default:  # absent at the default, as in 0.1.0 trials
+            common.pop(key, None)
+    if config.reber_csv:
+        common[CSV_KEY] = read_reber_csvs(list(config.reber_csv)).checksum()
+        runtime.update(runtime_paths(config.reber_csv))
 
 
 def data_keys(
@@ -74,6 +133,37 @@ def trial_dataset(
         negatives=trial.get("negatives", "mix"),
         unique=trial.get("unique"),
     )
+
+
+def overlap_table(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per distinct data checksum among trial results (older results have none)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for result in results:
+        if result and "data_checksum" in result:
+            row = rows.setdefault(
+                result["data_checksum"],
+                {k: result[k] for k in ("data_checksum", *OVERLAP_KEYS)} | {"trials": 0},
+            )
+            row["trials"] += 1
+    return list(rows.values())
+
+
+OVERLAP_KEYS = ("test_in_train", "shared_strings", "duplicate_rows")
+
+
+def write_overlap(results: Sequence[Mapping[str, Any]], out_dir: Path) -> dict[str, str]:
+    """``reber_data.csv``: train/test overlap of each distinct dataset the trials used."""
+    from hiddenstruct.outputs import write_csv
+
+    table = overlap_table(results)
+    if not table:
+        return {"train/test overlap": "not recorded (trials stored before hiddenstruct 0.2)"}
+    defined = [row["test_in_train"] for row in table if not math.isnan(row["test_in_train"])]
+    worst = max(defined) if defined else math.nan  # NaN: no test split
+    return {
+        "reber data": str(write_csv(out_dir / "reber_data.csv", table)),
+        "train/test overlap": f"{worst:.1%} of test strings also in train (largest over datasets)",
+    }
 
 
 def overlap_result(dataset: ReberDataset) -> dict[str, Any]:
