@@ -17,11 +17,59 @@ from typing import Any
 import networkx as nx
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.graphs.files import GraphRecord, load_graph_file
+from hiddenstruct.experiments.config import setting
+from hiddenstruct.graphs.files import FAMILY_RULES, GraphRecord, load_graph_file, load_graph_files
+from hiddenstruct.graphs.generators import BA_SEED_GRAPHS
 
 RUNTIME_KEY = "runtime"
 HASH_KEY = "graph_sha256"
 FILE_KEY = "graph_file"
+
+
+def ba_seed_graph_setting() -> Any:
+    """``--ba-seed-graph``: how Barabási–Albert graphs grow (added after 0.1.0: default star)."""
+    return setting(
+        "star",
+        "Barabási–Albert growth: star (networkx >= 2.6: one source vertex) or classic (m isolated "
+        "seeds, m = n // 10 sources, as the paper's 2021 graphs)",
+        choices=BA_SEED_GRAPHS,
+        added=True,
+    )
+
+
+def graphs_setting() -> Any:
+    """``--graphs PATH...``: given graph files or folders instead of sampled graphs."""
+    return setting(
+        None,
+        "train on these graph files or folders (edge list, GraphML, node-link JSON) instead of "
+        "sampling: one trial per (graph, mode), keyed by the graph's content; --families, "
+        "--count, --n-min/--n-max and --ba-seed-graph are then unused",
+        metavar="PATH",
+        runtime=True,
+    )
+
+
+def family_from_setting() -> Any:
+    """``--family-from``: how a given graph's family is named."""
+    return setting(
+        "prefix",
+        "family of a given graph: prefix (file name without a trailing number, "
+        "watts_strogatz_3.edgelist -> watts_strogatz), folder, or attribute (its 'family')",
+        choices=tuple(FAMILY_RULES),
+        runtime=True,
+    )
+
+
+def trials_from_files(
+    paths: Sequence[str],
+    family_from: str,
+    modes: Sequence[str],
+    common: Mapping[str, Any],
+    runtime: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Load the graphs under ``paths`` and make their trials (``common`` settings, ``runtime``)."""
+    records = load_graph_files(paths, family_from)
+    return file_graph_trials(records, modes, {**common, RUNTIME_KEY: dict(runtime)})
 
 
 def init_seed_of(content_hash: str) -> int:

@@ -37,6 +37,11 @@ from hiddenstruct.experiments.config import (
     setting,
 )
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
+from hiddenstruct.experiments.graph_inputs import (
+    ba_seed_graph_setting,
+    family_from_setting,
+    graphs_setting,
+)
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.reber_inputs import (
     CSV_KEY,
@@ -58,8 +63,6 @@ TRAINING_KEYS = (
     "data_seed",
 )  # fmt: skip
 DATA_KEYS = ("negatives", "unique", CSV_KEY)  # present only when not 0.1.0's data
-BA_SEED_GRAPHS = ("classic", "star")  # as hiddenstruct.graphs.generators.BA_SEED_GRAPHS
-FAMILY_RULES = ("prefix", "folder", "attribute")  # as hiddenstruct.graphs.files.FAMILY_RULES
 
 
 @dataclass(frozen=True)
@@ -93,28 +96,9 @@ class PriorsConfig(ExperimentConfig):
     negatives: str = negatives_setting()
     unique: bool | None = unique_setting()
     reber_csv: tuple[str, ...] | None = reber_csv_setting()
-    ba_seed_graph: str = setting(
-        "star",
-        "Barabási–Albert growth: star (networkx >= 2.6: one source vertex) or classic (m isolated "
-        "seeds, m = n // 10 sources, as the paper's 2021 graphs)",
-        choices=BA_SEED_GRAPHS,
-        added=True,
-    )
-    graphs: tuple[str, ...] | None = setting(
-        None,
-        "train on these graph files or folders (edge list, GraphML, node-link JSON) instead of "
-        "sampling: one trial per (graph, mode), keyed by the graph's content; --families, "
-        "--count, --n-min/--n-max and --ba-seed-graph are then unused",
-        metavar="PATH",
-        runtime=True,
-    )
-    family_from: str = setting(
-        "prefix",
-        "family of a given graph: prefix (file name without a trailing number, "
-        "watts_strogatz_3.edgelist -> watts_strogatz), folder, or attribute (its 'family')",
-        choices=FAMILY_RULES,
-        runtime=True,
-    )
+    ba_seed_graph: str = ba_seed_graph_setting()
+    graphs: tuple[str, ...] | None = graphs_setting()
+    family_from: str = family_from_setting()
     device: str = device_setting()
 
     def check(self) -> None:
@@ -193,7 +177,9 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
         common["orientation"] = config.orientation
     runtime = runtime_paths(config.reber_csv or ())
     if config.graphs:
-        return _file_trials(config, common, runtime)
+        from hiddenstruct.experiments.graph_inputs import trials_from_files
+
+        return trials_from_files(config.graphs, config.family_from, config.modes, common, runtime)
     trials = []
     for family in config.families:
         options = _family_options(config, family)
@@ -231,16 +217,6 @@ def _family_options(config: PriorsConfig, family: str) -> dict[str, Any]:
     if family == "barabasi_albert" and config.ba_seed_graph != "star":
         return {"seed_graph": config.ba_seed_graph}
     return {}
-
-
-def _file_trials(
-    config: PriorsConfig, common: dict[str, Any], runtime: dict[str, Any]
-) -> list[dict[str, Any]]:
-    from hiddenstruct.experiments.graph_inputs import file_graph_trials
-    from hiddenstruct.graphs.files import load_graph_files
-
-    records = load_graph_files(config.graphs, config.family_from)
-    return file_graph_trials(records, config.modes, {**common, "runtime": dict(runtime)})
 
 
 def build_graph(trial: dict[str, Any]):
