@@ -63,7 +63,9 @@ def gru_accuracy(dataset, epochs: int, seed: int) -> float:
         generator=torch.Generator().manual_seed(seed),
     )
     test_loader = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
-    model = SequenceClassifier(MaskedRNN(50, [50, 50, 50], "GRU"), vocab_size=VOCAB_SIZE, num_classes=2)
+    model = SequenceClassifier(
+        MaskedRNN(50, [50, 50, 50], "GRU"), vocab_size=VOCAB_SIZE, num_classes=2
+    )
     train(model, loader, epochs=epochs, lr=1e-3, clip_grad_norm=5.0, progress=False)
     return evaluate(model, test_loader, "cpu").accuracy
 
