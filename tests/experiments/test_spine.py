@@ -226,9 +226,13 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
         then = {r.hash: r.result for r in old.trials(experiment)}
         now = {r.hash: r.result for r in new.trials(experiment)}
         assert then.keys() == now.keys() and len(now) >= 1
-        for key, result in then.items():  # every 0.1.0 value is unchanged; new keys only add
+        # every 0.1.0 value is unchanged; new keys only add (the chance level, the data's
+        # checksum and train/test overlap)
+        added = {"chance_accuracy", "data_checksum", "test_in_train", "shared_strings",
+                 "duplicate_rows"}
+        for key, result in then.items():
             assert {k: now[key][k] for k in result} == result
-            assert set(now[key]) - set(result) <= {"chance_accuracy"}
+            assert set(now[key]) - set(result) <= added
 
 
 def test_workers_share_one_base_model(tmp_path):

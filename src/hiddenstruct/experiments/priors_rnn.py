@@ -37,7 +37,21 @@ from hiddenstruct.experiments.config import (
     setting,
 )
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
+from hiddenstruct.experiments.graph_inputs import (
+    ba_seed_graph_setting,
+    family_from_setting,
+    graphs_setting,
+)
 from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.reber_inputs import (
+    CSV_KEY,
+    check_reber_csv,
+    negatives_setting,
+    reber_csv_setting,
+    runtime_paths,
+    unique_setting,
+    write_overlap,
+)
 from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 
@@ -48,6 +62,7 @@ TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
     "data_seed",
 )  # fmt: skip
+DATA_KEYS = ("negatives", "unique", CSV_KEY)  # present only when not 0.1.0's data
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,12 @@ class PriorsConfig(ExperimentConfig):
         "edge orientation: labels (ascending, DESIGN §2) or random (seeded per graph)",
         choices=ORIENTATIONS,
     )
+    negatives: str = negatives_setting()
+    unique: bool | None = unique_setting()
+    reber_csv: tuple[str, ...] | None = reber_csv_setting()
+    ba_seed_graph: str = ba_seed_graph_setting()
+    graphs: tuple[str, ...] | None = graphs_setting()
+    family_from: str = family_from_setting()
     device: str = device_setting()
 
     def check(self) -> None:
@@ -96,11 +117,25 @@ class PriorsConfig(ExperimentConfig):
             )
         object.__setattr__(self, "families", families)  # normalised names, still frozen
         object.__setattr__(self, "modes", modes)
+        check_reber_csv(self.reber_csv)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
-    "paper": dict(count=100, n_min=10, n_max=50, modes=MODES, epochs=15, reber_n=25_000),
+    # 2 × 100 graphs, n in [10, 50], 4 modes, 25 000 strings — paper text; classic BA — the
+    # paper's 2021 graphs (m sources, issue 13); negatives "authors", unique — the authors'
+    # published dataset; 15 epochs — our choice (the paper gives none for §4.3)
+    "paper": dict(
+        count=100,
+        n_min=10,
+        n_max=50,
+        modes=MODES,
+        epochs=15,
+        reber_n=25_000,
+        ba_seed_graph="classic",
+        negatives="authors",
+        unique=True,
+    ),
     "demo": dict(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
 }
 Config = PriorsConfig
@@ -132,13 +167,28 @@ def _family_seed(family: str, seed: int) -> int:
 
 
 def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
-    """One trial config per (graph, mode); the graph is rebuilt from family, n and graph_seed."""
+    """One trial config per (graph, mode): sampled graphs are rebuilt from family, n and
+    graph_seed; given graphs (``--graphs``) are re-read from their file and keyed by content."""
     from hiddenstruct.graphs.generators import sample_prior_graphs
 
+    common = {"data_seed": config.seed, **{k: getattr(config, k) for k in TRAINING_KEYS[:-1]}}
+    common.update(_data_keys(config))
+    if config.orientation != "labels":  # absent at the default: old hashes stay
+        common["orientation"] = config.orientation
+    runtime = runtime_paths(config.reber_csv or ())
+    if config.graphs:
+        from hiddenstruct.experiments.graph_inputs import trials_from_files
+
+        return trials_from_files(config.graphs, config.family_from, config.modes, common, runtime)
     trials = []
     for family in config.families:
+        options = _family_options(config, family)
         graphs = sample_prior_graphs(
-            family, config.count, (config.n_min, config.n_max), _family_seed(family, config.seed)
+            family,
+            config.count,
+            (config.n_min, config.n_max),
+            _family_seed(family, config.seed),
+            options=options,
         )
         for G in graphs:
             for mode in config.modes:
@@ -148,12 +198,25 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
                     "n": G.graph["n"],
                     "graph_seed": G.graph["seed"],
                 }
-                trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31, data_seed=config.seed)
-                trial.update({k: getattr(config, k) for k in TRAINING_KEYS if k != "data_seed"})
-                if config.orientation != "labels":  # absent at the default: old hashes stay
-                    trial["orientation"] = config.orientation
+                trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31)
+                trial.update(common)
+                trial.update(options)  # seed_graph only when not the 0.1.0 star
+                if runtime:
+                    trial["runtime"] = dict(runtime)
                 trials.append(trial)
     return trials
+
+
+def _data_keys(config: PriorsConfig) -> dict[str, Any]:
+    from hiddenstruct.experiments.reber_inputs import data_keys
+
+    return data_keys(config.negatives, config.unique, config.reber_csv or ())
+
+
+def _family_options(config: PriorsConfig, family: str) -> dict[str, Any]:
+    if family == "barabasi_albert" and config.ba_seed_graph != "star":
+        return {"seed_graph": config.ba_seed_graph}
+    return {}
 
 
 def build_graph(trial: dict[str, Any]):
@@ -163,13 +226,19 @@ def build_graph(trial: dict[str, Any]):
     with the graph seed; the model and the properties (``layers``, ``source_nodes``, …)
     then use that DAG.
     """
+    from hiddenstruct.experiments.graph_inputs import build_file_graph, is_file_trial
     from hiddenstruct.graphs.dag import to_dag
     from hiddenstruct.graphs.generators import get_family
 
-    G = get_family(trial["family"]).build(int(trial["n"]), int(trial["graph_seed"]))
-    G.graph.update(family=trial["family"], index=trial["index"], seed=trial["graph_seed"])
+    if is_file_trial(trial):
+        G, seed = build_file_graph(trial), int(trial["init_seed"])
+    else:
+        options = {"seed_graph": trial["seed_graph"]} if "seed_graph" in trial else {}
+        seed = int(trial["graph_seed"])
+        G = get_family(trial["family"]).make(int(trial["n"]), seed, **options)
+        G.graph.update(family=trial["family"], index=trial["index"], seed=seed)
     if trial.get("orientation", "labels") == "random":
-        G = to_dag(G, seed=int(trial["graph_seed"]))
+        G = to_dag(G, seed=seed)
     return G
 
 
@@ -181,7 +250,7 @@ def make_packs(
 
     groups: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
     for trial in trials:
-        key = repr([trial[k] for k in ("mode", *TRAINING_KEYS)])
+        key = repr([trial.get(k) for k in ("mode", *TRAINING_KEYS, *DATA_KEYS)])
         G = build_graph(trial)
         groups.setdefault(key, []).append((len(layers(G)), G.number_of_nodes(), trial))
     packs = []
@@ -198,7 +267,8 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
     from hiddenstruct.training import resolve_device, torch_threads
@@ -209,12 +279,14 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     device = resolve_device(config.get("runtime", {}).get("device", "auto"))
     with torch_threads(config.get("threads", 1)):
         start = time.perf_counter()
-        train_ds, test_ds = load_reber_splits(
-            first["reber_n"],
+        dataset = trial_dataset(
+            first,
+            n=first["reber_n"],
             seed=first["data_seed"],
             test_fraction=first["test_fraction"],
             hard_fraction=first["hard_fraction"],
         )
+        train_ds, test_ds = torch_splits(dataset)
         shuffle = torch.Generator().manual_seed(int(first["data_seed"]))
         loader = DataLoader(
             train_ds,
@@ -264,6 +336,7 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 "pack_size": len(trials),
                 "parameters": sum(int(p.numel()) for p in model.parameters()),
                 "device": str(device),
+                **overlap_result(dataset),
             }
         )
     return {"rows": rows, "seconds": seconds}
@@ -304,12 +377,15 @@ def run_sweep(
             result = {k: v for k, v in record.result.items() if k != "train_curve"}
             rows.append(
                 {
-                    **{k: trial[k] for k in ("family", "mode", "index", "n", "graph_seed")},
+                    **{k: trial[k] for k in ROW_KEYS if k in trial},
                     **result,
                     "hash": trial_hash,
                 }
             )
     return rows
+
+
+ROW_KEYS = ("family", "mode", "index", "n", "graph_seed", "name", "graph_sha256")
 
 
 def write_outputs(
@@ -351,6 +427,7 @@ def write_outputs(
         written["R² table"] = f"skipped: only {smallest} rows per mode (need at least 6)"
     summary = family_summary(df)
     written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
+    written.update(write_overlap(rows, out_dir))
     if config is not None:
         written["trials"] = f"{len(rows)}/{len(graph_trials(config))} done"
         mean_seconds = sum(r["seconds"] for r in rows) / len(rows)

@@ -42,6 +42,14 @@ from hiddenstruct.experiments.prune_rnn_summary import (  # noqa: F401  (re-expo
 )
 from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
 from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
+from hiddenstruct.experiments.reber_inputs import (
+    add_data_keys,
+    check_reber_csv,
+    negatives_setting,
+    reber_csv_setting,
+    unique_setting,
+    write_overlap,
+)
 from hiddenstruct.experiments.store import TrialRecord, TrialStore
 from hiddenstruct.outputs import write_csv
 
@@ -76,6 +84,9 @@ class PruneRNNConfig(ExperimentConfig):
         0.5, "share of the negatives that are hard (one-symbol edits of valid strings)", low=0,
         high=1,
     )  # fmt: skip
+    negatives: str = negatives_setting()
+    unique: bool | None = unique_setting()
+    reber_csv: tuple[str, ...] | None = reber_csv_setting()
     embedding_dim: int = setting(50, "embedding size", low=1)
     hidden_sizes: tuple[int, ...] = setting((50, 50, 50), "recurrent layer sizes", low=1)
     lr: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
@@ -112,6 +123,10 @@ class PruneRNNConfig(ExperimentConfig):
     )
     device: str = device_setting()
 
+    def check(self) -> None:
+        """At most two --reber-csv files."""
+        check_reber_csv(self.reber_csv)
+
     def validate(self) -> None:
         """Kept for 0.1.0 callers: a config is validated when it is constructed."""
 
@@ -123,11 +138,18 @@ class PruneRNNConfig(ExperimentConfig):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
-    # §4.2: 25 000 strings, 50 base epochs (no early stop); up to 5 retraining epochs is our
-    # choice; the global threshold is the authors' code (rnn/sparse.py), the paper's text
-    # reads per layer (docs/pruning.md quotes both)
+    # §4.2: 25 000 strings, 50 base epochs (no early stop) — paper text; negatives "authors"
+    # and unique strings — the authors' published dataset; the global threshold — the authors'
+    # code (rnn/sparse.py; the paper's text reads per layer, docs/pruning.md quotes both); up to
+    # 5 retraining epochs — our choice
     "paper": dict(
-        reber_n=25_000, base_epochs=50, target_accuracy=None, retrain_epochs=5, threshold="global"
+        reber_n=25_000,
+        base_epochs=50,
+        target_accuracy=None,
+        retrain_epochs=5,
+        threshold="global",
+        negatives="authors",
+        unique=True,
     ),
     "demo": dict(
         reber_n=400,
@@ -147,6 +169,7 @@ Config = PruneRNNConfig
 def trial_configs(config: PruneRNNConfig) -> list[dict[str, Any]]:
     """One trial config per (mode, repeat)."""
     common, runtime = trial_parts(config, ("modes", "repeats", "seed"))
+    add_data_keys(config, common, runtime)
     return [
         {**common, "mode": mode, "repeat": r, "seed": config.seed + r, "runtime": dict(runtime)}
         for r in range(config.repeats)
@@ -167,7 +190,8 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import percentile_prune
     from hiddenstruct.stats import chance_level
@@ -175,9 +199,14 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     from hiddenstruct.training.optim import make_optimizer
 
     device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
-    train_ds, test_ds = load_reber_splits(
-        cfg["reber_n"], seed=cfg["seed"], hard_fraction=cfg["hard_fraction"]
+    dataset = trial_dataset(
+        cfg,
+        n=cfg["reber_n"],
+        seed=cfg["seed"],
+        test_fraction=0.25,
+        hard_fraction=cfg["hard_fraction"],
     )
+    train_ds, test_ds = torch_splits(dataset)
     g = torch.Generator().manual_seed(cfg["seed"])
     train_loader = DataLoader(
         train_ds, batch_size=cfg["batch_size"], shuffle=True, collate_fn=reber_collate, generator=g
@@ -237,6 +266,7 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         "base_epochs": len(base_curve),
         "base_curve": base_curve,
         "points": points,
+        **overlap_result(dataset),
     }
 
 
@@ -302,6 +332,7 @@ def write_outputs(
         "summary": str(write_csv(out_dir / "summary.csv", summarize(done, tolerance, margin))),
     }
     written.update(_figures(done, out_dir))
+    written.update(write_overlap([rec["result"] for rec in done], out_dir))
     written["trials"] = f"{len(done)}/{len(records)} done"
     return written
 
