@@ -124,6 +124,12 @@ def test_precedence_preset_file_options(tmp_path):
         ("relative_p = 1.5\n", "--relative-p: got 1.5; must be in (0, 1]"),
         ('methods = ["magic"]\n', "--methods: got 'magic'; valid: random"),
         ("epochs = [", "cannot read config file"),
+        # fields with a CLI parser: the same checks as on the command line, never a traceback
+        ('retrain = "sometimes"\n', "config key 'retrain': expected one of both, yes, no"),
+        ('retrain = ["x"]\n', "config key 'retrain': expected bool"),
+        ('architectures = ["3-x"]\n', "config key 'architectures': expected hidden sizes"),
+        ("architectures = [[0]]\n", "--architectures: got 0; must be >= 1"),
+        ("architectures = [[]]\n", "config key 'architectures': expected a list of integers"),
     ],
 )
 def test_bad_config_files_are_usage_errors(tmp_path, capsys, content, expected):
