@@ -299,3 +299,10 @@ def test_v1_nas_and_dict_rows_are_rekeyed_to_current_identities(tmp_path):
     (record,) = TrialStore(path).trials()
     assert record.hash == trial_identity(EXPERIMENT, now) != config_hash(old)
     assert record.status == "done" and record.attempts == 1
+
+
+def test_help_spells_parsed_defaults_as_the_cli_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["experiment", "prune-ffn", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default: both)" in shown and "default: false true" not in shown

@@ -75,9 +75,10 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
         meta = spec.metadata
         nargs = meta.get("nargs", "auto")
         nargs = ("+" if spec.is_tuple else None) if nargs == "auto" else nargs
-        text = f"{meta.get('help', '')} (default: {_shown(spec.default)}"
+        shown = meta.get("show") or _shown
+        text = f"{meta.get('help', '')} (default: {shown(spec.default)}"
         if spec.name in paper and paper[spec.name] != spec.default:
-            text += f"; paper: {_shown(paper[spec.name])}"
+            text += f"; paper: {shown(paper[spec.name])}"
         # not given -> no attribute at all, so an explicit `none` can be told from absence
         options = dict(dest=spec.name, type=_cli_type(spec), default=argparse.SUPPRESS, nargs=nargs)
         if spec.scalar is bool and not meta.get("metavar"):

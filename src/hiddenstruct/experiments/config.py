@@ -48,13 +48,15 @@ def setting(
     aliases: tuple[str, ...] = (),
     runtime: bool = False,
     added: bool = False,
+    show: Callable[[Any], str] | None = None,
 ) -> Any:
     """A config field with everything the CLI, config files and validation need.
 
     ``choices``/``low``/``high`` apply to each element of a tuple field; ``parse`` turns one CLI
     string into one element (or the whole value when ``nargs=None``); ``aliases`` are old option
     names accepted but hidden; ``runtime`` keeps the field out of trial identity (paths, device);
-    ``added`` marks a field added after trials were stored (left out of identity at its default).
+    ``added`` marks a field added after trials were stored (left out of identity at its default);
+    ``show`` writes a value as the CLI spells it (for ``--help``, when ``parse`` maps names).
     """
     metadata = {
         "help": help,
@@ -64,6 +66,7 @@ def setting(
         "metavar": metavar,
         "nargs": nargs,
         "aliases": aliases,
+        "show": show,
         RUNTIME: runtime,
         ADDED_LATER: added,
     }

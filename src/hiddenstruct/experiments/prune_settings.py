@@ -57,6 +57,12 @@ def retrain_variants(text: str) -> tuple[bool, ...]:
     return RETRAIN_CHOICES[text]
 
 
+def retrain_name(variants: tuple[bool, ...]) -> str:
+    """The CLI name of retrain variants (inverse of :func:`retrain_variants`)."""
+    names = {value: name for name, value in RETRAIN_CHOICES.items()}
+    return names.get(tuple(variants), " ".join(str(v).lower() for v in variants))
+
+
 @dataclass(frozen=True)
 class PruneFFNConfig(ExperimentConfig):
     """Settings of ``hiddenstruct experiment prune-ffn`` (defaults = the ``small`` preset)."""
@@ -92,8 +98,10 @@ class PruneFFNConfig(ExperimentConfig):
     )
     retrain: tuple[bool, ...] = setting(
         (False, True),
-        "retrain after each step: both variants, only yes, only no (CLI: both|yes|no)",
+        "retrain after each step: both variants, only yes or only no "
+        "(in a --config file: a list of booleans, e.g. [false, true])",
         parse=retrain_variants,
+        show=retrain_name,
         nargs=None,
         metavar="{both,yes,no}",
     )
