@@ -17,6 +17,7 @@ from hiddenstruct.cli.common import add_experiment_run_arguments
 
 
 def register(subparsers) -> None:
+    """Add ``experiment`` with one sub-command per registered experiment."""
     from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment
 
     parser = subparsers.add_parser(
@@ -141,6 +142,7 @@ def resolve_from_args(module, args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
     from rich.console import Console
 
     from hiddenstruct.experiments.config import to_toml
