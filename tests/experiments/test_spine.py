@@ -366,3 +366,14 @@ def test_every_setting_a_trial_computes_with_is_in_its_identity(name):
             module.Config(), **{spec.name: _another_value(spec, module.PRESETS["paper"])}
         )
         assert module.identities(changed) != base, f"{name}: {spec.name} is not in the identity"
+
+
+def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):
+    store = tmp_path / "s.sqlite"
+    argv = ["experiment", "prune-rnn", "--modes", "GRU", "--scopes", "both", "--percents", "0.5",
+            "--reber-n", "40", "--hidden-sizes", "2", "--embedding-dim", "2", "--base-epochs", "1",
+            "--retrain-epochs", "0", "--device", "cuda:97", "--store", str(store),
+            "--output", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    assert "'cuda:97' requested" in capsys.readouterr().err
+    assert not store.exists()  # nothing written

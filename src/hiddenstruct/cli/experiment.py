@@ -148,7 +148,6 @@ def run(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.config import to_toml
     from hiddenstruct.experiments.executors import make_executor
     from hiddenstruct.experiments.registry import get_experiment, run_experiment
-    from hiddenstruct.experiments.store import TrialStore
 
     module = get_experiment(args.experiment_module)
     config = resolve_from_args(module, args)
@@ -156,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
         return 0
     executor = make_executor(args.executor, args.workers, args.ray_address)
-    written = run_experiment(module.NAME, config, TrialStore(args.store), args.output, executor)
+    written = run_experiment(module.NAME, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")
