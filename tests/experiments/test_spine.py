@@ -131,6 +131,12 @@ def test_precedence_preset_file_options(tmp_path):
         ("relative_p = 1.5\n", "--relative-p: got 1.5; must be in (0, 1]"),
         ('methods = ["magic"]\n', "--methods: got 'magic'; valid: random"),
         ("epochs = [", "cannot read config file"),
+        # fields with a CLI parser: the same checks as on the command line, never a traceback
+        ('retrain = "sometimes"\n', "config key 'retrain': expected one of both, yes, no"),
+        ('retrain = ["x"]\n', "config key 'retrain': expected bool"),
+        ('architectures = ["3-x"]\n', "config key 'architectures': expected hidden sizes"),
+        ("architectures = [[0]]\n", "--architectures: got 0; must be >= 1"),
+        ("architectures = [[]]\n", "config key 'architectures': expected a list of integers"),
     ],
 )
 def test_bad_config_files_are_usage_errors(tmp_path, capsys, content, expected):
@@ -307,3 +313,81 @@ def test_v1_nas_and_dict_rows_are_rekeyed_to_current_identities(tmp_path):
     (record,) = TrialStore(path).trials()
     assert record.hash == trial_identity(EXPERIMENT, now) != config_hash(old)
     assert record.status == "done" and record.attempts == 1
+
+
+def test_help_spells_parsed_defaults_as_the_cli_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["experiment", "prune-ffn", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default: both)" in shown and "default: false true" not in shown
+
+
+# settings that shape a sweep but not what one trial computes (so not in any trial's identity)
+NOT_PER_TRIAL = {
+    "prune-ffn": {"dataset"},  # mnist needs --data-dir; covered by the golden identity
+    "prune-rnn": set(),
+    "priors-rnn": {"pack_size"},  # how trials are batched, not what each one computes
+    "nas": {
+        "dataset",
+        "population",
+        "generations",
+        "mutation_probability",
+        "crossover_probability",
+        "remove_worst_probability",
+        "estimation_fraction",
+        "min_measured",
+        "min_depth",
+        "max_depth",
+        "random_min_depth",
+        "random_max_depth",
+        "time_budget",
+        "predictor",
+    },  # fmt: skip  (search settings: a candidate is its genotype plus its training settings)
+}
+
+
+def _another_value(spec, paper):
+    """A valid value of a field other than its default (the paper's where it differs)."""
+    default, choices = spec.default, spec.metadata.get("choices")
+    if spec.name in paper and paper[spec.name] != default:
+        return paper[spec.name]
+    if spec.nested:
+        return ((7,),)
+    if spec.is_tuple and choices:
+        others = [c for c in choices if c not in default]
+        return (others[0],) if others else default[:1]
+    if spec.is_tuple:
+        return default[:1] if len(default) > 1 else (default[0] * 2,)
+    if choices:
+        return next(c for c in choices if c != default)
+    if spec.scalar is bool:
+        return not default
+    if spec.scalar is int:
+        return (default or 1) + 1
+    return (default or 0.5) * 0.9
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_setting_a_trial_computes_with_is_in_its_identity(name):
+    """A field that is neither runtime nor listed above must reach the trials it changes:
+    otherwise changing it would silently reuse results computed with the old value."""
+    module = get_experiment(name)
+    base = module.identities(module.Config())
+    for spec in field_specs(module.Config):
+        if spec.metadata.get("hiddenstruct.runtime") or spec.name in NOT_PER_TRIAL[name]:
+            continue
+        changed = dataclasses.replace(
+            module.Config(), **{spec.name: _another_value(spec, module.PRESETS["paper"])}
+        )
+        assert module.identities(changed) != base, f"{name}: {spec.name} is not in the identity"
+
+
+def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):
+    store = tmp_path / "s.sqlite"
+    argv = ["experiment", "prune-rnn", "--modes", "GRU", "--scopes", "both", "--percents", "0.5",
+            "--reber-n", "40", "--hidden-sizes", "2", "--embedding-dim", "2", "--base-epochs", "1",
+            "--retrain-epochs", "0", "--device", "cuda:97", "--store", str(store),
+            "--output", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    assert "'cuda:97' requested" in capsys.readouterr().err
+    assert not store.exists()  # nothing written

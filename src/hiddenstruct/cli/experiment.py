@@ -17,6 +17,7 @@ from hiddenstruct.cli.common import add_experiment_run_arguments
 
 
 def register(subparsers) -> None:
+    """Add ``experiment`` with one sub-command per registered experiment."""
     from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment
 
     parser = subparsers.add_parser(
@@ -75,9 +76,10 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
         meta = spec.metadata
         nargs = meta.get("nargs", "auto")
         nargs = ("+" if spec.is_tuple else None) if nargs == "auto" else nargs
-        text = f"{meta.get('help', '')} (default: {_shown(spec.default)}"
+        shown = meta.get("show") or _shown
+        text = f"{meta.get('help', '')} (default: {shown(spec.default)}"
         if spec.name in paper and paper[spec.name] != spec.default:
-            text += f"; paper: {_shown(paper[spec.name])}"
+            text += f"; paper: {shown(paper[spec.name])}"
         # not given -> no attribute at all, so an explicit `none` can be told from absence
         options = dict(dest=spec.name, type=_cli_type(spec), default=argparse.SUPPRESS, nargs=nargs)
         if spec.scalar is bool and not meta.get("metavar"):
@@ -140,12 +142,12 @@ def resolve_from_args(module, args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
     from rich.console import Console
 
     from hiddenstruct.experiments.config import to_toml
     from hiddenstruct.experiments.executors import make_executor
     from hiddenstruct.experiments.registry import get_experiment, run_experiment
-    from hiddenstruct.experiments.store import TrialStore
 
     module = get_experiment(args.experiment_module)
     config = resolve_from_args(module, args)
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
         return 0
     executor = make_executor(args.executor, args.workers, args.ray_address)
-    written = run_experiment(module.NAME, config, TrialStore(args.store), args.output, executor)
+    written = run_experiment(module.NAME, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")

@@ -48,13 +48,15 @@ def setting(
     aliases: tuple[str, ...] = (),
     runtime: bool = False,
     added: bool = False,
+    show: Callable[[Any], str] | None = None,
 ) -> Any:
     """A config field with everything the CLI, config files and validation need.
 
     ``choices``/``low``/``high`` apply to each element of a tuple field; ``parse`` turns one CLI
     string into one element (or the whole value when ``nargs=None``); ``aliases`` are old option
     names accepted but hidden; ``runtime`` keeps the field out of trial identity (paths, device);
-    ``added`` marks a field added after trials were stored (left out of identity at its default).
+    ``added`` marks a field added after trials were stored (left out of identity at its default);
+    ``show`` writes a value as the CLI spells it (for ``--help``, when ``parse`` maps names).
     """
     metadata = {
         "help": help,
@@ -64,6 +66,7 @@ def setting(
         "metavar": metavar,
         "nargs": nargs,
         "aliases": aliases,
+        "show": show,
         RUNTIME: runtime,
         ADDED_LATER: added,
     }
@@ -169,10 +172,11 @@ def parse_element(spec: FieldSpec, text: str) -> Any:
 
 
 def _coerce_scalar(spec: FieldSpec, value: Any) -> Any:
-    if isinstance(value, str) and spec.metadata.get("parse") is not None:
+    parses_elements = spec.metadata.get("nargs") is not None  # else parse reads the whole value
+    if isinstance(value, str) and parses_elements and spec.metadata.get("parse") is not None:
         return spec.metadata["parse"](value)
     if spec.nested:
-        if not isinstance(value, list) or not all(_is_int(v) for v in value):
+        if not isinstance(value, list) or not value or not all(_is_int(v) for v in value):
             raise ValueError(f"expected a list of integers, got {value!r}")
         return tuple(value)
     if spec.scalar is float and _is_int(value):
@@ -195,8 +199,9 @@ def coerce_value(spec: FieldSpec, value: Any) -> Any:
     try:
         if spec.optional and (value is None or (isinstance(value, str) and value == "none")):
             return None
-        if spec.metadata.get("nargs") is None and spec.metadata.get("parse") is not None:
-            return spec.metadata["parse"](value) if isinstance(value, str) else tuple(value)
+        whole = spec.metadata.get("nargs") is None and spec.metadata.get("parse") is not None
+        if whole and isinstance(value, str):
+            return spec.metadata["parse"](value)
         if spec.is_tuple:
             if not isinstance(value, list):
                 raise ValueError(f"expected a list, got {type(value).__name__} {value!r}")
@@ -216,7 +221,10 @@ def check_config(config: Any) -> None:
             continue
         if spec.is_tuple and not value:
             raise UsageError(f"{spec.option} needs at least one value ({_describe_range(spec)})")
-        for element in value if spec.is_tuple and not spec.nested else (value,):
+        elements = value if spec.is_tuple else (value,)
+        if spec.nested:  # e.g. architectures: check every size of every tuple
+            elements = [size for sizes in value for size in sizes]
+        for element in elements:
             problem = element_problem(spec, element)
             if problem is not None:
                 raise UsageError(f"{spec.option}: {problem}")

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,25 +40,27 @@ BASE_KEYS = (
 
 
 def architecture(text: str) -> tuple[int, ...]:
-    """Hidden sizes written ``300-100`` (one MLP)."""
+    """Hidden sizes written ``300-100`` (one MLP); ValueError when malformed."""
     try:
         sizes = tuple(int(part) for part in text.split("-"))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected hidden sizes like 300-100, got {text!r}"
-        ) from None
+        raise ValueError(f"expected hidden sizes like 300-100, got {text!r}") from None
     if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+        raise ValueError(f"hidden sizes must be positive, got {text!r}")
     return sizes
 
 
 def retrain_variants(text: str) -> tuple[bool, ...]:
-    """``both`` → (False, True), ``yes`` → (True,), ``no`` → (False,)."""
+    """``both`` → (False, True), ``yes`` → (True,), ``no`` → (False,); ValueError otherwise."""
     if text not in RETRAIN_CHOICES:
-        raise argparse.ArgumentTypeError(
-            f"expected one of {', '.join(RETRAIN_CHOICES)}, got {text!r}"
-        )
+        raise ValueError(f"expected one of {', '.join(RETRAIN_CHOICES)}, got {text!r}")
     return RETRAIN_CHOICES[text]
+
+
+def retrain_name(variants: tuple[bool, ...]) -> str:
+    """The CLI name of retrain variants (inverse of :func:`retrain_variants`)."""
+    names = {value: name for name, value in RETRAIN_CHOICES.items()}
+    return names.get(tuple(variants), " ".join(str(v).lower() for v in variants))
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class PruneFFNConfig(ExperimentConfig):
     architectures: tuple[tuple[int, ...], ...] = setting(
         ((100,), (300, 100)),
         "hidden sizes per MLP, e.g. 100 300-100",
+        low=1,
         parse=architecture,
         metavar="SIZES",
     )
@@ -96,8 +98,10 @@ class PruneFFNConfig(ExperimentConfig):
     )
     retrain: tuple[bool, ...] = setting(
         (False, True),
-        "retrain after each step: both variants, only yes, only no (CLI: both|yes|no)",
+        "retrain after each step: both variants, only yes or only no "
+        "(in a --config file: a list of booleans, e.g. [false, true])",
         parse=retrain_variants,
+        show=retrain_name,
         nargs=None,
         metavar="{both,yes,no}",
     )

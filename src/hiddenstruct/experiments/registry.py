@@ -78,6 +78,21 @@ def run_experiment(
     module = get_experiment(name)
     if not isinstance(config, module.Config):
         raise UsageError(f"{name} needs a {module.Config.__name__}, got {type(config).__name__}")
+    check_device(config, executor)
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     results = module.sweep(config, store, executor, progress)
     return module.write_outputs(results, Path(out_dir), config)
+
+
+def check_device(config: Any, executor: Any = None) -> None:
+    """UsageError before any trial runs when ``config.device`` is not on this machine.
+
+    Skipped for Ray, whose workers may have devices the driver lacks.
+    """
+    from hiddenstruct.experiments.executors import RayExecutor
+
+    device = getattr(config, "device", "auto")
+    if device != "auto" and not isinstance(executor, RayExecutor):
+        from hiddenstruct.training.seeding import resolve_device
+
+        resolve_device(device)

@@ -43,12 +43,25 @@ def run_shared(
                 f"shared {experiment} trial {record.hash[:12]} failed; the trials that need it "
                 f"cannot run (error: {(record.error or '').strip().splitlines()[-1:]})"
             )
-        artifacts = store.artifacts(record.hash)
-        missing = [p for p in artifacts.values() if not Path(p).is_file()]
-        if missing:
-            raise HiddenstructError(
-                f"artifact {missing[0]} of finished {experiment} trial {record.hash[:12]} is "
-                "missing; restore it or use a fresh --store"
-            )
+        artifacts = {
+            name: str(_artifact_file(folder, stored, experiment, record.hash))
+            for name, stored in store.artifacts(record.hash).items()
+        }
         out[record.hash] = (record.result or {}, artifacts)
     return out
+
+
+def _artifact_file(folder: Path, stored: str, experiment: str, trial_hash: str) -> Path:
+    """The file of a stored artifact path: looked up by name in ``folder`` only.
+
+    A stored path is never followed elsewhere (a planted store cannot point the loader at
+    another file), and a store moved together with its ``.artifacts`` folder keeps working.
+    """
+    name = Path(stored).name
+    path = folder / name
+    if name in ("", ".", "..") or not path.is_file() or path.is_symlink():
+        raise HiddenstructError(
+            f"artifact {name or stored!r} of finished {experiment} trial {trial_hash[:12]} is "
+            f"missing from {folder}; restore it or use a fresh --store"
+        )
+    return path
