@@ -79,3 +79,25 @@ def test_bad_strength_threshold_and_granularity_are_usage_errors(make_ffn):
         MagnitudeThreshold(make_ffn(0), float("nan"))
     with pytest.raises(UsageError, match="neuron"):
         MagnitudeThreshold(make_ffn(0), 0.1, "channel")
+
+
+def test_threshold_never_goes_below_min_live(make_ffn):
+    net = make_ffn(0)
+    total = sum(layer.weight.numel() for layer in net.layers)
+    threshold = MagnitudeThreshold(net, 10.0, min_live=100)  # would remove everything
+    threshold()
+    masks = [layer.parametrizations.weight[0].mask for layer in net.layers]
+    assert sum(int(m.sum()) for m in masks) == 100 < total
+    kept = torch.cat(
+        [
+            (layer.weight.detach()[m.bool()]).abs()
+            for layer, m in zip(net.layers, masks, strict=True)
+        ]
+    )
+    dropped = torch.cat(
+        [
+            layer.parametrizations.weight.original.detach()[~m.bool()].abs()
+            for layer, m in zip(net.layers, masks, strict=True)
+        ]
+    )
+    assert kept.min() >= dropped.max()  # class-blinded: the largest magnitudes survive

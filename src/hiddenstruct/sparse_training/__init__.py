@@ -4,7 +4,9 @@
 * :mod:`.regularization`: :class:`L1Penalty`, :class:`GroupLassoPenalty`, :class:`MagnitudeThreshold`;
 * :mod:`.methods`: :class:`SET`, :class:`RigL`, :class:`SparseMomentum` on one shared
   update loop (:mod:`.dynamic`), used as ``train(..., step_hooks=[method])``;
-* :mod:`.structure`: :class:`StructureTracker`, graph properties and ξ of the masks over training.
+* :mod:`.structure`: :class:`StructureTracker`, graph properties and ξ of the masks over training;
+* :mod:`.routes`: :func:`train_route`, one model made sparse by one route (pruning, static
+  prior, L1, SET, RigL, sparse momentum) at an exact final density, with its cost.
 
 See docs/sparse-training.md.
 """
@@ -26,6 +28,13 @@ from hiddenstruct.sparse_training.regularization import (
     MagnitudeThreshold,
     neuron_rows,
 )
+from hiddenstruct.sparse_training.routes import (
+    ROUTES,
+    CostCounter,
+    RouteOptions,
+    RouteResult,
+    train_route,
+)
 from hiddenstruct.sparse_training.schedules import (
     UPDATE_SCHEDULES,
     constant_fraction,
@@ -37,14 +46,18 @@ from hiddenstruct.sparse_training.structure import StructureTracker, mask_graph,
 __all__ = [
     "DISTRIBUTIONS",
     "METHODS",
+    "ROUTES",
     "SET",
     "UPDATE_SCHEDULES",
+    "CostCounter",
     "DenseGradientRecorder",
     "DynamicSparsity",
     "GroupLassoPenalty",
     "L1Penalty",
     "MagnitudeThreshold",
     "RigL",
+    "RouteOptions",
+    "RouteResult",
     "SparseLayer",
     "SparseMomentum",
     "StructureTracker",
@@ -62,4 +75,5 @@ __all__ = [
     "select_top",
     "sparse_layers",
     "structure_record",
+    "train_route",
 ]

@@ -25,7 +25,7 @@ from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.sparse_training.layers import SparseLayer, sparse_layers
 from hiddenstruct.training.loop import StepContext, StepHook
 
-__all__ = ["GroupLassoPenalty", "L1Penalty", "MagnitudeThreshold", "neuron_rows"]
+__all__ = ["GroupLassoPenalty", "L1Penalty", "MagnitudeThreshold", "largest_live", "neuron_rows"]
 
 
 def neuron_rows(tensor: torch.Tensor) -> torch.Tensor:
@@ -41,6 +41,21 @@ def _check_strength(strength: float) -> float:
     if not (strength >= 0 and math.isfinite(strength)):
         raise UsageError(f"penalty strength must be a finite number >= 0, got {strength}")
     return float(strength)
+
+
+def largest_live(layers: list[SparseLayer], count: int) -> list[torch.Tensor]:
+    """Masks keeping the ``count`` live weights of largest ``|W ⊙ M|`` over all ``layers``."""
+    magnitudes = [
+        (layer.weight * layer.mask).abs().masked_fill(layer.mask == 0, -1) for layer in layers
+    ]
+    flat = torch.cat([m.reshape(-1) for m in magnitudes])
+    keep = torch.zeros_like(flat)
+    keep[torch.topk(flat, min(count, flat.numel()), sorted=False).indices] = 1.0
+    masks, start = [], 0
+    for layer, m in zip(layers, magnitudes, strict=True):
+        masks.append(keep[start : start + m.numel()].reshape(m.shape) * layer.mask)
+        start += m.numel()
+    return masks
 
 
 class L1Penalty(StepHook):
@@ -83,6 +98,9 @@ class MagnitudeThreshold:
     """Epoch callback: mask out weights with ``|W| ≤ threshold`` (``granularity="weight"``)
     or whole neurons' fan-in with ``‖row‖₂ ≤ threshold`` (``"neuron"``). Masks only shrink.
 
+    ``min_live``: never keep fewer weights than this in total — when the threshold would,
+    the ``min_live`` largest ``|W ⊙ M|`` over all layers are kept instead (class-blinded;
+    weight granularity only), so a target density is reached and not overshot.
     ``tracker``: a :class:`~hiddenstruct.sparse_training.StructureTracker` told of each
     thresholding. ``history`` lists the live weights after each epoch.
     """
@@ -95,6 +113,7 @@ class MagnitudeThreshold:
         threshold: float,
         granularity: str = "weight",
         tracker: Any = None,
+        min_live: int | None = None,
     ) -> None:
         if not (threshold >= 0 and math.isfinite(threshold)):
             raise UsageError(f"threshold must be a finite number >= 0, got {threshold}")
@@ -102,6 +121,11 @@ class MagnitudeThreshold:
             raise UsageError(
                 f"unknown granularity {granularity!r}; valid: {list(self.GRANULARITIES)}"
             )
+        if min_live is not None and (granularity != "weight" or min_live < 0):
+            raise UsageError(
+                f"min_live needs granularity 'weight' and a count >= 0, got {min_live}"
+            )
+        self.min_live = min_live
         self.threshold = float(threshold)
         self.granularity = granularity
         self.layers = sparse_layers(model)
@@ -120,9 +144,11 @@ class MagnitudeThreshold:
     @torch.no_grad()
     def __call__(self, metrics: Any = None, model: nn.Module | None = None) -> bool:
         """Threshold every layer (never stops training: returns False)."""
-        for layer in self.layers:
-            new = layer.mask * self.keep(layer).to(layer.mask.dtype)
-            apply_mask(layer.module, layer.tensor_name, new)
+        new = [layer.mask * self.keep(layer).to(layer.mask.dtype) for layer in self.layers]
+        if self.min_live is not None and sum(int(m.sum()) for m in new) < self.min_live:
+            new = largest_live(self.layers, self.min_live)
+        for layer, mask in zip(self.layers, new, strict=True):
+            apply_mask(layer.module, layer.tensor_name, mask)
         self.updates += 1
         live = sum(layer.live for layer in self.layers)
         epoch = getattr(metrics, "epoch", None)

@@ -1,0 +1,285 @@
+"""One model made sparse by one route, at one final density: the unit of a route comparison.
+
+Routes (:data:`ROUTES`): ``pruning`` (dense training, then iterative class-blinded
+magnitude pruning with retraining, :mod:`hiddenstruct.pruning`), ``static_uniform`` /
+``static_erk`` (a random mask fixed before training), ``l1`` (L1 penalty + magnitude
+threshold every epoch, never below the target; a final class-blinded cut to the target,
+then fine-tuning), and the dynamic ``set``, ``rigl``, ``sparse_momentum`` (ERK start).
+Every route ends at exactly the target density (``result.density``).
+
+Cost: wall time and a FLOPs-proportional count (:class:`CostCounter`).
+
+Example::
+
+    >>> result = train_route(net, "rigl", 0.05, loader, eval_loader=val, epochs=10)
+    >>> result.density, result.cost, result.trajectory[-1]["degree_mean"]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from hiddenstruct.errors import UsageError
+from hiddenstruct.pruning import RetrainPolicy, StopCriteria, iterative_prune, prune, relative
+from hiddenstruct.sparse_training.layers import init_sparse_masks, sparse_layers
+from hiddenstruct.sparse_training.methods import SparseMomentum, make_method
+from hiddenstruct.sparse_training.regularization import L1Penalty, MagnitudeThreshold
+from hiddenstruct.sparse_training.structure import StructureTracker
+from hiddenstruct.training import evaluate, make_optimizer, train
+from hiddenstruct.training.loop import StepContext, StepHook
+
+__all__ = ["ROUTES", "CostCounter", "RouteOptions", "RouteResult", "train_route"]
+
+ROUTES = ("pruning", "static_uniform", "static_erk", "l1", "set", "rigl", "sparse_momentum")
+_DYNAMIC = ("set", "rigl", "sparse_momentum")
+
+
+class CostCounter(StepHook):
+    """Counts optimizer steps and a FLOPs-proportional training cost.
+
+    Per step: ``3 × batch × live`` weight multiply-accumulates (forward, input gradient,
+    weight gradient on the live weights only, as a sparse kernel would), plus
+    ``batch × (total − live)`` for a dense weight gradient (``dense_every_step``: sparse
+    momentum) and ``batch × (live + 2 · total)`` for an extra dense pass (:meth:`add_dense_pass`:
+    RigL's update steps). Biases and activations are ignored; for recurrent models the count
+    is per time step (×sequence length for FLOPs, the same factor for every route).
+    """
+
+    def __init__(self, model: nn.Module, dense_every_step: bool = False) -> None:
+        self.layers = sparse_layers(model)
+        self.total = sum(layer.numel for layer in self.layers)
+        self.dense_every_step = dense_every_step
+        self.steps = 0
+        self.cost = 0.0
+
+    def after_step(self, ctx: StepContext) -> None:
+        batch = int(ctx.target.shape[0])
+        live = sum(layer.live for layer in self.layers)
+        self.steps += 1
+        self.cost += 3.0 * batch * live
+        if self.dense_every_step:
+            self.cost += batch * (self.total - live)
+
+    def add_dense_pass(self, batch: int) -> None:
+        live = sum(layer.live for layer in self.layers)
+        self.cost += batch * (live + 2.0 * self.total)
+
+
+@dataclass(frozen=True)
+class RouteOptions:
+    """Settings of :func:`train_route` (all routes; unused ones are ignored).
+
+    ``epochs``: training epochs of every non-pruning route, and the dense pre-training
+    epochs of ``pruning``, which then prunes ``prune_fraction`` of the remaining weights
+    per step with ``retrain_epochs`` epochs after each step. ``l1_strength``,
+    ``l1_threshold``: the ``l1`` route's penalty and per-epoch threshold;
+    ``finetune_epochs`` after its final cut. ``update_every``, ``update_fraction`` (None:
+    each method's default), ``track_every``: dynamic methods and structure records.
+    """
+
+    epochs: int = 10
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
+    prune_fraction: float = 0.5
+    retrain_epochs: int = 1
+    l1_strength: float = 1e-4
+    l1_threshold: float = 1e-3
+    finetune_epochs: int = 1
+    update_every: int = 100
+    update_fraction: float | None = None
+    track_every: int = 5
+    seed: int = 0
+
+
+@dataclass
+class RouteResult:
+    """What one route produced: final density, accuracy, cost and the structure trajectory."""
+
+    route: str
+    target_density: float
+    density: float
+    accuracy: float
+    seconds: float
+    cost: float
+    steps: int
+    epochs: int
+    trajectory: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+
+    @property
+    def final_structure(self) -> dict[str, Any]:
+        return self.trajectory[-1]
+
+
+def _check(route: str, density: float) -> None:
+    if route not in ROUTES:
+        raise UsageError(f"unknown sparsity route {route!r}; valid: {', '.join(ROUTES)}")
+    if not 0.0 < density <= 1.0:
+        raise UsageError(f"density must be in (0, 1], got {density}")
+
+
+def train_route(
+    model: nn.Module,
+    route: str,
+    density: float,
+    train_loader: Iterable,
+    *,
+    eval_loader: Iterable,
+    options: RouteOptions | None = None,
+    device: torch.device | str | None = None,
+) -> RouteResult:
+    """Make ``model`` sparse at ``density`` by ``route`` (in place) and measure it.
+
+    ``accuracy`` is measured on ``eval_loader`` at the end; the trajectory holds one
+    :class:`~hiddenstruct.sparse_training.StructureTracker` record at the start, during
+    training and at the end.
+    """
+    _check(route, density)
+    opts = options or RouteOptions()
+    layers = sparse_layers(model)
+    total = sum(layer.numel for layer in layers)
+    target = round(density * total)
+    if route == "static_uniform":
+        init_sparse_masks(model, density, "uniform", seed=opts.seed)
+    elif route in ("static_erk", *_DYNAMIC):
+        init_sparse_masks(model, density, "erdos_renyi", seed=opts.seed)
+    tracker = StructureTracker(model, every=opts.track_every)
+    counter = CostCounter(model, dense_every_step=route == "sparse_momentum")
+    tracker.record(step=0)
+    start = time.perf_counter()
+    optimizer = _optimizer(model, opts)
+    runner = _RUNNERS[route]
+    history = runner(
+        model, train_loader, eval_loader, opts, optimizer, counter, tracker, target, device
+    )
+    seconds = time.perf_counter() - start
+    live = sum(layer.live for layer in layers)
+    if live != target:
+        raise RuntimeError(f"route {route} ended at {live} live weights, expected {target}")
+    accuracy = evaluate(model, eval_loader, device).accuracy
+    tracker.record(step=counter.steps)
+    return RouteResult(
+        route=route,
+        target_density=density,
+        density=live / total,
+        accuracy=accuracy,
+        seconds=seconds,
+        cost=counter.cost,
+        steps=counter.steps,
+        epochs=len(history),
+        trajectory=tracker.records,
+        history=history,
+    )
+
+
+def _optimizer(model: nn.Module, opts: RouteOptions) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    return make_optimizer(opts.optimizer, params, opts.lr, **opts.optimizer_options)
+
+
+def _fit(model, loader, epochs, optimizer, device, hooks=(), callbacks=()) -> list[dict]:
+    if epochs == 0:
+        return []
+    history = train(
+        model,
+        loader,
+        epochs=epochs,
+        optimizer=optimizer,
+        step_hooks=list(hooks),
+        callbacks=list(callbacks),
+        progress=False,
+        device=device,
+    )
+    return history.to_dicts()
+
+
+def _static(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
+    return _fit(model, loader, opts.epochs, optimizer, device, [counter])
+
+
+def _dynamic_route(name: str):
+    def run(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
+        options: dict[str, Any] = {"update_every": opts.update_every, "seed": opts.seed}
+        if opts.update_fraction is not None:
+            options["fraction"] = opts.update_fraction
+        method = make_method(name, model, tracker=tracker, **options)
+        hooks = [method, counter]
+        if name == "rigl":
+            hooks.append(_DensePassCounter(method, counter))
+        try:
+            return _fit(model, loader, opts.epochs, optimizer, device, hooks)
+        finally:
+            if isinstance(method, SparseMomentum):
+                method.close()
+
+    return run
+
+
+class _DensePassCounter(StepHook):
+    """Charges RigL's extra dense forward/backward on each of its update steps."""
+
+    def __init__(self, method, counter: CostCounter) -> None:
+        self.method, self.counter, self.seen = method, counter, 0
+
+    def after_step(self, ctx: StepContext) -> None:
+        if self.method.updates > self.seen:
+            self.seen = self.method.updates
+            self.counter.add_dense_pass(int(ctx.target.shape[0]))
+
+
+def _l1(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
+    threshold = MagnitudeThreshold(model, opts.l1_threshold, tracker=tracker, min_live=target)
+    penalty = L1Penalty(model, opts.l1_strength)
+    history = _fit(model, loader, opts.epochs, optimizer, device, [penalty, counter], [threshold])
+    names = [layer.name for layer in sparse_layers(model)]
+    live = sum(layer.live for layer in sparse_layers(model))
+    if live > target:
+        prune(model, "magnitude", "class_blinded", live - target, scope=names)
+        tracker.record(step=counter.steps, update=threshold.updates + 1)
+    return history + _fit(model, loader, opts.finetune_epochs, optimizer, device, [counter])
+
+
+def _pruning(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
+    history = _fit(model, loader, opts.epochs, optimizer, device, [counter])
+    names = [layer.name for layer in sparse_layers(model)]
+    total = sum(layer.numel for layer in sparse_layers(model))
+
+    def train_epoch(m):
+        history.extend(_fit(m, loader, 1, optimizer, device, [counter]))
+
+    def on_step(step):
+        tracker.record(step=counter.steps, update=step.step + 1)
+
+    steps_needed = math.ceil(math.log(max(target, 1) / total) / math.log(1 - opts.prune_fraction))
+    iterative_prune(
+        model,
+        "magnitude",
+        "class_blinded",
+        relative(opts.prune_fraction),
+        scope=names,
+        stop=StopCriteria(target_zero_fraction=1 - target / total, max_steps=steps_needed + 5),
+        evaluate=lambda m: evaluate(m, eval_loader, device).accuracy,
+        retrain_policy=RetrainPolicy("fixed", opts.retrain_epochs),
+        train_epoch=train_epoch,
+        on_step=on_step,
+    )
+    return history
+
+
+_RUNNERS = {
+    "pruning": _pruning,
+    "static_uniform": _static,
+    "static_erk": _static,
+    "l1": _l1,
+    "set": _dynamic_route("set"),
+    "rigl": _dynamic_route("rigl"),
+    "sparse_momentum": _dynamic_route("sparse_momentum"),
+}
