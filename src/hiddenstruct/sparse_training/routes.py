@@ -76,6 +76,8 @@ class CostCounter(StepHook):
 class RouteOptions:
     """Settings of :func:`train_route` (all routes; unused ones are ignored).
 
+    ``optimizer``, ``lr``, ``optimizer_options``, ``clip_grad_norm``: as in
+    :func:`~hiddenstruct.training.train` (one optimizer for the whole route).
     ``epochs``: training epochs of every non-pruning route, and the dense pre-training
     epochs of ``pruning``, which then prunes ``prune_fraction`` of the remaining weights
     per step with ``retrain_epochs`` epochs after each step. ``l1_strength``,
@@ -88,6 +90,7 @@ class RouteOptions:
     optimizer: str = "adam"
     lr: float = 1e-3
     optimizer_options: dict[str, Any] = field(default_factory=dict)
+    clip_grad_norm: float | None = None
     prune_fraction: float = 0.5
     retrain_epochs: int = 1
     l1_strength: float = 1e-4
@@ -155,11 +158,8 @@ def train_route(
     counter = CostCounter(model, dense_every_step=route == "sparse_momentum")
     tracker.record(step=0)
     start = time.perf_counter()
-    optimizer = _optimizer(model, opts)
-    runner = _RUNNERS[route]
-    history = runner(
-        model, train_loader, eval_loader, opts, optimizer, counter, tracker, target, device
-    )
+    run = _Run(model, train_loader, eval_loader, opts, counter, tracker, target, device)
+    history = _RUNNERS[route](run)
     seconds = time.perf_counter() - start
     live = sum(layer.live for layer in layers)
     if live != target:
@@ -180,47 +180,72 @@ def train_route(
     )
 
 
-def _optimizer(model: nn.Module, opts: RouteOptions) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    return make_optimizer(opts.optimizer, params, opts.lr, **opts.optimizer_options)
+@dataclass
+class _Run:
+    """Everything a route's runner needs; :meth:`fit` trains with the run's one optimizer."""
+
+    model: nn.Module
+    loader: Iterable
+    eval_loader: Iterable
+    opts: RouteOptions
+    counter: CostCounter
+    tracker: StructureTracker
+    target: int
+    device: torch.device | str | None
+    optimizer: torch.optim.Optimizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(
+            self.opts.optimizer, params, self.opts.lr, **self.opts.optimizer_options
+        )
+
+    def fit(self, epochs: int, hooks=(), callbacks=()) -> list[dict[str, Any]]:
+        """Train ``epochs`` epochs (the cost counter always runs); per-epoch metric dicts."""
+        if epochs == 0:
+            return []
+        history = train(
+            self.model,
+            self.loader,
+            epochs=epochs,
+            optimizer=self.optimizer,
+            clip_grad_norm=self.opts.clip_grad_norm,
+            step_hooks=[*hooks, self.counter],
+            callbacks=list(callbacks),
+            progress=False,
+            device=self.device,
+        )
+        return history.to_dicts()
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in sparse_layers(self.model)]
+
+    @property
+    def live(self) -> int:
+        return sum(layer.live for layer in sparse_layers(self.model))
 
 
-def _fit(model, loader, epochs, optimizer, device, hooks=(), callbacks=()) -> list[dict]:
-    if epochs == 0:
-        return []
-    history = train(
-        model,
-        loader,
-        epochs=epochs,
-        optimizer=optimizer,
-        step_hooks=list(hooks),
-        callbacks=list(callbacks),
-        progress=False,
-        device=device,
-    )
-    return history.to_dicts()
-
-
-def _static(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
-    return _fit(model, loader, opts.epochs, optimizer, device, [counter])
+def _static(run: _Run) -> list[dict[str, Any]]:
+    return run.fit(run.opts.epochs)
 
 
 def _dynamic_route(name: str):
-    def run(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
-        options: dict[str, Any] = {"update_every": opts.update_every, "seed": opts.seed}
-        if opts.update_fraction is not None:
-            options["fraction"] = opts.update_fraction
-        method = make_method(name, model, tracker=tracker, **options)
-        hooks = [method, counter]
+    def runner(run: _Run) -> list[dict[str, Any]]:
+        options: dict[str, Any] = {"update_every": run.opts.update_every, "seed": run.opts.seed}
+        if run.opts.update_fraction is not None:
+            options["fraction"] = run.opts.update_fraction
+        method = make_method(name, run.model, tracker=run.tracker, **options)
+        hooks = [method]
         if name == "rigl":
-            hooks.append(_DensePassCounter(method, counter))
+            hooks.append(_DensePassCounter(method, run.counter))
         try:
-            return _fit(model, loader, opts.epochs, optimizer, device, hooks)
+            return run.fit(run.opts.epochs, hooks)
         finally:
             if isinstance(method, SparseMomentum):
                 method.close()
 
-    return run
+    return runner
 
 
 class _DensePassCounter(StepHook):
@@ -235,41 +260,36 @@ class _DensePassCounter(StepHook):
             self.counter.add_dense_pass(int(ctx.target.shape[0]))
 
 
-def _l1(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
-    threshold = MagnitudeThreshold(model, opts.l1_threshold, tracker=tracker, min_live=target)
-    penalty = L1Penalty(model, opts.l1_strength)
-    history = _fit(model, loader, opts.epochs, optimizer, device, [penalty, counter], [threshold])
-    names = [layer.name for layer in sparse_layers(model)]
-    live = sum(layer.live for layer in sparse_layers(model))
-    if live > target:
-        prune(model, "magnitude", "class_blinded", live - target, scope=names)
-        tracker.record(step=counter.steps, update=threshold.updates + 1)
-    return history + _fit(model, loader, opts.finetune_epochs, optimizer, device, [counter])
+def _l1(run: _Run) -> list[dict[str, Any]]:
+    opts = run.opts
+    threshold = MagnitudeThreshold(
+        run.model, opts.l1_threshold, tracker=run.tracker, min_live=run.target
+    )
+    history = run.fit(opts.epochs, [L1Penalty(run.model, opts.l1_strength)], [threshold])
+    if run.live > run.target:
+        prune(run.model, "magnitude", "class_blinded", run.live - run.target, scope=run.names)
+        run.tracker.record(step=run.counter.steps, update=threshold.updates + 1)
+    return history + run.fit(opts.finetune_epochs)
 
 
-def _pruning(model, loader, eval_loader, opts, optimizer, counter, tracker, target, device):
-    history = _fit(model, loader, opts.epochs, optimizer, device, [counter])
-    names = [layer.name for layer in sparse_layers(model)]
-    total = sum(layer.numel for layer in sparse_layers(model))
-
-    def train_epoch(m):
-        history.extend(_fit(m, loader, 1, optimizer, device, [counter]))
-
-    def on_step(step):
-        tracker.record(step=counter.steps, update=step.step + 1)
-
-    steps_needed = math.ceil(math.log(max(target, 1) / total) / math.log(1 - opts.prune_fraction))
+def _pruning(run: _Run) -> list[dict[str, Any]]:
+    opts = run.opts
+    history = run.fit(opts.epochs)
+    total = sum(layer.numel for layer in sparse_layers(run.model))
+    steps_needed = math.ceil(
+        math.log(max(run.target, 1) / total) / math.log(1 - opts.prune_fraction)
+    )
     iterative_prune(
-        model,
+        run.model,
         "magnitude",
         "class_blinded",
         relative(opts.prune_fraction),
-        scope=names,
-        stop=StopCriteria(target_zero_fraction=1 - target / total, max_steps=steps_needed + 5),
-        evaluate=lambda m: evaluate(m, eval_loader, device).accuracy,
+        scope=run.names,
+        stop=StopCriteria(target_zero_fraction=1 - run.target / total, max_steps=steps_needed + 5),
+        evaluate=lambda m: evaluate(m, run.eval_loader, run.device).accuracy,
         retrain_policy=RetrainPolicy("fixed", opts.retrain_epochs),
-        train_epoch=train_epoch,
-        on_step=on_step,
+        train_epoch=lambda m: history.extend(run.fit(1)),
+        on_step=lambda step: run.tracker.record(step=run.counter.steps, update=step.step + 1),
     )
     return history
 
