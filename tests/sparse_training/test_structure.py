@@ -57,3 +57,12 @@ def test_plain_models_get_xi_and_a_reason_instead_of_graph_properties():
     record = structure_record(model)
     assert record["xi"] == pytest.approx(round(0.5 * 18) / 18)
     assert "structure_graph" in record["graph_error"]
+
+
+def test_edgeless_mask_graph_gives_a_reason_not_a_crash():
+    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+
+    model = SequenceClassifier(MaskedRNN(4, [5], "gru"), vocab_size=8)
+    init_sparse_masks(model, 0.5, seed=0)
+    assert "no edges" in structure_record(model)["graph_error"]
+    assert structure_record(model, include_io=True)["edges"] > 0

@@ -83,7 +83,8 @@ class RouteOptions:
     per step with ``retrain_epochs`` epochs after each step. ``l1_strength``,
     ``l1_threshold``: the ``l1`` route's penalty and per-epoch threshold;
     ``finetune_epochs`` after its final cut. ``update_every``, ``update_fraction`` (None:
-    each method's default), ``track_every``: dynamic methods and structure records.
+    each method's default), ``track_every``, ``include_io``: dynamic methods and structure
+    records (the mask graph with input/output neurons when ``include_io``).
     """
 
     epochs: int = 10
@@ -99,6 +100,7 @@ class RouteOptions:
     update_every: int = 100
     update_fraction: float | None = None
     track_every: int = 5
+    include_io: bool = False
     seed: int = 0
 
 
@@ -154,7 +156,7 @@ def train_route(
         init_sparse_masks(model, density, "uniform", seed=opts.seed)
     elif route in ("static_erk", *_DYNAMIC):
         init_sparse_masks(model, density, "erdos_renyi", seed=opts.seed)
-    tracker = StructureTracker(model, every=opts.track_every)
+    tracker = StructureTracker(model, every=opts.track_every, include_io=opts.include_io)
     counter = CostCounter(model, dense_every_step=route == "sparse_momentum")
     tracker.record(step=0)
     start = time.perf_counter()

@@ -57,7 +57,8 @@ def structure_record(
     """ξ (total and ``xi:<layer>``) and the mask graph's properties of ``model`` now.
 
     Models without a graph structure (plain torch modules) get ξ only and
-    ``graph_error`` saying why; so do graphs without edges.
+    ``graph_error`` saying why; so do graphs without edges (e.g. one recurrent layer
+    with ``include_io=False``).
     """
     layers = sparse_layers(model, mask_plain=False)
     live = sum(layer.live for layer in layers)
@@ -66,8 +67,17 @@ def structure_record(
         record[f"xi:{layer.name}"] = layer.live / layer.numel
     try:
         graph = mask_graph(model, include_io)
+    except UnsupportedModelError as err:
+        record["graph_error"] = str(err)
+        return record
+    if graph.number_of_edges() == 0:
+        record["graph_error"] = (
+            "the mask graph has no edges (a single hidden layer without include_io has none)"
+        )
+        return record
+    try:
         record.update(properties(graph, backend, disconnected=disconnected))
-    except (UnsupportedModelError, GraphError) as err:
+    except GraphError as err:
         record["graph_error"] = str(err)
     return record
 
