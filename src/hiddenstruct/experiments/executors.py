@@ -26,13 +26,14 @@ import pickle
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.hashing import config_hash, to_jsonable
+from hiddenstruct.experiments.hashing import to_jsonable
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
 from hiddenstruct.training.progress import suppress_progress
 
@@ -346,17 +347,20 @@ def run_trials(
     executor: Executor | None = None,
     progress: bool = True,
     retry_failed: bool = True,
+    added: Mapping[str, Any] | None = None,
 ) -> list[TrialRecord]:
     """Run every config not yet ``done``; return all their records in input order.
 
-    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); duplicates run once.
+    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); trials with equal
+    identity (:func:`~hiddenstruct.experiments.identity.trial_identity`, given the ``added``
+    fields' defaults) run once.
     ``progress``: show 'trial n/N, ETA' when stderr is a terminal and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
     """
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     executor = executor or LocalExecutor()
     resolved = [to_jsonable(c) for c in configs]
-    hashes = [config_hash(c) for c in configs]
+    hashes = [trial_identity(experiment, c, added) for c in configs]
     unique = dict(zip(hashes, resolved, strict=True))
     store.register_many(experiment, unique.values(), unique.keys())
     to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]

@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import os
-import tempfile
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError, UsageError
@@ -101,6 +99,15 @@ def _files(folder: Path, recursive: bool) -> list[Path]:
     return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
 
+def _section_folders(root: Path) -> list[Path]:
+    """Sub-folders of ``root``: registered experiments first, in registry order, then the rest."""
+    from hiddenstruct.experiments.registry import EXPERIMENTS
+
+    order = {name: i for i, name in enumerate(EXPERIMENTS)}
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(folders, key=lambda p: (order.get(p.name, len(order)), p.name))
+
+
 def build_report(
     input_dir: str | Path, title: str | None = None, max_rows: int = 200, store_summary=None
 ) -> str:
@@ -114,7 +121,7 @@ def build_report(
             f"report input {root} is not a folder; pass the output folder of an experiment with --input"
         )
     sections = [_section("overview", _files(root, recursive=False), root, max_rows)]
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in _section_folders(root):
         sections.append(_section(folder.name, _files(folder, recursive=True), root, max_rows))
     sections = [s for s in sections if s]
     if not sections:
@@ -139,21 +146,9 @@ def build_report(
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and a rename (no half-written file)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise HiddenstructError(f"cannot write {path}: {err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from hiddenstruct.outputs import write_text
+
+    return write_text(path, text)
 
 
 def write_report(
