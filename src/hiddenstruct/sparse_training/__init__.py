@@ -8,72 +8,60 @@
 * :mod:`.routes`: :func:`train_route`, one model made sparse by one route (pruning, static
   prior, L1, SET, RigL, sparse momentum) at an exact final density, with its cost.
 
-See docs/sparse-training.md.
+Names are imported lazily (PEP 562), so ``hiddenstruct.sparse_training.route_names`` loads
+without torch. See docs/sparse-training.md.
 """
 
-from hiddenstruct.sparse_training.dynamic import DynamicSparsity, reset_optimizer_state, select_top
-from hiddenstruct.sparse_training.gradients import DenseGradientRecorder, dense_gradients
-from hiddenstruct.sparse_training.layers import (
-    DISTRIBUTIONS,
-    SparseLayer,
-    allocate_counts,
-    init_sparse_masks,
-    layer_counts,
-    sparse_layers,
-)
-from hiddenstruct.sparse_training.methods import METHODS, SET, RigL, SparseMomentum, make_method
-from hiddenstruct.sparse_training.regularization import (
-    GroupLassoPenalty,
-    L1Penalty,
-    MagnitudeThreshold,
-    neuron_rows,
-)
-from hiddenstruct.sparse_training.routes import (
-    ROUTES,
-    CostCounter,
-    RouteOptions,
-    RouteResult,
-    train_route,
-)
-from hiddenstruct.sparse_training.schedules import (
-    UPDATE_SCHEDULES,
-    constant_fraction,
-    cosine_fraction,
-    get_update_schedule,
-)
-from hiddenstruct.sparse_training.structure import StructureTracker, mask_graph, structure_record
+from __future__ import annotations
 
-__all__ = [
-    "DISTRIBUTIONS",
-    "METHODS",
-    "ROUTES",
-    "SET",
-    "UPDATE_SCHEDULES",
-    "CostCounter",
-    "DenseGradientRecorder",
-    "DynamicSparsity",
-    "GroupLassoPenalty",
-    "L1Penalty",
-    "MagnitudeThreshold",
-    "RigL",
-    "RouteOptions",
-    "RouteResult",
-    "SparseLayer",
-    "SparseMomentum",
-    "StructureTracker",
-    "allocate_counts",
-    "constant_fraction",
-    "cosine_fraction",
-    "dense_gradients",
-    "get_update_schedule",
-    "init_sparse_masks",
-    "layer_counts",
-    "make_method",
-    "mask_graph",
-    "neuron_rows",
-    "reset_optimizer_state",
-    "select_top",
-    "sparse_layers",
-    "structure_record",
-    "train_route",
-]
+import importlib
+
+_EXPORTS = {
+    "DynamicSparsity": "dynamic",
+    "reset_optimizer_state": "dynamic",
+    "select_top": "dynamic",
+    "DenseGradientRecorder": "gradients",
+    "dense_gradients": "gradients",
+    "DISTRIBUTIONS": "layers",
+    "SparseLayer": "layers",
+    "allocate_counts": "layers",
+    "init_sparse_masks": "layers",
+    "layer_counts": "layers",
+    "sparse_layers": "layers",
+    "METHODS": "methods",
+    "SET": "methods",
+    "RigL": "methods",
+    "SparseMomentum": "methods",
+    "make_method": "methods",
+    "GroupLassoPenalty": "regularization",
+    "L1Penalty": "regularization",
+    "MagnitudeThreshold": "regularization",
+    "largest_live": "regularization",
+    "neuron_rows": "regularization",
+    "ROUTES": "route_names",
+    "CostCounter": "routes",
+    "RouteOptions": "routes",
+    "RouteResult": "routes",
+    "train_route": "routes",
+    "UPDATE_SCHEDULES": "schedules",
+    "constant_fraction": "schedules",
+    "cosine_fraction": "schedules",
+    "get_update_schedule": "schedules",
+    "StructureTracker": "structure",
+    "mask_graph": "structure",
+    "structure_record": "structure",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hiddenstruct.sparse_training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hiddenstruct.sparse_training.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -31,14 +31,12 @@ from hiddenstruct.pruning import RetrainPolicy, StopCriteria, iterative_prune, p
 from hiddenstruct.sparse_training.layers import init_sparse_masks, sparse_layers
 from hiddenstruct.sparse_training.methods import SparseMomentum, make_method
 from hiddenstruct.sparse_training.regularization import L1Penalty, MagnitudeThreshold
+from hiddenstruct.sparse_training.route_names import DYNAMIC_ROUTES, ROUTES
 from hiddenstruct.sparse_training.structure import StructureTracker
 from hiddenstruct.training import evaluate, make_optimizer, train
 from hiddenstruct.training.loop import StepContext, StepHook
 
 __all__ = ["ROUTES", "CostCounter", "RouteOptions", "RouteResult", "train_route"]
-
-ROUTES = ("pruning", "static_uniform", "static_erk", "l1", "set", "rigl", "sparse_momentum")
-_DYNAMIC = ("set", "rigl", "sparse_momentum")
 
 
 class CostCounter(StepHook):
@@ -154,7 +152,7 @@ def train_route(
     target = round(density * total)
     if route == "static_uniform":
         init_sparse_masks(model, density, "uniform", seed=opts.seed)
-    elif route in ("static_erk", *_DYNAMIC):
+    elif route in ("static_erk", *DYNAMIC_ROUTES):
         init_sparse_masks(model, density, "erdos_renyi", seed=opts.seed)
     tracker = StructureTracker(model, every=opts.track_every, include_io=opts.include_io)
     counter = CostCounter(model, dense_every_step=route == "sparse_momentum")
