@@ -121,15 +121,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": dict(
         densities=(0.1,),
         repeats=1,
-        hidden=(100,),
+        hidden=(64,),
         epochs=2,
-        batch_size=64,
-        reber_n=200,
-        reber_hidden=(16, 16),
+        batch_size=128,
+        reber_n=120,
+        reber_hidden=(16,),
         reber_embedding=8,
         reber_epochs=1,
-        update_every=10,
-        track_every=1,
+        update_every=4,
+        track_every=2,
     ),  # fmt: skip
 }
 
