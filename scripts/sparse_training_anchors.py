@@ -84,7 +84,9 @@ def run(method: str, seed: int, args, train_set, test_set) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="folder holding mnist/ (or the idx files)")
+    parser.add_argument(
+        "--data-dir", required=True, help="folder holding mnist/ (or the idx files)"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--density", type=float, default=0.05)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

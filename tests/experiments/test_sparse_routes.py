@@ -55,7 +55,8 @@ def test_accuracy_table_has_mean_std_and_n_per_group(run):
         values = [
             float(r["test_accuracy"])
             for r in results
-            if (r["model"], r["route"], r["density"]) == (row["model"], row["route"], row["density"])
+            if (r["model"], r["route"], r["density"])
+            == (row["model"], row["route"], row["density"])
         ]
         assert float(row["accuracy_mean"]) == pytest.approx(sum(values) / len(values))
 

@@ -99,7 +99,7 @@ class SparseRoutesConfig(ExperimentConfig):
     update_every: int = setting(
         100, "SET/RigL/sparse momentum: steps between mask updates (ΔT)", low=1
     )
-    track_every: int = setting(5, "structure record every this many mask updates", low=1)
+    track_every: int = setting(1, "structure record every this many mask updates", low=1)
     include_io: bool = setting(
         True, "graph properties of the whole network (inputs and outputs too), not hidden only"
     )
@@ -117,7 +117,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
     # our choice: MNIST (the anchors' data set), 3 repeats, 30 epochs (the anchors train 100);
     # the Reber data at the paper's 25 000 strings (§4.2)
-    "paper": dict(dataset="mnist", epochs=30, repeats=3, reber_n=25_000, reber_epochs=30),
+    "paper": dict(
+        dataset="mnist", epochs=30, repeats=3, reber_n=25_000, reber_epochs=30, track_every=6
+    ),
     "demo": dict(
         densities=(0.1,),
         repeats=1,
@@ -129,7 +131,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         reber_embedding=8,
         reber_epochs=1,
         update_every=4,
-        track_every=2,
     ),  # fmt: skip
 }
 
