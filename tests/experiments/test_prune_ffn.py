@@ -107,6 +107,15 @@ def test_table_reads_exact_checkpoints():
     assert entry["acc@50%"] == 0.7 and abs(entry["std@50%"] - 0.1414) < 1e-3
     assert entry["acc@90%"] != entry["acc@90%"]  # NaN: no step landed there
     assert entry["std@90%"] != entry["std@90%"]
+    assert (entry["n@50%"], entry["n@90%"], entry["repeats"]) == (2, 0, 2)
+    assert entry["notes"] == "@90%: no values" and entry["below_chance"] == 0
+    # one repeat: the std is undefined (NaN with a reason), not 0.0
+    (single,) = ffn_table([r for r in rows if r["repeat"] == 0], (0.5,))
+    assert single["acc@50%"] == 0.8 and single["std@50%"] != single["std@50%"]
+    assert "one repeat" in single["notes"]
+    at_chance = [{**r, "accuracy": 0.11} if r["step"] == 0 else r for r in rows]
+    (flagged,) = ffn_table(at_chance, (0.5,))
+    assert flagged["below_chance"] == 2 and "at chance level" in flagged["notes"]
 
 
 def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):

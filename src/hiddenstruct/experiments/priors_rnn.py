@@ -39,10 +39,10 @@ from hiddenstruct.experiments.config import (
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"
-MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 ORIENTATIONS = ("labels", "random")
 TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
@@ -83,7 +83,7 @@ class PriorsConfig(ExperimentConfig):
     def check(self) -> None:
         """Normalise family and mode names; n_min <= n_max."""
         from hiddenstruct.graphs.generators import get_family
-        from hiddenstruct.nn.rnn import get_mode
+        from hiddenstruct.recurrent_modes import get_mode
 
         try:
             families = tuple(dict.fromkeys(get_family(f).name for f in self.families))
@@ -335,7 +335,7 @@ def write_outputs(
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
-    table = correlations(df, "test_acc", group_by="mode")
+    table = correlations(df, "test_acc", group_by="mode", notes=True)  # notes: why r is NaN
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
@@ -365,9 +365,12 @@ def _folds(rows: int) -> int:
 
 
 def family_summary(df) -> Any:
-    """Mean / median / std of test accuracy per mode and family, and the graph count."""
+    """Mean / median / sample std of test accuracy per mode and family, the graph count, notes."""
+    from hiddenstruct import stats
+
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
+    summary["notes"] = [stats.ONE_REPEAT if n == 1 else "" for n in summary["count"]]
     return summary.rename(
         columns={
             "count": "graphs",

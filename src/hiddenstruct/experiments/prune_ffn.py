@@ -329,22 +329,41 @@ def _grouped(rows, keys):
     return groups
 
 
-def ffn_table(rows: list[dict[str, Any]], points=TABLE_POINTS) -> list[dict[str, Any]]:
-    """Mean ± std test accuracy at each fraction removed in ``points`` (exact steps, not interpolated)."""
+#: Chance on the 10-class image datasets of prune-ffn (MNIST, digits: about balanced).
+FFN_CHANCE = 0.1
+
+
+def ffn_table(
+    rows: list[dict[str, Any]], points=TABLE_POINTS, chance_margin: float = 0.05
+) -> list[dict[str, Any]]:
+    """Mean ± std (ddof 1) and n of test accuracy at each fraction removed in ``points``.
+
+    Exact steps, not interpolated. One repeat gives std NaN, no step at a point gives NaN
+    accuracy; ``notes`` says why, and flags unpruned models that do not beat chance
+    (:data:`FFN_CHANCE`) by ``chance_margin`` (counted in ``below_chance``).
+    """
+    from hiddenstruct import stats
+
     table = []
     keys = ("architecture", "schedule", "method", "retrain")
     for group, members in sorted(_grouped(rows, keys).items()):
         entry = dict(zip(keys, group, strict=True))
         base = [r["accuracy"] for r in members if r["step"] == 0]
-        entry["unpruned"] = round(float(np.mean(base)), 4)
+        unpruned = stats.summarize(base)
+        low = [a for a in base if not stats.chance_check(a, FFN_CHANCE, chance_margin).above_chance]
+        entry.update(unpruned=round(unpruned.mean, 4), unpruned_std=unpruned.std)
+        entry.update(repeats=unpruned.n, below_chance=len(low))
+        reasons = [f"{len(low)} unpruned model(s) at chance level" if low else None]
         for p in points:
             hits = [r["accuracy"] for r in members if abs(r["zero_fraction"] - p) < 1e-3]
-            entry[f"acc@{int(p * 100)}%"] = round(float(np.mean(hits)), 4) if hits else math.nan
-            entry[f"std@{int(p * 100)}%"] = (
-                round(float(np.std(hits, ddof=1)), 4)
-                if len(hits) > 1
-                else (0.0 if hits else math.nan)
-            )
+            at = stats.summarize(hits)
+            label = f"{int(p * 100)}%"
+            entry[f"acc@{label}"] = round(at.mean, 4) if math.isfinite(at.mean) else math.nan
+            entry[f"std@{label}"] = round(at.std, 4) if math.isfinite(at.std) else math.nan
+            entry[f"n@{label}"] = at.n
+            if at.reason:
+                reasons.append(f"@{label}: {at.reason}")
+        entry["notes"] = stats.notes(*reasons)
         table.append(entry)
     return table
 

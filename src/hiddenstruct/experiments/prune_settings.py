@@ -17,8 +17,8 @@ from hiddenstruct.experiments.config import (
     setting,
     trial_parts,
 )
+from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
 
-RNN_MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 RNN_SCOPES = ("both", "i2h", "h2h")
 
 EXPERIMENT = "prune-ffn"

@@ -19,9 +19,9 @@ from hiddenstruct.nn.masking import (
     remove_mask,
     validate_mask,
 )
-from hiddenstruct.nn.rnn import MODES as RECURRENT_MODES
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.sparse import SparseFFN, SparseGraphNet, to_sparse
+from hiddenstruct.recurrent_modes import MODES as RECURRENT_MODES
 
 __all__ = [
     "ACTIVATIONS",

@@ -20,8 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.pruning.criteria import Criterion, make_criterion
+from hiddenstruct.pruning.criteria import criterion_options as accepted
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind
 from hiddenstruct.pruning.schedules import Schedule, StopCriteria
 from hiddenstruct.pruning.scope import ScopeSpec, current_masks, ensure_masks, resolve_scope
@@ -121,8 +123,8 @@ def prune(
     the random criterion. ``max_count``: never prune more than this many weights.
     """
     options = dict(criterion_options or {})
-    if seed is not None:
-        options.setdefault("seed", seed)
+    if seed is not None and isinstance(criterion, str) and "seed" in accepted(criterion):
+        options.setdefault("seed", seed)  # only criteria with randomness take the seed
     crit = make_criterion(criterion, **options)
     select = get_selection(selection)
     amount = as_amount(amount)
@@ -144,17 +146,35 @@ def prune(
     )
 
 
-def percentile_prune(
-    model: nn.Module, p: float, scope: ScopeSpec = None, per_tensor: bool = True
-) -> PruneReport:
-    """The paper's recurrent protocol: remove the fraction ``p`` of smallest |w| of each tensor.
+#: Percentile thresholds of the recurrent protocol → the selection that implements them.
+THRESHOLDS: dict[str, str] = {
+    "global": "class_blinded",  # authors' code (rnn/sparse.py): one percentile over the scope
+    "per-tensor": "class_uniform",  # paper text: "the p-th percentile ... in that layer"
+}
 
-    Equivalent to thresholding at the p-th percentile of |w| per layer tensor (ties broken by
-    position, so exactly ``round(p·n)`` weights go). Applied to an unpruned model, p is a
-    fraction of all weights; ``per_tensor=False`` uses one threshold over the whole scope.
+
+def percentile_prune(
+    model: nn.Module,
+    p: float,
+    scope: ScopeSpec = None,
+    per_tensor: bool | None = None,
+    *,
+    threshold: str = "per-tensor",
+) -> PruneReport:
+    """The paper's recurrent protocol: remove the fraction ``p`` of smallest |w|.
+
+    ``threshold="per-tensor"`` (the paper's text, §4.2: "the p-th percentile of all the
+    absolute weights in that layer") thresholds each tensor at its own percentile;
+    ``"global"`` (the authors' published code, ``rnn/sparse.py``) uses one percentile of
+    |w| over every tensor in scope. Ties are broken by position, so exactly ``round(p·n)``
+    weights go (per tensor, or over the scope). ``per_tensor`` is the 0.1.0 spelling
+    (True = per-tensor, False = global) and wins when given.
     """
-    selection = "class_uniform" if per_tensor else "class_blinded"
-    return prune(model, "magnitude", selection, float(p), scope=scope)
+    if per_tensor is not None:
+        threshold = "per-tensor" if per_tensor else "global"
+    if threshold not in THRESHOLDS:
+        raise UsageError(f"unknown threshold {threshold!r}; valid: {', '.join(THRESHOLDS)}")
+    return prune(model, "magnitude", THRESHOLDS[threshold], float(p), scope=scope)
 
 
 @dataclass(frozen=True)
