@@ -32,6 +32,7 @@ GOLDEN = {
     "prune-rnn": "c7d9bce9b107fdbd516cf545330a5a25a7fe25de37d0660577237e7bf745d201",
     "priors-rnn": "7f626f4ad6a8bc341f283036b96d58f96460243ec98989f2b4c248627ceeb8a6",
     "nas": "f7b88418391022c59c79c259e09e462145d00f7406254af0ec908c48a704e747",
+    "sparse-routes": "c0a934e007797a0bd24ba7ef25b797379c8157a047647e348c983fc6ed8e05c7",
 }
 # settings in the identity of a prune trial; a field added without `added=True` shows up here
 IDENTITY_KEYS = {

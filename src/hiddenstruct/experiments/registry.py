@@ -22,6 +22,7 @@ EXPERIMENTS: dict[str, str] = {
     "prune-rnn": "hiddenstruct.experiments.prune_rnn",
     "priors-rnn": "hiddenstruct.experiments.priors_rnn",
     "nas": "hiddenstruct.experiments.nas",
+    "sparse-routes": "hiddenstruct.experiments.sparse_routes",
 }
 
 
