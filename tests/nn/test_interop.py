@@ -110,7 +110,11 @@ def test_torch_save_load_of_masked_model_round_trips(build):
     again = torch.load(buffer, weights_only=False)
     assert set(masks(again)) == set(masks(model))
     assert all(torch.equal(masks(again)[k], v) for k, v in masks(model).items())
-    x = torch.randint(1, 100, (3, 7)) if isinstance(model, SequenceClassifier) else torch.randn(3, 8)
+    x = (
+        torch.randint(1, 100, (3, 7))
+        if isinstance(model, SequenceClassifier)
+        else torch.randn(3, 8)
+    )
     model.eval(), again.eval()
     assert torch.equal(again(x), model(x))
     # the copy is independent: unmasking it leaves the original masked

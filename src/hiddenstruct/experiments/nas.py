@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import tempfile
 import time
@@ -278,7 +277,9 @@ def write_outputs(
     cfg: NasConfig, results: dict[str, SearchResult], out_dir: Path
 ) -> dict[str, str]:
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
-    from hiddenstruct.experiments.figures import new_figure, save_figure
+    import pandas as pd
+
+    from hiddenstruct.experiments.plots import best_over_time, figure8b
     from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
 
@@ -291,37 +292,30 @@ def write_outputs(
         "meta_dataset": _write_csv(out_dir / "meta_dataset.csv", meta),
     }
 
-    fig, ax = new_figure()
-    for search, result in results.items():
-        xs = [g.elapsed for g in result.generations]
-        ys = [g.best_measured for g in result.generations]
-        ax.step(xs, ys, where="post", marker="o", ms=3, label=search.replace("_", " "))
-    ax.set(xlabel="search seconds (training + search overhead)", ylabel="best validation accuracy")
-    ax.set_title(f"NAS on {cfg.dataset}")
-    ax.legend()
-    written["best_accuracy_over_time"] = save_figure(fig, out_dir / "best_accuracy_over_time.png")[
-        0
-    ]
+    gens = pd.DataFrame(analysis.generation_rows(results))
+    summary = {**analysis.summarize(results), "config": asdict(cfg)}
+    written["best_accuracy_over_time"] = best_over_time(
+        gens,
+        out_dir / "best_accuracy_over_time.png",
+        cfg.dataset,
+        summary.get("speedup_from_prediction"),
+    )
 
     corr, importances = analysis.correlations_and_importances(meta, cfg.predictor, cfg.seed)
     rows = [{"feature": n, "pearson_r": corr[n]} for n in FEATURE_NAMES]
     written["feature_correlations"] = _write_csv(out_dir / "feature_correlations.csv", rows)
-    fig, ax = new_figure(7.5, 9.0)
-    names = [n for n in FEATURE_NAMES if not math.isnan(corr[n])]
-    colours = ["#2a9d8f" if corr[n] >= 0 else "#e76f51" for n in names]
-    ax.barh(range(len(names)), [corr[n] for n in names], color=colours)
-    ax.set_yticks(range(len(names)), names, fontsize=5)
-    ax.invert_yaxis()
-    ax.set_xlabel("Pearson r with max validation accuracy")
-    ax.set_title(f"Figure 8b: structural features vs accuracy ({len(meta)} measured)", fontsize=8)
-    written["figure8b"] = save_figure(fig, out_dir / "figure8b_correlations.png")[0]
+    written["figure8b"] = figure8b(
+        pd.DataFrame(rows),
+        out_dir / "figure8b_correlations.png",
+        pd.DataFrame(importances, columns=["feature", "importance"]),
+        measured=len(meta),
+    )
     rows = [
         {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}
         for i, (n, v) in enumerate(importances)
     ]
     written["feature_importances"] = _write_csv(out_dir / "feature_importances.csv", rows)
 
-    summary = {**analysis.summarize(results), "config": asdict(cfg)}
     text = json.dumps(summary, indent=2, default=str)
     written["summary"] = _write_text(out_dir / "summary.json", text)
 

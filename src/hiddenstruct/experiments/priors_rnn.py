@@ -322,6 +322,9 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
     table = correlations(df, "test_acc", group_by="mode")
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
+    from hiddenstruct.experiments.plots import table1_heatmap
+
+    written["table 1 heatmap"] = str(table1_heatmap(table, out_dir / "table1_correlations.png"))
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
         options = {"target": "test_acc", "group_by": "mode", "seed": seed}
@@ -360,29 +363,10 @@ def family_summary(df) -> Any:
 
 
 def figure7(df, path: Path) -> Path:
-    """Test accuracy per family (box plot with the points on top), one panel per mode."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Figure 7: see :func:`hiddenstruct.experiments.plots.figure7`."""
+    from hiddenstruct.experiments.plots import figure7 as draw
 
-    from hiddenstruct.experiments.figures import save_figure
-
-    modes = [m for m in MODES if m in set(df["mode"])] + sorted(set(df["mode"]) - set(MODES))
-    fig = Figure(figsize=(3.2 * len(modes), 3.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(modes), squeeze=False)[0]
-    rng = np.random.default_rng(0)
-    for ax, mode in zip(axes, modes, strict=True):
-        part = df[df["mode"] == mode]
-        families = sorted(set(part["family"]))
-        values = [part.loc[part["family"] == f, "test_acc"].to_numpy() for f in families]
-        ax.boxplot(values, showfliers=False)
-        for i, v in enumerate(values, start=1):
-            ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=9, alpha=0.6)
-        ax.set_xticks(range(1, len(families) + 1), [_short(f) for f in families])
-        ax.set_title(mode)
-        ax.set_ylabel("test accuracy")
-    return save_figure(fig, path)[0]
+    return draw(df, path)
 
 
 def _short(family: str) -> str:

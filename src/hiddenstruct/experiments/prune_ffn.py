@@ -9,7 +9,8 @@ interrupted run resumes. Steps are clipped to land exactly on 50/60/80/90/95 % r
 
 Outputs in ``out_dir``: ``curves.csv`` (every step of every trial), ``table.csv`` (test
 accuracy at 50/60/80/90/95 % removed, mean ± std over repeats, with/without retraining),
-``figure2a_<arch>_<schedule>.png`` (accuracy vs. fraction removed, mean ± std band per method).
+``figure2a_<arch>_<schedule>.png``/``.svg`` (accuracy vs. % removed, mean ± std band per
+method, without / with retraining side by side).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from torch.utils.data import DataLoader, Subset
 from hiddenstruct.data.images import image_dataset_info, load_image_dataset
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.figures import new_figure, plot_mean_std, save_figure
 from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exported)
     EXPERIMENT,
     METHODS,
@@ -248,7 +248,7 @@ def run_prune_ffn(
     written = {"curves": write_csv(out_dir / "curves.csv", rows)}
     table = ffn_table(rows, TABLE_POINTS)
     written["table"] = write_csv(out_dir / "table.csv", table)
-    written.update(write_ffn_figures(rows, out_dir))
+    written.update(write_ffn_figures(rows, out_dir, config.dataset))
     written["trials"] = f"{len(done)}/{len(records)} done"
     return written
 
@@ -312,37 +312,18 @@ def ffn_table(rows: list[dict[str, Any]], points=TABLE_POINTS) -> list[dict[str,
     return table
 
 
-def write_ffn_figures(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
-    """Figure 2a per (architecture, schedule): accuracy vs. fraction removed, ± std band per method."""
-    written = {}
-    for (arch, schedule), members in sorted(_grouped(rows, ("architecture", "schedule")).items()):
-        fig, axes = new_figure(width=10, height=3.8)
-        fig.clf()
-        panels = sorted({r["retrain"] for r in members})
-        for i, retrain in enumerate(panels, start=1):
-            ax = fig.add_subplot(1, len(panels), i)
-            for method in METHODS:
-                runs = _grouped(
-                    [r for r in members if r["method"] == method and r["retrain"] == retrain],
-                    ("repeat",),
-                )
-                if not runs:
-                    continue
-                curves = [sorted(run, key=lambda r: r["step"]) for run in runs.values()]
-                length = min(len(c) for c in curves)
-                xs = [
-                    float(np.mean([c[k]["zero_fraction"] for c in curves])) for k in range(length)
-                ]
-                plot_mean_std(
-                    ax,
-                    xs,
-                    [[c[k]["accuracy"] for k in range(length)] for c in curves],
-                    label=method,
-                )
-            ax.set_xlabel("fraction of weights removed")
-            ax.set_ylabel("test accuracy")
-            ax.set_title(f"{arch}, {schedule}, {'with' if retrain else 'without'} retraining")
-            ax.legend(fontsize=7)
-        name = f"figure2a_{arch}_{schedule}"
-        written[name] = str(save_figure(fig, out_dir / f"{name}.png")[0])
-    return written
+def write_ffn_figures(
+    rows: list[dict[str, Any]], out_dir: Path, dataset: str = "digits"
+) -> dict[str, str]:
+    """Figure 2a per (architecture, schedule): see :func:`hiddenstruct.experiments.plots.figure2a`."""
+    import pandas as pd
+
+    from hiddenstruct.experiments.plots import figure2a
+    from hiddenstruct.experiments.plots.style import dataset_label
+
+    info = image_dataset_info(dataset)
+    names = {
+        arch: f"{info.input_size}-{arch}-{info.num_classes}"
+        for arch in {r["architecture"] for r in rows}
+    }
+    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names)

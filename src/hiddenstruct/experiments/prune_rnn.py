@@ -29,7 +29,6 @@ from torch.utils.data import DataLoader
 from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.figures import new_figure, save_figure
 from hiddenstruct.experiments.prune_ffn import retrain_hooks, write_csv
 from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
 from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
@@ -211,42 +210,27 @@ def summarize(records: list[dict[str, Any]], tolerance: float) -> list[dict[str,
 
 
 def _figures(records, out_dir: Path) -> dict[str, str]:
-    written = {}
-    names = {"both": "figure2b_both", "i2h": "figure5a_i2h", "h2h": "figure5b_h2h"}
-    for scope, name in names.items():
-        fig, ax = new_figure()
-        drew = False
-        for rec in records:
-            pts = sorted(
-                (p for p in rec["result"]["points"] if p["scope"] == scope), key=lambda p: p["p"]
-            )
-            if not pts:
-                continue
-            drew = True
-            base = rec["result"]["base_accuracy"]
-            xs = [0.0] + [100 * p["p"] for p in pts]
-            (line,) = ax.plot(
-                xs,
-                [base] + [p["accuracy_pruned"] for p in pts],
-                marker="o",
-                markersize=3,
-                label=f"{rec['mode']} (seed {rec['seed']})",
-            )
-            after = [base] + [
-                p["accuracy_retrained"][0] if p["accuracy_retrained"] else p["accuracy_pruned"]
-                for p in pts
-            ]
-            ax.plot(xs, after, linestyle="--", color=line.get_color(), alpha=0.7)
-        if not drew:
-            continue
-        ax.set_xlabel("weights pruned p (%)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(
-            f"pruning {scope} (solid: after pruning, dashed: +1 retraining epoch)", fontsize=8
-        )
-        ax.legend(fontsize=7)
-        written[name] = str(save_figure(fig, out_dir / f"{name}.png")[0])
-    return written
+    """Figures 2b / 5a / 5b: see :func:`hiddenstruct.experiments.plots.recurrent_scope_figures`."""
+    import pandas as pd
+
+    from hiddenstruct.experiments.plots import recurrent_scope_figures
+
+    rows = [
+        {
+            "mode": rec["mode"],
+            "repeat": rec.get("repeat", 0),
+            "scope": pt["scope"],
+            "p": pt["p"],
+            "base_accuracy": rec["result"]["base_accuracy"],
+            "accuracy_pruned": pt["accuracy_pruned"],
+            "accuracy_retrained": (
+                pt["accuracy_retrained"][0] if pt["accuracy_retrained"] else float("nan")
+            ),
+        }
+        for rec in records
+        for pt in rec["result"]["points"]
+    ]
+    return recurrent_scope_figures(pd.DataFrame(rows), out_dir)
 
 
 def run_prune_rnn(

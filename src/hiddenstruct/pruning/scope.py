@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.masking import apply_mask, get_mask, is_masked, masked_modules, original
 from hiddenstruct.nn.interop import from_torch_prune
+from hiddenstruct.nn.masking import apply_mask, get_mask, is_masked, masked_modules, original
 
 ScopeSpec = str | Iterable[str] | Callable[[str, nn.Module, str], bool] | None
 
