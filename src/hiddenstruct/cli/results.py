@@ -20,10 +20,26 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="results_command", metavar="ACTION")
     parser.set_defaults(func=lambda args: _usage(parser))
 
-    listing = sub.add_parser("list", help="table of trials", description="Print a table of trials.")
+    listing = sub.add_parser(
+        "list",
+        help="table of trials",
+        description="Print one table per experiment with the columns that tell its trials apart "
+        "(prune-ffn: architecture, method, schedule, retrain, seed; priors-rnn: family, mode, "
+        "graph, n; …) and its key metric. Internal bookkeeping experiments (priors-rnn-pack, "
+        "demo-reber-rnn) are hidden unless --all.",
+    )
     add_store_argument(listing)
     listing.add_argument("--experiment", help="only trials of this experiment")
     listing.add_argument("--status", choices=STATUSES, help="only trials with this status")
+    listing.add_argument(
+        "--where",
+        action="append",
+        metavar="KEY=VALUE",
+        help="only trials whose config has KEY=VALUE (repeatable; lists as 300,100 or 300-100)",
+    )
+    listing.add_argument(
+        "--all", action="store_true", help="also list internal experiments (priors-rnn-pack, …)"
+    )
     listing.add_argument(
         "--limit", type=positive_int, default=None, help="show at most N trials (newest)"
     )
@@ -32,11 +48,14 @@ def register(subparsers) -> None:
     show = sub.add_parser(
         "show",
         help="one trial in full",
-        description="Print one trial's config, result, error, metrics.",
+        description="Print one trial's config, result summary, error, metrics and artifacts.",
     )
     add_store_argument(show)
     show.add_argument(
         "hash", help="trial hash or a unique prefix of it (as printed by `results list`)"
+    )
+    show.add_argument(
+        "--json", action="store_true", help="print the full record as JSON (the 0.1.0 output)"
     )
     show.set_defaults(func=run_show)
 
@@ -82,48 +101,48 @@ def _check_experiment(store, name: str | None) -> None:
         raise UsageError(f"no trials of experiment {name!r} in {store.path}; stored: {known}")
 
 
-def _short_result(result: dict | None, limit: int = 3) -> str:
-    if not result:
-        return ""
-    items = [(k, v) for k, v in result.items() if isinstance(v, (int, float, str, bool))][:limit]
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
-
-
 def _last_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[-1] if lines else ""
 
 
 def run_list(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from rich.console import Console
     from rich.table import Table
+
+    from hiddenstruct.cli import results_view as view
 
     store = _open_existing(args.store)
     _check_experiment(store, args.experiment)
     trials = store.trials(args.experiment, args.status)
+    hidden = 0
+    if not args.all and args.experiment is None:
+        hidden = sum(t.experiment in view.INTERNAL for t in trials)
+        trials = [t for t in trials if t.experiment not in view.INTERNAL]
+    trials = view.apply_where(trials, view.parse_where(args.where))
     if args.limit:
         trials = trials[-args.limit :]
-    table = Table(title=f"{len(trials)} trials in {args.store}")
-    for column in ("hash", "experiment", "status", "tries", "started (UTC)", "seconds", "result"):
-        table.add_column(column, overflow="fold")
-    for t in trials:
-        started = (
-            dt.datetime.fromtimestamp(t.started_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            if t.started_at
-            else ""
-        )
-        seconds = f"{t.seconds:.1f}" if t.seconds is not None else ""
-        result = _short_result(t.result) if t.status == "done" else _last_line(t.error)
-        table.add_row(
-            t.hash[:12], t.experiment, t.status, str(t.attempts), started, seconds, result or ""
-        )
-    Console(width=160).print(table)
+    console = Console(width=160)
+    note = f" ({hidden} internal hidden; --all shows them)" if hidden else ""
+    console.print(f"{len(trials)} trials in {args.store}{note}")
+    for experiment in dict.fromkeys(t.experiment for t in trials):
+        members = [t for t in trials if t.experiment == experiment]
+        columns = view.view_for(experiment, members)
+        table = Table(title=f"{experiment}: {len(members)} trials", title_justify="left")
+        for column in ("hash", "status", *columns, "seconds", "started (UTC)"):
+            table.add_column(column, overflow="fold")
+        for t in members:
+            cells = [view.format_value(get(t)) for get in columns.values()]
+            if t.status == "failed":
+                cells = cells[:-1] + [_last_line(t.error)[:60]] if cells else cells
+            seconds = f"{t.seconds:.1f}" if t.seconds is not None else ""
+            table.add_row(t.hash[:12], t.status, *cells, seconds, view.started_text(t))
+        console.print(table)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from hiddenstruct.cli.results_view import describe_trial
     from hiddenstruct.errors import UsageError
 
     store = _open_existing(args.store)
@@ -134,6 +153,10 @@ def run_show(args: argparse.Namespace) -> int:
             f"{found} with hash prefix {args.hash!r}; give more characters (see `results list`)"
         )
     t = matches[0]
+    metrics, artifacts = store.metrics(t.hash), store.artifacts(t.hash)
+    if not args.json:
+        print(describe_trial(t, metrics, artifacts))
+        return 0
     print(
         json.dumps(
             {
@@ -145,8 +168,8 @@ def run_show(args: argparse.Namespace) -> int:
                 "config": t.config,
                 "result": t.result,
                 "error": t.error,
-                "artifacts": store.artifacts(t.hash),
-                "metrics": len(store.metrics(t.hash)),
+                "artifacts": artifacts,
+                "metrics": len(metrics),
             },
             indent=2,
         )
