@@ -107,7 +107,7 @@ def test_figure7_box_and_points_chance_line_and_y_from_0_4(tmp_path):
     )
     path = plots.figure7(meta, tmp_path / "figure7.png")
     text = svg_text(path)
-    assert "(7a) LSTM" in text and "(7b) GRU" in text and "chance" in text
+    assert "(7c) LSTM" in text and "(7d) GRU" in text and "chance" in text
     assert text.index(">WS") < text.index(">BA")
     assert ">0.4<" in text and ">1.0<" in text and "(n=8)" in text
 

@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.report_sections import REPORT_SECTIONS, SectionSpec, Summary
+from hiddenstruct.experiments.report_sections import (
+    FOLDER_EXPERIMENTS,
+    REPORT_SECTIONS,
+    SectionSpec,
+    Summary,
+)
 
 MAX_ROWS = 10
 MAX_JSON_BYTES = 200_000
@@ -160,13 +165,19 @@ def config_summary(store, experiment: str) -> tuple[dict[str, Any], dict[str, An
             values.setdefault(key, set()).add(json.dumps(value, sort_keys=True, default=str))
     shared = {k: json.loads(next(iter(v))) for k, v in values.items() if len(v) == 1}
     varying = {
-        k: ", ".join(sorted(v, key=lambda s: (len(s), s))) for k, v in values.items() if len(v) > 1
+        k: "; ".join(_cell(json.loads(x)) for x in sorted(v, key=lambda s: (len(s), s)))
+        for k, v in values.items()
+        if len(v) > 1
     }
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     varying["trials"] = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return {k: _flatten(v, depth=0)[""] for k, v in shared.items()}, varying
+    return {k: _cell(v) for k, v in shared.items()}, varying
+
+
+def _cell(value: Any) -> str:
+    return str(_flatten(value, depth=0)[""])
 
 
 def _files(folder: Path) -> list[Path]:
@@ -203,7 +214,8 @@ def section_html(
         parts.append("<h3>Tables</h3>")
         parts += [_table_html(p, root, link_base, max_rows) for p in tables]
     parts += [_json_html(p, root) for p in documents]
-    parts.append(_config_html(spec.experiment if spec else anchor, store, env or {}))
+    experiment = spec.experiment if spec else FOLDER_EXPERIMENTS.get(anchor, anchor)
+    parts.append(_config_html(experiment, store, env or {}))
     parts.append("</section>")
     return "\n".join(parts)
 

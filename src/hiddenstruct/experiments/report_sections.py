@@ -233,3 +233,6 @@ REPORT_SECTIONS: dict[str, SectionSpec] = {
         summarize_nas,
     ),
 }  # fmt: skip
+
+# Output folders whose trials are stored under another experiment name.
+FOLDER_EXPERIMENTS = {"reber-rnn": "demo-reber-rnn"}

@@ -67,8 +67,8 @@ def figure8b(
                 ha="left" if r >= 0 else "right",
                 fontsize=8,
             )
-        ranked = "by random-forest importance" if top["importance"].notna().any() else "by |r|"
-        n = f", {measured} measured candidates" if measured is not None else ""
+        ranked = "by RF importance" if top["importance"].notna().any() else "by |r|"
+        n = f" · {measured} measured" if measured is not None else ""
         ax.set_title(
             f"Figure 8b · structural features vs. accuracy\n"
             f"top {len(top)} of {len(correlations)} features {ranked}{n}"
@@ -97,7 +97,7 @@ def best_over_time(
             )
         ax.set_xlabel("search time (s, training + search overhead)")
         ax.set_ylabel("best validation accuracy (%)")
-        ax.legend(loc="lower right")
+        ax.legend(loc="best")
         ax.set_title(f"NAS on {dataset}: best accuracy over time")
         ours = (
             f"{speedup:.2f}×"

@@ -51,7 +51,7 @@ PAPER_TABLE1 = pd.DataFrame(
         name="property",
     ),
 )
-FIGURE7_PANELS = "abcdefgh"
+FIGURE7_PANELS = {"RNN_TANH": "7a", "RNN_RELU": "7b", "LSTM": "7c", "GRU": "7d"}  # the paper's
 
 
 def figure7(meta: pd.DataFrame, path: str | Path, chance: float = 0.5) -> Path:
@@ -61,8 +61,9 @@ def figure7(meta: pd.DataFrame, path: str | Path, chance: float = 0.5) -> Path:
     rng = np.random.default_rng(0)
     low = min(0.4, math.floor(10 * float(np.nanmin(meta["test_acc"]))) / 10)
     with styled():
-        fig, axes = new_figure(3.0 * len(modes) + 0.4, 3.9, 1, len(modes), sharey=True)
-        for i, (ax, mode) in enumerate(zip(axes[0], modes, strict=True)):
+        width = max(7.0, 3.0 * len(modes) + 0.4)
+        fig, axes = new_figure(width, 3.9, 1, len(modes), sharey=True)
+        for ax, mode in zip(axes[0], modes, strict=True):
             part = meta[meta["mode"] == mode]
             families = [f for f in FAMILY_LABELS if f in set(part["family"])]
             families += sorted(set(part["family"]) - set(families))
@@ -79,7 +80,9 @@ def figure7(meta: pd.DataFrame, path: str | Path, chance: float = 0.5) -> Path:
                 for f, v in zip(families, values, strict=True)
             ]
             ax.set_xticks(range(1, len(families) + 1), labels)
-            ax.set_title(f"({7}{FIGURE7_PANELS[i]}) {MODE_LABELS.get(mode, mode)}")
+            panel = FIGURE7_PANELS.get(mode)
+            label = MODE_LABELS.get(mode, mode)
+            ax.set_title(f"({panel}) {label}" if panel else label)
             ax.set_ylim(low, 1.0)
         axes[0][0].set_ylabel("test accuracy")
         axes[0][0].text(0.55, chance + 0.01, "chance", fontsize=8, color="#555")
