@@ -23,7 +23,6 @@ import itertools
 import multiprocessing
 import os
 import pickle
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +33,8 @@ from typing import Any, Protocol
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.hashing import config_hash, to_jsonable
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
-from hiddenstruct.training.progress import suppress_progress
+from hiddenstruct.experiments.sweep_progress import SweepProgress, progress_mode, trial_label
+from hiddenstruct.training.progress import report_trial_progress, suppress_progress
 
 
 class TrialLogger:
@@ -70,6 +70,8 @@ class TrialJob:
     fn: TrialFn
     seed: int
     attempt: int = 1
+    label: str = ""  # shown by the sweep's progress display
+    progress_dir: str | None = None  # where the trial reports its epoch/step (None: nowhere)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def execute_trial(job: TrialJob) -> TrialOutcome:
 
     seed_everything(job.seed)
     try:
-        with suppress_progress():
+        with suppress_progress(), report_trial_progress(job.progress_dir, job.hash, job.label):
             result = to_jsonable(job.fn(dict(job.config), log) or {})
         if not isinstance(result, dict):
             raise UsageError(f"a trial function must return a dict, got {type(result).__name__}")
@@ -290,48 +292,6 @@ class SweepSummary:
         )
 
 
-class _SweepProgress:
-    """'trial n/N' with ETA on a terminal; silent otherwise."""
-
-    def __init__(self, experiment: str, total: int, enabled: bool) -> None:
-        self._bar = None
-        if enabled and total:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn(f"[bold]{experiment}[/bold] trial"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.fields[failed]} failed"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self._task = self._bar.add_task(experiment, total=total, failed=0)
-
-    def __enter__(self) -> _SweepProgress:
-        if self._bar is not None:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def advance(self, failed: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, failed=failed)
-
-
 def _wants_run(record: TrialRecord | None, retry_failed: bool) -> bool:
     if record is None:
         return True
@@ -350,7 +310,8 @@ def run_trials(
     """Run every config not yet ``done``; return all their records in input order.
 
     ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); duplicates run once.
-    ``progress``: show 'trial n/N, ETA' when stderr is a terminal and print a summary line.
+    ``progress``: show trials done, each running trial's label and epoch/step and an ETA (a
+    live display on a terminal, a log line every 30 s otherwise) and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
     """
     store = store if isinstance(store, TrialStore) else TrialStore(store)
@@ -370,10 +331,10 @@ def run_trials(
             counts["claimed"] += 1
             config = unique[trial_hash]
             seed = trial_seed(config, trial_hash)
-            yield TrialJob(experiment, trial_hash, config, fn, seed, attempt)
+            label = trial_label(config)
+            yield TrialJob(experiment, trial_hash, config, fn, seed, attempt, label, bar.folder)
 
-    show = progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    with _SweepProgress(experiment, len(to_run), show) as bar:
+    with SweepProgress(experiment, len(to_run), progress_mode(progress)) as bar:
         for outcome in executor.map_unordered(execute_trial, claimed_jobs()):
             if outcome.ok:
                 store.finish(
@@ -391,7 +352,7 @@ def run_trials(
                     outcome.metrics,
                     outcome.started_at,
                 )
-            bar.advance(counts["failed"])
+            bar.finished(outcome.hash, outcome.ok, outcome.finished_at - outcome.started_at)
     failed, ran = counts["failed"], counts["claimed"]
     summary = SweepSummary(len(unique), len(unique) - ran, ran - failed, failed)
     if progress:
