@@ -1,4 +1,4 @@
-"""``hiddenstruct results``: list, show and export the trials in the store."""
+"""``hiddenstruct results``: list, show, export the trials in the store and list artifacts."""
 
 from __future__ import annotations
 
@@ -58,6 +58,17 @@ def register(subparsers) -> None:
         "--json", action="store_true", help="print the full record as JSON (the 0.1.0 output)"
     )
     show.set_defaults(func=run_show)
+
+    listed = sub.add_parser(
+        "artifacts",
+        help="a trial's saved files (models, masks)",
+        description="List a trial's artifacts (saved under <store folder>/artifacts/<hash>/): "
+        "name, path, size, and whether the file is there. Load them in Python with "
+        "hiddenstruct.experiments.artifacts.load_artifact (torch.load with weights_only=True).",
+    )
+    add_store_argument(listed)
+    listed.add_argument("hash", help="trial hash or a unique prefix of it")
+    listed.set_defaults(func=run_artifacts)
 
     export = sub.add_parser(
         "export",
@@ -141,18 +152,35 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_show(args: argparse.Namespace) -> int:
-    from hiddenstruct.cli.results_view import describe_trial
+def _one_trial(store, prefix: str):
     from hiddenstruct.errors import UsageError
 
-    store = _open_existing(args.store)
-    matches = [t for t in store.trials() if t.hash.startswith(args.hash.lower())]
+    matches = [t for t in store.trials() if t.hash.startswith(prefix.lower())]
     if len(matches) != 1:
         found = "no trial" if not matches else f"{len(matches)} trials"
         raise UsageError(
-            f"{found} with hash prefix {args.hash!r}; give more characters (see `results list`)"
+            f"{found} with hash prefix {prefix!r}; give more characters (see `results list`)"
         )
-    t = matches[0]
+    return matches[0]
+
+
+def run_artifacts(args: argparse.Namespace) -> int:
+    store = _open_existing(args.store)
+    t = _one_trial(store, args.hash)
+    found = store.artifacts(t.hash)
+    print(f"trial {t.hash} — {t.experiment}, {t.status}: {len(found) or 'no'} artifacts")
+    for name, path in sorted(found.items()):
+        full = Path(path) if Path(path).is_absolute() else args.store.parent / path
+        size = f"{full.stat().st_size:,} bytes" if full.is_file() else "MISSING"
+        print(f"  {name}: {full} ({size})")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from hiddenstruct.cli.results_view import describe_trial
+
+    store = _open_existing(args.store)
+    t = _one_trial(store, args.hash)
     metrics, artifacts = store.metrics(t.hash), store.artifacts(t.hash)
     if not args.json:
         print(describe_trial(t, metrics, artifacts))

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.artifacts import artifact_root
 from hiddenstruct.experiments.hashing import config_hash, to_jsonable
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
 from hiddenstruct.experiments.sweep_progress import SweepProgress, progress_mode, trial_label
@@ -40,12 +41,26 @@ from hiddenstruct.training.progress import report_trial_progress, suppress_progr
 class TrialLogger:
     """Collects a trial's per-step metrics and artifact paths; stored with its result."""
 
-    def __init__(self, trial_hash: str, config: dict[str, Any], attempt: int = 1) -> None:
+    def __init__(
+        self,
+        trial_hash: str,
+        config: dict[str, Any],
+        attempt: int = 1,
+        artifact_root: str | None = None,
+    ) -> None:
         self.hash = trial_hash
         self.config = config
         self.attempt = attempt
+        self.artifact_root = artifact_root
         self.metrics: list[MetricRow] = []
         self.artifacts: dict[str, str] = {}
+
+    def artifact_file(self, name: str, suffix: str = ".pt") -> Path | None:
+        """Where to write artifact ``name`` (``<store folder>/artifacts/<hash>/<name><suffix>``);
+        None when the sweep keeps no artifacts."""
+        if self.artifact_root is None:
+            return None
+        return Path(self.artifact_root) / self.hash / f"{name}{suffix}"
 
     def metric(self, step: int, **values: float) -> None:
         """Log named scalar values at ``step`` (e.g. ``log.metric(3, val_accuracy=0.91)``)."""
@@ -53,7 +68,13 @@ class TrialLogger:
             self.metrics.append((int(step), name, float(value)))
 
     def artifact(self, name: str, path: str | Path) -> None:
-        """Record the path of a file the trial wrote (figure, checkpoint, table)."""
+        """Record the path of a file the trial wrote (figure, checkpoint, table); files under
+        the artifact folder are recorded relative to the store's folder."""
+        path = Path(path)
+        if self.artifact_root is not None:
+            base = Path(self.artifact_root).parent
+            if path.is_relative_to(base):
+                path = path.relative_to(base)
         self.artifacts[name] = str(path)
 
 
@@ -72,6 +93,7 @@ class TrialJob:
     attempt: int = 1
     label: str = ""  # shown by the sweep's progress display
     progress_dir: str | None = None  # where the trial reports its epoch/step (None: nowhere)
+    artifact_root: str | None = None  # <store folder>/artifacts (None: keep no artifacts)
 
 
 @dataclass(frozen=True)
@@ -101,7 +123,7 @@ def trial_seed(config: dict[str, Any], trial_hash: str) -> int:
 def execute_trial(job: TrialJob) -> TrialOutcome:
     """Seed, run ``job.fn`` and capture its result or error (never raises for trial errors)."""
     started = time.time()
-    log = TrialLogger(job.hash, dict(job.config), job.attempt)
+    log = TrialLogger(job.hash, dict(job.config), job.attempt, job.artifact_root)
     from hiddenstruct.training.seeding import seed_everything  # torch: imported when a trial runs
 
     seed_everything(job.seed)
@@ -322,6 +344,7 @@ def run_trials(
     store.register_many(experiment, unique.values(), unique.keys())
     to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]
     counts = {"claimed": 0, "failed": 0}
+    artifacts = str(artifact_root(store.path))
 
     def claimed_jobs() -> Iterator[TrialJob]:
         for trial_hash in to_run:
@@ -332,7 +355,9 @@ def run_trials(
             config = unique[trial_hash]
             seed = trial_seed(config, trial_hash)
             label = trial_label(config)
-            yield TrialJob(experiment, trial_hash, config, fn, seed, attempt, label, bar.folder)
+            yield TrialJob(
+                experiment, trial_hash, config, fn, seed, attempt, label, bar.folder, artifacts
+            )
 
     with SweepProgress(experiment, len(to_run), progress_mode(progress)) as bar:
         for outcome in executor.map_unordered(execute_trial, claimed_jobs()):
