@@ -35,6 +35,12 @@ def artifact_root(store_path: str | Path) -> Path:
     return Path(store_path).resolve().parent / FOLDER
 
 
+def resolve_artifact(store_path: str | Path, path: str | Path) -> Path:
+    """An artifact path as recorded in the store, made absolute (relative: to the store's folder)."""
+    path = Path(path)
+    return path if path.is_absolute() else Path(store_path).resolve().parent / path
+
+
 def _atomic_save(payload: Any, path: Path) -> Path:
     import torch
 

@@ -25,14 +25,15 @@ import os
 import pickle
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.artifacts import artifact_root
-from hiddenstruct.experiments.hashing import config_hash, to_jsonable
+from hiddenstruct.experiments.hashing import to_jsonable
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
 from hiddenstruct.experiments.sweep_progress import SweepProgress, progress_mode, trial_label
 from hiddenstruct.training.progress import report_trial_progress, suppress_progress
@@ -71,10 +72,8 @@ class TrialLogger:
         """Record the path of a file the trial wrote (figure, checkpoint, table); files under
         the artifact folder are recorded relative to the store's folder."""
         path = Path(path)
-        if self.artifact_root is not None:
-            base = Path(self.artifact_root).parent
-            if path.is_relative_to(base):
-                path = path.relative_to(base)
+        if self.artifact_root is not None and path.is_relative_to(self.artifact_root):
+            path = path.relative_to(Path(self.artifact_root).parent)
         self.artifacts[name] = str(path)
 
 
@@ -328,10 +327,13 @@ def run_trials(
     executor: Executor | None = None,
     progress: bool = True,
     retry_failed: bool = True,
+    added: Mapping[str, Any] | None = None,
 ) -> list[TrialRecord]:
     """Run every config not yet ``done``; return all their records in input order.
 
-    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); duplicates run once.
+    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); trials with equal
+    identity (:func:`~hiddenstruct.experiments.identity.trial_identity`, given the ``added``
+    fields' defaults) run once.
     ``progress``: show trials done, each running trial's label and epoch/step and an ETA (a
     live display on a terminal, a log line every 30 s otherwise) and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
@@ -339,7 +341,7 @@ def run_trials(
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     executor = executor or LocalExecutor()
     resolved = [to_jsonable(c) for c in configs]
-    hashes = [config_hash(c) for c in configs]
+    hashes = [trial_identity(experiment, c, added) for c in configs]
     unique = dict(zip(hashes, resolved, strict=True))
     store.register_many(experiment, unique.values(), unique.keys())
     to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]

@@ -25,13 +25,19 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import (
+    ExperimentConfig,
+    device_setting,
+    preset_values,
+    setting,
+)
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
-from hiddenstruct.experiments.hashing import config_hash
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import TrialStore
 
 EXPERIMENT = "priors-rnn"
@@ -45,74 +51,80 @@ TRAINING_KEYS = (
 
 
 @dataclass(frozen=True)
-class PriorsConfig:
-    """Settings of a priors sweep; defaults are a small run of a few minutes on a laptop CPU."""
+class PriorsConfig(ExperimentConfig):
+    """Settings of a priors sweep; defaults (the ``small`` preset) run in minutes on a laptop CPU."""
 
-    families: tuple[str, ...] = field(
-        default=("ws", "ba"), metadata={"help": "graph families (ws, ba, er)"}
+    families: tuple[str, ...] = setting(("ws", "ba"), "graph families: ws, ba, er")
+    count: int = setting(8, "graphs per family", low=1)
+    n_min: int = setting(10, "fewest vertices per graph", low=2)
+    n_max: int = setting(20, "most vertices per graph", low=2)
+    modes: tuple[str, ...] = setting(("GRU",), "recurrent modes: RNN_TANH RNN_RELU LSTM GRU")
+    epochs: int = setting(3, "training epochs", low=1)
+    batch_size: int = setting(128, "batch size", low=1)
+    lr: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
+    clip_grad_norm: float = setting(
+        5.0, "per-graph gradient norm clipping", low=0, low_open=True, aliases=("--clip",)
     )
-    count: int = field(default=8, metadata={"help": "graphs per family"})
-    n_min: int = field(default=10, metadata={"help": "smallest number of vertices"})
-    n_max: int = field(default=20, metadata={"help": "largest number of vertices"})
-    modes: tuple[str, ...] = field(default=("GRU",), metadata={"help": "recurrent modes"})
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 1e-3
-    clip_grad_norm: float = 5.0
-    reber_n: int = field(default=4000, metadata={"help": "Reber strings in total (train + test)"})
-    hard_fraction: float = 0.5
-    test_fraction: float = 0.25
-    seed: int = field(default=0, metadata={"help": "graph sampling, data and shuffle seed"})
-    pack_size: int = field(
-        default=8, metadata={"help": "graphs trained together in one packed model"}
+    reber_n: int = setting(4000, "Reber strings in total, train + test", low=1)
+    hard_fraction: float = setting(0.5, "share of hard (one-edit) negatives", low=0, high=1)
+    test_fraction: float = setting(
+        0.25, "held-out share of the strings", low=0, high=1, low_open=True, high_open=True
     )
-    threads: int = field(default=1, metadata={"help": "torch CPU threads per worker"})
-    orientation: str = field(
-        default="labels",
-        metadata={"help": "labels: ascending labels (DESIGN §2); random: seeded per graph"},
+    seed: int = setting(0, "graph sampling, data and shuffle seed")
+    pack_size: int = setting(8, "graphs trained together in one packed model", low=1)
+    threads: int = setting(1, "torch CPU threads per worker", low=1, runtime=True)
+    orientation: str = setting(
+        "labels",
+        "edge orientation: labels (ascending, DESIGN §2) or random (seeded per graph)",
+        choices=ORIENTATIONS,
     )
+    device: str = device_setting()
+
+    def check(self) -> None:
+        """Normalise family and mode names; n_min <= n_max."""
+        from hiddenstruct.graphs.generators import get_family
+        from hiddenstruct.nn.rnn import get_mode
+
+        try:
+            families = tuple(dict.fromkeys(get_family(f).name for f in self.families))
+            modes = tuple(dict.fromkeys(get_mode(m).name for m in self.modes))
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if not self.n_min <= self.n_max:
+            raise UsageError(
+                f"need 2 <= n_min <= n_max, got n_min={self.n_min}, n_max={self.n_max}"
+            )
+        object.__setattr__(self, "families", families)  # normalised names, still frozen
+        object.__setattr__(self, "modes", modes)
 
 
-PRESETS: dict[str, PriorsConfig] = {
-    "small": PriorsConfig(),
-    "paper": PriorsConfig(count=100, n_min=10, n_max=50, modes=MODES, epochs=15, reber_n=25_000),
-    "demo": PriorsConfig(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {},
+    "paper": dict(count=100, n_min=10, n_max=50, modes=MODES, epochs=15, reber_n=25_000),
+    "demo": dict(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
 }
+Config = PriorsConfig
+NAME = EXPERIMENT
+HELP = "random graphs (WS/BA/ER) as recurrent priors on Reber: Figure 7, Table 1, R²"
+DESCRIPTION = (
+    "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
+    "grammar (many graphs packed into one model, each trained as if alone), store one trial per "
+    "(graph, mode) and write: meta_dataset.csv, figure7.png, table1_correlations.csv, r2.csv, "
+    "importances.csv, family_summary.csv. --preset paper gives the paper's settings (2 × 100 "
+    "graphs, n in [10, 50], 4 modes, 15 epochs, 25 000 strings). Re-running skips finished "
+    "(graph, mode) trials."
+)
 
 
 def preset(name: str, **overrides: Any) -> PriorsConfig:
     """A named preset (small, paper, demo) with overrides; unknown names list the valid ones."""
-    if name not in PRESETS:
-        raise UsageError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
-    return validate(replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}))
+    values = preset_values(PRESETS, name)
+    return PriorsConfig(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def validate(config: PriorsConfig) -> PriorsConfig:
-    """Normalise names and check ranges; bad values raise :class:`UsageError`."""
-    from hiddenstruct.graphs.generators import get_family
-    from hiddenstruct.nn.rnn import get_mode
-
-    try:
-        families = tuple(dict.fromkeys(get_family(f).name for f in config.families))
-        modes = tuple(dict.fromkeys(get_mode(m).name for m in config.modes))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    if not families or not modes:
-        raise UsageError("need at least one graph family and one recurrent mode")
-    if not 2 <= config.n_min <= config.n_max:
-        raise UsageError(
-            f"need 2 <= n_min <= n_max, got n_min={config.n_min}, n_max={config.n_max}"
-        )
-    for name in ("count", "epochs", "batch_size", "reber_n", "pack_size", "threads"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
-    if not 0.0 < config.test_fraction < 1.0:
-        raise UsageError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
-    if config.orientation not in ORIENTATIONS:
-        raise UsageError(
-            f"unknown orientation {config.orientation!r}; valid: {', '.join(ORIENTATIONS)}"
-        )
-    return replace(config, families=families, modes=modes)
+    """Kept for 0.1.0 callers: a config is validated (and its names normalised) on construction."""
+    return config
 
 
 def _family_seed(family: str, seed: int) -> int:
@@ -161,7 +173,9 @@ def build_graph(trial: dict[str, Any]):
     return G
 
 
-def make_packs(trials: list[dict[str, Any]], pack_size: int, threads: int) -> list[dict[str, Any]]:
+def make_packs(
+    trials: list[dict[str, Any]], pack_size: int, threads: int, device: str = "auto"
+) -> list[dict[str, Any]]:
     """Group trials of equal mode and training settings into packs of similar depth."""
     from hiddenstruct.graphs.dag import layers
 
@@ -172,10 +186,10 @@ def make_packs(trials: list[dict[str, Any]], pack_size: int, threads: int) -> li
         groups.setdefault(key, []).append((len(layers(G)), G.number_of_nodes(), trial))
     packs = []
     for members in groups.values():
-        members.sort(key=lambda item: (item[0], item[1], config_hash(item[2])))
+        members.sort(key=lambda item: (item[0], item[1], trial_identity(EXPERIMENT, item[2])))
         for start in range(0, len(members), pack_size):
             chunk = [item[2] for item in members[start : start + pack_size]]
-            packs.append({"trials": chunk, "threads": threads})
+            packs.append({"trials": chunk, "threads": threads, "runtime": {"device": device}})
     return packs
 
 
@@ -187,12 +201,12 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
-    from hiddenstruct.training import default_device, torch_threads
+    from hiddenstruct.training import resolve_device, torch_threads
     from hiddenstruct.training.packed import evaluate_packed, train_packed
 
     trials = config["trials"]
     first = trials[0]
-    device = default_device()
+    device = resolve_device(config.get("runtime", {}).get("device", "auto"))
     with torch_threads(config.get("threads", 1)):
         start = time.perf_counter()
         train_ds, test_ds = load_reber_splits(
@@ -239,7 +253,7 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     for k, (G, trial, model) in enumerate(zip(graphs, trials, models, strict=True)):
         rows.append(
             {
-                "hash": config_hash(trial),
+                "hash": trial_identity(EXPERIMENT, trial),
                 **properties(G),
                 "test_acc": tests[k].accuracy,
                 "test_loss": tests[k].loss,
@@ -274,14 +288,13 @@ def run_sweep(
     config: PriorsConfig, store: TrialStore, executor=None, progress: bool = True
 ) -> list[dict[str, Any]]:
     """Train every (graph, mode) not yet done, in packs; return all rows of this sweep."""
-    config = validate(config)
     trials = graph_trials(config)
-    hashes = [config_hash(t) for t in trials]
+    hashes = [trial_identity(EXPERIMENT, t) for t in trials]
     store.register_many(EXPERIMENT, trials, hashes)
     harvest(store, set(hashes))
     pending = [t for t, h in zip(trials, hashes, strict=True) if store.get(h).status != "done"]
     if pending:
-        packs = make_packs(pending, config.pack_size, config.threads)
+        packs = make_packs(pending, config.pack_size, config.threads, config.device)
         run_trials(PACK_EXPERIMENT, packs, train_pack, store, executor, progress=progress)
         harvest(store, set(hashes))
     rows = []
@@ -299,7 +312,9 @@ def run_sweep(
     return rows
 
 
-def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> dict[str, str]:
+def write_outputs(
+    rows: list[dict[str, Any]], out_dir: Path, config: PriorsConfig | None = None, seed: int = 7
+) -> dict[str, str]:
     """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
     import pandas as pd
 
@@ -339,6 +354,10 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
         written["R² table"] = f"skipped: only {smallest} rows per mode (need at least 6)"
     summary = family_summary(df)
     written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
+    if config is not None:
+        written["trials"] = f"{len(rows)}/{len(graph_trials(config))} done"
+        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
+        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
     return written
 
 
@@ -379,17 +398,21 @@ def run_experiment(
     config: PriorsConfig, store: TrialStore, out_dir: Path, executor=None, progress: bool = True
 ) -> dict[str, str]:
     """Sweep, then write every output; returns label → path (or note)."""
-    rows = run_sweep(config, store, executor, progress)
-    written = write_outputs(rows, out_dir)
-    total = len(graph_trials(validate(config)))
-    written["trials"] = f"{len(rows)}/{total} done"
-    if rows:
-        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
-        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
-    return written
+    return write_outputs(run_sweep(config, store, executor, progress), out_dir, config)
+
+
+# ---- experiment protocol (the rows of a sweep are its results) -------------------------------
+trials = graph_trials
+run_trial = train_pack
+sweep = run_sweep
+
+
+def identities(config: PriorsConfig) -> list[str]:
+    """The (graph, mode) trial identities of a config, in :func:`graph_trials` order."""
+    return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
-    config = replace(PRESETS["demo"], seed=seed)
+    config = PriorsConfig(**{**PRESETS["demo"], "seed": seed})
     return run_experiment(config, store, out_dir, progress=False)

@@ -18,92 +18,136 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
 
-from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import (
+    ExperimentConfig,
+    added_defaults,
+    device_setting,
+    setting,
+    trial_parts,
+)
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.prune_ffn import retrain_hooks, write_csv
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
 from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
-from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.nn import MaskedRNN, SequenceClassifier
-from hiddenstruct.nn.masking import load_state_dict
-from hiddenstruct.pruning import percentile_prune
-from hiddenstruct.training import evaluate, train
-from hiddenstruct.training.optim import make_optimizer
+from hiddenstruct.experiments.store import TrialRecord, TrialStore
+from hiddenstruct.outputs import write_csv
 
 EXPERIMENT = "prune-rnn"
+NAME = EXPERIMENT
+HELP = "prune i2h / h2h / both of Reber RNNs at p = 10..100 %%: Figures 2b and 5, summary"
+DESCRIPTION = (
+    "Per recurrent mode train Embedding → 3×50 → Linear on Reber strings (Adam 1e-3, batch 32, "
+    "clip 5) until 100 %% test accuracy or --base-epochs, then prune i2h only, h2h only and both "
+    "at each p (threshold: p-th percentile of |w| per tensor) from that base; record accuracy "
+    "right after pruning and after each retraining epoch (up to --retrain-epochs, stopping once "
+    "recovered). Trials are stored (re-running resumes). Writes points.csv, summary.csv, "
+    "figure2b_both.png, figure5a_i2h.png, figure5b_h2h.png."
+)
 
 PERCENTS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 
 
 @dataclass(frozen=True)
-class PruneRNNConfig:
-    """Settings of ``hiddenstruct experiment prune-rnn`` (small defaults; ``paper()`` for §4.2)."""
+class PruneRNNConfig(ExperimentConfig):
+    """Settings of ``hiddenstruct experiment prune-rnn`` (defaults = the ``small`` preset)."""
 
-    modes: tuple[str, ...] = MODES
-    scopes: tuple[str, ...] = SCOPES
-    percents: tuple[float, ...] = PERCENTS
-    n: int = 2000  # sequences (paper: 25 000)
-    hard_fraction: float = 0.5
-    embedding_dim: int = 50
-    hidden_sizes: tuple[int, ...] = (50, 50, 50)
-    lr: float = 1e-3
-    batch_size: int = 32
-    clip_grad_norm: float = 5.0
-    base_epochs: int = 10  # cap; stops early at target_accuracy (paper: 50 epochs)
-    target_accuracy: float | None = 1.0
-    retrain_epochs: int = 2  # cap per pruning level
-    tolerance: float = 0.01  # accuracy drop counted as "no significant reduction"
-    repeats: int = 1
-    seed: int = 0
+    modes: tuple[str, ...] = setting(MODES, "recurrent modes", choices=MODES)
+    scopes: tuple[str, ...] = setting(SCOPES, "pruning scopes", choices=SCOPES)
+    percents: tuple[float, ...] = setting(
+        PERCENTS, "fractions pruned, e.g. 0.1 0.2 ... 1.0", low=0, high=1, low_open=True
+    )
+    reber_n: int = setting(2000, "Reber strings in total, train + test", low=20, aliases=("--n",))
+    hard_fraction: float = setting(
+        0.5, "share of the negatives that are hard (one-symbol edits of valid strings)", low=0,
+        high=1,
+    )  # fmt: skip
+    embedding_dim: int = setting(50, "embedding size", low=1)
+    hidden_sizes: tuple[int, ...] = setting((50, 50, 50), "recurrent layer sizes", low=1)
+    lr: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
+    batch_size: int = setting(32, "batch size", low=1)
+    clip_grad_norm: float = setting(5.0, "gradient norm clipping", low=0, low_open=True)
+    base_epochs: int = setting(
+        10, "cap on base training epochs (stops early at --target-accuracy)", low=1
+    )
+    target_accuracy: float | None = setting(
+        1.0, "stop base training at this test accuracy (none: train all --base-epochs)", low=0,
+        high=1,
+    )  # fmt: skip
+    retrain_epochs: int = setting(2, "cap on retraining epochs per pruning level", low=0)
+    tolerance: float = setting(
+        0.01, "accuracy drop still counted as tolerated / recovered", low=0, high=1
+    )
+    repeats: int = setting(1, "seeds per mode", low=1)
+    seed: int = setting(0, "first seed (repeat r uses seed + r)")
+    device: str = device_setting()
+
+    def validate(self) -> None:
+        """Kept for 0.1.0 callers: a config is validated when it is constructed."""
 
     @staticmethod
     def paper(**overrides: Any) -> PruneRNNConfig:
-        """§4.2: 25 000 strings, 50 base epochs (no early stop), up to 5 retraining epochs."""
-        values = dict(n=25_000, base_epochs=50, target_accuracy=None, retrain_epochs=5)
-        values.update(overrides)
-        return PruneRNNConfig(**values)
+        """The ``paper`` preset with overrides."""
+        return PruneRNNConfig(**{**PRESETS["paper"], **overrides})
 
-    def validate(self) -> None:
-        for label, given, valid in (("modes", self.modes, MODES), ("scopes", self.scopes, SCOPES)):
-            bad = [v for v in given if v not in valid]
-            if bad or not given:
-                raise UsageError(f"unknown or no {label} {bad}; valid: {', '.join(valid)}")
-        if not self.percents or any(not 0 < p <= 1 for p in self.percents):
-            raise UsageError("percents must be fractions in (0, 1], e.g. 0.1 … 1.0")
-        if self.n < 20 or self.repeats < 1 or self.base_epochs < 1:
-            raise UsageError("need n >= 20, repeats >= 1 and base_epochs >= 1")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {},
+    # §4.2: 25 000 strings, 50 base epochs (no early stop); up to 5 retraining epochs is our choice
+    "paper": dict(reber_n=25_000, base_epochs=50, target_accuracy=None, retrain_epochs=5),
+    "demo": dict(
+        reber_n=400,
+        embedding_dim=8,
+        hidden_sizes=(16, 16),
+        base_epochs=5,
+        lr=1e-2,
+        batch_size=64,
+        percents=(0.3, 0.6, 0.9),
+        retrain_epochs=1,
+        modes=("RNN_RELU", "GRU"),
+    ),  # fmt: skip
+}
+Config = PruneRNNConfig
 
 
 def trial_configs(config: PruneRNNConfig) -> list[dict[str, Any]]:
-    """One plain-dict config per (mode, repeat)."""
-    config.validate()
-    common = {k: v for k, v in asdict(config).items() if k not in ("modes", "repeats", "seed")}
+    """One trial config per (mode, repeat)."""
+    common, runtime = trial_parts(config, ("modes", "repeats", "seed"))
     return [
-        {**common, "mode": mode, "repeat": r, "seed": config.seed + r}
+        {**common, "mode": mode, "repeat": r, "seed": config.seed + r, "runtime": dict(runtime)}
         for r in range(config.repeats)
         for mode in config.modes
     ]
 
 
-def _model(cfg: dict[str, Any]) -> SequenceClassifier:
+def _model(cfg: dict[str, Any]):
+    from hiddenstruct.data.reber_torch import VOCAB_SIZE
+    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+
     rnn = MaskedRNN(cfg["embedding_dim"], list(cfg["hidden_sizes"]), cfg["mode"])
     return SequenceClassifier(rnn, vocab_size=VOCAB_SIZE, num_classes=2)
 
 
 def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train the base model of one mode, then prune every scope at every p from that base."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    import torch
+    from torch.utils.data import DataLoader
+
+    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.nn.masking import load_state_dict
+    from hiddenstruct.pruning import percentile_prune
+    from hiddenstruct.training import evaluate, resolve_device, retrain_hooks, train
+    from hiddenstruct.training.optim import make_optimizer
+
+    device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
     train_ds, test_ds = load_reber_splits(
-        cfg["n"], seed=cfg["seed"], hard_fraction=cfg["hard_fraction"]
+        cfg["reber_n"], seed=cfg["seed"], hard_fraction=cfg["hard_fraction"]
     )
     g = torch.Generator().manual_seed(cfg["seed"])
     train_loader = DataLoader(
@@ -161,6 +205,10 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         "base_curve": base_curve,
         "points": points,
     }
+
+
+trials = trial_configs
+run_trial = rnn_trial
 
 
 def epochs_to_recover(point: dict[str, Any], base: float, tolerance: float) -> int | None:
@@ -233,24 +281,18 @@ def _figures(records, out_dir: Path) -> dict[str, str]:
     return recurrent_scope_figures(pd.DataFrame(rows), out_dir)
 
 
-def run_prune_rnn(
-    config: PruneRNNConfig,
-    store: TrialStore,
-    out_dir: Path,
-    executor: Executor | None = None,
-    progress: bool = True,
+def write_outputs(
+    records: list[TrialRecord], out_dir: Path, config: PruneRNNConfig | None = None
 ) -> dict[str, str]:
-    """Run (or resume) the trials, then write points, summary and figures; returns label → path."""
-    records = run_trials(
-        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress=progress
-    )
+    """points.csv, summary.csv and Figures 2b / 5a / 5b from the finished trials."""
+    tolerance = (config or PruneRNNConfig()).tolerance
     done = [{**r.config, "result": r.result} for r in records if r.status == "done"]
     if not done:
         raise UsageError("no prune-rnn trial finished; see the store for the errors")
     rows = []
     for rec in done:
         for pt in rec["result"]["points"]:
-            epochs = epochs_to_recover(pt, rec["result"]["base_accuracy"], config.tolerance)
+            epochs = epochs_to_recover(pt, rec["result"]["base_accuracy"], tolerance)
             rows.append(
                 {
                     "mode": rec["mode"],
@@ -268,26 +310,39 @@ def run_prune_rnn(
             )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {
-        "points": write_csv(out_dir / "points.csv", rows),
-        "summary": write_csv(out_dir / "summary.csv", summarize(done, config.tolerance)),
+        "points": str(write_csv(out_dir / "points.csv", rows)),
+        "summary": str(write_csv(out_dir / "summary.csv", summarize(done, tolerance))),
     }
     written.update(_figures(done, out_dir))
     written["trials"] = f"{len(done)}/{len(records)} done"
     return written
 
 
+def run_prune_rnn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
+    """Run (or resume) the trials, then write points, summary and figures; returns label → path."""
+    return write_outputs(sweep(config, store, executor, progress), out_dir, config)
+
+
+def sweep(
+    config: PruneRNNConfig,
+    store: TrialStore,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> list[TrialRecord]:
+    """Run (or resume) one trial per (mode, repeat); returns their records."""
+    added = added_defaults(type(config))
+    return run_trials(
+        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress, added=added
+    )
+
+
+def identities(config: PruneRNNConfig) -> list[str]:
+    """The trial identities of a config, in :func:`trial_configs` order."""
+    added = added_defaults(type(config))
+    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
+
+
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """Toy scale for ``hiddenstruct demo``: 400 strings, 2×16 units, p = 30/60/90 %, 1 retrain epoch."""
-    config = PruneRNNConfig(
-        n=400,
-        embedding_dim=8,
-        hidden_sizes=(16, 16),
-        base_epochs=5,
-        lr=1e-2,
-        batch_size=64,
-        percents=(0.3, 0.6, 0.9),
-        retrain_epochs=1,
-        seed=seed,
-        modes=("RNN_RELU", "GRU"),
-    )
+    config = PruneRNNConfig(**{**PRESETS["demo"], "seed": seed})
     return run_prune_rnn(config, store, out_dir, progress=False)

@@ -1,7 +1,8 @@
 """Durable trial store: an embedded SQLite database of trials, per-step metrics and artifacts.
 
-A trial is identified by :func:`config_hash`, the sha256 of the sorted-key JSON of its resolved
-config. WAL mode lets several processes read and write at once; every write is one
+A trial is identified by :func:`~hiddenstruct.experiments.identity.trial_identity`: the
+sha256 of its experiment and resolved config (paths left out). Stores of older versions are
+migrated on open (``PRAGMA user_version``; see :mod:`hiddenstruct.experiments.migration`). WAL mode lets several processes read and write at once; every write is one
 transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so a crash never leaves half a write.
 
 Status life cycle: ``pending`` → ``running`` (claimed; ``attempts`` incremented, metrics of any
@@ -35,6 +36,8 @@ from hiddenstruct.experiments.hashing import (
     hashable_config,
     to_jsonable,
 )
+from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.migration import SCHEMA_VERSION, migrate
 
 __all__ = [
     "ADDED_LATER",
@@ -47,7 +50,6 @@ __all__ = [
 ]
 
 STATUSES = ("pending", "running", "done", "failed")
-SCHEMA_VERSION = 1  # PRAGMA user_version; bump with a migration when the tables change
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -198,8 +200,8 @@ class TrialStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version <= SCHEMA_VERSION:
+                self._migrate(conn)
         except sqlite3.Error as err:
             raise self._fail_open(err) from None
         if version > SCHEMA_VERSION:
@@ -209,6 +211,10 @@ class TrialStore:
                 f"hiddenstruct understands ({SCHEMA_VERSION}); upgrade hiddenstruct"
             )
         return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Re-key and upgrade a store written by an older version (backup kept; one transaction)."""
+        migrate(conn, self.path)
 
     def close(self) -> None:
         """Close the connection (the store can not be used afterwards)."""
@@ -253,7 +259,9 @@ class TrialStore:
         given = list(hashes) if hashes is not None else [None] * len(configs)
         rows = []
         for config, trial_hash in zip(configs, given, strict=True):
-            rows.append((trial_hash or config_hash(config), experiment, _dumps(config)))
+            rows.append(
+                (trial_hash or trial_identity(experiment, config), experiment, _dumps(config))
+            )
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO trials (hash, experiment, config, status) "
