@@ -61,3 +61,39 @@ def check_output_dir(path: str | Path) -> Path:
             f"cannot write to output folder {folder}: {err.strerror or err}"
         ) from None
     return folder
+
+
+def _image_checks(splits: Sequence[str]):
+    def check(config) -> None:
+        check_image_data(config.dataset, config.data_dir, splits)
+
+    return check
+
+
+# Per experiment the data checks run before any trial is queued (output folders: all).
+# prune-rnn and priors-rnn generate their Reber data from a seed, so they read no data file.
+DATA_CHECKS = {
+    "prune-ffn": _image_checks(("train", "test")),
+    "nas": _image_checks(("train",)),
+}
+
+
+def preflight(experiment: str, config, out_dir: str | Path | None) -> None:
+    """Every check of ``experiment`` (data files, output folder) before it queues trials."""
+    check = DATA_CHECKS.get(experiment)
+    if check is not None:
+        check(config)
+    if out_dir is not None:
+        check_output_dir(out_dir)
+
+
+def failed_trials(store, hashes: Sequence[str]) -> list:
+    """The failed records among ``hashes`` (in order): what a sweep left failed."""
+    records = (store.get(h) for h in hashes)
+    return [r for r in records if r is not None and r.status == "failed"]
+
+
+def first_error_line(record) -> str:
+    """The last line of a failed trial's traceback (the exception and its message)."""
+    lines = (record.error or "unknown error").strip().splitlines()
+    return lines[-1] if lines else "unknown error"
