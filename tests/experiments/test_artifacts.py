@@ -92,3 +92,62 @@ def test_trials_record_artifacts_beside_the_store_and_cli_lists_them(tmp_path, c
     assert main(["results", "artifacts", "--store", str(store_path), trial_hash[:8]]) == 0
     out = capsys.readouterr().out
     assert "2 artifacts" in out and "base.pt" in out and "MISSING" not in out and "bytes" in out
+
+
+def test_unmasked_reference_state_also_spares_unchanged_weights(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(6, 4))
+    base = {k: v.clone() for k, v in model.state_dict().items()}  # plain keys: 0.weight
+    prune(model, "magnitude", "class_blinded", 0.5)
+    level = load_artifact(save_pruning_level(tmp_path / "l.pt", model, reference=base))
+    assert level["weights"] == {} and level["tensors"] == {}
+
+
+def test_prune_experiments_keep_base_and_every_pruning_level(tmp_path):
+    from hiddenstruct.experiments import registry
+    from hiddenstruct.experiments.artifacts import resolve_artifact
+
+    store_path = tmp_path / "runs" / "store.sqlite"
+    config = registry.make_config(
+        "prune-ffn", "demo", methods=("class_blinded",), retrain=(True,), epochs=2
+    )
+    registry.run_experiment("prune-ffn", config, store_path, tmp_path / "out", progress=False)
+    store = TrialStore(store_path)
+    (trial,) = store.trials("prune-ffn")
+    found = store.artifacts(trial.hash)
+    steps = [p["step"] for p in trial.result["points"] if p["step"] > 0]
+    assert sorted(found) == ["base"] + [f"level_{s:03d}" for s in steps]
+    assert all(resolve_artifact(store_path, p).is_file() for p in found.values())
+    last = trial.result["points"][-1]
+    base = load_artifact(resolve_artifact(store_path, found["base"]))
+    model = restore_pruning_level(
+        MaskedDeepFFN(64, 10, [100]),
+        resolve_artifact(store_path, found[f"level_{last['step']:03d}"]),
+        base,
+    )
+    total = sum(m.numel() for m in masks(model).values())
+    zeros = sum(int((m == 0).sum()) for m in masks(model).values())
+    assert zeros == round(last["zero_fraction"] * total)
+
+
+def test_priors_save_models_on_request(tmp_path):
+    from hiddenstruct.experiments import registry
+    from hiddenstruct.experiments.artifacts import resolve_artifact
+    from hiddenstruct.experiments.priors_rnn import build_graph
+    from hiddenstruct.nn.packed import graph_classifier
+
+    store_path = tmp_path / "store.sqlite"
+    config = registry.make_config("priors-rnn", "demo", save_models=True, count=2, epochs=1)
+    registry.run_experiment("priors-rnn", config, store_path, tmp_path / "out", progress=False)
+    store = TrialStore(store_path)
+    trials = store.trials("priors-rnn", status="done")
+    assert trials and all(set(store.artifacts(t.hash)) == {"model"} for t in trials)
+    t = trials[0]
+    state = load_artifact(resolve_artifact(store_path, store.artifacts(t.hash)["model"]))
+    model = graph_classifier(build_graph(t.config), t.config["mode"], seed=0)
+    from hiddenstruct.nn.masking import load_state_dict
+
+    load_state_dict(model, state)  # the saved model is the trained graph's classifier
+    default = registry.make_config("priors-rnn", "demo", count=2, epochs=1)
+    assert registry.get_experiment("priors-rnn").identities(default) == (
+        registry.get_experiment("priors-rnn").identities(config)
+    )  # a runtime option: same trials

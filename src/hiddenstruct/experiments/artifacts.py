@@ -103,7 +103,7 @@ def save_pruning_level(
         masked_keys.update({key, f"{key[: -len('original')]}0.mask"})
         level["masks"][name] = pack_mask(mask)
         kept = mask.detach().cpu().bool()
-        base = reference.get(key)
+        base = reference.get(key, reference.get(name))  # the reference may be unmasked
         if base is None or not torch.equal(base.cpu()[kept], values[kept]):
             level["weights"][name] = values[kept].clone()
     for key, value in model.state_dict().items():

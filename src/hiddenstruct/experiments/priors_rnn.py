@@ -79,6 +79,12 @@ class PriorsConfig(ExperimentConfig):
         choices=ORIENTATIONS,
     )
     device: str = device_setting()
+    save_models: bool = setting(
+        False,
+        "keep each graph model trained in this run (state_dict under <store folder>/artifacts/; "
+        "`hiddenstruct results artifacts HASH` lists them)",
+        runtime=True,
+    )
 
     def check(self) -> None:
         """Normalise family and mode names; n_min <= n_max."""
@@ -174,7 +180,11 @@ def build_graph(trial: dict[str, Any]):
 
 
 def make_packs(
-    trials: list[dict[str, Any]], pack_size: int, threads: int, device: str = "auto"
+    trials: list[dict[str, Any]],
+    pack_size: int,
+    threads: int,
+    device: str = "auto",
+    save_models: bool = False,
 ) -> list[dict[str, Any]]:
     """Group trials of equal mode and training settings into packs of similar depth."""
     from hiddenstruct.graphs.dag import layers
@@ -189,7 +199,8 @@ def make_packs(
         members.sort(key=lambda item: (item[0], item[1], trial_identity(EXPERIMENT, item[2])))
         for start in range(0, len(members), pack_size):
             chunk = [item[2] for item in members[start : start + pack_size]]
-            packs.append({"trials": chunk, "threads": threads, "runtime": {"device": device}})
+            runtime = {"device": device, **({"save_models": True} if save_models else {})}
+            packs.append({"trials": chunk, "threads": threads, "runtime": runtime})
     return packs
 
 
@@ -249,6 +260,9 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         )
         tests = evaluate_packed(packed, test_loader, device=device)
         seconds = time.perf_counter() - start
+    saved = (
+        _save_models(packed, models, trials, log) if config["runtime"].get("save_models") else {}
+    )
     rows = []
     for k, (G, trial, model) in enumerate(zip(graphs, trials, models, strict=True)):
         rows.append(
@@ -264,9 +278,24 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 "pack_size": len(trials),
                 "parameters": sum(int(p.numel()) for p in model.parameters()),
                 "device": str(device),
+                **({"model_artifact": saved[k]} if k in saved else {}),
             }
         )
     return {"rows": rows, "seconds": seconds}
+
+
+def _save_models(packed, models, trials, log: TrialLogger) -> dict[int, str]:
+    """Each trained graph model's state_dict as an artifact of the pack; index → stored path."""
+    from hiddenstruct.experiments.artifacts import save_state
+
+    saved = {}
+    for k, (model, trial) in enumerate(zip(models, trials, strict=True)):
+        path = log.artifact_file(f"model_{trial_identity(EXPERIMENT, trial)[:12]}")
+        if path is None:
+            continue
+        log.artifact(path.stem, save_state(path, packed.extract(k, model)))
+        saved[k] = log.artifacts[path.stem]
+    return saved
 
 
 def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
@@ -279,7 +308,9 @@ def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
                 continue
             record = store.get(trial_hash)
             if record is not None and record.status != "done":
-                store.finish(trial_hash, {k: v for k, v in row.items() if k != "hash"})
+                model = row.get("model_artifact")
+                result = {k: v for k, v in row.items() if k not in ("hash", "model_artifact")}
+                store.finish(trial_hash, result, artifacts={"model": model} if model else None)
                 copied += 1
     return copied
 
@@ -294,7 +325,9 @@ def run_sweep(
     harvest(store, set(hashes))
     pending = [t for t, h in zip(trials, hashes, strict=True) if store.get(h).status != "done"]
     if pending:
-        packs = make_packs(pending, config.pack_size, config.threads, config.device)
+        packs = make_packs(
+            pending, config.pack_size, config.threads, config.device, config.save_models
+        )
         run_trials(PACK_EXPERIMENT, packs, train_pack, store, executor, progress=progress)
         harvest(store, set(hashes))
     rows = []

@@ -185,6 +185,7 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """One trial: load the shared base MLP, prune iteratively, record every step."""
     import torch
 
+    from hiddenstruct.experiments.artifacts import save_pruning_level
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import (
         RetrainPolicy,
@@ -230,7 +231,11 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         }
         points.append(point)
         log.metric(step.step + 1, zero_fraction=step.zero_fraction, accuracy=step.accuracy)
+        path = log.artifact_file(f"level_{step.step + 1:03d}")
+        if path is not None:  # masks bit-packed, weights only where they left the base's
+            log.artifact(path.stem, save_pruning_level(path, model, state))
 
+    log.artifact("base", base["state_dict"])
     iterative_prune(
         model,
         criterion,

@@ -140,6 +140,7 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.experiments.artifacts import save_pruning_level, save_state
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import percentile_prune
     from hiddenstruct.training import evaluate, resolve_device, retrain_hooks, train
@@ -170,6 +171,8 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     base_curve = [e.val_accuracy for e in history.epochs]
     base_acc = evaluate(base, test_loader, device).accuracy
     state = copy.deepcopy(base.state_dict())
+    if (path := log.artifact_file("base")) is not None:
+        log.artifact("base", save_state(path, base))
     points = []
     for scope in cfg["scopes"]:
         for p in cfg["percents"]:
@@ -199,6 +202,9 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 }
             )
             log.metric(len(points), p=p, accuracy_pruned=pruned_acc)
+            name = f"{scope}_p{round(100 * p):03d}"
+            if (path := log.artifact_file(name)) is not None:  # after retraining, if any
+                log.artifact(name, save_pruning_level(path, model, state))
     return {
         "base_accuracy": base_acc,
         "base_epochs": len(base_curve),
