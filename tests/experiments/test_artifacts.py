@@ -151,3 +151,31 @@ def test_priors_save_models_on_request(tmp_path):
     assert registry.get_experiment("priors-rnn").identities(default) == (
         registry.get_experiment("priors-rnn").identities(config)
     )  # a runtime option: same trials
+
+
+def test_nas_keeps_the_best_candidate_model(tmp_path):
+    from hiddenstruct.experiments import registry
+    from hiddenstruct.experiments.artifacts import resolve_artifact
+    from hiddenstruct.experiments.identity import trial_identity
+    from hiddenstruct.experiments.nas_best import best_trial_config
+    from hiddenstruct.nas.genotype import Genotype
+    from hiddenstruct.nas.phenotype import compile as compile_genotype
+
+    store_path = tmp_path / "store.sqlite"
+    config = registry.make_config(
+        "nas", "demo", searches=("no_prediction",), generations=1, epochs=1
+    )
+    module = registry.get_experiment("nas")
+    results = module.sweep(config, TrialStore(store_path), progress=False)
+    best = best_trial_config(config, results)
+    trial_hash = trial_identity("nas", best)
+    store = TrialStore(store_path)
+    found = store.artifacts(trial_hash)
+    assert set(found) == {"model"}
+    state = load_artifact(resolve_artifact(store_path, found["model"]))
+    model = compile_genotype(
+        Genotype.from_dict(best["genotype"]), (1, 8, 8), 10, config.max_channels
+    )
+    model.load_state_dict(state)
+    others = [t for t in store.trials("nas") if t.hash != trial_hash]
+    assert others and all(store.artifacts(t.hash) == {} for t in others)

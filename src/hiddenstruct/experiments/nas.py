@@ -382,11 +382,13 @@ def run_experiment(
     ``threads``: torch threads while trials run in this process (1 is fastest for the small
     CPU-sized candidates; None leaves torch's setting alone).
     """
+    from hiddenstruct.experiments.nas_best import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(threads):
         results = run_searches(cfg, store, executor, progress, trial_progress)
-    return results, write_outputs(results, out_dir, cfg)
+        note = save_best_model(cfg, results, store)["best model"]
+    return results, {**write_outputs(results, out_dir, cfg), "best model": note}
 
 
 def _console_report(search: str, log: GenerationLog) -> None:
@@ -429,12 +431,19 @@ def sweep(
     config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
 ) -> dict[str, SearchResult]:
     """The configured searches, with a line per generation when ``progress``."""
+    from hiddenstruct.experiments.nas_best import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(config.threads):
-        return run_searches(
+        results = run_searches(
             config, store, executor, _console_report if progress else None, progress
         )
+        note = save_best_model(config, results, store)["best model"]
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"nas: best model {note}")
+    return results
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
