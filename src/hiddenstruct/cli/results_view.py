@@ -53,6 +53,11 @@ LIST_VIEWS: dict[str, dict[str, Getter]] = {
         "base acc": _res("base_accuracy"),
         "acc@90%": _accuracy_at(0.9),
     },
+    "prune-ffn-base": {
+        "architecture": lambda t: "-".join(map(str, t.config.get("hidden", []))),
+        "seed": _cfg("seed"),
+        "test acc": _res("test_accuracy"),
+    },
     "prune-rnn": {
         "mode": _cfg("mode"),
         "seed": _cfg("seed"),
