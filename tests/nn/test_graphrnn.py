@@ -219,7 +219,7 @@ def test_to_graph_uses_structure_graph():
 
     G = nx.barabasi_albert_graph(12, 2, seed=2)
     net = GraphRNN(G, input_size=3, mode="LSTM")
-    assert set(to_graph(net).edges) == set(to_dag(G).edges)
+    assert set(to_graph(net, hidden_only=True).edges) == set(to_dag(G).edges)
     clf = SequenceClassifier(MaskedRNN(4, [3, 2], "GRU"), num_classes=2)
     full = to_graph(clf, include_io=True)
     assert full.number_of_edges() == 4 * 3 + 3 * 2 + 2 * 2

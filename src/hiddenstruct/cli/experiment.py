@@ -154,9 +154,15 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
         return 0
+    from hiddenstruct.experiments.preflight import preflight
+
+    preflight(module.NAME, config, args.output)  # before the store file is even created
     executor = make_executor(args.executor, args.workers, args.ray_address)
-    written = run_experiment(module.NAME, config, args.store, args.output, executor)
+    written = run_experiment(module.NAME, config, args.store, args.output, executor, check=False)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")
+    if "failed" in written:  # some trials failed: outputs from the others, but exit 1
+        Console(stderr=True).print(f"[red]{module.NAME}: trials failed: {written['failed']}[/red]")
+        return 1
     return 0

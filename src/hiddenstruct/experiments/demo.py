@@ -56,7 +56,7 @@ def run_demo(
         console.print(f"{title} done in {time.perf_counter() - start:.1f} s")
     from hiddenstruct.experiments.report import write_report
 
-    report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo")
+    report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo", store=store)
     produced["report"] = {"html": str(report)}
     produced["_total"] = {"seconds": f"{time.perf_counter() - total_start:.1f}"}
     return produced

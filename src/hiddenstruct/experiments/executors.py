@@ -23,7 +23,6 @@ import itertools
 import multiprocessing
 import os
 import pickle
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,21 +31,37 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.artifacts import artifact_root
 from hiddenstruct.experiments.hashing import to_jsonable
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
-from hiddenstruct.training.progress import suppress_progress
+from hiddenstruct.experiments.sweep_progress import SweepProgress, progress_mode, trial_label
+from hiddenstruct.training.progress import report_trial_progress, suppress_progress
 
 
 class TrialLogger:
     """Collects a trial's per-step metrics and artifact paths; stored with its result."""
 
-    def __init__(self, trial_hash: str, config: dict[str, Any], attempt: int = 1) -> None:
+    def __init__(
+        self,
+        trial_hash: str,
+        config: dict[str, Any],
+        attempt: int = 1,
+        artifact_root: str | None = None,
+    ) -> None:
         self.hash = trial_hash
         self.config = config
         self.attempt = attempt
+        self.artifact_root = artifact_root
         self.metrics: list[MetricRow] = []
         self.artifacts: dict[str, str] = {}
+
+    def artifact_file(self, name: str, suffix: str = ".pt") -> Path | None:
+        """Where to write artifact ``name`` (``<store folder>/artifacts/<hash>/<name><suffix>``);
+        None when the sweep keeps no artifacts."""
+        if self.artifact_root is None:
+            return None
+        return Path(self.artifact_root) / self.hash / f"{name}{suffix}"
 
     def metric(self, step: int, **values: float) -> None:
         """Log named scalar values at ``step`` (e.g. ``log.metric(3, val_accuracy=0.91)``)."""
@@ -54,7 +69,11 @@ class TrialLogger:
             self.metrics.append((int(step), name, float(value)))
 
     def artifact(self, name: str, path: str | Path) -> None:
-        """Record the path of a file the trial wrote (figure, checkpoint, table)."""
+        """Record the path of a file the trial wrote (figure, checkpoint, table); files under
+        the artifact folder are recorded relative to the store's folder."""
+        path = Path(path)
+        if self.artifact_root is not None and path.is_relative_to(self.artifact_root):
+            path = path.relative_to(Path(self.artifact_root).parent)
         self.artifacts[name] = str(path)
 
 
@@ -71,6 +90,9 @@ class TrialJob:
     fn: TrialFn
     seed: int
     attempt: int = 1
+    label: str = ""  # shown by the sweep's progress display
+    progress_dir: str | None = None  # where the trial reports its epoch/step (None: nowhere)
+    artifact_root: str | None = None  # <store folder>/artifacts (None: keep no artifacts)
 
 
 @dataclass(frozen=True)
@@ -100,12 +122,12 @@ def trial_seed(config: dict[str, Any], trial_hash: str) -> int:
 def execute_trial(job: TrialJob) -> TrialOutcome:
     """Seed, run ``job.fn`` and capture its result or error (never raises for trial errors)."""
     started = time.time()
-    log = TrialLogger(job.hash, dict(job.config), job.attempt)
+    log = TrialLogger(job.hash, dict(job.config), job.attempt, job.artifact_root)
     from hiddenstruct.training.seeding import seed_everything  # torch: imported when a trial runs
 
     seed_everything(job.seed)
     try:
-        with suppress_progress():
+        with suppress_progress(), report_trial_progress(job.progress_dir, job.hash, job.label):
             result = to_jsonable(job.fn(dict(job.config), log) or {})
         if not isinstance(result, dict):
             raise UsageError(f"a trial function must return a dict, got {type(result).__name__}")
@@ -291,48 +313,6 @@ class SweepSummary:
         )
 
 
-class _SweepProgress:
-    """'trial n/N' with ETA on a terminal; silent otherwise."""
-
-    def __init__(self, experiment: str, total: int, enabled: bool) -> None:
-        self._bar = None
-        if enabled and total:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn(f"[bold]{experiment}[/bold] trial"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.fields[failed]} failed"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self._task = self._bar.add_task(experiment, total=total, failed=0)
-
-    def __enter__(self) -> _SweepProgress:
-        if self._bar is not None:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def advance(self, failed: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, failed=failed)
-
-
 def _wants_run(record: TrialRecord | None, retry_failed: bool) -> bool:
     if record is None:
         return True
@@ -354,7 +334,8 @@ def run_trials(
     ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); trials with equal
     identity (:func:`~hiddenstruct.experiments.identity.trial_identity`, given the ``added``
     fields' defaults) run once.
-    ``progress``: show 'trial n/N, ETA' when stderr is a terminal and print a summary line.
+    ``progress``: show trials done, each running trial's label and epoch/step and an ETA (a
+    live display on a terminal, a log line every 30 s otherwise) and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
     """
     store = store if isinstance(store, TrialStore) else TrialStore(store)
@@ -365,6 +346,7 @@ def run_trials(
     store.register_many(experiment, unique.values(), unique.keys())
     to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]
     counts = {"claimed": 0, "failed": 0}
+    artifacts = str(artifact_root(store.path))
 
     def claimed_jobs() -> Iterator[TrialJob]:
         for trial_hash in to_run:
@@ -374,10 +356,12 @@ def run_trials(
             counts["claimed"] += 1
             config = unique[trial_hash]
             seed = trial_seed(config, trial_hash)
-            yield TrialJob(experiment, trial_hash, config, fn, seed, attempt)
+            label = trial_label(config)
+            yield TrialJob(
+                experiment, trial_hash, config, fn, seed, attempt, label, bar.folder, artifacts
+            )
 
-    show = progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    with _SweepProgress(experiment, len(to_run), show) as bar:
+    with SweepProgress(experiment, len(to_run), progress_mode(progress)) as bar:
         for outcome in executor.map_unordered(execute_trial, claimed_jobs()):
             if outcome.ok:
                 store.finish(
@@ -395,7 +379,7 @@ def run_trials(
                     outcome.metrics,
                     outcome.started_at,
                 )
-            bar.advance(counts["failed"])
+            bar.finished(outcome.hash, outcome.ok, outcome.finished_at - outcome.started_at)
     failed, ran = counts["failed"], counts["claimed"]
     summary = SweepSummary(len(unique), len(unique) - ran, ran - failed, failed)
     if progress:

@@ -17,7 +17,6 @@ plus the stored wall time of every trained candidate, so a resumed run reports t
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -346,8 +345,10 @@ def write_outputs(
     results: dict[str, SearchResult], out_dir: Path, cfg: NasConfig
 ) -> dict[str, str]:
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
-    from hiddenstruct.experiments.figures import new_figure, save_figure
-    from hiddenstruct.nas import FEATURE_NAMES, analysis
+    import pandas as pd
+
+    from hiddenstruct.experiments.plots import best_over_time, figure8b
+    from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
     from hiddenstruct.predict.regressors import canonical_regressor
 
@@ -360,32 +361,26 @@ def write_outputs(
         "meta_dataset": write_csv(out_dir / "meta_dataset.csv", meta),
     }
 
-    fig, ax = new_figure()
-    for search, result in results.items():
-        xs = [g.elapsed for g in result.generations]
-        ys = [g.best_measured for g in result.generations]
-        ax.step(xs, ys, where="post", marker="o", ms=3, label=search.replace("_", " "))
-    ax.set(xlabel="search seconds (training + search overhead)", ylabel="best validation accuracy")
-    ax.set_title(f"NAS on {cfg.dataset}")
-    ax.legend()
-    written["best_accuracy_over_time"] = save_figure(fig, out_dir / "best_accuracy_over_time.png")[
-        0
-    ]
+    gens = pd.DataFrame(analysis.generation_rows(results))
+    summary = {**analysis.summarize(results), "config": asdict(cfg)}
+    written["best_accuracy_over_time"] = best_over_time(
+        gens,
+        out_dir / "best_accuracy_over_time.png",
+        cfg.dataset,
+        summary.get("speedup_from_prediction"),
+    )
 
     corr, importances = analysis.correlations_and_importances(meta, cfg.predictor, cfg.seed)
     rows = analysis.correlation_rows(meta)  # feature, pearson_r, notes (why NaN)
     written["feature_correlations"] = write_csv(out_dir / "feature_correlations.csv", rows)
     scores = analysis.predictor_scores(meta, cfg.seed, cfg.test_fraction, cfg.predictor_cv)
     written["predictor_scores"] = write_csv(out_dir / "predictor_scores.csv", scores)
-    fig, ax = new_figure(7.5, 9.0)
-    names = [n for n in FEATURE_NAMES if not math.isnan(corr[n])]
-    colours = ["#2a9d8f" if corr[n] >= 0 else "#e76f51" for n in names]
-    ax.barh(range(len(names)), [corr[n] for n in names], color=colours)
-    ax.set_yticks(range(len(names)), names, fontsize=5)
-    ax.invert_yaxis()
-    ax.set_xlabel("Pearson r with max validation accuracy")
-    ax.set_title(f"Figure 8b: structural features vs accuracy ({len(meta)} measured)", fontsize=8)
-    written["figure8b"] = save_figure(fig, out_dir / "figure8b_correlations.png")[0]
+    written["figure8b"] = figure8b(
+        pd.DataFrame(rows),
+        out_dir / "figure8b_correlations.png",
+        pd.DataFrame(importances, columns=["feature", "importance"]),
+        measured=len(meta),
+    )
     rows = [
         {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}
         for i, (n, v) in enumerate(importances)
@@ -393,7 +388,7 @@ def write_outputs(
     written["feature_importances"] = write_csv(out_dir / "feature_importances.csv", rows)
 
     chosen = next(row for row in scores if row["regressor"] == canonical_regressor(cfg.predictor))
-    summary = {**analysis.summarize(results), "predictor_holdout": chosen, "config": asdict(cfg)}
+    summary["predictor_holdout"] = chosen
     written["summary"] = write_json(out_dir / "summary.json", summary)
 
     best = max((r.best() for r in results.values()), key=lambda c: c.fitness)
@@ -421,11 +416,13 @@ def run_experiment(
     ``threads``: torch threads while trials run in this process (1 is fastest for the small
     CPU-sized candidates; None leaves torch's setting alone).
     """
+    from hiddenstruct.experiments.nas_best import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(threads):
         results = run_searches(cfg, store, executor, progress, trial_progress)
-    return results, write_outputs(results, out_dir, cfg)
+        note = save_best_model(cfg, results, store)["best model"]
+    return results, {**write_outputs(results, out_dir, cfg), "best model": note}
 
 
 def _console_report(search: str, log: GenerationLog) -> None:
@@ -468,12 +465,19 @@ def sweep(
     config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
 ) -> dict[str, SearchResult]:
     """The configured searches, with a line per generation when ``progress``."""
+    from hiddenstruct.experiments.nas_best import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(config.threads):
-        return run_searches(
+        results = run_searches(
             config, store, executor, _console_report if progress else None, progress
         )
+        note = save_best_model(config, results, store)["best model"]
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"nas: best model {note}")
+    return results
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:

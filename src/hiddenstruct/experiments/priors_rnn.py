@@ -100,6 +100,12 @@ class PriorsConfig(ExperimentConfig):
     graphs: tuple[str, ...] | None = graphs_setting()
     family_from: str = family_from_setting()
     device: str = device_setting()
+    save_models: bool = setting(
+        False,
+        "keep each graph model trained in this run (state_dict under <store folder>/artifacts/; "
+        "`hiddenstruct results artifacts HASH` lists them)",
+        runtime=True,
+    )
 
     def check(self) -> None:
         """Normalise family and mode names; n_min <= n_max."""
@@ -243,7 +249,11 @@ def build_graph(trial: dict[str, Any]):
 
 
 def make_packs(
-    trials: list[dict[str, Any]], pack_size: int, threads: int, device: str = "auto"
+    trials: list[dict[str, Any]],
+    pack_size: int,
+    threads: int,
+    device: str = "auto",
+    save_models: bool = False,
 ) -> list[dict[str, Any]]:
     """Group trials of equal mode and training settings into packs of similar depth."""
     from hiddenstruct.graphs.dag import layers
@@ -258,7 +268,8 @@ def make_packs(
         members.sort(key=lambda item: (item[0], item[1], trial_identity(EXPERIMENT, item[2])))
         for start in range(0, len(members), pack_size):
             chunk = [item[2] for item in members[start : start + pack_size]]
-            packs.append({"trials": chunk, "threads": threads, "runtime": {"device": device}})
+            runtime = {"device": device, **({"save_models": True} if save_models else {})}
+            packs.append({"trials": chunk, "threads": threads, "runtime": runtime})
     return packs
 
 
@@ -321,6 +332,9 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         )
         tests = evaluate_packed(packed, test_loader, device=device)
         seconds = time.perf_counter() - start
+    saved = (
+        _save_models(packed, models, trials, log) if config["runtime"].get("save_models") else {}
+    )
     rows = []
     for k, (G, trial, model) in enumerate(zip(graphs, trials, models, strict=True)):
         rows.append(
@@ -337,9 +351,24 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 "parameters": sum(int(p.numel()) for p in model.parameters()),
                 "device": str(device),
                 **overlap_result(dataset),
+                **({"model_artifact": saved[k]} if k in saved else {}),
             }
         )
     return {"rows": rows, "seconds": seconds}
+
+
+def _save_models(packed, models, trials, log: TrialLogger) -> dict[int, str]:
+    """Each trained graph model's state_dict as an artifact of the pack; index → stored path."""
+    from hiddenstruct.experiments.artifacts import save_state
+
+    saved = {}
+    for k, (model, trial) in enumerate(zip(models, trials, strict=True)):
+        path = log.artifact_file(f"model_{trial_identity(EXPERIMENT, trial)[:12]}")
+        if path is None:
+            continue
+        log.artifact(path.stem, save_state(path, packed.extract(k, model)))
+        saved[k] = log.artifacts[path.stem]
+    return saved
 
 
 def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
@@ -352,7 +381,9 @@ def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
                 continue
             record = store.get(trial_hash)
             if record is not None and record.status != "done":
-                store.finish(trial_hash, {k: v for k, v in row.items() if k != "hash"})
+                model = row.get("model_artifact")
+                result = {k: v for k, v in row.items() if k not in ("hash", "model_artifact")}
+                store.finish(trial_hash, result, artifacts={"model": model} if model else None)
                 copied += 1
     return copied
 
@@ -367,7 +398,9 @@ def run_sweep(
     harvest(store, set(hashes))
     pending = [t for t, h in zip(trials, hashes, strict=True) if store.get(h).status != "done"]
     if pending:
-        packs = make_packs(pending, config.pack_size, config.threads, config.device)
+        packs = make_packs(
+            pending, config.pack_size, config.threads, config.device, config.save_models
+        )
         run_trials(PACK_EXPERIMENT, packs, train_pack, store, executor, progress=progress)
         harvest(store, set(hashes))
     rows = []
@@ -413,6 +446,9 @@ def write_outputs(
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
     table = correlations(df, "test_acc", group_by="mode", notes=True)  # notes: why r is NaN
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
+    from hiddenstruct.experiments.plots import table1_heatmap
+
+    written["table 1 heatmap"] = str(table1_heatmap(table, out_dir / "table1_correlations.png"))
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
         options = {"target": "test_acc", "group_by": "mode", "seed": seed}
@@ -459,29 +495,10 @@ def family_summary(df) -> Any:
 
 
 def figure7(df, path: Path) -> Path:
-    """Test accuracy per family (box plot with the points on top), one panel per mode."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Figure 7: see :func:`hiddenstruct.experiments.plots.figure7`."""
+    from hiddenstruct.experiments.plots import figure7 as draw
 
-    from hiddenstruct.experiments.figures import save_figure
-
-    modes = [m for m in MODES if m in set(df["mode"])] + sorted(set(df["mode"]) - set(MODES))
-    fig = Figure(figsize=(3.2 * len(modes), 3.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(modes), squeeze=False)[0]
-    rng = np.random.default_rng(0)
-    for ax, mode in zip(axes, modes, strict=True):
-        part = df[df["mode"] == mode]
-        families = sorted(set(part["family"]))
-        values = [part.loc[part["family"] == f, "test_acc"].to_numpy() for f in families]
-        ax.boxplot(values, showfliers=False)
-        for i, v in enumerate(values, start=1):
-            ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=9, alpha=0.6)
-        ax.set_xticks(range(1, len(families) + 1), [_short(f) for f in families])
-        ax.set_title(mode)
-        ax.set_ylabel("test accuracy")
-    return save_figure(fig, path)[0]
+    return draw(df, path)
 
 
 def _short(family: str) -> str:

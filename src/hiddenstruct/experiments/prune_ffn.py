@@ -9,7 +9,8 @@ interrupted run resumes. Steps are clipped to land exactly on 50/60/80/90/95 % r
 
 Outputs in ``out_dir``: ``curves.csv`` (every step of every trial), ``table.csv`` (test
 accuracy at 50/60/80/90/95 % removed, mean ± std over repeats, with/without retraining),
-``figure2a_<arch>_<schedule>.png`` (accuracy vs. fraction removed, mean ± std band per method).
+``figure2a_<arch>_<schedule>.png``/``.svg`` (accuracy vs. % removed, mean ± std band per
+method, without / with retraining side by side).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.config import added_defaults
@@ -157,7 +156,7 @@ def base_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     model = _mlp(cfg)
     train_base(model, train_loader, val_loader, cfg, device)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    path = Path(cfg["runtime"]["artifact_dir"]) / f"{log.hash}-base.pt"
+    path = log.artifact_file("base") or Path(cfg["runtime"]["artifact_dir"]) / f"{log.hash}-base.pt"
     write_with(path, lambda tmp: torch.save(state, tmp))
     log.artifact("state_dict", path)
     return {"test_accuracy": evaluate(model, test_loader, device).accuracy}
@@ -184,6 +183,7 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """One trial: load the shared base MLP, prune iteratively, record every step."""
     import torch
 
+    from hiddenstruct.experiments.artifacts import save_pruning_level
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import (
         RetrainPolicy,
@@ -229,7 +229,11 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         }
         points.append(point)
         log.metric(step.step + 1, zero_fraction=step.zero_fraction, accuracy=step.accuracy)
+        path = log.artifact_file(f"level_{step.step + 1:03d}")
+        if path is not None:  # masks bit-packed, weights only where they left the base's
+            log.artifact(path.stem, save_pruning_level(path, model, state))
 
+    log.artifact("base", base["state_dict"])
     iterative_prune(
         model,
         criterion,
@@ -305,7 +309,7 @@ def write_outputs(
     written = {"curves": str(write_csv(out_dir / "curves.csv", rows))}
     table = ffn_table(rows, TABLE_POINTS)
     written["table"] = str(write_csv(out_dir / "table.csv", table))
-    written.update(write_ffn_figures(rows, out_dir))
+    written.update(write_ffn_figures(rows, out_dir, (config or PruneFFNConfig()).dataset))
     written["trials"] = f"{len(done)}/{len(records)} done"
     return written
 
@@ -368,39 +372,19 @@ def ffn_table(
     return table
 
 
-def write_ffn_figures(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
-    """Figure 2a per (architecture, schedule): accuracy vs. fraction removed, ± std band per method."""
-    written = {}
-    for (arch, schedule), members in sorted(_grouped(rows, ("architecture", "schedule")).items()):
-        from hiddenstruct.experiments.figures import new_figure, plot_mean_std, save_figure
+def write_ffn_figures(
+    rows: list[dict[str, Any]], out_dir: Path, dataset: str = "digits"
+) -> dict[str, str]:
+    """Figure 2a per (architecture, schedule): see :func:`hiddenstruct.experiments.plots.figure2a`."""
+    import pandas as pd
 
-        fig, axes = new_figure(width=10, height=3.8)
-        fig.clf()
-        panels = sorted({r["retrain"] for r in members})
-        for i, retrain in enumerate(panels, start=1):
-            ax = fig.add_subplot(1, len(panels), i)
-            for method in METHODS:
-                runs = _grouped(
-                    [r for r in members if r["method"] == method and r["retrain"] == retrain],
-                    ("repeat",),
-                )
-                if not runs:
-                    continue
-                curves = [sorted(run, key=lambda r: r["step"]) for run in runs.values()]
-                length = min(len(c) for c in curves)
-                xs = [
-                    float(np.mean([c[k]["zero_fraction"] for c in curves])) for k in range(length)
-                ]
-                plot_mean_std(
-                    ax,
-                    xs,
-                    [[c[k]["accuracy"] for k in range(length)] for c in curves],
-                    label=method,
-                )
-            ax.set_xlabel("fraction of weights removed")
-            ax.set_ylabel("test accuracy")
-            ax.set_title(f"{arch}, {schedule}, {'with' if retrain else 'without'} retraining")
-            ax.legend(fontsize=7)
-        name = f"figure2a_{arch}_{schedule}"
-        written[name] = str(save_figure(fig, out_dir / f"{name}.png")[0])
-    return written
+    from hiddenstruct.data.images import image_dataset_info
+    from hiddenstruct.experiments.plots import figure2a
+    from hiddenstruct.experiments.plots.style import dataset_label
+
+    info = image_dataset_info(dataset)
+    names = {
+        arch: f"{info.input_size}-{arch}-{info.num_classes}"
+        for arch in {r["architecture"] for r in rows}
+    }
+    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names)

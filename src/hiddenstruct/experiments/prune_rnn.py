@@ -191,6 +191,7 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.artifacts import save_pruning_level, save_state
     from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import percentile_prune
@@ -229,6 +230,8 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     base_acc = evaluate(base, test_loader, device).accuracy
     chance = chance_level(test_ds.labels.tolist())
     state = copy.deepcopy(base.state_dict())
+    if (path := log.artifact_file("base")) is not None:
+        log.artifact("base", save_state(path, base))
     points = []
     for scope in cfg["scopes"]:
         for p in cfg["percents"]:
@@ -260,6 +263,9 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 }
             )
             log.metric(len(points), p=p, accuracy_pruned=pruned_acc)
+            name = f"{scope}_p{round(100 * p):03d}"
+            if (path := log.artifact_file(name)) is not None:  # after retraining, if any
+                log.artifact(name, save_pruning_level(path, model, state))
     return {
         "base_accuracy": base_acc,
         "chance_accuracy": chance,
@@ -275,44 +281,27 @@ run_trial = rnn_trial
 
 
 def _figures(records, out_dir: Path) -> dict[str, str]:
-    from hiddenstruct.experiments.figures import new_figure, save_figure
+    """Figures 2b / 5a / 5b: see :func:`hiddenstruct.experiments.plots.recurrent_scope_figures`."""
+    import pandas as pd
 
-    written = {}
-    names = {"both": "figure2b_both", "i2h": "figure5a_i2h", "h2h": "figure5b_h2h"}
-    for scope, name in names.items():
-        fig, ax = new_figure()
-        drew = False
-        for rec in records:
-            pts = sorted(
-                (p for p in rec["result"]["points"] if p["scope"] == scope), key=lambda p: p["p"]
-            )
-            if not pts:
-                continue
-            drew = True
-            base = rec["result"]["base_accuracy"]
-            xs = [0.0] + [100 * p["p"] for p in pts]
-            (line,) = ax.plot(
-                xs,
-                [base] + [p["accuracy_pruned"] for p in pts],
-                marker="o",
-                markersize=3,
-                label=f"{rec['mode']} (seed {rec['seed']})",
-            )
-            after = [base] + [
-                p["accuracy_retrained"][0] if p["accuracy_retrained"] else p["accuracy_pruned"]
-                for p in pts
-            ]
-            ax.plot(xs, after, linestyle="--", color=line.get_color(), alpha=0.7)
-        if not drew:
-            continue
-        ax.set_xlabel("weights pruned p (%)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(
-            f"pruning {scope} (solid: after pruning, dashed: +1 retraining epoch)", fontsize=8
-        )
-        ax.legend(fontsize=7)
-        written[name] = str(save_figure(fig, out_dir / f"{name}.png")[0])
-    return written
+    from hiddenstruct.experiments.plots import recurrent_scope_figures
+
+    rows = [
+        {
+            "mode": rec["mode"],
+            "repeat": rec.get("repeat", 0),
+            "scope": pt["scope"],
+            "p": pt["p"],
+            "base_accuracy": rec["result"]["base_accuracy"],
+            "accuracy_pruned": pt["accuracy_pruned"],
+            "accuracy_retrained": (
+                pt["accuracy_retrained"][0] if pt["accuracy_retrained"] else float("nan")
+            ),
+        }
+        for rec in records
+        for pt in rec["result"]["points"]
+    ]
+    return recurrent_scope_figures(pd.DataFrame(rows), out_dir)
 
 
 def write_outputs(

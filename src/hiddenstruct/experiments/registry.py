@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import HiddenstructError, UsageError
 
 # name -> module implementing the protocol, in help and demo order
 EXPERIMENTS: dict[str, str] = {
@@ -72,17 +72,41 @@ def run_experiment(
     out_dir: Path,
     executor: Any = None,
     progress: bool = True,
+    check: bool = True,
 ) -> dict[str, str]:
-    """Run (or resume) every trial of experiment ``name`` and write its outputs; label → path."""
+    """Run (or resume) every trial of experiment ``name`` and write its outputs; label → path.
+
+    ``check``: run the experiment's preflight checks first (data files, output folder).
+    When every trial failed, raise with the first error; when some did, the outputs of the
+    others are written and ``"failed"`` in the returned dict names the first error.
+    """
     from hiddenstruct.experiments.store import TrialStore
 
     module = get_experiment(name)
     if not isinstance(config, module.Config):
         raise UsageError(f"{name} needs a {module.Config.__name__}, got {type(config).__name__}")
+    from hiddenstruct.experiments.preflight import failed_trials, first_error_line, preflight
+
     check_device(config, executor)
+    if check:  # bad data / output paths fail before any trial is stored
+        preflight(name, config, out_dir)
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     results = module.sweep(config, store, executor, progress)
-    return module.write_outputs(results, Path(out_dir), config)
+    hashes = module.identities(config)
+    failed = failed_trials(store, hashes)
+    if len(failed) == len(hashes):
+        raise HiddenstructError(
+            f"all {len(hashes)} {name} trials failed; first error (trial {failed[0].hash[:12]}): "
+            f"{first_error_line(failed[0])} (`hiddenstruct results show {failed[0].hash[:12]}` "
+            "prints the traceback)"
+        )
+    written = module.write_outputs(results, Path(out_dir), config)
+    if failed:
+        written["failed"] = (
+            f"{len(failed)} of {len(hashes)} trials; first ({failed[0].hash[:12]}): "
+            f"{first_error_line(failed[0])}"
+        )
+    return written
 
 
 def check_device(config: Any, executor: Any = None) -> None:

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.experiments.artifacts import artifact_root, resolve_artifact
 from hiddenstruct.experiments.executors import Executor, TrialFn, run_trials
 from hiddenstruct.experiments.store import TrialStore
 
 
 def artifact_dir(store: TrialStore) -> Path:
-    """Folder of a store's artifact files: ``<store file>.artifacts/`` next to it."""
-    return store.path.resolve().with_name(store.path.name + ".artifacts")
+    """Folder of a store's artifact files: ``<store folder>/artifacts/`` (one sub-folder per
+    trial hash; see :mod:`hiddenstruct.experiments.artifacts`)."""
+    return artifact_root(store.path)
 
 
 def run_shared(
@@ -44,24 +46,15 @@ def run_shared(
                 f"cannot run (error: {(record.error or '').strip().splitlines()[-1:]})"
             )
         artifacts = {
-            name: str(_artifact_file(folder, stored, experiment, record.hash))
-            for name, stored in store.artifacts(record.hash).items()
+            name: str(resolve_artifact(store.path, path))
+            for name, path in store.artifacts(record.hash).items()
         }
+        missing = [p for p in artifacts.values() if not Path(p).is_file()]
+        if missing:
+            raise HiddenstructError(
+                f"artifact {missing[0]} of finished {experiment} trial {record.hash[:12]} is "
+                "missing; restore it or use a fresh --store"
+            )
         out[record.hash] = (record.result or {}, artifacts)
     return out
 
-
-def _artifact_file(folder: Path, stored: str, experiment: str, trial_hash: str) -> Path:
-    """The file of a stored artifact path: looked up by name in ``folder`` only.
-
-    A stored path is never followed elsewhere (a planted store cannot point the loader at
-    another file), and a store moved together with its ``.artifacts`` folder keeps working.
-    """
-    name = Path(stored).name
-    path = folder / name
-    if name in ("", ".", "..") or not path.is_file() or path.is_symlink():
-        raise HiddenstructError(
-            f"artifact {name or stored!r} of finished {experiment} trial {trial_hash[:12]} is "
-            f"missing from {folder}; restore it or use a fresh --store"
-        )
-    return path

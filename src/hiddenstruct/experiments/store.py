@@ -327,6 +327,11 @@ class TrialStore:
                 (payload, time.time(), started_at, trial_hash),
             )
 
+    def add_artifacts(self, trial_hash: str, artifacts: Mapping[str, str | Path]) -> None:
+        """Record more artifact files of a trial (e.g. a model saved after the sweep)."""
+        with self._write() as conn:
+            self._insert_logs(conn, trial_hash, (), artifacts)
+
     def fail(
         self,
         trial_hash: str,

@@ -89,6 +89,11 @@ def train_candidate(config: dict[str, Any], log: Any) -> dict[str, Any]:
     accuracies = [m.val_accuracy for m in history.epochs]
     for m in history.epochs:
         log.metric(m.epoch, train_loss=m.train_loss, val_accuracy=m.val_accuracy)
+    if config.get("runtime", {}).get("save_model") and hasattr(log, "artifact_file"):
+        from hiddenstruct.experiments.artifacts import save_state
+
+        if (path := log.artifact_file("model")) is not None:
+            log.artifact("model", save_state(path, model))
     return {
         "val_accuracy": float(accuracies[-1]),
         "max_val_accuracy": float(max(accuracies)),

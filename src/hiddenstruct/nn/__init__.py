@@ -6,6 +6,7 @@ from hiddenstruct.nn.compact import compact
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
 from hiddenstruct.nn.graphrnn import GraphRNN
+from hiddenstruct.nn.interop import from_torch_prune, remove_masks
 from hiddenstruct.nn.masking import (
     Mask,
     apply_mask,
@@ -47,5 +48,7 @@ __all__ = [
     "masks",
     "original",
     "remove_mask",
+    "remove_masks",
+    "from_torch_prune",
     "validate_mask",
 ]

@@ -28,6 +28,8 @@ from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind
 from hiddenstruct.pruning.schedules import Schedule, StopCriteria
 from hiddenstruct.pruning.scope import ScopeSpec, current_masks, ensure_masks, resolve_scope
 from hiddenstruct.pruning.selection import (
+    Amount,
+    Bucket,
     Count,
     Fraction,
     Selector,
@@ -206,6 +208,28 @@ class IterativeResult:
     stop_reason: str
 
 
+def stretch_to_mark(amount: Amount, remaining: int, gap: int, tensors: int = 1) -> Amount:
+    """The step's amount, stretched to prune all ``gap`` weights up to the next checkpoint
+    when the step after it would otherwise be cut to less than half a step.
+
+    Without this a relative schedule lands e.g. on 79.5 % and then takes a 0.5 % step to
+    hit 80 %; with retraining after each step that extra step draws a sawtooth. Fractions
+    are stretched a little past ``gap`` (one weight per tensor, for per-tensor rounding) and
+    the caller's ``max_count`` cuts them back to exactly ``gap``. Buckets are left alone.
+    """
+    if isinstance(amount, Bucket) or gap <= 0:
+        return amount
+    count = count_for(amount, remaining)
+    if count >= gap:
+        return amount  # the step reaches the mark; max_count clips it there
+    following = count if isinstance(amount, Count) else count_for(amount, remaining - count)
+    if 2 * (gap - count) >= following:
+        return amount
+    if isinstance(amount, Count):
+        return Count(gap)
+    return Fraction(min(1.0, (gap + tensors) / remaining))
+
+
 def iterative_prune(
     model: nn.Module,
     criterion: str | Criterion,
@@ -259,6 +283,7 @@ def iterative_prune(
         ahead = [m - (total - remaining) for m in marks if m > total - remaining]
         if ahead:
             limit = min(limit, min(ahead))
+            amount = stretch_to_mark(amount, remaining, min(ahead), len(targets))
         if limit == 0:
             reason = "size_reached" if remaining else "empty"
             break
