@@ -10,7 +10,8 @@ sample of graphs.
   C++ recurrent engine of ``hiddenstruct.nn.rnn_native``, else PyTorch's kernels),
   per-graph loss and clipping, one Adam;
 * baseline: the original approach — one graph at a time, a per-time-step masked cell in a
-  Python loop over time steps and layers (written here), plain Adam + clipping;
+  Python loop over time steps and layers (``hiddenstruct.testing.reference_step``), plain
+  Adam + clipping;
 * also printed: one graph at a time with the library's kernels (GraphRNN alone, K = 1;
   the same engine as ours).
 
@@ -33,6 +34,8 @@ from hiddenstruct.graphs.dag import layers
 from hiddenstruct.graphs.generators import sample_prior_graphs
 from hiddenstruct.nn.masking import get_mask, original
 from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
+from hiddenstruct.nn.varlen import hidden_of
+from hiddenstruct.testing import reference_stack
 from hiddenstruct.training.packed import train_packed
 
 EPOCHS = 15
@@ -40,42 +43,21 @@ TRIALS_IN_PAPER_SWEEP = 800
 
 
 def step_cell_forward(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """The per-time-step baseline: loop over time and layers with masked weight matmuls."""
-    x = model.embedding(codes)
+    """The per-time-step baseline: loop over time and layers with masked weight matmuls
+    (the reference cells of ``hiddenstruct.testing``, DAG-wired)."""
     layers_ = list(model.rnn.layers)
-    mode = layers_[0].mode
-    batch, steps = codes.shape
-    hs = [x.new_zeros(batch, layer.hidden_size) for layer in layers_]
-    cs = [x.new_zeros(batch, layer.hidden_size) for layer in layers_]
-    weights = []
-    for layer in layers_:
-        w_ih = original(layer, "weight_ih") * _mask(layer, "weight_ih")
-        w_hh = original(layer, "weight_hh") * _mask(layer, "weight_hh")
-        weights.append((w_ih, w_hh, layer.bias_ih, layer.bias_hh))
-    for t in range(steps):
-        alive = (t < lengths).to(x.device, x.dtype)[:, None]
-        below = [x[:, t]]
-        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
-            inp = below[0] if li == 0 else torch.cat(below[1:], dim=1)
-            gi = inp @ w_ih.t() + b_ih
-            gh = hs[li] @ w_hh.t() + b_hh
-            if mode == "GRU":
-                r_i, z_i, n_i = gi.chunk(3, 1)
-                r_h, z_h, n_h = gh.chunk(3, 1)
-                r, z = torch.sigmoid(r_i + r_h), torch.sigmoid(z_i + z_h)
-                new = (1 - z) * torch.tanh(n_i + r * n_h) + z * hs[li]
-            elif mode == "LSTM":
-                i, f, g, o = (gi + gh).chunk(4, 1)
-                c = torch.sigmoid(f) * cs[li] + torch.sigmoid(i) * torch.tanh(g)
-                cs[li] = alive * c + (1 - alive) * cs[li]
-                new = torch.sigmoid(o) * torch.tanh(cs[li])
-            elif mode == "RNN_RELU":
-                new = torch.relu(gi + gh)
-            else:
-                new = torch.tanh(gi + gh)
-            hs[li] = alive * new + (1 - alive) * hs[li]
-            below.append(hs[li])
-    return model.readout(hs[-1])
+    weights = [
+        (
+            original(layer, "weight_ih") * _mask(layer, "weight_ih"),
+            original(layer, "weight_hh") * _mask(layer, "weight_hh"),
+            layer.bias_ih,
+            layer.bias_hh,
+        )
+        for layer in layers_
+    ]
+    x = model.embedding(codes)
+    _, states = reference_stack(layers_[0].mode, weights, x, lengths, dag=True)
+    return model.readout(hidden_of(states[-1]))
 
 
 def _mask(module: nn.Module, name: str) -> torch.Tensor:

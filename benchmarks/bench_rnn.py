@@ -1,4 +1,4 @@
-"""MaskedRNN (fused kernels) vs. a per-step masked reference cell, training on Reber strings.
+"""MaskedRNN (native engine) vs. a per-step masked reference cell, training on Reber strings.
 
 Workload per measurement ("epoch-equivalent"): ``--batches`` training steps (default 30,
 ``--quick`` 8) of the paper's base model — embedding (ASCII codes, dim 16) → 3 recurrent
@@ -6,40 +6,45 @@ layers of 50 units → linear readout — batch 32, Adam lr 1e-3, cross-entropy,
 strings from ``hiddenstruct.data.reber`` (seeded; variable lengths, padded). Every i2h and
 h2h weight carries a 50 % random mask. Both sides start from identical weights and masks:
 
-* ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU every mode runs the whole stack
-  as one node on the packed batch (``MaskedRNN.encode`` → ``hiddenstruct.nn.rnn_stack``),
-  by default on the C++ kernels of ``hiddenstruct.nn.rnn_native`` (one call per forward
-  and per backward); on CUDA cuDNN (see docs/recurrent.md). Further lines per mode time,
-  in the same run, the TorchScript fallback of the same node (``[torchscript]``,
-  ``HIDDENSTRUCT_NATIVE=0``) and PyTorch's CPU kernels (``[fused_cpu=False]``, oneDNN for
-  LSTM);
+* ours: ``SequenceClassifier(MaskedRNN(...))`` — on CPU the whole stack is one node of the
+  C++ engine (``hiddenstruct.nn.rnn_native``: one call per forward and per backward); on
+  CUDA cuDNN (see docs/recurrent.md). A ``[pytorch kernels]`` line times, in the same run,
+  the fallback: PyTorch's own kernels on the masked weights (``fused_cpu=False``);
 * baseline: the approach of the paper's code — a Python loop over the padded time steps in
-  which each step's cell multiplies weights by masks (``W ⊙ M``, ``U ⊙ M``) and does the
-  matmuls; each sequence's final state is then read at its true last step.
+  which each step's cell (``hiddenstruct.testing.reference_step``) multiplies weights by
+  masks (``W ⊙ M``, ``U ⊙ M``) and does the matmuls; each sequence's final state is then
+  read at its true last step.
 
 A check before timing makes sure both sides compute the same logits (1e-4).
 Prints ``mode: ours X s, baseline Y s, ratio R`` (medians) for all four modes, and a
 ``mode [dense floor]`` line: the time of only the matrix products that any dense fp32
 implementation of the workload must do (per layer: the input projection over all steps, one
-``h·W_hh`` and one ``dg·W_hh`` product per step, ``dW_ih``, ``dW_hh`` and ``dx`` over all steps;
-TorchScript loops, preallocated outputs) plus the Adam steps, with no elementwise gate
-math at all. Its ratio is an upper bound on the speed-up any such kernel can reach here.
+``h·W_hhᵀ`` and one ``dg·W_hh`` product per step, ``dW_ih``, ``dW_hh`` and ``dx`` over all steps;
+preallocated outputs, a plain Python loop over steps) plus the Adam steps, with no
+elementwise gate math at all; ``ours / floor`` is printed next to it.
+``mode [inference vs torch.nn.GRU]``: the forward only, every step's output
+(``MaskedRNN.forward`` on the embedded batch with its lengths, no autograd) against
+PyTorch's own ``nn.GRU`` / ``nn.LSTM`` / ``nn.RNN`` of the same sizes without masks on the same
+packed batch (``pack_padded_sequence`` → module → ``pad_packed_sequence``, what a user
+would run); a ratio ≥ 1 means the masked model costs no more than PyTorch's dense one.
 Run: ``python benchmarks/bench_rnn.py [--quick] [--batches N] [--repeats R] [--threads T]``.
-Timings on a shared machine are noisy: runs of both sides are interleaved.
+Timings on a shared machine are noisy: runs of all sides are interleaved.
 """
 
 from __future__ import annotations
 
 import copy
-import os
+import statistics
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
 from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask, rnn_native
 from hiddenstruct.nn.rnn import MODES, MaskedRNN
+from hiddenstruct.testing import reference_step
 
 try:
     from common import bench_parser, measure, repeats_of, report
@@ -49,24 +54,6 @@ except ImportError:  # imported as benchmarks.bench_rnn
 HIDDEN = [50, 50, 50]
 EMBEDDING = 16
 BATCH = 32
-
-
-def _cell(mode: str, x_t, state, w_ih, w_hh, b_ih, b_hh):
-    if mode == "LSTM":
-        h, c = state
-        i, f, g, o = (x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, (h, c)
-    if mode == "GRU":
-        xr, xz, xn = (x_t @ w_ih.T + b_ih).chunk(3, dim=1)
-        hr, hz, hn = (state @ w_hh.T + b_hh).chunk(3, dim=1)
-        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-        h = (1 - z) * torch.tanh(xn + r * hn) + z * state
-        return h, h
-    pre = x_t @ w_ih.T + b_ih + state @ w_hh.T + b_hh
-    h = torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)
-    return h, h
 
 
 class StepLoopClassifier(nn.Module):
@@ -94,16 +81,13 @@ class StepLoopClassifier(nn.Module):
             state = (h, h) if rnn.mode == "LSTM" else h
             outputs = []
             for t in range(steps):
-                out, state = _cell(
+                out, state = reference_step(
                     rnn.mode, x[:, t], state, w_ih * m_ih, w_hh * m_hh, layer.bias_ih, layer.bias_hh
                 )
                 outputs.append(out)
             x = torch.stack(outputs, dim=1)
         last = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, x.shape[-1])
         return self.model.readout(x.gather(1, last).squeeze(1))
-
-
-GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
 def _step_products(h: torch.Tensor, g: torch.Tensor, w_hh: torch.Tensor, steps: int) -> None:
@@ -122,11 +106,10 @@ def dense_floor(model: SequenceClassifier, data):
 
     All operands are made here, before timing; the returned function does the products.
     """
-    step_products = torch.jit.script(_step_products)
     params = list(model.parameters())
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
-    sizes, gates = [EMBEDDING, *HIDDEN], GATES[model.rnn.mode]
+    sizes, gates = [EMBEDDING, *HIDDEN], MODES[model.rnn.mode].gates
     work = []
     for codes, _, _ in data:
         steps = codes.shape[1]
@@ -140,7 +123,7 @@ def dense_floor(model: SequenceClassifier, data):
         opt = torch.optim.Adam(params, lr=1e-3)
         for i, (steps, x, w_ih, w_hh, states, d_g) in enumerate(work):
             torch.mm(x, w_ih.t())
-            step_products(states[:BATCH], d_g[:BATCH], w_hh, steps)
+            _step_products(states[:BATCH], d_g[:BATCH], w_hh, steps)
             torch.mm(d_g.t(), x), torch.mm(d_g.t(), states), torch.mm(d_g, w_ih)
             if i % len(HIDDEN) == len(HIDDEN) - 1:
                 opt.step()
@@ -185,21 +168,31 @@ def train_steps(model: nn.Module, data) -> None:
         torch.cuda.synchronize()
 
 
-def without_native(run):
-    """``run`` with the native kernels switched off (the TorchScript fallback)."""
+def torch_module(mode: str) -> nn.Module:
+    """PyTorch's own recurrent module of the benchmark's sizes (no masks)."""
+    kinds = {"GRU": nn.GRU, "LSTM": nn.LSTM}
+    cls = kinds.get(mode, nn.RNN)
+    extra = {} if mode in kinds else {"nonlinearity": mode.removeprefix("RNN_").lower()}
+    return cls(EMBEDDING, HIDDEN[0], num_layers=len(HIDDEN), batch_first=True, **extra)
 
-    def wrapped() -> None:
-        before = os.environ.get(rnn_native.ENV_SWITCH)
-        os.environ[rnn_native.ENV_SWITCH] = "0"
-        try:
-            run()
-        finally:
-            if before is None:
-                del os.environ[rnn_native.ENV_SWITCH]
-            else:
-                os.environ[rnn_native.ENV_SWITCH] = before
 
-    return wrapped
+def inference_runs(model: SequenceClassifier, data):
+    """Forward-only runs, every step's output: ours and PyTorch's module (same sizes)."""
+    reference = torch_module(model.rnn.mode).to(data[0][0].device)
+    inputs = [(model.embedding(codes).detach(), lengths) for codes, lengths, _ in data]
+
+    def ours() -> None:
+        with torch.no_grad():
+            for x, lengths in inputs:
+                model.rnn(x, lengths)
+
+    def pytorch() -> None:
+        with torch.no_grad():
+            for x, lengths in inputs:
+                packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                pad_packed_sequence(reference(packed)[0], batch_first=True)
+
+    return ours, pytorch
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-compare-kernels",
         action="store_true",
-        help="skip the extra lines timing MaskedRNN's other CPU paths (TorchScript, fused_cpu)",
+        help="skip the line timing the fallback (PyTorch's kernels on masked weights)",
     )
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1: steadier; 0: torch default)"
@@ -230,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         f"# {n_batches} batches x {BATCH} Reber strings ({steps} padded steps in all), "
         f"embedding {EMBEDDING} -> {len(HIDDEN)}x{HIDDEN[0]}, 50% masks, Adam; device {device}; "
         f"{torch.get_num_threads()} thread(s); median of {repeats}; "
-        f"CPU stack engine: {'native C++' if native else 'TorchScript'}"
+        f"CPU engine: {'native C++' if native else 'PyTorch kernels (native unusable)'}"
     )
     for mode in args.modes.split(","):
         model = build(mode.strip(), args.seed, device)
@@ -241,30 +234,30 @@ def main(argv: list[str] | None = None) -> None:
         if gap > 1e-4:
             raise SystemExit(f"{mode}: fused and step-loop models disagree by {gap:.2e}")
         sides = {"ours": model, "baseline": baseline}
-        if not args.no_compare_kernels and device.type == "cpu":
-            other = copy.deepcopy(model)  # the other CPU path, for a same-run comparison
-            other.rnn.fused_cpu = not other.rnn._use_stack(codes.new_empty(0, dtype=torch.float))
+        if not args.no_compare_kernels and device.type == "cpu" and native:
+            other = copy.deepcopy(model)  # the fallback, for a same-run comparison
+            other.rnn.fused_cpu = False
             sides["other"] = other
         runs = {name: lambda m=side: train_steps(m, data) for name, side in sides.items()}
-        if native and not args.no_compare_kernels:
-            runs["torchscript"] = without_native(runs["ours"])
         if device.type == "cpu":
             runs["floor"] = dense_floor(copy.deepcopy(model), data)
+        runs["infer"], runs["infer_torch"] = inference_runs(model, data)
         for run in runs.values():
-            run()  # warm-up (kernels, allocator, TorchScript)
+            run()  # warm-up (kernels, allocator)
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(repeats):  # interleaved, so load changes hit all sides alike
             for name, run in runs.items():
                 times[name] += measure(run, 1, warmup=0)
         name = mode.strip().upper()
         report(name, times["ours"], times["baseline"])
-        if "torchscript" in times:
-            report(f"{name} [torchscript]", times["torchscript"], times["baseline"])
         if "other" in times:
-            label = f"{name} [fused_cpu={sides['other'].rnn.fused_cpu}]"
-            report(label, times["other"], times["baseline"])
+            report(f"{name} [pytorch kernels]", times["other"], times["baseline"])
         if "floor" in times:
             report(f"{name} [dense floor]", times["floor"], times["baseline"])
+            ratio = statistics.median(times["ours"]) / statistics.median(times["floor"])
+            print(f"{name} [ours / dense floor]: {ratio:.2f} (target <= 1.5)")
+        cls = type(torch_module(name)).__name__
+        report(f"{name} [inference vs torch.nn.{cls}]", times["infer"], times["infer_torch"])
 
 
 if __name__ == "__main__":

@@ -41,13 +41,21 @@ def test_report_embeds_figures_and_tables(tmp_path, capsys):
     assert code == 0
     page = output.read_text()
     sections = re.findall(r"<h2>(.*?)</h2>", page)
-    assert sections == ["trials", "overview", "prune-ffn", "reber-rnn"]
+    assert sections == [
+        "Contents",
+        "Trials in the store",
+        "§4.1 Pruning feed-forward networks",
+        "Other outputs: reber-rnn",
+        "Files at the top level",
+    ]
     images = re.findall(r'src="data:(image/[a-z+]+);base64,([A-Za-z0-9+/=]+)"', page)
     assert [mime for mime, _ in images] == ["image/png"]  # svg twin of a png is not repeated
     assert base64.b64decode(images[0][1]) == (root / "prune-ffn" / "curve.png").read_bytes()
     assert "<td>0.9</td>" in page and "sub/metrics.csv" in page
-    assert "&quot;name&quot;: &quot;&lt;gru&gt;&quot;" in page  # JSON shown, escaped
-    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing external
+    assert "<td>&lt;gru&gt;</td>" in page  # JSON shown as an escaped key/value table
+    links = re.findall(r'href="(?!#)([^"]+)"', page)
+    assert links and all((output.parent / href).is_file() for href in links)  # full CSVs
+    assert not re.search(r'src="(?!data:)', page)  # images embedded
 
 
 def test_report_errors(tmp_path, capsys):

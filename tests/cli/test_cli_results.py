@@ -80,6 +80,8 @@ def test_show_by_prefix_and_errors(store_path, capsys):
     store = TrialStore(store_path)
     target = store.trials("alpha")[0]
     assert main(["results", "show", "--store", str(store_path), target.hash[:10]]) == 0
+    assert f"trial {target.hash}" in capsys.readouterr().out
+    assert main(["results", "show", "--store", str(store_path), target.hash[:10], "--json"]) == 0
     assert f'"hash": "{target.hash}"' in capsys.readouterr().out
     assert main(["results", "show", "--store", str(store_path), "zzzz"]) == 2
     assert "no trial" in capsys.readouterr().err

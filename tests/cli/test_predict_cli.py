@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hiddenstruct.cli.main import main
-from hiddenstruct.predict import evaluate_regressors
+from hiddenstruct.predict import R2_COLUMNS, evaluate_regressors
 
 
 def _meta_csv(path, rows: int = 80, seed: int = 0):
@@ -53,7 +53,8 @@ def test_round_trip_writes_r2_correlations_and_importances(tmp_path, capsys):
     ]
     assert main(argv) == 0
     scores = pd.read_csv(r2)
-    assert list(scores.columns) == ["group", "regressor", "split_r2", "cv_r2_mean", "cv_r2_std"]
+    assert list(scores.columns) == list(R2_COLUMNS)
+    assert scores.notes.isna().all()  # nothing undefined here: an empty notes field
     assert sorted(set(scores.group)) == ["GRU", "RNN_TANH"]
     assert set(scores.regressor) == {"bayesian_ridge", "random_forest", "adaboost"}
     assert (scores[scores.regressor == "bayesian_ridge"].split_r2 > 0.99).all()
@@ -65,8 +66,9 @@ def test_round_trip_writes_r2_correlations_and_importances(tmp_path, capsys):
         "edges",
         "nodes_betweenness_var",
     ]  # default: property columns only
-    assert list(table.columns) == ["GRU", "RNN_TANH"]
-    assert (table.loc["nodes"] > 0).all() and (table.loc["nodes_betweenness_var"] < 0).all()
+    assert list(table.columns) == ["GRU", "RNN_TANH", "notes"]
+    groups = table[["GRU", "RNN_TANH"]]
+    assert (groups.loc["nodes"] > 0).all() and (groups.loc["nodes_betweenness_var"] < 0).all()
     importances = pd.read_csv(imp)
     assert list(importances.columns) == ["group", "regressor", "method", "feature", "importance"]
     assert set(importances.feature) == {"nodes", "edges", "nodes_betweenness_var"}

@@ -21,7 +21,8 @@ from hiddenstruct.experiments.executors import (
     run_trials,
     trial_seed,
 )
-from hiddenstruct.experiments.store import TrialStore, config_hash
+from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.training.progress import progress_enabled
 
 
@@ -64,7 +65,11 @@ def test_sequential_and_process_pool_give_identical_results(tmp_path):
         "t", CONFIGS, tiny_training_trial, TrialStore(tmp_path / "b.sqlite"), ProcessPoolExecutor(2)
     )
     assert [r.status for r in local] == ["done"] * len(CONFIGS)
-    assert [r.hash for r in local] == [r.hash for r in pooled] == [config_hash(c) for c in CONFIGS]
+    assert (
+        [r.hash for r in local]
+        == [r.hash for r in pooled]
+        == [trial_identity("t", c) for c in CONFIGS]
+    )
     assert [r.result for r in local] == [r.result for r in pooled]
     # different seeds really give different results (the comparison above is not vacuous)
     assert local[0].result != local[1].result

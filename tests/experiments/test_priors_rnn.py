@@ -113,9 +113,10 @@ def test_outputs(tmp_path):
         "graph_seed",
     ]
     table = pd.read_csv(written["table 1"]).set_index("property")
-    assert list(table.index) == list(PROPERTY_NAMES) and list(table.columns) == ["GRU"]
+    assert list(table.index) == list(PROPERTY_NAMES) and list(table.columns) == ["GRU", "notes"]
     r2 = pd.read_csv(written["R² table"])
-    assert list(r2.columns) == ["group", "regressor", "split_r2", "cv_r2_mean", "cv_r2_std"]
+    assert list(r2.columns[:5]) == ["group", "regressor", "split_r2", "cv_r2_mean", "cv_r2_std"]
+    assert "notes" in r2.columns  # undefined scores carry their reason
     assert (tmp_path / "out" / "figure7.png").stat().st_size > 1000
     few = write_outputs(rows[:4], tmp_path / "few")
     assert few["R² table"].startswith("skipped")

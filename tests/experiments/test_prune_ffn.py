@@ -6,8 +6,10 @@ import csv
 
 from hiddenstruct.experiments.executors import run_trials
 from hiddenstruct.experiments.prune_ffn import (
+    BASE_EXPERIMENT,
     EXPERIMENT,
     PruneFFNConfig,
+    attach_bases,
     ffn_table,
     ffn_trial,
     run_prune_ffn,
@@ -33,7 +35,8 @@ def test_interrupted_run_resumes_without_rerunning_finished_trials(tmp_path):
     configs = trial_configs(TINY)
     assert len(configs) == 2 * 2  # methods × with/without retraining
     # "interrupted" sweep: only the first two trials got to run
-    first = run_trials(EXPERIMENT, configs[:2], ffn_trial, store, progress=False)
+    linked = attach_bases(configs[:2], store, progress=False)
+    first = run_trials(EXPERIMENT, linked, ffn_trial, store, progress=False)
     before = {r.hash: (r.attempts, r.finished_at) for r in first}
     written = run_prune_ffn(TINY, store, tmp_path / "out", progress=False)
     records = store.trials(EXPERIMENT)
@@ -42,6 +45,8 @@ def test_interrupted_run_resumes_without_rerunning_finished_trials(tmp_path):
         if r.hash in before:
             assert (r.attempts, r.finished_at) == before[r.hash]
     assert written["trials"] == "4/4 done"
+    (base,) = store.trials(BASE_EXPERIMENT)  # one (architecture, seed): one base, trained once
+    assert base.status == "done" and base.attempts == 1
     for key in ("curves", "table", "figure2a_8_relative"):
         assert (tmp_path / "out").joinpath(written[key]).exists()
 
@@ -63,12 +68,11 @@ def test_interrupted_run_resumes_without_rerunning_finished_trials(tmp_path):
 
 def test_trials_are_reproducible_and_obd_uses_exact_diagonal(tmp_path):
     configs = [c for c in trial_configs(TINY) if c["method"] == "obd" and not c["retrain"]]
-    a = run_trials(
-        EXPERIMENT, configs, ffn_trial, TrialStore(tmp_path / "a.sqlite"), progress=False
-    )
-    b = run_trials(
-        EXPERIMENT, configs, ffn_trial, TrialStore(tmp_path / "b.sqlite"), progress=False
-    )
+    a_store, b_store = TrialStore(tmp_path / "a.sqlite"), TrialStore(tmp_path / "b.sqlite")
+    a_linked = attach_bases(configs, a_store, progress=False)
+    b_linked = attach_bases(configs, b_store, progress=False)
+    a = run_trials(EXPERIMENT, a_linked, ffn_trial, a_store, progress=False)
+    b = run_trials(EXPERIMENT, b_linked, ffn_trial, b_store, progress=False)
     assert a[0].result["points"] == b[0].result["points"]
     assert a[0].result["criterion_details"]["hessian_diagonal"] == "exact"
 
@@ -103,6 +107,15 @@ def test_table_reads_exact_checkpoints():
     assert entry["acc@50%"] == 0.7 and abs(entry["std@50%"] - 0.1414) < 1e-3
     assert entry["acc@90%"] != entry["acc@90%"]  # NaN: no step landed there
     assert entry["std@90%"] != entry["std@90%"]
+    assert (entry["n@50%"], entry["n@90%"], entry["repeats"]) == (2, 0, 2)
+    assert entry["notes"] == "@90%: no values" and entry["below_chance"] == 0
+    # one repeat: the std is undefined (NaN with a reason), not 0.0
+    (single,) = ffn_table([r for r in rows if r["repeat"] == 0], (0.5,))
+    assert single["acc@50%"] == 0.8 and single["std@50%"] != single["std@50%"]
+    assert "one repeat" in single["notes"]
+    at_chance = [{**r, "accuracy": 0.11} if r["step"] == 0 else r for r in rows]
+    (flagged,) = ffn_table(at_chance, (0.5,))
+    assert flagged["below_chance"] == 2 and "at chance level" in flagged["notes"]
 
 
 def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):

@@ -13,7 +13,7 @@ from hiddenstruct.experiments.store import TrialStore
 
 TINY = PruneRNNConfig(
     modes=("GRU",),
-    n=120,
+    reber_n=120,
     embedding_dim=4,
     hidden_sizes=(4,),
     base_epochs=1,

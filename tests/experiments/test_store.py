@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.migration import SCHEMA_VERSION
 from hiddenstruct.experiments.store import (
     TrialStore,
     added_field,
@@ -93,7 +95,7 @@ def test_bad_configs_raise(bad):
 def test_life_cycle_and_claim_rules(tmp_path):
     store = TrialStore(tmp_path / "s.sqlite")
     h = store.register("exp", {"lr": 0.1})
-    assert h == config_hash({"lr": 0.1})
+    assert h == trial_identity("exp", {"lr": 0.1})  # identity = experiment + config
     assert store.register("exp", {"lr": 0.1}) == h  # idempotent
     assert store.get(h).status == "pending"
     assert store.claim(h) == 1
@@ -199,7 +201,7 @@ def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "s.sqlite"
     TrialStore(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(HiddenstructError, match="schema version 99"):
         TrialStore(path)

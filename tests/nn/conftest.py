@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hiddenstruct.nn import get_mask, rnn_native
+from hiddenstruct.nn import get_mask, native
 
 
 @pytest.fixture
@@ -24,11 +24,11 @@ def assert_mask_gradients():
     return check
 
 
-@pytest.fixture(params=["native", "torchscript"])
+@pytest.fixture(params=["native", "pytorch"])
 def engine(request, monkeypatch):
-    """Runs a test on the C++ recurrent kernels and on the fallback (``HIDDENSTRUCT_NATIVE=0``:
-    TorchScript for MaskedRNN stacks, PyTorch's kernels for GraphRNN and packed models)."""
-    if request.param == "native" and rnn_native.library() is None:
+    """Runs a test on the C++ engine and on the fallback (``HIDDENSTRUCT_NATIVE=0``:
+    PyTorch's kernels on masked weights)."""
+    if request.param == "native" and native.library() is None:
         pytest.skip("no C++ compiler: the native kernels are not built")
-    monkeypatch.setenv(rnn_native.ENV_SWITCH, "1" if request.param == "native" else "0")
+    monkeypatch.setenv(native.ENV_SWITCH, "1" if request.param == "native" else "0")
     return request.param

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import networkx as nx
 import pytest
 import torch
@@ -170,3 +172,24 @@ def test_cuda_models_match_cpu():
         assert torch.allclose(to_sparse(compact(gpu))(xg).cpu(), expected, atol=1e-4)
         gpu(xg).sum().backward()
         assert to_graph(gpu).number_of_edges() == to_graph(model.cpu()).number_of_edges()
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "identity"])
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_csr_chain_equals_the_per_layer_path(activation, batch, dtype, engine):
+    torch.manual_seed(3)
+    model = MaskedDeepFFN(60, 4, [80, 30], activation=activation).to(dtype)
+    for layer in model.layers:
+        apply_mask(layer, "weight", (torch.rand_like(layer.weight) < 0.1).to(dtype))
+    fast = to_sparse(compact(model))
+    x = torch.randn(batch, 60, dtype=dtype)
+    with torch.no_grad():
+        got, want = fast(x), model(x)
+    torch.testing.assert_close(got, want, atol=1e-5 if dtype == torch.float32 else 1e-12, rtol=0)
+    assert (fast.__dict__.get("_chain") is not None) == (engine == "native")
+    copied = copy.deepcopy(fast)  # a copy rebuilds its own operands, never shares pointers
+    assert copied.__dict__.get("_chain") is None
+    torch.testing.assert_close(copied(x), got, atol=0, rtol=0)
+    del fast
+    torch.testing.assert_close(copied(x), got, atol=0, rtol=0)

@@ -123,21 +123,21 @@ def test_round_trip_graph_to_model_to_graph():
     G = nx.gnp_random_graph(30, 0.2, seed=7)
     G.add_node(99)  # an isolated vertex is kept
     net = GraphNet(G, 3, 2)
-    H = to_graph(net)
+    H = to_graph(net, hidden_only=True)
     D = to_dag(G)
     assert set(H.nodes) == set(D.nodes) and set(H.edges) == set(D.edges)
     again = GraphNet(H, 3, 2)
-    assert set(to_graph(again).edges) == set(D.edges)
+    assert set(to_graph(again, hidden_only=True).edges) == set(D.edges)
     assert again.vertices == net.vertices
     assert all(H.nodes[v]["layer"] == layer for layer, vs in enumerate(net.layers()) for v in vs)
-    assert nx.utils.graphs_equal(nx.DiGraph(to_graph(again).edges), nx.DiGraph(D.edges))
+    assert nx.utils.graphs_equal(nx.DiGraph(to_graph(again, hidden_only=True).edges), nx.DiGraph(D.edges))
 
 
 def test_structure_graph_drops_pruned_edges_and_adds_io():
     torch.manual_seed(0)
     net = GraphNet(nx.path_graph(4), 2, 3)
     apply_mask(net.edges, "weight", torch.tensor([1.0, 0.0, 1.0]))
-    H = to_graph(net)
+    H = to_graph(net, hidden_only=True)
     assert set(H.edges) == {(0, 1), (2, 3)}
     full = to_graph(net, include_io=True)
     assert full.number_of_nodes() == 4 + 2 + 3

@@ -14,60 +14,19 @@ from hiddenstruct.errors import GraphError
 from hiddenstruct.graphs import layer_index, to_dag
 from hiddenstruct.nn import apply_mask, get_mask, load_state_dict, masks
 from hiddenstruct.nn.graphrnn import GraphRNN
+from hiddenstruct.nn.varlen import hidden_of
+from hiddenstruct.testing import reference_stack
 
 pytestmark = pytest.mark.usefixtures("engine")  # C++ kernels and fallback
 
 ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
 
 
-def cell(mode, x_t, state, w_ih, w_hh, b_ih, b_hh):
-    """One step of the PyTorch cell equations; returns (h_new, new_state)."""
-    if mode == "LSTM":
-        h, c = state
-        i, f, g, o = (x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, (h, c)
-    if mode == "GRU":
-        xr, xz, xn = (x_t @ w_ih.T + b_ih).chunk(3, dim=1)
-        hr, hz, hn = (state @ w_hh.T + b_hh).chunk(3, dim=1)
-        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-        h = (1 - z) * torch.tanh(xn + r * hn) + z * state
-        return h, h
-    pre = x_t @ w_ih.T + b_ih + state @ w_hh.T + b_hh
-    h = torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)
-    return h, h
-
-
 def reference_layer_states(net: GraphRNN, x, lengths):
     """Per time step, per layer: layer l reads [h_t^0; …; h_t^{l−1}] of the same step."""
-    batch, steps, _ = x.shape
-    states = []
-    for layer in net.layers:
-        h = torch.zeros(batch, layer.hidden_size)
-        states.append((h, h.clone()) if net.mode == "LSTM" else h)
-    for t in range(steps):
-        alive = (t < lengths).unsqueeze(1)
-        current = []
-        for li, layer in enumerate(net.layers):
-            inp = x[:, t] if li == 0 else torch.cat(current, dim=1)
-            h, new = cell(
-                net.mode,
-                inp,
-                states[li],
-                layer.weight_ih,
-                layer.weight_hh,
-                layer.bias_ih,
-                layer.bias_hh,
-            )
-            if net.mode == "LSTM":
-                states[li] = tuple(
-                    torch.where(alive, a, b) for a, b in zip(new, states[li], strict=True)
-                )
-            else:
-                states[li] = torch.where(alive, new, states[li])
-            current.append(h)
-    return [s[0] if isinstance(s, tuple) else s for s in states]
+    weights = [layer.weights() for layer in net.layers]
+    _, states = reference_stack(net.mode, weights, x, lengths, dag=True)
+    return [hidden_of(s) for s in states]
 
 
 def skip_dag() -> nx.DiGraph:
@@ -260,7 +219,7 @@ def test_to_graph_uses_structure_graph():
 
     G = nx.barabasi_albert_graph(12, 2, seed=2)
     net = GraphRNN(G, input_size=3, mode="LSTM")
-    assert set(to_graph(net).edges) == set(to_dag(G).edges)
+    assert set(to_graph(net, hidden_only=True).edges) == set(to_dag(G).edges)
     clf = SequenceClassifier(MaskedRNN(4, [3, 2], "GRU"), num_classes=2)
     full = to_graph(clf, include_io=True)
     assert full.number_of_edges() == 4 * 3 + 3 * 2 + 2 * 2

@@ -1,4 +1,4 @@
-"""MaskedRNN against a plain per-time-step reference cell written here, masks, state, copies."""
+"""MaskedRNN against the per-time-step reference cells (hiddenstruct.testing), masks, state, copies."""
 
 from __future__ import annotations
 
@@ -14,60 +14,15 @@ from hypothesis import strategies as st
 from hiddenstruct.nn import apply_mask, get_mask, load_state_dict, masks
 from hiddenstruct.nn.classifier import SequenceClassifier
 from hiddenstruct.nn.rnn import MODES, MaskedRNN, get_mode, hidden_of
+from hiddenstruct.testing import reference_stack
 
 ALL_MODES = ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"]
 
 
 # ---------------------------------------------------------------- reference implementation
-def reference_step(mode, x_t, state, w_ih, w_hh, b_ih, b_hh):
-    """One time step of the PyTorch cell equations, with explicit gate arithmetic."""
-    if mode == "LSTM":
-        h, c = state
-        gates = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-        i, f, g, o = gates.chunk(4, dim=1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new)
-        return h_new, (h_new, c_new)
-    if mode == "GRU":
-        h = state
-        xr, xz, xn = (x_t @ w_ih.T + b_ih).chunk(3, dim=1)
-        hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3, dim=1)
-        r = torch.sigmoid(xr + hr)
-        z = torch.sigmoid(xz + hz)
-        n = torch.tanh(xn + r * hn)
-        h_new = (1 - z) * n + z * h
-        return h_new, h_new
-    pre = x_t @ w_ih.T + b_ih + state @ w_hh.T + b_hh
-    h_new = torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)
-    return h_new, h_new
-
-
-def reference_forward(model: MaskedRNN, x, lengths):
-    """Loop over time and layers; a sequence's state stops changing after its last step."""
-    batch, steps, _ = x.shape
-    lengths = torch.as_tensor(lengths)
-    inp = x
-    finals = []
-    for layer in model.layers:
-        w_ih, w_hh = layer.weight_ih, layer.weight_hh  # masked (parametrized) weights
-        h = torch.zeros(batch, layer.hidden_size)
-        state = (h, h.clone()) if model.mode == "LSTM" else h
-        outputs = []
-        for t in range(steps):
-            out_t, new_state = reference_step(
-                model.mode, inp[:, t], state, w_ih, w_hh, layer.bias_ih, layer.bias_hh
-            )
-            alive = (t < lengths).unsqueeze(1)
-            if model.mode == "LSTM":
-                state = tuple(
-                    torch.where(alive, n, o) for n, o in zip(new_state, state, strict=True)
-                )
-            else:
-                state = torch.where(alive, new_state, state)
-            outputs.append(torch.where(alive, out_t, torch.zeros_like(out_t)))
-        inp = torch.stack(outputs, dim=1)
-        finals.append(state)
-    return inp, finals
+def reference_forward(model: MaskedRNN, x, lengths, hx=None):
+    """The per-step reference cells of :mod:`hiddenstruct.testing` on the model's masked weights."""
+    return reference_stack(model.mode, [layer.weights() for layer in model.layers], x, lengths, hx)
 
 
 def random_masks(model: MaskedRNN, fraction: float, seed: int) -> None:
@@ -90,16 +45,24 @@ def assert_states_close(a, b, atol=1e-5):
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("variable", [False, True])
-def test_matches_reference_cell(mode, masked, variable):
+@pytest.mark.parametrize("initial", [False, True])
+def test_matches_reference_cell(mode, masked, variable, initial, engine):
     torch.manual_seed(1)
     model = MaskedRNN(6, [9, 5, 7], mode)
     if masked:
         random_masks(model, 0.5, seed=3)
     x = torch.randn(5, 8, 6)
     lengths = torch.tensor([8, 3, 5, 1, 7]) if variable else torch.full((5,), 8)
+    hx = None
+    if initial:
+        hx = [layer.zero_state(5, x) for layer in model.layers]
+        hx = [
+            tuple(torch.randn_like(t) for t in s) if isinstance(s, tuple) else torch.randn_like(s)
+            for s in hx
+        ]
     with torch.no_grad():
-        out, states = model(x, lengths if variable else None)
-        ref_out, ref_states = reference_forward(model, x, lengths)
+        out, states = model(x, lengths if variable else None, hx)
+        ref_out, ref_states = reference_forward(model, x, lengths, hx)
     assert out.shape == (5, 8, 7)
     torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=0)
     assert len(states) == 3
@@ -109,8 +72,7 @@ def test_matches_reference_cell(mode, masked, variable):
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("batch_first", [True, False])
-def test_encode_equals_reference_final_hidden(mode, batch_first):
-    """``encode`` may take the padded fast path (LSTM on CPU); it must give the same h."""
+def test_encode_equals_reference_final_hidden(mode, batch_first, engine):
     torch.manual_seed(14)
     model = MaskedRNN(5, [6, 4], mode, batch_first=batch_first)
     random_masks(model, 0.6, seed=5)
@@ -122,7 +84,7 @@ def test_encode_equals_reference_final_hidden(mode, batch_first):
 
 
 @pytest.mark.parametrize("mode", ["GRU", "LSTM"])
-@pytest.mark.parametrize("fused_cpu", [None, False])  # whole-stack node / PyTorch (oneDNN)
+@pytest.mark.parametrize("fused_cpu", [None, False])  # the engine / PyTorch's kernels
 def test_encode_gradients_equal_packed_path(mode, fused_cpu):
     torch.manual_seed(15)
     model = MaskedRNN(4, [5, 3], mode, fused_cpu=fused_cpu)
@@ -160,7 +122,7 @@ def test_padded_steps_are_zero_and_padding_values_ignored(mode):
 
 
 @pytest.mark.parametrize("mode", ["GRU", "LSTM"])
-def test_initial_state_is_used(mode):
+def test_initial_state_is_used(mode, engine):
     torch.manual_seed(3)
     model = MaskedRNN(3, [4, 2], mode)
     x = torch.randn(2, 5, 3)
@@ -283,7 +245,7 @@ def test_deepcopy_is_independent():
 def test_mode_registry_is_case_insensitive_and_lists_valid_modes():
     assert get_mode("lstm") is MODES["LSTM"]
     assert MaskedRNN(2, [3], "Rnn_Relu").mode == "RNN_RELU"
-    with pytest.raises(ValueError, match="RNN_TANH, RNN_RELU, GRU, LSTM"):
+    with pytest.raises(ValueError, match="RNN_TANH, RNN_RELU, LSTM, GRU"):
         MaskedRNN(2, [3], "transformer")
 
 
@@ -299,7 +261,7 @@ def test_bad_inputs_raise_value_errors():
         MaskedRNN(2, [], "GRU")
 
 
-@pytest.mark.parametrize("fused_cpu", [None, False])  # whole-stack node / padded oneDNN path
+@pytest.mark.parametrize("fused_cpu", [None, False])  # the engine / PyTorch's kernels
 @pytest.mark.parametrize("mode", ["GRU", "LSTM"])
 def test_encode_rejects_bad_inputs_on_every_path(mode, fused_cpu):
     model = MaskedRNN(2, [3], mode, fused_cpu=fused_cpu)
@@ -404,6 +366,7 @@ def test_classifier_validates_its_parts():
     seed=st.integers(0, 1000),
 )
 def test_random_shapes_match_reference(mode, sizes, lengths, keep, seed):
+    """On the default engine (the native one where built)."""
     torch.manual_seed(seed)
     model = MaskedRNN(3, sizes, mode)
     random_masks(model, keep, seed=seed)

@@ -238,7 +238,7 @@ def test_scope_by_names_and_predicate_and_distributed_criterion():
     assert list(targets) == ["layers.2.weight"]
     saliency = make_criterion("magnitude_distributed").scores(model, resolve_scope(model))
     w = model.layers[0].weight.detach().double()
-    torch.testing.assert_close(saliency.scores["layers.0.weight"], w.abs() / w.std())
+    torch.testing.assert_close(saliency.scores["layers.0.weight"], w.abs() / w.abs().std())
     with pytest.raises(UsageError, match="magnitude"):
         make_criterion("saliency-of-my-dreams")
 

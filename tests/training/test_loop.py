@@ -215,3 +215,29 @@ def test_evaluate_restores_training_mode_and_handles_empty():
 def test_forced_progress_display_runs(capsys):
     history = train(small_model(), separable_loader(), epochs=2, device="cpu", progress=True)
     assert len(history.epochs) == 2
+
+
+def test_step_hooks_see_every_step_with_gradients_before_and_after_the_update():
+    from hiddenstruct.training.loop import StepHook
+
+    class Recorder(StepHook):
+        def __init__(self):
+            self.calls = []
+
+        def before_step(self, ctx):
+            weight = next(ctx.model.parameters())
+            assert weight.grad is not None
+            self.before = weight.detach().clone()
+            self.calls.append(("before", ctx.step, ctx.epoch, ctx.total_steps))
+
+        def after_step(self, ctx):
+            weight = next(ctx.model.parameters())
+            assert not torch.equal(weight.detach(), self.before)  # the optimizer stepped
+            self.calls.append(("after", ctx.step, ctx.epoch, ctx.total_steps))
+
+    loader = separable_loader(n=64, batch_size=32)
+    hook = Recorder()
+    train(small_model(), loader, epochs=2, step_hooks=[hook], progress=False, device="cpu")
+    assert hook.calls == [
+        (kind, step, (step + 1) // 2, 4) for step in range(1, 5) for kind in ("before", "after")
+    ]

@@ -1,24 +1,25 @@
-"""``hiddenstruct experiment <name>``: one sub-command per paper experiment.
+"""``hiddenstruct experiment <name>``: one sub-command per registered paper experiment.
 
-Experiment modules register themselves by being listed in :data:`EXPERIMENT_MODULES`
-(module names under :mod:`hiddenstruct.cli`); each defines ``register(experiment_subparsers)``.
+Every option of ``experiment NAME`` is generated from the experiment's config dataclass
+(:mod:`hiddenstruct.experiments.config`): ``--kebab-case`` name, type, choices, help with the
+default and the paper preset's value, ``nargs`` for tuples, hidden aliases for old names. Then
+``--preset``, ``--config FILE.toml``, ``--print-config`` and the run options (``--output``,
+``--store``, ``--workers``, ``--executor``, ``--ray-address``) are added.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+from pathlib import Path
+from typing import Any
 
-# Explicit registry of experiment command modules, in help order (append yours).
-EXPERIMENT_MODULES: tuple[str, ...] = (
-    "experiment_priors_rnn",
-    "experiment_nas",
-    "experiment_prune_ffn",
-    "experiment_prune_rnn",
-)
+from hiddenstruct.cli.common import add_experiment_run_arguments
 
 
 def register(subparsers) -> None:
+    """Add ``experiment`` with one sub-command per registered experiment."""
+    from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment
+
     parser = subparsers.add_parser(
         "experiment",
         help="run one experiment of the paper (trials stored, figures written)",
@@ -26,11 +27,142 @@ def register(subparsers) -> None:
         "(--store) and skipped when already done; see `hiddenstruct experiment NAME --help`.",
     )
     experiments = parser.add_subparsers(dest="experiment_name", metavar="NAME")
-    for name in EXPERIMENT_MODULES:
-        importlib.import_module(f"hiddenstruct.cli.{name}").register(experiments)
+    for name in EXPERIMENTS:
+        add_experiment_parser(experiments, get_experiment(name))
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return " ".join("-".join(map(str, v)) if isinstance(v, tuple) else _shown(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _cli_type(spec):
+    """argparse ``type``: parse one string and check it against the field's choices / range."""
+    from hiddenstruct.experiments.config import element_problem, parse_element
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse_element(spec, text)
+        except (ValueError, argparse.ArgumentTypeError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        elements = (
+            value if spec.metadata.get("nargs") is None and isinstance(value, tuple) else (value,)
+        )
+        for element in elements:
+            problem = None if element is None or spec.nested else element_problem(spec, element)
+            if problem is not None:
+                raise argparse.ArgumentTypeError(problem)
+        return value
+
+    convert.__name__ = spec.scalar.__name__ if isinstance(spec.scalar, type) else "value"
+    return convert
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_cls: type, presets: dict) -> None:
+    """One option per config field (absent when not given), plus hidden old-name aliases."""
+    from hiddenstruct.experiments.config import field_specs
+
+    paper = presets.get("paper", {})  # values as given (not validated: that would import torch)
+    for spec in field_specs(config_cls):
+        meta = spec.metadata
+        nargs = meta.get("nargs", "auto")
+        nargs = ("+" if spec.is_tuple else None) if nargs == "auto" else nargs
+        shown = meta.get("show") or _shown
+        text = f"{meta.get('help', '')} (default: {shown(spec.default)}"
+        if spec.name in paper and paper[spec.name] != spec.default:
+            text += f"; paper: {shown(paper[spec.name])}"
+        # not given -> no attribute at all, so an explicit `none` can be told from absence
+        options = dict(dest=spec.name, type=_cli_type(spec), default=argparse.SUPPRESS, nargs=nargs)
+        if spec.scalar is bool and not meta.get("metavar"):
+            options["metavar"] = "{true,false}"
+        elif meta.get("metavar"):
+            options["metavar"] = meta["metavar"]
+        elif meta.get("choices"):
+            options["metavar"] = "{" + ",".join(map(str, meta["choices"])) + "}"
+        parser.add_argument(spec.option, help=(text + ")").replace("%", "%%"), **options)
+        for alias in meta.get("aliases", ()):
+            parser.add_argument(alias, help=argparse.SUPPRESS, **options)
+
+
+def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
+    """The ``experiment NAME`` parser of an experiment module, generated from its config."""
+    parser = subparsers.add_parser(module.NAME, help=module.HELP, description=module.DESCRIPTION)
+    add_config_options(parser, module.Config, module.PRESETS)
+    parser.add_argument(
+        "--preset",
+        choices=tuple(module.PRESETS),
+        default=None,
+        help="named base settings; options and --config override them (default: small)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="TOML file of settings (keys as the options, e.g. relative_p = 0.3); "
+        "explicit options override it, it overrides the preset",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the fully resolved settings as TOML and exit (feed back with --config)",
+    )
+    add_experiment_run_arguments(parser, module.NAME)
+    parser.set_defaults(func=run, experiment_module=module.NAME)
+    return parser
+
+
+def resolve_from_args(module, args: argparse.Namespace) -> Any:
+    """Defaults < preset < --config file < explicit options."""
+    from hiddenstruct.experiments.config import field_specs, load_toml, resolve_config
+
+    from_file = load_toml(args.config) if args.config is not None else {}
+    preset = args.preset or str(from_file.pop("preset", "small"))
+    from_file.pop("preset", None)
+    explicit = {}
+    for spec in field_specs(module.Config):
+        if not hasattr(args, spec.name):
+            continue
+        value = getattr(args, spec.name)
+        if isinstance(value, list):
+            value = tuple(value)
+        explicit[spec.name] = value
+    if explicit.get("data_dir"):
+        explicit["data_dir"] = str(Path(explicit["data_dir"]).resolve())
+    return resolve_config(module.Config, module.PRESETS, preset, from_file, explicit)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
+    from rich.console import Console
+
+    from hiddenstruct.experiments.config import to_toml
+    from hiddenstruct.experiments.executors import make_executor
+    from hiddenstruct.experiments.registry import get_experiment, run_experiment
+
+    module = get_experiment(args.experiment_module)
+    config = resolve_from_args(module, args)
+    if args.print_config:
+        print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
+        return 0
+    from hiddenstruct.experiments.preflight import preflight
+
+    preflight(module.NAME, config, args.output)  # before the store file is even created
+    executor = make_executor(args.executor, args.workers, args.ray_address)
+    written = run_experiment(module.NAME, config, args.store, args.output, executor, check=False)
+    console = Console()
+    for label, value in written.items():
+        console.print(f"{label}: {value}")
+    if "failed" in written:  # some trials failed: outputs from the others, but exit 1
+        Console(stderr=True).print(f"[red]{module.NAME}: trials failed: {written['failed']}[/red]")
+        return 1
+    return 0

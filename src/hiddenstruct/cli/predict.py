@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.correlations is not None:
         tables.append(
             (
-                correlations(df, config.target, config.features, config.group_by),
+                correlations(df, config.target, config.features, config.group_by, notes=True),
                 args.correlations,
                 True,
             )

@@ -1,4 +1,4 @@
-"""``hiddenstruct reber``: generate the Reber-grammar dataset as CSV, or test strings."""
+"""``hiddenstruct reber``: generate the Reber-grammar dataset as CSV, check strings or CSV files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 from hiddenstruct.cli.common import fraction, positive_int
 from hiddenstruct.data.reber import GRAMMARS
+from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
+from hiddenstruct.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -49,8 +51,16 @@ def register(subparsers) -> None:
         "--hard-fraction",
         type=fraction,
         default=0.5,
-        help="share of negatives that are one-symbol corruptions of valid strings; the rest are "
-        "random strings B…E (default: 0.5)",
+        help="with --negatives mix: share of negatives that are one-symbol corruptions of valid "
+        "strings; the rest are random strings B…E (default: 0.5)",
+    )
+    gen.add_argument(
+        "--negatives",
+        choices=tuple(NEGATIVE_PROTOCOLS),
+        default="mix",
+        help="how negatives are made: mix (default, our choice: --hard-fraction edits + random "
+        "strings), hard (one-symbol edits only), random (random strings only), authors (the "
+        "composition of the authors' published dataset; unique strings) — see docs/data.md",
     )
     gen.add_argument(
         "--grammar",
@@ -60,8 +70,10 @@ def register(subparsers) -> None:
     )
     gen.add_argument(
         "--unique",
-        action="store_true",
-        help="every string at most once (no train/test leakage; shifts lengths upwards); default: i.i.d. draws",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="every string at most once (no train/test overlap; shifts lengths upwards); "
+        "default: i.i.d. draws, except --negatives authors (unique)",
     )
     gen.add_argument(
         "--max-length",
@@ -73,10 +85,19 @@ def register(subparsers) -> None:
 
     check = sub.add_parser(
         "check",
-        help="say for each string whether it is in the grammar",
-        description="Print each string with 1 (in the grammar) or 0; exit 0 when all are in it, 1 otherwise.",
+        help="say whether strings are in the grammar, or summarize Reber CSV files",
+        description="With strings: print each with 1 (in the grammar) or 0; exit 0 when all are "
+        "in it, 1 otherwise. With CSV files (one with a split column, or a train and a test "
+        "file; columns string and valid): report counts, class balance, lengths, alphabet, "
+        "train/test overlap, labels contradicting the grammar and the content checksum; "
+        "exit 0 when the files are usable, 2 with a message saying what to fix.",
     )
-    check.add_argument("strings", nargs="+", metavar="STRING")
+    check.add_argument(
+        "strings",
+        nargs="+",
+        metavar="STRING|FILE",
+        help="strings to test, or 1-2 CSV files (arguments ending in .csv or naming files)",
+    )
     check.add_argument(
         "--grammar",
         choices=tuple(GRAMMARS),
@@ -97,21 +118,42 @@ def run_generate(args: argparse.Namespace) -> int:
         grammar=args.grammar,
         unique=args.unique,
         max_length=args.max_length,
+        negatives=args.negatives,
     )
     path = dataset.to_csv(args.output)
     print(
         f"wrote {path}: {len(dataset)} strings ({dataset.count(label=1)} in the grammar), "
         f"train {dataset.count('train')}, test {dataset.count('test')}; "
-        f"{dataset.leakage():.1%} of test strings also occur in train"
+        f"{dataset.leakage():.1%} of test strings also occur in train (negatives: {args.negatives})"
     )
     return 0
+
+
+def _is_file_argument(argument: str) -> bool:
+    return argument.lower().endswith(".csv") or Path(argument).is_file()
 
 
 def run_check(args: argparse.Namespace) -> int:
     from hiddenstruct.data.reber import get_grammar
 
+    files = [_is_file_argument(a) for a in args.strings]
+    if any(files):
+        if not all(files) or len(files) > 2:
+            raise UsageError(
+                "give either strings or 1-2 CSV files (one with a split column, or train and test)"
+            )
+        return _check_files(args.strings, args.grammar)
     grammar = get_grammar(args.grammar)
     results = [grammar.accepts(s) for s in args.strings]
     for string, ok in zip(args.strings, results, strict=True):
         print(f"{string}\t{int(ok)}")
     return 0 if all(results) else 1
+
+
+def _check_files(paths: list[str], grammar: str) -> int:
+    from hiddenstruct.data.reber_csv import read_reber_csvs
+    from hiddenstruct.data.reber_report import format_summary, summarize
+
+    dataset = read_reber_csvs(paths, grammar=None)  # labels are counted below, not rejected
+    print(format_summary(summarize(dataset, grammar=grammar)))
+    return 0

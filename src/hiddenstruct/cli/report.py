@@ -12,8 +12,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write a self-contained HTML report of figures and tables",
-        description="Scan an output folder (one section per experiment sub-folder), embed its PNG "
-        "figures and CSV tables in one HTML file that needs nothing else to display.",
+        description="Write one self-contained HTML page of an output folder in the paper's order "
+        "(§4.1 prune-ffn, §4.2 prune-rnn, §4.3 priors-rnn, §4.4 nas, then other folders): a table "
+        "of contents, per experiment the paper's claims next to this run's key numbers, figures at "
+        "full width, tables cut to their first rows with links to the full CSVs, and the resolved "
+        "config, seeds and versions (configs need --store).",
     )
     parser.add_argument(
         "--input",
@@ -32,7 +35,8 @@ def register(subparsers) -> None:
         "--store",
         type=Path,
         default=None,
-        help="also summarise the trials of this SQLite store (counts per experiment and status)",
+        help="SQLite trial store: per section the resolved config and seeds of its trials, and "
+        "the trial counts per experiment and status",
     )
     parser.set_defaults(func=run)
 
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.report import write_report
 
     check_output_file(args.output, (".html", ".htm"))
-    summary = None
+    summary = store = None
     if args.store is not None:
         from hiddenstruct.experiments.store import TrialStore
 
@@ -50,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
             raise HiddenstructError(
                 f"no trial store at {args.store}; drop --store or pass an existing file"
             )
-        frame = TrialStore(args.store).to_dataframe()
+        store = TrialStore(args.store)
+        frame = store.to_dataframe()
         if len(frame):
             counts = frame.groupby(["experiment", "status"]).size().unstack(fill_value=0)
             summary = counts.rename_axis(columns=None).reset_index()
-    path = write_report(args.input, args.output, args.title, store_summary=summary)
+    path = write_report(args.input, args.output, args.title, store_summary=summary, store=store)
     print(f"report written to {path}")
     return 0

@@ -1,4 +1,4 @@
-"""``hiddenstruct results``: list, show and export the trials in the store."""
+"""``hiddenstruct results``: list, show, export the trials in the store and list artifacts."""
 
 from __future__ import annotations
 
@@ -21,10 +21,26 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="results_command", metavar="ACTION")
     parser.set_defaults(func=lambda args: _usage(parser))
 
-    listing = sub.add_parser("list", help="table of trials", description="Print a table of trials.")
+    listing = sub.add_parser(
+        "list",
+        help="table of trials",
+        description="Print one table per experiment with the columns that tell its trials apart "
+        "(prune-ffn: architecture, method, schedule, retrain, seed; priors-rnn: family, mode, "
+        "graph, n; …) and its key metric. Internal bookkeeping experiments (priors-rnn-pack, "
+        "demo-reber-rnn) are hidden unless --all.",
+    )
     add_store_argument(listing)
     listing.add_argument("--experiment", help="only trials of this experiment")
     listing.add_argument("--status", choices=STATUSES, help="only trials with this status")
+    listing.add_argument(
+        "--where",
+        action="append",
+        metavar="KEY=VALUE",
+        help="only trials whose config has KEY=VALUE (repeatable; lists as 300,100 or 300-100)",
+    )
+    listing.add_argument(
+        "--all", action="store_true", help="also list internal experiments (priors-rnn-pack, …)"
+    )
     listing.add_argument(
         "--limit", type=positive_int, default=None, help="show at most N trials (newest)"
     )
@@ -33,13 +49,27 @@ def register(subparsers) -> None:
     show = sub.add_parser(
         "show",
         help="one trial in full",
-        description="Print one trial's config, result, error, metrics.",
+        description="Print one trial's config, result summary, error, metrics and artifacts.",
     )
     add_store_argument(show)
     show.add_argument(
         "hash", help="trial hash or a unique prefix of it (as printed by `results list`)"
     )
+    show.add_argument(
+        "--json", action="store_true", help="print the full record as JSON (the 0.1.0 output)"
+    )
     show.set_defaults(func=run_show)
+
+    listed = sub.add_parser(
+        "artifacts",
+        help="a trial's saved files (models, masks)",
+        description="List a trial's artifacts (saved under <store folder>/artifacts/<hash>/): "
+        "name, path, size, and whether the file is there. Load them in Python with "
+        "hiddenstruct.experiments.artifacts.load_artifact (torch.load with weights_only=True).",
+    )
+    add_store_argument(listed)
+    listed.add_argument("hash", help="trial hash or a unique prefix of it")
+    listed.set_defaults(func=run_artifacts)
 
     export = sub.add_parser(
         "export",
@@ -111,58 +141,79 @@ def _check_experiment(store, name: str | None) -> None:
         raise UsageError(f"no trials of experiment {name!r} in {store.path}; stored: {known}")
 
 
-def _short_result(result: dict | None, limit: int = 3) -> str:
-    if not result:
-        return ""
-    items = [(k, v) for k, v in result.items() if isinstance(v, (int, float, str, bool))][:limit]
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
-
-
 def _last_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[-1] if lines else ""
 
 
 def run_list(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from rich.console import Console
     from rich.table import Table
+
+    from hiddenstruct.cli import results_view as view
 
     store = _open_existing(args.store)
     _check_experiment(store, args.experiment)
     trials = store.trials(args.experiment, args.status)
+    hidden = 0
+    if not args.all and args.experiment is None:
+        hidden = sum(t.experiment in view.INTERNAL for t in trials)
+        trials = [t for t in trials if t.experiment not in view.INTERNAL]
+    trials = view.apply_where(trials, view.parse_where(args.where))
     if args.limit:
         trials = trials[-args.limit :]
-    table = Table(title=f"{len(trials)} trials in {args.store}")
-    for column in ("hash", "experiment", "status", "tries", "started (UTC)", "seconds", "result"):
-        table.add_column(column, overflow="fold")
-    for t in trials:
-        started = (
-            dt.datetime.fromtimestamp(t.started_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            if t.started_at
-            else ""
+    console = Console(width=160)
+    note = f" ({hidden} internal hidden; --all shows them)" if hidden else ""
+    console.print(f"{len(trials)} trials in {args.store}{note}")
+    for experiment in dict.fromkeys(t.experiment for t in trials):
+        members = [t for t in trials if t.experiment == experiment]
+        columns = view.view_for(experiment, members)
+        table = Table(title=f"{experiment}: {len(members)} trials", title_justify="left")
+        for column in ("hash", "status", *columns, "seconds", "started (UTC)"):
+            table.add_column(column, overflow="fold")
+        for t in members:
+            cells = [view.format_value(get(t)) for get in columns.values()]
+            if t.status == "failed":
+                cells = cells[:-1] + [_last_line(t.error)[:60]] if cells else cells
+            seconds = f"{t.seconds:.1f}" if t.seconds is not None else ""
+            table.add_row(t.hash[:12], t.status, *cells, seconds, view.started_text(t))
+        console.print(table)
+    return 0
+
+
+def _one_trial(store, prefix: str):
+    from hiddenstruct.errors import UsageError
+
+    matches = [t for t in store.trials() if t.hash.startswith(prefix.lower())]
+    if len(matches) != 1:
+        found = "no trial" if not matches else f"{len(matches)} trials"
+        raise UsageError(
+            f"{found} with hash prefix {prefix!r}; give more characters (see `results list`)"
         )
-        seconds = f"{t.seconds:.1f}" if t.seconds is not None else ""
-        result = _short_result(t.result) if t.status == "done" else _last_line(t.error)
-        table.add_row(
-            t.hash[:12], t.experiment, t.status, str(t.attempts), started, seconds, result or ""
-        )
-    Console(width=160).print(table)
+    return matches[0]
+
+
+def run_artifacts(args: argparse.Namespace) -> int:
+    store = _open_existing(args.store)
+    t = _one_trial(store, args.hash)
+    found = store.artifacts(t.hash)
+    print(f"trial {t.hash} — {t.experiment}, {t.status}: {len(found) or 'no'} artifacts")
+    for name, path in sorted(found.items()):
+        full = Path(path) if Path(path).is_absolute() else args.store.parent / path
+        size = f"{full.stat().st_size:,} bytes" if full.is_file() else "MISSING"
+        print(f"  {name}: {full} ({size})")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from hiddenstruct.errors import UsageError
+    from hiddenstruct.cli.results_view import describe_trial
 
     store = _open_existing(args.store)
-    matches = [t for t in store.trials() if t.hash.startswith(args.hash.lower())]
-    if len(matches) != 1:
-        found = "no trial" if not matches else f"{len(matches)} trials"
-        raise UsageError(
-            f"{found} with hash prefix {args.hash!r}; give more characters (see `results list`)"
-        )
-    t = matches[0]
+    t = _one_trial(store, args.hash)
+    metrics, artifacts = store.metrics(t.hash), store.artifacts(t.hash)
+    if not args.json:
+        print(describe_trial(t, metrics, artifacts))
+        return 0
     print(
         json.dumps(
             {
@@ -174,8 +225,8 @@ def run_show(args: argparse.Namespace) -> int:
                 "config": t.config,
                 "result": t.result,
                 "error": t.error,
-                "artifacts": store.artifacts(t.hash),
-                "metrics": len(store.metrics(t.hash)),
+                "artifacts": artifacts,
+                "metrics": len(metrics),
             },
             indent=2,
         )

@@ -18,11 +18,17 @@ _EXPORTS: dict[str, str] = {
     "is_embedded_reber": "reber",
     "is_reber": "reber",
     "read_reber_csv": "reber",
+    "read_reber_csvs": "reber",
+    "train_test_overlap": "reber",
+    "content_checksum": "reber",
+    "NEGATIVE_PROTOCOLS": "reber",
     "PAD_CODE": "reber_torch",
     "VOCAB_SIZE": "reber_torch",
     "ReberTorchDataset": "reber_torch",
     "encode": "reber_torch",
     "load_reber_splits": "reber_torch",
+    "torch_splits": "reber_torch",
+    "load_reber_data": "reber",
     "reber_collate": "reber_torch",
     "read_idx": "idx",
     "write_idx": "idx",
@@ -40,6 +46,10 @@ _EXPORTS: dict[str, str] = {
 }
 _SUBMODULES = (
     "reber",
+    "reber_csv",
+    "reber_dataset",
+    "reber_grammar",
+    "reber_negatives",
     "reber_torch",
     "idx",
     "mnist",
@@ -52,6 +62,14 @@ _SUBMODULES = (
 
 __all__ = [
     "GRAMMARS",
+    "NEGATIVE_PROTOCOLS",
+    "content_checksum",
+    "read_reber_csvs",
+    "train_test_overlap",
+    "reber_csv",
+    "reber_dataset",
+    "reber_grammar",
+    "reber_negatives",
     "IMAGE_DATASETS",
     "ImageDatasetInfo",
     "PAD_CODE",
@@ -76,6 +94,8 @@ __all__ = [
     "load_image_dataset",
     "load_mnist",
     "load_reber_splits",
+    "load_reber_data",
+    "torch_splits",
     "mnist",
     "read_idx",
     "read_reber_csv",
@@ -115,12 +135,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from hiddenstruct.data.mnist import load_mnist
     from hiddenstruct.data.reber import (
         GRAMMARS,
+        NEGATIVE_PROTOCOLS,
         ReberDataset,
         ReberRow,
+        content_checksum,
         generate_reber_dataset,
         is_embedded_reber,
         is_reber,
+        load_reber_data,
         read_reber_csv,
+        read_reber_csvs,
+        train_test_overlap,
     )
     from hiddenstruct.data.reber_torch import (
         PAD_CODE,
@@ -129,5 +154,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         encode,
         load_reber_splits,
         reber_collate,
+        torch_splits,
     )
     from hiddenstruct.data.splits import stratified_holdout

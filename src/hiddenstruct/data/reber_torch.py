@@ -83,7 +83,11 @@ def load_reber_splits(
     **options,
 ) -> tuple[ReberTorchDataset, ReberTorchDataset]:
     """Generate the dataset and return its (train, test) torch datasets; options as in generation."""
-    dataset = generate_reber_dataset(n, seed, test_fraction, hard_fraction, **options)
+    return torch_splits(generate_reber_dataset(n, seed, test_fraction, hard_fraction, **options))
+
+
+def torch_splits(dataset: ReberDataset) -> tuple[ReberTorchDataset, ReberTorchDataset]:
+    """The (train, test) torch datasets of a :class:`ReberDataset` (generated or read from CSV)."""
     return ReberTorchDataset.from_dataset(dataset, "train"), ReberTorchDataset.from_dataset(
         dataset, "test"
     )

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-# (title, "module:function") in the order the demo runs them.
+from hiddenstruct.experiments.registry import EXPERIMENTS
+
+# (title, "module:function") in the order the demo runs them: the foundation step, then
+# every registered experiment's demo_step (see hiddenstruct.experiments.registry)
 DEMO_STEPS: list[tuple[str, str]] = [
     ("reber-rnn", "hiddenstruct.experiments.reber_demo:demo_step"),
-    ("prune-ffn", "hiddenstruct.experiments.prune_ffn:demo_step"),
-    ("prune-rnn", "hiddenstruct.experiments.prune_rnn:demo_step"),
-    ("priors-rnn", "hiddenstruct.experiments.priors_rnn:demo_step"),
-    ("nas", "hiddenstruct.experiments.nas:demo_step"),
+    *((name, f"{module}:demo_step") for name, module in EXPERIMENTS.items()),
 ]
 
 
@@ -56,7 +56,7 @@ def run_demo(
         console.print(f"{title} done in {time.perf_counter() - start:.1f} s")
     from hiddenstruct.experiments.report import write_report
 
-    report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo")
+    report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo", store=store)
     produced["report"] = {"html": str(report)}
     produced["_total"] = {"seconds": f"{time.perf_counter() - total_start:.1f}"}
     return produced

@@ -21,31 +21,47 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
-import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.hashing import config_hash, to_jsonable
+from hiddenstruct.experiments.artifacts import artifact_root
+from hiddenstruct.experiments.hashing import to_jsonable
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
 from hiddenstruct.experiments.sweep import Sweep
+from hiddenstruct.experiments.sweep_progress import SweepProgress, progress_mode, trial_label
 from hiddenstruct.experiments.workers import run_pool
-from hiddenstruct.training.progress import suppress_progress
+from hiddenstruct.training.progress import report_trial_progress, suppress_progress
 
 
 class TrialLogger:
     """Collects a trial's per-step metrics and artifact paths; stored with its result."""
 
-    def __init__(self, trial_hash: str, config: dict[str, Any], attempt: int = 1) -> None:
+    def __init__(
+        self,
+        trial_hash: str,
+        config: dict[str, Any],
+        attempt: int = 1,
+        artifact_root: str | None = None,
+    ) -> None:
         self.hash = trial_hash
         self.config = config
         self.attempt = attempt
+        self.artifact_root = artifact_root
         self.metrics: list[MetricRow] = []
         self.artifacts: dict[str, str] = {}
+
+    def artifact_file(self, name: str, suffix: str = ".pt") -> Path | None:
+        """Where to write artifact ``name`` (``<store folder>/artifacts/<hash>/<name><suffix>``);
+        None when the sweep keeps no artifacts."""
+        if self.artifact_root is None:
+            return None
+        return Path(self.artifact_root) / self.hash / f"{name}{suffix}"
 
     def metric(self, step: int, **values: float) -> None:
         """Log named scalar values at ``step`` (e.g. ``log.metric(3, val_accuracy=0.91)``)."""
@@ -53,7 +69,11 @@ class TrialLogger:
             self.metrics.append((int(step), name, float(value)))
 
     def artifact(self, name: str, path: str | Path) -> None:
-        """Record the path of a file the trial wrote (figure, checkpoint, table)."""
+        """Record the path of a file the trial wrote (figure, checkpoint, table); files under
+        the artifact folder are recorded relative to the store's folder."""
+        path = Path(path)
+        if self.artifact_root is not None and path.is_relative_to(self.artifact_root):
+            path = path.relative_to(Path(self.artifact_root).parent)
         self.artifacts[name] = str(path)
 
 
@@ -72,6 +92,9 @@ class TrialJob:
     fn: TrialFn
     seed: int
     attempt: int = 1
+    label: str = ""  # shown by the sweep's progress display
+    progress_dir: str | None = None  # where the trial reports its epoch/step (None: nowhere)
+    artifact_root: str | None = None  # <store folder>/artifacts (None: keep no artifacts)
 
 
 @dataclass(frozen=True)
@@ -102,12 +125,12 @@ def trial_seed(config: dict[str, Any], trial_hash: str) -> int:
 def execute_trial(job: TrialJob) -> TrialOutcome:
     """Seed, run ``job.fn`` and capture its result or error (never raises for trial errors)."""
     started = time.time()
-    log = TrialLogger(job.hash, dict(job.config), job.attempt)
+    log = TrialLogger(job.hash, dict(job.config), job.attempt, job.artifact_root)
     from hiddenstruct.training.seeding import seed_everything  # torch: imported when a trial runs
 
     seed_everything(job.seed)
     try:
-        with suppress_progress():
+        with suppress_progress(), report_trial_progress(job.progress_dir, job.hash, job.label):
             result = to_jsonable(job.fn(dict(job.config), log) or {})
         if not isinstance(result, dict):
             raise UsageError(f"a trial function must return a dict, got {type(result).__name__}")
@@ -258,48 +281,6 @@ class SweepSummary:
         return text
 
 
-class _SweepProgress:
-    """'trial n/N' with ETA on a terminal; silent otherwise."""
-
-    def __init__(self, experiment: str, total: int, enabled: bool) -> None:
-        self._bar = None
-        if enabled and total:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn(f"[bold]{experiment}[/bold] trial"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.fields[failed]} failed"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self._task = self._bar.add_task(experiment, total=total, failed=0)
-
-    def __enter__(self) -> _SweepProgress:
-        if self._bar is not None:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def advance(self, failed: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, failed=failed)
-
-
 def _wants_run(record: TrialRecord | None, retry_failed: bool) -> bool:
     if record is None:
         return True
@@ -314,13 +295,17 @@ def run_trials(
     executor: Executor | None = None,
     progress: bool = True,
     retry_failed: bool = True,
+    added: Mapping[str, Any] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     wait_for_others: bool = True,
 ) -> list[TrialRecord]:
     """Run every config not yet ``done``; return all their records in input order.
 
-    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); duplicates run once.
-    ``progress``: show 'trial n/N, ETA' when stderr is a terminal and print a summary line.
+    ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); trials with equal
+    identity (:func:`~hiddenstruct.experiments.identity.trial_identity`, given the ``added``
+    fields' defaults) run once.
+    ``progress``: show trials done, each running trial's label and epoch/step and an ETA (a
+    live display on a terminal, a log line every 30 s otherwise) and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
     ``max_attempts``: runs of a trial whose worker process died, in this sweep (default 2).
     ``wait_for_others``: wait for trials another live process is running (default) instead
@@ -332,19 +317,26 @@ def run_trials(
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     executor = executor or LocalExecutor()
     resolved = [to_jsonable(c) for c in configs]
-    hashes = [config_hash(c) for c in configs]
+    hashes = [trial_identity(experiment, c, added) for c in configs]
     unique = dict(zip(hashes, resolved, strict=True))
     store.register_many(experiment, unique.values(), unique.keys())
     to_run = [h for h in unique if _wants_run(store.get(h), retry_failed)]
+    artifacts = str(artifact_root(store.path))
 
     def make_job(trial_hash: str, attempt: int) -> TrialJob:
         config = unique[trial_hash]
-        return TrialJob(experiment, trial_hash, config, fn, trial_seed(config, trial_hash), attempt)
+        seed, label = trial_seed(config, trial_hash), trial_label(config)
+        return TrialJob(
+            experiment, trial_hash, config, fn, seed, attempt, label, bar.folder, artifacts
+        )
+
+    def record(outcome: TrialOutcome | None) -> None:
+        if outcome is not None and outcome.hash not in sweep.held:  # not a crash being retried
+            bar.finished(outcome.hash, outcome.ok, outcome.finished_at - outcome.started_at)
 
     sweep = Sweep(store, make_job, retry_failed, max_attempts, wait_for_others)
-    show = progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    with _SweepProgress(experiment, len(to_run), show) as bar:
-        sweep.run(executor, execute_trial, to_run, lambda _: bar.advance(sweep.counts["failed"]))
+    with SweepProgress(experiment, len(to_run), progress_mode(progress)) as bar:
+        sweep.run(executor, execute_trial, to_run, record)
     failed, ran = sweep.counts["failed"], sweep.counts["claimed"]
     summary = SweepSummary(
         len(unique),

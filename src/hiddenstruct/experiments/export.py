@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError, UsageError
@@ -46,18 +44,7 @@ def export_trials(
     output = Path(output)
     fmt = infer_format(output, fmt)
     frame = store.metrics_dataframe(experiment) if metrics else store.to_dataframe(experiment)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        os.close(fd)
-    except OSError as err:
-        raise HiddenstructError(f"cannot write {output}: {err}") from None
-    try:
-        _write_frame(frame, Path(tmp), fmt)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, output)
-    except OSError as err:
-        raise HiddenstructError(f"cannot write {output}: {err}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    from hiddenstruct.outputs import write_with
+
+    write_with(output, lambda tmp: _write_frame(frame, tmp, fmt))
     return len(frame)

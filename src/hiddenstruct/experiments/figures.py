@@ -12,8 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.outputs import write_with
 
 
 def new_figure(width: float = 5.5, height: float = 3.6) -> tuple[Figure, Axes]:
@@ -33,15 +32,7 @@ def new_figure(width: float = 5.5, height: float = 3.6) -> tuple[Figure, Axes]:
 
 
 def _atomic_savefig(fig: Figure, path: Path, fmt: str, dpi: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=dpi)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
 
 
 def save_figure(fig: Figure, path: str | Path, svg: bool = False, dpi: int = 120) -> list[Path]:
@@ -54,7 +45,7 @@ def save_figure(fig: Figure, path: str | Path, svg: bool = False, dpi: int = 120
         if svg:
             written.append(png.with_suffix(".svg"))
             _atomic_savefig(fig, written[-1], "svg", dpi)
-    except OSError as err:
+    except (OSError, HiddenstructError) as err:
         raise HiddenstructError(f"cannot write figure {png}: {err}") from None
     return written
 

@@ -6,7 +6,9 @@ prediction, the same search without prediction, and random search. Every trained
 is a trial in the store (experiment ``nas``), so an interrupted run resumes where it stopped.
 
 Outputs in ``out_dir``: ``best_accuracy_over_time.png``, ``figure8b_correlations.png`` +
-``feature_correlations.csv``, ``feature_importances.csv`` (top 10), ``meta_dataset.csv``,
+``feature_correlations.csv`` (with ``notes`` where r is undefined), ``feature_importances.csv``
+(top 10), ``predictor_scores.csv`` (each regressor's R² and MAE on the held-out
+``test_fraction`` of the meta-dataset, paper §4.4's 70/30, plus CV), ``meta_dataset.csv``,
 ``candidates.csv``, ``generations.csv``, ``summary.json``, ``best_genotype.{json,dot,txt,png}``.
 
 Time axis: *search seconds* = time spent outside training (operators, features, predictor)
@@ -15,18 +17,19 @@ plus the stored wall time of every trained candidate, so a resumed run reports t
 
 from __future__ import annotations
 
-import csv
-import json
-import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import (
+    ExperimentConfig,
+    device_setting,
+    preset_values,
+    setting,
+)
 from hiddenstruct.experiments.executors import (
     Executor,
     LocalExecutor,
@@ -34,74 +37,122 @@ from hiddenstruct.experiments.executors import (
     run_trials,
 )
 from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.nas import (
-    FEATURE_NAMES,
-    GenerationLog,
-    GeneticConfig,
-    Genotype,
-    RandomSearchConfig,
-    SearchResult,
-    SearchSpace,
-    evaluate,
-    genetic_search,
-    random_search,
-)
-from hiddenstruct.nas.evaluate import train_candidate
+from hiddenstruct.outputs import write_csv, write_json, write_text
+
+if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search runs
+    from hiddenstruct.nas import (
+        GenerationLog,
+        GeneticConfig,
+        Genotype,
+        RandomSearchConfig,
+        SearchResult,
+        SearchSpace,
+    )
 
 EXPERIMENT = "nas"
 SEARCHES = ("prediction", "no_prediction", "random")
 
 
 @dataclass(frozen=True)
-class NasConfig:
-    """Settings of ``hiddenstruct experiment nas`` (CPU-sized defaults; paper values in docs)."""
+class NasConfig(ExperimentConfig):
+    """Settings of ``hiddenstruct experiment nas`` (defaults = the CPU-sized ``small`` preset)."""
 
-    dataset: str = "digits"  # digits | cifar10
-    data_dir: str | None = None  # folder holding cifar-10-batches-py (cifar10 only)
-    population: int = 10
-    generations: int = 5
-    mutation_probability: float = 0.5
-    crossover_probability: float = 0.0
-    remove_worst_probability: float = 0.1
-    estimation_fraction: float = 0.5
-    min_measured: int = 10
-    min_depth: int = 6
-    max_depth: int = 12
-    random_min_depth: int = 10
-    random_max_depth: int = 36
-    channels: tuple[int, ...] = (4, 8, 16)
-    max_channels: int = 64
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 1e-2
-    train_subset: int | None = None  # first n of a seeded shuffle (None = all)
-    val_subset: int | None = None
-    val_fraction: float = 0.1
-    time_budget: float | None = None  # seconds per search (None = generations only)
-    predictor: str = "random_forest"
-    searches: tuple[str, ...] = SEARCHES
-    seed: int = 0
+    dataset: str = setting(
+        "digits",
+        "digits (embedded 8×8) or cifar10 (needs --data-dir)",
+        choices=("digits", "cifar10"),
+    )
+    data_dir: str | None = setting(
+        None, "folder holding cifar-10-batches-py (training batches only are used)",
+        metavar="DIR", runtime=True,
+    )  # fmt: skip
+    population: int = setting(10, "candidates per generation", low=1)
+    generations: int = setting(5, "generations incl. the initial random one", low=1)
+    mutation_probability: float = setting(
+        0.5, "mutation probability", low=0, high=1, aliases=("--mutation",)
+    )
+    crossover_probability: float = setting(
+        0.0, "crossover probability", low=0, high=1, aliases=("--crossover",)
+    )
+    remove_worst_probability: float = setting(
+        0.1, "per-slot probability of re-sampling one more worst candidate", low=0, high=1,
+        aliases=("--remove-worst",),
+    )  # fmt: skip
+    estimation_fraction: float = setting(
+        0.5, "share of new candidates estimated by the predictor instead of trained", low=0, high=1
+    )
+    min_measured: int = setting(10, "trained candidates needed before the predictor is used", low=1)
+    min_depth: int = setting(
+        6, "smallest genotype depth in layers, input and output included", low=1
+    )
+    max_depth: int = setting(12, "largest depth of sampled genotypes", low=1)
+    random_min_depth: int = setting(10, "random search: smallest depth", low=1)
+    random_max_depth: int = setting(36, "random search: largest depth", low=1)
+    channels: tuple[int, ...] = setting((4, 8, 16), "conv channel counts to sample from", low=1)
+    max_channels: int = setting(64, "cap on channels after a concatenation", low=1)
+    epochs: int = setting(3, "training epochs per candidate", low=1)
+    batch_size: int = setting(32, "batch size", low=1)
+    lr: float = setting(1e-2, "Adam learning rate", low=0, low_open=True)
+    train_subset: int | None = setting(
+        None, "train on the first N images of a seeded shuffle (none: all)", low=1
+    )
+    val_subset: int | None = setting(
+        None, "validate on the first N held-out images (none: all)", low=1
+    )
+    val_fraction: float = setting(
+        0.1, "share of the training images held out for validation", low=0, high=1,
+        low_open=True, high_open=True,
+    )  # fmt: skip
+    time_budget: float | None = setting(
+        None, "seconds per search (training time + overhead); none: generations only", low=0,
+        low_open=True,
+    )  # fmt: skip
+    predictor: str = setting(
+        "random_forest",
+        "regressor: random_forest, bayesian_ridge, adaboost (0.1.0's ada_boost is accepted)",
+    )
+    mutations: str = setting(
+        "insert:1,remap:1",
+        "mutation operators with weights, e.g. insert:1 (the paper's final choice, the "
+        "depth-increasing insert only) or insert:1,remap:1 (0.1.0: both equally likely)",
+        added=True,
+    )
+    test_fraction: float = setting(
+        0.3,
+        "share of the meta-dataset held out to score the predictor (R², MAE); paper §4.4: 70/30",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        added=True,
+    )
+    predictor_cv: int = setting(
+        5, "folds of the predictor's cross-validation on the meta-dataset (0: off)", low=0,
+        added=True,
+    )  # fmt: skip
+    searches: tuple[str, ...] = setting(SEARCHES, "which searches to run", choices=SEARCHES)
+    seed: int = setting(0, "seed of sampling, operators, data split and training")
+    threads: int = setting(
+        1, "torch CPU threads while training in this process", low=1, runtime=True
+    )
+    device: str = device_setting()
 
-    def __post_init__(self) -> None:
-        if self.dataset not in ("digits", "cifar10"):
-            raise UsageError(f"unknown dataset {self.dataset!r}; choose digits or cifar10")
+    def check(self) -> None:
+        """Cross-field rules: CIFAR-10 needs its folder; the GA settings must fit together."""
         if self.dataset == "cifar10" and not self.data_dir:
             raise UsageError("cifar10 needs --data-dir (the folder that holds cifar-10-batches-py)")
-        bad = [s for s in self.searches if s not in SEARCHES]
-        if bad or not self.searches:
-            raise UsageError(f"unknown search(es) {bad}; choose from {', '.join(SEARCHES)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise UsageError("epochs and batch_size must be ≥ 1 and lr > 0")
-        if not 0 < self.val_fraction < 1:
-            raise UsageError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
         self.genetic("prediction")  # validates the GA settings (UsageError)
         self.random()
 
     def space(self) -> SearchSpace:
+        from hiddenstruct.nas import SearchSpace
+
         return SearchSpace(channel_choices=tuple(self.channels))
 
     def genetic(self, search: str) -> GeneticConfig:
         """The GA settings of ``search`` (prediction on or off)."""
+        from hiddenstruct.nas import GeneticConfig
+
         return GeneticConfig(
             population=self.population,
             generations=self.generations,
@@ -117,10 +168,13 @@ class NasConfig:
             seed=self.seed,
             input_channels=3 if self.dataset == "cifar10" else 1,
             space=self.space(),
+            mutations=self.mutations,
         )
 
     def random(self) -> RandomSearchConfig:
         """Random search with one batch of ``population`` genotypes per generation."""
+        from hiddenstruct.nas import RandomSearchConfig
+
         return RandomSearchConfig(
             samples_per_generation=self.population,
             generations=self.generations,
@@ -132,10 +186,13 @@ class NasConfig:
         )
 
 
-#: Named base settings; options given explicitly override them.
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
+    # §4.4 GA settings (population 30, 20 generations; the insert mutation only, "our final
+    # choice of mutation operation that increases the depth"; 70/30 predictor split); channels,
+    # epochs and the 5 CV folds are our choice
     "paper": {
+        "mutations": "insert:1",
         "population": 30,
         "generations": 20,
         "min_measured": 30,
@@ -145,16 +202,40 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 128,
         "lr": 1e-3,
     },
+    "demo": {
+        "population": 5,
+        "generations": 3,
+        "channels": (4, 8),
+        "max_channels": 16,
+        "epochs": 3,
+        "batch_size": 32,
+        "min_measured": 5,
+        "min_depth": 4,
+        "max_depth": 8,
+        "random_min_depth": 6,
+        "random_max_depth": 14,
+        "train_subset": 800,
+    },  # fmt: skip
 }
+Config = NasConfig
+NAME = EXPERIMENT
+HELP = (
+    "genetic NAS over labelled DAGs with performance prediction: Figure 8b, best accuracy over time"
+)
+DESCRIPTION = (
+    "Genetic neural architecture search (paper §4.4) with and without architectural performance "
+    "prediction, plus a random-search baseline, under the same generation budget. Every trained "
+    "candidate is a stored trial (re-running resumes). Writes best_accuracy_over_time.png, "
+    "figure8b_correlations.png, feature_correlations.csv, feature_importances.csv (top 10), "
+    "predictor_scores.csv (R², MAE on the held-out --test-fraction and CV), "
+    "meta_dataset.csv, candidates.csv, generations.csv, summary.json and "
+    "best_genotype.{json,dot,txt,png}."
+)
 
 
 def preset(name: str, **overrides: Any) -> NasConfig:
     """A :class:`NasConfig` from a named preset plus explicit overrides."""
-    try:
-        base = PRESETS[name]
-    except KeyError:
-        raise UsageError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
-    return NasConfig(**{**base, **overrides})
+    return NasConfig(**{**preset_values(PRESETS, name), **overrides})
 
 
 def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
@@ -162,7 +243,6 @@ def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
     return {
         "search": search,
         "dataset": cfg.dataset,
-        "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
@@ -172,6 +252,7 @@ def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
         "data_seed": cfg.seed,
         "max_channels": cfg.max_channels,
         "seed": cfg.seed,
+        "runtime": {"data_dir": str(cfg.data_dir) if cfg.data_dir else None, "device": cfg.device},
     }
 
 
@@ -185,14 +266,14 @@ class TrialEvaluator:
         store: TrialStore,
         executor: Executor | None,
         progress: bool,
-        trial_fn: TrialFn = train_candidate,
+        trial_fn: TrialFn | None = None,
     ) -> None:
         self.base = trial_settings(cfg, search)
         self.store, self.executor, self.progress, self.trial_fn = (
             store,
             executor,
             progress,
-            trial_fn,
+            trial_fn or run_trial,
         )
         self.start = time.perf_counter()
         self.excluded = 0.0  # real seconds spent inside run_trials
@@ -225,6 +306,8 @@ class TrialEvaluator:
 def warm_up(cfg: NasConfig) -> None:
     """Train a chain of every operation once so start-up costs hit neither search (see
     :func:`hiddenstruct.nas.evaluate.warm_up`)."""
+    from hiddenstruct.nas import evaluate
+
     evaluate.warm_up(trial_settings(cfg, "warm-up"), cfg.channels)
 
 
@@ -234,10 +317,13 @@ def run_searches(
     executor: Executor | None = None,
     progress: Callable[[str, GenerationLog], None] | None = None,
     trial_progress: bool = False,
-    trial_fn: TrialFn = train_candidate,
+    trial_fn: TrialFn | None = None,
 ) -> dict[str, SearchResult]:
-    """Run the configured searches; returns ``{search name: SearchResult}``."""
-    if trial_fn is train_candidate and (executor is None or isinstance(executor, LocalExecutor)):
+    """Run the configured searches (``trial_fn`` default: train each candidate); returns
+    ``{search name: SearchResult}``."""
+    from hiddenstruct.nas import genetic_search, random_search
+
+    if trial_fn is None and (executor is None or isinstance(executor, LocalExecutor)):
         warm_up(cfg)
     results = {}
     for search in cfg.searches:
@@ -255,82 +341,62 @@ def run_searches(
     return results
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as handle:
-        fields = list(rows[0]) if rows else []
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    return path
-
-
-def _write_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-    return path
-
-
 def write_outputs(
-    cfg: NasConfig, results: dict[str, SearchResult], out_dir: Path
+    results: dict[str, SearchResult], out_dir: Path, cfg: NasConfig
 ) -> dict[str, str]:
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
-    from hiddenstruct.experiments.figures import new_figure, save_figure
+    import pandas as pd
+
+    from hiddenstruct.experiments.plots import best_over_time, figure8b
     from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
+    from hiddenstruct.predict.regressors import canonical_regressor
 
     out_dir.mkdir(parents=True, exist_ok=True)
     channels = 3 if cfg.dataset == "cifar10" else 1
     meta = analysis.meta_dataset(results, channels)
     written = {
-        "candidates": _write_csv(out_dir / "candidates.csv", analysis.candidate_rows(results)),
-        "generations": _write_csv(out_dir / "generations.csv", analysis.generation_rows(results)),
-        "meta_dataset": _write_csv(out_dir / "meta_dataset.csv", meta),
+        "candidates": write_csv(out_dir / "candidates.csv", analysis.candidate_rows(results)),
+        "generations": write_csv(out_dir / "generations.csv", analysis.generation_rows(results)),
+        "meta_dataset": write_csv(out_dir / "meta_dataset.csv", meta),
     }
 
-    fig, ax = new_figure()
-    for search, result in results.items():
-        xs = [g.elapsed for g in result.generations]
-        ys = [g.best_measured for g in result.generations]
-        ax.step(xs, ys, where="post", marker="o", ms=3, label=search.replace("_", " "))
-    ax.set(xlabel="search seconds (training + search overhead)", ylabel="best validation accuracy")
-    ax.set_title(f"NAS on {cfg.dataset}")
-    ax.legend()
-    written["best_accuracy_over_time"] = save_figure(fig, out_dir / "best_accuracy_over_time.png")[
-        0
-    ]
+    gens = pd.DataFrame(analysis.generation_rows(results))
+    summary = {**analysis.summarize(results), "config": asdict(cfg)}
+    written["best_accuracy_over_time"] = best_over_time(
+        gens,
+        out_dir / "best_accuracy_over_time.png",
+        cfg.dataset,
+        summary.get("speedup_from_prediction"),
+    )
 
     corr, importances = analysis.correlations_and_importances(meta, cfg.predictor, cfg.seed)
-    rows = [{"feature": n, "pearson_r": corr[n]} for n in FEATURE_NAMES]
-    written["feature_correlations"] = _write_csv(out_dir / "feature_correlations.csv", rows)
-    fig, ax = new_figure(7.5, 9.0)
-    names = [n for n in FEATURE_NAMES if not math.isnan(corr[n])]
-    colours = ["#2a9d8f" if corr[n] >= 0 else "#e76f51" for n in names]
-    ax.barh(range(len(names)), [corr[n] for n in names], color=colours)
-    ax.set_yticks(range(len(names)), names, fontsize=5)
-    ax.invert_yaxis()
-    ax.set_xlabel("Pearson r with max validation accuracy")
-    ax.set_title(f"Figure 8b: structural features vs accuracy ({len(meta)} measured)", fontsize=8)
-    written["figure8b"] = save_figure(fig, out_dir / "figure8b_correlations.png")[0]
+    rows = analysis.correlation_rows(meta)  # feature, pearson_r, notes (why NaN)
+    written["feature_correlations"] = write_csv(out_dir / "feature_correlations.csv", rows)
+    scores = analysis.predictor_scores(meta, cfg.seed, cfg.test_fraction, cfg.predictor_cv)
+    written["predictor_scores"] = write_csv(out_dir / "predictor_scores.csv", scores)
+    written["figure8b"] = figure8b(
+        pd.DataFrame(rows),
+        out_dir / "figure8b_correlations.png",
+        pd.DataFrame(importances, columns=["feature", "importance"]),
+        measured=len(meta),
+    )
     rows = [
         {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}
         for i, (n, v) in enumerate(importances)
     ]
-    written["feature_importances"] = _write_csv(out_dir / "feature_importances.csv", rows)
+    written["feature_importances"] = write_csv(out_dir / "feature_importances.csv", rows)
 
-    summary = {**analysis.summarize(results), "config": asdict(cfg)}
-    text = json.dumps(summary, indent=2, default=str)
-    written["summary"] = _write_text(out_dir / "summary.json", text)
+    chosen = next(row for row in scores if row["regressor"] == canonical_regressor(cfg.predictor))
+    summary["predictor_holdout"] = chosen
+    written["summary"] = write_json(out_dir / "summary.json", summary)
 
     best = max((r.best() for r in results.values()), key=lambda c: c.fitness)
-    written["best_genotype"] = _write_text(
+    written["best_genotype"] = write_text(
         out_dir / "best_genotype.json", best.genotype.to_json(indent=2)
     )
-    _write_text(out_dir / "best_genotype.dot", best.genotype.to_dot())
-    _write_text(out_dir / "best_genotype.txt", best.genotype.render_text() + "\n")
+    write_text(out_dir / "best_genotype.dot", best.genotype.to_dot())
+    write_text(out_dir / "best_genotype.txt", best.genotype.render_text() + "\n")
     title = f"best: {best.fitness:.3f} validation accuracy"
     written["best_genotype_png"] = render_png(best.genotype, out_dir / "best_genotype.png", title)
     return {label: str(path) for label, path in written.items()}
@@ -350,32 +416,73 @@ def run_experiment(
     ``threads``: torch threads while trials run in this process (1 is fastest for the small
     CPU-sized candidates; None leaves torch's setting alone).
     """
+    from hiddenstruct.experiments.nas_best import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(threads):
         results = run_searches(cfg, store, executor, progress, trial_progress)
-    return results, write_outputs(cfg, results, out_dir)
+        note = save_best_model(cfg, results, store)["best model"]
+    return results, {**write_outputs(results, out_dir, cfg), "best model": note}
 
 
-DEMO_CONFIG = NasConfig(
-    population=5,
-    generations=3,
-    channels=(4, 8),
-    max_channels=16,
-    epochs=3,
-    batch_size=32,
-    min_measured=5,
-    min_depth=4,
-    max_depth=8,
-    random_min_depth=6,
-    random_max_depth=14,
-    train_subset=800,
-)
+def _console_report(search: str, log: GenerationLog) -> None:
+    from rich.console import Console
+
+    mae = "" if log.predictor_mae is None else f", predictor MAE {log.predictor_mae:.3f}"
+    Console(stderr=True).print(
+        f"[bold]{search}[/bold] generation {log.generation + 1}: {log.measured} trained, "
+        f"{log.estimated} estimated, best accuracy {log.best_measured:.3f}, {log.elapsed:.1f} s{mae}"
+    )
+
+
+# ---- experiment protocol (candidates come from the search, so trials(config) lists none) -----
+def trials(config: NasConfig) -> list[dict[str, Any]]:
+    """No trials are known up front: the searches propose them generation by generation."""
+    return []
+
+
+def run_trial(trial: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Train one candidate (:func:`hiddenstruct.nas.evaluate.train_candidate`)."""
+    from hiddenstruct.nas.evaluate import train_candidate
+
+    return train_candidate(trial, log)
+
+
+def identities(config: NasConfig) -> list[str]:
+    """Identity of the warm-up chain genotype as a candidate of each search (a stand-in for
+    the candidates the searches will propose)."""
+    from hiddenstruct.experiments.identity import trial_identity
+    from hiddenstruct.nas import evaluate
+
+    genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
+    return [
+        trial_identity(EXPERIMENT, {**trial_settings(config, s), "genotype": genotype})
+        for s in config.searches
+    ]
+
+
+def sweep(
+    config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
+) -> dict[str, SearchResult]:
+    """The configured searches, with a line per generation when ``progress``."""
+    from hiddenstruct.experiments.nas_best import save_best_model
+    from hiddenstruct.training.seeding import torch_threads
+
+    with torch_threads(config.threads):
+        results = run_searches(
+            config, store, executor, _console_report if progress else None, progress
+        )
+        note = save_best_model(config, results, store)["best model"]
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"nas: best model {note}")
+    return results
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """Demo: the three searches on digits at toy scale."""
-    cfg = replace(DEMO_CONFIG, seed=seed)
+    cfg = NasConfig(**{**PRESETS["demo"], "seed": seed})
     results, written = run_experiment(cfg, out_dir, store)
     best = {s: f"{r.best().fitness:.3f}" for s, r in results.items()}
     return {**written, "best accuracy": ", ".join(f"{s} {v}" for s, v in best.items())}

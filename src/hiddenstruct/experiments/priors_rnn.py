@@ -25,94 +25,147 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import (
+    ExperimentConfig,
+    device_setting,
+    preset_values,
+    setting,
+)
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
-from hiddenstruct.experiments.hashing import config_hash
+from hiddenstruct.experiments.graph_inputs import (
+    ba_seed_graph_setting,
+    family_from_setting,
+    graphs_setting,
+)
+from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.reber_inputs import (
+    CSV_KEY,
+    check_reber_csv,
+    negatives_setting,
+    reber_csv_setting,
+    runtime_paths,
+    unique_setting,
+    write_overlap,
+)
 from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"
-MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 ORIENTATIONS = ("labels", "random")
 TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
     "data_seed",
 )  # fmt: skip
+DATA_KEYS = ("negatives", "unique", CSV_KEY)  # present only when not 0.1.0's data
 
 
 @dataclass(frozen=True)
-class PriorsConfig:
-    """Settings of a priors sweep; defaults are a small run of a few minutes on a laptop CPU."""
+class PriorsConfig(ExperimentConfig):
+    """Settings of a priors sweep; defaults (the ``small`` preset) run in minutes on a laptop CPU."""
 
-    families: tuple[str, ...] = field(
-        default=("ws", "ba"), metadata={"help": "graph families (ws, ba, er)"}
+    families: tuple[str, ...] = setting(("ws", "ba"), "graph families: ws, ba, er")
+    count: int = setting(8, "graphs per family", low=1)
+    n_min: int = setting(10, "fewest vertices per graph", low=2)
+    n_max: int = setting(20, "most vertices per graph", low=2)
+    modes: tuple[str, ...] = setting(("GRU",), "recurrent modes: RNN_TANH RNN_RELU LSTM GRU")
+    epochs: int = setting(3, "training epochs", low=1)
+    batch_size: int = setting(128, "batch size", low=1)
+    lr: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
+    clip_grad_norm: float = setting(
+        5.0, "per-graph gradient norm clipping", low=0, low_open=True, aliases=("--clip",)
     )
-    count: int = field(default=8, metadata={"help": "graphs per family"})
-    n_min: int = field(default=10, metadata={"help": "smallest number of vertices"})
-    n_max: int = field(default=20, metadata={"help": "largest number of vertices"})
-    modes: tuple[str, ...] = field(default=("GRU",), metadata={"help": "recurrent modes"})
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 1e-3
-    clip_grad_norm: float = 5.0
-    reber_n: int = field(default=4000, metadata={"help": "Reber strings in total (train + test)"})
-    hard_fraction: float = 0.5
-    test_fraction: float = 0.25
-    seed: int = field(default=0, metadata={"help": "graph sampling, data and shuffle seed"})
-    pack_size: int = field(
-        default=8, metadata={"help": "graphs trained together in one packed model"}
+    reber_n: int = setting(4000, "Reber strings in total, train + test", low=1)
+    hard_fraction: float = setting(0.5, "share of hard (one-edit) negatives", low=0, high=1)
+    test_fraction: float = setting(
+        0.25, "held-out share of the strings", low=0, high=1, low_open=True, high_open=True
     )
-    threads: int = field(default=1, metadata={"help": "torch CPU threads per worker"})
-    orientation: str = field(
-        default="labels",
-        metadata={"help": "labels: ascending labels (DESIGN §2); random: seeded per graph"},
+    seed: int = setting(0, "graph sampling, data and shuffle seed")
+    pack_size: int = setting(8, "graphs trained together in one packed model", low=1)
+    threads: int = setting(1, "torch CPU threads per worker", low=1, runtime=True)
+    orientation: str = setting(
+        "labels",
+        "edge orientation: labels (ascending, DESIGN §2) or random (seeded per graph)",
+        choices=ORIENTATIONS,
+    )
+    negatives: str = negatives_setting()
+    unique: bool | None = unique_setting()
+    reber_csv: tuple[str, ...] | None = reber_csv_setting()
+    ba_seed_graph: str = ba_seed_graph_setting()
+    graphs: tuple[str, ...] | None = graphs_setting()
+    family_from: str = family_from_setting()
+    device: str = device_setting()
+    save_models: bool = setting(
+        False,
+        "keep each graph model trained in this run (state_dict under <store folder>/artifacts/; "
+        "`hiddenstruct results artifacts HASH` lists them)",
+        runtime=True,
     )
 
+    def check(self) -> None:
+        """Normalise family and mode names; n_min <= n_max."""
+        from hiddenstruct.graphs.generators import get_family
+        from hiddenstruct.recurrent_modes import get_mode
 
-PRESETS: dict[str, PriorsConfig] = {
-    "small": PriorsConfig(),
-    "paper": PriorsConfig(count=100, n_min=10, n_max=50, modes=MODES, epochs=15, reber_n=25_000),
-    "demo": PriorsConfig(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
+        try:
+            families = tuple(dict.fromkeys(get_family(f).name for f in self.families))
+            modes = tuple(dict.fromkeys(get_mode(m).name for m in self.modes))
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if not self.n_min <= self.n_max:
+            raise UsageError(
+                f"need 2 <= n_min <= n_max, got n_min={self.n_min}, n_max={self.n_max}"
+            )
+        object.__setattr__(self, "families", families)  # normalised names, still frozen
+        object.__setattr__(self, "modes", modes)
+        check_reber_csv(self.reber_csv)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {},
+    # 2 × 100 graphs, n in [10, 50], 4 modes, 25 000 strings — paper text; classic BA — the
+    # paper's 2021 graphs (m sources, issue 13); negatives "authors", unique — the authors'
+    # published dataset; 15 epochs — our choice (the paper gives none for §4.3)
+    "paper": dict(
+        count=100,
+        n_min=10,
+        n_max=50,
+        modes=MODES,
+        epochs=15,
+        reber_n=25_000,
+        ba_seed_graph="classic",
+        negatives="authors",
+        unique=True,
+    ),
+    "demo": dict(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
 }
+Config = PriorsConfig
+NAME = EXPERIMENT
+HELP = "random graphs (WS/BA/ER) as recurrent priors on Reber: Figure 7, Table 1, R²"
+DESCRIPTION = (
+    "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
+    "grammar (many graphs packed into one model, each trained as if alone), store one trial per "
+    "(graph, mode) and write: meta_dataset.csv, figure7.png, table1_correlations.csv, r2.csv, "
+    "importances.csv, family_summary.csv. --preset paper gives the paper's settings (2 × 100 "
+    "graphs, n in [10, 50], 4 modes, 15 epochs, 25 000 strings). Re-running skips finished "
+    "(graph, mode) trials."
+)
 
 
 def preset(name: str, **overrides: Any) -> PriorsConfig:
     """A named preset (small, paper, demo) with overrides; unknown names list the valid ones."""
-    if name not in PRESETS:
-        raise UsageError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
-    return validate(replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}))
+    values = preset_values(PRESETS, name)
+    return PriorsConfig(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def validate(config: PriorsConfig) -> PriorsConfig:
-    """Normalise names and check ranges; bad values raise :class:`UsageError`."""
-    from hiddenstruct.graphs.generators import get_family
-    from hiddenstruct.nn.rnn import get_mode
-
-    try:
-        families = tuple(dict.fromkeys(get_family(f).name for f in config.families))
-        modes = tuple(dict.fromkeys(get_mode(m).name for m in config.modes))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    if not families or not modes:
-        raise UsageError("need at least one graph family and one recurrent mode")
-    if not 2 <= config.n_min <= config.n_max:
-        raise UsageError(
-            f"need 2 <= n_min <= n_max, got n_min={config.n_min}, n_max={config.n_max}"
-        )
-    for name in ("count", "epochs", "batch_size", "reber_n", "pack_size", "threads"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
-    if not 0.0 < config.test_fraction < 1.0:
-        raise UsageError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
-    if config.orientation not in ORIENTATIONS:
-        raise UsageError(
-            f"unknown orientation {config.orientation!r}; valid: {', '.join(ORIENTATIONS)}"
-        )
-    return replace(config, families=families, modes=modes)
+    """Kept for 0.1.0 callers: a config is validated (and its names normalised) on construction."""
+    return config
 
 
 def _family_seed(family: str, seed: int) -> int:
@@ -120,13 +173,28 @@ def _family_seed(family: str, seed: int) -> int:
 
 
 def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
-    """One trial config per (graph, mode); the graph is rebuilt from family, n and graph_seed."""
+    """One trial config per (graph, mode): sampled graphs are rebuilt from family, n and
+    graph_seed; given graphs (``--graphs``) are re-read from their file and keyed by content."""
     from hiddenstruct.graphs.generators import sample_prior_graphs
 
+    common = {"data_seed": config.seed, **{k: getattr(config, k) for k in TRAINING_KEYS[:-1]}}
+    common.update(_data_keys(config))
+    if config.orientation != "labels":  # absent at the default: old hashes stay
+        common["orientation"] = config.orientation
+    runtime = runtime_paths(config.reber_csv or ())
+    if config.graphs:
+        from hiddenstruct.experiments.graph_inputs import trials_from_files
+
+        return trials_from_files(config.graphs, config.family_from, config.modes, common, runtime)
     trials = []
     for family in config.families:
+        options = _family_options(config, family)
         graphs = sample_prior_graphs(
-            family, config.count, (config.n_min, config.n_max), _family_seed(family, config.seed)
+            family,
+            config.count,
+            (config.n_min, config.n_max),
+            _family_seed(family, config.seed),
+            options=options,
         )
         for G in graphs:
             for mode in config.modes:
@@ -136,12 +204,25 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
                     "n": G.graph["n"],
                     "graph_seed": G.graph["seed"],
                 }
-                trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31, data_seed=config.seed)
-                trial.update({k: getattr(config, k) for k in TRAINING_KEYS if k != "data_seed"})
-                if config.orientation != "labels":  # absent at the default: old hashes stay
-                    trial["orientation"] = config.orientation
+                trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31)
+                trial.update(common)
+                trial.update(options)  # seed_graph only when not the 0.1.0 star
+                if runtime:
+                    trial["runtime"] = dict(runtime)
                 trials.append(trial)
     return trials
+
+
+def _data_keys(config: PriorsConfig) -> dict[str, Any]:
+    from hiddenstruct.experiments.reber_inputs import data_keys
+
+    return data_keys(config.negatives, config.unique, config.reber_csv or ())
+
+
+def _family_options(config: PriorsConfig, family: str) -> dict[str, Any]:
+    if family == "barabasi_albert" and config.ba_seed_graph != "star":
+        return {"seed_graph": config.ba_seed_graph}
+    return {}
 
 
 def build_graph(trial: dict[str, Any]):
@@ -151,31 +232,44 @@ def build_graph(trial: dict[str, Any]):
     with the graph seed; the model and the properties (``layers``, ``source_nodes``, …)
     then use that DAG.
     """
+    from hiddenstruct.experiments.graph_inputs import build_file_graph, is_file_trial
     from hiddenstruct.graphs.dag import to_dag
     from hiddenstruct.graphs.generators import get_family
 
-    G = get_family(trial["family"]).build(int(trial["n"]), int(trial["graph_seed"]))
-    G.graph.update(family=trial["family"], index=trial["index"], seed=trial["graph_seed"])
+    if is_file_trial(trial):
+        G, seed = build_file_graph(trial), int(trial["init_seed"])
+    else:
+        options = {"seed_graph": trial["seed_graph"]} if "seed_graph" in trial else {}
+        seed = int(trial["graph_seed"])
+        G = get_family(trial["family"]).make(int(trial["n"]), seed, **options)
+        G.graph.update(family=trial["family"], index=trial["index"], seed=seed)
     if trial.get("orientation", "labels") == "random":
-        G = to_dag(G, seed=int(trial["graph_seed"]))
+        G = to_dag(G, seed=seed)
     return G
 
 
-def make_packs(trials: list[dict[str, Any]], pack_size: int, threads: int) -> list[dict[str, Any]]:
+def make_packs(
+    trials: list[dict[str, Any]],
+    pack_size: int,
+    threads: int,
+    device: str = "auto",
+    save_models: bool = False,
+) -> list[dict[str, Any]]:
     """Group trials of equal mode and training settings into packs of similar depth."""
     from hiddenstruct.graphs.dag import layers
 
     groups: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
     for trial in trials:
-        key = repr([trial[k] for k in ("mode", *TRAINING_KEYS)])
+        key = repr([trial.get(k) for k in ("mode", *TRAINING_KEYS, *DATA_KEYS)])
         G = build_graph(trial)
         groups.setdefault(key, []).append((len(layers(G)), G.number_of_nodes(), trial))
     packs = []
     for members in groups.values():
-        members.sort(key=lambda item: (item[0], item[1], config_hash(item[2])))
+        members.sort(key=lambda item: (item[0], item[1], trial_identity(EXPERIMENT, item[2])))
         for start in range(0, len(members), pack_size):
             chunk = [item[2] for item in members[start : start + pack_size]]
-            packs.append({"trials": chunk, "threads": threads})
+            runtime = {"device": device, **({"save_models": True} if save_models else {})}
+            packs.append({"trials": chunk, "threads": threads, "runtime": runtime})
     return packs
 
 
@@ -184,23 +278,26 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
 
-    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
-    from hiddenstruct.training import default_device, torch_threads
+    from hiddenstruct.training import resolve_device, torch_threads
     from hiddenstruct.training.packed import evaluate_packed, train_packed
 
     trials = config["trials"]
     first = trials[0]
-    device = default_device()
+    device = resolve_device(config.get("runtime", {}).get("device", "auto"))
     with torch_threads(config.get("threads", 1)):
         start = time.perf_counter()
-        train_ds, test_ds = load_reber_splits(
-            first["reber_n"],
+        dataset = trial_dataset(
+            first,
+            n=first["reber_n"],
             seed=first["data_seed"],
             test_fraction=first["test_fraction"],
             hard_fraction=first["hard_fraction"],
         )
+        train_ds, test_ds = torch_splits(dataset)
         shuffle = torch.Generator().manual_seed(int(first["data_seed"]))
         loader = DataLoader(
             train_ds,
@@ -235,11 +332,14 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         )
         tests = evaluate_packed(packed, test_loader, device=device)
         seconds = time.perf_counter() - start
+    saved = (
+        _save_models(packed, models, trials, log) if config["runtime"].get("save_models") else {}
+    )
     rows = []
     for k, (G, trial, model) in enumerate(zip(graphs, trials, models, strict=True)):
         rows.append(
             {
-                "hash": config_hash(trial),
+                "hash": trial_identity(EXPERIMENT, trial),
                 **properties(G),
                 "test_acc": tests[k].accuracy,
                 "test_loss": tests[k].loss,
@@ -250,9 +350,25 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 "pack_size": len(trials),
                 "parameters": sum(int(p.numel()) for p in model.parameters()),
                 "device": str(device),
+                **overlap_result(dataset),
+                **({"model_artifact": saved[k]} if k in saved else {}),
             }
         )
     return {"rows": rows, "seconds": seconds}
+
+
+def _save_models(packed, models, trials, log: TrialLogger) -> dict[int, str]:
+    """Each trained graph model's state_dict as an artifact of the pack; index → stored path."""
+    from hiddenstruct.experiments.artifacts import save_state
+
+    saved = {}
+    for k, (model, trial) in enumerate(zip(models, trials, strict=True)):
+        path = log.artifact_file(f"model_{trial_identity(EXPERIMENT, trial)[:12]}")
+        if path is None:
+            continue
+        log.artifact(path.stem, save_state(path, packed.extract(k, model)))
+        saved[k] = log.artifacts[path.stem]
+    return saved
 
 
 def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
@@ -265,7 +381,9 @@ def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
                 continue
             record = store.get(trial_hash)
             if record is not None and record.status != "done":
-                store.finish(trial_hash, {k: v for k, v in row.items() if k != "hash"})
+                model = row.get("model_artifact")
+                result = {k: v for k, v in row.items() if k not in ("hash", "model_artifact")}
+                store.finish(trial_hash, result, artifacts={"model": model} if model else None)
                 copied += 1
     return copied
 
@@ -274,14 +392,15 @@ def run_sweep(
     config: PriorsConfig, store: TrialStore, executor=None, progress: bool = True
 ) -> list[dict[str, Any]]:
     """Train every (graph, mode) not yet done, in packs; return all rows of this sweep."""
-    config = validate(config)
     trials = graph_trials(config)
-    hashes = [config_hash(t) for t in trials]
+    hashes = [trial_identity(EXPERIMENT, t) for t in trials]
     store.register_many(EXPERIMENT, trials, hashes)
     harvest(store, set(hashes))
     pending = [t for t, h in zip(trials, hashes, strict=True) if store.get(h).status != "done"]
     if pending:
-        packs = make_packs(pending, config.pack_size, config.threads)
+        packs = make_packs(
+            pending, config.pack_size, config.threads, config.device, config.save_models
+        )
         run_trials(PACK_EXPERIMENT, packs, train_pack, store, executor, progress=progress)
         harvest(store, set(hashes))
     rows = []
@@ -291,7 +410,7 @@ def run_sweep(
             result = {k: v for k, v in record.result.items() if k != "train_curve"}
             rows.append(
                 {
-                    **{k: trial[k] for k in ("family", "mode", "index", "n", "graph_seed")},
+                    **{k: trial[k] for k in ROW_KEYS if k in trial},
                     **result,
                     "hash": trial_hash,
                 }
@@ -299,7 +418,12 @@ def run_sweep(
     return rows
 
 
-def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> dict[str, str]:
+ROW_KEYS = ("family", "mode", "index", "n", "graph_seed", "name", "graph_sha256")
+
+
+def write_outputs(
+    rows: list[dict[str, Any]], out_dir: Path, config: PriorsConfig | None = None, seed: int = 7
+) -> dict[str, str]:
     """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
     import pandas as pd
 
@@ -320,8 +444,11 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
-    table = correlations(df, "test_acc", group_by="mode")
+    table = correlations(df, "test_acc", group_by="mode", notes=True)  # notes: why r is NaN
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
+    from hiddenstruct.experiments.plots import table1_heatmap
+
+    written["table 1 heatmap"] = str(table1_heatmap(table, out_dir / "table1_correlations.png"))
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
         options = {"target": "test_acc", "group_by": "mode", "seed": seed}
@@ -336,6 +463,11 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: Path, seed: int = 7) -> d
         written["R² table"] = f"skipped: only {smallest} rows per mode (need at least 6)"
     summary = family_summary(df)
     written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
+    written.update(write_overlap(rows, out_dir))
+    if config is not None:
+        written["trials"] = f"{len(rows)}/{len(graph_trials(config))} done"
+        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
+        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
     return written
 
 
@@ -346,9 +478,12 @@ def _folds(rows: int) -> int:
 
 
 def family_summary(df) -> Any:
-    """Mean / median / std of test accuracy per mode and family, and the graph count."""
+    """Mean / median / sample std of test accuracy per mode and family, the graph count, notes."""
+    from hiddenstruct import stats
+
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
+    summary["notes"] = [stats.ONE_REPEAT if n == 1 else "" for n in summary["count"]]
     return summary.rename(
         columns={
             "count": "graphs",
@@ -360,29 +495,10 @@ def family_summary(df) -> Any:
 
 
 def figure7(df, path: Path) -> Path:
-    """Test accuracy per family (box plot with the points on top), one panel per mode."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Figure 7: see :func:`hiddenstruct.experiments.plots.figure7`."""
+    from hiddenstruct.experiments.plots import figure7 as draw
 
-    from hiddenstruct.experiments.figures import save_figure
-
-    modes = [m for m in MODES if m in set(df["mode"])] + sorted(set(df["mode"]) - set(MODES))
-    fig = Figure(figsize=(3.2 * len(modes), 3.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(modes), squeeze=False)[0]
-    rng = np.random.default_rng(0)
-    for ax, mode in zip(axes, modes, strict=True):
-        part = df[df["mode"] == mode]
-        families = sorted(set(part["family"]))
-        values = [part.loc[part["family"] == f, "test_acc"].to_numpy() for f in families]
-        ax.boxplot(values, showfliers=False)
-        for i, v in enumerate(values, start=1):
-            ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=9, alpha=0.6)
-        ax.set_xticks(range(1, len(families) + 1), [_short(f) for f in families])
-        ax.set_title(mode)
-        ax.set_ylabel("test accuracy")
-    return save_figure(fig, path)[0]
+    return draw(df, path)
 
 
 def _short(family: str) -> str:
@@ -395,17 +511,21 @@ def run_experiment(
     config: PriorsConfig, store: TrialStore, out_dir: Path, executor=None, progress: bool = True
 ) -> dict[str, str]:
     """Sweep, then write every output; returns label → path (or note)."""
-    rows = run_sweep(config, store, executor, progress)
-    written = write_outputs(rows, out_dir)
-    total = len(graph_trials(validate(config)))
-    written["trials"] = f"{len(rows)}/{total} done"
-    if rows:
-        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
-        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
-    return written
+    return write_outputs(run_sweep(config, store, executor, progress), out_dir, config)
+
+
+# ---- experiment protocol (the rows of a sweep are its results) -------------------------------
+trials = graph_trials
+run_trial = train_pack
+sweep = run_sweep
+
+
+def identities(config: PriorsConfig) -> list[str]:
+    """The (graph, mode) trial identities of a config, in :func:`graph_trials` order."""
+    return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
-    config = replace(PRESETS["demo"], seed=seed)
+    config = PriorsConfig(**{**PRESETS["demo"], "seed": seed})
     return run_experiment(config, store, out_dir, progress=False)

@@ -9,47 +9,59 @@ interrupted run resumes. Steps are clipped to land exactly on 50/60/80/90/95 % r
 
 Outputs in ``out_dir``: ``curves.csv`` (every step of every trial), ``table.csv`` (test
 accuracy at 50/60/80/90/95 % removed, mean ± std over repeats, with/without retraining),
-``figure2a_<arch>_<schedule>.png`` (accuracy vs. fraction removed, mean ± std band per method).
+``figure2a_<arch>_<schedule>.png``/``.svg`` (accuracy vs. % removed, mean ± std band per
+method, without / with retraining side by side).
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import math
-import os
-import tempfile
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader, Subset
-
-from hiddenstruct.data.images import image_dataset_info, load_image_dataset
+from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import added_defaults
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.figures import new_figure, plot_mean_std, save_figure
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.outcome import require_finished
 from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exported)
+    BASE_EXPERIMENT,
     EXPERIMENT,
     METHODS,
+    PRESETS,
     SCHEDULE_NAMES,
     TABLE_POINTS,
     PruneFFNConfig,
+    base_config,
     trial_configs,
 )
-from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.nn import MaskedDeepFFN
-from hiddenstruct.nn.masking import load_state_dict
-from hiddenstruct.pruning import RetrainPolicy, StopCriteria, fixed_size, iterative_prune, relative
-from hiddenstruct.training import evaluate, seed_everything, train
-from hiddenstruct.training.optim import make_optimizer
+from hiddenstruct.experiments.shared import run_shared
+from hiddenstruct.experiments.store import TrialRecord, TrialStore
+from hiddenstruct.outputs import write_csv
+
+NAME = EXPERIMENT
+Config = PruneFFNConfig
+HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 %% removed"
+DESCRIPTION = (
+    "Train ReLU MLPs (hidden 100 and 300-100) on digits (default) or MNIST "
+    "(--dataset mnist --data-dir DIR), then prune iteratively with random, magnitude "
+    "class-blinded / class-uniform / class-distributed and Optimal Brain Damage, with and "
+    "without retraining after each step. Each base model is a trial of its own, trained once "
+    "per store and shared by every method. Trials are stored (re-running resumes). Writes "
+    "curves.csv, table.csv and figure2a_<arch>_<schedule>.png into --output."
+)
 
 
 @lru_cache(maxsize=8)
 def _datasets(dataset: str, data_dir: str | None, train_subset: int | None, seed: int):
+    import torch
+    from torch.utils.data import Subset
+
+    from hiddenstruct.data.images import load_image_dataset
+
     train_ds = load_image_dataset(dataset, data_dir, "train", flatten=True, seed=seed)
     if train_subset is not None and train_subset < len(train_ds):
         order = torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(seed))
@@ -60,7 +72,11 @@ def _datasets(dataset: str, data_dir: str | None, train_subset: int | None, seed
 
 
 def _loaders(cfg: dict[str, Any]):
-    train_ds, val_ds, test_ds = _datasets(cfg["dataset"], cfg["data_dir"], cfg["train_subset"], 0)
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    data_dir = cfg.get("runtime", {}).get("data_dir")
+    train_ds, val_ds, test_ds = _datasets(cfg["dataset"], data_dir, cfg["train_subset"], 0)
     g = torch.Generator().manual_seed(cfg["seed"])
     train = DataLoader(train_ds, batch_size=cfg["batch_size"], shuffle=True, generator=g)
     val = DataLoader(val_ds, batch_size=1024)
@@ -68,6 +84,12 @@ def _loaders(cfg: dict[str, Any]):
     n_obd = min(cfg.get("obd_samples", 0), len(train_ds))
     obd = DataLoader(Subset(train_ds, range(n_obd)), batch_size=256)
     return train, val, test, obd
+
+
+def _device(cfg: dict[str, Any]):
+    from hiddenstruct.training.seeding import resolve_device
+
+    return resolve_device(cfg.get("runtime", {}).get("device", "auto"))
 
 
 class _Patience:
@@ -86,6 +108,10 @@ class _Patience:
 
 def train_base(model, train_loader, val_loader, cfg: dict[str, Any], device) -> None:
     """Train the unpruned model (optionally with LR decay and early stopping at convergence)."""
+    import torch
+
+    from hiddenstruct.training import train
+
     scheduler, callbacks = None, ()
     if cfg.get("lr_decay"):
         lr = cfg["lr"]
@@ -111,61 +137,72 @@ def train_base(model, train_loader, val_loader, cfg: dict[str, Any], device) -> 
     )
 
 
-def retrain_hooks(train_loader, eval_loader, optimizer, device, clip_grad_norm=None):
-    """``(train_epoch, evaluate)`` callables for the pruning engine built on the training loop."""
+def _mlp(cfg: dict[str, Any]):
+    from hiddenstruct.data.images import image_dataset_info
+    from hiddenstruct.nn import MaskedDeepFFN
 
-    def train_epoch(model) -> None:
-        train(
-            model,
-            train_loader,
-            epochs=1,
-            optimizer=optimizer,
-            device=device,
-            progress=False,
-            clip_grad_norm=clip_grad_norm,
-        )
-
-    def accuracy(model) -> float:
-        return evaluate(model, eval_loader, device).accuracy
-
-    return train_epoch, accuracy
-
-
-@lru_cache(maxsize=4)
-def _base_state(key: tuple) -> tuple[dict, float]:
-    cfg = dict(key)
-    seed_everything(cfg["seed"])
-    train_loader, val_loader, test_loader, _ = _loaders(cfg)
     info = image_dataset_info(cfg["dataset"])
-    model = MaskedDeepFFN(info.input_size, info.num_classes, list(cfg["hidden"]))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return MaskedDeepFFN(info.input_size, info.num_classes, list(cfg["hidden"]))
+
+
+def base_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+    """Shared trial: train the unpruned MLP of one (architecture, seed); its state_dict is an artifact."""
+    import torch
+
+    from hiddenstruct.outputs import write_with
+    from hiddenstruct.training import evaluate
+
+    device = _device(cfg)
+    train_loader, val_loader, test_loader, _ = _loaders(cfg)
+    model = _mlp(cfg)
     train_base(model, train_loader, val_loader, cfg, device)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return state, evaluate(model, test_loader, device).accuracy
+    path = log.artifact_file("base") or Path(cfg["runtime"]["artifact_dir"]) / f"{log.hash}-base.pt"
+    write_with(path, lambda tmp: torch.save(state, tmp))
+    log.artifact("state_dict", path)
+    return {"test_accuracy": evaluate(model, test_loader, device).accuracy}
 
 
-_BASE_KEYS = (
-    "dataset",
-    "data_dir",
-    "train_subset",
-    "hidden",
-    "seed",
-    "optimizer",
-    "lr",
-    "batch_size",
-    "epochs",
-    "lr_decay",
-    "patience",
-)
+def attach_bases(
+    trials: list[dict[str, Any]],
+    store: TrialStore,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the distinct base trials (once per store) and point each pruning trial at its base."""
+    bases = [base_config(t) for t in trials]
+    shared = run_shared(BASE_EXPERIMENT, bases, base_trial, store, executor, progress)
+    out = []
+    for trial, base in zip(trials, bases, strict=True):
+        result, artifacts = shared[trial_identity(BASE_EXPERIMENT, base)]
+        link = {"state_dict": artifacts["state_dict"], "test_accuracy": result["test_accuracy"]}
+        out.append({**trial, "runtime": {**trial["runtime"], "base": link}})
+    return out
 
 
 def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-    """One trial: train (or reuse) the base MLP, prune iteratively, record every step."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    key = tuple((k, tuple(cfg[k]) if isinstance(cfg[k], list) else cfg[k]) for k in _BASE_KEYS)
-    state, base_test = _base_state(key)
-    info = image_dataset_info(cfg["dataset"])
-    model = MaskedDeepFFN(info.input_size, info.num_classes, list(cfg["hidden"]))
+    """One trial: load the shared base MLP, prune iteratively, record every step."""
+    import torch
+
+    from hiddenstruct.experiments.artifacts import save_pruning_level
+    from hiddenstruct.nn.masking import load_state_dict
+    from hiddenstruct.pruning import (
+        RetrainPolicy,
+        StopCriteria,
+        fixed_size,
+        iterative_prune,
+        relative,
+    )
+    from hiddenstruct.training.optim import make_optimizer
+    from hiddenstruct.training.retrain import retrain_hooks
+
+    device = _device(cfg)
+    base = cfg.get("runtime", {}).get("base")
+    if base is None:
+        raise UsageError("a prune-ffn trial needs its base model: run it through attach_bases")
+    state = torch.load(base["state_dict"], map_location="cpu", weights_only=True)
+    base_test = base["test_accuracy"]
+    model = _mlp(cfg)
     load_state_dict(model, copy.deepcopy(state))
     model.to(device)
     train_loader, _, test_loader, obd_loader = _loaders(cfg)
@@ -193,7 +230,11 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         }
         points.append(point)
         log.metric(step.step + 1, zero_fraction=step.zero_fraction, accuracy=step.accuracy)
+        path = log.artifact_file(f"level_{step.step + 1:03d}")
+        if path is not None:  # masks bit-packed, weights only where they left the base's
+            log.artifact(path.stem, save_pruning_level(path, model, state))
 
+    log.artifact("base", base["state_dict"])
     iterative_prune(
         model,
         criterion,
@@ -217,16 +258,37 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     }
 
 
-def run_prune_ffn(
+# ---- experiment protocol ---------------------------------------------------------------------
+trials = trial_configs
+run_trial = ffn_trial
+
+
+def sweep(
     config: PruneFFNConfig,
     store: TrialStore,
-    out_dir: Path,
     executor: Executor | None = None,
     progress: bool = True,
+) -> list[TrialRecord]:
+    """Base models first (each once, only for unfinished trials), then every pruning trial."""
+    planned, hashes = trial_configs(config), identities(config)
+    done = {r.hash for r in store.trials(EXPERIMENT, status="done")}
+    todo = [t for t, h in zip(planned, hashes, strict=True) if h not in done]
+    linked = iter(attach_bases(todo, store, executor, progress) if todo else [])
+    ready = [t if h in done else next(linked) for t, h in zip(planned, hashes, strict=True)]
+    added = added_defaults(type(config))
+    return run_trials(EXPERIMENT, ready, ffn_trial, store, executor, progress=progress, added=added)
+
+
+def identities(config: PruneFFNConfig) -> list[str]:
+    """The trial identities of a config, in :func:`trial_configs` order."""
+    added = added_defaults(type(config))
+    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
+
+
+def write_outputs(
+    records: list[TrialRecord], out_dir: Path, config: PruneFFNConfig | None = None
 ) -> dict[str, str]:
-    """Run (or resume) every trial, then write curves, table and figures; returns label → path."""
-    configs = trial_configs(config)
-    records = run_trials(EXPERIMENT, configs, ffn_trial, store, executor, progress=progress)
+    """curves.csv, table.csv and the Figure 2a panels from the finished trials."""
     done = [r for r in records if r.status == "done"]
     if not done:
         require_finished(EXPERIMENT, records)
@@ -245,44 +307,24 @@ def run_prune_ffn(
                 }
             )
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"curves": write_csv(out_dir / "curves.csv", rows)}
+    written = {"curves": str(write_csv(out_dir / "curves.csv", rows))}
     table = ffn_table(rows, TABLE_POINTS)
-    written["table"] = write_csv(out_dir / "table.csv", table)
-    written.update(write_ffn_figures(rows, out_dir))
+    written["table"] = str(write_csv(out_dir / "table.csv", table))
+    written.update(write_ffn_figures(rows, out_dir, (config or PruneFFNConfig()).dataset))
     written["trials"] = f"{len(done)}/{len(records)} done"
     return written
 
 
+def run_prune_ffn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
+    """Run (or resume) every trial, then write curves, table and figures; returns label → path."""
+    return write_outputs(sweep(config, store, executor, progress), out_dir, config)
+
+
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """Toy scale for ``hiddenstruct demo``: digits, 64-100-10, five methods, one repeat."""
-    config = PruneFFNConfig(
-        architectures=((100,),),
-        repeats=1,
-        seed=seed,
-        epochs=25,
-        lr=3e-3,
-        batch_size=128,
-        relative_p=0.35,
-        obd_samples=200,
+    return run_prune_ffn(
+        PruneFFNConfig(**{**PRESETS["demo"], "seed": seed}), store, out_dir, progress=False
     )
-    return run_prune_ffn(config, store, out_dir, progress=False)
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> str:
-    """Write ``rows`` to ``path`` atomically (temp file + rename); returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return str(path)
 
 
 def _grouped(rows, keys):
@@ -292,57 +334,58 @@ def _grouped(rows, keys):
     return groups
 
 
-def ffn_table(rows: list[dict[str, Any]], points=TABLE_POINTS) -> list[dict[str, Any]]:
-    """Mean ± std test accuracy at each fraction removed in ``points`` (exact steps, not interpolated)."""
+#: Chance on the 10-class image datasets of prune-ffn (MNIST, digits: about balanced).
+FFN_CHANCE = 0.1
+
+
+def ffn_table(
+    rows: list[dict[str, Any]], points=TABLE_POINTS, chance_margin: float = 0.05
+) -> list[dict[str, Any]]:
+    """Mean ± std (ddof 1) and n of test accuracy at each fraction removed in ``points``.
+
+    Exact steps, not interpolated. One repeat gives std NaN, no step at a point gives NaN
+    accuracy; ``notes`` says why, and flags unpruned models that do not beat chance
+    (:data:`FFN_CHANCE`) by ``chance_margin`` (counted in ``below_chance``).
+    """
+    from hiddenstruct import stats
+
     table = []
     keys = ("architecture", "schedule", "method", "retrain")
     for group, members in sorted(_grouped(rows, keys).items()):
         entry = dict(zip(keys, group, strict=True))
         base = [r["accuracy"] for r in members if r["step"] == 0]
-        entry["unpruned"] = round(float(np.mean(base)), 4)
+        unpruned = stats.summarize(base)
+        low = [a for a in base if not stats.chance_check(a, FFN_CHANCE, chance_margin).above_chance]
+        entry.update(unpruned=round(unpruned.mean, 4), unpruned_std=unpruned.std)
+        entry.update(repeats=unpruned.n, below_chance=len(low))
+        reasons = [f"{len(low)} unpruned model(s) at chance level" if low else None]
         for p in points:
             hits = [r["accuracy"] for r in members if abs(r["zero_fraction"] - p) < 1e-3]
-            entry[f"acc@{int(p * 100)}%"] = round(float(np.mean(hits)), 4) if hits else math.nan
-            entry[f"std@{int(p * 100)}%"] = (
-                round(float(np.std(hits, ddof=1)), 4)
-                if len(hits) > 1
-                else (0.0 if hits else math.nan)
-            )
+            at = stats.summarize(hits)
+            label = f"{int(p * 100)}%"
+            entry[f"acc@{label}"] = round(at.mean, 4) if math.isfinite(at.mean) else math.nan
+            entry[f"std@{label}"] = round(at.std, 4) if math.isfinite(at.std) else math.nan
+            entry[f"n@{label}"] = at.n
+            if at.reason:
+                reasons.append(f"@{label}: {at.reason}")
+        entry["notes"] = stats.notes(*reasons)
         table.append(entry)
     return table
 
 
-def write_ffn_figures(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
-    """Figure 2a per (architecture, schedule): accuracy vs. fraction removed, ± std band per method."""
-    written = {}
-    for (arch, schedule), members in sorted(_grouped(rows, ("architecture", "schedule")).items()):
-        fig, axes = new_figure(width=10, height=3.8)
-        fig.clf()
-        panels = sorted({r["retrain"] for r in members})
-        for i, retrain in enumerate(panels, start=1):
-            ax = fig.add_subplot(1, len(panels), i)
-            for method in METHODS:
-                runs = _grouped(
-                    [r for r in members if r["method"] == method and r["retrain"] == retrain],
-                    ("repeat",),
-                )
-                if not runs:
-                    continue
-                curves = [sorted(run, key=lambda r: r["step"]) for run in runs.values()]
-                length = min(len(c) for c in curves)
-                xs = [
-                    float(np.mean([c[k]["zero_fraction"] for c in curves])) for k in range(length)
-                ]
-                plot_mean_std(
-                    ax,
-                    xs,
-                    [[c[k]["accuracy"] for k in range(length)] for c in curves],
-                    label=method,
-                )
-            ax.set_xlabel("fraction of weights removed")
-            ax.set_ylabel("test accuracy")
-            ax.set_title(f"{arch}, {schedule}, {'with' if retrain else 'without'} retraining")
-            ax.legend(fontsize=7)
-        name = f"figure2a_{arch}_{schedule}"
-        written[name] = str(save_figure(fig, out_dir / f"{name}.png")[0])
-    return written
+def write_ffn_figures(
+    rows: list[dict[str, Any]], out_dir: Path, dataset: str = "digits"
+) -> dict[str, str]:
+    """Figure 2a per (architecture, schedule): see :func:`hiddenstruct.experiments.plots.figure2a`."""
+    import pandas as pd
+
+    from hiddenstruct.data.images import image_dataset_info
+    from hiddenstruct.experiments.plots import figure2a
+    from hiddenstruct.experiments.plots.style import dataset_label
+
+    info = image_dataset_info(dataset)
+    names = {
+        arch: f"{info.input_size}-{arch}-{info.num_classes}"
+        for arch in {r["architecture"] for r in rows}
+    }
+    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names)

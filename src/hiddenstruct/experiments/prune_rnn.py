@@ -3,13 +3,16 @@
 Model: Embedding(128 ASCII codes) → 3 masked recurrent layers of 50 → Linear(2); Adam lr
 1e-3, batch 32, gradient clipping 5. Per mode (RNN_TANH, RNN_RELU, GRU, LSTM) a base model is
 trained until 100 % test accuracy or an epoch cap (paper: 50 epochs). From that base, i2h
-only, h2h only and both are pruned at p = 10, 20, …, 100 % (per tensor, the p-th percentile
-of |w| is the threshold); the test accuracy is recorded right after pruning and after each
+only, h2h only and both are pruned at p = 10, 20, …, 100 % (the p-th percentile of |w| is
+the threshold, per tensor or — ``threshold="global"``, the paper preset, the authors' code —
+over the whole scope); the test accuracy is recorded right after pruning and after each
 retraining epoch, up to a cap, stopping early once it is back within ``tolerance`` of the base.
 One trial per (mode, repeat) in the store (experiment ``prune-rnn``), so runs resume.
 
-Outputs in ``out_dir``: ``points.csv``, ``summary.csv`` (largest p tolerated without
-retraining — accuracy drop ≤ tolerance — and epochs needed to recover above it),
+Outputs in ``out_dir``: ``points.csv``, ``points_summary.csv`` (mean ± std and n over
+repeats per mode, scope and p), ``summary.csv`` (base accuracy mean ± std, largest p
+tolerated without retraining — accuracy drop ≤ tolerance — over the repeats whose base beats
+chance by ``chance_margin``, epochs needed to recover above it, ``notes``),
 ``figure2b_both.png``, ``figure5a_i2h.png``, ``figure5b_h2h.png`` (accuracy vs. p per mode,
 right after pruning and after the first retraining epoch; p = 0 is the base model).
 """
@@ -17,96 +20,194 @@ right after pruning and after the first retraining epoch; p = 0 is the base mode
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
-
-from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
-from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import (
+    ExperimentConfig,
+    added_defaults,
+    device_setting,
+    setting,
+    trial_parts,
+)
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.figures import new_figure, save_figure
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.outcome import require_finished
-from hiddenstruct.experiments.prune_ffn import retrain_hooks, write_csv
+from hiddenstruct.experiments.prune_rnn_summary import (  # noqa: F401  (re-exported)
+    epochs_to_recover,
+    point_rows,
+    spread_rows,
+    summarize,
+)
 from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
 from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
-from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.nn import MaskedRNN, SequenceClassifier
-from hiddenstruct.nn.masking import load_state_dict
-from hiddenstruct.pruning import percentile_prune
-from hiddenstruct.training import evaluate, train
-from hiddenstruct.training.optim import make_optimizer
+from hiddenstruct.experiments.reber_inputs import (
+    add_data_keys,
+    check_reber_csv,
+    negatives_setting,
+    reber_csv_setting,
+    unique_setting,
+    write_overlap,
+)
+from hiddenstruct.experiments.store import TrialRecord, TrialStore
+from hiddenstruct.outputs import write_csv
 
 EXPERIMENT = "prune-rnn"
+NAME = EXPERIMENT
+HELP = "prune i2h / h2h / both of Reber RNNs at p = 10..100 %%: Figures 2b and 5, summary"
+DESCRIPTION = (
+    "Per recurrent mode train Embedding → 3×50 → Linear on Reber strings (Adam 1e-3, batch 32, "
+    "clip 5) until 100 %% test accuracy or --base-epochs, then prune i2h only, h2h only and both "
+    "at each p (threshold: p-th percentile of |w| per tensor or, --threshold global, over the "
+    "scope) from that base; record accuracy "
+    "right after pruning and after each retraining epoch (up to --retrain-epochs, stopping once "
+    "recovered). Trials are stored (re-running resumes). Writes points.csv, points_summary.csv, "
+    "summary.csv (mean ± std over repeats; a base model at chance is flagged), "
+    "figure2b_both.png, figure5a_i2h.png, figure5b_h2h.png."
+)
 
 PERCENTS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 
 
 @dataclass(frozen=True)
-class PruneRNNConfig:
-    """Settings of ``hiddenstruct experiment prune-rnn`` (small defaults; ``paper()`` for §4.2)."""
+class PruneRNNConfig(ExperimentConfig):
+    """Settings of ``hiddenstruct experiment prune-rnn`` (defaults = the ``small`` preset)."""
 
-    modes: tuple[str, ...] = MODES
-    scopes: tuple[str, ...] = SCOPES
-    percents: tuple[float, ...] = PERCENTS
-    n: int = 2000  # sequences (paper: 25 000)
-    hard_fraction: float = 0.5
-    embedding_dim: int = 50
-    hidden_sizes: tuple[int, ...] = (50, 50, 50)
-    lr: float = 1e-3
-    batch_size: int = 32
-    clip_grad_norm: float = 5.0
-    base_epochs: int = 10  # cap; stops early at target_accuracy (paper: 50 epochs)
-    target_accuracy: float | None = 1.0
-    retrain_epochs: int = 2  # cap per pruning level
-    tolerance: float = 0.01  # accuracy drop counted as "no significant reduction"
-    repeats: int = 1
-    seed: int = 0
+    modes: tuple[str, ...] = setting(MODES, "recurrent modes", choices=MODES)
+    scopes: tuple[str, ...] = setting(SCOPES, "pruning scopes", choices=SCOPES)
+    percents: tuple[float, ...] = setting(
+        PERCENTS, "fractions pruned, e.g. 0.1 0.2 ... 1.0", low=0, high=1, low_open=True
+    )
+    reber_n: int = setting(2000, "Reber strings in total, train + test", low=20, aliases=("--n",))
+    hard_fraction: float = setting(
+        0.5, "share of the negatives that are hard (one-symbol edits of valid strings)", low=0,
+        high=1,
+    )  # fmt: skip
+    negatives: str = negatives_setting()
+    unique: bool | None = unique_setting()
+    reber_csv: tuple[str, ...] | None = reber_csv_setting()
+    embedding_dim: int = setting(50, "embedding size", low=1)
+    hidden_sizes: tuple[int, ...] = setting((50, 50, 50), "recurrent layer sizes", low=1)
+    lr: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
+    batch_size: int = setting(32, "batch size", low=1)
+    clip_grad_norm: float = setting(5.0, "gradient norm clipping", low=0, low_open=True)
+    base_epochs: int = setting(
+        10, "cap on base training epochs (stops early at --target-accuracy)", low=1
+    )
+    target_accuracy: float | None = setting(
+        1.0, "stop base training at this test accuracy (none: train all --base-epochs)", low=0,
+        high=1,
+    )  # fmt: skip
+    retrain_epochs: int = setting(2, "cap on retraining epochs per pruning level", low=0)
+    tolerance: float = setting(
+        0.01, "accuracy drop still counted as tolerated / recovered", low=0, high=1
+    )
+    repeats: int = setting(1, "seeds per mode", low=1)
+    seed: int = setting(0, "first seed (repeat r uses seed + r)")
+    threshold: str = setting(
+        "per-tensor",
+        "percentile threshold: per-tensor (the paper's text: the p-th percentile of |w| in that "
+        "layer) or global (the authors' code rnn/sparse.py: one percentile over the whole scope)",
+        choices=("global", "per-tensor"),  # = hiddenstruct.pruning.THRESHOLDS (tested)
+        added=True,
+    )
+    chance_margin: float = setting(
+        0.05,
+        "a base model must beat the test set's majority-class accuracy by this much; otherwise "
+        "it is flagged and left out of tolerated_p",
+        low=0,
+        high=1,
+        high_open=True,
+        runtime=True,  # only read when writing the summary: not part of what a trial computes
+    )
+    device: str = device_setting()
+
+    def check(self) -> None:
+        """At most two --reber-csv files."""
+        check_reber_csv(self.reber_csv)
+
+    def validate(self) -> None:
+        """Kept for 0.1.0 callers: a config is validated when it is constructed."""
 
     @staticmethod
     def paper(**overrides: Any) -> PruneRNNConfig:
-        """§4.2: 25 000 strings, 50 base epochs (no early stop), up to 5 retraining epochs."""
-        values = dict(n=25_000, base_epochs=50, target_accuracy=None, retrain_epochs=5)
-        values.update(overrides)
-        return PruneRNNConfig(**values)
+        """The ``paper`` preset with overrides."""
+        return PruneRNNConfig(**{**PRESETS["paper"], **overrides})
 
-    def validate(self) -> None:
-        for label, given, valid in (("modes", self.modes, MODES), ("scopes", self.scopes, SCOPES)):
-            bad = [v for v in given if v not in valid]
-            if bad or not given:
-                raise UsageError(f"unknown or no {label} {bad}; valid: {', '.join(valid)}")
-        if not self.percents or any(not 0 < p <= 1 for p in self.percents):
-            raise UsageError("percents must be fractions in (0, 1], e.g. 0.1 … 1.0")
-        if self.n < 20 or self.repeats < 1 or self.base_epochs < 1:
-            raise UsageError("need n >= 20, repeats >= 1 and base_epochs >= 1")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {},
+    # §4.2: 25 000 strings, 50 base epochs (no early stop) — paper text; negatives "authors"
+    # and unique strings — the authors' published dataset; the global threshold — the authors'
+    # code (rnn/sparse.py; the paper's text reads per layer, docs/pruning.md quotes both); up to
+    # 5 retraining epochs — our choice
+    "paper": dict(
+        reber_n=25_000,
+        base_epochs=50,
+        target_accuracy=None,
+        retrain_epochs=5,
+        threshold="global",
+        negatives="authors",
+        unique=True,
+    ),
+    "demo": dict(
+        reber_n=400,
+        embedding_dim=8,
+        hidden_sizes=(16, 16),
+        base_epochs=5,
+        lr=1e-2,
+        batch_size=64,
+        percents=(0.3, 0.6, 0.9),
+        retrain_epochs=1,
+        modes=("RNN_RELU", "GRU"),
+    ),  # fmt: skip
+}
+Config = PruneRNNConfig
 
 
 def trial_configs(config: PruneRNNConfig) -> list[dict[str, Any]]:
-    """One plain-dict config per (mode, repeat)."""
-    config.validate()
-    common = {k: v for k, v in asdict(config).items() if k not in ("modes", "repeats", "seed")}
+    """One trial config per (mode, repeat)."""
+    common, runtime = trial_parts(config, ("modes", "repeats", "seed"))
+    add_data_keys(config, common, runtime)
     return [
-        {**common, "mode": mode, "repeat": r, "seed": config.seed + r}
+        {**common, "mode": mode, "repeat": r, "seed": config.seed + r, "runtime": dict(runtime)}
         for r in range(config.repeats)
         for mode in config.modes
     ]
 
 
-def _model(cfg: dict[str, Any]) -> SequenceClassifier:
+def _model(cfg: dict[str, Any]):
+    from hiddenstruct.data.reber_torch import VOCAB_SIZE
+    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+
     rnn = MaskedRNN(cfg["embedding_dim"], list(cfg["hidden_sizes"]), cfg["mode"])
     return SequenceClassifier(rnn, vocab_size=VOCAB_SIZE, num_classes=2)
 
 
 def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train the base model of one mode, then prune every scope at every p from that base."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    train_ds, test_ds = load_reber_splits(
-        cfg["n"], seed=cfg["seed"], hard_fraction=cfg["hard_fraction"]
+    import torch
+    from torch.utils.data import DataLoader
+
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.artifacts import save_pruning_level, save_state
+    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
+    from hiddenstruct.nn.masking import load_state_dict
+    from hiddenstruct.pruning import percentile_prune
+    from hiddenstruct.stats import chance_level
+    from hiddenstruct.training import evaluate, resolve_device, retrain_hooks, train
+    from hiddenstruct.training.optim import make_optimizer
+
+    device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
+    dataset = trial_dataset(
+        cfg,
+        n=cfg["reber_n"],
+        seed=cfg["seed"],
+        test_fraction=0.25,
+        hard_fraction=cfg["hard_fraction"],
     )
+    train_ds, test_ds = torch_splits(dataset)
     g = torch.Generator().manual_seed(cfg["seed"])
     train_loader = DataLoader(
         train_ds, batch_size=cfg["batch_size"], shuffle=True, collate_fn=reber_collate, generator=g
@@ -127,14 +228,19 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     )
     base_curve = [e.val_accuracy for e in history.epochs]
     base_acc = evaluate(base, test_loader, device).accuracy
+    chance = chance_level(test_ds.labels.tolist())
     state = copy.deepcopy(base.state_dict())
+    if (path := log.artifact_file("base")) is not None:
+        log.artifact("base", save_state(path, base))
     points = []
     for scope in cfg["scopes"]:
         for p in cfg["percents"]:
             model = _model(cfg)
             load_state_dict(model, copy.deepcopy(state))
             model.to(device)
-            report = percentile_prune(model, p, scope=scope)
+            report = percentile_prune(
+                model, p, scope=scope, threshold=cfg.get("threshold", "per-tensor")
+            )
             optimizer = make_optimizer("adam", model.parameters(), cfg["lr"])
             train_epoch, accuracy = retrain_hooks(
                 train_loader, test_loader, optimizer, device, cfg["clip_grad_norm"]
@@ -157,154 +263,94 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
                 }
             )
             log.metric(len(points), p=p, accuracy_pruned=pruned_acc)
+            name = f"{scope}_p{round(100 * p):03d}"
+            if (path := log.artifact_file(name)) is not None:  # after retraining, if any
+                log.artifact(name, save_pruning_level(path, model, state))
     return {
         "base_accuracy": base_acc,
+        "chance_accuracy": chance,
         "base_epochs": len(base_curve),
         "base_curve": base_curve,
         "points": points,
+        **overlap_result(dataset),
     }
 
 
-def epochs_to_recover(point: dict[str, Any], base: float, tolerance: float) -> int | None:
-    """0 when no retraining was needed, k when epoch k recovered, None when it never did."""
-    if point["accuracy_pruned"] >= base - tolerance:
-        return 0
-    for k, acc in enumerate(point["accuracy_retrained"], start=1):
-        if acc >= base - tolerance:
-            return k
-    return None
-
-
-def summarize(records: list[dict[str, Any]], tolerance: float) -> list[dict[str, Any]]:
-    """Per (mode, scope): mean base accuracy, largest tolerated p, epochs to recover above it."""
-    groups: dict[tuple[str, str], list[tuple[float, dict]]] = defaultdict(list)
-    for rec in records:
-        for point in rec["result"]["points"]:
-            groups[(rec["mode"], point["scope"])].append((rec["result"]["base_accuracy"], point))
-    all_ps = sorted({pt["p"] for items in groups.values() for _, pt in items})
-    rows = []
-    for (mode, scope), items in sorted(groups.items()):
-        ps = sorted({pt["p"] for _, pt in items})
-        ok = {
-            p: all(epochs_to_recover(pt, b, tolerance) == 0 for b, pt in items if pt["p"] == p)
-            for p in ps
-        }
-        tolerated = 0.0
-        for p in ps:
-            if not ok[p]:
-                break
-            tolerated = p
-        row = {
-            "mode": mode,
-            "scope": scope,
-            "base_accuracy": round(float(np.mean([b for b, _ in items])), 4),
-            "tolerated_p": tolerated,
-        }
-        for p in all_ps:
-            row[f"epochs@{int(round(p * 100))}%"] = ""
-        for p in ps:
-            if p > tolerated:
-                needed = [epochs_to_recover(pt, b, tolerance) for b, pt in items if pt["p"] == p]
-                cap = max(len(pt["accuracy_retrained"]) for _, pt in items if pt["p"] == p)
-                row[f"epochs@{int(round(p * 100))}%"] = f">{cap}" if None in needed else max(needed)
-        rows.append(row)
-    return rows
+trials = trial_configs
+run_trial = rnn_trial
 
 
 def _figures(records, out_dir: Path) -> dict[str, str]:
-    written = {}
-    names = {"both": "figure2b_both", "i2h": "figure5a_i2h", "h2h": "figure5b_h2h"}
-    for scope, name in names.items():
-        fig, ax = new_figure()
-        drew = False
-        for rec in records:
-            pts = sorted(
-                (p for p in rec["result"]["points"] if p["scope"] == scope), key=lambda p: p["p"]
-            )
-            if not pts:
-                continue
-            drew = True
-            base = rec["result"]["base_accuracy"]
-            xs = [0.0] + [100 * p["p"] for p in pts]
-            (line,) = ax.plot(
-                xs,
-                [base] + [p["accuracy_pruned"] for p in pts],
-                marker="o",
-                markersize=3,
-                label=f"{rec['mode']} (seed {rec['seed']})",
-            )
-            after = [base] + [
-                p["accuracy_retrained"][0] if p["accuracy_retrained"] else p["accuracy_pruned"]
-                for p in pts
-            ]
-            ax.plot(xs, after, linestyle="--", color=line.get_color(), alpha=0.7)
-        if not drew:
-            continue
-        ax.set_xlabel("weights pruned p (%)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(
-            f"pruning {scope} (solid: after pruning, dashed: +1 retraining epoch)", fontsize=8
-        )
-        ax.legend(fontsize=7)
-        written[name] = str(save_figure(fig, out_dir / f"{name}.png")[0])
-    return written
+    """Figures 2b / 5a / 5b: see :func:`hiddenstruct.experiments.plots.recurrent_scope_figures`."""
+    import pandas as pd
+
+    from hiddenstruct.experiments.plots import recurrent_scope_figures
+
+    rows = [
+        {
+            "mode": rec["mode"],
+            "repeat": rec.get("repeat", 0),
+            "scope": pt["scope"],
+            "p": pt["p"],
+            "base_accuracy": rec["result"]["base_accuracy"],
+            "accuracy_pruned": pt["accuracy_pruned"],
+            "accuracy_retrained": (
+                pt["accuracy_retrained"][0] if pt["accuracy_retrained"] else float("nan")
+            ),
+        }
+        for rec in records
+        for pt in rec["result"]["points"]
+    ]
+    return recurrent_scope_figures(pd.DataFrame(rows), out_dir)
 
 
-def run_prune_rnn(
-    config: PruneRNNConfig,
-    store: TrialStore,
-    out_dir: Path,
-    executor: Executor | None = None,
-    progress: bool = True,
+def write_outputs(
+    records: list[TrialRecord], out_dir: Path, config: PruneRNNConfig | None = None
 ) -> dict[str, str]:
-    """Run (or resume) the trials, then write points, summary and figures; returns label → path."""
-    records = run_trials(
-        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress=progress
-    )
+    """points.csv, summary.csv and Figures 2b / 5a / 5b from the finished trials."""
+    config = config or PruneRNNConfig()
+    tolerance, margin = config.tolerance, config.chance_margin
     done = [{**r.config, "result": r.result} for r in records if r.status == "done"]
     if not done:
         require_finished(EXPERIMENT, records)
-    rows = []
-    for rec in done:
-        for pt in rec["result"]["points"]:
-            epochs = epochs_to_recover(pt, rec["result"]["base_accuracy"], config.tolerance)
-            rows.append(
-                {
-                    "mode": rec["mode"],
-                    "repeat": rec["repeat"],
-                    "base_accuracy": rec["result"]["base_accuracy"],
-                    "scope": pt["scope"],
-                    "p": pt["p"],
-                    "zero_fraction": pt["zero_fraction"],
-                    "accuracy_pruned": pt["accuracy_pruned"],
-                    "accuracy_retrained": " ".join(f"{a:.4f}" for a in pt["accuracy_retrained"]),
-                    "epochs_to_recover": (
-                        f">{len(pt['accuracy_retrained'])}" if epochs is None else epochs
-                    ),
-                }
-            )
+    rows = point_rows(done, tolerance, margin)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {
-        "points": write_csv(out_dir / "points.csv", rows),
-        "summary": write_csv(out_dir / "summary.csv", summarize(done, config.tolerance)),
+        "points": str(write_csv(out_dir / "points.csv", rows)),
+        "points spread": str(write_csv(out_dir / "points_summary.csv", spread_rows(rows))),
+        "summary": str(write_csv(out_dir / "summary.csv", summarize(done, tolerance, margin))),
     }
     written.update(_figures(done, out_dir))
+    written.update(write_overlap([rec["result"] for rec in done], out_dir))
     written["trials"] = f"{len(done)}/{len(records)} done"
     return written
 
 
+def run_prune_rnn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
+    """Run (or resume) the trials, then write points, summary and figures; returns label → path."""
+    return write_outputs(sweep(config, store, executor, progress), out_dir, config)
+
+
+def sweep(
+    config: PruneRNNConfig,
+    store: TrialStore,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> list[TrialRecord]:
+    """Run (or resume) one trial per (mode, repeat); returns their records."""
+    added = added_defaults(type(config))
+    return run_trials(
+        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress, added=added
+    )
+
+
+def identities(config: PruneRNNConfig) -> list[str]:
+    """The trial identities of a config, in :func:`trial_configs` order."""
+    added = added_defaults(type(config))
+    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
+
+
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     """Toy scale for ``hiddenstruct demo``: 400 strings, 2×16 units, p = 30/60/90 %, 1 retrain epoch."""
-    config = PruneRNNConfig(
-        n=400,
-        embedding_dim=8,
-        hidden_sizes=(16, 16),
-        base_epochs=5,
-        lr=1e-2,
-        batch_size=64,
-        percents=(0.3, 0.6, 0.9),
-        retrain_epochs=1,
-        seed=seed,
-        modes=("RNN_RELU", "GRU"),
-    )
+    config = PruneRNNConfig(**{**PRESETS["demo"], "seed": seed})
     return run_prune_rnn(config, store, out_dir, progress=False)

@@ -1,20 +1,27 @@
 """Settings of the pruning experiments, kept free of torch so the CLI starts fast.
 
-``PruneFFNConfig`` and its trial expansion for ``hiddenstruct experiment prune-ffn``
+``PruneFFNConfig``, its presets and its trial expansion for ``hiddenstruct experiment prune-ffn``
 (paper §4.1), and the mode / scope names of ``prune-rnn`` (paper §4.2).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.config import (
+    ExperimentConfig,
+    device_setting,
+    setting,
+    trial_parts,
+)
+from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
 
-RNN_MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 RNN_SCOPES = ("both", "i2h", "h2h")
 
 EXPERIMENT = "prune-ffn"
+BASE_EXPERIMENT = "prune-ffn-base"
 TABLE_POINTS = (0.5, 0.6, 0.8, 0.9, 0.95)
 METHODS: dict[str, tuple[str, str]] = {
     "random": ("random", "class_blinded"),
@@ -24,76 +31,149 @@ METHODS: dict[str, tuple[str, str]] = {
     "obd": ("obd", "class_blinded"),
 }
 SCHEDULE_NAMES = ("relative", "fixed_size")
+RETRAIN_CHOICES = {"both": (False, True), "yes": (True,), "no": (False,)}
+# settings of the base model every method of an (architecture, seed) starts from
+BASE_KEYS = (
+    "dataset", "train_subset", "hidden", "seed", "optimizer", "lr", "batch_size", "epochs",
+    "lr_decay", "patience",
+)  # fmt: skip
+
+
+def architecture(text: str) -> tuple[int, ...]:
+    """Hidden sizes written ``300-100`` (one MLP); ValueError when malformed."""
+    try:
+        sizes = tuple(int(part) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"expected hidden sizes like 300-100, got {text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ValueError(f"hidden sizes must be positive, got {text!r}")
+    return sizes
+
+
+def retrain_variants(text: str) -> tuple[bool, ...]:
+    """``both`` → (False, True), ``yes`` → (True,), ``no`` → (False,); ValueError otherwise."""
+    if text not in RETRAIN_CHOICES:
+        raise ValueError(f"expected one of {', '.join(RETRAIN_CHOICES)}, got {text!r}")
+    return RETRAIN_CHOICES[text]
+
+
+def retrain_name(variants: tuple[bool, ...]) -> str:
+    """The CLI name of retrain variants (inverse of :func:`retrain_variants`)."""
+    names = {value: name for name, value in RETRAIN_CHOICES.items()}
+    return names.get(tuple(variants), " ".join(str(v).lower() for v in variants))
 
 
 @dataclass(frozen=True)
-class PruneFFNConfig:
-    """Settings of ``hiddenstruct experiment prune-ffn`` (CPU-sized defaults; see ``paper()``)."""
+class PruneFFNConfig(ExperimentConfig):
+    """Settings of ``hiddenstruct experiment prune-ffn`` (defaults = the ``small`` preset)."""
 
-    dataset: str = "digits"  # digits | mnist
-    data_dir: str | None = None
-    architectures: tuple[tuple[int, ...], ...] = ((100,), (300, 100))
-    methods: tuple[str, ...] = tuple(METHODS)
-    schedules: tuple[str, ...] = ("relative",)
-    relative_p: float = 0.2  # fraction of the remaining weights per step
-    fixed_fraction: float = 0.05  # fixed-size step as a fraction of all weights
-    max_zero_fraction: float = 0.95
-    retrain: tuple[bool, ...] = (False, True)
-    retrain_epochs: int = 1
-    repeats: int = 2
-    seed: int = 0
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    retrain_lr: float | None = None  # None: same as lr
-    batch_size: int = 64
-    epochs: int = 30
-    lr_decay: bool = False  # ReduceLROnPlateau ×0.1 down to lr/100, early stop at convergence
-    patience: int = 10
-    obd_samples: int = 1000
-    obd_method: str = "auto"
-    train_subset: int | None = None
+    dataset: str = setting(
+        "digits", "digits (embedded 8×8) or mnist (needs --data-dir)", choices=("digits", "mnist")
+    )
+    data_dir: str | None = setting(
+        None, "folder holding the MNIST IDX files", metavar="DIR", runtime=True
+    )
+    architectures: tuple[tuple[int, ...], ...] = setting(
+        ((100,), (300, 100)),
+        "hidden sizes per MLP, e.g. 100 300-100",
+        low=1,
+        parse=architecture,
+        metavar="SIZES",
+    )
+    methods: tuple[str, ...] = setting(tuple(METHODS), "pruning methods", choices=tuple(METHODS))
+    schedules: tuple[str, ...] = setting(
+        ("relative",),
+        "relative (p of the remaining weights per step) and/or fixed_size",
+        choices=SCHEDULE_NAMES,
+    )
+    relative_p: float = setting(
+        0.2, "fraction of the remaining weights pruned per relative step", low=0, high=1,
+        low_open=True,
+    )  # fmt: skip
+    fixed_fraction: float = setting(
+        0.05, "fixed-size step as a fraction of all weights", low=0, high=1, low_open=True
+    )
+    max_zero_fraction: float = setting(
+        0.95, "stop once this fraction of weights is removed", low=0, high=1, low_open=True
+    )
+    retrain: tuple[bool, ...] = setting(
+        (False, True),
+        "retrain after each step: both variants, only yes or only no "
+        "(in a --config file: a list of booleans, e.g. [false, true])",
+        parse=retrain_variants,
+        show=retrain_name,
+        nargs=None,
+        metavar="{both,yes,no}",
+    )
+    retrain_epochs: int = setting(1, "retraining epochs after each pruning step", low=1)
+    repeats: int = setting(2, "seeds per setting", low=1)
+    seed: int = setting(0, "first seed (repeat r uses seed + r)")
+    optimizer: str = setting("adam", "base optimizer", choices=("adam", "sgd"))
+    lr: float = setting(1e-3, "learning rate", low=0, low_open=True)
+    retrain_lr: float | None = setting(
+        None, "retraining learning rate (none: same as --lr)", low=0, low_open=True
+    )
+    batch_size: int = setting(64, "batch size", low=1)
+    epochs: int = setting(30, "base training epochs (an upper bound with --lr-decay)", low=1)
+    lr_decay: bool = setting(
+        False, "ReduceLROnPlateau ×0.1 down to lr/100 and early stop after --patience epochs"
+    )
+    patience: int = setting(10, "epochs without validation gain before early stop", low=1)
+    obd_samples: int = setting(1000, "training samples for the OBD Hessian diagonal", low=1)
+    obd_method: str = setting(
+        "auto",
+        "OBD Hessian diagonal: exact closed form (auto for MLPs), Hutchinson, Fisher",
+        choices=("auto", "exact", "hutchinson", "fisher"),
+    )
+    train_subset: int | None = setting(
+        None, "train on the first N training images of a seeded shuffle (none: all)", low=1
+    )
+    device: str = device_setting()
+
+    def check(self) -> None:
+        """Cross-field rules: MNIST needs its folder."""
+        from hiddenstruct.data.images import image_dataset_info
+
+        if image_dataset_info(self.dataset).needs_data_dir and not self.data_dir:
+            raise UsageError(f"dataset {self.dataset!r} needs --data-dir (folder with its files)")
+
+    def validate(self) -> None:
+        """Kept for 0.1.0 callers: a config is validated when it is constructed."""
 
     @staticmethod
     def paper(**overrides: Any) -> PruneFFNConfig:
-        """The paper's settings: SGD lr 0.01 (decayed to 1e-4), batch 64, up to 200 epochs."""
-        values = dict(
-            optimizer="sgd",
-            lr=0.01,
-            batch_size=64,
-            epochs=200,
-            lr_decay=True,
-            repeats=5,
-            schedules=SCHEDULE_NAMES,
-        )
-        values.update(overrides)
-        return PruneFFNConfig(**values)
+        """The ``paper`` preset with overrides."""
+        return PruneFFNConfig(**{**PRESETS["paper"], **overrides})
 
-    def validate(self) -> None:
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise UsageError(f"unknown pruning methods {unknown}; valid: {', '.join(METHODS)}")
-        bad = [s for s in self.schedules if s not in SCHEDULE_NAMES]
-        if bad:
-            raise UsageError(f"unknown schedules {bad}; valid: {', '.join(SCHEDULE_NAMES)}")
-        from hiddenstruct.data.images import image_dataset_info
 
-        info = image_dataset_info(self.dataset)
-        if info.needs_data_dir and not self.data_dir:
-            raise UsageError(f"dataset {self.dataset!r} needs --data-dir (folder with its files)")
-        if not 0 < self.max_zero_fraction <= 1 or not 0 < self.relative_p <= 1:
-            raise UsageError("max_zero_fraction and relative_p must lie in (0, 1]")
-        if self.repeats < 1 or not self.architectures or not self.methods:
-            raise UsageError("need at least one repeat, architecture and method")
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {},
+    # §4.1: SGD lr 0.01 decayed to 1e-4, batch 64, up to 200 epochs; 5 repeats is our choice
+    "paper": dict(
+        optimizer="sgd",
+        lr=0.01,
+        batch_size=64,
+        epochs=200,
+        lr_decay=True,
+        repeats=5,
+        schedules=SCHEDULE_NAMES,
+    ),  # fmt: skip
+    "demo": dict(
+        architectures=((100,),),
+        repeats=1,
+        epochs=25,
+        lr=3e-3,
+        batch_size=128,
+        relative_p=0.35,
+        obd_samples=200,
+    ),  # fmt: skip
+}
 
 
 def trial_configs(config: PruneFFNConfig) -> list[dict[str, Any]]:
-    """One plain-dict config per (architecture, method, schedule, retrain, repeat)."""
-    config.validate()
-    common = {
-        k: v
-        for k, v in asdict(config).items()
-        if k not in ("architectures", "methods", "schedules", "retrain", "repeats", "seed")
-    }
+    """One trial config per (architecture, method, schedule, retrain, repeat)."""
+    sweep = ("architectures", "methods", "schedules", "retrain", "repeats", "seed")
+    common, runtime = trial_parts(config, sweep)
     out = []
     for repeat in range(config.repeats):
         for hidden in config.architectures:
@@ -109,6 +189,12 @@ def trial_configs(config: PruneFFNConfig) -> list[dict[str, Any]]:
                                 "retrain": bool(retrain),
                                 "repeat": repeat,
                                 "seed": config.seed + repeat,
+                                "runtime": dict(runtime),
                             }
                         )
     return out
+
+
+def base_config(trial: dict[str, Any]) -> dict[str, Any]:
+    """The base-model trial a pruning trial starts from (shared by all its methods)."""
+    return {**{k: trial[k] for k in BASE_KEYS}, "runtime": dict(trial["runtime"])}

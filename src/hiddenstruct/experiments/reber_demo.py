@@ -34,13 +34,19 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train a recurrent Reber classifier; log per-epoch metrics; return final and curve metrics."""
     from torch.utils.data import DataLoader
 
-    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.nn import MaskedRNN, SequenceClassifier
     from hiddenstruct.training import evaluate, torch_threads, train
 
-    train_ds, test_ds = load_reber_splits(
-        config["n"], seed=config["seed"], hard_fraction=config["hard_fraction"]
+    dataset = trial_dataset(
+        config,
+        n=config["n"],
+        seed=config["seed"],
+        test_fraction=0.25,
+        hard_fraction=config["hard_fraction"],
     )
+    train_ds, test_ds = torch_splits(dataset)
     loader = DataLoader(
         train_ds, batch_size=config["batch_size"], shuffle=True, collate_fn=reber_collate
     )
@@ -77,6 +83,7 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         "epochs_run": len(history.epochs),
         "train_seconds": history.seconds,
         "curve": history.to_dicts(),
+        **overlap_result(dataset),
     }
 
 
@@ -118,7 +125,10 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     rows = record.result["curve"]
     figure = _plot_curve(rows, Path(out_dir) / "learning_curve.png")
     table = _write_curve_csv(rows, Path(out_dir) / "learning_curve.csv")
+    from hiddenstruct.experiments.reber_inputs import write_overlap
+
     return {
+        **write_overlap([record.result], Path(out_dir)),
         "learning curve": str(figure),
         "per-epoch table": str(table),
         "trial": f"{record.hash[:12]} (attempt {record.attempts})",

@@ -1,8 +1,10 @@
 """Durable trial store: an embedded SQLite database of trials, per-step metrics and artifacts.
 
-A trial is identified by :func:`config_hash`, the sha256 of the sorted-key JSON of its resolved
-config. WAL mode lets several processes read and write at once; every write is one
-transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), so a crash never leaves half a write.
+A trial is identified by :func:`~hiddenstruct.experiments.identity.trial_identity`: the
+sha256 of its experiment and resolved config (paths left out). Stores of older versions are
+migrated on open (``PRAGMA user_version``; see :mod:`hiddenstruct.experiments.migration`).
+WAL mode lets several processes read and write at once; every write is one transaction
+(``BEGIN IMMEDIATE`` … ``COMMIT``), so a crash never leaves half a write.
 
 Status life cycle: ``pending`` → ``running`` (claimed; ``attempts`` incremented, metrics of any
 earlier attempt cleared) → ``done`` | ``failed``. A trial left ``running`` by a crash is claimed
@@ -35,12 +37,14 @@ from hiddenstruct.experiments.hashing import (
     hashable_config,
     to_jsonable,
 )
+from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.lease import (
     DEFAULT_STALE_AFTER,
     Owner,
     add_lease_columns,
     blocking_owner,
 )
+from hiddenstruct.experiments.migration import SCHEMA_VERSION, migrate
 from hiddenstruct.experiments.store_checks import check_existing_store, create_store_file
 
 __all__ = [
@@ -54,7 +58,6 @@ __all__ = [
 ]
 
 STATUSES = ("pending", "running", "done", "failed")
-SCHEMA_VERSION = 1  # PRAGMA user_version; bump with a migration when the tables change
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -231,10 +234,10 @@ class TrialStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-            self._add_lease_columns(conn)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version <= SCHEMA_VERSION:
+                self._migrate(conn)  # first, so its backup is the old store as it was
+            self._add_lease_columns(conn)
         except sqlite3.Error as err:
             conn.close()
             raise self._fail_open(err) from None
@@ -248,6 +251,10 @@ class TrialStore:
                 f"hiddenstruct understands ({SCHEMA_VERSION}); upgrade hiddenstruct"
             )
         return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Re-key and upgrade a store written by an older version (backup kept; one transaction)."""
+        migrate(conn, self.path)
 
     @staticmethod
     def _add_lease_columns(conn: sqlite3.Connection) -> None:
@@ -302,7 +309,9 @@ class TrialStore:
         given = list(hashes) if hashes is not None else [None] * len(configs)
         rows = []
         for config, trial_hash in zip(configs, given, strict=True):
-            rows.append((trial_hash or config_hash(config), experiment, _dumps(config)))
+            rows.append(
+                (trial_hash or trial_identity(experiment, config), experiment, _dumps(config))
+            )
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO trials (hash, experiment, config, status) "
@@ -424,6 +433,11 @@ class TrialStore:
                 (payload, time.time(), started_at, trial_hash),
             )
         return True
+
+    def add_artifacts(self, trial_hash: str, artifacts: Mapping[str, str | Path]) -> None:
+        """Record more artifact files of a trial (e.g. a model saved after the sweep)."""
+        with self._write() as conn:
+            self._insert_logs(conn, trial_hash, (), artifacts)
 
     def fail(
         self,

@@ -2,9 +2,11 @@
 
 from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
 from hiddenstruct.graphs.dag import default_order, layer_index, layers, to_dag, validate_graph
+from hiddenstruct.graphs.files import GraphRecord, load_graph_files
 from hiddenstruct.graphs.generators import (
     PRIOR_FAMILIES,
     barabasi_albert,
+    classic_barabasi_albert,
     erdos_renyi,
     sample_prior_graphs,
     watts_strogatz,
@@ -27,8 +29,10 @@ __all__ = [
 __all__ += [
     "PRIOR_FAMILIES",
     "barabasi_albert",
+    "classic_barabasi_albert",
     "erdos_renyi",
     "sample_prior_graphs",
     "watts_strogatz",
 ]
+__all__ += ["GraphRecord", "load_graph_files"]
 __all__ += ["PROPERTY_NAMES", "properties", "properties_table"]

@@ -4,6 +4,12 @@ Every generator takes an explicit ``seed``; the same seed gives the same graph. 
 sampling rule (:func:`sample_prior_graphs`): n uniform in [10, 50]; Barabási–Albert with
 m = n // 10; connected Watts–Strogatz with k = n // 5 and rewiring probability p = 1.
 
+Barabási–Albert comes in two variants (``seed_graph``): ``classic`` — the process of
+Barabási & Albert as networkx built it before 2.6 (m isolated seed vertices, the first new
+vertex attaches to all m), so under ascending-label orientation the graph has exactly m
+source vertices — and ``star`` — ``nx.barabasi_albert_graph`` since networkx 2.6, grown from
+a star on m + 1 vertices, which has exactly one source. Both have (n − m)·m edges.
+
 Example::
 
     >>> graphs = sample_prior_graphs("ba", count=3, seed=7)
@@ -17,13 +23,14 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
 from hiddenstruct.errors import GraphError
 
 #: A family builds one graph with n vertices from a seed: ``family(n, seed) -> nx.Graph``.
-GraphFamily = Callable[[int, int], nx.Graph]
+GraphFamily = Callable[..., nx.Graph]
 
 
 def _check_int(name: str, value: int, low: int, high: int | None = None) -> None:
@@ -58,16 +65,48 @@ def watts_strogatz(n: int, k: int, p: float, seed: int, tries: int = 100) -> nx.
     return G
 
 
-def barabasi_albert(n: int, m: int, seed: int) -> nx.Graph:
-    """Barabási–Albert preferential-attachment graph (``nx.barabasi_albert_graph``).
+BA_SEED_GRAPHS = ("classic", "star")
 
-    Each new vertex attaches to ``m`` existing ones; the result is connected with
-    m·(n − m) edges.
+
+def barabasi_albert(n: int, m: int, seed: int, *, seed_graph: str = "star") -> nx.Graph:
+    """Barabási–Albert preferential-attachment graph with (n − m)·m edges, connected.
+
+    ``seed_graph="star"`` (default, as in 0.1.0) is ``nx.barabasi_albert_graph``: growth
+    from a star on m + 1 vertices. ``"classic"`` is :func:`classic_barabasi_albert`.
     """
     _check_int("n", n, 2)
     _check_int("m", m, 1, n - 1)
-    G = nx.barabasi_albert_graph(n, m, seed=seed)
-    G.graph.update(family="barabasi_albert", n=n, m=m, seed=seed)
+    if seed_graph == "classic":
+        G = classic_barabasi_albert(n, m, seed)
+    elif seed_graph == "star":
+        G = nx.barabasi_albert_graph(n, m, seed=seed)
+    else:
+        raise GraphError(f"unknown seed_graph {seed_graph!r}; valid: {', '.join(BA_SEED_GRAPHS)}")
+    G.graph.update(family="barabasi_albert", n=n, m=m, seed=seed, seed_graph=seed_graph)
+    return G
+
+
+def classic_barabasi_albert(n: int, m: int, seed: int) -> nx.Graph:
+    """The classic BA process: m isolated seeds; vertex m joins all of them; then each new
+    vertex joins m distinct earlier vertices chosen with probability proportional to degree.
+
+    Vertices are 0..n−1 in order of arrival, so under ascending-label orientation exactly the
+    m seeds are sources; there are (n − m)·m edges. Seeded by ``random.Random(seed)``.
+    """
+    _check_int("n", n, 2)
+    _check_int("m", m, 1, n - 1)
+    rng = random.Random(seed)
+    G = nx.empty_graph(m)
+    ends: list[int] = []  # every edge end once: a uniform pick is a degree-weighted vertex
+    targets = list(range(m))
+    for vertex in range(m, n):
+        G.add_edges_from((vertex, t) for t in targets)
+        ends += targets
+        ends += [vertex] * m
+        chosen: set[int] = set()
+        while len(chosen) < m:
+            chosen.add(rng.choice(ends))
+        targets = sorted(chosen)
     return G
 
 
@@ -106,9 +145,9 @@ def paper_watts_strogatz(n: int, seed: int) -> nx.Graph:
     return watts_strogatz(n, max(2, n // 5), 1.0, seed)
 
 
-def paper_barabasi_albert(n: int, seed: int) -> nx.Graph:
-    """BA with m = n // 10 (at least 1), as in the paper."""
-    return barabasi_albert(n, max(1, n // 10), seed)
+def paper_barabasi_albert(n: int, seed: int, *, seed_graph: str = "star") -> nx.Graph:
+    """BA with m = n // 10 (at least 1), as in the paper; ``seed_graph`` as in :func:`barabasi_albert`."""
+    return barabasi_albert(n, max(1, n // 10), seed, seed_graph=seed_graph)
 
 
 def paper_erdos_renyi(n: int, seed: int) -> nx.Graph:
@@ -121,18 +160,29 @@ def paper_erdos_renyi(n: int, seed: int) -> nx.Graph:
 
 @dataclass(frozen=True)
 class PriorFamily:
-    """A named graph family with its sampling rule ``build(n, seed)``."""
+    """A named graph family with its sampling rule ``build(n, seed, **options)``."""
 
     name: str
     build: GraphFamily
     description: str
+    options: tuple[str, ...] = ()  # keyword options build accepts (e.g. seed_graph for BA)
+
+    def make(self, n: int, seed: int, **options: Any) -> nx.Graph:
+        """``build(n, seed, **options)``; options the family does not know raise GraphError."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            valid = ", ".join(self.options) or "none"
+            raise GraphError(f"family {self.name!r} has no option {unknown}; valid: {valid}")
+        return self.build(n, seed, **options)
 
 
 PRIOR_FAMILIES: Mapping[str, PriorFamily] = {
     "watts_strogatz": PriorFamily(
         "watts_strogatz", paper_watts_strogatz, "connected WS, k = n // 5, p = 1"
     ),
-    "barabasi_albert": PriorFamily("barabasi_albert", paper_barabasi_albert, "BA, m = n // 10"),
+    "barabasi_albert": PriorFamily(
+        "barabasi_albert", paper_barabasi_albert, "BA, m = n // 10", options=("seed_graph",)
+    ),
     "erdos_renyi": PriorFamily("erdos_renyi", paper_erdos_renyi, "connected G(n, p = 0.2)"),
 }
 
@@ -157,23 +207,33 @@ def sample_prior_graphs(
     count: int,
     n_range: tuple[int, int] = (10, 50),
     seed: int = 0,
+    options: Mapping[str, Any] | None = None,
 ) -> list[nx.Graph]:
     """Sample ``count`` graphs of a family with n drawn uniformly from ``n_range`` (inclusive).
 
     ``family`` is a registered name (see :data:`PRIOR_FAMILIES`, aliases ws/ba/er) or any
     callable ``(n, seed) -> nx.Graph``, so user-provided generators pass through unchanged.
     Each graph gets its own seed drawn from ``seed``; ``G.graph`` records ``family``, ``n``,
-    ``seed`` and ``index``. Same arguments → identical graphs.
+    ``seed`` and ``index``. Same arguments → identical graphs. ``options`` go to the family's
+    builder (e.g. ``{"seed_graph": "classic"}`` for Barabási–Albert).
     """
     _check_int("count", count, 0)
     low, high = n_range
     _check_int("n_range[0]", low, 1)
     _check_int("n_range[1]", high, low)
+    options = dict(options or {})
     if callable(family):
-        name, build = getattr(family, "__name__", "custom"), family
+        name = getattr(family, "__name__", "custom")
+
+        def build(n: int, graph_seed: int) -> nx.Graph:
+            return family(n, graph_seed, **options)
     else:
         spec = get_family(family)
-        name, build = spec.name, spec.build
+        name = spec.name
+
+        def build(n: int, graph_seed: int) -> nx.Graph:
+            return spec.make(n, graph_seed, **options)
+
     rng = random.Random(seed)
     graphs = []
     for index in range(count):

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,15 +166,9 @@ def read_graph(path: str | Path, directed: bool | None = None) -> nx.Graph:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from hiddenstruct.outputs import write_with
+
+    write_with(path, write)
 
 
 def write_graph(G: nx.Graph, path: str | Path) -> Path:

@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 
 from hiddenstruct.nas.features import FEATURE_NAMES, feature_vector
-from hiddenstruct.nas.predictor import PerformancePredictor, feature_correlations, top_importances
+from hiddenstruct.nas.predictor import (
+    PerformancePredictor,
+    feature_correlation_values,
+    holdout_scores,
+    top_importances,
+)
 from hiddenstruct.nas.search import SearchResult
 
 
@@ -73,11 +78,50 @@ def correlations_and_importances(
     rows: list[dict[str, Any]], predictor: str = "random_forest", seed: int = 0, top: int = 10
 ) -> tuple[dict[str, float], list[tuple[str, float]]]:
     """Pearson r of every feature with accuracy, and the ``top`` feature importances of a fitted regressor."""
-    X, y = feature_matrix(rows)
+    corr = correlation_rows(rows)
     if len(rows) < 2:
-        return {n: float("nan") for n in FEATURE_NAMES}, []
+        return {r["feature"]: r["pearson_r"] for r in corr}, []
+    X, y = feature_matrix(rows)
     model = PerformancePredictor(predictor, seed=seed).fit_features(X, y)
-    return feature_correlations(X, y), top_importances(model.feature_importances(), top)
+    return {r["feature"]: r["pearson_r"] for r in corr}, top_importances(
+        model.feature_importances(), top
+    )
+
+
+def correlation_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per feature: ``feature, pearson_r, notes`` (NaN with the reason when undefined)."""
+    X, y = feature_matrix(rows)
+    values = feature_correlation_values(X, y)
+    return [
+        {"feature": name, "pearson_r": v.value, "notes": v.reason or ""}
+        for name, v in values.items()
+    ]
+
+
+def predictor_evaluation(
+    rows: list[dict[str, Any]],
+    predictor: str = "random_forest",
+    seed: int = 0,
+    test_fraction: float = 0.3,
+    cv: int = 5,
+) -> dict[str, Any]:
+    """The predictor on the meta-dataset: R² and MAE on a held-out ``test_fraction`` plus CV.
+
+    Paper §4.4: "we split it into 70% training and 30% testing". NaN with ``notes`` when
+    the meta-dataset is too small for the split or the folds.
+    """
+    X, y = feature_matrix(rows)
+    scores = holdout_scores(X, y, predictor, test_fraction=test_fraction, cv=cv, seed=seed)
+    return {"rows": len(rows), "test_fraction": test_fraction, "cv": cv, **scores}
+
+
+def predictor_scores(
+    rows: list[dict[str, Any]], seed: int = 0, test_fraction: float = 0.3, cv: int = 5
+) -> list[dict[str, Any]]:
+    """:func:`predictor_evaluation` of every regressor of the registry, one row each."""
+    from hiddenstruct.predict.regressors import REGRESSORS
+
+    return [predictor_evaluation(rows, name, seed, test_fraction, cv) for name in REGRESSORS]
 
 
 def summarize(results: dict[str, SearchResult]) -> dict[str, Any]:

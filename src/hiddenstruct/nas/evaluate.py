@@ -45,7 +45,7 @@ def _tensors(
 def _split(config: dict[str, Any], split: str, subset_key: str):
     return _tensors(
         config["dataset"],
-        config["data_dir"],
+        config.get("runtime", {}).get("data_dir", config.get("data_dir")),
         split,
         config["val_fraction"],
         config["data_seed"],
@@ -60,7 +60,7 @@ def train_candidate(config: dict[str, Any], log: Any) -> dict[str, Any]:
 
     from hiddenstruct.data import image_dataset_info
     from hiddenstruct.nas.phenotype import compile
-    from hiddenstruct.training import train
+    from hiddenstruct.training import resolve_device, train
 
     info = image_dataset_info(config["dataset"])
     genotype = Genotype.from_dict(config["genotype"])
@@ -83,11 +83,17 @@ def train_candidate(config: dict[str, Any], log: Any) -> dict[str, Any]:
         epochs=config["epochs"],
         lr=config["lr"],
         val_loader=val_loader,
+        device=resolve_device(config.get("runtime", {}).get("device", "auto")),
         progress=False,
     )
     accuracies = [m.val_accuracy for m in history.epochs]
     for m in history.epochs:
         log.metric(m.epoch, train_loss=m.train_loss, val_accuracy=m.val_accuracy)
+    if config.get("runtime", {}).get("save_model") and hasattr(log, "artifact_file"):
+        from hiddenstruct.experiments.artifacts import save_state
+
+        if (path := log.artifact_file("model")) is not None:
+            log.artifact("model", save_state(path, model))
     return {
         "val_accuracy": float(accuracies[-1]),
         "max_val_accuracy": float(max(accuracies)),

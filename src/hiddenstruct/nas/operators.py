@@ -13,7 +13,7 @@ renumbered in topological order (input = 0, output = n-1) and validated by const
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -312,3 +312,51 @@ CROSSOVERS: dict[str, Crossover] = {
     "bridge": crossover_bridge,
     "matching_layers": crossover_matching_layers,
 }
+
+#: 0.1.0 behaviour: both mutations, equally likely. The paper's final choice (§4.4, "our
+#: final choice of mutation operation that increases the depth") is ``{"insert": 1.0}``.
+UNIFORM_MUTATIONS: tuple[tuple[str, float], ...] = (("insert", 1.0), ("remap", 1.0))
+PAPER_MUTATIONS: tuple[tuple[str, float], ...] = (("insert", 1.0),)
+
+
+def mutation_weights(
+    spec: Mapping[str, float] | Sequence[tuple[str, float]] | str,
+) -> tuple[tuple[str, float], ...]:
+    """Normalise mutation weights to sorted ``(name, weight)`` pairs with weight > 0.
+
+    ``spec``: ``{"insert": 1.0}``, pairs, or text ``"insert:3,remap:1"`` (a bare name
+    means weight 1). Unknown names, negative or non-finite weights, and all-zero weights
+    raise :class:`UsageError` naming the valid mutations.
+    """
+    if isinstance(spec, str):
+        pairs = []
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, _, weight = item.partition(":")
+            try:
+                pairs.append((name.strip(), float(weight) if weight else 1.0))
+            except ValueError:
+                raise UsageError(
+                    f"mutation weight {weight!r} of {name!r} is not a number (e.g. insert:1,remap:1)"
+                ) from None
+    else:
+        pairs = list(spec.items()) if isinstance(spec, Mapping) else [tuple(p) for p in spec]
+    valid = ", ".join(sorted(MUTATIONS))
+    names = [name for name, _ in pairs]
+    unknown = sorted({n for n in names if n not in MUTATIONS})
+    if unknown or len(set(names)) != len(names):
+        raise UsageError(f"unknown or repeated mutation(s) {unknown or names}; valid: {valid}")
+    if any(not np.isfinite(float(w)) or float(w) < 0 for _, w in pairs):
+        raise UsageError(f"mutation weights must be finite and >= 0, got {dict(pairs)}")
+    kept = tuple(sorted((str(n), float(w)) for n, w in pairs if float(w) > 0))
+    if not kept:
+        raise UsageError(f"give at least one mutation a positive weight; valid: {valid}")
+    return kept
+
+
+def choose_mutation(weights: tuple[tuple[str, float], ...], rng: Rng) -> str:
+    """Draw a mutation name by ``weights`` (normalised pairs; equal weights use one integer draw)."""
+    names = [name for name, _ in weights]
+    values = np.array([w for _, w in weights], dtype=float)
+    if np.all(values == values[0]):  # the 0.1.0 draw, so uniform runs keep their stream
+        return names[int(rng.integers(len(names)))]
+    return names[int(rng.choice(len(names), p=values / values.sum()))]

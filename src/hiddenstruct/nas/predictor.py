@@ -1,7 +1,9 @@
 """Architectural performance prediction: regressors over the 56 genotype features.
 
-A :class:`PerformancePredictor` is fitted on the meta-dataset (features of measured
-candidates → validation accuracy) and estimates the accuracy of unseen genotypes.
+Built on :mod:`hiddenstruct.predict`: the same regressor registry and names (``adaboost``;
+0.1.0's ``ada_boost`` is an accepted alias), the same scaler policy (min-max scaling inside
+the pipeline), the same Pearson (:func:`hiddenstruct.stats.pearson`) and the same
+importance routine (:func:`~hiddenstruct.predict.regressors.fitted_importances`).
 
 Example::
 
@@ -11,51 +13,31 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from hiddenstruct import stats
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nas.features import FEATURE_NAMES, feature_vector
 from hiddenstruct.nas.genotype import Genotype
+from hiddenstruct.predict.regressors import (
+    ALIASES,
+    REGRESSORS,
+    canonical_regressor,
+    fitted_importances,
+    make_regressor,
+)
 
-
-def _random_forest(seed: int):
-    from sklearn.ensemble import RandomForestRegressor
-
-    return RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1)
-
-
-def _bayesian_ridge(seed: int):
-    from sklearn.linear_model import BayesianRidge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), BayesianRidge())
-
-
-def _ada_boost(seed: int):
-    from sklearn.ensemble import AdaBoostRegressor
-
-    return AdaBoostRegressor(n_estimators=100, random_state=seed)
-
-
-#: Regressors by name: ``name -> factory(seed)``.
-REGRESSORS: dict[str, Callable[[int], object]] = {
-    "random_forest": _random_forest,
-    "bayesian_ridge": _bayesian_ridge,
-    "ada_boost": _ada_boost,
-}
-
-
-def make_regressor(name: str, seed: int = 0):
-    """A fresh scikit-learn regressor by name (UsageError listing the valid names otherwise)."""
-    try:
-        return REGRESSORS[name](seed)
-    except KeyError:
-        raise UsageError(
-            f"unknown predictor {name!r}; choose one of {', '.join(REGRESSORS)}"
-        ) from None
+__all__ = [
+    "ALIASES",
+    "REGRESSORS",
+    "PerformancePredictor",
+    "feature_correlation_values",
+    "feature_correlations",
+    "holdout_scores",
+    "top_importances",
+]
 
 
 class PerformancePredictor:
@@ -64,10 +46,10 @@ class PerformancePredictor:
     def __init__(
         self, regressor: str = "random_forest", seed: int = 0, input_channels: int = 3
     ) -> None:
-        self.name = regressor
+        self.name = canonical_regressor(regressor)
         self.seed = seed
         self.input_channels = input_channels
-        self.model = make_regressor(regressor, seed)
+        self.model = make_regressor(self.name, seed)
         self.fitted = False
 
     def features(self, genotypes: Sequence[Genotype]) -> np.ndarray:
@@ -75,7 +57,7 @@ class PerformancePredictor:
         return (
             np.stack([feature_vector(g, self.input_channels) for g in genotypes])
             if genotypes
-            else np.zeros((0, 56))
+            else np.zeros((0, len(FEATURE_NAMES)))
         )
 
     def fit_features(self, X: np.ndarray, y: Sequence[float]) -> PerformancePredictor:
@@ -107,15 +89,13 @@ class PerformancePredictor:
         return self.predict_features(self.features(genotypes))
 
     def feature_importances(self) -> dict[str, float]:
-        """Importance per feature name (tree models; |coefficient| for linear ones)."""
+        """Importance per feature name: impurity (trees) or |coefficient| (linear models)."""
         if not self.fitted:
             raise UsageError("the predictor is not fitted yet: call fit() first")
-        model = self.model
-        if hasattr(model, "feature_importances_"):
-            values = model.feature_importances_
-        else:
-            values = np.abs(model[-1].coef_)
-        return dict(zip(FEATURE_NAMES, (float(v) for v in values), strict=True))
+        found = fitted_importances(self.model)
+        if found is None:
+            raise UsageError(f"regressor {self.name!r} reports no feature importances")
+        return dict(zip(FEATURE_NAMES, (float(v) for v in found[1]), strict=True))
 
 
 def top_importances(importances: dict[str, float], k: int = 10) -> list[tuple[str, float]]:
@@ -123,17 +103,58 @@ def top_importances(importances: dict[str, float], k: int = 10) -> list[tuple[st
     return sorted(importances.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
+def feature_correlation_values(
+    X: np.ndarray, y: Sequence[float], names: Sequence[str] = FEATURE_NAMES
+) -> dict[str, stats.Value]:
+    """Pearson r of every feature column with ``y``, NaN with a reason where undefined."""
+    X = np.asarray(X, dtype=float).reshape(len(y), len(names))
+    return {name: stats.pearson(X[:, j], y) for j, name in enumerate(names)}
+
+
 def feature_correlations(
     X: np.ndarray, y: Sequence[float], names: Sequence[str] = FEATURE_NAMES
 ) -> dict[str, float]:
     """Pearson correlation of every feature column with ``y`` (NaN where a column is constant)."""
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    out = {}
-    for j, name in enumerate(names):
-        col = X[:, j]
-        if len(col) < 2 or np.std(col) == 0 or np.std(y) == 0:
-            out[name] = float("nan")
-        else:
-            out[name] = float(np.corrcoef(col, y)[0, 1])
-    return out
+    return {name: v.value for name, v in feature_correlation_values(X, y, names).items()}
+
+
+def holdout_scores(
+    X: np.ndarray,
+    y: Sequence[float],
+    regressor: str = "random_forest",
+    *,
+    test_fraction: float = 0.3,
+    cv: int = 5,
+    seed: int = 0,
+) -> dict[str, object]:
+    """The predictor's R² and MAE on a held-out ``test_fraction`` (paper §4.4: 70/30) plus k-fold CV.
+
+    Returns one row (:data:`hiddenstruct.predict.R2_COLUMNS` without ``group``); too few rows
+    for the split or the CV give NaN with the reason in ``notes`` rather than an error.
+    """
+    from hiddenstruct.predict.evaluate import PredictionConfig, check_sizes, score_regressor
+
+    if not 0.0 < test_fraction < 1.0:
+        raise UsageError(f"test fraction must lie in (0, 1), got {test_fraction}")
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    name = canonical_regressor(regressor)
+    config = PredictionConfig(test_size=test_fraction, cv=cv, seed=seed, regressors=(name,))
+    reasons = []
+    try:
+        check_sizes("meta-dataset", len(y), config)
+    except UsageError as err:
+        if cv:
+            config = PredictionConfig(test_size=test_fraction, cv=0, seed=seed, regressors=(name,))
+            reasons.append(f"CV skipped: {err}")
+    try:
+        check_sizes("meta-dataset", len(y), config)
+    except UsageError as err:
+        nan = float("nan")
+        row = dict.fromkeys(("split_r2", "cv_r2_mean", "cv_r2_std", "split_mae"), nan)
+        row.update(cv_mae_mean=nan, cv_mae_std=nan, n_train=0, n_test=0)
+        return {"regressor": name, **row, "notes": stats.notes(f"no held-out split: {err}")}
+    row = score_regressor(name, X, y, config)
+    if reasons:
+        notes = [n for n in str(row["notes"]).split("; ") if n and not n.startswith("CV off")]
+        row["notes"] = stats.notes(*notes, *reasons)
+    return row

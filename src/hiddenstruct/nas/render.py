@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
@@ -70,13 +68,10 @@ def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -
     ax.set_ylim(-genotype.depth + 0.4, 0.6)
     if title:
         fig.suptitle(title, fontsize=9)
+    from hiddenstruct.outputs import write_with
+
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110)
-        os.replace(tmp, path)
-    except OSError as err:
+        return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    except HiddenstructError as err:
         raise HiddenstructError(f"cannot write genotype drawing {path}: {err}") from None
-    return path

@@ -11,8 +11,8 @@ One generation of :func:`genetic_search` (all randomness from ``numpy.random.def
    (re-sampling); they will replace the ``k`` worst candidates.
 2. ``population`` offspring: a parent is chosen by tournament selection; with
    ``crossover_probability`` it is crossed (a random crossover) with a second tournament
-   winner (first child kept); then with ``mutation_probability`` a random mutation is
-   applied. An offspring identical to an evaluated genotype reuses its fitness.
+   winner (first child kept); then with ``mutation_probability`` a mutation drawn by
+   ``mutations`` weights is applied (default: remap and insert equally likely). An offspring identical to an evaluated genotype reuses its fitness.
 3. New genotypes are evaluated. Once ``min_measured`` candidates were measured, the
    ``estimation_fraction`` of them (chosen at random) is *estimated* by the predictor
    (refitted on every measured candidate) instead of trained; the rest is measured.
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,10 +40,13 @@ from hiddenstruct.nas.operators import (
     CROSSOVERS,
     DEFAULT_SPACE,
     MUTATIONS,
+    UNIFORM_MUTATIONS,
     SearchSpace,
+    choose_mutation,
+    mutation_weights,
     random_genotype,
 )
-from hiddenstruct.nas.predictor import REGRESSORS, PerformancePredictor
+from hiddenstruct.nas.predictor import PerformancePredictor, canonical_regressor
 
 Evaluate = Callable[[list[Genotype]], list[float]]
 
@@ -76,8 +79,12 @@ class GeneticConfig:
     seed: int = 0
     input_channels: int = 3  # image channels (features use them for layer masses)
     space: SearchSpace = DEFAULT_SPACE
+    # mutation name → weight, e.g. {"insert": 1.0} (the paper's final choice); see mutation_weights
+    mutations: Mapping[str, float] | tuple[tuple[str, float], ...] = UNIFORM_MUTATIONS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mutations", mutation_weights(self.mutations))
+        object.__setattr__(self, "predictor", canonical_regressor(self.predictor))
         if self.population < 2:
             raise UsageError(f"population must be at least 2, got {self.population}")
         if self.generations < 1:
@@ -100,10 +107,6 @@ class GeneticConfig:
         if not 1 <= self.tournament_size <= self.population:
             raise UsageError(
                 f"tournament_size must lie in 1..population, got {self.tournament_size}"
-            )
-        if self.predictor not in REGRESSORS:
-            raise UsageError(
-                f"unknown predictor {self.predictor!r}; choose one of {', '.join(REGRESSORS)}"
             )
         if self.time_budget is not None and self.time_budget <= 0:
             raise UsageError(f"time_budget must be positive seconds, got {self.time_budget}")
@@ -313,7 +316,7 @@ def _offspring(
         child = CROSSOVERS[name](child, mate.genotype, rng)[0]
         steps.append(name)
     if rng.random() < cfg.mutation_probability:
-        name = sorted(MUTATIONS)[int(rng.integers(len(MUTATIONS)))]
+        name = choose_mutation(cfg.mutations, rng)
         child = MUTATIONS[name](child, rng, cfg.space)
         steps.append(name)
     return child, "+".join(steps) or "copy"

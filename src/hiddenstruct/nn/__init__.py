@@ -6,6 +6,7 @@ from hiddenstruct.nn.compact import compact
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
 from hiddenstruct.nn.graphrnn import GraphRNN
+from hiddenstruct.nn.interop import from_torch_prune, remove_masks
 from hiddenstruct.nn.masking import (
     Mask,
     apply_mask,
@@ -19,9 +20,9 @@ from hiddenstruct.nn.masking import (
     remove_mask,
     validate_mask,
 )
-from hiddenstruct.nn.rnn import MODES as RECURRENT_MODES
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.sparse import SparseFFN, SparseGraphNet, to_sparse
+from hiddenstruct.recurrent_modes import MODES as RECURRENT_MODES
 
 __all__ = [
     "ACTIVATIONS",
@@ -47,5 +48,7 @@ __all__ = [
     "masks",
     "original",
     "remove_mask",
+    "remove_masks",
+    "from_torch_prune",
     "validate_mask",
 ]

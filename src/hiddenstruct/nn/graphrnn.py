@@ -9,8 +9,9 @@ The DAG's layers (``hiddenstruct.graphs.layers``; undirected graphs are oriented
 mask that is 1 exactly on the graph's edges s→v; layer 0 is fed densely by the input
 (``[gates·n_0, input_size]``, all-ones mask). ``U^l`` (``layers.<l>.weight_hh``) is the
 recurrence, all-ones masked. Every mask can later be replaced by any binary mask (pruning,
-packing several graphs block-diagonally). Each layer runs as one fused kernel over the whole
-sequence; its input is the concatenation of the earlier layers' output sequences.
+packing several graphs block-diagonally). The whole stack runs as one node of the recurrent
+engine (:func:`~hiddenstruct.nn.rnn_native.run_stack`); a layer's input is the
+concatenation of the earlier layers' output sequences.
 
 Example::
 
@@ -31,18 +32,12 @@ from torch import nn
 from hiddenstruct.errors import GraphError
 from hiddenstruct.graphs.dag import layers as dag_layers
 from hiddenstruct.graphs.dag import to_dag
-from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.nn.recurrent_graph import add_readout, recurrent_structure_graph
-from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
+from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, stack_weights
+from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.validate import check_sequence_batch
-from hiddenstruct.nn.varlen import (
-    PackedRun,
-    check_lengths,
-    hidden_of,
-    padded_final_states,
-    prefers_padded,
-)
+from hiddenstruct.nn.varlen import Wiring, check_lengths
 
 
 def edge_mask(
@@ -130,48 +125,22 @@ class GraphRNN(nn.Module):
 
     def layer_states(self, x: torch.Tensor, lengths=None) -> list[torch.Tensor]:
         """Final hidden state ``h`` [B, n_l] of every layer at each sequence's true last step."""
-        self._check_input(x)
-        check_sequence_batch(x, lengths)
-        if rnn_native.usable(x):
-            finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
-            return list(finals.split(self.layer_sizes, dim=1))
-        if lengths is not None and prefers_padded(self.spec, x):
-            lengths = check_lengths(lengths, x.shape[0], x.shape[1])
-            return padded_final_states(lambda sub: self._run(sub, None)[0], x, lengths)
-        run = None if lengths is None else PackedRun(x, lengths, batch_first=True)
-        if run is None:
-            return self._run(x, None)[1]
-        return [run.to_user(s) for s in self._run(run.data, run.batch_sizes)[1]]
+        return list(self._final(x, lengths, all_layers=True).split(self.layer_sizes, dim=1))
 
-    def _check_input(self, x: torch.Tensor) -> None:
+    def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
+        """The last layer's final hidden state [B, n_last] (no readout)."""
+        return self._final(x, lengths, all_layers=False)
+
+    def _final(self, x: torch.Tensor, lengths, all_layers: bool) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"expected input of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
             )
-
-    def _run(self, data: torch.Tensor, batch_sizes: torch.Tensor | None):
-        """All layers on padded (batch-first) or packed data: (outputs, final hidden states)."""
-        outputs: list[torch.Tensor] = []
-        states: list[torch.Tensor] = []
-        for li, layer in enumerate(self.layers):
-            if li == 0:
-                inp = data
-            elif li == 1:
-                inp = outputs[0]
-            else:
-                inp = torch.cat(outputs, dim=-1)
-            out, state = layer.run(inp, batch_sizes, None, batch_first=True)
-            outputs.append(out)
-            states.append(hidden_of(state))
-        return outputs, states
-
-    def encode(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
-        """The last layer's final hidden state [B, n_last] (no readout)."""
-        self._check_input(x)
         check_sequence_batch(x, lengths)
-        if rnn_native.usable(x):
-            return rnn_native.dag_final_states(self.layers, x, lengths, all_layers=False)
-        return self.layer_states(x, lengths)[-1]
+        if lengths is not None:
+            lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+        wiring = Wiring.dag(self.spec, self.layer_sizes, all_layers)
+        return run_stack(wiring, x, lengths, stack_weights(self.layers)).final
 
     def forward(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """Last layer's final state, passed through the readout when ``output_size`` is set."""

@@ -4,7 +4,8 @@
 ``original ⊙ mask``. The original :class:`torch.nn.Parameter` object is kept (an
 optimizer created before masking keeps working), the mask is a buffer in
 ``state_dict`` (key ``parametrizations.<name>.0.mask``), masked entries receive zero
-gradient, and ``copy.deepcopy`` works. ``remove_mask`` makes the pruning permanent.
+gradient, ``copy.deepcopy`` and ``torch.save(model)`` work (see :func:`_reduce_masked`),
+and ``remove_mask`` makes the pruning permanent.
 
 Example::
 
@@ -16,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 import torch
@@ -92,6 +94,36 @@ def apply_mask(module: nn.Module, name: str, mask) -> nn.Module:
     parametrization = Mask(mask, param.shape, name).to(param.device, param.dtype)
     _own_class(module)
     parametrize.register_parametrization(module, name, parametrization)
+    type(module).__reduce_ex__ = _reduce_masked
+    return module
+
+
+def _reduce_masked(self: nn.Module, protocol: int):
+    """Pickle a masked module as (its unmasked copy, its masks).
+
+    torch refuses to pickle parametrized modules (their class is generated at run time);
+    a module whose only parametrizations are masks is rebuilt from a plain copy instead,
+    so ``torch.save(model)`` / ``torch.load(path, weights_only=False)`` round-trip it.
+    """
+    names = list(self.parametrizations.keys())
+    foreign = [n for n in names if [type(p) for p in self.parametrizations[n]] != [Mask]]
+    if foreign:
+        raise RuntimeError(
+            f"cannot pickle {type(self).__name__}: {foreign} carry parametrizations other than "
+            "a hiddenstruct mask; save its state_dict() instead"
+        )
+    plain = copy.deepcopy(self)
+    kept = {}
+    for name in names:
+        kept[name] = get_mask(plain, name).detach().clone()
+        remove_mask(plain, name, permanent=False)
+    return (_rebuild_masked, (plain, kept))
+
+
+def _rebuild_masked(module: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """Inverse of :func:`_reduce_masked`: re-attach the masks to the unpickled plain module."""
+    for name, mask in mask_dict.items():
+        apply_mask(module, name, mask)
     return module
 
 

@@ -38,10 +38,10 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
-from hiddenstruct.nn.rnn import RecurrentLayer, get_mode
-from hiddenstruct.nn.varlen import PackedRun, hidden_of
+from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, stack_weights
+from hiddenstruct.nn.rnn_native import run_stack
+from hiddenstruct.nn.varlen import Wiring, check_lengths
 
 VOCAB_SIZE = 128
 """ASCII codes; code 0 is padding."""
@@ -101,7 +101,7 @@ def parts_of(model: nn.Module) -> ClassifierParts:
                 "mask_hh": _mask_or_ones(layer, "weight_hh"),
             }
         )
-    embedding, readout = _embedding(model), _readout(model)
+    embedding, readout = model.embedding, model.readout
     return ClassifierParts(
         mode=get_mode(_recurrent_layers(model)[0].mode).name,
         embedding=embedding.weight.detach().clone(),
@@ -114,13 +114,13 @@ def parts_of(model: nn.Module) -> ClassifierParts:
 def load_parts(model: nn.Module, parts: ClassifierParts) -> nn.Module:
     """Copy ``parts`` into an individual classifier built for the same graph and mode."""
     with torch.no_grad():
-        _embedding(model).weight.copy_(parts.embedding)
+        model.embedding.weight.copy_(parts.embedding)
         for layer, tensors in zip(_recurrent_layers(model), parts.layers, strict=True):
             original(layer, "weight_ih").copy_(tensors["weight_ih"])
             original(layer, "weight_hh").copy_(tensors["weight_hh"])
             layer.bias_ih.copy_(tensors["bias_ih"])
             layer.bias_hh.copy_(tensors["bias_hh"])
-        readout = _readout(model)
+        readout = model.readout
         original(readout, "weight").copy_(parts.readout_weight)
         readout.bias.copy_(parts.readout_bias)
     return model
@@ -129,14 +129,6 @@ def load_parts(model: nn.Module, parts: ClassifierParts) -> nn.Module:
 def _recurrent_layers(model: nn.Module) -> list[RecurrentLayer]:
     rnn = getattr(model, "rnn", model)
     return list(rnn.layers)
-
-
-def _embedding(model: nn.Module) -> nn.Embedding:
-    return model.embedding
-
-
-def _readout(model: nn.Module) -> nn.Linear:
-    return model.readout
 
 
 def _mask_or_ones(module: nn.Module, name: str) -> torch.Tensor:
@@ -284,22 +276,11 @@ class PackedGraphClassifier(nn.Module):
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, K, num_classes] of every packed graph for a padded batch of codes."""
         x = self.embedding(codes)
-        if rnn_native.usable(x):
-            finals = rnn_native.dag_final_states(self.layers, x, lengths, all_layers=True)
-            return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
-        if lengths is None:
-            lengths = torch.full((codes.shape[0],), codes.shape[1], dtype=torch.long)
-        run = PackedRun(x, lengths)
-        outputs: list[torch.Tensor] = []
-        finals: list[torch.Tensor] = []
-        for li, layer in enumerate(self.layers):
-            data = run.data if li == 0 else (outputs[0] if li == 1 else torch.cat(outputs, dim=1))
-            out, state = layer.run(data, run.batch_sizes)
-            outputs.append(out)
-            finals.append(hidden_of(state))
-        logits = self.readout(torch.cat(finals, dim=1) if len(finals) > 1 else finals[0])
-        logits = logits.index_select(0, run.unsorted_indices)
-        return logits.view(codes.shape[0], self.num_graphs, self.num_classes)
+        if lengths is not None:
+            lengths = check_lengths(lengths, codes.shape[0], codes.shape[1])
+        wiring = Wiring.dag(self.spec, self.union_widths, all_layers=True)
+        finals = run_stack(wiring, x, lengths, stack_weights(self.layers)).final
+        return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
 
     # ---------------------------------------------------------------- unpack
     def parts(self, k: int) -> ClassifierParts:

@@ -8,17 +8,24 @@ fastest of CSR, COO and gather/``index_add`` kernels at batch 1 and 64 (see
 entries) or not sparse (density > ``MAX_CSR_DENSITY``) stay dense, where a dense ``addmm``
 is faster and the memory is negligible. Combine with :func:`hiddenstruct.nn.compact`:
 ``to_sparse(compact(model))``.
+
+On CPU, a :class:`SparseFFN` without layer norms whose activation is ReLU, tanh, sigmoid or
+identity runs its whole CSR chain in one call of the native kernels
+(:mod:`hiddenstruct.nn.native`, ``hs_csr_chain``): at these sizes the time of the
+per-layer calls above is mostly dispatch, not arithmetic.
 """
 
 from __future__ import annotations
 
 import copy
+import ctypes
 import warnings
 
 import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn import native
 from hiddenstruct.nn.activations import ACTIVATIONS
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet
@@ -37,9 +44,7 @@ def _storage(csr: torch.Tensor) -> torch.Tensor:
 
 
 def _csr(dense: torch.Tensor) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        return _storage(dense.detach().to_sparse_csr())
+    return _storage(_to_csr(dense.detach()))
 
 
 def _csr_from_parts(crow, col, values, size) -> torch.Tensor:
@@ -51,6 +56,55 @@ def _csr_from_parts(crow, col, values, size) -> torch.Tensor:
 
 def _nonzeros(weight: torch.Tensor) -> int:
     return int(weight._nnz()) if weight.layout == torch.sparse_csr else int(weight.count_nonzero())
+
+
+NATIVE_ACTIVATIONS = {"identity": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
+"""Activations ``hs_csr_chain`` computes, by its codes."""
+
+
+class CsrChain:
+    """A :class:`SparseFFN`'s weights as the operands of one ``hs_csr_chain`` call (CSR with
+    int64 row pointers and int32 columns, contiguous). Never copied or pickled (the pointers would dangle): a copy
+    of the module rebuilds it on first use."""
+
+    def __init__(self, weights, biases, activation: str) -> None:
+        parts = []
+        for w in weights:
+            csr = w if w.layout == torch.sparse_csr else _to_csr(w)
+            parts.append([csr.crow_indices().to(torch.int64), csr.col_indices().to(torch.int32)])
+            parts[-1].append(csr.values())
+        self.tensors = [[t.contiguous() for t in p] for p in parts]
+        self.biases = [b.reshape(-1).contiguous() for b in biases]
+        self.dtype = self.biases[0].dtype
+        widths = [weights[0].shape[1], *(w.shape[0] for w in weights)]
+        self.sizes = (ctypes.c_int64 * len(widths))(*widths)
+        pointers = [
+            (ctypes.c_void_p * len(ts))(*(t.data_ptr() for t in ts))
+            for ts in (*zip(*self.tensors, strict=True), self.biases)
+        ]
+        code = NATIVE_ACTIVATIONS[activation]
+        self.head = (self.dtype == torch.float64, code, len(weights), self.sizes, *pointers)
+        self.call = native.library().hs_csr_chain
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """The chain on a CPU batch ``x`` of this dtype (any shape ``[B, ...]``)."""
+        if x.dim() != 2 or not x.is_contiguous():
+            x = x.reshape(x.shape[0], -1).contiguous()
+        out = torch.empty(x.shape[0], self.sizes[len(self.biases)], dtype=x.dtype)
+        self.call(*self.head, x.shape[0], x.data_ptr(), out.data_ptr())
+        return out
+
+    def __deepcopy__(self, memo):
+        return None
+
+    def __reduce__(self):
+        return type(None), ()
+
+
+def _to_csr(dense: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+        return dense.to_sparse_csr()
 
 
 def _register(module: nn.Module, prefix: str, tensors: list[torch.Tensor]) -> None:
@@ -70,9 +124,29 @@ class SparseFFN(nn.Module):
         _register(self, "bias", [layer.bias.detach().clone()[:, None] for layer in model.layers])
         self.norms = nn.ModuleList(copy.deepcopy(n) for n in model.norms)
         self.buffer_names = tuple((f"bias{i}", f"weight{i}") for i in range(self.num_layers))
+        self._chain: CsrChain | None = None
+
+    def _native_chain(self, x: torch.Tensor) -> CsrChain | None:
+        """Build the one-call path's operands if it applies to ``x``, else ``None``."""
+        if not x.is_cpu or self.norms or self.activation not in NATIVE_ACTIVATIONS:
+            return None
+        if x.dtype not in (torch.float32, torch.float64) or not native.enabled():
+            return None
+        if native.library() is None:
+            return None
+        buffers = self._buffers
+        self._chain = CsrChain(
+            [buffers[w] for _, w in self.buffer_names],
+            [buffers[b] for b, _ in self.buffer_names],
+            self.activation,
+        )
+        return self._chain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, output]``; same values as the source model (no autograd)."""
+        chain = self.__dict__.get("_chain") or self._native_chain(x)
+        if chain is not None and x.is_cpu and x.dtype == chain.dtype and native.enabled():
+            return chain.run(x)
         act = ACTIVATIONS[self.activation].fn
         buffers, norms, last = self._buffers, self.norms, self.num_layers - 1
         h = x.detach().reshape(x.shape[0], -1).t()

@@ -19,6 +19,7 @@ _EXPORTS = {
     "write_table": "dataset",
     "IMPORTANCE_COLUMNS": "evaluate",
     "R2_COLUMNS": "evaluate",
+    "score_regressor": "evaluate",
     "PredictionConfig": "evaluate",
     "evaluate_regressors": "evaluate",
     "feature_importances": "evaluate",
@@ -26,6 +27,9 @@ _EXPORTS = {
     "resolve_config": "evaluate",
     "REGRESSORS": "regressors",
     "make_regressor": "regressors",
+    "canonical_regressor": "regressors",
+    "fitted_importances": "regressors",
+    "ALIASES": "regressors",
 }
 
 __all__ = sorted(_EXPORTS)

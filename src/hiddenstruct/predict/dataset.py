@@ -6,8 +6,6 @@ Helpers to pick feature columns, validate a table before regression, split it in
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -141,15 +139,8 @@ def write_table(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> P
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"cannot write {path}: folder {folder} does not exist (create it first)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        if path.suffix.lower() == ".parquet":
-            df.to_parquet(tmp, index=index)
-        else:
-            df.to_csv(tmp, index=index)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from hiddenstruct.outputs import write_with
+
+    if path.suffix.lower() == ".parquet":
+        return write_with(path, lambda tmp: df.to_parquet(tmp, index=index))
+    return write_with(path, lambda tmp: df.to_csv(tmp, index=index))

@@ -1,9 +1,13 @@
-"""R² of the regressors (held-out split and k-fold CV) and feature importances, per group.
+"""R² and MAE of the regressors (held-out split and k-fold CV) and feature importances, per group.
+
+Undefined scores are NaN with the reason in ``notes`` (R² on a constant target is
+undefined — scikit-learn's ``r2_score`` would report 1.0 or 0.0). CV std is the sample std
+(ddof 1) over the folds whose score is defined.
 
 Example::
 
-    scores = evaluate_regressors(df, "test_acc", group_by="mode", test_size=0.1, seed=7, cv=10)
-    # columns: group, regressor, split_r2, cv_r2_mean, cv_r2_std
+    scores = evaluate_regressors(df, target="test_acc", group_by="mode", test_size=0.3, cv=10)
+    # columns: R2_COLUMNS
 """
 
 from __future__ import annotations
@@ -14,14 +18,31 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import r2_score
-from sklearn.model_selection import KFold, cross_val_score, train_test_split
+from sklearn.model_selection import KFold, train_test_split
 
+from hiddenstruct import stats
 from hiddenstruct.errors import UsageError
 from hiddenstruct.predict.dataset import groups, prepare_table
-from hiddenstruct.predict.regressors import REGRESSORS, check_regressors, make_regressor
+from hiddenstruct.predict.regressors import (
+    REGRESSORS,
+    check_regressors,
+    fitted_importances,
+    make_regressor,
+)
 
-R2_COLUMNS = ("group", "regressor", "split_r2", "cv_r2_mean", "cv_r2_std")
+R2_COLUMNS = (
+    "group",
+    "regressor",
+    "split_r2",
+    "cv_r2_mean",
+    "cv_r2_std",
+    "split_mae",
+    "cv_mae_mean",
+    "cv_mae_std",
+    "n_train",
+    "n_test",
+    "notes",
+)
 IMPORTANCE_COLUMNS = ("group", "regressor", "method", "feature", "importance")
 
 
@@ -39,7 +60,8 @@ class PredictionConfig:
     permutation: bool = False  # also permutation importances on the held-out split
 
 
-def _check_sizes(group: str, rows: int, config: PredictionConfig) -> None:
+def check_sizes(group: str, rows: int, config: PredictionConfig) -> None:
+    """UsageError unless ``rows`` suffice for the held-out split and the CV of ``config``."""
     if not 0.0 < config.test_size < 1.0:
         raise UsageError(f"test size must be in (0, 1), got {config.test_size}")
     if config.cv == 1 or config.cv < 0:
@@ -61,7 +83,7 @@ def _prepare(df: pd.DataFrame, config: PredictionConfig) -> tuple[pd.DataFrame, 
     table, columns = prepare_table(df, config.target, config.features, config.group_by)
     check_regressors(config.regressors)
     for name, part in groups(table, config.group_by):
-        _check_sizes(name, len(part), config)
+        check_sizes(name, len(part), config)
     return table, columns
 
 
@@ -80,10 +102,54 @@ def resolve_config(config: PredictionConfig | None = None, **overrides: object) 
     return replace(config or PredictionConfig(), **overrides)  # type: ignore[arg-type]
 
 
+def _scores(model, X: np.ndarray, y: np.ndarray) -> tuple[stats.Value, stats.Value]:
+    predicted = model.predict(X)
+    return stats.r2(y, predicted), stats.mae(y, predicted)
+
+
+def _cross_validate(regressor: str, X, y, config: PredictionConfig):
+    """Per-fold (R², MAE) of a shuffled k-fold CV, a fresh model per fold."""
+    folds = KFold(n_splits=config.cv, shuffle=True, random_state=config.seed)
+    out = []
+    for train, test in folds.split(X):
+        model = make_regressor(regressor, config.seed).fit(X[train], y[train])
+        out.append(_scores(model, X[test], y[test]))
+    return out
+
+
+def score_regressor(
+    regressor: str, X: np.ndarray, y: np.ndarray, config: PredictionConfig
+) -> dict[str, object]:
+    """One R2_COLUMNS row (without group): held-out split and CV R² / MAE, with notes."""
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=config.test_size, random_state=config.seed
+    )
+    model = make_regressor(regressor, config.seed).fit(X_train, y_train)
+    split_r2, split_mae = _scores(model, X_test, y_test)
+    reasons = [f"split R²: {split_r2.reason}" if split_r2.reason else None]
+    row: dict[str, object] = {"regressor": regressor, "split_r2": split_r2.value}
+    cv_r2 = cv_mae = stats.Summary(float("nan"), float("nan"), 0, "CV off")
+    if config.cv:
+        folds = _cross_validate(regressor, X, y, config)
+        cv_r2, r2_reasons = stats.summarize_scores([r for r, _ in folds])
+        cv_mae, _ = stats.summarize_scores([m for _, m in folds])
+        undefined = sum(1 for r, _ in folds if not r.defined)
+        if undefined:
+            reasons.append(f"CV R²: {undefined} of {len(folds)} folds {', '.join(r2_reasons)}")
+        if cv_r2.reason:
+            reasons.append(f"CV R²: {cv_r2.reason}")
+    else:
+        reasons.append("CV off (--cv 0)")
+    row.update(cv_r2_mean=cv_r2.mean, cv_r2_std=cv_r2.std, split_mae=split_mae.value)
+    row.update(cv_mae_mean=cv_mae.mean, cv_mae_std=cv_mae.std)
+    row.update(n_train=len(y_train), n_test=len(y_test), notes=stats.notes(*reasons))
+    return row
+
+
 def evaluate_regressors(
     df: pd.DataFrame, config: PredictionConfig | None = None, **overrides: object
 ) -> pd.DataFrame:
-    """R² per group and regressor: ``split_r2`` on one held-out split, CV mean and std (ddof 0).
+    """R² and MAE per group and regressor: one held-out split, CV mean and std (R2_COLUMNS).
 
     Settings come from ``config`` and/or keywords of :class:`PredictionConfig`, e.g.
     ``evaluate_regressors(df, target="test_acc", group_by="mode")``.
@@ -92,18 +158,10 @@ def evaluate_regressors(
     df, columns = _prepare(df, config)
     rows = []
     for name, part in groups(df, config.group_by):
-        X, y, (X_train, X_test, y_train, y_test) = _split(part, columns, config)
-        for regressor in config.regressors:
-            model = make_regressor(regressor, config.seed).fit(X_train, y_train)
-            split_r2 = float(r2_score(y_test, model.predict(X_test)))
-            cv_mean = cv_std = float("nan")
-            if config.cv:
-                folds = KFold(n_splits=config.cv, shuffle=True, random_state=config.seed)
-                scores = cross_val_score(
-                    make_regressor(regressor, config.seed), X, y, cv=folds, scoring="r2"
-                )
-                cv_mean, cv_std = float(scores.mean()), float(scores.std())
-            rows.append((name, regressor, split_r2, cv_mean, cv_std))
+        X = part[columns].to_numpy(dtype=np.float64)
+        y = part[config.target].to_numpy(dtype=np.float64)
+        for regressor in check_regressors(config.regressors):
+            rows.append({"group": name, **score_regressor(regressor, X, y, config)})
     return pd.DataFrame(rows, columns=list(R2_COLUMNS))
 
 
@@ -112,7 +170,8 @@ def feature_importances(
 ) -> pd.DataFrame:
     """Importances of the models fit on the training split, long format (IMPORTANCE_COLUMNS).
 
-    ``impurity``: RandomForest / AdaBoost ``feature_importances_`` (BayesianRidge has none);
+    ``impurity`` (RandomForest / AdaBoost) or ``coefficient`` (BayesianRidge: |coef| on the
+    min-max scaled features), see :func:`~hiddenstruct.predict.regressors.fitted_importances`;
     ``permutation`` (with ``config.permutation``): mean R² drop on the held-out split when a
     feature is shuffled (10 repeats, seeded), for every regressor.
     """
@@ -121,13 +180,14 @@ def feature_importances(
     rows = []
     for name, part in groups(df, config.group_by):
         _, _, (X_train, X_test, y_train, y_test) = _split(part, columns, config)
-        for regressor in config.regressors:
+        for regressor in check_regressors(config.regressors):
             model = make_regressor(regressor, config.seed).fit(X_train, y_train)
-            estimator = model.named_steps["model"]
-            if hasattr(estimator, "feature_importances_"):
+            found = fitted_importances(model)
+            if found is not None:
+                method, values = found
                 rows += [
-                    (name, regressor, "impurity", feature, float(value))
-                    for feature, value in zip(columns, estimator.feature_importances_, strict=True)
+                    (name, regressor, method, feature, float(value))
+                    for feature, value in zip(columns, values, strict=True)
                 ]
             if config.permutation:
                 result = permutation_importance(

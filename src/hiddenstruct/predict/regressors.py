@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from hiddenstruct.errors import UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
     from sklearn.base import RegressorMixin
     from sklearn.pipeline import Pipeline
 
@@ -42,21 +43,51 @@ REGRESSORS: Mapping[str, Callable[[int], RegressorMixin]] = {
     "adaboost": _adaboost,
 }
 
+#: Older spellings still accepted (0.1.0's NAS predictor called AdaBoost ``ada_boost``).
+ALIASES: Mapping[str, str] = {"ada_boost": "adaboost"}
+
+
+def canonical_regressor(name: str) -> str:
+    """The registry name of ``name`` (aliases resolved); UsageError listing the valid ones."""
+    name = ALIASES.get(name, name)
+    if name not in REGRESSORS:
+        raise UsageError(f"unknown regressor {name!r}; valid: {', '.join(REGRESSORS)}")
+    return name
+
 
 def check_regressors(names: list[str] | tuple[str, ...]) -> list[str]:
     """Validate regressor names; an unknown one raises :class:`UsageError` listing the valid ones."""
-    unknown = [name for name in names if name not in REGRESSORS]
+    unknown = [name for name in names if ALIASES.get(name, name) not in REGRESSORS]
     if unknown or not names:
         raise UsageError(
             f"unknown regressor(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(REGRESSORS)}"
         )
-    return list(names)
+    return [canonical_regressor(name) for name in names]
 
 
 def make_regressor(name: str, seed: int) -> Pipeline:
-    """``Pipeline([("scale", MinMaxScaler()), ("model", REGRESSORS[name](seed))])``."""
+    """``Pipeline([("scale", MinMaxScaler()), ("model", REGRESSORS[name](seed))])``.
+
+    The one scaler policy: min-max scaling fit inside the pipeline (training rows only).
+    """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import MinMaxScaler
 
-    check_regressors([name])
-    return Pipeline([("scale", MinMaxScaler()), ("model", REGRESSORS[name](seed))])
+    model = REGRESSORS[canonical_regressor(name)](seed)
+    return Pipeline([("scale", MinMaxScaler()), ("model", model)])
+
+
+def fitted_importances(model: Pipeline) -> tuple[str, np.ndarray] | None:
+    """The one importance routine: ``(method, values)`` of a fitted :func:`make_regressor`.
+
+    ``impurity`` for tree ensembles (``feature_importances_``, sums to 1), ``coefficient``
+    (|coef| on the min-max scaled features) for linear models; None for anything else.
+    """
+    import numpy as np
+
+    estimator = model.named_steps["model"]
+    if hasattr(estimator, "feature_importances_"):
+        return "impurity", np.asarray(estimator.feature_importances_, dtype=float)
+    if hasattr(estimator, "coef_"):
+        return "coefficient", np.abs(np.asarray(estimator.coef_, dtype=float)).reshape(-1)
+    return None

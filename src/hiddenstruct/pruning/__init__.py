@@ -8,8 +8,15 @@ Example::
     0.2
 """
 
-from hiddenstruct.pruning.criteria import CRITERIA, Criterion, Saliency, make_criterion
+from hiddenstruct.pruning.criteria import (
+    CRITERIA,
+    Criterion,
+    Saliency,
+    criterion_options,
+    make_criterion,
+)
 from hiddenstruct.pruning.engine import (
+    THRESHOLDS,
     IterativeResult,
     PruneReport,
     PruneStep,
@@ -40,6 +47,7 @@ from hiddenstruct.pruning.selection import (
     class_distributed,
     class_uniform,
     get_selection,
+    spread,
 )
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "OBD_METHODS",
     "SCHEDULES",
     "SELECTIONS",
+    "THRESHOLDS",
     "Bucket",
     "Count",
     "Criterion",
@@ -64,6 +73,7 @@ __all__ = [
     "class_blinded",
     "class_distributed",
     "class_uniform",
+    "criterion_options",
     "ensure_masks",
     "fixed_size",
     "get_selection",
@@ -80,4 +90,5 @@ __all__ = [
     "retrain",
     "rewind",
     "snapshot_weights",
+    "spread",
 ]

@@ -22,6 +22,7 @@ from torch import nn
 from hiddenstruct.errors import UsageError
 from hiddenstruct.pruning.obd import OBD_METHODS, hessian_diagonal
 from hiddenstruct.pruning.scope import Target
+from hiddenstruct.pruning.selection import spread_scaled
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,17 @@ class MagnitudeCriterion:
 
 @dataclass(frozen=True)
 class MagnitudeDistributedCriterion:
-    """|w| / std of the tensor's unpruned weights (Han et al. 2015's per-layer scaling)."""
+    """|w| / std of the tensor's unpruned |w| (:func:`~hiddenstruct.pruning.selection.spread`).
+
+    With ``class_blinded`` this selects exactly what ``magnitude`` + ``class_distributed`` does.
+    """
 
     name: str = "magnitude_distributed"
 
     def scores(self, model, targets, data=None) -> Saliency:
-        out = {}
-        for n, t in targets.items():
-            w = t.weight().double().cpu()
-            alive = w.reshape(-1)[t.mask().reshape(-1).bool().cpu()]
-            std = float(alive.std()) if alive.numel() > 1 else 0.0
-            out[n] = w.abs() / std if std > 0 else w.abs()
-        return Saliency(out, {"criterion": self.name})
+        magnitudes = {n: t.weight().abs().double().cpu() for n, t in targets.items()}
+        masks = {n: t.mask().cpu() for n, t in targets.items()}
+        return Saliency(spread_scaled(magnitudes, masks), {"criterion": self.name})
 
 
 @dataclass(frozen=True)
@@ -129,16 +129,34 @@ CRITERIA: dict[str, type] = {
 }
 
 
+def criterion_options(name: str) -> tuple[str, ...]:
+    """The options criterion ``name`` accepts (its constructor's fields)."""
+    if name not in CRITERIA:
+        raise UsageError(f"unknown criterion {name!r}; valid: {', '.join(CRITERIA)}")
+    return tuple(f for f in CRITERIA[name].__dataclass_fields__ if f != "name")
+
+
 def make_criterion(criterion: str | Criterion, **options) -> Criterion:
-    """Build a criterion by name (options go to its constructor) or pass an instance through."""
+    """Build a criterion by name (options go to its constructor) or pass an instance through.
+
+    An option the criterion does not take is a :class:`UsageError` listing the valid ones.
+    """
     if not isinstance(criterion, str):
+        if options:
+            raise UsageError(
+                f"options {', '.join(sorted(options))} given with a criterion instance; "
+                "set them on the instance instead"
+            )
         return criterion
-    if criterion not in CRITERIA:
-        raise UsageError(f"unknown criterion {criterion!r}; valid: {', '.join(CRITERIA)}")
+    accepted = criterion_options(criterion)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UsageError(
+            f"criterion {criterion!r} takes no option(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(accepted) or '(none)'}"
+        )
     if criterion == "obd" and options.get("method", "auto") not in OBD_METHODS:
         raise UsageError(
             f"unknown OBD method {options['method']!r}; valid: {', '.join(OBD_METHODS)}"
         )
-    cls = CRITERIA[criterion]
-    accepted = set(cls.__dataclass_fields__) - {"name"}
-    return cls(**{k: v for k, v in options.items() if k in accepted})
+    return CRITERIA[criterion](**options)

@@ -20,12 +20,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.pruning.criteria import Criterion, make_criterion
+from hiddenstruct.pruning.criteria import criterion_options as accepted
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind
 from hiddenstruct.pruning.schedules import Schedule, StopCriteria
 from hiddenstruct.pruning.scope import ScopeSpec, current_masks, ensure_masks, resolve_scope
 from hiddenstruct.pruning.selection import (
+    Amount,
+    Bucket,
     Count,
     Fraction,
     Selector,
@@ -121,8 +125,8 @@ def prune(
     the random criterion. ``max_count``: never prune more than this many weights.
     """
     options = dict(criterion_options or {})
-    if seed is not None:
-        options.setdefault("seed", seed)
+    if seed is not None and isinstance(criterion, str) and "seed" in accepted(criterion):
+        options.setdefault("seed", seed)  # only criteria with randomness take the seed
     crit = make_criterion(criterion, **options)
     select = get_selection(selection)
     amount = as_amount(amount)
@@ -144,17 +148,35 @@ def prune(
     )
 
 
-def percentile_prune(
-    model: nn.Module, p: float, scope: ScopeSpec = None, per_tensor: bool = True
-) -> PruneReport:
-    """The paper's recurrent protocol: remove the fraction ``p`` of smallest |w| of each tensor.
+#: Percentile thresholds of the recurrent protocol → the selection that implements them.
+THRESHOLDS: dict[str, str] = {
+    "global": "class_blinded",  # authors' code (rnn/sparse.py): one percentile over the scope
+    "per-tensor": "class_uniform",  # paper text: "the p-th percentile ... in that layer"
+}
 
-    Equivalent to thresholding at the p-th percentile of |w| per layer tensor (ties broken by
-    position, so exactly ``round(p·n)`` weights go). Applied to an unpruned model, p is a
-    fraction of all weights; ``per_tensor=False`` uses one threshold over the whole scope.
+
+def percentile_prune(
+    model: nn.Module,
+    p: float,
+    scope: ScopeSpec = None,
+    per_tensor: bool | None = None,
+    *,
+    threshold: str = "per-tensor",
+) -> PruneReport:
+    """The paper's recurrent protocol: remove the fraction ``p`` of smallest |w|.
+
+    ``threshold="per-tensor"`` (the paper's text, §4.2: "the p-th percentile of all the
+    absolute weights in that layer") thresholds each tensor at its own percentile;
+    ``"global"`` (the authors' published code, ``rnn/sparse.py``) uses one percentile of
+    |w| over every tensor in scope. Ties are broken by position, so exactly ``round(p·n)``
+    weights go (per tensor, or over the scope). ``per_tensor`` is the 0.1.0 spelling
+    (True = per-tensor, False = global) and wins when given.
     """
-    selection = "class_uniform" if per_tensor else "class_blinded"
-    return prune(model, "magnitude", selection, float(p), scope=scope)
+    if per_tensor is not None:
+        threshold = "per-tensor" if per_tensor else "global"
+    if threshold not in THRESHOLDS:
+        raise UsageError(f"unknown threshold {threshold!r}; valid: {', '.join(THRESHOLDS)}")
+    return prune(model, "magnitude", THRESHOLDS[threshold], float(p), scope=scope)
 
 
 @dataclass(frozen=True)
@@ -184,6 +206,28 @@ class IterativeResult:
     base_accuracy: float | None
     steps: tuple[PruneStep, ...]
     stop_reason: str
+
+
+def stretch_to_mark(amount: Amount, remaining: int, gap: int, tensors: int = 1) -> Amount:
+    """The step's amount, stretched to prune all ``gap`` weights up to the next checkpoint
+    when the step after it would otherwise be cut to less than half a step.
+
+    Without this a relative schedule lands e.g. on 79.5 % and then takes a 0.5 % step to
+    hit 80 %; with retraining after each step that extra step draws a sawtooth. Fractions
+    are stretched a little past ``gap`` (one weight per tensor, for per-tensor rounding) and
+    the caller's ``max_count`` cuts them back to exactly ``gap``. Buckets are left alone.
+    """
+    if isinstance(amount, Bucket) or gap <= 0:
+        return amount
+    count = count_for(amount, remaining)
+    if count >= gap:
+        return amount  # the step reaches the mark; max_count clips it there
+    following = count if isinstance(amount, Count) else count_for(amount, remaining - count)
+    if 2 * (gap - count) >= following:
+        return amount
+    if isinstance(amount, Count):
+        return Count(gap)
+    return Fraction(min(1.0, (gap + tensors) / remaining))
 
 
 def iterative_prune(
@@ -239,6 +283,7 @@ def iterative_prune(
         ahead = [m - (total - remaining) for m in marks if m > total - remaining]
         if ahead:
             limit = min(limit, min(ahead))
+            amount = stretch_to_mark(amount, remaining, min(ahead), len(targets))
         if limit == 0:
             reason = "size_reached" if remaining else "empty"
             break

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn.interop import from_torch_prune
 from hiddenstruct.nn.masking import apply_mask, get_mask, is_masked, masked_modules, original
 
 ScopeSpec = str | Iterable[str] | Callable[[str, nn.Module, str], bool] | None
@@ -94,7 +95,12 @@ _NAMED_SCOPES: dict[str, Callable[[str], bool]] = {
 
 
 def resolve_scope(model: nn.Module, scope: ScopeSpec = None) -> dict[str, Target]:
-    """Resolve ``scope`` to ``{qualified_name: Target}``; raises UsageError if it selects nothing."""
+    """Resolve ``scope`` to ``{qualified_name: Target}``; raises UsageError if it selects nothing.
+
+    Masks made by ``torch.nn.utils.prune`` are converted to hiddenstruct masks first, so
+    pruning continues from them (see :func:`hiddenstruct.nn.interop.from_torch_prune`).
+    """
+    from_torch_prune(model)
     candidates = candidate_targets(model)
     if scope is None:
         chosen = candidates

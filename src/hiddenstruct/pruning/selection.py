@@ -18,8 +18,9 @@ Amounts (see :func:`as_amount`):
 
 Selectors: ``class_blinded`` (one global threshold), ``class_uniform`` (the same fraction
 of every tensor) and ``class_distributed`` (global threshold after dividing each tensor's
-scores by the standard deviation of its unpruned scores — for magnitude scores, Han et
-al.'s std of weight magnitudes per layer).
+scores by the standard deviation of its unpruned scores, :func:`spread` — for magnitude
+scores the std of weight *magnitudes* |w| per tensor, the paper's §3 wording; the
+``magnitude_distributed`` criterion uses the same function).
 """
 
 from __future__ import annotations
@@ -204,14 +205,24 @@ def class_uniform(scores, masks, amount, max_count: int | None = None) -> dict[s
     return new
 
 
-def _std_scaled(scores, masks) -> dict[str, torch.Tensor]:
+def spread(values: torch.Tensor, mask: torch.Tensor) -> float:
+    """Sample std (ddof 1) of the unpruned entries of ``values``; 0 when undefined.
+
+    The one definition of class-distributed selection (paper §3: "in proportion to the
+    standard deviation of weight magnitudes in the respected class"): for magnitude
+    scores ``values`` is |w|, so this is the std of |w|, not of the signed w.
+    """
+    alive = values.detach().reshape(-1)[mask.detach().reshape(-1).bool().to(values.device)]
+    std = float(alive.double().std()) if alive.numel() > 1 else 0.0
+    return std if math.isfinite(std) else 0.0
+
+
+def spread_scaled(scores, masks) -> dict[str, torch.Tensor]:
+    """Each tensor's scores divided by their :func:`spread` (left as is where it is 0)."""
     scaled = {}
     for name, s in scores.items():
-        alive = s.detach().reshape(-1)[masks[name].reshape(-1).bool()].double()
-        std = float(alive.std()) if alive.numel() > 1 else 0.0
-        scaled[name] = (
-            s.detach().double() / std if std > 0 and math.isfinite(std) else s.detach().double()
-        )
+        std = spread(s, masks[name])
+        scaled[name] = s.detach().double() / std if std > 0 else s.detach().double()
     return scaled
 
 
@@ -220,7 +231,7 @@ def class_distributed(
 ) -> dict[str, torch.Tensor]:
     """Global threshold on scores divided by the std of each tensor's unpruned scores."""
     _check(scores, masks)
-    return class_blinded(_std_scaled(scores, masks), masks, amount, max_count)
+    return class_blinded(spread_scaled(scores, masks), masks, amount, max_count)
 
 
 Selector = Callable[..., dict[str, torch.Tensor]]

@@ -19,6 +19,8 @@ _EXPORTS = {
     "default_device": "seeding",
     "seed_everything": "seeding",
     "torch_threads": "seeding",
+    "resolve_device": "seeding",
+    "retrain_hooks": "retrain",
 }
 
 __all__ = sorted(_EXPORTS)

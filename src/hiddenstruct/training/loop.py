@@ -34,6 +34,34 @@ SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
 
 @dataclass(frozen=True)
+class StepContext:
+    """What a step hook sees at one optimizer step (``step`` counts from 1 over all epochs).
+
+    ``total_steps`` is ``epochs * len(train_loader)`` (None when the loader has no length).
+    """
+
+    step: int
+    epoch: int
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    inputs: list[Any]
+    target: torch.Tensor
+    loss_fn: LossFn
+    total_steps: int | None
+
+
+class StepHook:
+    """Base of per-step hooks: ``before_step`` runs after ``backward`` (gradients present,
+    before clipping and ``optimizer.step``), ``after_step`` after ``optimizer.step``."""
+
+    def before_step(self, ctx: StepContext) -> None:
+        """Called with gradients computed, before clipping and the optimizer step."""
+
+    def after_step(self, ctx: StepContext) -> None:
+        """Called after the optimizer step."""
+
+
+@dataclass(frozen=True)
 class EpochMetrics:
     """What one epoch produced; ``val_*`` are NaN without a validation loader."""
 
@@ -175,6 +203,7 @@ def train(
     scheduler: SchedulerFactory | None = None,
     loss_fn: LossFn | None = None,
     optimizer_options: dict[str, Any] | None = None,
+    step_hooks: Sequence[StepHook] = (),
 ) -> TrainHistory:
     """Train a classifier for up to ``epochs`` epochs and return its :class:`TrainHistory`.
 
@@ -185,6 +214,8 @@ def train(
     reaches it. ``callbacks``: ``callback(epoch_metrics, model)`` after each epoch; returning True
     stops training. ``scheduler``: ``optimizer -> LR scheduler``, stepped once per epoch.
     ``progress``: rich progress bars; None shows them only when stderr is a terminal.
+    ``step_hooks``: :class:`StepHook` objects called around every optimizer step (dynamic
+    sparse training, gradient penalties; see :mod:`hiddenstruct.sparse_training`).
     """
     if epochs < 0:
         raise UsageError(f"epochs must be >= 0, got {epochs}")
@@ -200,6 +231,8 @@ def train(
         steps: int | None = len(train_loader)  # type: ignore[arg-type]
     except TypeError:
         steps = None
+    total_steps = None if steps is None else steps * epochs
+    global_step = 0
     history: list[EpochMetrics] = []
     stop_reason = "epochs"
     watch = DivergenceWatch(device, _current_lr(opt))
@@ -219,9 +252,19 @@ def train(
                 watch.observe(loss, epoch, step)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                global_step += 1
+                ctx = None
+                if step_hooks:
+                    ctx = StepContext(
+                        global_step, epoch, model, opt, inputs, target, loss_fn, total_steps
+                    )
+                    for hook in step_hooks:
+                        hook.before_step(ctx)
                 if clip_grad_norm is not None:
                     nn.utils.clip_grad_norm_(params, clip_grad_norm)
                 opt.step()
+                for hook in step_hooks:
+                    hook.after_step(ctx)
                 n = target.shape[0]
                 with torch.no_grad():
                     loss_sum += loss.detach().double() * n

@@ -25,6 +25,31 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; asking for a
+    CUDA device that is not there is a usage error."""
+    from hiddenstruct.errors import UsageError
+
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise UsageError(
+            f"unknown device {name!r} ({err}); use auto, cpu, cuda or cuda:N"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise UsageError(
+                f"device {name!r} requested but this machine has {count} CUDA device(s); "
+                "use --device cpu or auto"
+            )
+    return device
+
+
 @contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run the block with ``count`` intra-op CPU threads (None: unchanged), then restore.

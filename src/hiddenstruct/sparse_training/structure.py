@@ -1,0 +1,121 @@
+"""Structure over training: graph properties and per-layer ξ of the current masks.
+
+:class:`StructureTracker` is told of every mask update by a dynamic sparse training method
+or :class:`~hiddenstruct.sparse_training.MagnitudeThreshold` and, every ``every`` updates,
+records one dict: ``step``, ``update``, ``xi`` (ξ over all sparse layers), ``xi:<layer>``
+per layer and the DESIGN §6 graph properties of the *mask* graph (one edge per mask entry 1,
+whatever the weight's value, so a just-regrown zero weight counts) — ``records`` is a list
+of plain dicts a trial can store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import nn
+
+from hiddenstruct.errors import GraphError
+from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
+from hiddenstruct.graphs.properties import properties
+from hiddenstruct.sparse_training.layers import sparse_layers
+
+__all__ = ["StructureTracker", "mask_graph", "structure_record"]
+
+
+@contextmanager
+def _weights_replaced_by_masks(model: nn.Module) -> Iterator[None]:
+    """Temporarily set every masked parameter to its mask (restored on exit)."""
+    layers = sparse_layers(model, mask_plain=False)
+    saved = [layer.weight.detach().clone() for layer in layers]
+    try:
+        with torch.no_grad():
+            for layer in layers:
+                layer.weight.copy_(layer.mask)
+        yield
+    finally:
+        with torch.no_grad():
+            for layer, value in zip(layers, saved, strict=True):
+                layer.weight.copy_(value)
+
+
+def mask_graph(model: nn.Module, include_io: bool = False) -> nx.DiGraph:
+    """:func:`~hiddenstruct.graphs.to_graph` of ``model`` with one edge per mask entry 1."""
+    with _weights_replaced_by_masks(model):
+        return to_graph(model, include_io=include_io)
+
+
+def structure_record(
+    model: nn.Module,
+    include_io: bool = False,
+    backend: str = "igraph",
+    disconnected: str = "largest",
+) -> dict[str, Any]:
+    """ξ (total and ``xi:<layer>``) and the mask graph's properties of ``model`` now.
+
+    Models without a graph structure (plain torch modules) get ξ only and
+    ``graph_error`` saying why; so do graphs without edges (e.g. one recurrent layer
+    with ``include_io=False``).
+    """
+    layers = sparse_layers(model, mask_plain=False)
+    live = sum(layer.live for layer in layers)
+    record: dict[str, Any] = {"xi": live / max(sum(layer.numel for layer in layers), 1)}
+    for layer in layers:
+        record[f"xi:{layer.name}"] = layer.live / layer.numel
+    try:
+        graph = mask_graph(model, include_io)
+    except UnsupportedModelError as err:
+        record["graph_error"] = str(err)
+        return record
+    if graph.number_of_edges() == 0:
+        record["graph_error"] = (
+            "the mask graph has no edges (a single hidden layer without include_io has none)"
+        )
+        return record
+    try:
+        record.update(properties(graph, backend, disconnected=disconnected))
+    except GraphError as err:
+        record["graph_error"] = str(err)
+    return record
+
+
+class StructureTracker:
+    """Record :func:`structure_record` every ``every`` mask updates (and on :meth:`record`).
+
+    ``include_io``, ``backend`` and ``disconnected`` go to the graph and
+    :func:`~hiddenstruct.graphs.properties` (defaults: hidden neurons only, the fast igraph
+    backend, the largest connected component of a graph in several parts).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        every: int = 1,
+        *,
+        include_io: bool = False,
+        backend: str = "igraph",
+        disconnected: str = "largest",
+    ) -> None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1 update, got {every}")
+        self.model = model
+        self.every = int(every)
+        self.include_io = include_io
+        self.backend = backend
+        self.disconnected = disconnected
+        self.records: list[dict[str, Any]] = []
+
+    def record(self, step: int | None = None, update: int | None = None) -> dict[str, Any]:
+        """Record the structure now (e.g. before training and at its end); returns the row."""
+        row = {"step": step, "update": update}
+        row.update(structure_record(self.model, self.include_io, self.backend, self.disconnected))
+        self.records.append(row)
+        return row
+
+    def on_update(self, step: int | None, update: int) -> None:
+        """Called by a method after its ``update``-th mask update."""
+        if update % self.every == 0:
+            self.record(step, update)

@@ -1,0 +1,68 @@
+"""prune-rnn data options: --negatives, --unique, --reber-csv; overlap in results and outputs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from hiddenstruct.cli.main import main
+from hiddenstruct.data.reber import generate_reber_dataset
+from hiddenstruct.experiments.prune_rnn import (
+    EXPERIMENT,
+    PRESETS,
+    PruneRNNConfig,
+    identities,
+    run_prune_rnn,
+    trial_configs,
+)
+from hiddenstruct.experiments.store import TrialStore
+
+TINY = PruneRNNConfig(
+    modes=("GRU",), reber_n=120, embedding_dim=4, hidden_sizes=(4,), base_epochs=1, lr=1e-2,
+    percents=(1.0,), retrain_epochs=0, batch_size=32,
+)  # fmt: skip
+
+
+def test_data_options_change_identity_only_when_set():
+    (plain,) = trial_configs(TINY)
+    assert not {"negatives", "unique", "reber_csv_sha256"} & set(plain)
+    assert identities(replace(TINY, negatives="mix", unique=None)) == identities(TINY)
+    assert identities(replace(TINY, negatives="authors")) != identities(TINY)
+    assert identities(replace(TINY, unique=True)) != identities(TINY)
+    assert PRESETS["paper"]["negatives"] == "authors" and PRESETS["paper"]["unique"] is True
+
+
+def test_csv_data_keyed_by_content_and_overlap_written(tmp_path):
+    data = generate_reber_dataset(160, 2, negatives="hard")
+    csv = data.to_csv(tmp_path / "d.csv")
+    config = replace(TINY, reber_csv=(str(csv),))
+    (trial,) = trial_configs(config)
+    assert trial["reber_csv_sha256"] == data.checksum()
+    assert trial["runtime"]["reber_csv"] == [str(csv.resolve())]
+    store = TrialStore(tmp_path / "s.sqlite")
+    written = run_prune_rnn(config, store, tmp_path / "out", progress=False)
+    (record,) = store.trials(EXPERIMENT)
+    assert record.result["data_checksum"] == data.checksum()
+    assert record.result["test_in_train"] == pytest.approx(data.leakage())
+    table = pd.read_csv(written["reber data"])
+    assert table["data_checksum"].tolist() == [data.checksum()]
+    assert "test strings also in train" in written["train/test overlap"]
+
+
+def test_cli_reber_csv_two_files_and_errors(tmp_path, capsys):
+    base = ["experiment", "prune-rnn", "--modes", "GRU", "--reber-n", "120", "--percents", "1.0"]
+    base += ["--hidden-sizes", "4", "--embedding-dim", "4", "--base-epochs", "1"]
+    (tmp_path / "tr.csv").write_text("string,valid\nBTXSE,1\nBTTE,0\n")
+    (tmp_path / "te.csv").write_text("string,valid\nBPVVE,1\nBPE,0\n")
+    argv = [*base, "--reber-csv", str(tmp_path / "tr.csv"), str(tmp_path / "te.csv")]
+    assert main([*argv, "--print-config"]) == 0
+    assert "reber_csv" in capsys.readouterr().out
+    (tmp_path / "bad.csv").write_text("string,valid\nBTXSE,yes\n")
+    store, out = str(tmp_path / "s.sqlite"), str(tmp_path / "out")
+    code = main([*base, "--reber-csv", str(tmp_path / "bad.csv"), str(tmp_path / "te.csv"),
+                 "--store", store, "--output", out])  # fmt: skip
+    assert code == 2 and "not a binary label" in capsys.readouterr().err
+    code = main([*base, "--negatives", "authors", "--unique", "true", "--print-config"])
+    assert code == 0 and 'negatives = "authors"' in capsys.readouterr().out

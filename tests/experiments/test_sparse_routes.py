@@ -1,0 +1,90 @@
+"""The sparse-routes experiment at toy scale: every route at the exact density, resumable."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments import sparse_routes as sr
+from hiddenstruct.experiments.store import TrialStore
+
+TOY = dict(
+    sr.PRESETS["demo"],
+    routes=("pruning", "static_erk", "l1", "rigl"),
+    densities=(0.2,),
+    repeats=2,
+    reber_n=120,
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sparse_routes")
+    store = TrialStore(folder / "store.sqlite")
+    config = sr.SparseRoutesConfig(**TOY)
+    written = sr.run_sparse_routes(config, store, folder / "out", progress=False)
+    return config, store, written, folder
+
+
+def _read(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_trial_finishes_at_its_exact_density(run):
+    config, store, written, _ = run
+    records = store.trials(sr.EXPERIMENT)
+    assert len(records) == len(sr.trials(config)) == 2 * 4 * 1 * 2
+    assert all(r.status == "done" for r in records)
+    for r in records:
+        assert r.result["density"] == pytest.approx(r.config["density"], abs=1e-3)
+        assert r.result["trajectory"][-1]["xi"] == r.result["density"]
+        assert r.result["cost"] > 0
+
+
+def test_accuracy_table_has_mean_std_and_n_per_group(run):
+    _, _, written, _ = run
+    rows = _read(written["accuracy"])
+    assert len(rows) == 2 * 4 * 1
+    assert all(int(row["n"]) == 2 for row in rows)
+    results = _read(written["results"])
+    for row in rows:
+        values = [
+            float(r["test_accuracy"])
+            for r in results
+            if (r["model"], r["route"], r["density"])
+            == (row["model"], row["route"], row["density"])
+        ]
+        assert float(row["accuracy_mean"]) == pytest.approx(sum(values) / len(values))
+
+
+def test_correlations_are_pearson_r_or_nan_with_a_note(run):
+    _, _, written, _ = run
+    for row in _read(written["correlations"]):
+        r = float(row["r"])
+        assert (math.isnan(r) and row["note"]) or -1.0 - 1e-9 <= r <= 1.0 + 1e-9
+
+
+def test_rerun_resumes_without_training_again(run):
+    config, store, _, folder = run
+    before = {r.hash: r.finished_at for r in store.trials(sr.EXPERIMENT)}
+    sr.run_sparse_routes(config, store, folder / "out2", progress=False)
+    after = {r.hash: r.finished_at for r in store.trials(sr.EXPERIMENT)}
+    assert before == after
+
+
+def test_figures_are_written(run):
+    _, _, written, _ = run
+    for model in ("lenet", "reber_gru"):
+        assert written[f"accuracy_{model}"].endswith(".png")
+        assert written[f"trajectory_{model}"].endswith(".png")
+
+
+def test_bad_settings_are_usage_errors():
+    with pytest.raises(UsageError, match="rigl"):
+        sr.SparseRoutesConfig(routes=("lottery",))
+    with pytest.raises(UsageError, match="densities"):
+        sr.SparseRoutesConfig(densities=(0.0,))
