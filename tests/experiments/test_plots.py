@@ -163,3 +163,11 @@ def test_figures_need_their_columns(tmp_path, name):
             pd.DataFrame({"x": [1]}),
             *(["MNIST", tmp_path] if name == "figure2a" else [tmp_path / "f.png"]),
         )
+
+
+def test_table1_heatmap_ignores_the_notes_column(tmp_path):
+    table = PAPER_TABLE1.copy()
+    table["notes"] = ""  # predict.correlations(..., notes=True) adds why r is NaN
+    table.loc[table.index[0], "notes"] = "RNN_TANH: constant feature"
+    text = svg_text(plots.table1_heatmap(table.reset_index(), tmp_path / "t1.png"))
+    assert text.count(">0.74<") == 2 and "constant feature" not in text

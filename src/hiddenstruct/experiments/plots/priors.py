@@ -119,6 +119,7 @@ def table1_heatmap(table: pd.DataFrame, path: str | Path, with_paper: bool = Tru
     ours = table.copy()
     if "property" in ours.columns:
         ours = ours.set_index("property")
+    ours = ours.select_dtypes("number")  # the per-mode r columns; not the notes (why r is NaN)
     ours = ours[ordered_modes(ours.columns)]
     panels = [(ours, "this run")]
     if with_paper:
