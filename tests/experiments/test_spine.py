@@ -343,7 +343,11 @@ NOT_PER_TRIAL = {
         "random_max_depth",
         "time_budget",
         "predictor",
+        "mutations",
+        "test_fraction",  # the predictor's hold-out: read when writing outputs
+        "predictor_cv",
     },  # fmt: skip  (search settings: a candidate is its genotype plus its training settings)
+    "sparse-routes": {"trajectory_property"},  # which property the figure draws
 }
 
 
