@@ -92,6 +92,7 @@ def _print_config(capsys, argv) -> str:
         ("prune-rnn", "--modes GRU LSTM --reber-n 300 --target-accuracy none --seed 4"),
         ("priors-rnn", "--preset demo --families er --clip 2 --orientation random"),
         ("nas", "--preset paper --searches random --time-budget 60 --device cpu"),
+        ("sparse-routes", "--preset demo --routes set rigl --densities 0.1 0.05 --seed 3"),
     ],
 )
 def test_print_config_round_trip(tmp_path, capsys, name, options):
@@ -343,7 +344,11 @@ NOT_PER_TRIAL = {
         "random_max_depth",
         "time_budget",
         "predictor",
+        "mutations",
+        "test_fraction",  # the predictor's hold-out: read when writing outputs
+        "predictor_cv",
     },  # fmt: skip  (search settings: a candidate is its genotype plus its training settings)
+    "sparse-routes": {"trajectory_property"},  # which property the figure draws
 }
 
 

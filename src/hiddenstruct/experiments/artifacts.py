@@ -50,8 +50,9 @@ def resolve_artifact(store_path: str | Path, path: str | Path) -> Path:
     root = artifact_root(store_path)
     if candidate.is_symlink() or not candidate.resolve().is_relative_to(root):
         raise HiddenstructError(
-            f"artifact path {str(path)!r} recorded in {store_path} is outside {root}; "
-            "the store was edited or moved without its artifacts folder"
+            f"artifact path {str(path)!r} recorded in {store_path} leads outside {root}, so it "
+            f"is treated as missing from {root}; restore that folder beside the store or use a "
+            "fresh --store"
         )
     return candidate
 

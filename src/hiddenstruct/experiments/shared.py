@@ -52,8 +52,8 @@ def run_shared(
         missing = [p for p in artifacts.values() if not Path(p).is_file()]
         if missing:
             raise HiddenstructError(
-                f"artifact {missing[0]} of finished {experiment} trial {record.hash[:12]} is "
-                "missing; restore it or use a fresh --store"
+                f"artifact {Path(missing[0]).name} of finished {experiment} trial "
+                f"{record.hash[:12]} is missing from {folder}; restore it or use a fresh --store"
             )
         out[record.hash] = (record.result or {}, artifacts)
     return out
