@@ -156,4 +156,6 @@ def test_corrupt_mnist_error_reaches_the_user(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 1
-    assert "first error: DataError: " in err and "is not an IDX file" in err
+    # caught by the preflight check, before any trial is queued or the store is created
+    assert "mnist train split" in err and "is not an IDX file" in err
+    assert not (tmp_path / "s.sqlite").exists()

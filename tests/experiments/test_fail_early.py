@@ -95,6 +95,7 @@ def test_unwritable_output_is_an_error_before_any_trial(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     store = tmp_path / "store.sqlite"
-    code = main(["experiment", "prune-ffn", "--output", str(blocker), "--store", str(store)])
-    assert code == 1
-    assert "not a folder" in capsys.readouterr().err and not store.exists()
+    with pytest.raises(SystemExit) as exit_info:  # --output is checked as the options parse
+        main(["experiment", "prune-ffn", "--output", str(blocker), "--store", str(store)])
+    assert exit_info.value.code == 2
+    assert "existing file; choose a folder" in capsys.readouterr().err and not store.exists()

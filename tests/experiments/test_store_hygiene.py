@@ -12,6 +12,8 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.migration import backup_path
 from hiddenstruct.experiments.store import _SCHEMA, TrialStore
 
 
@@ -110,10 +112,15 @@ def test_a_0_1_0_store_gains_lease_columns_and_keeps_its_trials(tmp_path):
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
-    with TrialStore(path) as store:
-        assert store.claim("ab") == 2  # a 0.1.0 'running' row has no owner: reclaimed
+    with TrialStore(path) as store:  # migrated to v2: the row is re-keyed to its identity
+        (record,) = store.trials("toy")
+        assert record.hash == trial_identity("toy", {}) and record.status == "running"
+        assert store.claim(record.hash) == 2  # a 0.1.0 'running' row has no owner: reclaimed
+    assert backup_path(path, 1).is_file()  # the migration's copy of the 0.1.0 file
     with TrialStore(path) as store:  # opening again is idempotent
-        assert store.get("ab").status == "running"
+        assert store.get(record.hash).status == "running"
+        columns = {row[1] for row in store._conn.execute("PRAGMA table_info(trials)")}
+        assert {"lease_owner", "heartbeat_at"} <= columns
 
 
 def test_stores_created_at_once_by_many_openers_are_one_store(tmp_path):
