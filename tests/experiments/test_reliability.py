@@ -150,3 +150,32 @@ def test_signals_stop_workers_and_put_trials_back(tmp_path, signum, group, code)
     assert not any(_alive(pid) for pid in workers)
     with TrialStore(store) as s:
         assert [r.status for r in s.trials()] == ["pending"] * 3
+
+
+def test_max_attempts_from_the_executor_bounds_the_retries(tmp_path):
+    from hiddenstruct.experiments.executors import make_executor
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    configs = reliability_trials.configs(str(markers), 2, 0.0)
+    configs[1]["die_once"] = True  # would succeed on a second run; --max-attempts 1 allows none
+    records = run_trials(
+        "die1",
+        configs,
+        reliability_trials.marked_trial,
+        TrialStore(tmp_path / "s.sqlite"),
+        make_executor("process", 2, max_attempts=1),
+        progress=False,
+    )
+    assert [r.status for r in records] == ["done", "failed"]
+    assert [r.attempts for r in records] == [1, 1]
+
+
+def test_max_attempts_below_one_is_a_usage_error(tmp_path, capsys):
+    from hiddenstruct.cli.main import main
+
+    argv = ["experiment", "prune-rnn", "--max-attempts", "0", "--store", str(tmp_path / "s")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and "--max-attempts" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -56,6 +56,13 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: local when --workers is 1, else process)",
     )
     parser.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=2,
+        help="runs of a trial whose worker process died before it is stored failed (default: 2); "
+        "an error raised by the trial itself is not retried",
+    )
+    parser.add_argument(
         "--ray-address",
         default=None,
         help="address of a running Ray cluster for --executor ray (default: start a local one)",

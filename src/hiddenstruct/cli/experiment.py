@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.preflight import preflight
 
     preflight(module.NAME, config, args.output)  # before the store file is even created
-    executor = make_executor(args.executor, args.workers, args.ray_address)
+    executor = make_executor(args.executor, args.workers, args.ray_address, args.max_attempts)
     written = run_experiment(module.NAME, config, args.store, args.output, executor, check=False)
     console = Console()
     for label, value in written.items():

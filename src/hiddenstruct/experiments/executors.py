@@ -246,16 +246,28 @@ EXECUTORS: dict[str, Callable[..., Executor]] = {
 
 
 def make_executor(
-    kind: str | None = None, workers: int = 1, ray_address: str | None = None
+    kind: str | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    max_attempts: int | None = None,
 ) -> Executor:
-    """An executor by name; ``kind=None`` means local for one worker, else a process pool."""
+    """An executor by name; ``kind=None`` means local for one worker, else a process pool.
+
+    ``max_attempts``: runs of a trial whose worker died, for every :func:`run_trials` on this
+    executor (how a sweep runs, not what a trial computes, so not part of any identity).
+    """
+    if max_attempts is not None and max_attempts < 1:
+        raise UsageError(f"--max-attempts must be >= 1, got {max_attempts}")
     if kind is None:
         kind = "local" if workers <= 1 else "process"
     try:
         factory = EXECUTORS[kind]
     except KeyError:
         raise UsageError(f"unknown executor {kind!r}; choose one of {sorted(EXECUTORS)}") from None
-    return factory(workers, ray_address)
+    executor = factory(workers, ray_address)
+    if max_attempts is not None:
+        executor.max_attempts = max_attempts
+    return executor
 
 
 @dataclass(frozen=True)
@@ -307,15 +319,17 @@ def run_trials(
     ``progress``: show trials done, each running trial's label and epoch/step and an ETA (a
     live display on a terminal, a log line every 30 s otherwise) and print a summary line.
     ``retry_failed``: also re-run trials that failed before (default True).
-    ``max_attempts``: runs of a trial whose worker process died, in this sweep (default 2).
+    ``max_attempts``: runs of a trial whose worker process died, in this sweep (default 2;
+    an executor's own ``max_attempts``, set by :func:`make_executor`, takes precedence).
     ``wait_for_others``: wait for trials another live process is running (default) instead
     of skipping them. Ctrl-C / SIGTERM put the held trials back to ``pending`` and raise
     :class:`~hiddenstruct.errors.Interrupted`.
     """
+    executor = executor or LocalExecutor()
+    max_attempts = getattr(executor, "max_attempts", max_attempts)
     if max_attempts < 1:
         raise UsageError(f"max_attempts must be >= 1, got {max_attempts}")
     store = store if isinstance(store, TrialStore) else TrialStore(store)
-    executor = executor or LocalExecutor()
     resolved = [to_jsonable(c) for c in configs]
     hashes = [trial_identity(experiment, c, added) for c in configs]
     unique = dict(zip(hashes, resolved, strict=True))
