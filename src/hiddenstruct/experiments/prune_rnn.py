@@ -187,12 +187,9 @@ def _model(cfg: dict[str, Any]):
 
 def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train the base model of one mode, then prune every scope at every p from that base."""
-    import torch
-    from torch.utils.data import DataLoader
 
-    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
     from hiddenstruct.experiments.artifacts import save_pruning_level, save_state
-    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
+    from hiddenstruct.experiments.reber_inputs import overlap_result, reber_loaders, trial_dataset
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import percentile_prune
     from hiddenstruct.stats import chance_level
@@ -207,12 +204,9 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         test_fraction=0.25,
         hard_fraction=cfg["hard_fraction"],
     )
-    train_ds, test_ds = torch_splits(dataset)
-    g = torch.Generator().manual_seed(cfg["seed"])
-    train_loader = DataLoader(
-        train_ds, batch_size=cfg["batch_size"], shuffle=True, collate_fn=reber_collate, generator=g
+    train_loader, test_loader = reber_loaders(
+        dataset, cfg["batch_size"], test_batch_size=512, shuffle_seed=cfg["seed"]
     )
-    test_loader = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
     base = _model(cfg)
     history = train(
         base,
@@ -228,7 +222,7 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     )
     base_curve = [e.val_accuracy for e in history.epochs]
     base_acc = evaluate(base, test_loader, device).accuracy
-    chance = chance_level(test_ds.labels.tolist())
+    chance = chance_level(test_loader.dataset.labels.tolist())
     state = copy.deepcopy(base.state_dict())
     if (path := log.artifact_file("base")) is not None:
         log.artifact("base", save_state(path, base))

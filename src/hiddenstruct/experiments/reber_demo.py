@@ -7,13 +7,13 @@ learning-curve PNG and a CSV of the per-epoch metrics.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.outputs import write_csv
 
 EXPERIMENT = "demo-reber-rnn"
 
@@ -32,10 +32,7 @@ DEMO_CONFIG: dict[str, Any] = {
 
 def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train a recurrent Reber classifier; log per-epoch metrics; return final and curve metrics."""
-    from torch.utils.data import DataLoader
-
-    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
-    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
+    from hiddenstruct.experiments.reber_inputs import overlap_result, reber_loaders, trial_dataset
     from hiddenstruct.nn import MaskedRNN, SequenceClassifier
     from hiddenstruct.training import evaluate, torch_threads, train
 
@@ -46,11 +43,9 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         test_fraction=0.25,
         hard_fraction=config["hard_fraction"],
     )
-    train_ds, test_ds = torch_splits(dataset)
-    loader = DataLoader(
-        train_ds, batch_size=config["batch_size"], shuffle=True, collate_fn=reber_collate
+    loader, test_loader = reber_loaders(
+        dataset, config["batch_size"], test_batch_size=256, shuffle_seed=None  # 0.1.0's order
     )
-    test_loader = DataLoader(test_ds, batch_size=256, collate_fn=reber_collate)
     model = SequenceClassifier(
         MaskedRNN(config["embedding_dim"], config["hidden_sizes"], config["mode"])
     )
@@ -87,16 +82,6 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     }
 
 
-def _write_curve_csv(rows: list[dict[str, float]], path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
-    return path
-
-
 def _plot_curve(rows: list[dict[str, float]], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
@@ -124,7 +109,7 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
         raise HiddenstructError(f"the Reber demo trial failed:\n{record.error}")
     rows = record.result["curve"]
     figure = _plot_curve(rows, Path(out_dir) / "learning_curve.png")
-    table = _write_curve_csv(rows, Path(out_dir) / "learning_curve.csv")
+    table = write_csv(Path(out_dir) / "learning_curve.csv", rows)
     from hiddenstruct.experiments.reber_inputs import write_overlap
 
     return {

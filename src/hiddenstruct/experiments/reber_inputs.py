@@ -107,6 +107,25 @@ def runtime_paths(reber_csv: Sequence[str | Path] = ()) -> dict[str, Any]:
     return {PATHS_KEY: [str(Path(p).resolve()) for p in reber_csv]} if reber_csv else {}
 
 
+def reber_loaders(
+    dataset: ReberDataset, batch_size: int, *, test_batch_size: int, shuffle_seed: int | None
+):
+    """(train, test) DataLoaders of a Reber dataset; ``shuffle_seed`` seeds the training
+    shuffle (None: torch's global generator, which the executor seeds per trial)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+
+    train_ds, test_ds = torch_splits(dataset)
+    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
+    train_loader = DataLoader(
+        train_ds, batch_size=batch_size, shuffle=True, collate_fn=reber_collate,
+        generator=generator,
+    )  # fmt: skip
+    return train_loader, DataLoader(test_ds, batch_size=test_batch_size, collate_fn=reber_collate)
+
+
 def trial_dataset(
     trial: Mapping[str, Any], *, n: int, seed: int, test_fraction: float, hard_fraction: float
 ) -> ReberDataset:
