@@ -179,3 +179,14 @@ def test_nas_keeps_the_best_candidate_model(tmp_path):
     model.load_state_dict(state)
     others = [t for t in store.trials("nas") if t.hash != trial_hash]
     assert others and all(store.artifacts(t.hash) == {} for t in others)
+
+
+def test_artifact_files_follow_the_umask_like_every_other_output(tmp_path):
+    import os
+
+    old = os.umask(0o077)
+    try:
+        path = save_state(tmp_path / "base.pt", torch.nn.Linear(2, 2))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o600  # was a hard-coded 0o644

@@ -16,8 +16,6 @@ files, and trials already done are never re-run, so resuming a sweep keeps them.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,19 +56,12 @@ def resolve_artifact(store_path: str | Path, path: str | Path) -> Path:
 
 
 def _atomic_save(payload: Any, path: Path) -> Path:
+    """``torch.save`` through :func:`hiddenstruct.outputs.write_with` (atomic; mode from the umask)."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from hiddenstruct.outputs import write_with
+
+    return write_with(path, lambda tmp: torch.save(payload, tmp))
 
 
 def pack_mask(mask: torch.Tensor) -> dict[str, Any]:
