@@ -5,6 +5,11 @@ old file or the whole new one, never half of it. The final file's mode follows t
 plain ``open()`` would (``mkstemp`` alone leaves 0600), so tables and figures are as readable as
 the user expects.
 
+Before any long work starts, :func:`check_output_folder` / :func:`check_output_file` prove that
+a destination can be written (a temporary probe file, removed again) and raise
+:class:`~hiddenstruct.errors.UsageError` (exit 2) naming the path and how to fix it. They are
+the one writability check: the CLI's argparse types and the experiments' preflight both use them.
+
 Example::
 
     >>> write_csv("out/table.csv", [{"method": "obd", "accuracy": 0.93}])
@@ -24,10 +29,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.errors import HiddenstructError, UsageError
 
 __all__ = [
     "atomic_path",
+    "check_output_file",
+    "check_output_folder",
     "csv_text",
     "file_mode",
     "write_bytes",
@@ -124,3 +131,59 @@ def write_csv(
 def write_json(path: str | Path, value: Any, indent: int | None = 2) -> Path:
     """Atomically write ``value`` as JSON (non-JSON values through ``str``)."""
     return write_text(path, json.dumps(value, indent=indent, default=str) + "\n")
+
+
+def _probe_folder(folder: Path, target: Path, create: bool) -> None:
+    """Raise UsageError unless ``folder`` exists or can be created, and is writable.
+
+    Folders the probe had to create are removed again unless ``create``."""
+    created: list[Path] = []
+    missing = folder
+    while not missing.exists() and missing != missing.parent:
+        created.append(missing)
+        missing = missing.parent
+    if missing.exists() and not missing.is_dir():
+        raise UsageError(f"cannot write {target}: {missing} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".hiddenstruct-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(
+            f"cannot write {target}: folder {folder} is not writable "
+            f"({err.strerror or err}); choose another location"
+        ) from None
+    finally:
+        if not create:
+            for path in created:  # leave the file system as it was
+                try:
+                    path.rmdir()
+                except OSError:
+                    break
+
+
+def check_output_folder(path: str | Path, create: bool = False) -> Path:
+    """``path`` is (or can be made) a writable folder; ``create`` keeps it created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(
+            f"cannot write into {path}: it is an existing file; choose a folder "
+            "(it is created if missing)"
+        )
+    _probe_folder(path, path, create)
+    return path
+
+
+def check_output_file(path: str | Path, suffixes: Sequence[str] | None = None) -> Path:
+    """``path`` can be written as a file (with one of ``suffixes``, when given)."""
+    path = Path(path)
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise UsageError(
+            f"cannot write {path}: unsupported file type {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join(suffixes)}"
+        )
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder; give a file name")
+    _probe_folder(path.parent if str(path.parent) else Path("."), path, create=False)
+    return path

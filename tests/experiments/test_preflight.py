@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from hiddenstruct.errors import DataError, HiddenstructError
+from hiddenstruct.errors import DataError, UsageError
 from hiddenstruct.experiments.preflight import check_image_data, check_output_dir
 
 
@@ -34,6 +34,6 @@ def test_output_dir_checks(tmp_path):
     assert check_output_dir(tmp_path / "a" / "b").is_dir()
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(HiddenstructError, match="not a folder"):
+    with pytest.raises(UsageError, match="existing file"):
         check_output_dir(blocker)
     assert list((tmp_path / "a" / "b").iterdir()) == []  # the probe file is gone

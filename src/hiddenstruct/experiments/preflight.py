@@ -1,6 +1,6 @@
 """Checks an experiment runs before it queues any trial: its data loads and its outputs can
-be written. A failure is one :class:`~hiddenstruct.errors.DataError` /
-:class:`~hiddenstruct.errors.HiddenstructError` naming the file and the cause (exit 1), and
+be written. A failure is one :class:`~hiddenstruct.errors.DataError` naming the file and the cause (exit 1) or, for an
+output folder that cannot be written, a :class:`~hiddenstruct.errors.UsageError` (exit 2), and
 nothing is written to the store — instead of N queued trials that all fail the same way.
 
 Example::
@@ -11,12 +11,11 @@ Example::
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from hiddenstruct.errors import DataError, HiddenstructError
+from hiddenstruct.errors import DataError
+from hiddenstruct.outputs import check_output_folder
 
 
 def check_image_data(
@@ -45,22 +44,8 @@ def check_image_data(
 
 
 def check_output_dir(path: str | Path) -> Path:
-    """Create ``path`` if needed and prove it is writable (a temporary file, removed again)."""
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise HiddenstructError(
-            f"output path {folder} exists and is not a folder; pick another --output"
-        )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise HiddenstructError(
-            f"cannot write to output folder {folder}: {err.strerror or err}"
-        ) from None
-    return folder
+    """Create ``path`` if needed and prove it is writable (:func:`outputs.check_output_folder`)."""
+    return check_output_folder(path, create=True)
 
 
 def _image_checks(splits: Sequence[str]):
