@@ -1,0 +1,238 @@
+"""Print the numbers of docs/reproduction.md from the output folders of the paper-setting runs.
+
+Every number in the reproduction report's "ours" columns is read from an experiment's own
+output files by this script, so a re-run of the commands in docs/reproduction.md followed by
+this script regenerates the tables (nothing is typed in by hand)::
+
+    python scripts/reproduction_numbers.py \
+        --prune-ffn runs/prune-ffn \
+        --prune-rnn authors-global=runs/prune-rnn-authors-global hard-global=runs/... \
+        --priors classic=runs/priors-classic star=runs/priors-star \
+        --nas digits=runs/nas-digits cifar10=runs/nas-cifar10
+
+Missing folders are reported and skipped. Spread is the sample standard deviation (ddof 1)
+over repeats; with one repeat it is undefined and printed as "n=1".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def mean_std(values) -> str:
+    values = [float(v) for v in values if v == v]
+    if not values:
+        return "NaN (no value)"
+    if len(values) == 1:
+        return f"{values[0]:.4f} (n=1)"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f} (n={len(values)})"
+
+
+def _cell(value, column: str) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "" if column == "notes" else "NaN"
+    return str(value)
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A markdown table; NaN prints as NaN (an empty ``notes`` cell stays empty)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r.get(c, ""), c) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ prune-ffn
+def prune_ffn(folder: Path, at: tuple[float, ...] = (0.6, 0.8, 0.9)) -> str:
+    curves = pd.read_csv(folder / "curves.csv")
+    rows = []
+    keys = ["architecture", "schedule", "method", "retrain"]
+    for group, part in curves.groupby(keys):
+        row = dict(zip(keys, group, strict=True))
+        base = part[part.step == 0].groupby("repeat").accuracy.first()
+        row["unpruned"] = mean_std(base)
+        for p in at:
+            # the first step at or beyond p removed, per repeat (relative steps rarely hit p)
+            hits, fractions = [], []
+            for _, rep in part.groupby("repeat"):
+                beyond = rep[rep.zero_fraction >= p - 1e-9].sort_values("zero_fraction")
+                if len(beyond):
+                    hits.append(beyond.accuracy.iloc[0])
+                    fractions.append(beyond.zero_fraction.iloc[0])
+            label = f"acc@{int(p * 100)}%"
+            where = f" [at {min(fractions):.3f}]" if fractions and min(fractions) > p + 1e-6 else ""
+            row[label] = mean_std(hits) + where
+        best = part[part.step > 0].groupby("repeat").accuracy.max()
+        row["best pruned"] = mean_std(best)
+        rows.append(row)
+    columns = [*keys, "unpruned", *(f"acc@{int(p * 100)}%" for p in at), "best pruned"]
+    return table(rows, columns)
+
+
+# ------------------------------------------------------------------------------ prune-rnn
+def _retrained(cell) -> list[float]:
+    if isinstance(cell, float) and math.isnan(cell):
+        return []
+    return [float(v) for v in str(cell).split()]
+
+
+def _recover(point, base: float, tolerance: float) -> int | None:
+    if point.accuracy_pruned >= base - tolerance:
+        return 0
+    for k, acc in enumerate(_retrained(point.accuracy_retrained), start=1):
+        if acc >= base - tolerance:
+            return k
+    return None
+
+
+def _tolerated(part: pd.DataFrame, tolerance: float) -> float:
+    tolerated = 0.0
+    for p, at in sorted(part.groupby("p"), key=lambda kv: kv[0]):
+        if not all(_recover(pt, pt.base_accuracy, tolerance) == 0 for pt in at.itertuples()):
+            break
+        tolerated = p
+    return tolerated
+
+
+def _epochs(part: pd.DataFrame, p: float, tolerance: float) -> str:
+    at = part[(part.p - p).abs() < 1e-9]
+    needed = [_recover(pt, pt.base_accuracy, tolerance) for pt in at.itertuples()]
+    if not needed:
+        return ""
+    if None in needed:
+        cap = max(len(_retrained(pt.accuracy_retrained)) for pt in at.itertuples())
+        return f">{cap}"
+    return str(max(needed))
+
+
+def prune_rnn(folder: Path) -> str:
+    points = pd.read_csv(folder / "points.csv")
+    points = points[points.base_above_chance.astype(str) == "True"]
+    rows = []
+    for (mode, scope), part in points.groupby(["mode", "scope"]):
+        base = part.groupby("repeat").base_accuracy.first()
+        rows.append(
+            {
+                "mode": mode,
+                "scope": scope,
+                "base": mean_std(base),
+                "safe p (drop ≤ 1 pt)": _tolerated(part, 0.01),
+                "safe p (drop ≤ 5 pt)": _tolerated(part, 0.05),
+                "epochs@80%": _epochs(part, 0.8, 0.01),
+                "epochs@90%": _epochs(part, 0.9, 0.01),
+                "epochs@100%": _epochs(part, 1.0, 0.01),
+            }
+        )
+    summary = pd.read_csv(folder / "summary.csv")
+    flagged = int(summary.below_chance.sum()) if "below_chance" in summary else 0
+    columns = list(rows[0]) if rows else ["mode"]
+    note = f"\n\nbase models at chance (left out): {flagged}" if flagged else ""
+    return table(rows, columns) + note
+
+
+# ------------------------------------------------------------------------------ priors-rnn
+#: The graph properties of the paper's Table 1, in its order.
+TABLE1 = (
+    "layers", "nodes", "edges", "source_nodes", "diameter", "density",
+    "average_shortest_path_length", "eccentricity_var", "degree_var", "closeness_var",
+    "nodes_betweenness_var", "edge_betweenness_var",
+)  # fmt: skip
+
+
+def priors(folder: Path) -> str:
+    parts = []
+    fam = pd.read_csv(folder / "family_summary.csv")
+    parts.append(table(fam.round(4).to_dict("records"), list(fam.columns)))
+    r2 = pd.read_csv(folder / "r2.csv")
+    cols = [
+        "group",
+        "regressor",
+        "split_r2",
+        "cv_r2_mean",
+        "cv_r2_std",
+        "n_train",
+        "n_test",
+        "notes",
+    ]
+    parts.append(table(r2.round(3).to_dict("records"), [c for c in cols if c in r2]))
+    corr = pd.read_csv(folder / "table1_correlations.csv").set_index("property")
+    corr = corr.loc[[p for p in TABLE1 if p in corr.index]].reset_index()
+    parts.append(table(corr.round(2).to_dict("records"), list(corr.columns)))
+    return "\n\n".join(parts)
+
+
+# ------------------------------------------------------------------------------ nas
+def nas(folder: Path) -> str:
+    summary = json.loads((folder / "summary.json").read_text())
+    rows = []
+    for search in ("prediction", "no_prediction", "random"):
+        s = summary.get(search)
+        if not s:
+            continue
+        rows.append(
+            {
+                "search": search,
+                "best val acc": f"{s['best_val_accuracy']:.4f}",
+                "generations": s["generations"],
+                "trained": s["measured"],
+                "estimated": s["estimated"],
+                "train CPU s": f"{s['train_cpu_seconds']:.0f}",
+                "search wall s": f"{s['search_seconds']:.0f}",
+            }
+        )
+    out = [table(rows, list(rows[0]) if rows else ["search"])]
+    speed = summary.get("speedup_from_prediction")
+    cpu = summary.get("cpu_speedup_from_prediction")
+    out.append(
+        f"speed-up from prediction (wall / CPU): {speed if speed is None else f'{speed:.2f}'}"
+        f" / {cpu if cpu is None else f'{cpu:.2f}'}"
+    )
+    scores = folder / "predictor_scores.csv"
+    if scores.exists():
+        p = pd.read_csv(scores)
+        cols = ["rows", "regressor", "split_r2", "split_mae", "cv_r2_mean", "cv_r2_std", "notes"]
+        out.append(table(p.round(3).to_dict("records"), [c for c in cols if c in p]))
+    return "\n\n".join(out)
+
+
+def _labelled(items: list[str]) -> list[tuple[str, Path]]:
+    pairs = []
+    for item in items:
+        label, _, path = item.rpartition("=")
+        pairs.append((label or Path(path).name, Path(path)))
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prune-ffn", nargs="*", default=[], metavar="[LABEL=]DIR")
+    parser.add_argument("--prune-rnn", nargs="*", default=[], metavar="[LABEL=]DIR")
+    parser.add_argument("--priors", nargs="*", default=[], metavar="[LABEL=]DIR")
+    parser.add_argument("--nas", nargs="*", default=[], metavar="[LABEL=]DIR")
+    args = parser.parse_args(argv)
+    sections = (
+        ("prune-ffn", args.prune_ffn, prune_ffn),
+        ("prune-rnn", args.prune_rnn, prune_rnn),
+        ("priors-rnn", args.priors, priors),
+        ("nas", args.nas, nas),
+    )
+    missing = 0
+    for name, items, render in sections:
+        for label, folder in _labelled(items):
+            print(f"\n## {name}: {label} ({folder})\n")
+            try:
+                print(render(folder))
+            except FileNotFoundError as err:
+                missing += 1
+                print(f"(skipped: {err.filename} is missing)")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
