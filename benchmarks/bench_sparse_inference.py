@@ -11,7 +11,8 @@ each weight matrix are masked). All sides run under ``torch.no_grad()`` on the s
   The masked model itself (``W ⊙ M`` recomputed per call, as during pruning experiments) is
   printed as a second line for reference.
 
-Times are per forward call (each measurement runs ``--calls`` calls). Threads default to 1
+Times are per forward call (each measurement runs ``--calls`` calls); the three sides'
+repeats are interleaved so that all see the same machine load. Threads default to 1
 because the benchmark machine is shared; pass ``--threads`` to change it.
 Run: ``python benchmarks/bench_sparse_inference.py [--quick] [--threads N]``.
 """
@@ -26,9 +27,9 @@ import torch
 from hiddenstruct.nn import MaskedDeepFFN, apply_mask, compact, remove_mask, to_sparse
 
 try:
-    from common import measure, report
+    from common import measure_interleaved, report
 except ImportError:  # run from the repository root as a module path
-    from benchmarks.common import measure, report
+    from benchmarks.common import measure_interleaved, report
 
 
 def pruned_lenet(zero_fraction: float, seed: int) -> MaskedDeepFFN:
@@ -44,13 +45,18 @@ def pruned_lenet(zero_fraction: float, seed: int) -> MaskedDeepFFN:
     return model.eval()
 
 
-def per_call(fn, calls: int, repeats: int) -> list[float]:
-    def many():
-        for _ in range(calls):
-            fn()
+def per_call(fns: dict, calls: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds per call of each of ``fns``, their repeats interleaved (same load for all)."""
 
-    many()  # warm-up
-    return [t / calls for t in measure(many, repeats)]
+    def many(fn):
+        def run():
+            for _ in range(calls):
+                fn()
+
+        return run
+
+    times = measure_interleaved({k: many(fn) for k, fn in fns.items()}, repeats)
+    return {k: [t / calls for t in ts] for k, ts in times.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,11 +83,19 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 err = float((fast(x) - model(x)).abs().max())
                 assert err < 1e-4, f"sparse model differs by {err}"
-                ours = per_call(lambda x=x, m=fast: m(x), calls, repeats)
-                masked = per_call(lambda x=x, m=model: m(x), calls, repeats)
-                dense = per_call(lambda x=x, m=plain: m(x), calls, repeats)
-            report(f"lenet300-100 {zeros:.0%} zeros batch {batch} vs dense", ours, dense)
-            report(f"lenet300-100 {zeros:.0%} zeros batch {batch} vs masked", ours, masked)
+                t = per_call(
+                    {
+                        "ours": lambda x=x, m=fast: m(x),
+                        "masked": lambda x=x, m=model: m(x),
+                        "dense": lambda x=x, m=plain: m(x),
+                    },
+                    calls,
+                    repeats,
+                )
+            report(f"lenet300-100 {zeros:.0%} zeros batch {batch} vs dense", t["ours"], t["dense"])
+            report(
+                f"lenet300-100 {zeros:.0%} zeros batch {batch} vs masked", t["ours"], t["masked"]
+            )
 
 
 if __name__ == "__main__":

@@ -175,7 +175,9 @@ def test_cuda_models_match_cpu():
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "identity"])
-@pytest.mark.parametrize("batch", [1, 5])
+# 1: dot products; 5: the plain loop only; 13 and 75: register blocks of 8 and 64 floats
+# (4 and 32 doubles) with a plain tail (see csr_row in native.cpp).
+@pytest.mark.parametrize("batch", [1, 5, 13, 75])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_native_csr_chain_equals_the_per_layer_path(activation, batch, dtype, engine):
     torch.manual_seed(3)
@@ -193,3 +195,18 @@ def test_native_csr_chain_equals_the_per_layer_path(activation, batch, dtype, en
     torch.testing.assert_close(copied(x), got, atol=0, rtol=0)
     del fast
     torch.testing.assert_close(copied(x), got, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize(("features", "batch", "outputs"), [(9, 17, 13), (16, 8, 8), (7, 70, 9)])
+def test_native_csr_chain_transposes_every_block_and_edge(features, batch, outputs, engine):
+    # the chain transposes the input [B, F] and its output [O, B] in 8 x 8 register blocks
+    # plus edge strips; sizes around multiples of 8 reach every part
+    torch.manual_seed(features + batch + outputs)
+    model = MaskedDeepFFN(features, outputs, [12])
+    for layer in model.layers:
+        apply_mask(layer, "weight", (torch.rand_like(layer.weight) < 0.5).float())
+    fast = to_sparse(compact(model))
+    x = torch.randn(batch, features)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-5, rtol=0)
+    assert (fast.__dict__.get("_chain") is not None) == (engine == "native")

@@ -21,6 +21,10 @@
 
 #include <cmath>
 #include <cstdint>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define HS_AVX2 1
+#endif
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -635,6 +639,117 @@ void activate(int activation, T* v, int64_t n) {
                                   : (activation == TANH_ACT ? tanh_of(v[i]) : sigmoid(v[i]));
 }
 
+// y [cols, rows] = x [rows, cols] transposed, in tiles so that both sides stay in cache
+// (float with AVX2: 8 x 8 blocks in registers).
+template <typename T>
+void transpose_tile(const T* x, int64_t rows, int64_t cols, T* y, int64_t r0, int64_t r1,
+                    int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t r = r0; r < r1; ++r) y[c * rows + r] = x[r * cols + c];
+}
+
+template <typename T>
+void transpose(const T* x, int64_t rows, int64_t cols, T* y) {
+  const int64_t tile = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += tile)
+    for (int64_t c0 = 0; c0 < cols; c0 += tile)
+      transpose_tile(x, rows, cols, y, r0, r0 + tile < rows ? r0 + tile : rows, c0,
+                     c0 + tile < cols ? c0 + tile : cols);
+}
+
+#ifdef HS_AVX2
+template <>
+void transpose<float>(const float* x, int64_t rows, int64_t cols, float* y) {
+  const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+  for (int64_t r = 0; r < r8; r += 8)
+    for (int64_t c = 0; c < c8; c += 8) {
+      __m256 v[8], t[8];
+      for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(x + (r + i) * cols + c);
+      for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+      }
+      for (int i = 0; i < 8; i += 4) {
+        v[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        v[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        v[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        v[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+      }
+      for (int i = 0; i < 4; ++i) {
+        t[i] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x31);
+      }
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(y + (c + i) * rows + r, t[i]);
+    }
+  transpose_tile(x, rows, cols, y, 0, r8, c8, cols);     // right edge
+  transpose_tile(x, rows, cols, y, r8, rows, 0, cols);   // bottom edge
+}
+#endif
+
+// One CSR row over `width` samples: o[i] = bias + sum_e w[e] a[ci[e] batch + i], the terms
+// added in stored order (so every path below gives the same bits).
+template <typename T>
+inline void csr_row_plain(const int64_t* rp, const int32_t* ci, const T* w, T bias,
+                          const T* a, int64_t batch, int64_t width, T* __restrict o) {
+  for (int64_t i = 0; i < width; ++i) o[i] = bias;
+  for (int64_t e = rp[0]; e < rp[1]; ++e) {
+    const T v = w[e];
+    const T* __restrict in = a + ci[e] * batch;
+    for (int64_t i = 0; i < width; ++i) o[i] += v * in[i];
+  }
+}
+
+#ifdef HS_AVX2
+// The same row with its NV x lanes outputs held in registers across the row's weights
+// (the plain loop above re-loads and re-stores them for every weight).
+template <typename T> struct Lanes;
+template <> struct Lanes<float> {
+  typedef __m256 V;
+  static constexpr int n = 8;
+  static V set(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+};
+template <> struct Lanes<double> {
+  typedef __m256d V;
+  static constexpr int n = 4;
+  static V set(double x) { return _mm256_set1_pd(x); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+};
+
+template <typename T, int NV>
+inline void csr_row_lanes(const int64_t* rp, const int32_t* ci, const T* w, T bias, const T* a,
+                          int64_t batch, T* o) {
+  typedef Lanes<T> L;
+  typename L::V acc[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) acc[j] = L::set(bias);
+  for (int64_t e = rp[0]; e < rp[1]; ++e) {
+    const typename L::V v = L::set(w[e]);
+    const T* in = a + ci[e] * batch;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[j] = L::fma(v, L::load(in + L::n * j), acc[j]);
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) L::store(o + L::n * j, acc[j]);
+}
+#endif
+
+template <typename T>
+void csr_row(const int64_t* rp, const int32_t* ci, const T* w, T bias, const T* a,
+             int64_t batch, T* o) {
+  int64_t i = 0;
+#ifdef HS_AVX2
+  const int64_t n = Lanes<T>::n;
+  for (; i + 8 * n <= batch; i += 8 * n) csr_row_lanes<T, 8>(rp, ci, w, bias, a + i, batch, o + i);
+  for (; i + n <= batch; i += n) csr_row_lanes<T, 1>(rp, ci, w, bias, a + i, batch, o + i);
+#endif
+  if (i < batch) csr_row_plain(rp, ci, w, bias, a + i, batch, batch - i, o + i);
+}
+
 // h <- act(W h + b) layer after layer (no activation after the last), activations kept
 // feature-major [F, B] so each stored weight scales one contiguous row of B values.
 template <typename T>
@@ -647,8 +762,7 @@ void csr_chain(int activation, int64_t layers, const int64_t* sizes, const void*
   // allocator's mmap threshold, its page faults) would cost more than the arithmetic.
   thread_local std::vector<T> a, b;
   if ((int64_t)a.size() < widest * batch) a.resize(widest * batch), b.resize(widest * batch);
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t f = 0; f < sizes[0]; ++f) a[f * batch + i] = x[i * sizes[0] + f];
+  transpose(x, batch, sizes[0], a.data());
   for (int64_t l = 0; l < layers; ++l) {
     const int64_t* rp = (const int64_t*)crow[l];
     const int32_t* ci = (const int32_t*)col[l];
@@ -659,21 +773,12 @@ void csr_chain(int activation, int64_t layers, const int64_t* sizes, const void*
       for (int64_t e = rp[r]; e < rp[r + 1]; ++e) sum += w[e] * a[ci[e]];
       b[r] = sum;
     }
-    for (int64_t r = 0; batch > 1 && r < sizes[l + 1]; ++r) {
-      T* __restrict o = b.data() + r * batch;
-      for (int64_t i = 0; i < batch; ++i) o[i] = bl[r];
-      for (int64_t e = rp[r]; e < rp[r + 1]; ++e) {
-        const T v = w[e];
-        const T* __restrict in = a.data() + ci[e] * batch;
-        for (int64_t i = 0; i < batch; ++i) o[i] += v * in[i];
-      }
-    }
+    for (int64_t r = 0; batch > 1 && r < sizes[l + 1]; ++r)
+      csr_row(rp + r, ci, w, bl[r], a.data(), batch, b.data() + r * batch);
     if (l + 1 < layers) activate(activation, b.data(), sizes[l + 1] * batch);
     a.swap(b);
   }
-  const int64_t n = sizes[layers];
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t f = 0; f < n; ++f) out[i * n + f] = a[f * batch + i];
+  transpose(a.data(), sizes[layers], batch, out);
 }
 
 }  // namespace
