@@ -36,6 +36,7 @@ from hiddenstruct.nn.masking import get_mask, original
 from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
 from hiddenstruct.nn.varlen import hidden_of
 from hiddenstruct.testing import reference_stack
+from hiddenstruct.training.optim import make_optimizer
 from hiddenstruct.training.packed import train_packed
 
 EPOCHS = 15
@@ -66,7 +67,7 @@ def _mask(module: nn.Module, name: str) -> torch.Tensor:
 
 
 def train_alone(model: nn.Module, batches, forward) -> None:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer("adam", model.parameters(), 1e-3)
     device = next(model.parameters()).device
     for codes, lengths, target in batches:
         codes, target = codes.to(device), target.to(device)

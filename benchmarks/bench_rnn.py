@@ -45,6 +45,7 @@ from hiddenstruct.data.reber_torch import ReberTorchDataset, reber_collate
 from hiddenstruct.nn import SequenceClassifier, apply_mask, get_mask, rnn_native
 from hiddenstruct.nn.rnn import MODES, MaskedRNN
 from hiddenstruct.testing import reference_step
+from hiddenstruct.training.optim import make_optimizer
 
 try:
     from common import bench_parser, measure, repeats_of, report
@@ -120,7 +121,7 @@ def dense_floor(model: SequenceClassifier, data):
             work.append((steps, x, w_ih, w_hh, states, torch.randn(rows, gates * hidden)))
 
     def run() -> None:
-        opt = torch.optim.Adam(params, lr=1e-3)
+        opt = make_optimizer("adam", params, 1e-3)
         for i, (steps, x, w_ih, w_hh, states, d_g) in enumerate(work):
             torch.mm(x, w_ih.t())
             _step_products(states[:BATCH], d_g[:BATCH], w_hh, steps)
@@ -158,7 +159,7 @@ def batches(n_batches: int, seed: int, device: torch.device) -> list[tuple[torch
 
 def train_steps(model: nn.Module, data) -> None:
     """One pass of Adam steps over ``data``."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer("adam", model.parameters(), 1e-3)
     for codes, lengths, labels in data:
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(codes, lengths), labels)

@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from hiddenstruct.training import seed_everything, torch_threads, train
+from hiddenstruct.training.optim import make_optimizer
 
 
 def make_problem(n: int, features: int, seed: int = 0):
@@ -29,7 +30,7 @@ def make_problem(n: int, features: int, seed: int = 0):
 
 
 def minimal_loop(model: nn.Module, loader: DataLoader, epochs: int) -> None:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer("adam", model.parameters(), 1e-3)
     for _ in range(epochs):
         for x, y in loader:
             loss = nn.functional.cross_entropy(model(x), y)

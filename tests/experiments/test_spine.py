@@ -236,8 +236,13 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
         assert then.keys() == now.keys() and len(now) >= 1
         # every 0.1.0 value is unchanged; new keys only add (the chance level, the data's
         # checksum and train/test overlap)
-        added = {"chance_accuracy", "data_checksum", "test_in_train", "shared_strings",
-                 "duplicate_rows"}
+        added = {
+            "chance_accuracy",
+            "data_checksum",
+            "test_in_train",
+            "shared_strings",
+            "duplicate_rows",
+        }
         for key, result in then.items():
             assert {k: now[key][k] for k in result} == result
             assert set(now[key]) - set(result) <= added

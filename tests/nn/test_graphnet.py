@@ -130,7 +130,9 @@ def test_round_trip_graph_to_model_to_graph():
     assert set(to_graph(again, hidden_only=True).edges) == set(D.edges)
     assert again.vertices == net.vertices
     assert all(H.nodes[v]["layer"] == layer for layer, vs in enumerate(net.layers()) for v in vs)
-    assert nx.utils.graphs_equal(nx.DiGraph(to_graph(again, hidden_only=True).edges), nx.DiGraph(D.edges))
+    assert nx.utils.graphs_equal(
+        nx.DiGraph(to_graph(again, hidden_only=True).edges), nx.DiGraph(D.edges)
+    )
 
 
 def test_structure_graph_drops_pruned_edges_and_adds_io():

@@ -44,7 +44,10 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         hard_fraction=config["hard_fraction"],
     )
     loader, test_loader = reber_loaders(
-        dataset, config["batch_size"], test_batch_size=256, shuffle_seed=None  # 0.1.0's order
+        dataset,
+        config["batch_size"],
+        test_batch_size=256,
+        shuffle_seed=None,  # 0.1.0's order
     )
     model = SequenceClassifier(
         MaskedRNN(config["embedding_dim"], config["hidden_sizes"], config["mode"])

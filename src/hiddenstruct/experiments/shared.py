@@ -57,4 +57,3 @@ def run_shared(
             )
         out[record.hash] = (record.result or {}, artifacts)
     return out
-

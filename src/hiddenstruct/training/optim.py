@@ -1,4 +1,11 @@
-"""Optimiser registry: a name (or a factory) turned into a ``torch.optim.Optimizer``."""
+"""Optimiser registry: a name (or a factory) turned into a ``torch.optim.Optimizer``.
+
+The registry's optimisers use PyTorch's multi-tensor (``foreach=True``) implementation unless
+``foreach`` is given: on CPU PyTorch's default is the single-tensor loop, which launches about
+ten small kernels per parameter tensor and step (Adam on the 15 tensors of the paper's
+recurrent model: 0.70 ms per step, foreach 0.20 ms). The two give the same bits
+(``tests/training/test_optim.py``), so stored results stay reproducible.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +19,26 @@ from hiddenstruct.errors import UsageError
 OptimizerSpec = str | Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 
 
+def _multi_tensor(options: dict[str, Any]) -> dict[str, Any]:
+    if options.get("fused"):  # fused and foreach exclude each other
+        return options
+    return {"foreach": True, **options}
+
+
 def _adam(params, lr: float, weight_decay: float = 0.0, **options: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **options)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **_multi_tensor(options))
 
 
 def _adamw(params, lr: float, weight_decay: float = 0.01, **options: Any) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **options)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **_multi_tensor(options))
 
 
 def _sgd(
     params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, **options: Any
 ) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, **options)
+    return torch.optim.SGD(
+        params, lr=lr, momentum=momentum, weight_decay=weight_decay, **_multi_tensor(options)
+    )
 
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {

@@ -26,6 +26,7 @@ from torch import nn
 
 from hiddenstruct.training.divergence import DivergenceWatch
 from hiddenstruct.training.loop import Evaluation
+from hiddenstruct.training.optim import make_optimizer
 
 OwnerMaps = Sequence[tuple[torch.Tensor, torch.Tensor]]
 
@@ -93,7 +94,7 @@ def train_packed(
 ) -> list[PackedEpoch]:
     """Train a packed model (``model(*inputs) -> [B, K, C]``, ``model.owner_maps()``).
 
-    ``optimizer`` is a factory ``params -> Optimizer`` (default Adam with ``lr``). Batches
+    ``optimizer`` is a factory ``params -> Optimizer`` (default the registry's Adam with ``lr``). Batches
     are tuples whose last element is the target. ``on_epoch`` is called after each epoch.
     """
     device = device or _device_of(model)
@@ -101,7 +102,7 @@ def train_packed(
     num_graphs = int(model.num_graphs)
     owner_maps = model.owner_maps()
     params = [p for p, _ in owner_maps]
-    opt = optimizer(params) if optimizer is not None else torch.optim.Adam(params, lr=lr)
+    opt = optimizer(params) if optimizer is not None else make_optimizer("adam", params, lr)
     history: list[PackedEpoch] = []
     watch = DivergenceWatch(device, float(opt.param_groups[0]["lr"]))
     for epoch in range(1, epochs + 1):
