@@ -101,3 +101,48 @@ def test_cli_hard_fraction_reaches_the_stored_config(tmp_path):
     assert code == 0
     (trial,) = TrialStore(tmp_path / "s.sqlite").trials(EXPERIMENT)
     assert trial.config["hard_fraction"] == 0.0
+
+
+def test_iterative_rounds_reach_each_level_in_all(tmp_path):
+    # without retraining the weights never change, so continuing from the previous level must
+    # prune exactly what pruning the base to that level does (same zero fractions, same
+    # accuracies); the per-level share of the remaining weights is what makes that hold
+    from hiddenstruct.experiments.prune_rnn import rnn_trial, trial_configs
+    from hiddenstruct.training.seeding import seed_everything
+
+    class Log:
+        def metric(self, *args, **kwargs):
+            pass
+
+        def artifact_file(self, name):
+            return None
+
+    settings = {
+        **TINY.__dict__,
+        **dict(percents=(0.25, 0.5, 1.0), retrain_epochs=0, base_epochs=6, reber_n=400, lr=3e-2),
+    }  # a base above chance (0.79), so the accuracies after pruning differ between levels
+    results = {}
+    for rounds in ("from-base", "iterative"):
+        config = PruneRNNConfig(**{**settings, "threshold": "global", "rounds": rounds})
+        (cfg,) = trial_configs(config)
+        assert cfg["rounds"] == rounds
+        seed_everything(cfg["seed"])  # as the executor does before every trial
+        results[rounds] = rnn_trial(cfg, Log())["points"]
+    assert [(p["scope"], p["p"]) for p in results["iterative"]] == [
+        (p["scope"], p["p"]) for p in results["from-base"]
+    ]
+    assert len({p["accuracy_pruned"] for p in results["from-base"]}) > 2
+    for ours, base in zip(results["iterative"], results["from-base"], strict=True):
+        assert ours["zero_fraction"] == base["zero_fraction"]
+        assert ours["accuracy_pruned"] == base["accuracy_pruned"]
+
+
+def test_iterative_rounds_change_identity_and_the_default_does_not():
+    from hiddenstruct.experiments.prune_rnn import identities
+
+    assert identities(TINY) == identities(
+        PruneRNNConfig(**{**TINY.__dict__, "rounds": "from-base"})
+    )
+    assert identities(TINY) != identities(
+        PruneRNNConfig(**{**TINY.__dict__, "rounds": "iterative"})
+    )

@@ -5,8 +5,10 @@ Model: Embedding(128 ASCII codes) → 3 masked recurrent layers of 50 → Linear
 trained until 100 % test accuracy or an epoch cap (paper: 50 epochs). From that base, i2h
 only, h2h only and both are pruned at p = 10, 20, …, 100 % (the p-th percentile of |w| is
 the threshold, per tensor or — ``threshold="global"``, the paper preset, the authors' code —
-over the whole scope); the test accuracy is recorded right after pruning and after each
-retraining epoch, up to a cap, stopping early once it is back within ``tolerance`` of the base.
+over the whole scope); with ``rounds="iterative"`` the levels run in increasing order on one
+model per scope, each continuing from the previous level's retrained model. The test
+accuracy is recorded right after pruning and after each retraining epoch, up to a cap,
+stopping early once it is back within ``tolerance`` of the base.
 One trial per (mode, repeat) in the store (experiment ``prune-rnn``), so runs resume.
 
 Outputs in ``out_dir``: ``points.csv``, ``points_summary.csv`` (mean ± std and n over
@@ -60,7 +62,8 @@ DESCRIPTION = (
     "Per recurrent mode train Embedding → 3×50 → Linear on Reber strings (Adam 1e-3, batch 32, "
     "clip 5) until 100 %% test accuracy or --base-epochs, then prune i2h only, h2h only and both "
     "at each p (threshold: p-th percentile of |w| per tensor or, --threshold global, over the "
-    "scope) from that base; record accuracy "
+    "scope) from that base (or, --rounds iterative, each level from the previous retrained "
+    "one); record accuracy "
     "right after pruning and after each retraining epoch (up to --retrain-epochs, stopping once "
     "recovered). Trials are stored (re-running resumes). Writes points.csv, points_summary.csv, "
     "summary.csv (mean ± std over repeats; a base model at chance is flagged), "
@@ -68,6 +71,7 @@ DESCRIPTION = (
 )
 
 PERCENTS = tuple(round(0.1 * k, 1) for k in range(1, 11))
+ROUNDS = ("from-base", "iterative")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,15 @@ class PruneRNNConfig(ExperimentConfig):
         "percentile threshold: per-tensor (the paper's text: the p-th percentile of |w| in that "
         "layer) or global (the authors' code rnn/sparse.py: one percentile over the whole scope)",
         choices=("global", "per-tensor"),  # = hiddenstruct.pruning.THRESHOLDS (tested)
+        added=True,
+    )
+    rounds: str = setting(
+        "from-base",
+        "from-base: every p prunes the trained base model (each level on its own); iterative: "
+        "the levels in increasing order on one model per scope, each pruning the previous "
+        "level's retrained model on to p of the scope's weights in all (the paper's word is "
+        "'iterative'; it does not say which is meant)",
+        choices=ROUNDS,
         added=True,
     )
     chance_margin: float = setting(
@@ -227,14 +240,22 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     if (path := log.artifact_file("base")) is not None:
         log.artifact("base", save_state(path, base))
     points = []
+    iterative = cfg.get("rounds", "from-base") == "iterative"
+    levels = sorted(cfg["percents"]) if iterative else cfg["percents"]
     for scope in cfg["scopes"]:
-        for p in cfg["percents"]:
-            model = _model(cfg)
-            load_state_dict(model, copy.deepcopy(state))
-            model.to(device)
+        model, done = None, 0.0
+        for p in levels:
+            if model is None or not iterative:
+                model = _model(cfg)
+                load_state_dict(model, copy.deepcopy(state))
+                model.to(device)
+                done = 0.0
+            # iterative: the share of the remaining weights that takes the scope to p in all
+            amount = (p - done) / (1.0 - done) if done < 1.0 else 0.0
             report = percentile_prune(
-                model, p, scope=scope, threshold=cfg.get("threshold", "per-tensor")
+                model, amount, scope=scope, threshold=cfg.get("threshold", "per-tensor")
             )
+            done = p
             optimizer = make_optimizer("adam", model.parameters(), cfg["lr"])
             train_epoch, accuracy = retrain_hooks(
                 train_loader, test_loader, optimizer, device, cfg["clip_grad_norm"]
