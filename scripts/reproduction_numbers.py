@@ -72,7 +72,49 @@ def prune_ffn(folder: Path, at: tuple[float, ...] = (0.6, 0.8, 0.9)) -> str:
         row["best pruned"] = mean_std(best)
         rows.append(row)
     columns = [*keys, "unpruned", *(f"acc@{int(p * 100)}%" for p in at), "best pruned"]
-    return table(rows, columns)
+    return table(rows, columns) + "\n\n" + _versus_class_blinded(curves, 0.8)
+
+
+def _first_at(part: pd.DataFrame, p: float) -> dict[int, float]:
+    """Accuracy of the first step at or beyond ``p`` removed, per repeat."""
+    out = {}
+    for repeat, rep in part.groupby("repeat"):
+        beyond = rep[rep.zero_fraction >= p - 1e-9].sort_values("zero_fraction")
+        if len(beyond):
+            out[int(repeat)] = float(beyond.accuracy.iloc[0])
+    return out
+
+
+def _versus_class_blinded(curves: pd.DataFrame, p: float) -> str:
+    """Each method minus class-blinded at ``p`` removed, paired by repeat (the repeats share
+    their base model), with the paired t-test's two-sided p-value (NaN below 2 pairs)."""
+    from scipy.stats import ttest_rel
+
+    rows = []
+    keys = ["architecture", "schedule", "retrain"]
+    for group, part in curves.groupby(keys):
+        blinded = _first_at(part[part.method == "class_blinded"], p)
+        for method, sub in part[part.method != "class_blinded"].groupby("method"):
+            other = _first_at(sub, p)
+            pairs = sorted(set(blinded) & set(other))
+            diffs = [other[r] - blinded[r] for r in pairs]
+            if len(pairs) >= 2 and any(d != diffs[0] for d in diffs):
+                pvalue = float(
+                    ttest_rel([other[r] for r in pairs], [blinded[r] for r in pairs]).pvalue
+                )
+            else:
+                pvalue = math.nan  # fewer than two pairs, or no spread in the differences
+            rows.append(
+                {
+                    **dict(zip(keys, group, strict=True)),
+                    "method": method,
+                    f"minus class_blinded @{int(p * 100)}%": mean_std(diffs),
+                    "paired t p-value": f"{pvalue:.3g}" if pvalue == pvalue else "NaN",
+                }
+            )
+    return table(
+        rows, [*keys, "method", f"minus class_blinded @{int(p * 100)}%", "paired t p-value"]
+    )
 
 
 # ------------------------------------------------------------------------------ prune-rnn
