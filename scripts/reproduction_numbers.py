@@ -178,6 +178,39 @@ def prune_rnn(folder: Path) -> str:
     return table(rows, columns) + note
 
 
+def base_curves(store_path: Path) -> str:
+    """prune-rnn base models: first epoch at 100 % / ≥ 99 % test accuracy, lowest accuracy
+    after epoch 2, and the final accuracy (from the trials' stored ``base_curve``)."""
+    from hiddenstruct.experiments.store import TrialStore
+
+    if not store_path.exists():
+        raise FileNotFoundError(2, "no store", str(store_path))
+    rows = []
+    for record in TrialStore(store_path).trials("prune-rnn"):
+        if record.status != "done":
+            continue
+        curve = record.result["base_curve"]
+
+        def first(level: float, curve: list[float] = curve) -> str:
+            hits = [e for e, acc in enumerate(curve, start=1) if acc >= level]
+            return str(hits[0]) if hits else f"never in {len(curve)}"
+
+        rows.append(
+            {
+                "mode": record.config["mode"],
+                "seed": record.config["seed"],
+                "epochs": len(curve),
+                "first 100 %": first(1.0),
+                "first ≥ 99 %": first(0.99),
+                "first ≥ 90 %": first(0.90),
+                "lowest after epoch 2": f"{min(curve[2:]):.4f}" if len(curve) > 2 else "NaN",
+                "final": f"{curve[-1]:.4f}",
+            }
+        )
+    rows.sort(key=lambda r: (r["mode"], r["seed"]))
+    return table(rows, list(rows[0]) if rows else ["mode"])
+
+
 # ------------------------------------------------------------------------------ priors-rnn
 #: The graph properties of the paper's Table 1, in its order.
 TABLE1 = (
@@ -255,12 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prune-ffn", nargs="*", default=[], metavar="[LABEL=]DIR")
     parser.add_argument("--prune-rnn", nargs="*", default=[], metavar="[LABEL=]DIR")
+    parser.add_argument("--base-curves", nargs="*", default=[], metavar="[LABEL=]STORE")
     parser.add_argument("--priors", nargs="*", default=[], metavar="[LABEL=]DIR")
     parser.add_argument("--nas", nargs="*", default=[], metavar="[LABEL=]DIR")
     args = parser.parse_args(argv)
     sections = (
         ("prune-ffn", args.prune_ffn, prune_ffn),
         ("prune-rnn", args.prune_rnn, prune_rnn),
+        ("prune-rnn base models", args.base_curves, base_curves),
         ("priors-rnn", args.priors, priors),
         ("nas", args.nas, nas),
     )
