@@ -188,9 +188,10 @@ class NasConfig(ExperimentConfig):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
-    # §4.4 GA settings (population 30, 20 generations; the insert mutation only, "our final
-    # choice of mutation operation that increases the depth"; 70/30 predictor split); channels,
-    # epochs and the 5 CV folds are our choice
+    # paper §4.4: population 30, the probabilities, depths 6-12 / random 10-36 (the defaults),
+    # the insert mutation only ("our final choice of mutation operation that increases the
+    # depth"), the 70/30 predictor split; our choice: 20 generations (the paper gives no
+    # generation count), channels, epochs, batch, lr and the 5 CV folds
     "paper": {
         "mutations": "insert:1",
         "population": 30,
