@@ -79,7 +79,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
         shown = meta.get("show") or _shown
         text = f"{meta.get('help', '')} (default: {shown(spec.default)}"
         if spec.name in paper and paper[spec.name] != spec.default:
-            text += f"; paper: {shown(paper[spec.name])}"
+            text += f"; --preset paper: {shown(paper[spec.name])}"
         # not given -> no attribute at all, so an explicit `none` can be told from absence
         options = dict(dest=spec.name, type=_cli_type(spec), default=argparse.SUPPRESS, nargs=nargs)
         if spec.scalar is bool and not meta.get("metavar"):
