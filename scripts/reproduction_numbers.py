@@ -142,6 +142,18 @@ def _tolerated(part: pd.DataFrame, tolerance: float) -> float:
     return tolerated
 
 
+def _last_within(part: pd.DataFrame, tolerance: float) -> float:
+    """The largest p whose accuracy right after pruning is within ``tolerance`` of the base
+    in every repeat, whatever happened at smaller p (with iterative rounds a level can fail
+    and a later one, pruning the retrained model, hold)."""
+    held = [
+        p
+        for p, at in part.groupby("p")
+        if all(pt.accuracy_pruned >= pt.base_accuracy - tolerance for pt in at.itertuples())
+    ]
+    return max(held) if held else 0.0
+
+
 def _epochs(part: pd.DataFrame, p: float, tolerance: float) -> str:
     at = part[(part.p - p).abs() < 1e-9]
     needed = [_recover(pt, pt.base_accuracy, tolerance) for pt in at.itertuples()]
@@ -166,6 +178,7 @@ def prune_rnn(folder: Path) -> str:
                 "base": mean_std(base),
                 "safe p (drop ≤ 1 pt)": _tolerated(part, 0.01),
                 "safe p (drop ≤ 5 pt)": _tolerated(part, 0.05),
+                "last p within 5 pt": _last_within(part, 0.05),
                 "epochs@80%": _epochs(part, 0.8, 0.01),
                 "epochs@90%": _epochs(part, 0.9, 0.01),
                 "epochs@100%": _epochs(part, 1.0, 0.01),

@@ -40,8 +40,10 @@ def test_safe_p_ends_at_the_first_level_any_repeat_fails(numbers, tmp_path):
     assert numbers._tolerated(points, 0.01) == 0.1
     assert numbers._tolerated(points, 0.05) == 0.4
     assert numbers._epochs(points, 0.2, 0.01) == "1"
+    # the last level within 1 point in both repeats is 0.4 (0.3 fails in repeat 0)
+    assert numbers._last_within(points, 0.01) == 0.4
     text = numbers.prune_rnn(tmp_path)
-    assert "| GRU | both | 1.0000 ± 0.0000 (n=2) | 0.1 | 0.4 |" in text
+    assert "| GRU | both | 1.0000 ± 0.0000 (n=2) | 0.1 | 0.4 | 0.4 |" in text
 
 
 def test_never_recovered_is_shown_with_its_cap(numbers):
