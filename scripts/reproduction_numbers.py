@@ -281,6 +281,27 @@ def nas(folder: Path) -> str:
         f"speed-up from prediction (wall / CPU): {speed if speed is None else f'{speed:.2f}'}"
         f" / {cpu if cpu is None else f'{cpu:.2f}'}"
     )
+    meta = folder / "meta_dataset.csv"
+    if meta.exists():
+        m = pd.read_csv(meta)
+        first = list(m.columns).index("max_val_accuracy") + 1  # feature columns follow it
+        out.append(
+            f"meta-dataset: {len(m)} rows ({int(m.measured.astype(bool).sum())} measured), "
+            f"{len(m.columns) - first} structural features"
+        )
+    ranks = folder / "feature_importances.csv"
+    if ranks.exists():
+        top = pd.read_csv(ranks).head(10)
+        path_std = [f for f in top.feature if f.startswith("path_") and f.endswith("_std")]
+        out.append(table(top.round(3).to_dict("records"), list(top.columns)))
+        out.append(f"path-length std features among the top 10: {len(path_std)}")
+    corr = folder / "feature_correlations.csv"
+    if corr.exists():
+        c = pd.read_csv(corr).set_index("feature")
+        for name in [f for f in c.index if "closeness" in f or "centrality" in f]:
+            out.append(
+                f"correlation of {name} with the max accuracy: {c.loc[name, 'pearson_r']:.3f}"
+            )
     scores = folder / "predictor_scores.csv"
     if scores.exists():
         p = pd.read_csv(scores)
