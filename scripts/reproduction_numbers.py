@@ -283,11 +283,13 @@ def nas(folder: Path) -> str:
     )
     meta = folder / "meta_dataset.csv"
     if meta.exists():
+        from hiddenstruct.nas.features import FEATURE_NAMES
+
         m = pd.read_csv(meta)
-        first = list(m.columns).index("max_val_accuracy") + 1  # feature columns follow it
+        features = [f for f in FEATURE_NAMES if f in m.columns]
         out.append(
             f"meta-dataset: {len(m)} rows ({int(m.measured.astype(bool).sum())} measured), "
-            f"{len(m.columns) - first} structural features"
+            f"{len(features)} structural features"
         )
     ranks = folder / "feature_importances.csv"
     if ranks.exists():
