@@ -1,7 +1,7 @@
 """Random structural priors for recurrent networks (paper §4.3, Figure 7, Table 1, R² table).
 
-Random graphs (Watts–Strogatz, Barabási–Albert, Erdős–Rényi; the paper's sampling rules in
-:mod:`hiddenstruct.graphs.generators`) become recurrent classifiers
+Random graphs (Watts–Strogatz, Barabási–Albert, Erdős–Rényi; the sampling rules and their
+sources in :mod:`hiddenstruct.graphs.generators`) become recurrent classifiers
 ``Embedding(128 ASCII codes, first layer's width) → GraphRNN(graph, mode) → Linear(·, 2)``
 trained on the Reber grammar; graph properties and test accuracy form a meta-dataset.
 
@@ -153,8 +153,9 @@ DESCRIPTION = (
     "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
     "grammar (many graphs packed into one model, each trained as if alone), store one trial per "
     "(graph, mode) and write: meta_dataset.csv, figure7.png, table1_correlations.csv, r2.csv, "
-    "importances.csv, family_summary.csv. --preset paper gives the paper's settings (2 × 100 "
-    "graphs, n in [10, 50], 4 modes, 15 epochs, 25 000 strings). Re-running skips finished "
+    "importances.csv, family_summary.csv. --preset paper: 2 × 100 graphs and 4 modes (paper "
+    "text), 25 000 strings (paper §4.2), n in [10, 50] and 15 epochs (our choices), the "
+    "authors' negatives and classic BA. Re-running skips finished "
     "(graph, mode) trials."
 )
 

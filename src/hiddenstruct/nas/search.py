@@ -58,7 +58,9 @@ def _check_fraction(name: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class GeneticConfig:
-    """Settings of :func:`genetic_search` (defaults: the paper's §4.4 values)."""
+    """Settings of :func:`genetic_search`. Defaults: the paper's §4.4 values (population, the
+    three probabilities, the estimation fraction, the depths), except ``generations`` (our
+    choice: the paper gives no generation count)."""
 
     population: int = 30  # candidates per generation
     generations: int = 10  # generations, the initial random one included
