@@ -165,9 +165,11 @@ def _epochs(part: pd.DataFrame, p: float, tolerance: float) -> str:
     return str(max(needed))
 
 
-def prune_rnn(folder: Path) -> str:
+def prune_rnn(folder: Path, repeat: int | None = None) -> str:
     points = pd.read_csv(folder / "points.csv")
     points = points[points.base_above_chance.astype(str) == "True"]
+    if repeat is not None:  # one repeat only, e.g. to pair runs that share their base models
+        points = points[points.repeat == repeat]
     rows = []
     for (mode, scope), part in points.groupby(["mode", "scope"]):
         base = part.groupby("repeat").base_accuracy.first()
@@ -324,13 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prune-ffn", nargs="*", default=[], metavar="[LABEL=]DIR")
     parser.add_argument("--prune-rnn", nargs="*", default=[], metavar="[LABEL=]DIR")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="prune-rnn: only this repeat (default: all)"
+    )
     parser.add_argument("--base-curves", nargs="*", default=[], metavar="[LABEL=]STORE")
     parser.add_argument("--priors", nargs="*", default=[], metavar="[LABEL=]DIR")
     parser.add_argument("--nas", nargs="*", default=[], metavar="[LABEL=]DIR")
     args = parser.parse_args(argv)
     sections = (
         ("prune-ffn", args.prune_ffn, prune_ffn),
-        ("prune-rnn", args.prune_rnn, prune_rnn),
+        ("prune-rnn", args.prune_rnn, lambda folder: prune_rnn(folder, args.repeat)),
         ("prune-rnn base models", args.base_curves, base_curves),
         ("priors-rnn", args.priors, priors),
         ("nas", args.nas, nas),
