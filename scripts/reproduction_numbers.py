@@ -251,9 +251,26 @@ def priors(folder: Path) -> str:
         "notes",
     ]
     parts.append(table(r2.round(3).to_dict("records"), [c for c in cols if c in r2]))
+    from hiddenstruct.experiments.plots.priors import PAPER_TABLE1
+
     corr = pd.read_csv(folder / "table1_correlations.csv").set_index("property")
-    corr = corr.loc[[p for p in TABLE1 if p in corr.index]].reset_index()
-    parts.append(table(corr.round(2).to_dict("records"), list(corr.columns)))
+    corr = corr.loc[[p for p in TABLE1 if p in corr.index]]
+    modes = [m for m in corr.columns if m in PAPER_TABLE1.columns]
+    rows = []
+    for prop, row in corr.iterrows():
+        entry = {"property": prop}
+        for mode in modes:
+            paper = PAPER_TABLE1.loc[prop, mode] if prop in PAPER_TABLE1.index else math.nan
+            entry[f"{mode} ours"] = round(float(row[mode]), 2)
+            entry[f"{mode} paper"] = paper
+        rows.append(entry)
+    columns = ["property", *(f"{m} {w}" for m in modes for w in ("ours", "paper"))]
+    parts.append(table(rows, columns))
+    for mode in modes:
+        pairs = [(r[f"{mode} ours"], r[f"{mode} paper"]) for r in rows]
+        pairs = [(o, q) for o, q in pairs if o == o and q == q]
+        same = sum((o > 0) == (q > 0) for o, q in pairs)
+        parts.append(f"{mode}: {same} of {len(pairs)} signs as in the paper's Table 1")
     return "\n\n".join(parts)
 
 
