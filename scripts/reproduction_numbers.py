@@ -239,6 +239,24 @@ def priors(folder: Path) -> str:
     parts = []
     fam = pd.read_csv(folder / "family_summary.csv")
     parts.append(table(fam.round(4).to_dict("records"), list(fam.columns)))
+    meta = pd.read_csv(folder / "meta_dataset.csv")
+    target = "test_acc"
+    if {"barabasi_albert", "watts_strogatz"} <= set(meta.family):
+        from scipy.stats import mannwhitneyu
+
+        lines = []
+        for mode, part in meta.groupby("mode"):
+            ba = part[part.family == "barabasi_albert"][target]
+            ws = part[part.family == "watts_strogatz"][target]
+            test = mannwhitneyu(ba, ws, alternative="two-sided")
+            lines.append(
+                f"{mode}: BA − WS mean test accuracy {ba.mean() - ws.mean():+.4f}, "
+                f"Mann–Whitney U p = {test.pvalue:.3g} (n = {len(ba)} + {len(ws)})"
+            )
+        parts.append("\n".join(lines))
+        sources = meta.groupby(["mode", "family"]).source_nodes.agg(["min", "max", "mean"])
+        parts.append(table(sources.round(2).reset_index().to_dict("records"),
+                           ["mode", "family", "min", "max", "mean"]))  # fmt: skip
     r2 = pd.read_csv(folder / "r2.csv")
     cols = [
         "group",
