@@ -117,3 +117,21 @@ def test_analysis_rows_carry_notes():
         corr[f]["notes"] == "constant feature" for f in constant
     )
     assert all(math.isnan(corr[f]["pearson_r"]) for f in constant)
+
+
+def test_speedup_compares_the_generations_both_searches_completed():
+    # under a time budget the searches stop after different generation counts: the speed-up
+    # is the ratio of the elapsed times at the last generation both reached, not of totals
+    from types import SimpleNamespace
+
+    from hiddenstruct.nas.analysis import _speedup
+
+    def search(*elapsed):
+        return SimpleNamespace(generations=[SimpleNamespace(elapsed=e) for e in elapsed])
+
+    with_p = search(60.0, 110.0, 160.0, 217.0, 278.0)  # 5 generations
+    without = search(60.0, 150.0, 250.0, 363.0)  # 4 generations, more time each
+    out = _speedup(with_p, without)
+    assert out["speedup_generations"] == 4
+    assert out["speedup_from_prediction"] == pytest.approx(363.0 / 217.0)
+    assert _speedup(search(), without) == {}

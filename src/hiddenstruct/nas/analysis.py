@@ -139,18 +139,34 @@ def summarize(results: dict[str, SearchResult]) -> dict[str, Any]:
             "best_hash": best.genotype.hash,
             **result.costs,
         }
-    if {"prediction", "no_prediction"} <= set(summary) and summary["prediction"][
-        "search_seconds"
-    ] > 0:
-        summary["speedup_from_prediction"] = (
-            summary["no_prediction"]["search_seconds"] / summary["prediction"]["search_seconds"]
-        )
     if {"prediction", "no_prediction"} <= set(summary):
+        summary.update(_speedup(results["prediction"], results["no_prediction"]))
         with_p, without = summary["prediction"], summary["no_prediction"]
-        if with_p.get("train_cpu_seconds"):
+        same_work = with_p["generations"] == without["generations"]
+        if with_p.get("train_cpu_seconds") and same_work:
             summary["cpu_speedup_from_prediction"] = (
                 without["train_cpu_seconds"] / with_p["train_cpu_seconds"]
             )
-        if with_p["measured"]:
+        if with_p["measured"] and same_work:
             summary["trained_ratio"] = without["measured"] / with_p["measured"]
     return summary
+
+
+def _speedup(with_p: SearchResult, without: SearchResult) -> dict[str, Any]:
+    """Seconds the search without prediction took for the generations both searches completed,
+    over the seconds the one with prediction took for them.
+
+    Under a time budget the two searches stop after different numbers of generations (each
+    finishes the generation it is in), so their total times compare different amounts of
+    work; the elapsed time at the last generation both reached does not. The CPU-time and
+    trained-count ratios are totals, so they are only given when both ran the same number of
+    generations."""
+    common = min(len(with_p.generations), len(without.generations))
+    if common == 0:
+        return {}
+    fast = with_p.generations[common - 1].elapsed
+    slow = without.generations[common - 1].elapsed
+    out: dict[str, Any] = {"speedup_generations": common}
+    if fast > 0:
+        out["speedup_from_prediction"] = slow / fast
+    return out
