@@ -314,9 +314,12 @@ def nas(folder: Path) -> str:
     out = [table(rows, list(rows[0]) if rows else ["search"])]
     speed = summary.get("speedup_from_prediction")
     cpu = summary.get("cpu_speedup_from_prediction")
+    common = summary.get("speedup_generations")
     out.append(
-        f"speed-up from prediction (wall / CPU): {speed if speed is None else f'{speed:.2f}'}"
-        f" / {cpu if cpu is None else f'{cpu:.2f}'}"
+        "speed-up from prediction (search seconds"
+        + (f", first {common} generations" if common else "")
+        + f"): {'NaN' if speed is None else f'{speed:.2f}'}; CPU: "
+        + ("NaN (different generation counts)" if cpu is None else f"{cpu:.2f}")
     )
     meta = folder / "meta_dataset.csv"
     if meta.exists():
