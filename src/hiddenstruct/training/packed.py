@@ -88,10 +88,11 @@ class FlatParameters:
     """The parameters of ``owner_maps`` (and their gradients) as views of one flat buffer.
 
     ``param`` is a parameter over the whole buffer, with ``param.grad`` over the flat
-    gradient: an elementwise optimiser stepping ``param`` steps every parameter. ``owner`` is
-    the owner of each owned entry (``owned``: their flat indices). Autograd accumulates into the existing gradient views in place, so
-    :meth:`zero_grad` zeroes the one buffer. :meth:`release` gives every parameter its own
-    storage again (so a saved state_dict holds only its own values).
+    gradient: an elementwise optimiser stepping ``param`` steps every parameter. ``owned``
+    holds the flat indices of the entries some graph owns, ``owner`` that graph. Autograd
+    accumulates into the existing gradient views in place, so :meth:`zero_grad` zeroes the
+    one buffer. :meth:`release` gives every parameter its own storage again (so a saved
+    state_dict holds only its own values).
     """
 
     def __init__(self, owner_maps: OwnerMaps, num_graphs: int) -> None:
@@ -140,9 +141,9 @@ class FlatParameters:
         """:func:`clip_grad_norm_per_graph_` on the flat gradient; returns the norms."""
         grad = self.param.grad
         owned = grad.index_select(0, self.owned)
-        squares = grad.new_zeros(num_graphs + 1)
+        squares = grad.new_zeros(num_graphs)
         squares.index_add_(0, self.owner, owned.square())
-        norms = squares[:num_graphs].sqrt()
+        norms = squares.sqrt()
         coef = torch.clamp(max_norm / (norms + 1e-6), max=1.0)
         grad.index_copy_(0, self.owned, owned.mul_(coef[self.owner]))
         return norms
