@@ -48,9 +48,9 @@ from hiddenstruct.testing import reference_step
 from hiddenstruct.training.optim import make_optimizer
 
 try:
-    from common import bench_parser, measure, repeats_of, report
+    from common import bench_parser, measure_interleaved, repeats_of, report
 except ImportError:  # imported as benchmarks.bench_rnn
-    from benchmarks.common import bench_parser, measure, repeats_of, report
+    from benchmarks.common import bench_parser, measure_interleaved, repeats_of, report
 
 HIDDEN = [50, 50, 50]
 EMBEDDING = 16
@@ -243,12 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         if device.type == "cpu":
             runs["floor"] = dense_floor(copy.deepcopy(model), data)
         runs["infer"], runs["infer_torch"] = inference_runs(model, data)
-        for run in runs.values():
-            run()  # warm-up (kernels, allocator)
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(repeats):  # interleaved, so load changes hit all sides alike
-            for name, run in runs.items():
-                times[name] += measure(run, 1, warmup=0)
+        # warm-up (kernels, allocator), then repeats interleaved so load changes hit all sides
+        times = measure_interleaved(runs, repeats)
         name = mode.strip().upper()
         report(name, times["ours"], times["baseline"])
         if "other" in times:

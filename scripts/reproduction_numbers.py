@@ -59,15 +59,11 @@ def prune_ffn(folder: Path, at: tuple[float, ...] = (0.6, 0.8, 0.9)) -> str:
         row["unpruned"] = mean_std(base)
         for p in at:
             # the first step at or beyond p removed, per repeat (relative steps rarely hit p)
-            hits, fractions = [], []
-            for _, rep in part.groupby("repeat"):
-                beyond = rep[rep.zero_fraction >= p - 1e-9].sort_values("zero_fraction")
-                if len(beyond):
-                    hits.append(beyond.accuracy.iloc[0])
-                    fractions.append(beyond.zero_fraction.iloc[0])
+            hits = _first_at(part, p)
+            fractions = [f for f, _ in hits.values()]
             label = f"acc@{int(p * 100)}%"
             where = f" [at {min(fractions):.3f}]" if fractions and min(fractions) > p + 1e-6 else ""
-            row[label] = mean_std(hits) + where
+            row[label] = mean_std([acc for _, acc in hits.values()]) + where
         best = part[part.step > 0].groupby("repeat").accuracy.max()
         row["best pruned"] = mean_std(best)
         rows.append(row)
@@ -75,13 +71,13 @@ def prune_ffn(folder: Path, at: tuple[float, ...] = (0.6, 0.8, 0.9)) -> str:
     return table(rows, columns) + "\n\n" + _versus_class_blinded(curves, 0.8)
 
 
-def _first_at(part: pd.DataFrame, p: float) -> dict[int, float]:
-    """Accuracy of the first step at or beyond ``p`` removed, per repeat."""
+def _first_at(part: pd.DataFrame, p: float) -> dict[int, tuple[float, float]]:
+    """(zero fraction, accuracy) of the first step at or beyond ``p`` removed, per repeat."""
     out = {}
     for repeat, rep in part.groupby("repeat"):
         beyond = rep[rep.zero_fraction >= p - 1e-9].sort_values("zero_fraction")
         if len(beyond):
-            out[int(repeat)] = float(beyond.accuracy.iloc[0])
+            out[int(repeat)] = (float(beyond.zero_fraction.iloc[0]), float(beyond.accuracy.iloc[0]))
     return out
 
 
@@ -93,9 +89,11 @@ def _versus_class_blinded(curves: pd.DataFrame, p: float) -> str:
     rows = []
     keys = ["architecture", "schedule", "retrain"]
     for group, part in curves.groupby(keys):
-        blinded = _first_at(part[part.method == "class_blinded"], p)
+        blinded = {
+            r: acc for r, (_, acc) in _first_at(part[part.method == "class_blinded"], p).items()
+        }
         for method, sub in part[part.method != "class_blinded"].groupby("method"):
-            other = _first_at(sub, p)
+            other = {r: acc for r, (_, acc) in _first_at(sub, p).items()}
             pairs = sorted(set(blinded) & set(other))
             diffs = [other[r] - blinded[r] for r in pairs]
             if len(pairs) >= 2 and any(d != diffs[0] for d in diffs):
@@ -125,12 +123,14 @@ def _retrained(cell) -> list[float]:
 
 
 def _recover(point, base: float, tolerance: float) -> int | None:
-    if point.accuracy_pruned >= base - tolerance:
-        return 0
-    for k, acc in enumerate(_retrained(point.accuracy_retrained), start=1):
-        if acc >= base - tolerance:
-            return k
-    return None
+    """The library's rule (:func:`prune_rnn_summary.epochs_to_recover`) on a points.csv row."""
+    from hiddenstruct.experiments.prune_rnn_summary import epochs_to_recover
+
+    row = {
+        "accuracy_pruned": point.accuracy_pruned,
+        "accuracy_retrained": _retrained(point.accuracy_retrained),
+    }
+    return epochs_to_recover(row, base, tolerance)
 
 
 def _tolerated(part: pd.DataFrame, tolerance: float) -> float:
