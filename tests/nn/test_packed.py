@@ -160,6 +160,34 @@ def test_cross_graph_entries_stay_masked_and_untouched():
             assert torch.all(effective[owner == packed.num_graphs] == 0)
 
 
+def test_the_flat_optimiser_steps_exactly_the_owned_unmasked_entries():
+    from hiddenstruct.training.packed import FlatParameters
+
+    parts = [random_parts(G, "GRU", seed=i) for i, G in enumerate(small_graphs())]
+    packed = PackedGraphClassifier(parts)
+    maps, masks = packed.owner_maps(), packed.owner_masks()
+    lives, before = [], [p.detach().clone() for p, _ in maps]
+    for (param, owner), mask in zip(maps, masks, strict=True):
+        live = owner < packed.num_graphs
+        if mask is not None:
+            assert mask.shape == param.shape
+            live &= mask != 0
+        lives.append(live)
+    assert any(not live.all() for live in lives)
+    flat = FlatParameters(maps, packed.num_graphs, masks)
+    try:
+        expected = torch.cat([b[live] for b, live in zip(before, lives, strict=True)])
+        assert torch.equal(flat.trained.detach(), expected)
+        with torch.no_grad():
+            flat.trained.add_(1.0)
+        flat.scatter()  # stepped entries move, all others keep their values
+        for (param, _), old, live in zip(maps, before, lives, strict=True):
+            assert torch.equal(param.detach()[live], old[live] + 1.0)
+            assert torch.equal(param.detach()[~live], old[~live])
+    finally:
+        flat.release()
+
+
 def test_per_graph_clipping_scales_only_offending_graphs():
     parts = [random_parts(G, "RNN_TANH", seed=i) for i, G in enumerate(small_graphs())]
     packed = PackedGraphClassifier(parts)

@@ -272,6 +272,15 @@ class PackedGraphClassifier(nn.Module):
         of every entry, or ``num_graphs`` for entries that belong to no graph."""
         return [(p, getattr(self, self._owner_names[name])) for name, p in self._named_raw()]
 
+    def owner_masks(self) -> list[torch.Tensor | None]:
+        """The mask of each parameter of :meth:`owner_maps` (``None``: unmasked): entries a
+        mask zeroes never get a gradient."""
+        masks = []
+        for key, _ in self._named_raw():
+            module_name, _, name = key.rpartition(".")
+            masks.append(get_mask(self.get_submodule(module_name), name))
+        return masks
+
     # ---------------------------------------------------------------- compute
     def forward(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, K, num_classes] of every packed graph for a padded batch of codes."""

@@ -17,9 +17,11 @@ The equivalence is tested in ``tests/nn/test_packed.py`` against K plain trainin
 With the default optimiser, training runs on one flat buffer (:class:`FlatParameters`):
 every parameter and its gradient become views of two flat tensors for the duration of
 ``train_packed``, so the per-graph norms are one ``index_add_``, the clipping one multiply
-and Adam one elementwise step over all entries, instead of a few small kernels per tensor
-(a pack has about fifty). The additions happen in the same order as tensor by tensor, so the
-results are the same bits (tested).
+and Adam one elementwise step, instead of a few small kernels per tensor (a pack has about
+fifty). That step covers only the entries that can get a gradient (owned by a graph and not
+masked out; about a sixth of a pack of eight), gathered into one tensor and written back
+after the step. The additions happen in the same order as tensor by tensor, so the results
+are the same bits (tested).
 """
 
 from __future__ import annotations
@@ -88,14 +90,23 @@ class FlatParameters:
     """The parameters of ``owner_maps`` (and their gradients) as views of one flat buffer.
 
     ``param`` is a parameter over the whole buffer, with ``param.grad`` over the flat
-    gradient: an elementwise optimiser stepping ``param`` steps every parameter. ``owned``
-    holds the flat indices of the entries some graph owns, ``owner`` that graph. Autograd
+    gradient. ``owned`` holds the flat indices of the entries some graph owns and that can
+    get a gradient (``masks``, one per parameter or ``None``, zero the others), ``owner``
+    that graph. The optimiser steps :attr:`trained`, those entries alone, as one tensor
+    (:meth:`gather_grad`, then :meth:`scatter`): every other entry has a zero gradient, which
+    an elementwise optimiser like Adam leaves untouched, and skipping them skips mostly
+    zeros, on which the CPU's vector square root runs about seven times slower. Autograd
     accumulates into the existing gradient views in place, so :meth:`zero_grad` zeroes the
     one buffer. :meth:`release` gives every parameter its own storage again (so a saved
     state_dict holds only its own values).
     """
 
-    def __init__(self, owner_maps: OwnerMaps, num_graphs: int) -> None:
+    def __init__(
+        self,
+        owner_maps: OwnerMaps,
+        num_graphs: int,
+        masks: Sequence[torch.Tensor | None] | None = None,
+    ) -> None:
         self.params = [p for p, _ in owner_maps]
         first = self.params[0]
         total = sum(p.numel() for p in self.params)
@@ -110,12 +121,23 @@ class FlatParameters:
                 param.grad = grad[offset : offset + n].view_as(param)
                 offset += n
         owner = torch.cat([o.reshape(-1) for _, o in owner_maps]).to(first.device)
-        # entries owned by no graph have zero gradient: the norms and the clipping need only
-        # the owned ones, taken in ascending order (the same order of additions as before)
-        self.owned = (owner < num_graphs).nonzero().reshape(-1)
+        masks = masks if masks is not None else [None] * len(self.params)
+        live = torch.cat(
+            [
+                torch.ones(p.numel(), dtype=torch.bool, device=first.device)
+                if m is None
+                else m.detach().reshape(-1).to(first.device) != 0
+                for p, m in zip(self.params, masks, strict=True)
+            ]
+        )
+        # entries owned by no graph or masked out have zero gradient: the norms, the clipping
+        # and the optimiser need only the others, taken in ascending order (the same order
+        # of additions as over every entry)
+        self.owned = ((owner < num_graphs) & live).nonzero().reshape(-1)
         self.owner = owner[self.owned]
         self.param = nn.Parameter(flat)
         self.param.grad = grad
+        self.trained = nn.Parameter(flat[self.owned].clone())
 
     @staticmethod
     def applies(owner_maps: OwnerMaps) -> bool:
@@ -137,18 +159,29 @@ class FlatParameters:
         end = base + self.param.grad.numel() * self.param.grad.element_size()
         return all(p.grad is not None and base <= p.grad.data_ptr() < end for p in self.params)
 
+    def gather_grad(self) -> torch.Tensor:
+        """The gradient of :attr:`trained` from the flat gradient (set and returned)."""
+        self.trained.grad = self.param.grad.index_select(0, self.owned)
+        return self.trained.grad
+
     def clip_per_graph_(self, num_graphs: int, max_norm: float) -> torch.Tensor:
-        """:func:`clip_grad_norm_per_graph_` on the flat gradient; returns the norms."""
-        grad = self.param.grad
-        owned = grad.index_select(0, self.owned)
-        squares = grad.new_zeros(num_graphs)
+        """:func:`clip_grad_norm_per_graph_` on :attr:`trained`'s gradient (after
+        :meth:`gather_grad`); returns the norms."""
+        owned = self.trained.grad
+        squares = owned.new_zeros(num_graphs)
         squares.index_add_(0, self.owner, owned.square())
         norms = squares.sqrt()
         coef = torch.clamp(max_norm / (norms + 1e-6), max=1.0)
-        grad.index_copy_(0, self.owned, owned.mul_(coef[self.owner]))
+        owned.mul_(coef[self.owner])
         return norms
 
+    def scatter(self) -> None:
+        """Write :attr:`trained` (after an optimiser step) back into the parameters."""
+        with torch.no_grad():
+            self.param.index_copy_(0, self.owned, self.trained)
+
     def release(self) -> None:
+        self.trained.grad = None
         with torch.no_grad():
             for param in self.params:
                 param.data = param.data.clone()
@@ -180,13 +213,14 @@ def train_packed(
     num_graphs = int(model.num_graphs)
     owner_maps = model.owner_maps()
     params = [p for p, _ in owner_maps]
+    masks = model.owner_masks() if hasattr(model, "owner_masks") else None
     flat = (
-        FlatParameters(owner_maps, num_graphs)
+        FlatParameters(owner_maps, num_graphs, masks)
         if optimizer is None and FlatParameters.applies(owner_maps)
         else None
     )
     if flat is not None:
-        opt = make_optimizer("adam", [flat.param], lr)
+        opt = make_optimizer("adam", [flat.trained], lr)
     else:
         opt = optimizer(params) if optimizer is not None else make_optimizer("adam", params, lr)
     history: list[PackedEpoch] = []
@@ -208,14 +242,18 @@ def train_packed(
                 else:
                     opt.zero_grad(set_to_none=True)
                 losses.sum().backward()
-                if flat is not None and not flat.in_place():
-                    raise RuntimeError("autograd replaced a flat gradient view")  # pragma: no cover
+                if flat is not None:
+                    if not flat.in_place():  # pragma: no cover
+                        raise RuntimeError("autograd replaced a flat gradient view")
+                    flat.gather_grad()
                 if clip_grad_norm is not None:
                     if flat is not None:
                         flat.clip_per_graph_(num_graphs, clip_grad_norm)
                     else:
                         clip_grad_norm_per_graph_(owner_maps, num_graphs, clip_grad_norm)
                 opt.step()
+                if flat is not None:
+                    flat.scatter()
                 with torch.no_grad():
                     loss_sum += losses.detach() * target.shape[0]
                     correct += (logits.argmax(dim=-1) == target[:, None]).sum(dim=0)
