@@ -2,9 +2,10 @@
 
 Paper settings: Reber 25 000 strings (18 750 train → 147 batches of 128 per epoch), Adam
 lr 1e-3, clipping 5, 15 epochs, graphs WS/BA with n uniform in [10, 50]. Each timing runs
-ONE epoch (ours: the full 147 batches; the baseline: ``--baseline-batches`` batches) and is
-extrapolated to 15 epochs × 147 batches; the printed numbers are per-trial medians over the
-sample of graphs.
+ONE epoch (ours: the full 147 batches, ``--repeats`` times (default 3), the median kept; the
+baseline: ``--baseline-batches`` batches) and is extrapolated to 15 epochs × 147 batches; the
+printed numbers are per-trial medians over the sample of graphs, with the load average
+before and after.
 
 * ours: K graphs packed into one disjoint model (``PackedGraphClassifier``; on CPU the
   C++ recurrent engine of ``hiddenstruct.nn.rnn_native``, else PyTorch's kernels),
@@ -21,11 +22,12 @@ printed too. Run: ``python benchmarks/bench_priors.py [--quick] [--modes GRU LST
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
 import torch
-from common import bench_parser, report
+from common import bench_parser, repeats_of, report
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -87,7 +89,7 @@ def timed(fn) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__.splitlines()[0], default_repeats=1)
+    parser = bench_parser(__doc__.splitlines()[0], default_repeats=3)
     parser.add_argument(
         "--modes", nargs="+", default=["GRU"], help="recurrent modes (default: GRU)"
     )
@@ -109,7 +111,9 @@ def main() -> None:
     n_graphs = args.graphs or (4 if args.quick else 8)
     pack = min(args.pack_size, n_graphs)
     baseline_batches = args.baseline_batches or (2 if args.quick else 4)
+    repeats = repeats_of(args)
     torch.set_num_threads(1)
+    print(f"load average {os.getloadavg()[0]:.2f} at the start")
 
     train, _ = load_reber_splits(25_000, seed=0)
     loader = DataLoader(
@@ -141,9 +145,12 @@ def main() -> None:
                 models = [graph_classifier(G, mode, seed=i) for i, G in enumerate(group)]
                 packed = PackedGraphClassifier.from_models(models).to(args.device)
                 train_packed(packed, batches[:1], epochs=1)  # warm-up
-                wall, cpu_s = timed(lambda p=packed: train_packed(p, epoch_batches, epochs=1))
-                walls.append(wall * scale / len(group))
-                cpus.append(cpu_s * scale / len(group))
+                runs = [
+                    timed(lambda p=packed: train_packed(p, epoch_batches, epochs=1))
+                    for _ in range(repeats)
+                ]
+                walls.append(statistics.median(wall for wall, _ in runs) * scale / len(group))
+                cpus.append(statistics.median(cpu_s for _, cpu_s in runs) * scale / len(group))
             per_trial[f"packed K={k}"], cpu[f"packed K={k}"] = walls, cpus
         fused, loop, fused_cpu, loop_cpu = [], [], [], []
         fused_scale = EPOCHS * len(batches) / baseline_batches
@@ -189,6 +196,10 @@ def main() -> None:
             )
         hours = statistics.median(ours) * TRIALS_IN_PAPER_SWEEP / 3600
         base_hours = statistics.median(loop) * TRIALS_IN_PAPER_SWEEP / 3600
+        print(
+            f"  {mode}: ours is the median of {repeats} timed epochs per pack; "
+            f"load average {os.getloadavg()[0]:.2f} now"
+        )
         print(
             f"  {mode}: full sweep estimate ({TRIALS_IN_PAPER_SWEEP} trials, this mode's cost, 1 worker): "
             f"ours {hours:.1f} h, baseline {base_hours:.1f} h; 200 graphs of this mode: ours {hours / 4 * 60:.0f} min"
