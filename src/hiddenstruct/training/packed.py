@@ -19,9 +19,9 @@ every parameter and its gradient become views of two flat tensors for the durati
 ``train_packed``, so the per-graph norms are one ``index_add_``, the clipping one multiply
 and Adam one elementwise step, instead of a few small kernels per tensor (a pack has about
 fifty). That step covers only the entries that can get a gradient (owned by a graph and not
-masked out; an eighth of the entries of the benchmark's pack of eight), gathered into one tensor and written back
-after the step. The additions happen in the same order as tensor by tensor, so the results
-are the same bits (tested).
+masked out: an eighth of the entries of the benchmark's pack of eight), gathered into one
+tensor and written back after the step. The additions happen in the same order as tensor
+by tensor, so the results are the same bits (tested).
 """
 
 from __future__ import annotations
