@@ -30,7 +30,8 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+	@set -e; load='import os; print("# load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())'; \
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) -c "$$load"; $(PY) $$f; done; $(PY) -c "$$load"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
