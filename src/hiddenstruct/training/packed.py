@@ -137,7 +137,7 @@ class FlatParameters:
         self.owner = owner[self.owned]
         self.param = nn.Parameter(flat)
         self.param.grad = grad
-        self.trained = nn.Parameter(flat[self.owned].clone())
+        self.trained = nn.Parameter(flat[self.owned])  # indexing copies
 
     @staticmethod
     def applies(owner_maps: OwnerMaps) -> bool:
@@ -159,10 +159,9 @@ class FlatParameters:
         end = base + self.param.grad.numel() * self.param.grad.element_size()
         return all(p.grad is not None and base <= p.grad.data_ptr() < end for p in self.params)
 
-    def gather_grad(self) -> torch.Tensor:
-        """The gradient of :attr:`trained` from the flat gradient (set and returned)."""
+    def gather_grad(self) -> None:
+        """Set :attr:`trained`'s gradient from the flat gradient."""
         self.trained.grad = self.param.grad.index_select(0, self.owned)
-        return self.trained.grad
 
     def clip_per_graph_(self, num_graphs: int, max_norm: float) -> torch.Tensor:
         """:func:`clip_grad_norm_per_graph_` on :attr:`trained`'s gradient (after
@@ -203,7 +202,8 @@ def train_packed(
     device: torch.device | None = None,
     on_epoch: Callable[[PackedEpoch], None] | None = None,
 ) -> list[PackedEpoch]:
-    """Train a packed model (``model(*inputs) -> [B, K, C]``, ``model.owner_maps()``).
+    """Train a packed model (``model(*inputs) -> [B, K, C]``, ``model.owner_maps()``; an
+    optional ``model.owner_masks()`` names the entries masks zero, which are then not stepped).
 
     ``optimizer`` is a factory ``params -> Optimizer`` (default the registry's Adam with ``lr``). Batches
     are tuples whose last element is the target. ``on_epoch`` is called after each epoch.
