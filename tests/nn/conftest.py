@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hiddenstruct.nn import get_mask, native
+from hiddenstruct.nn import get_mask, native, rnn_native
 
 
 @pytest.fixture
@@ -24,11 +24,15 @@ def assert_mask_gradients():
     return check
 
 
-@pytest.fixture(params=["native", "pytorch"])
+@pytest.fixture(params=["native", "native-sparse", "pytorch"])
 def engine(request, monkeypatch):
-    """Runs a test on the C++ engine and on the fallback (``HIDDENSTRUCT_NATIVE=0``:
-    PyTorch's kernels on masked weights)."""
-    if request.param == "native" and native.library() is None:
+    """Runs a test on the C++ engine (``native``: the models' own choice of sparse input
+    products; ``native-sparse``: every masked layer on sparse input products, whatever its
+    density) and on the fallback (``pytorch``, ``HIDDENSTRUCT_NATIVE=0``: PyTorch's kernels on
+    masked weights)."""
+    if request.param != "pytorch" and native.library() is None:
         pytest.skip("no C++ compiler: the native kernels are not built")
-    monkeypatch.setenv(native.ENV_SWITCH, "1" if request.param == "native" else "0")
+    monkeypatch.setenv(native.ENV_SWITCH, "0" if request.param == "pytorch" else "1")
+    if request.param == "native-sparse":
+        monkeypatch.setattr(rnn_native, "SPARSE_INPUT_DENSITY", 1.0)
     return request.param

@@ -39,7 +39,7 @@ def _planted(tmp_path, marker) -> str:
         "__attribute__((constructor)) static void run(void) {\n"
         f'  FILE* f = fopen("{marker}", "w"); if (f) fclose(f);\n'
         "}\n"
-        "int hs_abi_version(void) { return 5; }\n"
+        f"int hs_abi_version(void) {{ return {native.ABI_VERSION}; }}\n"
     )
 
 

@@ -19,6 +19,7 @@
 // ("ld", elements between rows) are explicit. Gate order and equations are PyTorch's
 // (GRU r, z, n; LSTM i, f, g, o).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #if defined(__AVX2__) && defined(__FMA__)
@@ -116,6 +117,8 @@ struct Layer {
   const T *w_ih, *w_hh, *b_ih, *b_hh;
   T *cells, *gates, *extra;  // LSTM cells [B + N, H]; gates [N, G H]; extra [N, H]
   const T *h0, *c0;          // initial states (packed order, [B, H]) or null for zeros
+  const int64_t* sp_rows = nullptr;  // W_ih's structure (CSR row pointers [G H + 1]) or
+  const int32_t* sp_cols = nullptr;  // null (dense), and its columns
 };
 
 // Its gradients. dh (the outputs' gradient, [N, H] with B rows for the initial state before
@@ -160,13 +163,121 @@ void zero_block(const Steps& s, const Layer<T>& L) {
     std::memset(L.cells, 0, s.first() * L.H * sizeof(T));
 }
 
+// ---- sparse input products ------------------------------------------------------------
+// With a structure (rnn_native's input masks), W_ih is read only at the structure's entries
+// and its gradient is written only there (zeros elsewhere): the products cost the entries
+// times the rows, not W_ih's full size. Rows go in tiles of LANES: a tile's used input
+// columns are gathered column-major, so each entry is one vector multiply-add over the tile.
+
+constexpr int64_t LANES = 32;
+
+template <typename T>
+struct SparseInput {
+  std::vector<T> value;       // W_ih at the entries, row by row
+  std::vector<int32_t> col;   // each entry's compact column
+  std::vector<int32_t> used;  // the input column of each compact column
+  const int64_t* rp;
+  int64_t rows;
+  SparseInput(const Layer<T>& L, int64_t width) : rp(L.sp_rows), rows(width) {
+    const int64_t n = rp[width];
+    value.resize(n), col.resize(n);
+    std::vector<int32_t> compact(L.in_size, -1);
+    for (int64_t j = 0; j < width; ++j)
+      for (int64_t p = rp[j]; p < rp[j + 1]; ++p) {
+        const int32_t c = L.sp_cols[p];
+        if (compact[c] < 0) compact[c] = int32_t(used.size()), used.push_back(c);
+        col[p] = compact[c];
+        value[p] = L.w_ih[j * L.in_size + c];
+      }
+  }
+  // tile[c LANES + i] = row r0 + i of `inp` at compact column c (zero beyond the last row)
+  void gather(const T* inp, int64_t ld, int64_t r0, int64_t count, T* tile) const {
+    if (count < LANES) std::fill(tile, tile + used.size() * LANES, T(0));
+    for (int64_t i = 0; i < count; ++i) {
+      const T* x = inp + (r0 + i) * ld;
+      for (size_t c = 0; c < used.size(); ++c) tile[c * LANES + i] = x[used[c]];
+    }
+  }
+};
+
+// out[N, width] (row stride ld_out) += inp W_ih^T over the structure's entries.
+template <typename T>
+void sparse_project(const Steps& s, const Layer<T>& L, int64_t width, T* out, int64_t ld_out) {
+  const SparseInput<T> S(L, width);
+  const auto tile = scratch<T>(S.used.size() * LANES), acc = scratch<T>(width * LANES);
+  for (int64_t r0 = 0; r0 < s.rows; r0 += LANES) {
+    const int64_t count = std::min(LANES, s.rows - r0);
+    S.gather(L.inp, L.ld_in, r0, count, tile.get());
+    for (int64_t j = 0; j < width; ++j) {
+      T sum[LANES] = {};
+      for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
+        const T* x = tile.get() + S.col[p] * LANES;
+        const T w = S.value[p];
+        for (int64_t i = 0; i < LANES; ++i) sum[i] += w * x[i];
+      }
+      std::memcpy(acc.get() + j * LANES, sum, sizeof sum);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      T* o = out + (r0 + i) * ld_out;
+      for (int64_t j = 0; j < width; ++j) o[j] += acc[j * LANES + i];
+    }
+  }
+}
+
+// dW_ih = dx^T inp at the structure's entries (zeros elsewhere) and, if G.d_inp,
+// d_inp = beta d_inp + dx W_ih.
+template <typename T>
+void sparse_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int64_t width,
+                     const T* dx) {
+  const SparseInput<T> S(L, width);
+  const int64_t used = int64_t(S.used.size());
+  const auto tile = scratch<T>(used * LANES), d_tile = scratch<T>(width * LANES);
+  const auto d_in = scratch<T>(used * LANES);
+  std::vector<T> dw(S.value.size() * LANES, T(0));  // per entry, per lane
+  for (int64_t r0 = 0; r0 < s.rows; r0 += LANES) {
+    const int64_t count = std::min(LANES, s.rows - r0);
+    S.gather(L.inp, L.ld_in, r0, count, tile.get());
+    if (count < LANES) std::fill(d_tile.get(), d_tile.get() + width * LANES, T(0));
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t j = 0; j < width; ++j) d_tile[j * LANES + i] = dx[(r0 + i) * width + j];
+    if (G.d_inp) std::fill(d_in.get(), d_in.get() + used * LANES, T(0));
+    for (int64_t j = 0; j < width; ++j) {
+      const T* d = d_tile.get() + j * LANES;
+      for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
+        const T* x = tile.get() + S.col[p] * LANES;
+        T* a = dw.data() + p * LANES;
+        for (int64_t i = 0; i < LANES; ++i) a[i] += d[i] * x[i];
+        if (!G.d_inp) continue;
+        T* o = d_in.get() + S.col[p] * LANES;
+        const T w = S.value[p];
+        for (int64_t i = 0; i < LANES; ++i) o[i] += w * d[i];
+      }
+    }
+    for (int64_t i = 0; G.d_inp && i < count; ++i) {
+      T* o = G.d_inp + (r0 + i) * G.ld_inp;
+      if (G.beta == T(0)) std::memset(o, 0, L.in_size * sizeof(T));
+      for (int64_t c = 0; c < used; ++c) o[S.used[c]] += d_in[c * LANES + i];
+    }
+  }
+  std::memset(G.dw_ih, 0, width * L.in_size * sizeof(T));
+  for (int64_t j = 0; j < width; ++j)
+    for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
+      T sum = T(0);
+      for (int64_t i = 0; i < LANES; ++i) sum += dw[p * LANES + i];
+      G.dw_ih[j * L.in_size + L.sp_cols[p]] = sum;
+    }
+}
+
 // out[N, width] (row stride ld_out) = inp W_ih^T + bias, for all steps at once.
 template <typename T>
 void project(const Steps& s, const Layer<T>& L, int64_t width, const T* bias, T* out,
              int64_t ld_out) {
   for (int64_t i = 0; i < s.rows; ++i) std::memcpy(out + i * ld_out, bias, width * sizeof(T));
-  gemm<T>(false, true, s.rows, width, L.in_size, T(1), L.inp, L.ld_in, L.w_ih, L.in_size, T(1),
-          out, ld_out);
+  if (L.sp_rows)
+    sparse_project(s, L, width, out, ld_out);
+  else
+    gemm<T>(false, true, s.rows, width, L.in_size, T(1), L.inp, L.ld_in, L.w_ih, L.in_size,
+            T(1), out, ld_out);
 }
 
 // Weight, bias and input gradients from the gate gradients of all steps (dx input side,
@@ -181,8 +292,11 @@ void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int6
     for (int64_t i = 0; i < s.sizes[t]; ++i)
       std::memcpy(h_prev.get() + (s.starts[t] + i) * H, L.states + (s.prev_row(t) + i) * L.ld,
                   H * sizeof(T));
-  gemm<T>(true, false, width, L.in_size, s.rows, T(1), dx, width, L.inp, L.ld_in, T(0), G.dw_ih,
-          L.in_size);
+  if (L.sp_rows)
+    sparse_backward(s, L, G, width, dx);
+  else
+    gemm<T>(true, false, width, L.in_size, s.rows, T(1), dx, width, L.inp, L.ld_in, T(0),
+            G.dw_ih, L.in_size);
   gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.get(), H, T(0), G.dw_hh, H);
   for (int64_t j = 0; j < width; ++j) G.db_ih[j] = G.db_hh[j] = 0;
   for (int64_t i = 0; i < s.rows; ++i) {
@@ -190,7 +304,7 @@ void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int6
     for (int64_t j = 0; j < width; ++j) G.db_ih[j] += x[j];
     for (int64_t j = 0; j < width; ++j) G.db_hh[j] += h[j];
   }
-  if (G.d_inp)
+  if (G.d_inp && !L.sp_rows)
     gemm<T>(false, false, s.rows, L.in_size, width, T(1), dx, width, L.w_ih, L.in_size, G.beta,
             G.d_inp, G.ld_inp);
 }
@@ -462,6 +576,8 @@ struct Layout {
 // A stack's geometry and its optional operands. Layer l has hidden[l] units and reads, for
 // l > 0, columns [in_begin[l], column[l]) of O; final states are columns [out_begin, S).
 // h0 / c0: per layer the initial states [B, H_l] in the caller's batch order (null: zeros).
+// structure: per layer W_ih's CSR row pointers (int64) and columns (int32), both null for a
+// dense layer, or null for all dense (see the sparse input products).
 // order[i]: the caller's row of packed row i of step 0 (sequences by decreasing length).
 struct Stack {
   int kind;
@@ -470,6 +586,7 @@ struct Stack {
   int64_t out_begin, in_size;
   const void* const* h0;
   const void* const* c0;
+  const void* const* structure;
   std::vector<int64_t> order;
 };
 
@@ -493,6 +610,8 @@ Layer<T> stack_layer(const Layout& at, const Steps& s, const Stack& k, const voi
   const int64_t block = s.first() * at.width;  // initial = packed h0 block, then c0 block
   L.h0 = k.h0 ? initial.data() + s.first() * at.column[l] : nullptr;
   L.c0 = k.c0 ? initial.data() + block + s.first() * at.column[l] : nullptr;
+  L.sp_rows = k.structure ? (const int64_t*)k.structure[2 * l] : nullptr;
+  L.sp_cols = k.structure ? (const int32_t*)k.structure[2 * l + 1] : nullptr;
   return L;
 }
 
@@ -786,7 +905,7 @@ void csr_chain(int activation, int64_t layers, const int64_t* sizes, const void*
 extern "C" {
 
 // Bumped whenever an entry point's signature changes; the loader checks it.
-int hs_abi_version() { return 5; }
+int hs_abi_version() { return 6; }
 
 void hs_set_blas(void* sgemm, void* dgemm) {
   blas_sgemm = (sgemm_fn)sgemm;
@@ -829,17 +948,19 @@ int64_t hs_stack_saved_size(int kind, int64_t layers, const int64_t* hidden, int
 // A stack's shape, as both entry points take it: mode `kind`, layers, hidden sizes, input
 // columns, the first final column, the input width, the padded length T, and the packing
 // (rnn_native.pack_plan): the steps, their batch sizes, the padded row b T + t of every
-// packed row (sequences by decreasing length) and the packed row of each sequence's end.
+// packed row (sequences by decreasing length) and the packed row of each sequence's end;
+// last, the input weights' structure (see Stack; null: all dense).
 #define HS_STACK_ARGS                                                                         \
   int double_precision, int kind, int64_t layers, const int64_t *hidden,                      \
       const int64_t *in_begin, int64_t out_begin, int64_t in_size, int64_t padded_steps,      \
-      int64_t steps, const int64_t *sizes, const int64_t *index, const int64_t *rows
+      int64_t steps, const int64_t *sizes, const int64_t *index, const int64_t *rows,         \
+      const void *const *structure
 
 static Stack make_stack(int kind, int64_t layers, const int64_t* hidden, const int64_t* in_begin,
                         int64_t out_begin, int64_t in_size, int64_t padded_steps,
                         const Steps& s, const int64_t* index, const void* const* h0,
-                        const void* const* c0) {
-  Stack k{kind, layers, hidden, in_begin, out_begin, in_size, h0, c0, {}};
+                        const void* const* c0, const void* const* structure) {
+  Stack k{kind, layers, hidden, in_begin, out_begin, in_size, h0, c0, structure, {}};
   for (int64_t i = 0; i < s.first(); ++i) k.order.push_back(index[i] / padded_steps);
   return k;
 }
@@ -853,7 +974,7 @@ void hs_stack_forward(HS_STACK_ARGS, const void* x, const void* const* weights,
                       void* final_c, void* outputs) {
   const Steps s(steps, sizes);
   const Stack k = make_stack(kind, layers, hidden, in_begin, out_begin, in_size, padded_steps,
-                             s, index, h0, c0);
+                             s, index, h0, c0, structure);
   const int64_t padded_rows = s.first() * padded_steps;
   if (double_precision)
     stack_forward<double>(k, s, index, rows, padded_rows, (const double*)x, weights,
@@ -872,7 +993,8 @@ void hs_stack_backward(HS_STACK_ARGS, const void* const* weights, void* saved,
                        void* dx, void* const* dh0, void* const* dc0) {
   const Steps s(steps, sizes);
   const Stack k = make_stack(kind, layers, hidden, in_begin, out_begin, in_size, padded_steps,
-                             s, index, nullptr, nullptr);  // saved holds the initial states
+                             s, index, nullptr, nullptr,  // saved holds the initial states
+                             structure);
   const int64_t padded_rows = s.first() * padded_steps;
   if (double_precision) {
     const StackGrad<double> D{(const double*)d_final, (const double*)d_final_c,

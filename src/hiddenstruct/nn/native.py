@@ -46,10 +46,10 @@ FLAGS = (
     "-fPIC",
     "-shared",
 )
-ABI_VERSION = 5
+ABI_VERSION = 6
 """Must equal ``hs_abi_version()`` of the built library."""
 _I64, _PTR, _INT = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-_STACK = [_INT, _INT, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, _PTR]
+_STACK = [_INT, _INT, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, _PTR, _PTR]
 SIGNATURES = {  # every entry point: (argument types, result type)
     "hs_abi_version": ([], _INT),
     "hs_set_blas": ([_PTR, _PTR], None),

@@ -26,7 +26,7 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hiddenstruct.nn.masking import apply_mask, original
+from hiddenstruct.nn.masking import apply_mask, get_mask, original
 from hiddenstruct.nn.recurrent_graph import recurrent_structure_graph
 from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.validate import check_sequence_batch
@@ -39,6 +39,12 @@ __all__ = ["MODES", "MaskedRNN", "RecurrentLayer", "RecurrentMode", "State", "ge
 def stack_weights(layers) -> list[torch.Tensor]:
     """The masked weights of recurrent ``layers``, four per layer, as the engines take them."""
     return [w for layer in layers for w in layer.weights()]
+
+
+def input_masks(layers) -> list[torch.Tensor | None]:
+    """The mask of each recurrent layer's ``weight_ih`` (``None``: unmasked), for the
+    engine's sparse input products."""
+    return [get_mask(layer, "weight_ih") for layer in layers]
 
 
 class RecurrentLayer(nn.Module):
@@ -179,7 +185,7 @@ class MaskedRNN(nn.Module):
         weights = stack_weights(self.layers)
         if getattr(self, "fused_cpu", None) is False:
             return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
-        return run_stack(wiring, x, lengths, weights, h0, c0, outputs)
+        return run_stack(wiring, x, lengths, weights, h0, c0, outputs, input_masks(self.layers))
 
     def node_groups(self) -> list[list[int]]:
         """Node labels of :meth:`structure_graph` per layer: consecutive integers."""

@@ -7,7 +7,15 @@
 runs the forward of all layers and all steps, one the backward: packing the padded batch
 (so padded steps cost nothing), the gate math and the matrix products (PyTorch's BLAS), so
 a time step costs no operator dispatch and no Python. A double backward (OBD's Hutchinson
-estimator) differentiates a recomputation on PyTorch's kernels. Where the engine is
+estimator) differentiates a recomputation on PyTorch's kernels.
+
+Sparse input products: given the layers' input masks, a layer whose mask keeps at most
+:data:`SPARSE_INPUT_DENSITY` of ``W_ih``'s entries multiplies only those entries (in C++,
+tiles of rows against the entries; :func:`input_structure`) instead of the whole masked
+matrix, and its ``W_ih`` gradient is computed only there. The engine then computes the stack
+of ``W_ih ⊙ mask`` — the same function on masked weights — and the gradient it returns for
+``W_ih`` is that of ``W_ih ⊙ mask``: zero off the mask, which is what a masked parameter
+receives anyway. Where the engine is
 unusable (CUDA, other dtypes, no compiler, ``HIDDENSTRUCT_NATIVE=0``) the same function
 runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 """
@@ -15,6 +23,8 @@ runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 from __future__ import annotations
 
 import ctypes
+import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,6 +33,62 @@ from hiddenstruct.nn import native
 from hiddenstruct.nn.varlen import StackResult, Wiring, recomputed_grads, torch_stack
 
 DTYPES = (torch.float32, torch.float64)
+
+SPARSE_INPUT_DENSITY = 0.2
+"""Our choice, measured (docs/recurrent.md): a layer whose input mask keeps at most this share
+of ``W_ih``'s entries runs sparse input products; denser layers run PyTorch's BLAS."""
+
+
+@dataclass(frozen=True)
+class InputStructure:
+    """Where a layer's input mask is non-zero: CSR row pointers (int64 [rows + 1]) and
+    columns (int32) over ``W_ih``'s rows, and the boolean mask itself."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def density(self) -> float:
+        return self.cols.numel() / max(self.mask.numel(), 1)
+
+
+_structures: dict[int, tuple[weakref.ref, int, InputStructure]] = {}
+
+
+def input_structure(mask: torch.Tensor) -> InputStructure:
+    """The :class:`InputStructure` of a 2-D ``mask``; cached per mask tensor until the mask
+    changes (any in-place change bumps its version)."""
+    key = id(mask)
+    cached = _structures.get(key)
+    if cached is not None and cached[0]() is mask and cached[1] == mask._version:
+        return cached[2]
+    keep = mask.detach().to("cpu") != 0
+    where = keep.nonzero()
+    rows = torch.zeros(keep.shape[0] + 1, dtype=torch.int64)
+    rows[1:] = torch.bincount(where[:, 0], minlength=keep.shape[0]).cumsum(0)
+    found = InputStructure(rows, where[:, 1].to(torch.int32).contiguous(), keep)
+    _structures[key] = (
+        weakref.ref(mask, lambda _, k=key: _structures.pop(k, None)),
+        mask._version,
+        found,
+    )
+    return found
+
+
+def sparse_layers(
+    masks, max_density: float | None = None
+) -> tuple[InputStructure | None, ...] | None:
+    """Per layer the structure of its input mask where sparse input products pay (density
+    at most ``max_density``, default :data:`SPARSE_INPUT_DENSITY`), else ``None``; ``None``
+    when no layer qualifies."""
+    if masks is None:
+        return None
+    if max_density is None:
+        max_density = SPARSE_INPUT_DENSITY
+    found = tuple(None if m is None else input_structure(m) for m in masks)
+    found = tuple(s if s is not None and s.density <= max_density else None for s in found)
+    return found if any(s is not None for s in found) else None
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -85,19 +151,50 @@ def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _structure_pointers(structure) -> ctypes.Array | None:
+    if structure is None:
+        return None
+    pointers = []
+    for found in structure:
+        pointers += (
+            [None, None] if found is None else [found.rows.data_ptr(), found.cols.data_ptr()]
+        )
+    return (ctypes.c_void_p * len(pointers))(*pointers)
+
+
+def _check_structure(wiring: Wiring, weights, structure) -> None:
+    """The C++ code trusts the structure: its shape must be W_ih's and its indices in range."""
+    if structure is None:
+        return
+    if len(structure) != len(wiring.hidden):
+        raise ValueError(
+            f"need one structure entry per layer ({len(wiring.hidden)}), got {len(structure)}"
+        )
+    for layer, found in enumerate(structure):
+        if found is None:
+            continue
+        shape = tuple(weights[4 * layer].shape)
+        if tuple(found.mask.shape) != shape or found.rows.numel() != shape[0] + 1:
+            raise ValueError(
+                f"layer {layer}: the input structure is for {tuple(found.mask.shape)}, W_ih is {shape}"
+            )
+
+
 class NativeStack(torch.autograd.Function):
     """The stack wired by ``wiring`` over a padded batch-first ``x`` [B, T, F] with
     ``lengths``; the flat tensors are ``n_init`` initial states (per layer ``h0``, then for
-    LSTM ``c0``), then the weights. Returns (outputs, final, final_c); outputs are empty
-    unless ``outputs``, final_c unless LSTM."""
+    LSTM ``c0``), then the weights. ``structure``: per layer an :class:`InputStructure`
+    (sparse input products) or ``None``, or ``None`` for all dense. Returns (outputs, final,
+    final_c); outputs are empty unless ``outputs``, final_c unless LSTM."""
 
     @staticmethod
-    def forward(ctx, wiring, outputs, x, lengths, n_init, *flat):
+    def forward(ctx, wiring, outputs, structure, x, lengths, n_init, *flat):
         lib, layers, mode = native.library(), len(wiring.hidden), wiring.mode
         init = [t.contiguous() for t in flat[:n_init]]
         h0, c0 = (init[:layers] or None), (init[layers:] or None)
         weights = [w.contiguous() for w in flat[n_init:]]
         _check(wiring, x, weights, h0, c0)
+        _check_structure(wiring, weights, structure)
         x = x.contiguous()
         batch, steps, features = x.shape
         sizes, index, rows = pack_plan(lengths, steps)
@@ -112,12 +209,14 @@ class NativeStack(torch.autograd.Function):
         shape = (
             x.dtype == torch.float64, mode.code, layers, hidden, in_begin, wiring.out_begin,
             features, steps, len(sizes), sizes.data_ptr(), index.data_ptr(), rows.data_ptr(),
+            _structure_pointers(structure),
         )  # fmt: skip
         lib.hs_stack_forward(
             *shape, x.data_ptr(), _pointers(weights), _pointers(h0), _pointers(c0),
             saved.data_ptr(), final.data_ptr(), _ptr(final_c), _ptr(out),
         )  # fmt: skip
         ctx.wiring, ctx.shape, ctx.saved, ctx.lengths = wiring, shape, saved, lengths
+        ctx.structure = structure  # keeps the arrays ctx.shape points to alive
         ctx.plan = (sizes, index, rows)  # the pointers in ctx.shape point into these
         ctx.save_for_backward(x, *flat)
         ctx.set_materialize_grads(False)
@@ -134,7 +233,7 @@ class NativeStack(torch.autograd.Function):
             return NativeStack._double_backward(ctx, x, flat, n_init, d_outs)
         weights = [w.contiguous() for w in flat[n_init:]]
         grads = [torch.empty_like(t) for t in flat]
-        dx = torch.empty_like(x) if ctx.needs_input_grad[2] else None
+        dx = torch.empty_like(x) if ctx.needs_input_grad[3] else None
         h0, c0 = grads[: min(n_init, layers)] or None, grads[layers:n_init] or None
         native.library().hs_stack_backward(
             *ctx.shape, _pointers(weights), ctx.saved.data_ptr(), _ptr(d_outs[1]),
@@ -142,9 +241,9 @@ class NativeStack(torch.autograd.Function):
             _pointers(h0), _pointers(c0),
         )  # fmt: skip
         grads = [
-            g if need else None for g, need in zip(grads, ctx.needs_input_grad[5:], strict=True)
+            g if need else None for g, need in zip(grads, ctx.needs_input_grad[6:], strict=True)
         ]
-        return (None, None, dx, None, None, *grads)
+        return (None, None, None, dx, None, None, *grads)
 
     @staticmethod
     def _double_backward(ctx, x, flat, n_init, d_outs):
@@ -152,19 +251,27 @@ class NativeStack(torch.autograd.Function):
 
         def recompute():
             h0, c0 = flat[: min(n_init, layers)] or None, flat[layers:n_init] or None
-            result = torch_stack(ctx.wiring, x, ctx.lengths, flat[n_init:], h0, c0, outputs=True)
+            weights = list(flat[n_init:])
+            for layer, found in enumerate(ctx.structure or ()):
+                if found is not None:  # the function the engine computes: W_ih ⊙ mask
+                    weights[4 * layer] = weights[4 * layer] * found.mask.to(x.dtype)
+            result = torch_stack(ctx.wiring, x, ctx.lengths, weights, h0, c0, outputs=True)
             return result.outputs, result.final, result.final_c
 
-        wanted = [ctx.needs_input_grad[2], *ctx.needs_input_grad[5:]]
+        wanted = [ctx.needs_input_grad[3], *ctx.needs_input_grad[6:]]
         dx, *grads = recomputed_grads(recompute, [x, *flat], wanted, d_outs)
-        return (None, None, dx, None, None, *grads)
+        return (None, None, None, dx, None, None, *grads)
 
 
-def run_stack(wiring, x, lengths, weights, h0=None, c0=None, outputs=False) -> StackResult:
+def run_stack(
+    wiring, x, lengths, weights, h0=None, c0=None, outputs=False, input_masks=None
+) -> StackResult:
     """The stack wired by ``wiring`` over batch-first ``x`` [B, T, F] with CPU int64
     ``lengths`` (``None``: all T), on the native engine where :func:`usable`, else on
     PyTorch's kernels; arguments and result as :func:`~hiddenstruct.nn.varlen.torch_stack`.
-    Final cell states are returned for LSTM."""
+    Final cell states are returned for LSTM. ``input_masks`` (per layer the mask of
+    ``W_ih``, or ``None``; ``weights`` must already be masked by them) lets sparse layers
+    run sparse input products (see the module docstring)."""
     if not usable(x):
         return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
     if lengths is None:
@@ -172,5 +279,8 @@ def run_stack(wiring, x, lengths, weights, h0=None, c0=None, outputs=False) -> S
     init = [*(h0 or ()), *((c0 or ()) if h0 is not None else ())]
     if c0 is not None and h0 is None:
         raise ValueError("initial cell states c0 need initial hidden states h0")
-    out, final, final_c = NativeStack.apply(wiring, outputs, x, lengths, len(init), *init, *weights)
+    structure = sparse_layers(input_masks)
+    out, final, final_c = NativeStack.apply(
+        wiring, outputs, structure, x, lengths, len(init), *init, *weights
+    )
     return StackResult(out if outputs else None, final, final_c if wiring.mode.has_cell else None)
