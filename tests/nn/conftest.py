@@ -26,13 +26,13 @@ def assert_mask_gradients():
 
 @pytest.fixture(params=["native", "native-sparse", "pytorch"])
 def engine(request, monkeypatch):
-    """Runs a test on the C++ engine (``native``: the models' own choice of sparse input
-    products; ``native-sparse``: every masked layer on sparse input products, whatever its
+    """Runs a test on the C++ engine (``native``: the models' own choice of sparse
+    products; ``native-sparse``: every masked weight on sparse products, whatever its
     density) and on the fallback (``pytorch``, ``HIDDENSTRUCT_NATIVE=0``: PyTorch's kernels on
     masked weights)."""
     if request.param != "pytorch" and native.library() is None:
         pytest.skip("no C++ compiler: the native kernels are not built")
     monkeypatch.setenv(native.ENV_SWITCH, "0" if request.param == "pytorch" else "1")
     if request.param == "native-sparse":
-        monkeypatch.setattr(rnn_native, "SPARSE_INPUT_DENSITY", 1.0)
+        monkeypatch.setattr(rnn_native, "FORCE_SPARSE", True)
     return request.param

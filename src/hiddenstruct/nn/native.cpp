@@ -107,6 +107,9 @@ struct Steps {
   int64_t out_row(int64_t t) const { return first() + starts[t]; }
 };
 
+template <typename T>
+struct Sparse;
+
 // One layer's operands; rows are packed steps.
 template <typename T>
 struct Layer {
@@ -117,8 +120,8 @@ struct Layer {
   const T *w_ih, *w_hh, *b_ih, *b_hh;
   T *cells, *gates, *extra;  // LSTM cells [B + N, H]; gates [N, G H]; extra [N, H]
   const T *h0, *c0;          // initial states (packed order, [B, H]) or null for zeros
-  const int64_t* sp_rows = nullptr;  // W_ih's structure (CSR row pointers [G H + 1]) or
-  const int32_t* sp_cols = nullptr;  // null (dense), and its columns
+  const Sparse<T>* sp_ih = nullptr;  // W_ih / W_hh restricted to their structure, or null:
+  const Sparse<T>* sp_hh = nullptr;  // dense products (see the sparse products)
 };
 
 // Its gradients. dh (the outputs' gradient, [N, H] with B rows for the initial state before
@@ -163,109 +166,134 @@ void zero_block(const Steps& s, const Layer<T>& L) {
     std::memset(L.cells, 0, s.first() * L.H * sizeof(T));
 }
 
-// ---- sparse input products ------------------------------------------------------------
-// With a structure (rnn_native's input masks), W_ih is read only at the structure's entries
-// and its gradient is written only there (zeros elsewhere): the products cost the entries
-// times the rows, not W_ih's full size. Rows go in tiles of LANES: a tile's used input
+// ---- sparse products --------------------------------------------------------------------
+// With a structure (rnn_native's masks), a weight is read only at the structure's entries
+// and its gradient is written only there (zeros elsewhere): a product costs the entries
+// times the rows, not the weight's full size. Rows go in tiles of LANES: a tile's used
 // columns are gathered column-major, so each entry is one vector multiply-add over the tile.
 
 constexpr int64_t LANES = 32;
 
+// A weight [rows, cols] (row-major) restricted to a CSR structure (row pointers rp [rows + 1],
+// columns ci); `used` lists the columns the structure touches, `col` each entry's place there.
 template <typename T>
-struct SparseInput {
-  std::vector<T> value;       // W_ih at the entries, row by row
-  std::vector<int32_t> col;   // each entry's compact column
-  std::vector<int32_t> used;  // the input column of each compact column
+struct Sparse {
   const int64_t* rp;
-  int64_t rows;
-  SparseInput(const Layer<T>& L, int64_t width) : rp(L.sp_rows), rows(width) {
-    const int64_t n = rp[width];
-    value.resize(n), col.resize(n);
-    std::vector<int32_t> compact(L.in_size, -1);
-    for (int64_t j = 0; j < width; ++j)
+  const int32_t* ci;
+  int64_t rows, cols;
+  std::vector<T> value;
+  std::vector<int32_t> col, used;
+  Sparse(const int64_t* rp_, const int32_t* ci_, int64_t rows_, int64_t cols_, const T* w)
+      : rp(rp_), ci(ci_), rows(rows_), cols(cols_), value(rp_[rows_]), col(rp_[rows_]) {
+    std::vector<int32_t> compact(cols, -1);
+    for (int64_t j = 0; j < rows; ++j)
       for (int64_t p = rp[j]; p < rp[j + 1]; ++p) {
-        const int32_t c = L.sp_cols[p];
+        const int32_t c = ci[p];
         if (compact[c] < 0) compact[c] = int32_t(used.size()), used.push_back(c);
         col[p] = compact[c];
-        value[p] = L.w_ih[j * L.in_size + c];
+        value[p] = w[j * cols + c];
       }
   }
-  // tile[c LANES + i] = row r0 + i of `inp` at compact column c (zero beyond the last row)
-  void gather(const T* inp, int64_t ld, int64_t r0, int64_t count, T* tile) const {
-    if (count < LANES) std::fill(tile, tile + used.size() * LANES, T(0));
+  int64_t width() const { return int64_t(used.size()); }
+  // tile[c LANES + i] = x[r0 + i, used[c]] (zero beyond `count` rows)
+  void gather(const T* x, int64_t ld, int64_t r0, int64_t count, T* tile) const {
+    if (count < LANES) std::fill(tile, tile + width() * LANES, T(0));
     for (int64_t i = 0; i < count; ++i) {
-      const T* x = inp + (r0 + i) * ld;
-      for (size_t c = 0; c < used.size(); ++c) tile[c * LANES + i] = x[used[c]];
+      const T* row = x + (r0 + i) * ld;
+      for (int64_t c = 0; c < width(); ++c) tile[c * LANES + i] = row[used[c]];
     }
+  }
+  // tile[j LANES + i] = d[r0 + i, j] for all rows j of the weight (zero beyond `count`)
+  void gather_rows(const T* d, int64_t ld, int64_t r0, int64_t count, T* tile) const {
+    if (count < LANES) std::fill(tile, tile + rows * LANES, T(0));
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t j = 0; j < rows; ++j) tile[j * LANES + i] = d[(r0 + i) * ld + j];
   }
 };
 
-// out[N, width] (row stride ld_out) += inp W_ih^T over the structure's entries.
+// out[n, rows] (row stride ld_out) += x[n, cols] W^T.
 template <typename T>
-void sparse_project(const Steps& s, const Layer<T>& L, int64_t width, T* out, int64_t ld_out) {
-  const SparseInput<T> S(L, width);
-  const auto tile = scratch<T>(S.used.size() * LANES), acc = scratch<T>(width * LANES);
-  for (int64_t r0 = 0; r0 < s.rows; r0 += LANES) {
-    const int64_t count = std::min(LANES, s.rows - r0);
-    S.gather(L.inp, L.ld_in, r0, count, tile.get());
-    for (int64_t j = 0; j < width; ++j) {
+void sparse_mm(const Sparse<T>& S, int64_t n, const T* x, int64_t ld_x, T* out, int64_t ld_out) {
+  const auto tile = scratch<T>(S.width() * LANES), acc = scratch<T>(S.rows * LANES);
+  for (int64_t r0 = 0; r0 < n; r0 += LANES) {
+    const int64_t count = std::min(LANES, n - r0);
+    S.gather(x, ld_x, r0, count, tile.get());
+    for (int64_t j = 0; j < S.rows; ++j) {
       T sum[LANES] = {};
       for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
-        const T* x = tile.get() + S.col[p] * LANES;
+        const T* v = tile.get() + S.col[p] * LANES;
         const T w = S.value[p];
-        for (int64_t i = 0; i < LANES; ++i) sum[i] += w * x[i];
+        for (int64_t i = 0; i < LANES; ++i) sum[i] += w * v[i];
       }
       std::memcpy(acc.get() + j * LANES, sum, sizeof sum);
     }
     for (int64_t i = 0; i < count; ++i) {
       T* o = out + (r0 + i) * ld_out;
-      for (int64_t j = 0; j < width; ++j) o[j] += acc[j * LANES + i];
+      for (int64_t j = 0; j < S.rows; ++j) o[j] += acc[j * LANES + i];
     }
   }
 }
 
-// dW_ih = dx^T inp at the structure's entries (zeros elsewhere) and, if G.d_inp,
-// d_inp = beta d_inp + dx W_ih.
+// Over n rows of d [n, rows] (row stride ld_d): if dw, dw [rows, cols] = d^T x at the
+// structure's entries (zeros elsewhere; x [n, cols], row stride ld_x); if dx,
+// dx [n, cols] (row stride ld_dx) += d W, or = d W when !add.
 template <typename T>
-void sparse_backward(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int64_t width,
-                     const T* dx) {
-  const SparseInput<T> S(L, width);
-  const int64_t used = int64_t(S.used.size());
-  const auto tile = scratch<T>(used * LANES), d_tile = scratch<T>(width * LANES);
-  const auto d_in = scratch<T>(used * LANES);
-  std::vector<T> dw(S.value.size() * LANES, T(0));  // per entry, per lane
-  for (int64_t r0 = 0; r0 < s.rows; r0 += LANES) {
-    const int64_t count = std::min(LANES, s.rows - r0);
-    S.gather(L.inp, L.ld_in, r0, count, tile.get());
-    if (count < LANES) std::fill(d_tile.get(), d_tile.get() + width * LANES, T(0));
-    for (int64_t i = 0; i < count; ++i)
-      for (int64_t j = 0; j < width; ++j) d_tile[j * LANES + i] = dx[(r0 + i) * width + j];
-    if (G.d_inp) std::fill(d_in.get(), d_in.get() + used * LANES, T(0));
-    for (int64_t j = 0; j < width; ++j) {
-      const T* d = d_tile.get() + j * LANES;
+void sparse_grads(const Sparse<T>& S, int64_t n, const T* d, int64_t ld_d, const T* x,
+                  int64_t ld_x, T* dw, T* dx, int64_t ld_dx, bool add) {
+  const int64_t used = S.width();
+  const auto tile = scratch<T>(dw ? used * LANES : 0), d_tile = scratch<T>(S.rows * LANES);
+  const auto d_x = scratch<T>(dx ? used * LANES : 0);
+  std::vector<T> per_lane(dw ? S.value.size() * LANES : 0, T(0));
+  for (int64_t r0 = 0; r0 < n; r0 += LANES) {
+    const int64_t count = std::min(LANES, n - r0);
+    if (dw) S.gather(x, ld_x, r0, count, tile.get());
+    S.gather_rows(d, ld_d, r0, count, d_tile.get());
+    if (dx) std::fill(d_x.get(), d_x.get() + used * LANES, T(0));
+    for (int64_t j = 0; j < S.rows; ++j) {
+      const T* g = d_tile.get() + j * LANES;
       for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
-        const T* x = tile.get() + S.col[p] * LANES;
-        T* a = dw.data() + p * LANES;
-        for (int64_t i = 0; i < LANES; ++i) a[i] += d[i] * x[i];
-        if (!G.d_inp) continue;
-        T* o = d_in.get() + S.col[p] * LANES;
-        const T w = S.value[p];
-        for (int64_t i = 0; i < LANES; ++i) o[i] += w * d[i];
+        if (dw) {
+          const T* v = tile.get() + S.col[p] * LANES;
+          T* a = per_lane.data() + p * LANES;
+          for (int64_t i = 0; i < LANES; ++i) a[i] += g[i] * v[i];
+        }
+        if (dx) {
+          T* o = d_x.get() + S.col[p] * LANES;
+          const T w = S.value[p];
+          for (int64_t i = 0; i < LANES; ++i) o[i] += w * g[i];
+        }
       }
     }
-    for (int64_t i = 0; G.d_inp && i < count; ++i) {
-      T* o = G.d_inp + (r0 + i) * G.ld_inp;
-      if (G.beta == T(0)) std::memset(o, 0, L.in_size * sizeof(T));
-      for (int64_t c = 0; c < used; ++c) o[S.used[c]] += d_in[c * LANES + i];
+    for (int64_t i = 0; dx && i < count; ++i) {
+      T* o = dx + (r0 + i) * ld_dx;
+      if (!add) std::memset(o, 0, S.cols * sizeof(T));
+      for (int64_t c = 0; c < used; ++c) o[S.used[c]] += d_x[c * LANES + i];
     }
   }
-  std::memset(G.dw_ih, 0, width * L.in_size * sizeof(T));
-  for (int64_t j = 0; j < width; ++j)
+  if (!dw) return;
+  std::memset(dw, 0, S.rows * S.cols * sizeof(T));
+  for (int64_t j = 0; j < S.rows; ++j)
     for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
       T sum = T(0);
-      for (int64_t i = 0; i < LANES; ++i) sum += dw[p * LANES + i];
-      G.dw_ih[j * L.in_size + L.sp_cols[p]] = sum;
+      for (int64_t i = 0; i < LANES; ++i) sum += per_lane[p * LANES + i];
+      dw[j * S.cols + S.ci[p]] = sum;
     }
+}
+
+// Step t's recurrent product: out[sizes[t], width] (row stride ld_out) = beta out + h_prev
+// W_hh^T (beta 0 or 1).
+template <typename T>
+void recur(const Steps& s, const Layer<T>& L, int64_t t, int64_t width, T beta, T* out,
+           int64_t ld_out) {
+  const T* prev = L.states + s.prev_row(t) * L.ld;
+  if (!L.sp_hh) {
+    gemm<T>(false, true, s.sizes[t], width, L.H, T(1), prev, L.ld, L.w_hh, L.H, beta, out,
+            ld_out);
+    return;
+  }
+  if (beta == T(0))
+    for (int64_t i = 0; i < s.sizes[t]; ++i) std::memset(out + i * ld_out, 0, width * sizeof(T));
+  sparse_mm(*L.sp_hh, s.sizes[t], prev, L.ld, out, ld_out);
 }
 
 // out[N, width] (row stride ld_out) = inp W_ih^T + bias, for all steps at once.
@@ -273,8 +301,8 @@ template <typename T>
 void project(const Steps& s, const Layer<T>& L, int64_t width, const T* bias, T* out,
              int64_t ld_out) {
   for (int64_t i = 0; i < s.rows; ++i) std::memcpy(out + i * ld_out, bias, width * sizeof(T));
-  if (L.sp_rows)
-    sparse_project(s, L, width, out, ld_out);
+  if (L.sp_ih)
+    sparse_mm(*L.sp_ih, s.rows, L.inp, L.ld_in, out, ld_out);
   else
     gemm<T>(false, true, s.rows, width, L.in_size, T(1), L.inp, L.ld_in, L.w_ih, L.in_size,
             T(1), out, ld_out);
@@ -292,19 +320,23 @@ void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int6
     for (int64_t i = 0; i < s.sizes[t]; ++i)
       std::memcpy(h_prev.get() + (s.starts[t] + i) * H, L.states + (s.prev_row(t) + i) * L.ld,
                   H * sizeof(T));
-  if (L.sp_rows)
-    sparse_backward(s, L, G, width, dx);
+  if (L.sp_ih)
+    sparse_grads(*L.sp_ih, s.rows, dx, width, L.inp, L.ld_in, G.dw_ih, G.d_inp, G.ld_inp,
+                 G.beta != T(0));
   else
     gemm<T>(true, false, width, L.in_size, s.rows, T(1), dx, width, L.inp, L.ld_in, T(0),
             G.dw_ih, L.in_size);
-  gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.get(), H, T(0), G.dw_hh, H);
+  if (L.sp_hh)
+    sparse_grads<T>(*L.sp_hh, s.rows, dh, width, h_prev.get(), H, G.dw_hh, nullptr, 0, false);
+  else
+    gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.get(), H, T(0), G.dw_hh, H);
   for (int64_t j = 0; j < width; ++j) G.db_ih[j] = G.db_hh[j] = 0;
   for (int64_t i = 0; i < s.rows; ++i) {
     const T *x = dx + i * width, *h = dh + i * width;
     for (int64_t j = 0; j < width; ++j) G.db_ih[j] += x[j];
     for (int64_t j = 0; j < width; ++j) G.db_hh[j] += h[j];
   }
-  if (G.d_inp && !L.sp_rows)
+  if (G.d_inp && !L.sp_ih)
     gemm<T>(false, false, s.rows, L.in_size, width, T(1), dx, width, L.w_ih, L.in_size, G.beta,
             G.d_inp, G.ld_inp);
 }
@@ -313,8 +345,12 @@ void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int6
 template <typename T>
 void carry_product(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int64_t t,
                    int64_t width, const T* d) {
-  gemm<T>(false, false, s.sizes[t], L.H, width, T(1), d + s.starts[t] * width, width, L.w_hh,
-          L.H, T(1), carry_target(s, G, t), G.ld);
+  if (L.sp_hh)
+    sparse_grads<T>(*L.sp_hh, s.sizes[t], d + s.starts[t] * width, width, nullptr, 0, nullptr,
+                    carry_target(s, G, t), G.ld, true);
+  else
+    gemm<T>(false, false, s.sizes[t], L.H, width, T(1), d + s.starts[t] * width, width,
+            L.w_hh, L.H, T(1), carry_target(s, G, t), G.ld);
 }
 
 // ---- tanh / ReLU ------------------------------------------------------------------------
@@ -328,8 +364,7 @@ void simple_forward(const Steps& s, bool relu, const Layer<T>& L) {
   project(s, L, H, bias.data(), L.states + s.first() * L.ld, L.ld);
   for (int64_t t = 0; t < s.count; ++t) {
     T* out = L.states + s.out_row(t) * L.ld;
-    gemm<T>(false, true, s.sizes[t], H, H, T(1), L.states + s.prev_row(t) * L.ld, L.ld, L.w_hh,
-            H, T(1), out, L.ld);
+    recur(s, L, t, H, T(1), out, L.ld);
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       T* o = out + i * L.ld;
       if (relu) {
@@ -417,7 +452,7 @@ void gru_forward(const Steps& s, const Layer<T>& L) {
     const int64_t row = s.starts[t];
     const T* prev = L.states + s.prev_row(t) * L.ld;
     T* out = L.states + s.out_row(t) * L.ld;
-    gemm<T>(false, true, s.sizes[t], W, H, T(1), prev, L.ld, L.w_hh, H, T(0), gh.get(), W);
+    recur(s, L, t, W, T(0), gh.get(), W);
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       T* g = L.gates + (row + i) * W;
       const T* a = gh.get() + i * W;
@@ -503,11 +538,9 @@ void lstm_forward(const Steps& s, const Layer<T>& L) {
   project(s, L, W, bias.data(), L.gates, W);
   for (int64_t t = 0; t < s.count; ++t) {
     const int64_t row = s.starts[t];
-    const T* h_prev = L.states + s.prev_row(t) * L.ld;
     const T* c_prev = L.cells + s.prev_row(t) * H;
     T *h_out = L.states + s.out_row(t) * L.ld, *c_out = L.cells + s.out_row(t) * H;
-    gemm<T>(false, true, s.sizes[t], W, H, T(1), h_prev, L.ld, L.w_hh, H, T(1), L.gates + row * W,
-            W);
+    recur(s, L, t, W, T(1), L.gates + row * W, W);
     for (int64_t i = 0; i < s.sizes[t]; ++i) {
       T* g = L.gates + (row + i) * W;
       lstm_cell(H, g, g + H, g + 2 * H, g + 3 * H, c_prev + i * H, c_out + i * H,
@@ -576,8 +609,8 @@ struct Layout {
 // A stack's geometry and its optional operands. Layer l has hidden[l] units and reads, for
 // l > 0, columns [in_begin[l], column[l]) of O; final states are columns [out_begin, S).
 // h0 / c0: per layer the initial states [B, H_l] in the caller's batch order (null: zeros).
-// structure: per layer W_ih's CSR row pointers (int64) and columns (int32), both null for a
-// dense layer, or null for all dense (see the sparse input products).
+// structure: per layer the CSR row pointers (int64) and columns (int32) of W_ih, then of
+// W_hh, both null for a dense weight; or null for all dense (see the sparse products).
 // order[i]: the caller's row of packed row i of step 0 (sequences by decreasing length).
 struct Stack {
   int kind;
@@ -610,10 +643,24 @@ Layer<T> stack_layer(const Layout& at, const Steps& s, const Stack& k, const voi
   const int64_t block = s.first() * at.width;  // initial = packed h0 block, then c0 block
   L.h0 = k.h0 ? initial.data() + s.first() * at.column[l] : nullptr;
   L.c0 = k.c0 ? initial.data() + block + s.first() * at.column[l] : nullptr;
-  L.sp_rows = k.structure ? (const int64_t*)k.structure[2 * l] : nullptr;
-  L.sp_cols = k.structure ? (const int32_t*)k.structure[2 * l + 1] : nullptr;
   return L;
 }
+
+// Layer l's weights restricted to the stack's structure (L's sp_ih / sp_hh point here).
+template <typename T>
+struct LayerSparse {
+  std::unique_ptr<Sparse<T>> ih, hh;
+  LayerSparse(const Stack& k, int64_t l, Layer<T>& L) {
+    const void* const* at = k.structure ? k.structure + 4 * l : nullptr;
+    const int64_t rows = (k.kind == GRU ? 3 : (k.kind == LSTM ? 4 : 1)) * L.H;
+    if (at && at[0])
+      ih.reset(new Sparse<T>((const int64_t*)at[0], (const int32_t*)at[1], rows, L.in_size,
+                             L.w_ih));
+    if (at && at[2])
+      hh.reset(new Sparse<T>((const int64_t*)at[2], (const int32_t*)at[3], rows, L.H, L.w_hh));
+    L.sp_ih = ih.get(), L.sp_hh = hh.get();
+  }
+};
 
 // The initial states of all layers in packed order: [h0 of every layer, c0 of every layer].
 template <typename T>
@@ -648,7 +695,8 @@ void stack_forward(const Stack& k, const Steps& s, const int64_t* index, const i
     std::memcpy(saved + r * in_size, x + index[r] * in_size, in_size * sizeof(T));
   const std::vector<T> initial = packed_initial<T>(at, s, k);
   for (int64_t l = 0; l < k.layers; ++l) {
-    const Layer<T> L = stack_layer(at, s, k, weights, saved, initial, l);
+    Layer<T> L = stack_layer(at, s, k, weights, saved, initial, l);
+    const LayerSparse<T> sparse(k, l, L);
     if (k.kind == GRU)
       gru_forward(s, L);
     else if (k.kind == LSTM)
@@ -713,7 +761,8 @@ void stack_backward(const Stack& k, const Steps& s, const int64_t* index, const 
   const std::vector<T> initial = packed_initial<T>(at, s, k);
   std::vector<T> dc0(D.dc0 ? batch * k.hidden[0] : 0);
   for (int64_t l = k.layers - 1; l >= 0; --l) {
-    const Layer<T> L = stack_layer(at, s, k, weights, saved, initial, l);
+    Layer<T> L = stack_layer(at, s, k, weights, saved, initial, l);
+    const LayerSparse<T> sparse(k, l, L);
     T* const* g = (T* const*)grads + 4 * l;
     const T* dc_final = D.d_final_c && at.column[l] >= k.out_begin
                             ? D.d_final_c + at.column[l] - k.out_begin

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
-from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, input_masks, stack_weights
+from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, layer_masks, stack_weights
 from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.varlen import Wiring, check_lengths
 
@@ -289,7 +289,7 @@ class PackedGraphClassifier(nn.Module):
             lengths = check_lengths(lengths, codes.shape[0], codes.shape[1])
         wiring = Wiring.dag(self.spec, self.union_widths, all_layers=True)
         finals = run_stack(
-            wiring, x, lengths, stack_weights(self.layers), input_masks=input_masks(self.layers)
+            wiring, x, lengths, stack_weights(self.layers), masks=layer_masks(self.layers)
         ).final
         return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
 

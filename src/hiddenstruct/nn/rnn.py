@@ -41,10 +41,10 @@ def stack_weights(layers) -> list[torch.Tensor]:
     return [w for layer in layers for w in layer.weights()]
 
 
-def input_masks(layers) -> list[torch.Tensor | None]:
-    """The mask of each recurrent layer's ``weight_ih`` (``None``: unmasked), for the
-    engine's sparse input products."""
-    return [get_mask(layer, "weight_ih") for layer in layers]
+def layer_masks(layers) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+    """Per recurrent layer the masks of ``weight_ih`` and ``weight_hh`` (``None``: unmasked),
+    for the engine's sparse products."""
+    return [(get_mask(layer, "weight_ih"), get_mask(layer, "weight_hh")) for layer in layers]
 
 
 class RecurrentLayer(nn.Module):
@@ -185,7 +185,7 @@ class MaskedRNN(nn.Module):
         weights = stack_weights(self.layers)
         if getattr(self, "fused_cpu", None) is False:
             return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
-        return run_stack(wiring, x, lengths, weights, h0, c0, outputs, input_masks(self.layers))
+        return run_stack(wiring, x, lengths, weights, h0, c0, outputs, layer_masks(self.layers))
 
     def node_groups(self) -> list[list[int]]:
         """Node labels of :meth:`structure_graph` per layer: consecutive integers."""

@@ -9,13 +9,13 @@ runs the forward of all layers and all steps, one the backward: packing the padd
 a time step costs no operator dispatch and no Python. A double backward (OBD's Hutchinson
 estimator) differentiates a recomputation on PyTorch's kernels.
 
-Sparse input products: given the layers' input masks, a layer whose mask keeps at most
-:data:`SPARSE_INPUT_DENSITY` of ``W_ih``'s entries multiplies only those entries (in C++,
-tiles of rows against the entries; :func:`input_structure`) instead of the whole masked
-matrix, and its ``W_ih`` gradient is computed only there. The engine then computes the stack
-of ``W_ih ⊙ mask`` — the same function on masked weights — and the gradient it returns for
-``W_ih`` is that of ``W_ih ⊙ mask``: zero off the mask, which is what a masked parameter
-receives anyway. Where the engine is
+Sparse products: given the layers' masks, a weight (``W_ih`` or ``W_hh``) whose mask is
+sparse enough (:data:`SPARSE_DENSITY`) is multiplied only at the mask's entries (in C++,
+tiles of rows against the entries; :func:`mask_structure`) instead of as a whole masked
+matrix, and its gradient is computed only there. The engine then computes the stack of
+``W ⊙ mask`` — the same function on masked weights — and the gradient it returns for ``W``
+is that of ``W ⊙ mask``: zero off the mask, which is what a masked parameter receives
+anyway. Where the engine is
 unusable (CUDA, other dtypes, no compiler, ``HIDDENSTRUCT_NATIVE=0``) the same function
 runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 """
@@ -34,15 +34,19 @@ from hiddenstruct.nn.varlen import StackResult, Wiring, recomputed_grads, torch_
 
 DTYPES = (torch.float32, torch.float64)
 
-SPARSE_INPUT_DENSITY = 0.2
-"""Our choice, measured (docs/recurrent.md): a layer whose input mask keeps at most this share
-of ``W_ih``'s entries runs sparse input products; denser layers run PyTorch's BLAS."""
+SPARSE_DENSITY = (0.2, 0.1)
+"""Our choice, measured (docs/recurrent.md): a ``W_ih`` / ``W_hh`` whose mask keeps at most
+this share of its entries runs sparse products; denser weights run PyTorch's BLAS. ``W_hh``
+is multiplied one step at a time (fewer rows per product), so it needs a sparser mask."""
+
+FORCE_SPARSE = False
+"""Run every masked weight on sparse products, whatever its density (tests, benchmarks)."""
 
 
 @dataclass(frozen=True)
-class InputStructure:
-    """Where a layer's input mask is non-zero: CSR row pointers (int64 [rows + 1]) and
-    columns (int32) over ``W_ih``'s rows, and the boolean mask itself."""
+class MaskStructure:
+    """Where a 2-D mask is non-zero: CSR row pointers (int64 [rows + 1]) and columns (int32),
+    and the boolean mask itself."""
 
     rows: torch.Tensor
     cols: torch.Tensor
@@ -53,11 +57,11 @@ class InputStructure:
         return self.cols.numel() / max(self.mask.numel(), 1)
 
 
-_structures: dict[int, tuple[weakref.ref, int, InputStructure]] = {}
+_structures: dict[int, tuple[weakref.ref, int, MaskStructure]] = {}
 
 
-def input_structure(mask: torch.Tensor) -> InputStructure:
-    """The :class:`InputStructure` of a 2-D ``mask``; cached per mask tensor until the mask
+def mask_structure(mask: torch.Tensor) -> MaskStructure:
+    """The :class:`MaskStructure` of a 2-D ``mask``; cached per mask tensor until the mask
     changes (any in-place change bumps its version)."""
     key = id(mask)
     cached = _structures.get(key)
@@ -67,7 +71,7 @@ def input_structure(mask: torch.Tensor) -> InputStructure:
     where = keep.nonzero()
     rows = torch.zeros(keep.shape[0] + 1, dtype=torch.int64)
     rows[1:] = torch.bincount(where[:, 0], minlength=keep.shape[0]).cumsum(0)
-    found = InputStructure(rows, where[:, 1].to(torch.int32).contiguous(), keep)
+    found = MaskStructure(rows, where[:, 1].to(torch.int32).contiguous(), keep)
     _structures[key] = (
         weakref.ref(mask, lambda _, k=key: _structures.pop(k, None)),
         mask._version,
@@ -76,19 +80,26 @@ def input_structure(mask: torch.Tensor) -> InputStructure:
     return found
 
 
-def sparse_layers(
-    masks, max_density: float | None = None
-) -> tuple[InputStructure | None, ...] | None:
-    """Per layer the structure of its input mask where sparse input products pay (density
-    at most ``max_density``, default :data:`SPARSE_INPUT_DENSITY`), else ``None``; ``None``
-    when no layer qualifies."""
+LayerStructure = tuple[MaskStructure | None, MaskStructure | None]
+"""A layer's ``(W_ih, W_hh)`` structures; ``None`` for a weight on dense products."""
+
+
+def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, ...] | None:
+    """Per layer ``(W_ih, W_hh)``: the structure of each weight's mask where it is sparse
+    enough (:data:`SPARSE_DENSITY`; every mask with ``force``, default
+    :data:`FORCE_SPARSE`), else ``None``;
+    ``masks`` holds per layer ``(mask_ih, mask_hh)`` (each may be ``None``). Returns ``None``
+    when no weight qualifies."""
     if masks is None:
         return None
-    if max_density is None:
-        max_density = SPARSE_INPUT_DENSITY
-    found = tuple(None if m is None else input_structure(m) for m in masks)
-    found = tuple(s if s is not None and s.density <= max_density else None for s in found)
-    return found if any(s is not None for s in found) else None
+    force = FORCE_SPARSE if force is None else force
+
+    def pick(mask, limit):
+        found = None if mask is None else mask_structure(mask)
+        return found if found is not None and (force or found.density <= limit) else None
+
+    layers = tuple(tuple(map(pick, pair, SPARSE_DENSITY)) for pair in masks)
+    return layers if any(s is not None for pair in layers for s in pair) else None
 
 
 def usable(x: torch.Tensor) -> bool:
@@ -155,36 +166,37 @@ def _structure_pointers(structure) -> ctypes.Array | None:
     if structure is None:
         return None
     pointers = []
-    for found in structure:
-        pointers += (
-            [None, None] if found is None else [found.rows.data_ptr(), found.cols.data_ptr()]
-        )
+    for pair in structure:
+        for found in pair:
+            pointers += (
+                [None, None] if found is None else [found.rows.data_ptr(), found.cols.data_ptr()]
+            )
     return (ctypes.c_void_p * len(pointers))(*pointers)
 
 
 def _check_structure(wiring: Wiring, weights, structure) -> None:
-    """The C++ code trusts the structure: its shape must be W_ih's and its indices in range."""
+    """The C++ code trusts the structure: each must have its weight's shape."""
     if structure is None:
         return
     if len(structure) != len(wiring.hidden):
         raise ValueError(
-            f"need one structure entry per layer ({len(wiring.hidden)}), got {len(structure)}"
+            f"need one (W_ih, W_hh) structure per layer ({len(wiring.hidden)}), got {len(structure)}"
         )
-    for layer, found in enumerate(structure):
-        if found is None:
-            continue
-        shape = tuple(weights[4 * layer].shape)
-        if tuple(found.mask.shape) != shape or found.rows.numel() != shape[0] + 1:
-            raise ValueError(
-                f"layer {layer}: the input structure is for {tuple(found.mask.shape)}, W_ih is {shape}"
-            )
+    for layer, pair in enumerate(structure):
+        for name, which, found in zip(("W_ih", "W_hh"), (0, 1), pair, strict=True):
+            shape = tuple(weights[4 * layer + which].shape)
+            if found is not None and tuple(found.mask.shape) != shape:
+                raise ValueError(
+                    f"layer {layer}: the structure of {name} is for {tuple(found.mask.shape)}, "
+                    f"{name} is {shape}"
+                )
 
 
 class NativeStack(torch.autograd.Function):
     """The stack wired by ``wiring`` over a padded batch-first ``x`` [B, T, F] with
     ``lengths``; the flat tensors are ``n_init`` initial states (per layer ``h0``, then for
-    LSTM ``c0``), then the weights. ``structure``: per layer an :class:`InputStructure`
-    (sparse input products) or ``None``, or ``None`` for all dense. Returns (outputs, final,
+    LSTM ``c0``), then the weights. ``structure``: per layer a :class:`LayerStructure`
+    (:func:`sparse_structure`), or ``None`` for all dense. Returns (outputs, final,
     final_c); outputs are empty unless ``outputs``, final_c unless LSTM."""
 
     @staticmethod
@@ -252,9 +264,11 @@ class NativeStack(torch.autograd.Function):
         def recompute():
             h0, c0 = flat[: min(n_init, layers)] or None, flat[layers:n_init] or None
             weights = list(flat[n_init:])
-            for layer, found in enumerate(ctx.structure or ()):
-                if found is not None:  # the function the engine computes: W_ih ⊙ mask
-                    weights[4 * layer] = weights[4 * layer] * found.mask.to(x.dtype)
+            for layer, pair in enumerate(ctx.structure or ()):
+                for which, found in enumerate(pair):  # the engine's function: W ⊙ mask
+                    if found is not None:
+                        w = weights[4 * layer + which]
+                        weights[4 * layer + which] = w * found.mask.to(x.dtype)
             result = torch_stack(ctx.wiring, x, ctx.lengths, weights, h0, c0, outputs=True)
             return result.outputs, result.final, result.final_c
 
@@ -264,14 +278,14 @@ class NativeStack(torch.autograd.Function):
 
 
 def run_stack(
-    wiring, x, lengths, weights, h0=None, c0=None, outputs=False, input_masks=None
+    wiring, x, lengths, weights, h0=None, c0=None, outputs=False, masks=None
 ) -> StackResult:
     """The stack wired by ``wiring`` over batch-first ``x`` [B, T, F] with CPU int64
     ``lengths`` (``None``: all T), on the native engine where :func:`usable`, else on
     PyTorch's kernels; arguments and result as :func:`~hiddenstruct.nn.varlen.torch_stack`.
-    Final cell states are returned for LSTM. ``input_masks`` (per layer the mask of
-    ``W_ih``, or ``None``; ``weights`` must already be masked by them) lets sparse layers
-    run sparse input products (see the module docstring)."""
+    Final cell states are returned for LSTM. ``masks`` (per layer ``(mask_ih, mask_hh)``,
+    each may be ``None``; ``weights`` must already be masked by them) lets sparse weights
+    run sparse products (see the module docstring)."""
     if not usable(x):
         return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
     if lengths is None:
@@ -279,7 +293,7 @@ def run_stack(
     init = [*(h0 or ()), *((c0 or ()) if h0 is not None else ())]
     if c0 is not None and h0 is None:
         raise ValueError("initial cell states c0 need initial hidden states h0")
-    structure = sparse_layers(input_masks)
+    structure = sparse_structure(masks)
     out, final, final_c = NativeStack.apply(
         wiring, outputs, structure, x, lengths, len(init), *init, *weights
     )

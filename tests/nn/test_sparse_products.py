@@ -1,6 +1,6 @@
-"""Sparse input products of the recurrent engine (``rnn_native``): a layer whose input mask
-is sparse multiplies only the mask's entries; against PyTorch's kernels on the masked
-weights and against the engine's dense products."""
+"""Sparse products of the recurrent engine (``rnn_native``): a weight whose mask is sparse
+(``W_ih`` or ``W_hh``) is multiplied only at the mask's entries; against PyTorch's kernels
+on the masked weights and against the engine's dense products."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from hiddenstruct.nn import rnn_native
 from hiddenstruct.nn.graphrnn import GraphRNN
-from hiddenstruct.nn.rnn import MODES, input_masks
+from hiddenstruct.nn.rnn import MODES, layer_masks
 from hiddenstruct.nn.rnn_native import run_stack, usable
 from hiddenstruct.nn.varlen import Wiring, torch_stack
 
@@ -36,18 +36,24 @@ def _random_stack(mode, sizes, features, dag, gen):
 
 
 def _masked_stack(mode, sizes, features, dag, gen, density=0.3):
+    """Random weights and per layer (mask_ih, mask_hh); the second layer's W_hh unmasked."""
     weights, rand = _random_stack(mode, sizes, features, dag, gen)
-    masks = [(torch.rand(w.shape, generator=gen) < density).double() for w in weights[::4]]
+
+    def mask(w):
+        return (torch.rand(w.shape, generator=gen) < density).double()
+
+    masks = [(mask(weights[4 * i]), mask(weights[4 * i + 1])) for i in range(len(sizes))]
+    masks[-1] = (masks[-1][0], None)
     return weights, masks, rand
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("dag", [False, True])
-def test_sparse_input_products_compute_the_stack_of_the_masked_weights(mode, dag, monkeypatch):
-    """On sparse input products the engine's function is the stack of ``W_ih ⊙ mask`` (it
-    reads ``W_ih`` only on the mask) — checked against PyTorch's kernels on the masked
-    weights for raw ``W_ih`` — and gradcheck / gradgradcheck hold for that function."""
-    monkeypatch.setattr(rnn_native, "SPARSE_INPUT_DENSITY", 1.0)
+def test_sparse_products_compute_the_stack_of_the_masked_weights(mode, dag, monkeypatch):
+    """On sparse products the engine's function is the stack of ``W ⊙ mask`` (it reads a
+    weight only on its mask) — checked against PyTorch's kernels on the masked weights for
+    raw weights — and gradcheck / gradgradcheck hold for that function."""
+    monkeypatch.setattr(rnn_native, "FORCE_SPARSE", True)
     gen = torch.Generator().manual_seed(11)
     sizes, batch, steps, features = [4, 3], 3, 5, 3
     weights, masks, rand = _masked_stack(mode, sizes, features, dag, gen)
@@ -55,16 +61,21 @@ def test_sparse_input_products_compute_the_stack_of_the_masked_weights(mode, dag
     c0 = [rand(batch, h) for h in sizes] if MODES[mode].has_cell else None
     wiring = (Wiring.dag if dag else Wiring.chain)(MODES[mode], sizes, all_layers=True)
     lengths = torch.tensor([5, 2, 4])
-    assert all(s is not None for s in rnn_native.sparse_layers(masks, 1.0))
+    structure = rnn_native.sparse_structure(masks, force=True)
+    assert [[s is not None for s in pair] for pair in structure] == [[True, True], [True, False]]
 
     def fn(x, *tensors):
         h = list(tensors[: len(sizes)])
         c = list(tensors[len(sizes) : 2 * len(sizes)]) if c0 else None
         flat = tensors[len(sizes) * (2 if c0 else 1) :]
-        result = run_stack(wiring, x, lengths, flat, h, c, True, input_masks=masks)
+        result = run_stack(wiring, x, lengths, flat, h, c, True, masks=masks)
         return (result.outputs, result.final) + ((result.final_c,) if c0 else ())
 
-    masked = [w * masks[i // 4] if i % 4 == 0 else w for i, w in enumerate(weights)]
+    masked = list(weights)
+    for layer, pair in enumerate(masks):
+        for which, m in enumerate(pair):
+            if m is not None:
+                masked[4 * layer + which] = weights[4 * layer + which] * m
     want = torch_stack(wiring, x, lengths, masked, h0, c0, outputs=True)
     for got, expected in zip(fn(x, *h0, *(c0 or ()), *weights), want, strict=False):
         torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
@@ -76,9 +87,9 @@ def test_sparse_input_products_compute_the_stack_of_the_masked_weights(mode, dag
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_sparse_and_dense_input_products_agree(mode, dtype, monkeypatch):
-    """A sparse GraphRNN (layers of ~10 % density) on sparse and on dense input products:
-    outputs, final states and every gradient, over variable lengths."""
+def test_sparse_and_dense_products_agree(mode, dtype, monkeypatch):
+    """A sparse GraphRNN on sparse and on dense products: final states of every layer and
+    every gradient, over variable lengths."""
     graph = nx.gnp_random_graph(40, 0.08, seed=3, directed=True)
     dag = nx.DiGraph((u, v) for u, v in graph.edges if u < v)
     dag.add_nodes_from(range(40))
@@ -88,41 +99,56 @@ def test_sparse_and_dense_input_products_agree(mode, dtype, monkeypatch):
     x = torch.randn(7, 9, 6, dtype=dtype, requires_grad=True)
     lengths = torch.tensor([9, 3, 1, 9, 5, 7, 2])
     results = []
-    for density in (0.0, 1.0):
-        monkeypatch.setattr(rnn_native, "SPARSE_INPUT_DENSITY", density)
+    for force in (False, True):
+        monkeypatch.setattr(rnn_native, "FORCE_SPARSE", force)
+        monkeypatch.setattr(rnn_native, "SPARSE_DENSITY", (0.0, 0.0))  # unforced: all dense
         model.zero_grad()
         x.grad = None
         out = model.layer_states(x, lengths)
         sum(o.sin().sum() for o in out).backward()
         results.append([*out, x.grad, *(p.grad for p in model.parameters())])
-    structure = rnn_native.sparse_layers(input_masks(model.layers), 1.0)
-    assert sum(s is not None for s in structure) == len(model.layers)
+    structure = rnn_native.sparse_structure(layer_masks(model.layers), force=True)
+    assert all(s is not None for pair in structure for s in pair)
     tol = 1e-5 if dtype == torch.float32 else 1e-12
     for sparse, dense in zip(*results, strict=True):
         torch.testing.assert_close(sparse, dense, atol=tol, rtol=tol)
 
 
-def test_input_structure_follows_its_mask():
-    """The cached structure is rebuilt when the mask changes in place; its density and the
-    threshold decide which layers run sparse."""
+def test_mask_structure_follows_its_mask():
+    """The cached structure is rebuilt when the mask changes in place."""
     mask = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
-    first = rnn_native.input_structure(mask)
+    first = rnn_native.mask_structure(mask)
     assert first.rows.tolist() == [0, 2, 3] and first.cols.tolist() == [0, 2, 2]
-    assert rnn_native.input_structure(mask) is first
+    assert first.density == 0.5
+    assert rnn_native.mask_structure(mask) is first
     mask[1, 0] = 1.0
-    second = rnn_native.input_structure(mask)
+    second = rnn_native.mask_structure(mask)
     assert second.rows.tolist() == [0, 2, 4] and second.cols.tolist() == [0, 2, 0, 2]
-    assert rnn_native.sparse_layers([mask, None], max_density=0.5) is None
-    found = rnn_native.sparse_layers([mask, None], max_density=0.7)
-    assert found[0] is second and found[1] is None
-    assert rnn_native.sparse_layers(None) is None
+    assert rnn_native.sparse_structure([(mask, None)]) is None  # 4 of 6: dense
+    found = rnn_native.sparse_structure([(mask, None), (None, mask)], force=True)
+    assert found == ((second, None), (None, second))
+    assert rnn_native.sparse_structure(None) is None
 
 
-def test_a_structure_of_the_wrong_shape_is_refused():
+def test_sparse_products_are_chosen_by_density():
+    """W_ih runs sparse at most 20 % dense, W_hh at most 10 %."""
+    gen = torch.Generator().manual_seed(0)
+
+    def mask(density):
+        return (torch.rand(60, 20, generator=gen) < density).float()
+
+    found = rnn_native.sparse_structure([(mask(0.15), mask(0.15)), (mask(0.3), mask(0.05))])
+    assert [[s is not None for s in pair] for pair in found] == [[True, False], [False, True]]
+
+
+def test_a_structure_of_the_wrong_shape_is_refused(monkeypatch):
+    monkeypatch.setattr(rnn_native, "FORCE_SPARSE", True)
     gen = torch.Generator().manual_seed(2)
     weights, masks, rand = _masked_stack("GRU", [3], 2, False, gen)
     wiring = Wiring.chain(MODES["GRU"], [3], all_layers=True)
-    wrong = [torch.zeros(9, 3, dtype=torch.float64)]
-    wrong[0][0, 2] = 1.0  # sparse, so it would run sparse: for columns W_ih does not have
-    with pytest.raises(ValueError, match="input structure is for"):
-        run_stack(wiring, rand(2, 3, 2), None, weights, input_masks=wrong)
+    wrong = torch.zeros(9, 3, dtype=torch.float64)
+    wrong[0, 2] = 1.0  # for a column W_ih does not have
+    with pytest.raises(ValueError, match="structure of W_ih is for"):
+        run_stack(wiring, rand(2, 3, 2), None, weights, masks=[(wrong, None)])
+    with pytest.raises(ValueError, match="one .W_ih, W_hh. structure per layer"):
+        run_stack(wiring, rand(2, 3, 2), None, weights, masks=[(wrong, None)] * 2)
