@@ -211,9 +211,10 @@ struct Sparse {
   }
 };
 
-// out[n, rows] (row stride ld_out) += x[n, cols] W^T.
+// out[n, rows] (row stride ld_out) += x[n, cols] W^T, or = bias + x W^T when bias is given.
 template <typename T>
-void sparse_mm(const Sparse<T>& S, int64_t n, const T* x, int64_t ld_x, T* out, int64_t ld_out) {
+void sparse_mm(const Sparse<T>& S, int64_t n, const T* x, int64_t ld_x, T* out, int64_t ld_out,
+               const T* bias = nullptr) {
   const auto tile = scratch<T>(S.width() * LANES), acc = scratch<T>(S.rows * LANES);
   for (int64_t r0 = 0; r0 < n; r0 += LANES) {
     const int64_t count = std::min(LANES, n - r0);
@@ -229,7 +230,10 @@ void sparse_mm(const Sparse<T>& S, int64_t n, const T* x, int64_t ld_x, T* out, 
     }
     for (int64_t i = 0; i < count; ++i) {
       T* o = out + (r0 + i) * ld_out;
-      for (int64_t j = 0; j < S.rows; ++j) o[j] += acc[j * LANES + i];
+      if (bias)
+        for (int64_t j = 0; j < S.rows; ++j) o[j] = bias[j] + acc[j * LANES + i];
+      else
+        for (int64_t j = 0; j < S.rows; ++j) o[j] += acc[j * LANES + i];
     }
   }
 }
@@ -300,12 +304,13 @@ void recur(const Steps& s, const Layer<T>& L, int64_t t, int64_t width, T beta, 
 template <typename T>
 void project(const Steps& s, const Layer<T>& L, int64_t width, const T* bias, T* out,
              int64_t ld_out) {
+  if (L.sp_ih) {
+    sparse_mm(*L.sp_ih, s.rows, L.inp, L.ld_in, out, ld_out, bias);
+    return;
+  }
   for (int64_t i = 0; i < s.rows; ++i) std::memcpy(out + i * ld_out, bias, width * sizeof(T));
-  if (L.sp_ih)
-    sparse_mm(*L.sp_ih, s.rows, L.inp, L.ld_in, out, ld_out);
-  else
-    gemm<T>(false, true, s.rows, width, L.in_size, T(1), L.inp, L.ld_in, L.w_ih, L.in_size,
-            T(1), out, ld_out);
+  gemm<T>(false, true, s.rows, width, L.in_size, T(1), L.inp, L.ld_in, L.w_ih, L.in_size, T(1),
+          out, ld_out);
 }
 
 // Weight, bias and input gradients from the gate gradients of all steps (dx input side,
