@@ -14,7 +14,9 @@ before and after.
   Python loop over time steps and layers (``hiddenstruct.testing.reference_step``), plain
   Adam + clipping;
 * also printed: one graph at a time with the library's kernels (GraphRNN alone, K = 1;
-  the same engine as ours).
+  the same engine as ours), and, unless ``--no-compare-dense``, ours with the engine's
+  sparse products off (``HIDDENSTRUCT_SPARSE=0``: every product dense), its timed epochs
+  interleaved with ours on the same packs.
 
 Wall times on a shared machine are noisy; CPU seconds (process time, 1 torch thread) are
 printed too. Run: ``python benchmarks/bench_priors.py [--quick] [--modes GRU LSTM]``.
@@ -22,6 +24,7 @@ printed too. Run: ``python benchmarks/bench_priors.py [--quick] [--modes GRU LST
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -36,6 +39,7 @@ from hiddenstruct.graphs.dag import layers
 from hiddenstruct.graphs.generators import sample_prior_graphs
 from hiddenstruct.nn.masking import get_mask, original
 from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
+from hiddenstruct.nn.rnn_native import ENV_SPARSE
 from hiddenstruct.nn.varlen import hidden_of
 from hiddenstruct.testing import reference_stack
 from hiddenstruct.training.optim import make_optimizer
@@ -80,6 +84,24 @@ def train_alone(model: nn.Module, batches, forward) -> None:
         opt.step()
 
 
+@contextlib.contextmanager
+def sparse_products(on: bool):
+    """The engine's sparse products on (the default) or off, for the block's duration."""
+    before = os.environ.get(ENV_SPARSE)
+    os.environ[ENV_SPARSE] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV_SPARSE]
+        else:
+            os.environ[ENV_SPARSE] = before
+
+
+def median_of(runs, which: int) -> float:
+    return statistics.median(run[which] for run in runs)
+
+
 def timed(fn) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
@@ -106,6 +128,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (the target) or cuda")
     parser.add_argument(
         "--scan-k", type=int, nargs="*", default=[], help="also time these pack sizes"
+    )
+    parser.add_argument(
+        "--no-compare-dense",
+        action="store_true",
+        help="skip timing ours with the sparse products off (dense products only)",
     )
     args = parser.parse_args()
     n_graphs = args.graphs or (4 if args.quick else 8)
@@ -138,6 +165,7 @@ def main() -> None:
     for mode in args.modes:
         per_trial: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
+        dense_walls: list[float] = []
         for k in [pack, *[k for k in args.scan_k if k != pack]]:
             walls, cpus = [], []
             for start in range(0, len(graphs), k):
@@ -145,12 +173,18 @@ def main() -> None:
                 models = [graph_classifier(G, mode, seed=i) for i, G in enumerate(group)]
                 packed = PackedGraphClassifier.from_models(models).to(args.device)
                 train_packed(packed, batches[:1], epochs=1)  # warm-up
-                runs = [
-                    timed(lambda p=packed: train_packed(p, epoch_batches, epochs=1))
-                    for _ in range(repeats)
-                ]
-                walls.append(statistics.median(wall for wall, _ in runs) * scale / len(group))
-                cpus.append(statistics.median(cpu_s for _, cpu_s in runs) * scale / len(group))
+                sides = [True] if k != pack or args.no_compare_dense else [True, False]
+                runs: dict[bool, list] = {side: [] for side in sides}
+                for _ in range(repeats):
+                    for sparse in sides:  # interleaved: both sides see the same load
+                        with sparse_products(sparse):
+                            runs[sparse].append(
+                                timed(lambda p=packed: train_packed(p, epoch_batches, epochs=1))
+                            )
+                walls.append(median_of(runs[True], 0) * scale / len(group))
+                cpus.append(median_of(runs[True], 1) * scale / len(group))
+                if False in runs:
+                    dense_walls.append(median_of(runs[False], 0) * scale / len(group))
             per_trial[f"packed K={k}"], cpu[f"packed K={k}"] = walls, cpus
         fused, loop, fused_cpu, loop_cpu = [], [], [], []
         fused_scale = EPOCHS * len(batches) / baseline_batches
@@ -180,6 +214,13 @@ def main() -> None:
             ours,
             fused,
         )
+        if dense_walls:
+            report(
+                f"priors {mode} s/trial (15 epochs) packed K={pack} vs the same with dense "
+                "products only (HIDDENSTRUCT_SPARSE=0)",
+                ours,
+                dense_walls,
+            )
         report(
             f"priors {mode} CPU s/trial packed K={pack} vs per-step cell",
             cpu[f"packed K={pack}"],

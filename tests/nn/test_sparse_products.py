@@ -119,9 +119,10 @@ def test_mask_structure_follows_its_mask():
     mask = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
     first = rnn_native.mask_structure(mask)
     assert first.rows.tolist() == [0, 2, 3] and first.cols.tolist() == [0, 2, 2]
-    assert first.density == 0.5
+    assert first.density == 0.5 == rnn_native.mask_density(mask)
     assert rnn_native.mask_structure(mask) is first
     mask[1, 0] = 1.0
+    assert rnn_native.mask_density(mask) == 4 / 6
     second = rnn_native.mask_structure(mask)
     assert second.rows.tolist() == [0, 2, 4] and second.cols.tolist() == [0, 2, 0, 2]
     assert rnn_native.sparse_structure([(mask, None)]) is None  # 4 of 6: dense
@@ -130,15 +131,20 @@ def test_mask_structure_follows_its_mask():
     assert rnn_native.sparse_structure(None) is None
 
 
-def test_sparse_products_are_chosen_by_density():
-    """W_ih runs sparse at most 20 % dense, W_hh at most 10 %."""
+def test_sparse_products_are_chosen_by_density(monkeypatch):
+    """W_ih runs sparse at most 20 % dense, W_hh at most 10 %; HIDDENSTRUCT_SPARSE=0 turns
+    sparse products off unless forced."""
     gen = torch.Generator().manual_seed(0)
 
     def mask(density):
         return (torch.rand(60, 20, generator=gen) < density).float()
 
-    found = rnn_native.sparse_structure([(mask(0.15), mask(0.15)), (mask(0.3), mask(0.05))])
+    masks = [(mask(0.15), mask(0.15)), (mask(0.3), mask(0.05))]
+    found = rnn_native.sparse_structure(masks)
     assert [[s is not None for s in pair] for pair in found] == [[True, False], [False, True]]
+    monkeypatch.setenv(rnn_native.ENV_SPARSE, "0")
+    assert rnn_native.sparse_structure(masks) is None
+    assert rnn_native.sparse_structure(masks, force=True) is not None
 
 
 def test_a_structure_of_the_wrong_shape_is_refused(monkeypatch):

@@ -23,6 +23,7 @@ runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 from __future__ import annotations
 
 import ctypes
+import os
 import weakref
 from dataclasses import dataclass
 
@@ -42,6 +43,15 @@ is multiplied one step at a time (fewer rows per product), so it needs a sparser
 FORCE_SPARSE = False
 """Run every masked weight on sparse products, whatever its density (tests, benchmarks)."""
 
+ENV_SPARSE = "HIDDENSTRUCT_SPARSE"
+"""``HIDDENSTRUCT_SPARSE=0`` turns sparse products off (every product dense, as before they
+existed; results then differ from sparse ones only in float rounding)."""
+
+
+def sparse_enabled() -> bool:
+    """Whether sparse products may be chosen (``HIDDENSTRUCT_SPARSE`` is not ``0``)."""
+    return os.environ.get(ENV_SPARSE, "1") != "0"
+
 
 @dataclass(frozen=True)
 class MaskStructure:
@@ -57,27 +67,39 @@ class MaskStructure:
         return self.cols.numel() / max(self.mask.numel(), 1)
 
 
-_structures: dict[int, tuple[weakref.ref, int, MaskStructure]] = {}
+_cache: dict[int, tuple[weakref.ref, int, dict]] = {}
+
+
+def _cached(mask: torch.Tensor) -> dict:
+    """A per-mask dict of derived values, emptied when the mask changes (any in-place change,
+    except one through ``.data``, bumps its version)."""
+    key = id(mask)
+    entry = _cache.get(key)
+    if entry is None or entry[0]() is not mask or entry[1] != mask._version:
+        entry = (weakref.ref(mask, lambda _, k=key: _cache.pop(k, None)), mask._version, {})
+        _cache[key] = entry
+    return entry[2]
+
+
+def mask_density(mask: torch.Tensor) -> float:
+    """The share of ``mask``'s entries that are non-zero (cached like :func:`mask_structure`)."""
+    values = _cached(mask)
+    if "density" not in values:
+        values["density"] = int(torch.count_nonzero(mask)) / max(mask.numel(), 1)
+    return values["density"]
 
 
 def mask_structure(mask: torch.Tensor) -> MaskStructure:
     """The :class:`MaskStructure` of a 2-D ``mask``; cached per mask tensor until the mask
-    changes (any in-place change bumps its version)."""
-    key = id(mask)
-    cached = _structures.get(key)
-    if cached is not None and cached[0]() is mask and cached[1] == mask._version:
-        return cached[2]
-    keep = mask.detach().to("cpu") != 0
-    where = keep.nonzero()
-    rows = torch.zeros(keep.shape[0] + 1, dtype=torch.int64)
-    rows[1:] = torch.bincount(where[:, 0], minlength=keep.shape[0]).cumsum(0)
-    found = MaskStructure(rows, where[:, 1].to(torch.int32).contiguous(), keep)
-    _structures[key] = (
-        weakref.ref(mask, lambda _, k=key: _structures.pop(k, None)),
-        mask._version,
-        found,
-    )
-    return found
+    changes (any in-place change, except one through ``.data``, bumps its version)."""
+    values = _cached(mask)
+    if "structure" not in values:
+        keep = mask.detach().to("cpu") != 0
+        where = keep.nonzero()
+        rows = torch.zeros(keep.shape[0] + 1, dtype=torch.int64)
+        rows[1:] = torch.bincount(where[:, 0], minlength=keep.shape[0]).cumsum(0)
+        values["structure"] = MaskStructure(rows, where[:, 1].to(torch.int32).contiguous(), keep)
+    return values["structure"]
 
 
 LayerStructure = tuple[MaskStructure | None, MaskStructure | None]
@@ -87,16 +109,17 @@ LayerStructure = tuple[MaskStructure | None, MaskStructure | None]
 def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, ...] | None:
     """Per layer ``(W_ih, W_hh)``: the structure of each weight's mask where it is sparse
     enough (:data:`SPARSE_DENSITY`; every mask with ``force``, default
-    :data:`FORCE_SPARSE`), else ``None``;
-    ``masks`` holds per layer ``(mask_ih, mask_hh)`` (each may be ``None``). Returns ``None``
-    when no weight qualifies."""
-    if masks is None:
-        return None
+    :data:`FORCE_SPARSE`), else ``None``; ``masks`` holds per layer ``(mask_ih, mask_hh)``
+    (each may be ``None``). ``None`` when no weight qualifies or sparse products are off
+    (:data:`ENV_SPARSE`)."""
     force = FORCE_SPARSE if force is None else force
+    if masks is None or not (force or sparse_enabled()):
+        return None
 
     def pick(mask, limit):
-        found = None if mask is None else mask_structure(mask)
-        return found if found is not None and (force or found.density <= limit) else None
+        if mask is None or not (force or mask_density(mask) <= limit):
+            return None
+        return mask_structure(mask)
 
     layers = tuple(tuple(map(pick, pair, SPARSE_DENSITY)) for pair in masks)
     return layers if any(s is not None for pair in layers for s in pair) else None
