@@ -158,3 +158,58 @@ def test_a_structure_of_the_wrong_shape_is_refused(monkeypatch):
         run_stack(wiring, rand(2, 3, 2), None, weights, masks=[(wrong, None)])
     with pytest.raises(ValueError, match="one .W_ih, W_hh. structure per layer"):
         run_stack(wiring, rand(2, 3, 2), None, weights, masks=[(wrong, None)] * 2)
+
+
+def _sparse_rnn(mode="GRU"):
+    from hiddenstruct.nn import apply_mask
+    from hiddenstruct.nn.rnn import MaskedRNN
+
+    torch.manual_seed(0)
+    model = MaskedRNN(5, [16], mode)
+    layer, gen = model.layers[0], torch.Generator().manual_seed(1)
+    for name, density in (("weight_ih", 0.1), ("weight_hh", 0.05)):
+        shape = getattr(layer, name).shape
+        apply_mask(layer, name, (torch.rand(shape, generator=gen) < density).float())
+    assert rnn_native.sparse_structure(layer_masks(model.layers)) is not None
+    return model
+
+
+def test_dense_gradients_of_masked_weights_see_off_the_mask():
+    """RigL's and sparse momentum's dL/d(W ⊙ M) off the mask: sparse products would return
+    zeros there, so these run dense (equal to HIDDENSTRUCT_SPARSE=0)."""
+    from hiddenstruct.sparse_training.gradients import DenseGradientRecorder, dense_gradients
+    from hiddenstruct.sparse_training.layers import sparse_layers
+
+    model = _sparse_rnn()
+    layers = sparse_layers(model)
+    x = torch.randn(4, 6, 5, generator=torch.Generator().manual_seed(2))
+
+    def loss(out, _):
+        return out[0].sin().sum()
+
+    grads = dense_gradients(model, layers, [x], None, loss)
+    for layer, g in zip(layers, grads, strict=True):
+        assert torch.count_nonzero(g[layer.mask == 0]) > 0
+    with DenseGradientRecorder(layers) as recorder:
+        assert rnn_native.sparse_structure(layer_masks(model.layers)) is None
+        loss(model(x), None).backward()
+        recorded = recorder.take()
+    assert rnn_native.sparse_structure(layer_masks(model.layers)) is not None
+    for got, want in zip(recorded, grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_masks_made_in_inference_mode_run():
+    """Inference tensors have no version counter: their structure is not cached."""
+    x = torch.randn(3, 4, 5)
+    want = _sparse_rnn().encode(x)
+    with torch.inference_mode():
+        model = _sparse_rnn()
+        got = model.encode(x)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+
+
+def test_very_large_masks_run_dense():
+    mask = torch.zeros(4096, 1024)
+    mask[:, :160] = 1.0  # 16 %, but 655 360 entries
+    assert rnn_native.sparse_structure([(mask, None)]) is None

@@ -22,6 +22,7 @@ runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import weakref
@@ -40,6 +41,10 @@ SPARSE_DENSITY = (0.2, 0.1)
 this share of its entries runs sparse products; denser weights run PyTorch's BLAS. ``W_hh``
 is multiplied one step at a time (fewer rows per product), so it needs a sparser mask."""
 
+MAX_SPARSE_ENTRIES = 1 << 19
+"""Our choice: a mask with more entries than this runs dense. The backward keeps 32 partial
+sums per entry (64 MiB in float64 at this bound)."""
+
 FORCE_SPARSE = False
 """Run every masked weight on sparse products, whatever its density (tests, benchmarks)."""
 
@@ -48,9 +53,28 @@ ENV_SPARSE = "HIDDENSTRUCT_SPARSE"
 existed; results then differ from sparse ones only in float rounding)."""
 
 
+_dense_holds = 0  # open dense_products() blocks
+
+
+@contextlib.contextmanager
+def dense_products():
+    """Within the block, every product is dense, whatever the masks (and ``FORCE_SPARSE``).
+
+    For code that reads the gradient of a masked weight ``W ⊙ M`` itself, off the mask too
+    (RigL's and sparse momentum's dense gradients): sparse products return it only on the
+    mask. Blocks nest."""
+    global _dense_holds
+    _dense_holds += 1
+    try:
+        yield
+    finally:
+        _dense_holds -= 1
+
+
 def sparse_enabled() -> bool:
-    """Whether sparse products may be chosen (``HIDDENSTRUCT_SPARSE`` is not ``0``)."""
-    return os.environ.get(ENV_SPARSE, "1") != "0"
+    """Whether sparse products may be chosen: ``HIDDENSTRUCT_SPARSE`` is not ``0`` and no
+    :func:`dense_products` block is open."""
+    return _dense_holds == 0 and os.environ.get(ENV_SPARSE, "1") != "0"
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,8 @@ _cache: dict[int, tuple[weakref.ref, int, dict]] = {}
 def _cached(mask: torch.Tensor) -> dict:
     """A per-mask dict of derived values, emptied when the mask changes (any in-place change,
     except one through ``.data``, bumps its version)."""
+    if mask.is_inference():  # no version counter: never cached
+        return {}
     key = id(mask)
     entry = _cache.get(key)
     if entry is None or entry[0]() is not mask or entry[1] != mask._version:
@@ -111,13 +137,15 @@ def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, 
     enough (:data:`SPARSE_DENSITY`; every mask with ``force``, default
     :data:`FORCE_SPARSE`), else ``None``; ``masks`` holds per layer ``(mask_ih, mask_hh)``
     (each may be ``None``). ``None`` when no weight qualifies or sparse products are off
-    (:data:`ENV_SPARSE`)."""
+    (:data:`ENV_SPARSE`, :func:`dense_products`)."""
     force = FORCE_SPARSE if force is None else force
-    if masks is None or not (force or sparse_enabled()):
+    if masks is None or _dense_holds or not (force or sparse_enabled()):
         return None
 
     def pick(mask, limit):
         if mask is None or not (force or mask_density(mask) <= limit):
+            return None
+        if mask_density(mask) * mask.numel() > MAX_SPARSE_ENTRIES:
             return None
         return mask_structure(mask)
 

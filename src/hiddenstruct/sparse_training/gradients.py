@@ -3,7 +3,9 @@
 The parameter's own gradient is masked (zero where M = 0). RigL and sparse momentum need
 the gradient with respect to the *effective* weight W ⊙ M, which autograd computes anyway
 one step before multiplying by the mask: a forward hook on each
-:class:`~hiddenstruct.nn.masking.Mask` module catches that tensor.
+:class:`~hiddenstruct.nn.masking.Mask` module catches that tensor. While they run, the
+recurrent engine's sparse products are off (:func:`~hiddenstruct.nn.rnn_native.dense_products`):
+those return the gradient of ``W ⊙ M`` only on the mask.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.masking import Mask
+from hiddenstruct.nn.rnn_native import dense_products
 from hiddenstruct.sparse_training.layers import SparseLayer
 
 __all__ = ["DenseGradientRecorder", "dense_gradients"]
@@ -57,7 +60,7 @@ def dense_gradients(
     """
     capture = _Outputs(layers)
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), dense_products():
             loss = loss_fn(model(*inputs), target)
     finally:
         capture.remove()
@@ -79,8 +82,9 @@ def dense_gradients(
 class DenseGradientRecorder:
     """Accumulate dL/d(W ⊙ M) of every training backward pass until :meth:`take`.
 
-    Registers forward hooks on the masks; :meth:`close` removes them (also as a context
-    manager), so the model deep-copies and pickles cleanly afterwards.
+    Registers forward hooks on the masks and keeps the recurrent engine's products dense;
+    :meth:`close` removes the hooks and ends that (also as a context manager), so the model
+    deep-copies and pickles cleanly afterwards.
     """
 
     def __init__(self, layers: Sequence[SparseLayer]) -> None:
@@ -89,6 +93,8 @@ class DenseGradientRecorder:
             _mask_module(layer).register_forward_hook(self._hook(i))
             for i, layer in enumerate(layers)
         ]
+        self._dense = dense_products()
+        self._dense.__enter__()
 
     def _hook(self, index: int):
         def add(grad: torch.Tensor) -> None:
@@ -111,6 +117,9 @@ class DenseGradientRecorder:
         for handle in self.handles:
             handle.remove()
         self.handles = []
+        if self._dense is not None:
+            self._dense.__exit__(None, None, None)
+            self._dense = None
 
     def __enter__(self) -> DenseGradientRecorder:
         return self
