@@ -77,3 +77,19 @@ def reference_stack(
             current.append(h)
         outputs.append(torch.where(alive, current[-1], torch.zeros_like(current[-1])))
     return torch.stack(outputs, dim=1), states
+
+
+def random_stack(mode, sizes: Sequence[int], features: int, dag: bool, gen: torch.Generator):
+    """Random float64 weights of a stack (``w_ih, w_hh, b_ih, b_hh`` per layer, chain or DAG
+    wiring, all requiring grad) and the ``rand(*shape)`` that drew them, for gradchecks."""
+
+    def rand(*shape):
+        return (0.5 * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
+
+    gates, weights, offsets = get_mode(mode).gates, [], [0]
+    for layer, hidden in enumerate(sizes):
+        width = features if layer == 0 else (offsets[-1] if dag else sizes[layer - 1])
+        weights += [rand(gates * hidden, width), rand(gates * hidden, hidden)]
+        weights += [rand(gates * hidden), rand(gates * hidden)]
+        offsets.append(offsets[-1] + hidden)
+    return weights, rand

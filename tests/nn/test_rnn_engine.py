@@ -17,6 +17,7 @@ from hiddenstruct.nn import apply_mask, get_mask
 from hiddenstruct.nn.rnn import MODES, MaskedRNN, stack_weights
 from hiddenstruct.nn.rnn_native import run_stack, usable
 from hiddenstruct.nn.varlen import Wiring
+from hiddenstruct.testing import random_stack
 
 ALL_MODES = list(MODES)
 
@@ -133,19 +134,6 @@ def test_masked_weights_get_zero_gradient(mode, assert_mask_gradients):
     assert_mask_gradients(ours)
 
 
-def _random_stack(mode, sizes, features, dag, gen):
-    def rand(*shape):
-        return (0.5 * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
-
-    gates, weights, offsets = MODES[mode].gates, [], [0]
-    for layer, hidden in enumerate(sizes):
-        width = features if layer == 0 else (offsets[-1] if dag else sizes[layer - 1])
-        weights += [rand(gates * hidden, width), rand(gates * hidden, hidden)]
-        weights += [rand(gates * hidden), rand(gates * hidden)]
-        offsets.append(offsets[-1] + hidden)
-    return weights, rand
-
-
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("dag", [False, True])
 def test_gradcheck_and_gradgradcheck(mode, dag, engine):
@@ -156,7 +144,7 @@ def test_gradcheck_and_gradgradcheck(mode, dag, engine):
         pytest.skip("the fallback is PyTorch's own kernels")
     gen = torch.Generator().manual_seed(9)
     sizes, batch, steps, features = [3, 2], 3, 4, 2
-    weights, rand = _random_stack(mode, sizes, features, dag, gen)
+    weights, rand = random_stack(mode, sizes, features, dag, gen)
     x, h0 = rand(batch, steps, features), [rand(batch, h) for h in sizes]
     c0 = [rand(batch, h) for h in sizes] if MODES[mode].has_cell else None
     wiring = (Wiring.dag if dag else Wiring.chain)(MODES[mode], sizes, all_layers=True)

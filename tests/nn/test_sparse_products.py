@@ -13,6 +13,7 @@ from hiddenstruct.nn.graphrnn import GraphRNN
 from hiddenstruct.nn.rnn import MODES, layer_masks
 from hiddenstruct.nn.rnn_native import run_stack, usable
 from hiddenstruct.nn.varlen import Wiring, torch_stack
+from hiddenstruct.testing import random_stack
 
 ALL_MODES = list(MODES)
 
@@ -22,22 +23,9 @@ needs_native = pytest.mark.skipif(
 pytestmark = needs_native
 
 
-def _random_stack(mode, sizes, features, dag, gen):
-    def rand(*shape):
-        return (0.5 * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
-
-    gates, weights, offsets = MODES[mode].gates, [], [0]
-    for layer, hidden in enumerate(sizes):
-        width = features if layer == 0 else (offsets[-1] if dag else sizes[layer - 1])
-        weights += [rand(gates * hidden, width), rand(gates * hidden, hidden)]
-        weights += [rand(gates * hidden), rand(gates * hidden)]
-        offsets.append(offsets[-1] + hidden)
-    return weights, rand
-
-
 def _masked_stack(mode, sizes, features, dag, gen, density=0.3):
     """Random weights and per layer (mask_ih, mask_hh); the second layer's W_hh unmasked."""
-    weights, rand = _random_stack(mode, sizes, features, dag, gen)
+    weights, rand = random_stack(mode, sizes, features, dag, gen)
 
     def mask(w):
         return (torch.rand(w.shape, generator=gen) < density).double()

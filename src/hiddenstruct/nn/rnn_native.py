@@ -15,8 +15,8 @@ tiles of rows against the entries; :func:`mask_structure`) instead of as a whole
 matrix, and its gradient is computed only there. The engine then computes the stack of
 ``W ⊙ mask`` — the same function on masked weights — and the gradient it returns for ``W``
 is that of ``W ⊙ mask``: zero off the mask, which is what a masked parameter receives
-anyway. Where the engine is
-unusable (CUDA, other dtypes, no compiler, ``HIDDENSTRUCT_NATIVE=0``) the same function
+anyway (code that needs the masked tensor's own gradient off the mask runs under
+:func:`dense_products`). Where the engine is unusable (CUDA, other dtypes, no compiler, ``HIDDENSTRUCT_NATIVE=0``) the same function
 runs on PyTorch's kernels (:func:`~hiddenstruct.nn.varlen.torch_stack`).
 """
 
@@ -50,7 +50,8 @@ FORCE_SPARSE = False
 
 ENV_SPARSE = "HIDDENSTRUCT_SPARSE"
 """``HIDDENSTRUCT_SPARSE=0`` turns sparse products off (every product dense, as before they
-existed; results then differ from sparse ones only in float rounding)."""
+existed; outputs and parameters' gradients then differ from sparse ones only in float
+rounding)."""
 
 
 _dense_holds = 0  # open dense_products() blocks
@@ -139,7 +140,7 @@ def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, 
     (each may be ``None``). ``None`` when no weight qualifies or sparse products are off
     (:data:`ENV_SPARSE`, :func:`dense_products`)."""
     force = FORCE_SPARSE if force is None else force
-    if masks is None or _dense_holds or not (force or sparse_enabled()):
+    if masks is None or _dense_holds or not (force or sparse_enabled()):  # holds beat force
         return None
 
     def pick(mask, limit):
