@@ -33,6 +33,7 @@
 namespace {
 
 enum Kind { TANH = 0, RELU = 1, GRU = 2, LSTM = 3 };
+inline int64_t gates_of(int kind) { return kind == GRU ? 3 : (kind == LSTM ? 4 : 1); }
 
 typedef const int64_t* I;  // a BLAS integer argument (see the top of the file)
 typedef void (*sgemm_fn)(const char*, const char*, I, I, I, const float*, const float*, I,
@@ -169,10 +170,16 @@ void zero_block(const Steps& s, const Layer<T>& L) {
 // ---- sparse products --------------------------------------------------------------------
 // With a structure (rnn_native's masks), a weight is read only at the structure's entries
 // and its gradient is written only there (zeros elsewhere): a product costs the entries
-// times the rows, not the weight's full size. Rows go in tiles of LANES: a tile's used
-// columns are gathered column-major, so each entry is one vector multiply-add over the tile.
+// times the rows, not the weight's full size. Rows go in tiles of LANES<T> (256 bytes: the
+// eight AVX2 registers of csr_row): a tile's used columns are gathered column-major, so each
+// entry is one vector multiply-add over the tile.
 
-constexpr int64_t LANES = 32;
+template <typename T>
+constexpr int64_t LANES = 256 / sizeof(T);
+
+template <typename T>
+void csr_row(const int64_t* rp, const int32_t* ci, const T* w, T bias, const T* a,
+             int64_t batch, T* o);  // one CSR row over `batch` columns (CSR chains, below)
 
 // A weight [rows, cols] (row-major) restricted to a CSR structure (row pointers rp [rows + 1],
 // columns ci); `used` lists the columns the structure touches, `col` each entry's place there.
@@ -195,19 +202,19 @@ struct Sparse {
       }
   }
   int64_t width() const { return int64_t(used.size()); }
-  // tile[c LANES + i] = x[r0 + i, used[c]] (zero beyond `count` rows)
+  // tile[c LANES<T> + i] = x[r0 + i, used[c]] (zero beyond `count` rows)
   void gather(const T* x, int64_t ld, int64_t r0, int64_t count, T* tile) const {
-    if (count < LANES) std::fill(tile, tile + width() * LANES, T(0));
+    if (count < LANES<T>) std::fill(tile, tile + width() * LANES<T>, T(0));
     for (int64_t i = 0; i < count; ++i) {
       const T* row = x + (r0 + i) * ld;
-      for (int64_t c = 0; c < width(); ++c) tile[c * LANES + i] = row[used[c]];
+      for (int64_t c = 0; c < width(); ++c) tile[c * LANES<T> + i] = row[used[c]];
     }
   }
-  // tile[j LANES + i] = d[r0 + i, j] for all rows j of the weight (zero beyond `count`)
+  // tile[j LANES<T> + i] = d[r0 + i, j] for all rows j of the weight (zero beyond `count`)
   void gather_rows(const T* d, int64_t ld, int64_t r0, int64_t count, T* tile) const {
-    if (count < LANES) std::fill(tile, tile + rows * LANES, T(0));
+    if (count < LANES<T>) std::fill(tile, tile + rows * LANES<T>, T(0));
     for (int64_t i = 0; i < count; ++i)
-      for (int64_t j = 0; j < rows; ++j) tile[j * LANES + i] = d[(r0 + i) * ld + j];
+      for (int64_t j = 0; j < rows; ++j) tile[j * LANES<T> + i] = d[(r0 + i) * ld + j];
   }
 };
 
@@ -215,25 +222,20 @@ struct Sparse {
 template <typename T>
 void sparse_mm(const Sparse<T>& S, int64_t n, const T* x, int64_t ld_x, T* out, int64_t ld_out,
                const T* bias = nullptr) {
-  const auto tile = scratch<T>(S.width() * LANES), acc = scratch<T>(S.rows * LANES);
-  for (int64_t r0 = 0; r0 < n; r0 += LANES) {
-    const int64_t count = std::min(LANES, n - r0);
+  const auto tile = scratch<T>(S.width() * LANES<T>);
+  const auto acc = scratch<T>(S.rows * LANES<T>);
+  for (int64_t r0 = 0; r0 < n; r0 += LANES<T>) {
+    const int64_t count = std::min(LANES<T>, n - r0);
     S.gather(x, ld_x, r0, count, tile.get());
-    for (int64_t j = 0; j < S.rows; ++j) {
-      T sum[LANES] = {};
-      for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
-        const T* v = tile.get() + S.col[p] * LANES;
-        const T w = S.value[p];
-        for (int64_t i = 0; i < LANES; ++i) sum[i] += w * v[i];
-      }
-      std::memcpy(acc.get() + j * LANES, sum, sizeof sum);
-    }
+    for (int64_t j = 0; j < S.rows; ++j)
+      csr_row(S.rp + j, S.col.data(), S.value.data(), T(0), tile.get(), LANES<T>,
+              acc.get() + j * LANES<T>);
     for (int64_t i = 0; i < count; ++i) {
       T* o = out + (r0 + i) * ld_out;
       if (bias)
-        for (int64_t j = 0; j < S.rows; ++j) o[j] = bias[j] + acc[j * LANES + i];
+        for (int64_t j = 0; j < S.rows; ++j) o[j] = bias[j] + acc[j * LANES<T> + i];
       else
-        for (int64_t j = 0; j < S.rows; ++j) o[j] += acc[j * LANES + i];
+        for (int64_t j = 0; j < S.rows; ++j) o[j] += acc[j * LANES<T> + i];
     }
   }
 }
@@ -245,33 +247,34 @@ template <typename T>
 void sparse_grads(const Sparse<T>& S, int64_t n, const T* d, int64_t ld_d, const T* x,
                   int64_t ld_x, T* dw, T* dx, int64_t ld_dx, bool add) {
   const int64_t used = S.width();
-  const auto tile = scratch<T>(dw ? used * LANES : 0), d_tile = scratch<T>(S.rows * LANES);
-  const auto d_x = scratch<T>(dx ? used * LANES : 0);
-  std::vector<T> per_lane(dw ? S.value.size() * LANES : 0, T(0));
-  for (int64_t r0 = 0; r0 < n; r0 += LANES) {
-    const int64_t count = std::min(LANES, n - r0);
+  const auto tile = scratch<T>(dw ? used * LANES<T> : 0);
+  const auto d_tile = scratch<T>(S.rows * LANES<T>);
+  const auto d_x = scratch<T>(dx ? used * LANES<T> : 0);
+  std::vector<T> per_lane(dw ? S.value.size() * LANES<T> : 0, T(0));
+  for (int64_t r0 = 0; r0 < n; r0 += LANES<T>) {
+    const int64_t count = std::min(LANES<T>, n - r0);
     if (dw) S.gather(x, ld_x, r0, count, tile.get());
     S.gather_rows(d, ld_d, r0, count, d_tile.get());
-    if (dx) std::fill(d_x.get(), d_x.get() + used * LANES, T(0));
+    if (dx) std::fill(d_x.get(), d_x.get() + used * LANES<T>, T(0));
     for (int64_t j = 0; j < S.rows; ++j) {
-      const T* g = d_tile.get() + j * LANES;
+      const T* g = d_tile.get() + j * LANES<T>;
       for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
         if (dw) {
-          const T* v = tile.get() + S.col[p] * LANES;
-          T* a = per_lane.data() + p * LANES;
-          for (int64_t i = 0; i < LANES; ++i) a[i] += g[i] * v[i];
+          const T* v = tile.get() + S.col[p] * LANES<T>;
+          T* a = per_lane.data() + p * LANES<T>;
+          for (int64_t i = 0; i < LANES<T>; ++i) a[i] += g[i] * v[i];
         }
         if (dx) {
-          T* o = d_x.get() + S.col[p] * LANES;
+          T* o = d_x.get() + S.col[p] * LANES<T>;
           const T w = S.value[p];
-          for (int64_t i = 0; i < LANES; ++i) o[i] += w * g[i];
+          for (int64_t i = 0; i < LANES<T>; ++i) o[i] += w * g[i];
         }
       }
     }
     for (int64_t i = 0; dx && i < count; ++i) {
       T* o = dx + (r0 + i) * ld_dx;
       if (!add) std::memset(o, 0, S.cols * sizeof(T));
-      for (int64_t c = 0; c < used; ++c) o[S.used[c]] += d_x[c * LANES + i];
+      for (int64_t c = 0; c < used; ++c) o[S.used[c]] += d_x[c * LANES<T> + i];
     }
   }
   if (!dw) return;
@@ -279,7 +282,7 @@ void sparse_grads(const Sparse<T>& S, int64_t n, const T* d, int64_t ld_d, const
   for (int64_t j = 0; j < S.rows; ++j)
     for (int64_t p = S.rp[j]; p < S.rp[j + 1]; ++p) {
       T sum = T(0);
-      for (int64_t i = 0; i < LANES; ++i) sum += per_lane[p * LANES + i];
+      for (int64_t i = 0; i < LANES<T>; ++i) sum += per_lane[p * LANES<T> + i];
       dw[j * S.cols + S.ci[p]] = sum;
     }
 }
@@ -598,7 +601,7 @@ struct Layout {
     }
     wide = rows * in_size;
     total = wide + (batch + rows) * width;
-    const int64_t gates_per = kind == GRU ? 3 : 4;
+    const int64_t gates_per = gates_of(kind);
     for (int64_t l = 0; l < layers; ++l) {
       const int64_t H = hidden[l];
       cells.push_back(total);
@@ -657,7 +660,7 @@ struct LayerSparse {
   std::unique_ptr<Sparse<T>> ih, hh;
   LayerSparse(const Stack& k, int64_t l, Layer<T>& L) {
     const void* const* at = k.structure ? k.structure + 4 * l : nullptr;
-    const int64_t rows = (k.kind == GRU ? 3 : (k.kind == LSTM ? 4 : 1)) * L.H;
+    const int64_t rows = gates_of(k.kind) * L.H;
     if (at && at[0])
       ih.reset(new Sparse<T>((const int64_t*)at[0], (const int32_t*)at[1], rows, L.in_size,
                              L.w_ih));
@@ -1003,7 +1006,7 @@ int64_t hs_stack_saved_size(int kind, int64_t layers, const int64_t* hidden, int
 // columns, the first final column, the input width, the padded length T, and the packing
 // (rnn_native.pack_plan): the steps, their batch sizes, the padded row b T + t of every
 // packed row (sequences by decreasing length) and the packed row of each sequence's end;
-// last, the input weights' structure (see Stack; null: all dense).
+// last, the weights' structure (see Stack; null: all dense).
 #define HS_STACK_ARGS                                                                         \
   int double_precision, int kind, int64_t layers, const int64_t *hidden,                      \
       const int64_t *in_begin, int64_t out_begin, int64_t in_size, int64_t padded_steps,      \

@@ -42,8 +42,8 @@ this share of its entries runs sparse products; denser weights run PyTorch's BLA
 is multiplied one step at a time (fewer rows per product), so it needs a sparser mask."""
 
 MAX_SPARSE_ENTRIES = 1 << 19
-"""Our choice: a mask with more entries than this runs dense. The backward keeps 32 partial
-sums per entry (64 MiB in float64 at this bound)."""
+"""Our choice: a mask with more entries than this runs dense. The backward keeps 256 bytes
+of partial sums per entry (a tile of rows: 64 floats or 32 doubles), 128 MiB at this bound."""
 
 FORCE_SPARSE = False
 """Run every masked weight on sparse products, whatever its density (tests, benchmarks)."""
