@@ -34,7 +34,7 @@ from hiddenstruct.graphs.dag import layers as dag_layers
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.nn.recurrent_graph import add_readout, recurrent_structure_graph
-from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, layer_masks, stack_weights
+from hiddenstruct.nn.rnn import RecurrentLayer, engine_operands, get_mode
 from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.validate import check_sequence_batch
 from hiddenstruct.nn.varlen import Wiring, check_lengths
@@ -140,9 +140,8 @@ class GraphRNN(nn.Module):
         if lengths is not None:
             lengths = check_lengths(lengths, x.shape[0], x.shape[1])
         wiring = Wiring.dag(self.spec, self.layer_sizes, all_layers)
-        return run_stack(
-            wiring, x, lengths, stack_weights(self.layers), masks=layer_masks(self.layers)
-        ).final
+        weights, masks, premask = engine_operands(self.layers)
+        return run_stack(wiring, x, lengths, weights, masks=masks, premask=premask).final
 
     def forward(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """Last layer's final state, passed through the readout when ``output_size`` is set."""

@@ -154,6 +154,36 @@ def original(module: nn.Module, name: str) -> torch.Tensor:
     return getattr(module, name)
 
 
+def _hooked(module: nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks)
+
+
+def plain_mask(module: nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(original, mask)`` of ``module.<name>`` when reading it would compute nothing but
+    ``original ⊙ mask``: its only parametrization is a :class:`Mask` and no forward hook
+    (the module's or a global one) watches that computation; else ``None``.
+
+    A kernel given the pair may compute the product itself (the recurrent engine does:
+    one autograd node instead of one product per weight), and the result is the same.
+    """
+    params = module.__dict__.get("_modules", {}).get("parametrizations")
+    chain = None if params is None else params._modules.get(name)
+    if chain is None or len(chain) != 1:
+        return None
+    mask = chain[0]
+    if type(mask) is not Mask or _hooked(mask) or _hooked(chain) or _global_hooks():
+        return None
+    return chain.original, mask.mask
+
+
+def _global_hooks() -> bool:
+    hooks = torch.nn.modules.module
+    return bool(
+        getattr(hooks, "_global_forward_hooks", None)
+        or getattr(hooks, "_global_forward_pre_hooks", None)
+    )
+
+
 def remove_mask(module: nn.Module, name: str, *, permanent: bool = True) -> nn.Module:
     """Remove the mask from ``module.<name>``.
 

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
-from hiddenstruct.nn.rnn import RecurrentLayer, get_mode, layer_masks, stack_weights
+from hiddenstruct.nn.rnn import RecurrentLayer, engine_operands, get_mode
 from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.varlen import Wiring, check_lengths
 
@@ -288,9 +288,8 @@ class PackedGraphClassifier(nn.Module):
         if lengths is not None:
             lengths = check_lengths(lengths, codes.shape[0], codes.shape[1])
         wiring = Wiring.dag(self.spec, self.union_widths, all_layers=True)
-        finals = run_stack(
-            wiring, x, lengths, stack_weights(self.layers), masks=layer_masks(self.layers)
-        ).final
+        weights, masks, premask = engine_operands(self.layers)
+        finals = run_stack(wiring, x, lengths, weights, masks=masks, premask=premask).final
         return self.readout(finals).view(codes.shape[0], self.num_graphs, self.num_classes)
 
     # ---------------------------------------------------------------- unpack

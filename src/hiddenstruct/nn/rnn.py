@@ -26,7 +26,7 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hiddenstruct.nn.masking import apply_mask, get_mask, original
+from hiddenstruct.nn.masking import apply_mask, get_mask, original, plain_mask
 from hiddenstruct.nn.recurrent_graph import recurrent_structure_graph
 from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.validate import check_sequence_batch
@@ -45,6 +45,31 @@ def layer_masks(layers) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]
     """Per recurrent layer the masks of ``weight_ih`` and ``weight_hh`` (``None``: unmasked),
     for the engine's sparse products."""
     return [(get_mask(layer, "weight_ih"), get_mask(layer, "weight_hh")) for layer in layers]
+
+
+def engine_operands(layers):
+    """``(weights, masks, premask)`` of recurrent ``layers`` for
+    :func:`~hiddenstruct.nn.rnn_native.run_stack`: four weights per layer, each masked weight
+    that :func:`~hiddenstruct.nn.masking.plain_mask` allows as its unmasked original with its
+    mask in ``premask`` (the engine multiplies them: no autograd node per weight), the others
+    as masked tensors (``premask`` ``None``); ``masks`` as :func:`layer_masks`."""
+    weights, masks, premask = [], [], []
+    for layer in layers:
+        pair = []
+        for name in ("weight_ih", "weight_hh"):
+            plain = plain_mask(layer, name)
+            if plain is None or plain[1].dtype != plain[0].dtype:
+                weights.append(getattr(layer, name))
+                premask.append(None)
+                pair.append(get_mask(layer, name))
+            else:
+                weights.append(plain[0])
+                premask.append(plain[1])
+                pair.append(plain[1])
+        masks.append(tuple(pair))
+        weights += [layer.bias_ih, layer.bias_hh]
+        premask += [None, None]
+    return weights, masks, premask
 
 
 class RecurrentLayer(nn.Module):
@@ -182,10 +207,10 @@ class MaskedRNN(nn.Module):
         return x, lengths
 
     def _run(self, wiring, x, lengths, h0=None, c0=None, outputs=False):
-        weights = stack_weights(self.layers)
         if getattr(self, "fused_cpu", None) is False:
-            return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
-        return run_stack(wiring, x, lengths, weights, h0, c0, outputs, layer_masks(self.layers))
+            return torch_stack(wiring, x, lengths, stack_weights(self.layers), h0, c0, outputs)
+        weights, masks, premask = engine_operands(self.layers)
+        return run_stack(wiring, x, lengths, weights, h0, c0, outputs, masks, premask)
 
     def node_groups(self) -> list[list[int]]:
         """Node labels of :meth:`structure_graph` per layer: consecutive integers."""

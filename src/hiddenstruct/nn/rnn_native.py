@@ -244,19 +244,42 @@ def _check_structure(wiring: Wiring, weights, structure) -> None:
                 )
 
 
+def _premasked(weights: list[torch.Tensor], premask) -> list[torch.Tensor]:
+    """``weights`` contiguous, each multiplied by its ``premask`` mask where it has one."""
+    if premask is not None:
+        if len(premask) != len(weights):
+            raise ValueError(
+                f"need one premask entry per weight ({len(weights)}), got {len(premask)}"
+            )
+        which = [i for i, m in enumerate(premask) if m is not None]
+        for i in which:
+            w, m = weights[i], premask[i]
+            if m.shape != w.shape or m.dtype != w.dtype or m.device != w.device:
+                raise ValueError(
+                    f"weight {i}: its mask is {m.dtype} {tuple(m.shape)} on {m.device}, "
+                    f"the weight {w.dtype} {tuple(w.shape)} on {w.device}"
+                )
+        products = torch._foreach_mul([weights[i] for i in which], [premask[i] for i in which])
+        for i, product in zip(which, products, strict=True):
+            weights[i] = product
+    return [w.contiguous() for w in weights]
+
+
 class NativeStack(torch.autograd.Function):
     """The stack wired by ``wiring`` over a padded batch-first ``x`` [B, T, F] with
     ``lengths``; the flat tensors are ``n_init`` initial states (per layer ``h0``, then for
     LSTM ``c0``), then the weights. ``structure``: per layer a :class:`LayerStructure`
-    (:func:`sparse_structure`), or ``None`` for all dense. Returns (outputs, final,
-    final_c); outputs are empty unless ``outputs``, final_c unless LSTM."""
+    (:func:`sparse_structure`), or ``None`` for all dense. ``premask``: per weight a mask
+    the node multiplies it by (its gradient too), or ``None``; or ``None`` for none.
+    Returns (outputs, final, final_c); outputs are empty unless ``outputs``, final_c unless
+    LSTM."""
 
     @staticmethod
-    def forward(ctx, wiring, outputs, structure, x, lengths, n_init, *flat):
+    def forward(ctx, wiring, outputs, structure, premask, x, lengths, n_init, *flat):
         lib, layers, mode = native.library(), len(wiring.hidden), wiring.mode
         init = [t.contiguous() for t in flat[:n_init]]
         h0, c0 = (init[:layers] or None), (init[layers:] or None)
-        weights = [w.contiguous() for w in flat[n_init:]]
+        weights = _premasked(list(flat[n_init:]), premask)
         _check(wiring, x, weights, h0, c0)
         _check_structure(wiring, weights, structure)
         x = x.contiguous()
@@ -280,6 +303,7 @@ class NativeStack(torch.autograd.Function):
             saved.data_ptr(), final.data_ptr(), _ptr(final_c), _ptr(out),
         )  # fmt: skip
         ctx.wiring, ctx.shape, ctx.saved, ctx.lengths = wiring, shape, saved, lengths
+        ctx.premask, ctx.weights = premask, weights if premask is not None else None
         ctx.structure = structure  # keeps the arrays ctx.shape points to alive
         ctx.plan = (sizes, index, rows)  # the pointers in ctx.shape point into these
         ctx.save_for_backward(x, *flat)
@@ -295,19 +319,24 @@ class NativeStack(torch.autograd.Function):
         ]
         if torch.is_grad_enabled():
             return NativeStack._double_backward(ctx, x, flat, n_init, d_outs)
-        weights = [w.contiguous() for w in flat[n_init:]]
+        weights = ctx.weights or [w.contiguous() for w in flat[n_init:]]
         grads = [torch.empty_like(t) for t in flat]
-        dx = torch.empty_like(x) if ctx.needs_input_grad[3] else None
+        dx = torch.empty_like(x) if ctx.needs_input_grad[4] else None
         h0, c0 = grads[: min(n_init, layers)] or None, grads[layers:n_init] or None
         native.library().hs_stack_backward(
             *ctx.shape, _pointers(weights), ctx.saved.data_ptr(), _ptr(d_outs[1]),
             _ptr(d_outs[2]), _ptr(d_outs[0]), _pointers(grads[n_init:]), _ptr(dx),
             _pointers(h0), _pointers(c0),
         )  # fmt: skip
+        if ctx.premask is not None:  # d original = d(original ⊙ mask) ⊙ mask
+            pairs = [
+                (g, m) for g, m in zip(grads[n_init:], ctx.premask, strict=True) if m is not None
+            ]
+            torch._foreach_mul_([g for g, _ in pairs], [m for _, m in pairs])
         grads = [
-            g if need else None for g, need in zip(grads, ctx.needs_input_grad[6:], strict=True)
+            g if need else None for g, need in zip(grads, ctx.needs_input_grad[7:], strict=True)
         ]
-        return (None, None, None, dx, None, None, *grads)
+        return (None, None, None, None, dx, None, None, *grads)
 
     @staticmethod
     def _double_backward(ctx, x, flat, n_init, d_outs):
@@ -316,6 +345,9 @@ class NativeStack(torch.autograd.Function):
         def recompute():
             h0, c0 = flat[: min(n_init, layers)] or None, flat[layers:n_init] or None
             weights = list(flat[n_init:])
+            for i, mask in enumerate(ctx.premask or ()):
+                if mask is not None:
+                    weights[i] = weights[i] * mask
             for layer, pair in enumerate(ctx.structure or ()):
                 for which, found in enumerate(pair):  # the engine's function: W ⊙ mask
                     if found is not None:
@@ -324,21 +356,25 @@ class NativeStack(torch.autograd.Function):
             result = torch_stack(ctx.wiring, x, ctx.lengths, weights, h0, c0, outputs=True)
             return result.outputs, result.final, result.final_c
 
-        wanted = [ctx.needs_input_grad[3], *ctx.needs_input_grad[6:]]
+        wanted = [ctx.needs_input_grad[4], *ctx.needs_input_grad[7:]]
         dx, *grads = recomputed_grads(recompute, [x, *flat], wanted, d_outs)
-        return (None, None, None, dx, None, None, *grads)
+        return (None, None, None, None, dx, None, None, *grads)
 
 
 def run_stack(
-    wiring, x, lengths, weights, h0=None, c0=None, outputs=False, masks=None
+    wiring, x, lengths, weights, h0=None, c0=None, outputs=False, masks=None, premask=None
 ) -> StackResult:
     """The stack wired by ``wiring`` over batch-first ``x`` [B, T, F] with CPU int64
     ``lengths`` (``None``: all T), on the native engine where :func:`usable`, else on
     PyTorch's kernels; arguments and result as :func:`~hiddenstruct.nn.varlen.torch_stack`.
     Final cell states are returned for LSTM. ``masks`` (per layer ``(mask_ih, mask_hh)``,
     each may be ``None``; ``weights`` must already be masked by them) lets sparse weights
-    run sparse products (see the module docstring)."""
+    run sparse products (see the module docstring). ``premask`` (one entry per weight, or
+    ``None``): a weight with a mask there is unmasked and the stack runs on ``weight ⊙ mask``
+    (:func:`~hiddenstruct.nn.rnn.engine_operands`)."""
     if not usable(x):
+        if premask is not None:
+            weights = [w if m is None else w * m for w, m in zip(weights, premask, strict=True)]
         return torch_stack(wiring, x, lengths, weights, h0, c0, outputs)
     if lengths is None:
         lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.int64)
@@ -346,7 +382,9 @@ def run_stack(
     if c0 is not None and h0 is None:
         raise ValueError("initial cell states c0 need initial hidden states h0")
     structure = sparse_structure(masks)
+    if premask is not None and all(m is None for m in premask):
+        premask = None
     out, final, final_c = NativeStack.apply(
-        wiring, outputs, structure, x, lengths, len(init), *init, *weights
+        wiring, outputs, structure, premask, x, lengths, len(init), *init, *weights
     )
     return StackResult(out if outputs else None, final, final_c if wiring.mode.has_cell else None)
