@@ -123,6 +123,7 @@ struct Layer {
   const T *h0, *c0;          // initial states (packed order, [B, H]) or null for zeros
   const Sparse<T>* sp_ih = nullptr;  // W_ih / W_hh restricted to their structure, or null:
   const Sparse<T>* sp_hh = nullptr;  // dense products (see the sparse products)
+  const int64_t* hh_blocks = nullptr;  // W_hh's diagonal blocks, or null (see block_grads)
 };
 
 // Its gradients. dh (the outputs' gradient, [N, H] with B rows for the initial state before
@@ -316,6 +317,23 @@ void project(const Steps& s, const Layer<T>& L, int64_t width, const T* bias, T*
           out, ld_out);
 }
 
+// dW_hh [G H, H] = dh^T h_prev when W_hh lies in diagonal blocks: blocks = {n, b_0 = 0, b_1,
+// ..., b_n = H}, unit i of block k in [b_k, b_k+1) connects (in every gate) only to units of
+// block k. Only the blocks' entries are computed (one product per block and gate, of the
+// block's width: about n times fewer operations than the whole product), zeros elsewhere.
+template <typename T>
+void block_grads(const int64_t* blocks, int64_t gates, int64_t rows, int64_t H, const T* dh,
+                 int64_t width, const T* h_prev, T* dw) {
+  std::memset(dw, 0, width * H * sizeof(T));
+  for (int64_t k = 0; k < blocks[0]; ++k) {
+    const int64_t begin = blocks[1 + k], size = blocks[2 + k] - begin;
+    if (size == 0) continue;
+    for (int64_t g = 0; g < gates; ++g)
+      gemm<T>(true, false, size, size, rows, T(1), dh + g * H + begin, width, h_prev + begin, H,
+              T(0), dw + (g * H + begin) * H + begin, H);
+  }
+}
+
 // Weight, bias and input gradients from the gate gradients of all steps (dx input side,
 // dh hidden side, both [N, width]): dW_ih = dx^T inp, dW_hh = dh^T h_prev, db = column sums,
 // d_inp = beta d_inp + dx W_ih.
@@ -336,6 +354,8 @@ void weight_grads(const Steps& s, const Layer<T>& L, const LayerGrad<T>& G, int6
             G.dw_ih, L.in_size);
   if (L.sp_hh)
     sparse_grads<T>(*L.sp_hh, s.rows, dh, width, h_prev.get(), H, G.dw_hh, nullptr, 0, false);
+  else if (L.hh_blocks)
+    block_grads<T>(L.hh_blocks, width / H, s.rows, H, dh, width, h_prev.get(), G.dw_hh);
   else
     gemm<T>(true, false, width, H, s.rows, T(1), dh, width, h_prev.get(), H, T(0), G.dw_hh, H);
   for (int64_t j = 0; j < width; ++j) G.db_ih[j] = G.db_hh[j] = 0;
@@ -618,8 +638,11 @@ struct Layout {
 // l > 0, columns [in_begin[l], column[l]) of O; final states are columns [out_begin, S).
 // h0 / c0: per layer the initial states [B, H_l] in the caller's batch order (null: zeros).
 // structure: per layer the CSR row pointers (int64) and columns (int32) of W_ih, then of
-// W_hh, both null for a dense weight; or null for all dense (see the sparse products).
+// W_hh, both null for a dense weight, then W_hh's diagonal blocks (see block_grads) or null;
+// or null for all dense (see the sparse products).
 // order[i]: the caller's row of packed row i of step 0 (sequences by decreasing length).
+constexpr int64_t STRUCTURE_POINTERS = 5;  // per layer, see Stack
+
 struct Stack {
   int kind;
   int64_t layers;
@@ -659,7 +682,7 @@ template <typename T>
 struct LayerSparse {
   std::unique_ptr<Sparse<T>> ih, hh;
   LayerSparse(const Stack& k, int64_t l, Layer<T>& L) {
-    const void* const* at = k.structure ? k.structure + 4 * l : nullptr;
+    const void* const* at = k.structure ? k.structure + STRUCTURE_POINTERS * l : nullptr;
     const int64_t rows = gates_of(k.kind) * L.H;
     if (at && at[0])
       ih.reset(new Sparse<T>((const int64_t*)at[0], (const int32_t*)at[1], rows, L.in_size,
@@ -667,6 +690,7 @@ struct LayerSparse {
     if (at && at[2])
       hh.reset(new Sparse<T>((const int64_t*)at[2], (const int32_t*)at[3], rows, L.H, L.w_hh));
     L.sp_ih = ih.get(), L.sp_hh = hh.get();
+    L.hh_blocks = at && !at[2] ? (const int64_t*)at[4] : nullptr;
   }
 };
 
@@ -962,7 +986,7 @@ void csr_chain(int activation, int64_t layers, const int64_t* sizes, const void*
 extern "C" {
 
 // Bumped whenever an entry point's signature changes; the loader checks it.
-int hs_abi_version() { return 6; }
+int hs_abi_version() { return 7; }
 
 void hs_set_blas(void* sgemm, void* dgemm) {
   blas_sgemm = (sgemm_fn)sgemm;

@@ -46,7 +46,7 @@ FLAGS = (
     "-fPIC",
     "-shared",
 )
-ABI_VERSION = 6
+ABI_VERSION = 7
 """Must equal ``hs_abi_version()`` of the built library."""
 _I64, _PTR, _INT = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
 _STACK = [_INT, _INT, _I64, _PTR, _PTR, _I64, _I64, _I64, _I64, _PTR, _PTR, _PTR, _PTR]

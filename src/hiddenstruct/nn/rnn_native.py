@@ -92,6 +92,47 @@ class MaskStructure:
         return self.cols.numel() / max(self.mask.numel(), 1)
 
 
+@dataclass(frozen=True)
+class MaskBlocks:
+    """A ``W_hh`` mask [G H, H] that lies in diagonal blocks of units (every gate): the
+    engine computes its weight's gradient only in the blocks. ``bounds`` (int64): the
+    number of blocks n, then their borders 0 = b_0 < ... <= b_n = H; ``mask`` (bool) where
+    the mask is non-zero."""
+
+    bounds: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def share(self) -> float:
+        """The blocks' share of the weight's entries."""
+        sizes = self.bounds[2:] - self.bounds[1:-1]
+        return float((sizes.double() ** 2).sum()) / max(self.mask.shape[1] ** 2, 1)
+
+
+def diagonal_blocks(mask: torch.Tensor) -> MaskBlocks | None:
+    """The finest diagonal blocks of a ``W_hh`` mask [G H, H] (unit i's rows in every gate and
+    column i belong to one block), or ``None`` for a mask of another shape. Cached like
+    :func:`mask_structure`."""
+    values = _cached(mask)
+    if "blocks" not in values:
+        values["blocks"] = _diagonal_blocks(mask)
+    return values["blocks"]
+
+
+def _diagonal_blocks(mask: torch.Tensor) -> MaskBlocks | None:
+    rows, hidden = mask.shape
+    if hidden == 0 or rows % hidden:
+        return None
+    units = (mask.detach().to("cpu") != 0).reshape(rows // hidden, hidden, hidden).any(0)
+    i, j = np.nonzero(units.numpy())
+    reach = np.arange(hidden)
+    np.maximum.at(reach, i, j)  # the farthest unit each unit connects to, either way
+    np.maximum.at(reach, j, i)
+    ends = np.nonzero(np.maximum.accumulate(reach) == np.arange(hidden))[0] + 1
+    bounds = np.concatenate([[len(ends), 0], ends]).astype(np.int64)
+    return MaskBlocks(torch.from_numpy(bounds), mask.detach().to("cpu") != 0)
+
+
 _cache: dict[int, tuple[weakref.ref, int, dict]] = {}
 
 
@@ -129,16 +170,22 @@ def mask_structure(mask: torch.Tensor) -> MaskStructure:
     return values["structure"]
 
 
-LayerStructure = tuple[MaskStructure | None, MaskStructure | None]
+LayerStructure = tuple[MaskStructure | None, MaskStructure | MaskBlocks | None]
 """A layer's ``(W_ih, W_hh)`` structures; ``None`` for a weight on dense products."""
+
+BLOCK_SHARE = 0.5
+"""Our choice: a ``W_hh`` on dense products whose mask lies in diagonal blocks covering at
+most this share of its entries (:func:`diagonal_blocks`) gets its gradient computed in the
+blocks only (the packed priors model's recurrences: one block per graph)."""
 
 
 def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, ...] | None:
     """Per layer ``(W_ih, W_hh)``: the structure of each weight's mask where it is sparse
     enough (:data:`SPARSE_DENSITY`; every mask with ``force``, default
-    :data:`FORCE_SPARSE`), else ``None``; ``masks`` holds per layer ``(mask_ih, mask_hh)``
-    (each may be ``None``). ``None`` when no weight qualifies or sparse products are off
-    (:data:`ENV_SPARSE`, :func:`dense_products`)."""
+    :data:`FORCE_SPARSE`), else, for ``W_hh``, its :class:`MaskBlocks` where they cover at
+    most :data:`BLOCK_SHARE` of it, else ``None``; ``masks`` holds per layer
+    ``(mask_ih, mask_hh)`` (each may be ``None``). ``None`` when no weight qualifies or
+    sparse products are off (:data:`ENV_SPARSE`, :func:`dense_products`)."""
     force = FORCE_SPARSE if force is None else force
     if masks is None or _dense_holds or not (force or sparse_enabled()):  # holds beat force
         return None
@@ -150,7 +197,15 @@ def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, 
             return None
         return mask_structure(mask)
 
-    layers = tuple(tuple(map(pick, pair, SPARSE_DENSITY)) for pair in masks)
+    def pick_hh(mask):
+        found = pick(mask, SPARSE_DENSITY[1])
+        if found is None and mask is not None and not force:
+            blocks = diagonal_blocks(mask)
+            if blocks is not None and blocks.bounds[0] > 1 and blocks.share <= BLOCK_SHARE:
+                return blocks
+        return found
+
+    layers = tuple((pick(ih, SPARSE_DENSITY[0]), pick_hh(hh)) for ih, hh in masks)
     return layers if any(s is not None for pair in layers for s in pair) else None
 
 
@@ -218,11 +273,11 @@ def _structure_pointers(structure) -> ctypes.Array | None:
     if structure is None:
         return None
     pointers = []
-    for pair in structure:
-        for found in pair:
-            pointers += (
-                [None, None] if found is None else [found.rows.data_ptr(), found.cols.data_ptr()]
-            )
+    for ih, hh in structure:  # STRUCTURE_POINTERS per layer (native.cpp)
+        for found in (ih, hh):
+            sparse = isinstance(found, MaskStructure)
+            pointers += [found.rows.data_ptr(), found.cols.data_ptr()] if sparse else [None, None]
+        pointers.append(hh.bounds.data_ptr() if isinstance(hh, MaskBlocks) else None)
     return (ctypes.c_void_p * len(pointers))(*pointers)
 
 
@@ -265,6 +320,23 @@ def _premasked(weights: list[torch.Tensor], premask) -> list[torch.Tensor]:
     return [w.contiguous() for w in weights]
 
 
+def _with_blocks(premask, structure, weights):
+    """``premask`` where each ``W_hh`` on :class:`MaskBlocks` without a premask gets its mask:
+    the engine computes that weight's gradient only in the blocks, so its function is that
+    of ``W_hh ⊙ mask`` (as on sparse products)."""
+    blocked = [
+        4 * layer + 1
+        for layer, (_, hh) in enumerate(structure or ())
+        if isinstance(hh, MaskBlocks) and (premask is None or premask[4 * layer + 1] is None)
+    ]
+    if not blocked:
+        return premask
+    premask = list(premask) if premask is not None else [None] * len(weights)
+    for i in blocked:
+        premask[i] = structure[i // 4][1].mask.to(weights[i].dtype)
+    return premask
+
+
 class NativeStack(torch.autograd.Function):
     """The stack wired by ``wiring`` over a padded batch-first ``x`` [B, T, F] with
     ``lengths``; the flat tensors are ``n_init`` initial states (per layer ``h0``, then for
@@ -279,7 +351,9 @@ class NativeStack(torch.autograd.Function):
         lib, layers, mode = native.library(), len(wiring.hidden), wiring.mode
         init = [t.contiguous() for t in flat[:n_init]]
         h0, c0 = (init[:layers] or None), (init[layers:] or None)
-        weights = _premasked(list(flat[n_init:]), premask)
+        weights = list(flat[n_init:])
+        premask = _with_blocks(premask, structure, weights)
+        weights = _premasked(weights, premask)
         _check(wiring, x, weights, h0, c0)
         _check_structure(wiring, weights, structure)
         x = x.contiguous()
