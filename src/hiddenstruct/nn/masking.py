@@ -166,14 +166,16 @@ def plain_mask(module: nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor
     A kernel given the pair may compute the product itself (the recurrent engine does:
     one autograd node instead of one product per weight), and the result is the same.
     """
+    # read through the modules' dicts: called per weight and forward, where Module's
+    # attribute lookup would cost more than the product it saves
     params = module.__dict__.get("_modules", {}).get("parametrizations")
     chain = None if params is None else params._modules.get(name)
-    if chain is None or len(chain) != 1:
+    if chain is None or len(chain._modules) != 1:
         return None
-    mask = chain[0]
+    (mask,) = chain._modules.values()
     if type(mask) is not Mask or _hooked(mask) or _hooked(chain) or _global_hooks():
         return None
-    return chain.original, mask.mask
+    return chain._parameters["original"], mask._buffers["mask"]
 
 
 def _global_hooks() -> bool:

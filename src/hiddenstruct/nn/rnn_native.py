@@ -97,16 +97,16 @@ class MaskBlocks:
     """A ``W_hh`` mask [G H, H] that lies in diagonal blocks of units (every gate): the
     engine computes its weight's gradient only in the blocks. ``bounds`` (int64): the
     number of blocks n, then their borders 0 = b_0 < ... <= b_n = H; ``mask`` (bool) where
-    the mask is non-zero."""
+    the mask is non-zero; ``share`` the blocks' share of the weight's entries."""
 
     bounds: torch.Tensor
     mask: torch.Tensor
+    share: float
+    """The blocks' share of the weight's entries."""
 
     @property
-    def share(self) -> float:
-        """The blocks' share of the weight's entries."""
-        sizes = self.bounds[2:] - self.bounds[1:-1]
-        return float((sizes.double() ** 2).sum()) / max(self.mask.shape[1] ** 2, 1)
+    def count(self) -> int:
+        return len(self.bounds) - 2
 
 
 def diagonal_blocks(mask: torch.Tensor) -> MaskBlocks | None:
@@ -130,7 +130,8 @@ def _diagonal_blocks(mask: torch.Tensor) -> MaskBlocks | None:
     np.maximum.at(reach, j, i)
     ends = np.nonzero(np.maximum.accumulate(reach) == np.arange(hidden))[0] + 1
     bounds = np.concatenate([[len(ends), 0], ends]).astype(np.int64)
-    return MaskBlocks(torch.from_numpy(bounds), mask.detach().to("cpu") != 0)
+    share = float((np.diff(bounds[1:]).astype(np.float64) ** 2).sum()) / hidden**2
+    return MaskBlocks(torch.from_numpy(bounds), mask.detach().to("cpu") != 0, share)
 
 
 _cache: dict[int, tuple[weakref.ref, int, dict]] = {}
@@ -190,22 +191,26 @@ def sparse_structure(masks, force: bool | None = None) -> tuple[LayerStructure, 
     if masks is None or _dense_holds or not (force or sparse_enabled()):  # holds beat force
         return None
 
-    def pick(mask, limit):
-        if mask is None or not (force or mask_density(mask) <= limit):
-            return None
-        if mask_density(mask) * mask.numel() > MAX_SPARSE_ENTRIES:
-            return None
-        return mask_structure(mask)
-
-    def pick_hh(mask):
-        found = pick(mask, SPARSE_DENSITY[1])
-        if found is None and mask is not None and not force:
+    def choose(mask, limit, recurrent):
+        density = mask_density(mask)
+        if (force or density <= limit) and density * mask.numel() <= MAX_SPARSE_ENTRIES:
+            return mask_structure(mask)
+        if recurrent and not force:
             blocks = diagonal_blocks(mask)
-            if blocks is not None and blocks.bounds[0] > 1 and blocks.share <= BLOCK_SHARE:
+            if blocks is not None and blocks.count > 1 and blocks.share <= BLOCK_SHARE:
                 return blocks
-        return found
+        return None
 
-    layers = tuple((pick(ih, SPARSE_DENSITY[0]), pick_hh(hh)) for ih, hh in masks)
+    def pick(mask, which):
+        if mask is None:
+            return None
+        key = ("choice", which, force, SPARSE_DENSITY, BLOCK_SHARE, MAX_SPARSE_ENTRIES)
+        values = _cached(mask)  # one lookup per mask and forward
+        if key not in values:
+            values[key] = choose(mask, SPARSE_DENSITY[which], which == 1)
+        return values[key]
+
+    layers = tuple((pick(ih, 0), pick(hh, 1)) for ih, hh in masks)
     return layers if any(s is not None for pair in layers for s in pair) else None
 
 
