@@ -177,8 +177,9 @@ def main() -> None:
                     with sparse_products(sparse):
                         train_packed(packed, batches[:1], epochs=1)
                 runs: dict[bool, list] = {side: [] for side in sides}
-                for _ in range(repeats):
-                    for sparse in sides:  # interleaved: both sides see the same load
+                for repeat in range(repeats):
+                    # interleaved, so both sides see the same load; the first side alternates
+                    for sparse in sides if repeat % 2 == 0 else sides[::-1]:
                         with sparse_products(sparse):
                             runs[sparse].append(
                                 timed(lambda p=packed: train_packed(p, epoch_batches, epochs=1))

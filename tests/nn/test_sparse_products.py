@@ -120,14 +120,18 @@ def test_mask_structure_follows_its_mask():
 
 
 def test_sparse_products_are_chosen_by_density(monkeypatch):
-    """W_ih runs sparse at most 20 % dense, W_hh at most 10 %; HIDDENSTRUCT_SPARSE=0 turns
-    sparse products off unless forced."""
+    """A weight runs sparse at most SPARSE_DENSITY dense (W_ih, W_hh), dense above;
+    HIDDENSTRUCT_SPARSE=0 turns sparse products off unless forced."""
     gen = torch.Generator().manual_seed(0)
+    limit_ih, limit_hh = rnn_native.SPARSE_DENSITY
 
-    def mask(density):
-        return (torch.rand(60, 20, generator=gen) < density).float()
+    def mask(density):  # exactly this density (of 60 x 20 entries; W_hh-shaped for 20 units)
+        keep = torch.zeros(1200)
+        keep[torch.randperm(1200, generator=gen)[: round(density * 1200)]] = 1.0
+        return keep.reshape(60, 20)
 
-    masks = [(mask(0.15), mask(0.15)), (mask(0.3), mask(0.05))]
+    above = 1 / 1200
+    masks = [(mask(limit_ih), mask(limit_hh + above)), (mask(limit_ih + above), mask(limit_hh))]
     found = rnn_native.sparse_structure(masks)
     assert [[s is not None for s in pair] for pair in found] == [[True, False], [False, True]]
     monkeypatch.setenv(rnn_native.ENV_SPARSE, "0")
@@ -155,7 +159,8 @@ def _sparse_rnn(mode="GRU"):
     torch.manual_seed(0)
     model = MaskedRNN(5, [16], mode)
     layer, gen = model.layers[0], torch.Generator().manual_seed(1)
-    for name, density in (("weight_ih", 0.1), ("weight_hh", 0.05)):
+    for name, limit in zip(("weight_ih", "weight_hh"), rnn_native.SPARSE_DENSITY, strict=True):
+        density = limit / 2  # sparse enough for sparse products
         shape = getattr(layer, name).shape
         apply_mask(layer, name, (torch.rand(shape, generator=gen) < density).float())
     assert rnn_native.sparse_structure(layer_masks(model.layers)) is not None

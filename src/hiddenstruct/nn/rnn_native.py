@@ -36,10 +36,12 @@ from hiddenstruct.nn.varlen import StackResult, Wiring, recomputed_grads, torch_
 
 DTYPES = (torch.float32, torch.float64)
 
-SPARSE_DENSITY = (0.2, 0.1)
-"""Our choice, measured (docs/recurrent.md): a ``W_ih`` / ``W_hh`` whose mask keeps at most
-this share of its entries runs sparse products; denser weights run PyTorch's BLAS. ``W_hh``
-is multiplied one step at a time (fewer rows per product), so it needs a sparser mask."""
+SPARSE_DENSITY = (0.05, 0.05)
+"""Our choice, measured (docs/recurrent.md, ``benchmarks/bench_engine_choice.py``): a
+``W_ih`` / ``W_hh`` whose mask keeps at most this share of its entries runs sparse products;
+denser weights run PyTorch's BLAS. Inside the engine, on random masks, sparse products break
+even at about 5 % density (and cost up to 1.8× the dense ones at 20 %); the packed priors
+model's input weights (1.4–5 % dense, in blocks) gain more."""
 
 MAX_SPARSE_ENTRIES = 1 << 19
 """Our choice: a mask with more entries than this runs dense. The backward keeps 256 bytes
