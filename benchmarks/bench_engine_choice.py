@@ -133,12 +133,12 @@ def main() -> None:
             [256] if quick else [256, 1024],  # rows: batch x steps (steps 8)
             [16, 200] if quick else [16, 64, 200],
             [16, 50] if quick else [16, 50, 150],
-            [0.05, 0.2, 0.3] if quick else [0.03, 0.1, 0.2, 0.3],
+            [0.01, 0.2] if quick else [0.01, 0.03, 0.1, 0.2, 0.3],
         ),
         "W_hh": itertools.product(
             [32] if quick else [32, 128],  # batch (steps 20)
             [50] if quick else [50, 150],
-            [0.05, 0.2] if quick else [0.05, 0.1, 0.2, 0.3],
+            [0.01, 0.2] if quick else [0.01, 0.05, 0.1, 0.2, 0.3],
         ),
     }
     for part, shapes in parts.items():
