@@ -1,7 +1,7 @@
 """hiddenstruct's C++ kernels (``native.cpp``): built on first use, cached, loaded safely.
 
 The source is compiled with the system C++ compiler (``$CXX``, else ``c++``, ``g++`` or
-``clang++``; about 2–4 s on 2 cores) into a private cache directory (``$HIDDENSTRUCT_CACHE``,
+``clang++``; about 4–5 s on 2 cores) into a private cache directory (``$HIDDENSTRUCT_CACHE``,
 else ``$XDG_CACHE_HOME/hiddenstruct`` or ``~/.cache/hiddenstruct``), keyed by the source,
 the flags, the compiler, the CPU and PyTorch's version, so a machine builds it once. The
 kernels are called through ctypes: a ``torch.utils.cpp_extension`` build of even an empty
