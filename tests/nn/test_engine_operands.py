@@ -165,3 +165,49 @@ def test_model_gradients_match_the_parametrized_path(mode):
         results.append([out.detach(), *(p.grad.clone() for p in model.parameters())])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_what_could_watch_the_product_keeps_the_masked_path():
+    """A mask that needs a gradient (SNIP-style scores), a backward hook on a mask, a global
+    backward hook and ``parametrize.cached()`` all see the masked tensor computed."""
+    model = _model("GRU")
+    first = model.layers[0]
+    mask = first.parametrizations.weight_hh[0].mask
+    mask.requires_grad_()
+    try:
+        assert plain_mask(first, "weight_hh") is None
+        x = torch.randn(2, 3, 3, dtype=torch.float64)
+        model(x)[0].sum().backward()
+        assert mask.grad is not None and torch.count_nonzero(mask.grad) > 0
+    finally:
+        mask.requires_grad_(False)
+    calls = []
+    handle = first.parametrizations.weight_ih[0].register_full_backward_hook(
+        lambda *a: calls.append("mask")
+    )
+    try:
+        assert plain_mask(first, "weight_ih") is None
+    finally:
+        handle.remove()
+    hook = torch.nn.modules.module.register_module_full_backward_hook(lambda *a: None)
+    try:
+        assert all(m is None for m in engine_operands(model.layers)[2])
+    finally:
+        hook.remove()
+    with parametrize.cached():
+        assert plain_mask(first, "weight_ih") is None
+        weight = first.weight_ih
+        out = model(torch.randn(2, 3, 3, dtype=torch.float64))[0].sum()
+        assert torch.autograd.grad(out, weight)[0].shape == weight.shape
+    assert plain_mask(first, "weight_ih") is not None
+
+
+def test_a_mask_changed_between_forward_and_backward_is_refused():
+    """As autograd refuses it for the product ``W ⊙ mask``: the gradient would be wrong."""
+    if not usable(torch.zeros(1)):
+        pytest.skip("no C++ compiler: the native kernels are not built")
+    model = _model("LSTM")
+    out, _ = model(torch.randn(2, 3, 3, dtype=torch.float64))
+    apply_mask(model.layers[0], "weight_hh", torch.ones_like(model.layers[0].weight_hh))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

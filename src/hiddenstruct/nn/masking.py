@@ -154,14 +154,19 @@ def original(module: nn.Module, name: str) -> torch.Tensor:
     return getattr(module, name)
 
 
+_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
 def _hooked(module: nn.Module) -> bool:
-    return bool(module._forward_hooks or module._forward_pre_hooks)
+    return any(getattr(module, name, None) for name in _HOOKS)
 
 
 def plain_mask(module: nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(original, mask)`` of ``module.<name>`` when reading it would compute nothing but
-    ``original ⊙ mask``: its only parametrization is a :class:`Mask` and no forward hook
-    (the module's or a global one) watches that computation; else ``None``.
+    ``original ⊙ mask`` that anyone could watch: its only parametrization is a :class:`Mask`
+    whose mask needs no gradient, no hook (forward or backward; the module's or a global
+    one) watches that computation, and :func:`torch.nn.utils.parametrize.cached` is off;
+    else ``None``.
 
     A kernel given the pair may compute the product itself (the recurrent engine does:
     one autograd node instead of one product per weight), and the result is the same.
@@ -175,14 +180,22 @@ def plain_mask(module: nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor
     (mask,) = chain._modules.values()
     if type(mask) is not Mask or _hooked(mask) or _hooked(chain) or _global_hooks():
         return None
-    return chain._parameters["original"], mask._buffers["mask"]
+    buffer = mask._buffers["mask"]
+    if buffer.requires_grad or getattr(parametrize, "_cache_enabled", 0):
+        return None
+    return chain._parameters["original"], buffer
 
 
 def _global_hooks() -> bool:
     hooks = torch.nn.modules.module
-    return bool(
-        getattr(hooks, "_global_forward_hooks", None)
-        or getattr(hooks, "_global_forward_pre_hooks", None)
+    return any(
+        getattr(hooks, name, None)
+        for name in (
+            "_global_forward_hooks",
+            "_global_forward_pre_hooks",
+            "_global_backward_hooks",
+            "_global_backward_pre_hooks",
+        )
     )
 
 

@@ -331,6 +331,8 @@ def _with_blocks(premask, structure, weights):
     """``premask`` where each ``W_hh`` on :class:`MaskBlocks` without a premask gets its mask:
     the engine computes that weight's gradient only in the blocks, so its function is that
     of ``W_hh ⊙ mask`` (as on sparse products)."""
+    if premask is not None and len(premask) != len(weights):
+        raise ValueError(f"need one premask entry per weight ({len(weights)}), got {len(premask)}")
     blocked = [
         4 * layer + 1
         for layer, (_, hh) in enumerate(structure or ())
@@ -384,23 +386,31 @@ class NativeStack(torch.autograd.Function):
             saved.data_ptr(), final.data_ptr(), _ptr(final_c), _ptr(out),
         )  # fmt: skip
         ctx.wiring, ctx.shape, ctx.saved, ctx.lengths = wiring, shape, saved, lengths
-        ctx.premask, ctx.weights = premask, weights if premask is not None else None
         ctx.structure = structure  # keeps the arrays ctx.shape points to alive
         ctx.plan = (sizes, index, rows)  # the pointers in ctx.shape point into these
-        ctx.save_for_backward(x, *flat)
+        # the masks and the weights multiplied by them are saved too: autograd then refuses a
+        # backward after a mask changed in place, and frees them after the backward
+        ctx.masked = [] if premask is None else [i for i, m in enumerate(premask) if m is not None]
+        masks = [premask[i] for i in ctx.masked]
+        ctx.save_for_backward(x, *flat, *masks, *(weights if ctx.masked else ()))
         ctx.set_materialize_grads(False)
         return out, final, final_c
 
     @staticmethod
     def backward(ctx, *d_outs):
-        x, *flat = ctx.saved_tensors
-        layers, n_init = len(ctx.wiring.hidden), len(flat) - 4 * len(ctx.wiring.hidden)
+        x, *rest = ctx.saved_tensors
+        layers, count = len(ctx.wiring.hidden), 4 * len(ctx.wiring.hidden)
+        n_init = len(rest) - count - (len(ctx.masked) + count if ctx.masked else 0)
+        flat, rest = rest[: n_init + count], rest[n_init + count :]
+        premask = [None] * count
+        for i, mask in zip(ctx.masked, rest, strict=False):
+            premask[i] = mask
         d_outs = [
             None if d is None or d.numel() == 0 else d.to(x.dtype).contiguous() for d in d_outs
         ]
         if torch.is_grad_enabled():
-            return NativeStack._double_backward(ctx, x, flat, n_init, d_outs)
-        weights = ctx.weights or [w.contiguous() for w in flat[n_init:]]
+            return NativeStack._double_backward(ctx, x, flat, n_init, premask, d_outs)
+        weights = rest[len(ctx.masked) :] if ctx.masked else [w.contiguous() for w in flat[n_init:]]
         grads = [torch.empty_like(t) for t in flat]
         dx = torch.empty_like(x) if ctx.needs_input_grad[4] else None
         h0, c0 = grads[: min(n_init, layers)] or None, grads[layers:n_init] or None
@@ -409,24 +419,21 @@ class NativeStack(torch.autograd.Function):
             _ptr(d_outs[2]), _ptr(d_outs[0]), _pointers(grads[n_init:]), _ptr(dx),
             _pointers(h0), _pointers(c0),
         )  # fmt: skip
-        if ctx.premask is not None:  # d original = d(original ⊙ mask) ⊙ mask
-            pairs = [
-                (g, m) for g, m in zip(grads[n_init:], ctx.premask, strict=True) if m is not None
-            ]
-            torch._foreach_mul_([g for g, _ in pairs], [m for _, m in pairs])
+        if ctx.masked:  # d original = d(original ⊙ mask) ⊙ mask
+            torch._foreach_mul_([grads[n_init + i] for i in ctx.masked], rest[: len(ctx.masked)])
         grads = [
             g if need else None for g, need in zip(grads, ctx.needs_input_grad[7:], strict=True)
         ]
         return (None, None, None, None, dx, None, None, *grads)
 
     @staticmethod
-    def _double_backward(ctx, x, flat, n_init, d_outs):
+    def _double_backward(ctx, x, flat, n_init, premask, d_outs):
         layers = len(ctx.wiring.hidden)
 
         def recompute():
             h0, c0 = flat[: min(n_init, layers)] or None, flat[layers:n_init] or None
             weights = list(flat[n_init:])
-            for i, mask in enumerate(ctx.premask or ()):
+            for i, mask in enumerate(premask):
                 if mask is not None:
                     weights[i] = weights[i] * mask
             for layer, pair in enumerate(ctx.structure or ()):
