@@ -40,7 +40,7 @@ SPARSE_DENSITY = (0.05, 0.05)
 """Our choice, measured (docs/recurrent.md, ``benchmarks/bench_engine_choice.py``): a
 ``W_ih`` / ``W_hh`` whose mask keeps at most this share of its entries runs sparse products;
 denser weights run PyTorch's BLAS. Inside the engine, on random masks, sparse products break
-even at about 5 % density (and cost up to 1.8× the dense ones at 20 %); the packed priors
+even at about 5 % density (and cost up to 1.7× the dense ones at 20 %); the packed priors
 model's input weights (1.4–5 % dense, in blocks) gain more."""
 
 MAX_SPARSE_ENTRIES = 1 << 19
@@ -104,7 +104,6 @@ class MaskBlocks:
     bounds: torch.Tensor
     mask: torch.Tensor
     share: float
-    """The blocks' share of the weight's entries."""
 
     @property
     def count(self) -> int:
@@ -309,10 +308,6 @@ def _check_structure(wiring: Wiring, weights, structure) -> None:
 def _premasked(weights: list[torch.Tensor], premask) -> list[torch.Tensor]:
     """``weights`` contiguous, each multiplied by its ``premask`` mask where it has one."""
     if premask is not None:
-        if len(premask) != len(weights):
-            raise ValueError(
-                f"need one premask entry per weight ({len(weights)}), got {len(premask)}"
-            )
         which = [i for i, m in enumerate(premask) if m is not None]
         for i in which:
             w, m = weights[i], premask[i]
@@ -331,8 +326,6 @@ def _with_blocks(premask, structure, weights):
     """``premask`` where each ``W_hh`` on :class:`MaskBlocks` without a premask gets its mask:
     the engine computes that weight's gradient only in the blocks, so its function is that
     of ``W_hh ⊙ mask`` (as on sparse products)."""
-    if premask is not None and len(premask) != len(weights):
-        raise ValueError(f"need one premask entry per weight ({len(weights)}), got {len(premask)}")
     blocked = [
         4 * layer + 1
         for layer, (_, hh) in enumerate(structure or ())
@@ -458,8 +451,11 @@ def run_stack(
     Final cell states are returned for LSTM. ``masks`` (per layer ``(mask_ih, mask_hh)``,
     each may be ``None``; ``weights`` must already be masked by them) lets sparse weights
     run sparse products (see the module docstring). ``premask`` (one entry per weight, or
-    ``None``): a weight with a mask there is unmasked and the stack runs on ``weight ⊙ mask``
-    (:func:`~hiddenstruct.nn.rnn.engine_operands`)."""
+    ``None``): a weight with a mask there is given unmasked and the stack runs on
+    ``weight ⊙ mask`` (:func:`~hiddenstruct.nn.rnn.engine_operands`); the others must be
+    masked already."""
+    if premask is not None and len(premask) != len(weights):
+        raise ValueError(f"need one premask entry per weight ({len(weights)}), got {len(premask)}")
     if not usable(x):
         if premask is not None:
             weights = [w if m is None else w * m for w, m in zip(weights, premask, strict=True)]
