@@ -33,8 +33,8 @@ def _model(mode: str, dtype=torch.float64) -> MaskedRNN:
 def test_plain_masks_go_to_the_engine_unmasked():
     model = _model("GRU")
     weights, masks, premask = engine_operands(model.layers)
-    for layer, pair in zip(model.layers, masks, strict=True):
-        i = 4 * list(model.layers).index(layer)
+    for index, (layer, pair) in enumerate(zip(model.layers, masks, strict=True)):
+        i = 4 * index
         assert weights[i] is original(layer, "weight_ih")
         assert weights[i + 1] is original(layer, "weight_hh")
         assert premask[i] is pair[0] is layer.parametrizations.weight_ih[0].mask

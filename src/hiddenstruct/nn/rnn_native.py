@@ -124,7 +124,8 @@ def _diagonal_blocks(mask: torch.Tensor) -> MaskBlocks | None:
     rows, hidden = mask.shape
     if hidden == 0 or rows % hidden:
         return None
-    units = (mask.detach().to("cpu") != 0).reshape(rows // hidden, hidden, hidden).any(0)
+    keep = mask.detach().to("cpu") != 0
+    units = keep.reshape(rows // hidden, hidden, hidden).any(0)
     i, j = np.nonzero(units.numpy())
     reach = np.arange(hidden)
     np.maximum.at(reach, i, j)  # the farthest unit each unit connects to, either way
@@ -132,7 +133,7 @@ def _diagonal_blocks(mask: torch.Tensor) -> MaskBlocks | None:
     ends = np.nonzero(np.maximum.accumulate(reach) == np.arange(hidden))[0] + 1
     bounds = np.concatenate([[len(ends), 0], ends]).astype(np.int64)
     share = float((np.diff(bounds[1:]).astype(np.float64) ** 2).sum()) / hidden**2
-    return MaskBlocks(torch.from_numpy(bounds), mask.detach().to("cpu") != 0, share)
+    return MaskBlocks(torch.from_numpy(bounds), keep, share)
 
 
 _cache: dict[int, tuple[weakref.ref, int, dict]] = {}
@@ -322,20 +323,22 @@ def _premasked(weights: list[torch.Tensor], premask) -> list[torch.Tensor]:
     return [w.contiguous() for w in weights]
 
 
-def _with_blocks(premask, structure, weights):
-    """``premask`` where each ``W_hh`` on :class:`MaskBlocks` without a premask gets its mask:
-    the engine computes that weight's gradient only in the blocks, so its function is that
-    of ``W_hh ⊙ mask`` (as on sparse products)."""
-    blocked = [
-        4 * layer + 1
-        for layer, (_, hh) in enumerate(structure or ())
-        if isinstance(hh, MaskBlocks) and (premask is None or premask[4 * layer + 1] is None)
+def _with_structure(premask, structure, weights):
+    """``premask`` where each weight with a structure (sparse products or :class:`MaskBlocks`)
+    but no premask gets its structure's mask: the engine reads or differentiates that weight
+    only there, so its function is that of ``W ⊙ mask``, and multiplying by the mask makes the
+    rest of the node (forward, gradients, double backward) say so once."""
+    missing = [
+        (4 * layer + which, found)
+        for layer, pair in enumerate(structure or ())
+        for which, found in enumerate(pair)
+        if found is not None and (premask is None or premask[4 * layer + which] is None)
     ]
-    if not blocked:
+    if not missing:
         return premask
     premask = list(premask) if premask is not None else [None] * len(weights)
-    for i in blocked:
-        premask[i] = structure[i // 4][1].mask.to(weights[i].dtype)
+    for i, found in missing:
+        premask[i] = found.mask.to(weights[i].dtype)
     return premask
 
 
@@ -354,10 +357,10 @@ class NativeStack(torch.autograd.Function):
         init = [t.contiguous() for t in flat[:n_init]]
         h0, c0 = (init[:layers] or None), (init[layers:] or None)
         weights = list(flat[n_init:])
-        premask = _with_blocks(premask, structure, weights)
-        weights = _premasked(weights, premask)
         _check(wiring, x, weights, h0, c0)
         _check_structure(wiring, weights, structure)
+        premask = _with_structure(premask, structure, weights)
+        weights = _premasked(weights, premask)
         x = x.contiguous()
         batch, steps, features = x.shape
         sizes, index, rows = pack_plan(lengths, steps)
@@ -426,14 +429,9 @@ class NativeStack(torch.autograd.Function):
         def recompute():
             h0, c0 = flat[: min(n_init, layers)] or None, flat[layers:n_init] or None
             weights = list(flat[n_init:])
-            for i, mask in enumerate(premask):
+            for i, mask in enumerate(premask):  # the engine's function: W ⊙ mask
                 if mask is not None:
                     weights[i] = weights[i] * mask
-            for layer, pair in enumerate(ctx.structure or ()):
-                for which, found in enumerate(pair):  # the engine's function: W ⊙ mask
-                    if found is not None:
-                        w = weights[4 * layer + which]
-                        weights[4 * layer + which] = w * found.mask.to(x.dtype)
             result = torch_stack(ctx.wiring, x, ctx.lengths, weights, h0, c0, outputs=True)
             return result.outputs, result.final, result.final_c
 
