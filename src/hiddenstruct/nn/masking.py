@@ -155,10 +155,17 @@ def original(module: nn.Module, name: str) -> torch.Tensor:
 
 
 _HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+# torch's global module hooks: dicts it fills and empties in place
+_GLOBAL_HOOKS = [
+    hooks
+    for name in _HOOKS
+    if (hooks := getattr(torch.nn.modules.module, "_global" + name, None)) is not None
+]
 
 
 def _hooked(module: nn.Module) -> bool:
-    return any(getattr(module, name, None) for name in _HOOKS)
+    state = module.__dict__
+    return any(state.get(name) for name in _HOOKS)
 
 
 def plain_mask(module: nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -187,16 +194,7 @@ def plain_mask(module: nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _global_hooks() -> bool:
-    hooks = torch.nn.modules.module
-    return any(
-        getattr(hooks, name, None)
-        for name in (
-            "_global_forward_hooks",
-            "_global_forward_pre_hooks",
-            "_global_backward_hooks",
-            "_global_backward_pre_hooks",
-        )
-    )
+    return any(_GLOBAL_HOOKS)
 
 
 def remove_mask(module: nn.Module, name: str, *, permanent: bool = True) -> nn.Module:
