@@ -13,6 +13,12 @@ from hiddenstruct.graphs.generators import (
 )
 from hiddenstruct.graphs.io import read_edge_list, read_graph, write_graph
 from hiddenstruct.graphs.properties import PROPERTY_NAMES, properties, properties_table
+from hiddenstruct.graphs.topology import (
+    TopologyDistance,
+    pairwise_topology_distances,
+    topology_alignment,
+    topology_distance,
+)
 
 __all__ = [
     "UnsupportedModelError",
@@ -36,3 +42,9 @@ __all__ += [
 ]
 __all__ += ["GraphRecord", "load_graph_files"]
 __all__ += ["PROPERTY_NAMES", "properties", "properties_table"]
+__all__ += [
+    "TopologyDistance",
+    "pairwise_topology_distances",
+    "topology_alignment",
+    "topology_distance",
+]
