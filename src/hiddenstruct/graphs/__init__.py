@@ -1,5 +1,6 @@
 """Graphs: layered DAGs, generators (structural priors), model↔graph, properties."""
 
+from hiddenstruct.graphs.compose import compose
 from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
 from hiddenstruct.graphs.dag import default_order, layer_index, layers, to_dag, validate_graph
 from hiddenstruct.graphs.files import GraphRecord, load_graph_files
@@ -48,3 +49,4 @@ __all__ += [
     "topology_alignment",
     "topology_distance",
 ]
+__all__ += ["compose"]
