@@ -135,3 +135,18 @@ def test_masks_round_trip_through_their_text_form():
     assert decoded.keys() == masks(net).keys()
     for name, mask in masks(net).items():
         assert torch.equal(decoded[name], mask.bool())
+
+
+def test_trials_stored_without_masks_give_a_note_not_a_distance(run):
+    import dataclasses
+
+    from hiddenstruct.experiments import sparse_routes_topology as topo
+
+    _, store, _, _ = run
+    old = [
+        dataclasses.replace(r, result={k: v for k, v in r.result.items() if k != "final_masks"})
+        for r in store.trials(sr.EXPERIMENT)
+    ]
+    rows = topo.topology_rows(old, sr.build_model)
+    assert len(rows) == 4  # one per (model, density, repeat) group
+    assert all(math.isnan(r["distance"]) and "only 0 trial(s)" in r["note"] for r in rows)

@@ -316,7 +316,7 @@ def write_outputs(
             write_csv(out_dir / "correlations.csv", out.correlation_table(rows, names))
         ),
     }
-    pairs = topo.topology_rows(records, topo.final_graphs(records, build_model))
+    pairs = topo.topology_rows(records, build_model)
     written["topology"] = str(write_csv(out_dir / "topology.csv", pairs))
     prop = config.trajectory_property if config is not None else TRAJECTORY_PROPERTY
     written.update(out.write_figures(records, rows, out_dir, prop))

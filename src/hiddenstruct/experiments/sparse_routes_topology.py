@@ -1,9 +1,10 @@
 """Topology distances between the sparse-routes' final structures (:mod:`.sparse_routes`).
 
-Each trial stores its final masks, bit-packed (``result["final_masks"]``: name →
-``{"shape", "bits"}``, the bits base64 text so the result stays JSON). Here the masks of the
-trials that share a model, density and repeat are rebuilt into mask graphs (inputs and
-outputs included) and compared pairwise with
+Each trial stores its final masks, bit-packed (``result["final_masks"]``: a list of
+``{"name", "shape", "bits"}``, the bits base64 text so the result stays JSON and an export
+holds them in one column). Here the masks of the trials that share a model, density and
+repeat are rebuilt into mask graphs (inputs and outputs included; one group at a time, so
+memory holds one group's graphs) and compared pairwise with
 :func:`~hiddenstruct.graphs.topology_distance` (NNSTD, Liu et al. 2020):
 ``topology.csv`` lists every pair and ``topology_<model>.png`` draws the route × route
 matrix at the lowest density, averaged over repeats. Trials stored before masks were kept
@@ -13,6 +14,7 @@ have none and are left out (the CSV's ``note`` says so when a group has fewer th
 from __future__ import annotations
 
 import base64
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -23,24 +25,25 @@ import numpy as np
 from hiddenstruct.experiments.store import TrialRecord
 
 
-def encode_masks(model) -> dict[str, dict[str, Any]]:
-    """Every mask of ``model`` as ``{"shape": [...], "bits": base64 of its packed bits}``."""
+def encode_masks(model) -> list[dict[str, Any]]:
+    """Every mask of ``model`` as ``{"name", "shape", "bits": base64 of its packed bits}``."""
     from hiddenstruct.nn.masking import masks
 
-    out = {}
+    out = []
     for name, mask in masks(model).items():
         flat = mask.detach().bool().flatten().cpu().numpy()
         bits = base64.b64encode(np.packbits(flat).tobytes()).decode("ascii")
-        out[name] = {"shape": list(mask.shape), "bits": bits}
+        out.append({"name": name, "shape": list(mask.shape), "bits": bits})
     return out
 
 
-def decode_masks(encoded: dict[str, dict[str, Any]]):
+def decode_masks(encoded: list[dict[str, Any]]):
     """Inverse of :func:`encode_masks`: name → bool tensor."""
     import torch
 
     out = {}
-    for name, packed in encoded.items():
+    for packed in encoded:
+        name = packed["name"]
         shape = [int(d) for d in packed["shape"]]
         count = int(np.prod(shape))
         raw = np.frombuffer(base64.b64decode(packed["bits"]), dtype=np.uint8)
@@ -49,26 +52,23 @@ def decode_masks(encoded: dict[str, dict[str, Any]]):
     return out
 
 
-def final_graphs(
-    records: list[TrialRecord], build_model: Callable[[dict[str, Any]], Any]
-) -> dict[str, Any]:
-    """Trial hash → mask graph (with inputs and outputs) of its final masks, for every finished
-    trial that stored them; ``build_model(config)`` makes a fresh model of the trial's family."""
+def _final_graph(record: TrialRecord, build_model: Callable[[dict[str, Any]], Any]):
+    """The mask graph (with inputs and outputs) of a trial's stored final masks, or None."""
     from hiddenstruct.nn.masking import apply_masks
     from hiddenstruct.sparse_training.structure import mask_graph
 
-    graphs = {}
-    for record in records:
-        if record.status != "done" or "final_masks" not in (record.result or {}):
-            continue
-        model = build_model(record.config)
-        apply_masks(model, decode_masks(record.result["final_masks"]))
-        graphs[record.hash] = mask_graph(model, include_io=True)
-    return graphs
+    if "final_masks" not in (record.result or {}):
+        return None
+    model = build_model(record.config)
+    apply_masks(model, decode_masks(record.result["final_masks"]))
+    return mask_graph(model, include_io=True)
 
 
-def topology_rows(records: list[TrialRecord], graphs: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per pair of routes with the same model, density and repeat."""
+def topology_rows(
+    records: list[TrialRecord], build_model: Callable[[dict[str, Any]], Any]
+) -> list[dict[str, Any]]:
+    """One row per pair of routes with the same model, density and repeat;
+    ``build_model(config)`` makes a fresh model of a trial's family."""
     from hiddenstruct.graphs.topology import topology_distance
 
     groups: dict[tuple, list[TrialRecord]] = defaultdict(list)
@@ -78,33 +78,17 @@ def topology_rows(records: list[TrialRecord], graphs: dict[str, Any]) -> list[di
             groups[(c["model"], c["density"], c["repeat"])].append(record)
     rows = []
     for (model, density, repeat), members in sorted(groups.items()):
-        kept = sorted((r for r in members if r.hash in graphs), key=lambda r: r.config["route"])
-        if len(kept) < 2:
-            rows.append(
-                {
-                    "model": model,
-                    "density": density,
-                    "repeat": repeat,
-                    "route_a": "",
-                    "route_b": "",
-                    "distance": float("nan"),
-                    "note": f"only {len(kept)} trial(s) of this group stored final masks",
-                }
-            )
+        key = {"model": model, "density": density, "repeat": repeat}
+        graphs = {r.config["route"]: _final_graph(r, build_model) for r in members}
+        routes = sorted(route for route, graph in graphs.items() if graph is not None)
+        if len(routes) < 2:
+            note = f"only {len(routes)} trial(s) of this group stored final masks"
+            rows.append({**key, "route_a": "", "route_b": "", "distance": math.nan, "note": note})
             continue
-        for i, a in enumerate(kept):
-            for b in kept[i + 1 :]:
-                rows.append(
-                    {
-                        "model": model,
-                        "density": density,
-                        "repeat": repeat,
-                        "route_a": a.config["route"],
-                        "route_b": b.config["route"],
-                        "distance": topology_distance(graphs[a.hash], graphs[b.hash]),
-                        "note": "",
-                    }
-                )
+        for i, a in enumerate(routes):
+            for b in routes[i + 1 :]:
+                distance = topology_distance(graphs[a], graphs[b])
+                rows.append({**key, "route_a": a, "route_b": b, "distance": distance, "note": ""})
     return rows
 
 
