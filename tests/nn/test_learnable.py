@@ -157,3 +157,22 @@ def test_plain_torch_models_and_bad_settings():
         apply_learnable_masks(MaskedDeepFFN(3, 2), init_probability=1.0)
     with pytest.raises(UsageError, match="no learnable masks"):
         expected_density(MaskedDeepFFN(3, 2))
+
+
+def test_graph_built_networks_learn_their_edges_too():
+    """A GraphNet's flat edge vector gets one learnable mask entry per DAG edge."""
+    import networkx as nx
+
+    from hiddenstruct.nn import GraphNet
+
+    torch.manual_seed(0)
+    net = GraphNet(nx.DiGraph([(0, 2), (1, 2), (0, 3), (2, 3)]), 5, 2)
+    masks = apply_learnable_masks(net)
+    assert sorted(masks) == ["edges.weight", "input_layer.weight", "readout.weight"]
+    (net(torch.randn(3, 5)).sum() + expected_density(net)).backward()
+    assert masks["edges.weight"].logits.grad.abs().sum() > 0
+    with torch.no_grad():
+        masks["edges.weight"].logits[0] = torch.tensor([3.0, -3.0])  # turn edge 0 off
+    dropped = net.edge_list()[0]
+    graph = learned_graph(net, hidden_only=True)
+    assert dropped not in graph.edges and graph.number_of_edges() == 3
