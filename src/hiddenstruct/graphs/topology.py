@@ -173,7 +173,7 @@ def _colours(a: _Net, b: _Net) -> tuple[np.ndarray, np.ndarray]:
 
     Start: fixed neurons by label, hidden ones by layer; each round a neuron's colour becomes
     (its colour, the multiset of its predecessors' colours, that of its successors'), the
-    multisets hashed as sums of fixed pseudo-random 63-bit codes (collisions are negligible).
+    multisets hashed as sums of fixed pseudo-random 62-bit codes (collisions are negligible).
     """
     start: dict[Any, int] = {}
     initial = []
