@@ -25,6 +25,7 @@ from hiddenstruct.pruning.engine import (
     percentile_prune,
     prune,
 )
+from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, UnsupportedModelError, hessian_diagonal
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind, snapshot_weights
 from hiddenstruct.pruning.schedules import (
@@ -52,6 +53,7 @@ from hiddenstruct.pruning.selection import (
 
 __all__ = [
     "CRITERIA",
+    "LOBS_UPDATES",
     "OBD_METHODS",
     "SCHEDULES",
     "SELECTIONS",
@@ -61,6 +63,7 @@ __all__ = [
     "Criterion",
     "Fraction",
     "IterativeResult",
+    "LOBSCriterion",
     "PruneReport",
     "PruneStep",
     "RetrainPolicy",
