@@ -3,6 +3,8 @@
 from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
 from hiddenstruct.nn.classifier import SequenceClassifier
 from hiddenstruct.nn.compact import compact
+from hiddenstruct.nn.compact_any import CompactMultiheadAttention
+from hiddenstruct.nn.dependency import DependencyGraph, Group, Member, dependency_graph
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
 from hiddenstruct.nn.graphrnn import GraphRNN
@@ -34,6 +36,11 @@ __all__ = [
     "SequenceClassifier",
     "graphnet_parameter_count",
     "compact",
+    "CompactMultiheadAttention",
+    "DependencyGraph",
+    "Group",
+    "Member",
+    "dependency_graph",
     "to_sparse",
     "SparseFFN",
     "SparseGraphNet",

@@ -50,6 +50,14 @@ from hiddenstruct.pruning.selection import (
     get_selection,
     spread,
 )
+from hiddenstruct.pruning.structured import (
+    STRUCTURED_CRITERIA,
+    STRUCTURED_SCOPES,
+    StructuredReport,
+    group_scores,
+    prune_structured,
+    prune_structured_schedule,
+)
 
 __all__ = [
     "CRITERIA",
@@ -57,6 +65,12 @@ __all__ = [
     "OBD_METHODS",
     "SCHEDULES",
     "SELECTIONS",
+    "STRUCTURED_CRITERIA",
+    "STRUCTURED_SCOPES",
+    "StructuredReport",
+    "group_scores",
+    "prune_structured",
+    "prune_structured_schedule",
     "THRESHOLDS",
     "Bucket",
     "Count",
