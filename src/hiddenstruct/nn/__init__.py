@@ -24,6 +24,7 @@ from hiddenstruct.nn.masking import (
 )
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.sparse import SparseFFN, SparseGraphNet, to_sparse
+from hiddenstruct.nn.speed import SpeedReport, speed_report
 from hiddenstruct.recurrent_modes import MODES as RECURRENT_MODES
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "Member",
     "dependency_graph",
     "to_sparse",
+    "SpeedReport",
+    "speed_report",
     "SparseFFN",
     "SparseGraphNet",
     "get_activation",

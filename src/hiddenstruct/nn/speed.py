@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.masking import masked_modules, remove_mask
+from hiddenstruct.nn.interop import remove_masks
 from hiddenstruct.timing import measure_interleaved
 
 FORMATS = ("masked", "csr", "compact", "compact+csr")
@@ -111,17 +111,15 @@ class SpeedReport:
         ]
 
     def table(self) -> str:
-        """A markdown table: speed-up over dense (×, median) per density and format."""
+        """A markdown table: speed-up over dense (×, median) per density and format, the
+        break-even row, then one note per format that does not apply or failed."""
         kind = f"units ({self.unit}) kept" if self.unit else "weights kept"
         head = f"| density ({kind}) | weight density | dense (ms) | " + " | ".join(
             f"{f} (×)" for f in self.formats
         )
         lines = [head + " |", "|---" * (len(self.formats) + 3) + "|"]
         for row in self.rows:
-            cells = []
-            for fmt in self.formats:
-                cell = row.formats[fmt]
-                cells.append(f"{cell.speedup:.2f}" if cell.ok else cell.status.split(":")[0])
+            cells = [_cell(row.formats[fmt]) for fmt in self.formats]
             lines.append(
                 f"| {row.density:g} | {row.weight_density:.3f} | {1e3 * row.dense_seconds:.3f} | "
                 + " | ".join(cells)
@@ -131,14 +129,22 @@ class SpeedReport:
         lines.append(
             "| break-even density | | | " + " | ".join(_show(even[f]) for f in self.formats) + " |"
         )
-        return "\n".join(lines)
+        notes = [f"{f}: {even[f]}" for f in self.formats if isinstance(even[f], str)]
+        notes = [n for n in notes if not n.endswith(": never")]
+        return "\n".join(lines + [""] * bool(notes) + notes)
 
     def __str__(self) -> str:
         return self.table()
 
 
 def _show(value: float | str) -> str:
-    return f"≤ {value:g}" if isinstance(value, float) else value
+    if isinstance(value, float):
+        return f"≤ {value:g}"
+    return value.split(":")[0].replace("failed", "FAILED")
+
+
+def _cell(timing: FormatTiming) -> str:
+    return f"{timing.speedup:.2f}" if timing.ok else _show(timing.status)
 
 
 def _as_tuple(example_inputs) -> tuple:
@@ -164,14 +170,6 @@ def _difference(reference: list[torch.Tensor], got: list[torch.Tensor], atol, rt
         if not torch.allclose(a, b.to(a.dtype), atol=atol, rtol=rtol):
             return f"failed: max |Δ| = {float((a - b.to(a.dtype)).abs().max()):.3g}"
     return None
-
-
-def _dense(model: nn.Module) -> nn.Module:
-    """A copy with every mask folded into its weight (plain parameters, zeros stored)."""
-    out = copy.deepcopy(model)
-    for _, module, name in list(masked_modules(out)):
-        remove_mask(module, name, permanent=True)
-    return out
 
 
 def _weight_density(model: nn.Module, scope) -> float:
@@ -215,6 +213,15 @@ def _builders(example_inputs) -> dict[str, Callable[[nn.Module], nn.Module]]:
     }
 
 
+def _repeated(model: nn.Module, inputs: tuple, calls: int, sync) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(calls):
+            model(*inputs)
+        sync()
+
+    return run
+
+
 def _problem(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return f"n/a: {text}"
@@ -231,6 +238,7 @@ def speed_report(
     formats: Sequence[str] = FORMATS,
     repeats: int = 20,
     warmup: int = 3,
+    calls: int = 1,
     atol: float = 1e-5,
     rtol: float = 1e-5,
     device: str | torch.device | None = None,
@@ -240,8 +248,9 @@ def speed_report(
     ``unit=None`` prunes weights (``criterion`` default ``"magnitude"``, class-blinded over
     ``scope``); a unit name (``"neuron"``, ``"channel"``, ``"hidden"``, ``"head"``) prunes
     structurally (``criterion`` default ``"l1"``, ``scope`` default ``"layer"``).
-    Timings are medians of ``repeats`` interleaved calls of ``model(*example_inputs)`` under
-    ``torch.no_grad`` on ``device`` (default: where the model is). Outputs of every format
+    Timings are medians of ``repeats`` interleaved measurements, each ``calls`` calls of
+    ``model(*example_inputs)`` (divided by ``calls``), under ``torch.no_grad`` on ``device``
+    (default: where the model is). Outputs of every format
     must match the masked model's within ``atol``/``rtol`` or the cell is a failure.
     """
     unknown = [f for f in formats if f not in FORMATS]
@@ -250,8 +259,8 @@ def speed_report(
     bad = [d for d in densities if not 0.0 < float(d) <= 1.0]
     if bad or not densities:
         raise UsageError(f"densities must lie in (0, 1], got {list(densities) or 'none'}")
-    if repeats < 1:
-        raise UsageError(f"repeats must be >= 1, got {repeats}")
+    if repeats < 1 or calls < 1:
+        raise UsageError(f"repeats and calls must be >= 1, got {repeats} and {calls}")
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
     device = torch.device(device)
@@ -266,7 +275,7 @@ def speed_report(
         for density in sorted({float(d) for d in densities}, reverse=True):
             pruned = _pruned(model, inputs, density, unit, criterion, scope).eval()
             reference = _flat(pruned(*inputs))
-            candidates: dict[str, nn.Module] = {"dense": _dense(pruned)}
+            candidates: dict[str, nn.Module] = {"dense": remove_masks(copy.deepcopy(pruned))}
             status: dict[str, str] = {}
             for fmt in formats:
                 try:
@@ -282,18 +291,18 @@ def speed_report(
                     f"the dense copy differs from the masked model: {status['dense']}"
                 )
             runnable = {
-                f: (lambda m=m: (m(*inputs), sync()))
+                f: _repeated(m, inputs, calls, sync)
                 for f, m in candidates.items()
                 if f == "dense" or f not in status
             }
             times = measure_interleaved(runnable, repeats=repeats, warmup=warmup)
-            dense = statistics.median(times["dense"])
+            dense = statistics.median(times["dense"]) / calls
             cells = {}
             for fmt in formats:
                 if fmt in status:
                     cells[fmt] = FormatTiming(fmt, float("nan"), float("nan"), status[fmt])
                 else:
-                    seconds = statistics.median(times[fmt])
+                    seconds = statistics.median(times[fmt]) / calls
                     cells[fmt] = FormatTiming(fmt, seconds, dense / seconds, "ok")
             weights = _weight_density(pruned, scope if unit is None else None)
             rows.append(DensityRow(density, weights, dense, cells))
