@@ -38,7 +38,7 @@ QUICK_DENSITIES = (0.5, 0.1, 0.02)
 
 
 def cases(quick: bool):
-    """(title, model, example inputs, unit, calls per measurement)."""
+    """(title, model, example inputs, unit)."""
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     ffn = MaskedDeepFFN(784, 10, [300, 100])
@@ -47,13 +47,13 @@ def cases(quick: bool):
     tokens = torch.randint(0, 100, (64 if not quick else 8, 50 if not quick else 10), generator=gen)
     gru = zoo.RNNTextClassifier(vocab=100, embed=64, hidden=256, classes=2, cell="GRU", seed=0)
     return [
-        ("LeNet-300-100, unstructured, batch 1", ffn, flat[:1], None, 20),
-        ("LeNet-300-100, unstructured, batch 64", ffn, flat, None, 5),
-        ("LeNet-300-100 (nn.Sequential), neurons, batch 64", zoo.lenet_300_100(seed=0), flat, "neuron", 5),
-        ("LeNet-5, unstructured, batch 64", zoo.LeNet5(seed=0), images, None, 2),
-        ("LeNet-5, channels, batch 64", zoo.LeNet5(seed=0), images, "channel", 2),
-        (f"GRU classifier, unstructured, batch {tokens.shape[0]}×{tokens.shape[1]} tokens", gru, tokens, None, 1),
-        (f"GRU classifier, hidden units, batch {tokens.shape[0]}×{tokens.shape[1]} tokens", gru, tokens, "hidden", 1),
+        ("LeNet-300-100, unstructured, batch 1", ffn, flat[:1], None),
+        ("LeNet-300-100, unstructured, batch 64", ffn, flat, None),
+        ("LeNet-300-100 (nn.Sequential), neurons, batch 64", zoo.lenet_300_100(seed=0), flat, "neuron"),
+        ("LeNet-5, unstructured, batch 64", zoo.LeNet5(seed=0), images, None),
+        ("LeNet-5, channels, batch 64", zoo.LeNet5(seed=0), images, "channel"),
+        (f"GRU classifier, unstructured, batch {tokens.shape[0]}×{tokens.shape[1]} tokens", gru, tokens, None),
+        (f"GRU classifier, hidden units, batch {tokens.shape[0]}×{tokens.shape[1]} tokens", gru, tokens, "hidden"),
     ]  # fmt: skip
 
 
@@ -70,11 +70,9 @@ def main() -> None:
         flush=True,
     )
     failures = []
-    for title, model, inputs, unit, calls in cases(args.quick):
+    for title, model, inputs, unit in cases(args.quick):
         start = time.perf_counter()
-        report = speed_report(
-            model, inputs, densities, unit=unit, repeats=repeats, warmup=2, calls=calls
-        )
+        report = speed_report(model, inputs, densities, unit=unit, repeats=repeats, warmup=2)
         print(
             f"\n### {title}  ({time.perf_counter() - start:.0f} s, load {os.getloadavg()[0]:.2f})"
         )

@@ -50,7 +50,9 @@ def test_break_even_is_the_density_from_which_on_a_format_stays_faster():
 def test_ffn_report_checks_every_format_and_prunes_to_each_density():
     torch.manual_seed(0)
     model = MaskedDeepFFN(80, 10, [60])
-    report = speed_report(model, torch.randn(4, 80), densities=(0.1, 0.5), repeats=2, warmup=0)
+    report = speed_report(
+        model, torch.randn(4, 80), densities=(0.1, 0.5), repeats=2, warmup=0, calls=1
+    )
     assert [row.density for row in report.rows] == [0.5, 0.1]
     for row in report.rows:
         assert row.weight_density == pytest.approx(row.density, abs=1e-3)
@@ -59,7 +61,9 @@ def test_ffn_report_checks_every_format_and_prunes_to_each_density():
             assert cell.ok, (fmt, cell.status)
             assert cell.speedup > 0 and math.isfinite(cell.seconds)
     assert report.failures() == [] and report.batch == 4
-    assert all(layer.weight.detach().count_nonzero() == layer.weight.numel() for layer in model.layers)
+    assert all(
+        layer.weight.detach().count_nonzero() == layer.weight.numel() for layer in model.layers
+    )
 
 
 def test_a_format_with_wrong_outputs_is_a_failure_not_a_speed(monkeypatch):
@@ -78,7 +82,12 @@ def test_a_format_with_wrong_outputs_is_a_failure_not_a_speed(monkeypatch):
 
     monkeypatch.setattr(speed_module, "_builders", broken)
     report = speed_report(
-        MaskedDeepFFN(30, 5, [20]), torch.randn(3, 30), densities=(0.3,), repeats=1, warmup=0
+        MaskedDeepFFN(30, 5, [20]),
+        torch.randn(3, 30),
+        densities=(0.3,),
+        repeats=1,
+        warmup=0,
+        calls=1,
     )
     assert report.break_even()["compact"].startswith("failed: max |Δ|")
     assert report.rows[0].formats["masked"].ok
@@ -88,7 +97,7 @@ def test_a_format_with_wrong_outputs_is_a_failure_not_a_speed(monkeypatch):
 def test_models_without_csr_say_why_and_structured_pruning_compacts():
     model = zoo.mlp([20, 16, 8, 3])
     report = speed_report(
-        model, torch.randn(2, 20), densities=(0.5,), unit="neuron", repeats=1, warmup=0
+        model, torch.randn(2, 20), densities=(0.5,), unit="neuron", repeats=1, warmup=0, calls=1
     )
     cells = report.rows[0].formats
     assert cells["csr"].status.startswith("n/a: to_sparse does not support Sequential")
@@ -105,3 +114,18 @@ def test_bad_arguments_are_usage_errors():
         speed_report(model, x, formats=("coo",))
     with pytest.raises(UsageError, match="repeats"):
         speed_report(model, x, repeats=0)
+
+
+def test_calls_per_measurement_follow_the_sample_time(monkeypatch):
+    seen = []
+    original = speed_module.measure_interleaved
+
+    def spy(fns, repeats, warmup):
+        seen.append(repeats)
+        return original(fns, repeats=repeats, warmup=warmup)
+
+    monkeypatch.setattr(speed_module, "measure_interleaved", spy)
+    assert speed_module._calls_for(lambda: None, 0.0) == 1
+    assert speed_module._calls_for(lambda: sum(range(2000)), 0.05) > 1
+    speed_report(MaskedDeepFFN(6, 2, [4]), torch.randn(1, 6), densities=(0.5,), repeats=3)
+    assert seen == [3]

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.interop import remove_masks
-from hiddenstruct.timing import measure_interleaved
+from hiddenstruct.timing import measure, measure_interleaved
 
 FORMATS = ("masked", "csr", "compact", "compact+csr")
 DEFAULT_DENSITIES = (0.9, 0.7, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02)
@@ -222,6 +223,12 @@ def _repeated(model: nn.Module, inputs: tuple, calls: int, sync) -> Callable[[],
     return run
 
 
+def _calls_for(run: Callable[[], None], sample_seconds: float) -> int:
+    """Calls per measurement so that one lasts about ``sample_seconds``."""
+    once = statistics.median(measure(run, repeats=3, warmup=1))
+    return max(1, math.ceil(sample_seconds / once)) if once > 0 else 1
+
+
 def _problem(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return f"n/a: {text}"
@@ -238,7 +245,8 @@ def speed_report(
     formats: Sequence[str] = FORMATS,
     repeats: int = 20,
     warmup: int = 3,
-    calls: int = 1,
+    calls: int | None = None,
+    sample_seconds: float = 0.02,
     atol: float = 1e-5,
     rtol: float = 1e-5,
     device: str | torch.device | None = None,
@@ -249,8 +257,10 @@ def speed_report(
     ``scope``); a unit name (``"neuron"``, ``"channel"``, ``"hidden"``, ``"head"``) prunes
     structurally (``criterion`` default ``"l1"``, ``scope`` default ``"layer"``).
     Timings are medians of ``repeats`` interleaved measurements, each ``calls`` calls of
-    ``model(*example_inputs)`` (divided by ``calls``), under ``torch.no_grad`` on ``device``
-    (default: where the model is). Outputs of every format
+    ``model(*example_inputs)`` (divided by ``calls``; ``None``: as many as make the dense
+    model's measurement last ``sample_seconds``, so that short forwards are not timed at the
+    resolution of the scheduler), under ``torch.no_grad`` on ``device`` (default: where the
+    model is). Outputs of every format
     must match the masked model's within ``atol``/``rtol`` or the cell is a failure.
     """
     unknown = [f for f in formats if f not in FORMATS]
@@ -259,7 +269,7 @@ def speed_report(
     bad = [d for d in densities if not 0.0 < float(d) <= 1.0]
     if bad or not densities:
         raise UsageError(f"densities must lie in (0, 1], got {list(densities) or 'none'}")
-    if repeats < 1 or calls < 1:
+    if repeats < 1 or (calls is not None and calls < 1):
         raise UsageError(f"repeats and calls must be >= 1, got {repeats} and {calls}")
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -290,19 +300,22 @@ def speed_report(
                 raise RuntimeError(
                     f"the dense copy differs from the masked model: {status['dense']}"
                 )
+            count = calls or _calls_for(
+                _repeated(candidates["dense"], inputs, 1, sync), sample_seconds
+            )
             runnable = {
-                f: _repeated(m, inputs, calls, sync)
+                f: _repeated(m, inputs, count, sync)
                 for f, m in candidates.items()
                 if f == "dense" or f not in status
             }
             times = measure_interleaved(runnable, repeats=repeats, warmup=warmup)
-            dense = statistics.median(times["dense"]) / calls
+            dense = statistics.median(times["dense"]) / count
             cells = {}
             for fmt in formats:
                 if fmt in status:
                     cells[fmt] = FormatTiming(fmt, float("nan"), float("nan"), status[fmt])
                 else:
-                    seconds = statistics.median(times[fmt]) / calls
+                    seconds = statistics.median(times[fmt]) / count
                     cells[fmt] = FormatTiming(fmt, seconds, dense / seconds, "ok")
             weights = _weight_density(pruned, scope if unit is None else None)
             rows.append(DensityRow(density, weights, dense, cells))
