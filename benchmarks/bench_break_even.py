@@ -14,7 +14,7 @@ All weights are random (seeded, untrained): speed does not depend on what was le
 For each density every format's outputs are compared with the masked model's (1e-5) and a
 mismatch is printed as a failure. Cells are speed-ups over dense (dense time / format time,
 medians of interleaved repeats, so all formats of a density see the same load); the last
-row is the break-even density (see ``hiddenstruct.nn.speed``). Threads default to 1 (shared
+row is the break-even density (faster by ≥ 1.1× from there on; see ``hiddenstruct.nn.speed``). Threads default to 1 (shared
 machine). Run: ``python benchmarks/bench_break_even.py [--quick] [--repeats N]``.
 """
 

@@ -36,14 +36,17 @@ def test_break_even_is_the_density_from_which_on_a_format_stays_faster():
             "d": [2.0, 2.0, 2.0],
             "e": [2.0, "failed: max |Δ| = 1", 2.0],
             "f": ["n/a: no", "n/a: no", "n/a: no"],
+            "g": [1.05, 1.05, 1.05],  # within the 1.1 margin: not a win
         }
     )
     even = report.break_even()
     assert even["a"] == 0.2 and even["b"] == 0.1 and even["c"] == "never" and even["d"] == 0.5
-    assert even["e"].startswith("failed") and even["f"] == "n/a: no"
+    assert even["e"].startswith("failed") and even["f"] == "n/a: no" and even["g"] == "never"
     assert report.failures() == ["e at density 0.2: failed: max |Δ| = 1"]
     table = report.table()
-    assert "| break-even density | | | ≤ 0.2 | ≤ 0.1 | never | ≤ 0.5 | FAILED | n/a |" in table
+    assert (
+        "| break-even density | | | ≤ 0.2 | ≤ 0.1 | never | ≤ 0.5 | FAILED | n/a | never |" in table
+    )
     assert "f: n/a: no" in table
 
 
