@@ -152,3 +152,21 @@ def test_errors_are_one_line_usage_errors():
     tiny = [(torch.randn(3, 6, dtype=torch.float64), torch.zeros(3, dtype=torch.long))]
     with pytest.raises(UsageError, match="singular"):
         prune(model, "lobs", "class_blinded", 0.5, data=tiny, criterion_options={"damping": 0.0})
+
+
+def test_sequential_and_joint_updates_agree_across_steps():
+    results = []
+    for update in ("joint", "sequential"):
+        model, _, loader = _model_and_data(seed=5)
+        for _ in range(2):
+            prune(
+                model,
+                "lobs",
+                "class_blinded",
+                0.4,
+                data=loader,
+                criterion_options={"update": update},
+            )
+        results.append([layer.weight.detach().clone() for layer in model.layers])
+    for joint, sequential in zip(*results, strict=True):
+        torch.testing.assert_close(joint, sequential, rtol=0, atol=1e-9)
