@@ -41,6 +41,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.rnn import MaskedRNN
 
 # ---------------------------------------------------------------------------------------
@@ -225,6 +226,7 @@ LEAVES: tuple[type[nn.Module], ...] = (
     nn.RNNBase,
     MaskedRNN,
     nn.MultiheadAttention,
+    CompactMultiheadAttention,  # pins its inputs: its heads are not pruned again
     nn.LayerNorm,
     nn.GroupNorm,
     nn.Embedding,

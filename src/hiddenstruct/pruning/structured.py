@@ -11,9 +11,12 @@ units physically with outputs unchanged.
 
 Group scores (lower = pruned first; already pruned groups do not compete):
 
-* ``"l1"`` / ``"l2"``: L1 / L2 norm of all the group's weight entries (rows and columns);
-* ``"magnitude"``: L1 norm of the units' own weights only (their rows: a conv's filter
-  norm, Li et al. 2017, "Pruning Filters for Efficient ConvNets");
+* ``"l1"`` / ``"l2"``: L1 / L2 norm of all the group's weight entries (rows and columns),
+  per entry: divided by the number of entries (L1) or its square root (L2), so that groups
+  of layers with different fan-in compare under ``scope="global"`` (our choice; it changes
+  no per-layer choice, where all groups have the same number of entries);
+* ``"magnitude"``: the same per-entry L1 over the units' own weights only (their rows: a
+  conv's filter norm, Li et al. 2017, "Pruning Filters for Efficient ConvNets");
 * ``"taylor"``: first-order Taylor, (Σ g·w)² over the group's weight entries (Molchanov et
   al. 2019, "Importance Estimation for Neural Network Pruning"), from one batch and a loss;
 * ``"random"``: seeded uniform scores.
@@ -145,10 +148,12 @@ def group_scores(
     scores = torch.zeros(len(groups), dtype=torch.float64)
     for i, group in enumerate(groups):
         total = torch.zeros((), dtype=torch.float64)
+        count = 0
         for holder, name, entry in _weight_entries(graph, group):
             if criterion == "magnitude" and entry.reader:
                 continue
             value = _slice(getattr(holder, name).detach(), entry).double()
+            count += value.numel()
             if criterion in ("l1", "magnitude"):
                 total += value.abs().sum()
             elif criterion == "l2":
@@ -160,8 +165,11 @@ def group_scores(
                     mask = get_mask(holder, name)
                     g = grad if mask is None else grad * mask
                     total += (_slice(g.detach(), entry).double() * value).sum()
-        scores[i] = total.sqrt() if criterion == "l2" else total
-    return scores**2 if criterion == "taylor" else scores
+        if criterion == "taylor":
+            scores[i] = total**2
+        else:
+            scores[i] = (total / count).sqrt() if criterion == "l2" else total / count
+    return scores
 
 
 def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
