@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn import MaskedRNN, compact, dependency_graph, get_mask
+from hiddenstruct.nn import MaskedRNN, compact, dependency_graph, get_mask, masked_modules
 from hiddenstruct.pruning import group_scores, prune_structured, prune_structured_schedule
 from hiddenstruct.pruning.schedules import relative
 from hiddenstruct.zoo import LeNet5, ResNet18, reference_models
@@ -109,6 +109,7 @@ def test_resnet_channel_counts_after_compaction():
     assert small.conv1.out_channels == 4 and small.bn1.num_features == 4
     assert small.layer4[1].conv2.out_channels == 32 and small.fc.in_features == 32
     assert small.layer2[0].downsample[0].in_channels == 4
+    assert not list(masked_modules(small))  # structured masks leave nothing to mask: plain
     torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
 
 
@@ -205,6 +206,9 @@ def test_attention_weights_read_pin_the_heads():
     assert graph.groups == []
 
 
+@pytest.mark.filterwarnings(
+    "ignore:The tensor attributes self.rnn._flat_weights"
+)  # torch's, nn.GRU
 def test_compacted_models_save_export_and_run_on_our_engine():
     for name in ("resnet18", "gru", "masked_LSTM", "attention"):
         model, inputs = cases()[name]

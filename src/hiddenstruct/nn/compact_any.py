@@ -8,7 +8,7 @@ exact. :func:`hiddenstruct.pruning.prune_structured` masks whole groups, so what
 is removed here. The result is a copy of the model with the same classes (nn.Linear,
 nn.Conv2d, nn.BatchNorm2d, nn.GRU, nn.LSTM, :class:`MaskedRNN` …; a MultiheadAttention
 that lost heads becomes a :class:`~hiddenstruct.nn.attention.CompactMultiheadAttention`),
-remaining masks kept (sliced).
+masks that still mask entries kept (sliced), all-ones masks dropped.
 Its outputs on ``example_inputs`` are checked against the masked model's before it is returned.
 """
 
@@ -21,7 +21,14 @@ from torch import nn
 
 from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
-from hiddenstruct.nn.masking import apply_mask, get_mask, is_masked, original, remove_mask
+from hiddenstruct.nn.masking import (
+    apply_mask,
+    get_mask,
+    is_masked,
+    masked_modules,
+    original,
+    remove_mask,
+)
 from hiddenstruct.nn.rnn import MaskedRNN
 
 TOLERANCE = 1e-5
@@ -30,16 +37,19 @@ TOLERANCE = 1e-5
 # ---------------------------------------------------------------------------------------
 
 
-def removable(graph: DependencyGraph, group: Group) -> bool:
-    """Whether every reader entry of ``group`` is masked (and it has one)."""
+def removable(graph: DependencyGraph, group: Group, read: dict | None = None) -> bool:
+    """Whether every reader entry of ``group`` is masked (and it has one). ``read`` caches,
+    per tensor and dimension, which indices any unmasked entry reads."""
+    read = {} if read is None else read
     readers = [(m, e) for m, e in graph.entries(group) if e.reader]
     for module_name, entry in readers:
-        module = graph.model.get_submodule(module_name)
-        owner, _, name = entry.path.rpartition(".")
-        holder = module.get_submodule(owner) if owner else module
-        mask = get_mask(holder, name)
-        index = torch.tensor(entry.index, device=None if mask is None else mask.device)
-        if mask is None or bool(mask.index_select(entry.dim, index).any()):
+        key = (module_name, entry.path, entry.dim)
+        if key not in read:
+            module = graph.model.get_submodule(module_name)
+            owner, _, name = entry.path.rpartition(".")
+            mask = get_mask(module.get_submodule(owner) if owner else module, name)
+            read[key] = None if mask is None else mask.movedim(entry.dim, 0).flatten(1).any(1)
+        if read[key] is None or bool(read[key][list(entry.index)].any()):
             return False
     return bool(readers)
 
@@ -47,8 +57,9 @@ def removable(graph: DependencyGraph, group: Group) -> bool:
 def _removals(graph: DependencyGraph) -> dict[str, dict]:
     """``module -> {"axes": {axis: removed units}, "tensors": {(path, dim): removed entries}}``."""
     plan: dict[str, dict] = {}
+    read: dict = {}
     for group in graph.groups:
-        if not removable(graph, group):
+        if not removable(graph, group, read):
             continue
         for member in group.members:
             item = plan.setdefault(member.module, {"axes": {}, "tensors": {}})
@@ -139,8 +150,21 @@ def compact_any(model: nn.Module, example_inputs, graph: DependencyGraph | None 
             _replace(new, module_name, CompactMultiheadAttention(module, kept))
         else:
             _slice_module(module, item["tensors"])
+    _drop_full_masks(new)
     _check_equal(model, new, inputs)
     return new.train(model.training)
+
+
+def _drop_full_masks(model: nn.Module) -> None:
+    """Remove masks that mask nothing any more (all ones), so that a structurally pruned
+    model comes out plain; masks with zeros left (unstructured sparsity) stay. A MaskedRNN
+    keeps its masks (it always has them)."""
+    inside_rnn = {
+        id(m) for rnn in model.modules() if isinstance(rnn, MaskedRNN) for m in rnn.modules()
+    }
+    for _full, module, name in list(masked_modules(model)):
+        if id(module) not in inside_rnn and bool(get_mask(module, name).all()):
+            remove_mask(module, name, permanent=False)
 
 
 def _spare_last_units(model: nn.Module, graph: DependencyGraph, plan: dict) -> None:
@@ -148,8 +172,9 @@ def _spare_last_units(model: nn.Module, graph: DependencyGraph, plan: dict) -> N
     by_layer: dict[str, list[Group]] = {}
     for group in graph.groups:
         by_layer.setdefault(group.layer, []).append(group)
+    read: dict = {}
     for groups in by_layer.values():
-        if all(removable(graph, g) for g in groups):
+        if all(removable(graph, g, read) for g in groups):
             spared = groups[0]
             for member in spared.members:
                 plan[member.module]["axes"][member.axis].discard(member.index)

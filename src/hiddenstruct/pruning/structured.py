@@ -86,7 +86,7 @@ class StructuredReport:
 
 
 def _weight_entries(graph: DependencyGraph, group: Group):
-    """``(module, path, entry)`` of the group's weight tensors (two or more dims)."""
+    """``(holder module, tensor name, entry)`` of the group's weight tensors (2+ dims)."""
     out = []
     for module_name, entry in graph.entries(group):
         module = graph.model.get_submodule(module_name)
@@ -97,18 +97,50 @@ def _weight_entries(graph: DependencyGraph, group: Group):
     return out
 
 
-def _slice(tensor: torch.Tensor, entry: Entry) -> torch.Tensor:
-    index = torch.tensor(entry.index, device=tensor.device)
-    return tensor.index_select(entry.dim, index)
+def _rows_of(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """``tensor`` as a matrix with one row per index along ``dim``."""
+    return tensor.movedim(dim, 0).reshape(tensor.shape[dim], -1)
 
 
-def _alive(graph: DependencyGraph, group: Group) -> bool:
+class _Sums:
+    """Per weight tensor and dimension, sums over all other dimensions (computed once), so
+    that a group's score is a sum of a few indexed entries: no per-group tensor work."""
+
+    def __init__(self, grads: dict[int, torch.Tensor] | None = None) -> None:
+        self.grads = grads or {}
+        self.cache: dict[tuple[int, str, int], dict[str, torch.Tensor]] = {}
+
+    def of(self, holder: nn.Module, name: str, dim: int) -> dict[str, torch.Tensor]:
+        key = (id(holder), name, dim)
+        if key not in self.cache:
+            weight = _rows_of(getattr(holder, name).detach().double().cpu(), dim)
+            mask = get_mask(holder, name)
+            sums = {
+                "abs": weight.abs().sum(1),
+                "square": (weight**2).sum(1),
+                "count": torch.full((weight.shape[0],), float(weight.shape[1])),
+                "alive": torch.ones(weight.shape[0], dtype=torch.bool)
+                if mask is None
+                else _rows_of(mask.detach().cpu().bool(), dim).any(1),
+            }
+            grad = self.grads.get(id(original(holder, name)))
+            if grad is not None:
+                g = grad.detach().double().cpu() * (1.0 if mask is None else mask.cpu())
+                sums["gw"] = (_rows_of(g, dim) * weight).sum(1)
+            self.cache[key] = sums
+        return self.cache[key]
+
+    def total(self, holder: nn.Module, name: str, entry: Entry, what: str) -> float:
+        values = self.of(holder, name, entry.dim).get(what)
+        return 0.0 if values is None else float(values[list(entry.index)].sum())
+
+    def alive(self, holder: nn.Module, name: str, entry: Entry) -> bool:
+        return bool(self.of(holder, name, entry.dim)["alive"][list(entry.index)].any())
+
+
+def _alive(entries, sums: _Sums) -> bool:
     """A group is alive while any of its weight entries is unmasked."""
-    for holder, name, entry in _weight_entries(graph, group):
-        mask = get_mask(holder, name)
-        if mask is None or bool(_slice(mask, entry).any()):
-            return True
-    return False
+    return any(sums.alive(holder, name, entry) for holder, name, entry in entries)
 
 
 def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
@@ -144,31 +176,21 @@ def group_scores(
     if criterion == "random":
         generator = torch.Generator().manual_seed(int(seed))
         return torch.rand(len(groups), generator=generator, dtype=torch.float64)
-    grads = _gradients(graph.model, batch, loss_fn) if criterion == "taylor" else {}
+    sums = _Sums(_gradients(graph.model, batch, loss_fn) if criterion == "taylor" else None)
+    what = {"l1": "abs", "magnitude": "abs", "l2": "square", "taylor": "gw"}[criterion]
     scores = torch.zeros(len(groups), dtype=torch.float64)
     for i, group in enumerate(groups):
-        total = torch.zeros((), dtype=torch.float64)
-        count = 0
+        total = count = 0.0
         for holder, name, entry in _weight_entries(graph, group):
             if criterion == "magnitude" and entry.reader:
                 continue
-            value = _slice(getattr(holder, name).detach(), entry).double()
-            count += value.numel()
-            if criterion in ("l1", "magnitude"):
-                total += value.abs().sum()
-            elif criterion == "l2":
-                total += (value**2).sum()
-            else:
-                raw = original(holder, name)
-                grad = grads.get(id(raw))
-                if grad is not None:
-                    mask = get_mask(holder, name)
-                    g = grad if mask is None else grad * mask
-                    total += (_slice(g.detach(), entry).double() * value).sum()
+            total += sums.total(holder, name, entry, what)
+            count += sums.total(holder, name, entry, "count")
         if criterion == "taylor":
             scores[i] = total**2
         else:
-            scores[i] = (total / count).sqrt() if criterion == "l2" else total / count
+            mean = total / count if count else 0.0
+            scores[i] = mean**0.5 if criterion == "l2" else mean
     return scores
 
 
@@ -218,39 +240,39 @@ def prune_structured(
     layers: dict[str, list[int]] = {}
     for i, g in enumerate(candidates):
         layers.setdefault(g.layer, []).append(i)
-    alive = torch.tensor([_alive(graph, g) for g in candidates])
+    entries = [_weight_entries(graph, g) for g in candidates]
+    sums = _Sums()
+    alive = torch.tensor([_alive(e, sums) for e in entries])
     scores = group_scores(graph, candidates, criterion, seed=seed, batch=batch, loss_fn=loss_fn)
     by_layer = {k: scores[v] for k, v in layers.items()}
     masks = {k: alive[v] for k, v in layers.items()}
     kept = get_selection(STRUCTURED_SCOPES[scope])(by_layer, masks, amount)
-    counts = []
+    counts, chosen = [], []
     for layer, index in layers.items():
         after = kept[layer].clone()
         if masks[layer].any() and not after.any():  # every layer keeps its best unit
             best = torch.where(masks[layer], by_layer[layer], -torch.inf).argmax()
             after[best] = True
-        for i, keep in zip(index, after.tolist(), strict=True):
-            if alive[i] and not keep:
-                _mask_group(graph, candidates[i])
-        counts.append(
-            LayerCounts(
-                layer,
-                candidates[index[0]].kind,
-                len(index),
-                int(masks[layer].sum()),
-                int(after.sum()),
-            )
-        )
+        chosen += [
+            i for i, keep in zip(index, after.tolist(), strict=True) if alive[i] and not keep
+        ]
+        before = int(masks[layer].sum())
+        kind = candidates[index[0]].kind
+        counts.append(LayerCounts(layer, kind, len(index), before, int(after.sum())))
+    _mask_entries([e for i in chosen for e in entries[i]])
     return StructuredReport(criterion, scope, repr(amount), tuple(counts), graph.pinned)
 
 
-def _mask_group(graph: DependencyGraph, group: Group) -> None:
-    """Mask every weight entry of ``group`` (masks only shrink)."""
-    for holder, name, entry in _weight_entries(graph, group):
+def _mask_entries(entries) -> None:
+    """Mask the given weight entries, one new mask per tensor (masks only shrink)."""
+    cuts: dict[tuple[int, str], tuple[nn.Module, str, list[Entry]]] = {}
+    for holder, name, entry in entries:
+        cuts.setdefault((id(holder), name), (holder, name, []))[2].append(entry)
+    for holder, name, items in cuts.values():
         mask = get_mask(holder, name)
         new = torch.ones_like(original(holder, name)) if mask is None else mask.clone()
-        index = torch.tensor(entry.index, device=new.device)
-        new.index_fill_(entry.dim, index, 0)
+        for entry in items:
+            new.index_fill_(entry.dim, torch.tensor(entry.index, device=new.device), 0)
         apply_mask(holder, name, new)
 
 
