@@ -49,8 +49,41 @@ class RecurrentClassifier(nn.Module):
         return self.head(out[:, -1])
 
 
+class ProjectedLSTM(nn.Module):
+    """A two-layer torch LSTM with projections (proj_size) read at the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn = nn.LSTM(5, 12, num_layers=2, proj_size=6, batch_first=True)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, (_h, _c) = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+class Concat(nn.Module):
+    """Two convolution branches concatenated on channels, then a 1x1 conv and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a = nn.Conv2d(3, 6, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.bn = nn.BatchNorm2d(10)
+        self.mix = nn.Conv2d(10, 8, 1)
+        self.head = nn.Linear(8 * 4 * 4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn(torch.cat([self.a(x), self.b(x)], dim=1)))
+        return self.head(self.mix(x).view(x.size(0), -1))
+
+
 def cases() -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...]]]:
     models = dict(reference_models())
+    models["lstm_proj"] = (ProjectedLSTM(), (torch.randn(2, 6, 5),))
+    models["concat"] = (Concat().eval(), (torch.randn(2, 3, 4, 4),))
     models["attention"] = (AttentionBlock().eval(), (torch.randn(2, 6, 16),))
     for mode in ("RNN_TANH", "RNN_RELU", "GRU", "LSTM"):
         models[f"masked_{mode}"] = (RecurrentClassifier(mode), (torch.randn(2, 6, 5),))
@@ -65,6 +98,8 @@ KINDS = {
     "gru": {"hidden"},
     "transformer": {"neuron"},
     "attention": {"head", "neuron"},
+    "lstm_proj": {"hidden"},
+    "concat": {"channel"},
     **{f"masked_{m}": {"hidden"} for m in ("RNN_TANH", "RNN_RELU", "GRU", "LSTM")},
 }
 
@@ -111,6 +146,22 @@ def test_resnet_channel_counts_after_compaction():
     assert small.layer2[0].downsample[0].in_channels == 4
     assert not list(masked_modules(small))  # structured masks leave nothing to mask: plain
     torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
+
+
+def test_concatenated_channels_keep_their_own_groups_and_offsets():
+    model, inputs = cases()["concat"]
+    graph = dependency_graph(model, inputs)
+    b_group = [g for g in graph.groups if g.layer == "b:out"][0]
+    # channel k of branch b is channel 6 + k of the concatenation: BatchNorm and mix's input
+    assert {(m.module, m.axis, m.index) for m in b_group.members} == {
+        ("b", "out", 0),
+        ("bn", "channel", 6),
+        ("mix", "in", 6),
+    }
+    prune_structured(model, 0.5, example_inputs=inputs)
+    small = compact(model, inputs)
+    assert (small.a.out_channels, small.b.out_channels, small.bn.num_features) == (3, 2, 5)
+    assert small.head.in_features == 4 * 16  # flattened by view(x.size(0), -1)
 
 
 def test_masks_only_shrink_and_schedule_steps():

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.attention import CompactMultiheadAttention
-from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
+from hiddenstruct.nn.dependency import GATES, DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import (
     apply_mask,
     get_mask,
@@ -115,8 +115,11 @@ def _fix_sizes(module: nn.Module) -> None:
         module.input_size = module.layers[0].input_size
         module.hidden_sizes = tuple(layer.hidden_size for layer in module.layers)
     elif isinstance(module, nn.RNNBase):
-        module.input_size = original(module, "weight_ih_l0").shape[1]
-        module.hidden_size = original(module, "weight_hh_l0").shape[1]
+        weight_ih = original(module, "weight_ih_l0")
+        module.input_size = weight_ih.shape[1]
+        module.hidden_size = weight_ih.shape[0] // GATES[module.mode]
+        if module.proj_size:
+            module.proj_size = original(module, "weight_hr_l0").shape[0]
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         module.num_features = (
             module.running_mean.shape[0]

@@ -92,21 +92,29 @@ def channel_entries(module: nn.Module, axis: str, j: int) -> list[Entry]:
     return [Entry(n, 0, (j,)) for n in names if _has(module, n)]
 
 
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
 def torch_rnn_entries(module: nn.RNNBase, axis: str, j: int) -> list[Entry]:
+    """Torch RNN units, tied across layers: ``"hidden"`` (without projection: the unit;
+    with ``proj_size``: a cell unit, read by its column of ``weight_hr``) and ``"proj"``
+    (a projected output unit: its row of ``weight_hr``, read by ``W_hh`` and the next layer)."""
     if axis == "in":
         return [Entry("weight_ih_l0", 1, (j,), reader=True)]
-    rows = _rows(_GATES[module.mode], module.hidden_size, j)
+    projected = module.proj_size > 0
+    rows = _rows(GATES[module.mode], module.hidden_size, j)
     out = []
     for layer in range(module.num_layers):
+        read = [Entry(f"weight_hh_l{layer}", 1, (j,), reader=True)]
+        if layer + 1 < module.num_layers:
+            read.append(Entry(f"weight_ih_l{layer + 1}", 1, (j,), reader=True))
+        if axis == "proj":
+            out += [Entry(f"weight_hr_l{layer}", 0, (j,)), *read]
+            continue
         out += [Entry(f"weight_ih_l{layer}", 0, rows), Entry(f"weight_hh_l{layer}", 0, rows)]
         if module.bias:
             out += [Entry(f"bias_ih_l{layer}", 0, rows), Entry(f"bias_hh_l{layer}", 0, rows)]
-        out.append(Entry(f"weight_hh_l{layer}", 1, (j,), reader=True))
-        if layer + 1 < module.num_layers:
-            out.append(Entry(f"weight_ih_l{layer + 1}", 1, (j,), reader=True))
+        out += [Entry(f"weight_hr_l{layer}", 1, (j,), reader=True)] if projected else read
     return out
 
 
@@ -154,7 +162,7 @@ def entries(module: nn.Module, axis: str, j: int) -> list[Entry]:
 # Groups
 # ---------------------------------------------------------------------------------------
 
-PRODUCER_AXES = ("out", "hidden", "head")
+PRODUCER_AXES = ("out", "hidden", "proj", "head")
 KINDS = ("neuron", "channel", "hidden", "head")
 
 
@@ -165,7 +173,8 @@ class Member:
     Axes: ``"out"`` (a Linear's output neuron, a Conv's output channel), ``"in"`` (an input
     column read by the module), ``"channel"`` (a per-channel module on the way: BatchNorm,
     depthwise conv), ``"hidden"`` / ``"hidden<l>"`` (a recurrent hidden unit: all layers of
-    a torch RNN, layer ``l`` of a MaskedRNN) and ``"head"`` (an attention head).
+    a torch RNN, layer ``l`` of a MaskedRNN), ``"proj"`` (a projected unit of an LSTM with
+    ``proj_size``) and ``"head"`` (an attention head).
     """
 
     module: str
@@ -620,29 +629,29 @@ class _Propagate:
         return None
 
     def torch_rnn(self, node, name, module, args, kwargs):
-        x = args[0]
+        x, hidden = args[0], module.hidden_size
         shapes = node.meta.get("tensor_meta")
-        supported = not module.bidirectional and module.proj_size == 0
         hx = args[1] if len(args) > 1 else kwargs.get("hx")
-        hx_given = len(node.args) > 1 or node.kwargs.get("hx") is not None
-        if not supported or hx_given:
-            self.a.pin((x, hx), f"{name}: bidirectional, projected or given hx: pinned")
-            slots = self.a.new([None] * module.hidden_size, pinned=True)
+        pinned = module.bidirectional or len(node.args) > 1 or node.kwargs.get("hx") is not None
+        if pinned:
+            self.a.pin((x, hx), f"{name}: a bidirectional RNN or one given hx is pinned")
+        cells = self.a.new([Member(name, "hidden", k) for k in range(hidden)], pinned=pinned)
+        slots = cells
+        if module.proj_size:
+            units = range(module.proj_size)
+            slots = self.a.new([Member(name, "proj", k) for k in units], pinned=pinned)
+        if isinstance(x, Info) and x.dim == x.ndim - 1 and not pinned:
+            self.a.attach(x.slots, name, "in")
         else:
-            slots = self.a.new([Member(name, "hidden", k) for k in range(module.hidden_size)])
-            if isinstance(x, Info):
-                if x.dim == x.ndim - 1:
-                    self.a.attach(x.slots, name, "in")
-                else:
-                    self.a.pin(x)
+            self.a.pin(x)
+        if module.bidirectional:
+            return (None, None)
         out_ndim = len(shapes[0].shape)
         h_meta = shapes[1] if hasattr(shapes[1], "shape") else shapes[1][0]
         h_ndim = len(h_meta.shape)
-        if module.proj_size or module.bidirectional:
-            return (None, None)
         out = Info(out_ndim, out_ndim - 1, slots)
         h = Info(h_ndim, h_ndim - 1, slots)
-        return (out, (h, h) if module.mode == "LSTM" else h)
+        return (out, (h, Info(h_ndim, h_ndim - 1, cells)) if module.mode == "LSTM" else h)
 
     def masked_rnn(self, node, name, module, args, kwargs):
         x = args[0]
