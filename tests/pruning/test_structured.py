@@ -108,6 +108,7 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_prune_then_compact_keeps_outputs_and_shrinks(name):
     model, inputs = cases()[name]

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.attention import CompactMultiheadAttention
-from hiddenstruct.nn.dependency import GATES, DependencyGraph, Group, dependency_graph
+from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import (
     apply_mask,
     get_mask,
@@ -30,6 +30,7 @@ from hiddenstruct.nn.masking import (
     remove_mask,
 )
 from hiddenstruct.nn.rnn import MaskedRNN
+from hiddenstruct.nn.units import GATES
 
 TOLERANCE = 1e-5
 

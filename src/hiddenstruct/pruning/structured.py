@@ -42,8 +42,9 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Entry, Group, dependency_graph
+from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
+from hiddenstruct.nn.units import Entry
 from hiddenstruct.pruning.schedules import Schedule
 from hiddenstruct.pruning.selection import Amount, as_amount, get_selection
 
