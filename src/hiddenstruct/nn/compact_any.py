@@ -42,15 +42,14 @@ def removable(graph: DependencyGraph, group: Group, read: dict | None = None) ->
     """Whether every reader entry of ``group`` is masked (and it has one). ``read`` caches,
     per tensor and dimension, which indices any unmasked entry reads."""
     read = {} if read is None else read
-    readers = [(m, e) for m, e in graph.entries(group) if e.reader]
-    for module_name, entry in readers:
-        key = (module_name, entry.path, entry.dim)
+    readers = [item for item in graph.located(group) if item[3].reader]
+    for _module, holder, name, entry in readers:
+        key = (id(holder), name, entry.dim)
         if key not in read:
-            module = graph.model.get_submodule(module_name)
-            owner, _, name = entry.path.rpartition(".")
-            mask = get_mask(module.get_submodule(owner) if owner else module, name)
-            read[key] = None if mask is None else mask.movedim(entry.dim, 0).flatten(1).any(1)
-        if read[key] is None or bool(read[key][list(entry.index)].any()):
+            mask = get_mask(holder, name)
+            rows = None if mask is None else mask.movedim(entry.dim, 0).flatten(1).any(1)
+            read[key] = None if rows is None else rows.tolist()
+        if read[key] is None or any(read[key][i] for i in entry.index):
             return False
     return bool(readers)
 

@@ -94,11 +94,29 @@ class DependencyGraph:
 
     def entries(self, group: Group) -> list[tuple[str, Entry]]:
         """``(module name, entry)`` for every tensor entry of ``group``."""
-        out = []
-        for m in group.members:
-            module = self.model.get_submodule(m.module)
-            out += [(m.module, e) for e in entries(module, m.axis, m.index)]
-        return out
+        return [(name, entry) for name, _holder, _tensor, entry in self.located(group)]
+
+    def located(self, group: Group) -> list[tuple[str, nn.Module, str, Entry]]:
+        """``(module name, holder module, tensor name, entry)`` for every tensor entry of
+        ``group``: the holder owns the tensor (e.g. ``attn.out_proj`` for
+        ``out_proj.weight``). Cached per group: scoring and compaction ask many times."""
+        if "_located" not in self.__dict__:
+            self._located: dict[int, tuple] = {}
+            self._modules = dict(self.model.named_modules())
+        cache, modules = self._located, self._modules
+        if id(group) not in cache:
+            out = []
+            for m in group.members:
+                for entry in entries(modules[m.module], m.axis, m.index):
+                    owner, _, tensor = entry.path.rpartition(".")
+                    holder = (
+                        modules[f"{m.module}.{owner}" if m.module else owner]
+                        if owner
+                        else (modules[m.module])
+                    )
+                    out.append((m.module, holder, tensor, entry))
+            cache[id(group)] = (group, out)  # the group is kept alive: its id stays unique
+        return cache[id(group)][1]
 
 
 def _kind(module: nn.Module) -> str:

@@ -58,7 +58,9 @@ def linear_entries(module: nn.Linear | nn.Conv1d, axis: str, j: int) -> list[Ent
 def channel_entries(module: nn.Module, axis: str, j: int) -> list[Entry]:
     """A per-channel module (BatchNorm, depthwise conv): its tensors' entry ``j``."""
     names = ("weight", "bias", "running_mean", "running_var")
-    return [Entry(n, 0, (j,)) for n in names if _has(module, n)]
+    present = [n for n in names if n in module._parameters or n in module._buffers]
+    present += [n for n in names if n not in present and _has(module, n)]  # masked ones
+    return [Entry(n, 0, (j,)) for n in names if n in present]
 
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}

@@ -88,14 +88,11 @@ class StructuredReport:
 
 def _weight_entries(graph: DependencyGraph, group: Group):
     """``(holder module, tensor name, entry)`` of the group's weight tensors (2+ dims)."""
-    out = []
-    for module_name, entry in graph.entries(group):
-        module = graph.model.get_submodule(module_name)
-        owner, _, name = entry.path.rpartition(".")
-        holder = module.get_submodule(owner) if owner else module
-        if original(holder, name).dim() >= 2:
-            out.append((holder, name, entry))
-    return out
+    return [
+        (holder, name, entry)
+        for _module, holder, name, entry in graph.located(group)
+        if original(holder, name).dim() >= 2
+    ]
 
 
 def _rows_of(tensor: torch.Tensor, dim: int) -> torch.Tensor:
@@ -109,9 +106,9 @@ class _Sums:
 
     def __init__(self, grads: dict[int, torch.Tensor] | None = None) -> None:
         self.grads = grads or {}
-        self.cache: dict[tuple[int, str, int], dict[str, torch.Tensor]] = {}
+        self.cache: dict[tuple[int, str, int], dict[str, list]] = {}
 
-    def of(self, holder: nn.Module, name: str, dim: int) -> dict[str, torch.Tensor]:
+    def of(self, holder: nn.Module, name: str, dim: int) -> dict[str, list]:
         key = (id(holder), name, dim)
         if key not in self.cache:
             weight = _rows_of(getattr(holder, name).detach().double().cpu(), dim)
@@ -128,15 +125,16 @@ class _Sums:
             if grad is not None:
                 g = grad.detach().double().cpu() * (1.0 if mask is None else mask.cpu())
                 sums["gw"] = (_rows_of(g, dim) * weight).sum(1)
-            self.cache[key] = sums
+            self.cache[key] = {k: v.tolist() for k, v in sums.items()}  # Python: cheap lookups
         return self.cache[key]
 
     def total(self, holder: nn.Module, name: str, entry: Entry, what: str) -> float:
         values = self.of(holder, name, entry.dim).get(what)
-        return 0.0 if values is None else float(values[list(entry.index)].sum())
+        return 0.0 if values is None else sum(values[i] for i in entry.index)
 
     def alive(self, holder: nn.Module, name: str, entry: Entry) -> bool:
-        return bool(self.of(holder, name, entry.dim)["alive"][list(entry.index)].any())
+        values = self.of(holder, name, entry.dim)["alive"]
+        return any(values[i] for i in entry.index)
 
 
 def _alive(entries, sums: _Sums) -> bool:
