@@ -13,8 +13,8 @@ L1 norm, the classifier's outputs kept:
 Printed: the parameter counts of both results (equal when both remove the same number of
 channels from the same groups; *which* channels may differ: the tools' L1 scores cover
 different tensors), the time each tool takes to analyse the model (ours:
-``dependency_graph``; peer: building the pruner, i.e. its dependency graph) and to prune,
-and the CPU latency (median per forward) of the dense model and both compacted ones at
+``dependency_graph``; peer: building the pruner, i.e. its dependency graph) and to prune
+(CPU seconds of the process), and the CPU latency (median per forward) of the dense model and both compacted ones at
 batch 1 and 64, in ``name: ours X s, baseline Y s, ratio R`` lines (baseline = dense).
 Then the LSTM and GRU text classifiers (``zoo.RNNTextClassifier``, two layers) pruned to
 50 % of their hidden units and compacted, against their dense models; Torch-Pruning is
@@ -57,17 +57,17 @@ def load() -> str:
 
 def ours(model, inputs):
     """Prune 50 % of every group's channels by L1 and compact; (model, analyse s, total s)."""
-    start = time.perf_counter()
+    start = time.process_time()
     graph = dependency_graph(model, inputs)
-    analysed = time.perf_counter() - start
+    analysed = time.process_time() - start
     prune_structured(model, 0.5, example_inputs=inputs, criterion="l1", scope="layer", graph=graph)
     small = compact(model, inputs)
-    return small, analysed, time.perf_counter() - start
+    return small, analysed, time.process_time() - start
 
 
 def peer(tp, model, inputs, ignored):
     """Torch-Pruning on ``model`` in place; (model, analyse s, total s)."""
-    start = time.perf_counter()
+    start = time.process_time()
     pruner = tp.pruner.MetaPruner(
         model,
         inputs,
@@ -75,9 +75,9 @@ def peer(tp, model, inputs, ignored):
         pruning_ratio=0.5,
         ignored_layers=ignored,
     )
-    analysed = time.perf_counter() - start
+    analysed = time.process_time() - start
     pruner.step()
-    return model, analysed, time.perf_counter() - start
+    return model, analysed, time.process_time() - start
 
 
 def latency(models: dict, batch_input: torch.Tensor, repeats: int, calls: int):
@@ -95,7 +95,9 @@ def latency(models: dict, batch_input: torch.Tensor, repeats: int, calls: int):
 
 def tool_times(run, dense, repeats):
     """Run a tool ``repeats`` times (after one untimed warm-up) on fresh copies of ``dense``:
-    (its last result, median analyse s, median total s)."""
+    (its last result, median analyse s, median total s). Tool times are CPU seconds of this
+    process (``time.process_time``; one torch thread): on a loaded machine wall time mostly
+    measures the wait for a core."""
     run(copy.deepcopy(dense))
     results = [run(copy.deepcopy(dense)) for _ in range(repeats)]
     analyse = statistics.median(r[1] for r in results)
@@ -118,7 +120,7 @@ def resnet(tp, args, repeats):
         f"({'equal' if n_params(mine) == n_params(theirs) else 'DIFFERENT'})"
     )
     print(
-        f"  analyse (median of {repeats}): ours {my_analyse:.4f} s, Torch-Pruning "
+        f"  CPU time to analyse (median of {repeats}): ours {my_analyse:.4f} s, Torch-Pruning "
         f"{tp_analyse:.4f} s; analyse + prune + compact: ours {my_total:.4f} s, "
         f"Torch-Pruning {tp_total:.4f} s"
     )
@@ -140,7 +142,7 @@ def recurrent(tp, args, repeats, cell: str):
     print(
         f"{cell} classifier (2 layers of {hidden}), 50 % of the hidden units: parameters "
         f"dense {n_params(dense):,}, ours {n_params(mine):,} "
-        f"(hidden_size {mine.rnn.hidden_size}); analyse {my_analyse:.4f} s, "
+        f"(hidden_size {mine.rnn.hidden_size}); CPU time: analyse {my_analyse:.4f} s, "
         f"analyse + prune + compact {my_total:.4f} s (medians)"
     )
     try:
