@@ -229,6 +229,15 @@ def test_l1_l2_magnitude_and_taylor_scores_by_hand():
     torch.testing.assert_close(taylor, expected)
 
 
+def test_taylor_leaves_batchnorm_statistics_alone():
+    model, inputs = ResNet18(width=4).train(), torch.randn(4, 3, 32, 32)
+    before = model.bn1.running_mean.clone()
+    prune_structured(
+        model, 0.25, example_inputs=inputs, criterion="taylor", batch=(inputs, torch.arange(4))
+    )
+    assert torch.equal(model.bn1.running_mean, before) and model.training
+
+
 def test_random_scores_follow_the_seed():
     model, inputs = reference_models()["lenet5"]
     graph = dependency_graph(model, inputs)

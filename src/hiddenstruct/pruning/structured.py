@@ -151,10 +151,16 @@ def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
         )
     *inputs, target = batch
     params = [p for p in model.parameters() if p.requires_grad]
-    output = model(*inputs)
-    output = output[0] if isinstance(output, (tuple, list)) else output
-    loss = (loss_fn or nn.functional.cross_entropy)(output, target)
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    try:  # in the model's own mode; BatchNorm statistics are put back afterwards
+        output = model(*inputs)
+        output = output[0] if isinstance(output, (tuple, list)) else output
+        loss = (loss_fn or nn.functional.cross_entropy)(output, target)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+    finally:
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
     return {id(p): g for p, g in zip(params, grads, strict=True) if g is not None}
 
 
