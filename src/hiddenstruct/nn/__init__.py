@@ -1,9 +1,9 @@
 """Modules with explicit sparse structure."""
 
 from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
+from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.classifier import SequenceClassifier
 from hiddenstruct.nn.compact import compact
-from hiddenstruct.nn.compact_any import CompactMultiheadAttention
 from hiddenstruct.nn.dependency import DependencyGraph, Group, Member, dependency_graph
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count

@@ -39,7 +39,7 @@ def compact(model: nn.Module, example_inputs=None) -> nn.Module:
     valid = ", ".join(k.__name__ for k in COMPACTORS)
     raise UsageError(
         f"compact needs example_inputs for {type(model).__name__} "
-        f"(compact(model, example_inputs)); without them it supports {valid}"
+        f"(compact(model, example_inputs)); supported without them: {valid}"
     )
 
 

@@ -7,7 +7,8 @@ removing it (its rows, its per-channel BatchNorm entries, its biases, those colu
 exact. :func:`hiddenstruct.pruning.prune_structured` masks whole groups, so what it prunes
 is removed here. The result is a copy of the model with the same classes (nn.Linear,
 nn.Conv2d, nn.BatchNorm2d, nn.GRU, nn.LSTM, :class:`MaskedRNN` …; a MultiheadAttention
-that lost heads becomes a :class:`CompactMultiheadAttention`), remaining masks kept (sliced).
+that lost heads becomes a :class:`~hiddenstruct.nn.attention.CompactMultiheadAttention`),
+masks that still mask entries kept (sliced), all-ones masks dropped.
 Its outputs on ``example_inputs`` are checked against the masked model's before it is returned.
 """
 
@@ -16,128 +17,39 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
-from hiddenstruct.nn.masking import apply_mask, get_mask, is_masked, original, remove_mask
+from hiddenstruct.nn.masking import (
+    apply_mask,
+    get_mask,
+    is_masked,
+    masked_modules,
+    original,
+    remove_mask,
+)
 from hiddenstruct.nn.rnn import MaskedRNN
+from hiddenstruct.nn.units import GATES
 
 TOLERANCE = 1e-5
-
-
-class CompactMultiheadAttention(nn.Module):
-    """``nn.MultiheadAttention`` with some heads removed: separate q/k/v/out projections of
-    ``heads`` heads of ``head_dim`` each; same call and output as the original (attention
-    weights are not returned: ``None``; a model reading them keeps all its heads).
-
-    ``kept_heads`` (a buffer) are the original head numbers, used to select the rows of a
-    per-head ``attn_mask`` of shape ``[batch·num_heads, L, S]``.
-    """
-
-    def __init__(self, source: nn.MultiheadAttention, kept: list[int]) -> None:
-        super().__init__()
-        self.embed_dim, self.head_dim = source.embed_dim, source.head_dim
-        self.num_heads, self.source_heads = len(kept), source.num_heads
-        self.batch_first, self.dropout = source.batch_first, source.dropout
-        self.register_buffer("kept_heads", torch.tensor(kept, dtype=torch.long))
-        inner = self.num_heads * self.head_dim
-        bias = source.in_proj_bias is not None
-        device = source.out_proj.weight.device
-        self.q_proj = nn.Linear(self.embed_dim, inner, bias=bias, device=device)
-        self.k_proj = nn.Linear(source.kdim, inner, bias=bias, device=device)
-        self.v_proj = nn.Linear(source.vdim, inner, bias=bias, device=device)
-        self.out_proj = nn.Linear(inner, self.embed_dim, bias=source.out_proj.bias is not None)
-        self.out_proj.to(device)
-        rows = torch.tensor(
-            [h * self.head_dim + t for h in kept for t in range(self.head_dim)], device=device
-        )
-        E = self.embed_dim
-        for block, proj in enumerate((self.q_proj, self.k_proj, self.v_proj)):
-            if source._qkv_same_embed_dim:
-                name, offset = "in_proj_weight", block * E
-            else:
-                name, offset = f"{'qkv'[block]}_proj_weight", 0
-            _copy_rows(proj, "weight", source, name, rows + offset)
-            if bias:
-                _copy_rows(proj, "bias", source, "in_proj_bias", rows + block * E)
-        _copy_rows(self.out_proj, "weight", source.out_proj, "weight", rows, dim=1)
-        if source.out_proj.bias is not None:
-            _copy_rows(self.out_proj, "bias", source.out_proj, "bias", None)
-
-    def forward(
-        self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        key_padding_mask: torch.Tensor | None = None,
-        need_weights: bool = True,
-        attn_mask: torch.Tensor | None = None,
-        average_attn_weights: bool = True,
-        is_causal: bool = False,
-    ) -> tuple[torch.Tensor, None]:
-        unbatched = query.dim() == 2
-        if unbatched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        if not self.batch_first or unbatched:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        B, L, S = query.shape[0], query.shape[1], key.shape[1]
-        q = self.q_proj(query).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(key).view(B, S, self.num_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(value).view(B, S, self.num_heads, self.head_dim).transpose(1, 2)
-        mask = None
-        if attn_mask is not None:
-            mask = _additive(attn_mask, q.dtype)
-            if mask.dim() == 3:
-                mask = mask.view(B, self.source_heads, L, S)[:, self.kept_heads]
-        if key_padding_mask is not None:
-            pad = _additive(key_padding_mask, q.dtype).view(B, 1, 1, S)
-            mask = pad if mask is None else mask + pad
-        dropout = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-        out = self.out_proj(out.transpose(1, 2).reshape(B, L, self.num_heads * self.head_dim))
-        if not self.batch_first or unbatched:
-            out = out.transpose(0, 1)
-        return (out.squeeze(1) if unbatched else out), None
-
-
-def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A boolean "not allowed" mask as an additive float mask (float masks pass through)."""
-    if mask.dtype == torch.bool:
-        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
-            mask, float("-inf")
-        )
-    return mask.to(dtype)
-
-
-def _copy_rows(new: nn.Module, name: str, old: nn.Module, old_name: str, rows, dim=0) -> None:
-    """Copy ``old.<old_name>`` (entries ``rows`` along ``dim``; all when ``None``) into
-    ``new.<name>``, with its mask when it has one."""
-    value, mask = original(old, old_name).detach(), get_mask(old, old_name)
-    if rows is not None:
-        value = value.index_select(dim, rows)
-        mask = None if mask is None else mask.index_select(dim, rows)
-    with torch.no_grad():
-        getattr(new, name).copy_(value)
-    if mask is not None:
-        apply_mask(new, name, mask)
 
 
 # ---------------------------------------------------------------------------------------
 
 
-def removable(graph: DependencyGraph, group: Group) -> bool:
-    """Whether every reader entry of ``group`` is masked (and it has one)."""
-    readers = [(m, e) for m, e in graph.entries(group) if e.reader]
-    for module_name, entry in readers:
-        module = graph.model.get_submodule(module_name)
-        owner, _, name = entry.path.rpartition(".")
-        holder = module.get_submodule(owner) if owner else module
-        mask = get_mask(holder, name)
-        index = torch.tensor(entry.index, device=None if mask is None else mask.device)
-        if mask is None or bool(mask.index_select(entry.dim, index).any()):
+def removable(graph: DependencyGraph, group: Group, read: dict | None = None) -> bool:
+    """Whether every reader entry of ``group`` is masked (and it has one). ``read`` caches,
+    per tensor and dimension, which indices any unmasked entry reads."""
+    read = {} if read is None else read
+    readers = [item for item in graph.located(group) if item[3].reader]
+    for _module, holder, name, entry in readers:
+        key = (id(holder), name, entry.dim)
+        if key not in read:
+            mask = get_mask(holder, name)
+            rows = None if mask is None else mask.movedim(entry.dim, 0).flatten(1).any(1)
+            read[key] = None if rows is None else rows.tolist()
+        if read[key] is None or any(read[key][i] for i in entry.index):
             return False
     return bool(readers)
 
@@ -145,8 +57,9 @@ def removable(graph: DependencyGraph, group: Group) -> bool:
 def _removals(graph: DependencyGraph) -> dict[str, dict]:
     """``module -> {"axes": {axis: removed units}, "tensors": {(path, dim): removed entries}}``."""
     plan: dict[str, dict] = {}
+    read: dict = {}
     for group in graph.groups:
-        if not removable(graph, group):
+        if not removable(graph, group, read):
             continue
         for member in group.members:
             item = plan.setdefault(member.module, {"axes": {}, "tensors": {}})
@@ -202,8 +115,11 @@ def _fix_sizes(module: nn.Module) -> None:
         module.input_size = module.layers[0].input_size
         module.hidden_sizes = tuple(layer.hidden_size for layer in module.layers)
     elif isinstance(module, nn.RNNBase):
-        module.input_size = original(module, "weight_ih_l0").shape[1]
-        module.hidden_size = original(module, "weight_hh_l0").shape[1]
+        weight_ih = original(module, "weight_ih_l0")
+        module.input_size = weight_ih.shape[1]
+        module.hidden_size = weight_ih.shape[0] // GATES[module.mode]
+        if module.proj_size:
+            module.proj_size = original(module, "weight_hr_l0").shape[0]
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         module.num_features = (
             module.running_mean.shape[0]
@@ -237,8 +153,21 @@ def compact_any(model: nn.Module, example_inputs, graph: DependencyGraph | None 
             _replace(new, module_name, CompactMultiheadAttention(module, kept))
         else:
             _slice_module(module, item["tensors"])
+    _drop_full_masks(new)
     _check_equal(model, new, inputs)
     return new.train(model.training)
+
+
+def _drop_full_masks(model: nn.Module) -> None:
+    """Remove masks that mask nothing any more (all ones), so that a structurally pruned
+    model comes out plain; masks with zeros left (unstructured sparsity) stay. A MaskedRNN
+    keeps its masks (it always has them)."""
+    inside_rnn = {
+        id(m) for rnn in model.modules() if isinstance(rnn, MaskedRNN) for m in rnn.modules()
+    }
+    for _full, module, name in list(masked_modules(model)):
+        if id(module) not in inside_rnn and bool(get_mask(module, name).all()):
+            remove_mask(module, name, permanent=False)
 
 
 def _spare_last_units(model: nn.Module, graph: DependencyGraph, plan: dict) -> None:
@@ -246,8 +175,9 @@ def _spare_last_units(model: nn.Module, graph: DependencyGraph, plan: dict) -> N
     by_layer: dict[str, list[Group]] = {}
     for group in graph.groups:
         by_layer.setdefault(group.layer, []).append(group)
+    read: dict = {}
     for groups in by_layer.values():
-        if all(removable(graph, g) for g in groups):
+        if all(removable(graph, g, read) for g in groups):
             spared = groups[0]
             for member in spared.members:
                 plan[member.module]["axes"][member.axis].discard(member.index)

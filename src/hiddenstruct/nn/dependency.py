@@ -41,119 +41,15 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.rnn import MaskedRNN
-
-# ---------------------------------------------------------------------------------------
-# What a unit of a module is made of: the tensor entries that belong to it
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    """Entries ``index`` along ``dim`` of tensor ``path`` (relative to its module).
-
-    ``reader``: the entries *read* the unit (input columns); a unit whose reader entries are
-    all masked is read by nobody and may be removed without changing any output.
-    """
-
-    path: str
-    dim: int
-    index: tuple[int, ...]
-    reader: bool = False
-
-
-def _has(module: nn.Module, path: str) -> bool:
-    try:
-        return isinstance(_tensor(module, path), torch.Tensor)
-    except AttributeError:
-        return False
-
-
-def _tensor(module: nn.Module, path: str) -> torch.Tensor:
-    owner, _, name = path.rpartition(".")
-    return getattr(module.get_submodule(owner) if owner else module, name)
-
-
-def _rows(gates: int, hidden: int, j: int) -> tuple[int, ...]:
-    return tuple(g * hidden + j for g in range(gates))
-
-
-def linear_entries(module: nn.Linear | nn.Conv1d, axis: str, j: int) -> list[Entry]:
-    if axis == "in":
-        return [Entry("weight", 1, (j,), reader=True)]
-    out = [Entry("weight", 0, (j,))]
-    return out + ([Entry("bias", 0, (j,))] if module.bias is not None else [])
-
-
-def channel_entries(module: nn.Module, axis: str, j: int) -> list[Entry]:
-    """A per-channel module (BatchNorm, depthwise conv): its tensors' entry ``j``."""
-    names = ("weight", "bias", "running_mean", "running_var")
-    return [Entry(n, 0, (j,)) for n in names if _has(module, n)]
-
-
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
-
-
-def torch_rnn_entries(module: nn.RNNBase, axis: str, j: int) -> list[Entry]:
-    if axis == "in":
-        return [Entry("weight_ih_l0", 1, (j,), reader=True)]
-    rows = _rows(_GATES[module.mode], module.hidden_size, j)
-    out = []
-    for layer in range(module.num_layers):
-        out += [Entry(f"weight_ih_l{layer}", 0, rows), Entry(f"weight_hh_l{layer}", 0, rows)]
-        if module.bias:
-            out += [Entry(f"bias_ih_l{layer}", 0, rows), Entry(f"bias_hh_l{layer}", 0, rows)]
-        out.append(Entry(f"weight_hh_l{layer}", 1, (j,), reader=True))
-        if layer + 1 < module.num_layers:
-            out.append(Entry(f"weight_ih_l{layer + 1}", 1, (j,), reader=True))
-    return out
-
-
-def masked_rnn_entries(module: MaskedRNN, axis: str, j: int) -> list[Entry]:
-    if axis == "in":
-        return [Entry("layers.0.weight_ih", 1, (j,), reader=True)]
-    layer = int(axis.removeprefix("hidden"))
-    p = f"layers.{layer}."
-    rows = _rows(module.spec.gates, module.layers[layer].hidden_size, j)
-    out = [Entry(p + n, 0, rows) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    out.append(Entry(p + "weight_hh", 1, (j,), reader=True))
-    if layer + 1 < len(module.layers):
-        out.append(Entry(f"layers.{layer + 1}.weight_ih", 1, (j,), reader=True))
-    return out
-
-
-def attention_entries(module: nn.MultiheadAttention, axis: str, h: int) -> list[Entry]:
-    hd, E = module.head_dim, module.embed_dim
-    own = tuple(range(h * hd, (h + 1) * hd))
-    if module._qkv_same_embed_dim:
-        rows = tuple(b * E + r for b in range(3) for r in own)
-        out = [Entry("in_proj_weight", 0, rows)]
-    else:
-        out = [Entry(f"{p}_proj_weight", 0, own) for p in "qkv"]
-        rows = tuple(b * E + r for b in range(3) for r in own)
-    if module.in_proj_bias is not None:
-        out.append(Entry("in_proj_bias", 0, rows))
-    return out + [Entry("out_proj.weight", 1, own, reader=True)]
-
-
-def entries(module: nn.Module, axis: str, j: int) -> list[Entry]:
-    """The tensor entries of unit ``j`` on ``axis`` of ``module`` (see :class:`Member`)."""
-    if isinstance(module, MaskedRNN):
-        return masked_rnn_entries(module, axis, j)
-    if isinstance(module, nn.RNNBase):
-        return torch_rnn_entries(module, axis, j)
-    if isinstance(module, nn.MultiheadAttention):
-        return attention_entries(module, axis, j)
-    if axis == "channel":
-        return channel_entries(module, axis, j)
-    return linear_entries(module, axis, j)
-
+from hiddenstruct.nn.units import Entry, entries
 
 # ---------------------------------------------------------------------------------------
 # Groups
 # ---------------------------------------------------------------------------------------
 
-PRODUCER_AXES = ("out", "hidden", "head")
+PRODUCER_AXES = ("out", "hidden", "proj", "head")
 KINDS = ("neuron", "channel", "hidden", "head")
 
 
@@ -164,7 +60,8 @@ class Member:
     Axes: ``"out"`` (a Linear's output neuron, a Conv's output channel), ``"in"`` (an input
     column read by the module), ``"channel"`` (a per-channel module on the way: BatchNorm,
     depthwise conv), ``"hidden"`` / ``"hidden<l>"`` (a recurrent hidden unit: all layers of
-    a torch RNN, layer ``l`` of a MaskedRNN) and ``"head"`` (an attention head).
+    a torch RNN, layer ``l`` of a MaskedRNN), ``"proj"`` (a projected unit of an LSTM with
+    ``proj_size``) and ``"head"`` (an attention head).
     """
 
     module: str
@@ -197,11 +94,29 @@ class DependencyGraph:
 
     def entries(self, group: Group) -> list[tuple[str, Entry]]:
         """``(module name, entry)`` for every tensor entry of ``group``."""
-        out = []
-        for m in group.members:
-            module = self.model.get_submodule(m.module)
-            out += [(m.module, e) for e in entries(module, m.axis, m.index)]
-        return out
+        return [(name, entry) for name, _holder, _tensor, entry in self.located(group)]
+
+    def located(self, group: Group) -> list[tuple[str, nn.Module, str, Entry]]:
+        """``(module name, holder module, tensor name, entry)`` for every tensor entry of
+        ``group``: the holder owns the tensor (e.g. ``attn.out_proj`` for
+        ``out_proj.weight``). Cached per group: scoring and compaction ask many times."""
+        if "_located" not in self.__dict__:
+            self._located: dict[int, tuple] = {}
+            self._modules = dict(self.model.named_modules())
+        cache, modules = self._located, self._modules
+        if id(group) not in cache:
+            out = []
+            for m in group.members:
+                for entry in entries(modules[m.module], m.axis, m.index):
+                    owner, _, tensor = entry.path.rpartition(".")
+                    holder = (
+                        modules[f"{m.module}.{owner}" if m.module else owner]
+                        if owner
+                        else (modules[m.module])
+                    )
+                    out.append((m.module, holder, tensor, entry))
+            cache[id(group)] = (group, out)  # the group is kept alive: its id stays unique
+        return cache[id(group)][1]
 
 
 def _kind(module: nn.Module) -> str:
@@ -225,6 +140,7 @@ LEAVES: tuple[type[nn.Module], ...] = (
     nn.RNNBase,
     MaskedRNN,
     nn.MultiheadAttention,
+    CompactMultiheadAttention,  # pins its inputs: its heads are not pruned again
     nn.LayerNorm,
     nn.GroupNorm,
     nn.Embedding,
@@ -618,29 +534,29 @@ class _Propagate:
         return None
 
     def torch_rnn(self, node, name, module, args, kwargs):
-        x = args[0]
+        x, hidden = args[0], module.hidden_size
         shapes = node.meta.get("tensor_meta")
-        supported = not module.bidirectional and module.proj_size == 0
         hx = args[1] if len(args) > 1 else kwargs.get("hx")
-        hx_given = len(node.args) > 1 or node.kwargs.get("hx") is not None
-        if not supported or hx_given:
-            self.a.pin((x, hx), f"{name}: bidirectional, projected or given hx: pinned")
-            slots = self.a.new([None] * module.hidden_size, pinned=True)
+        pinned = module.bidirectional or len(node.args) > 1 or node.kwargs.get("hx") is not None
+        if pinned:
+            self.a.pin((x, hx), f"{name}: a bidirectional RNN or one given hx is pinned")
+        cells = self.a.new([Member(name, "hidden", k) for k in range(hidden)], pinned=pinned)
+        slots = cells
+        if module.proj_size:
+            units = range(module.proj_size)
+            slots = self.a.new([Member(name, "proj", k) for k in units], pinned=pinned)
+        if isinstance(x, Info) and x.dim == x.ndim - 1 and not pinned:
+            self.a.attach(x.slots, name, "in")
         else:
-            slots = self.a.new([Member(name, "hidden", k) for k in range(module.hidden_size)])
-            if isinstance(x, Info):
-                if x.dim == x.ndim - 1:
-                    self.a.attach(x.slots, name, "in")
-                else:
-                    self.a.pin(x)
+            self.a.pin(x)
+        if module.bidirectional:
+            return (None, None)
         out_ndim = len(shapes[0].shape)
         h_meta = shapes[1] if hasattr(shapes[1], "shape") else shapes[1][0]
         h_ndim = len(h_meta.shape)
-        if module.proj_size or module.bidirectional:
-            return (None, None)
         out = Info(out_ndim, out_ndim - 1, slots)
         h = Info(h_ndim, h_ndim - 1, slots)
-        return (out, (h, h) if module.mode == "LSTM" else h)
+        return (out, (h, Info(h_ndim, h_ndim - 1, cells)) if module.mode == "LSTM" else h)
 
     def masked_rnn(self, node, name, module, args, kwargs):
         x = args[0]

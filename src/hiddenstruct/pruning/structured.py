@@ -11,9 +11,12 @@ units physically with outputs unchanged.
 
 Group scores (lower = pruned first; already pruned groups do not compete):
 
-* ``"l1"`` / ``"l2"``: L1 / L2 norm of all the group's weight entries (rows and columns);
-* ``"magnitude"``: L1 norm of the units' own weights only (their rows: a conv's filter
-  norm, Li et al. 2017, "Pruning Filters for Efficient ConvNets");
+* ``"l1"`` / ``"l2"``: L1 / L2 norm of all the group's weight entries (rows and columns),
+  per entry: divided by the number of entries (L1) or its square root (L2), so that groups
+  of layers with different fan-in compare under ``scope="global"`` (our choice; it changes
+  no per-layer choice, where all groups have the same number of entries);
+* ``"magnitude"``: the same per-entry L1 over the units' own weights only (their rows: a
+  conv's filter norm, Li et al. 2017, "Pruning Filters for Efficient ConvNets");
 * ``"taylor"``: first-order Taylor, (Σ g·w)² over the group's weight entries (Molchanov et
   al. 2019, "Importance Estimation for Neural Network Pruning"), from one batch and a loss;
 * ``"random"``: seeded uniform scores.
@@ -39,8 +42,9 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Entry, Group, dependency_graph
+from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
+from hiddenstruct.nn.units import Entry
 from hiddenstruct.pruning.schedules import Schedule
 from hiddenstruct.pruning.selection import Amount, as_amount, get_selection
 
@@ -83,29 +87,59 @@ class StructuredReport:
 
 
 def _weight_entries(graph: DependencyGraph, group: Group):
-    """``(module, path, entry)`` of the group's weight tensors (two or more dims)."""
-    out = []
-    for module_name, entry in graph.entries(group):
-        module = graph.model.get_submodule(module_name)
-        owner, _, name = entry.path.rpartition(".")
-        holder = module.get_submodule(owner) if owner else module
-        if original(holder, name).dim() >= 2:
-            out.append((holder, name, entry))
-    return out
+    """``(holder module, tensor name, entry)`` of the group's weight tensors (2+ dims)."""
+    return [
+        (holder, name, entry)
+        for _module, holder, name, entry in graph.located(group)
+        if original(holder, name).dim() >= 2
+    ]
 
 
-def _slice(tensor: torch.Tensor, entry: Entry) -> torch.Tensor:
-    index = torch.tensor(entry.index, device=tensor.device)
-    return tensor.index_select(entry.dim, index)
+def _rows_of(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """``tensor`` as a matrix with one row per index along ``dim``."""
+    return tensor.movedim(dim, 0).reshape(tensor.shape[dim], -1)
 
 
-def _alive(graph: DependencyGraph, group: Group) -> bool:
+class _Sums:
+    """Per weight tensor and dimension, sums over all other dimensions (computed once), so
+    that a group's score is a sum of a few indexed entries: no per-group tensor work."""
+
+    def __init__(self, grads: dict[int, torch.Tensor] | None = None) -> None:
+        self.grads = grads or {}
+        self.cache: dict[tuple[int, str, int], dict[str, list]] = {}
+
+    def of(self, holder: nn.Module, name: str, dim: int) -> dict[str, list]:
+        key = (id(holder), name, dim)
+        if key not in self.cache:
+            weight = _rows_of(getattr(holder, name).detach().double().cpu(), dim)
+            mask = get_mask(holder, name)
+            sums = {
+                "abs": weight.abs().sum(1),
+                "square": (weight**2).sum(1),
+                "count": torch.full((weight.shape[0],), float(weight.shape[1])),
+                "alive": torch.ones(weight.shape[0], dtype=torch.bool)
+                if mask is None
+                else _rows_of(mask.detach().cpu().bool(), dim).any(1),
+            }
+            grad = self.grads.get(id(original(holder, name)))
+            if grad is not None:
+                g = grad.detach().double().cpu() * (1.0 if mask is None else mask.cpu())
+                sums["gw"] = (_rows_of(g, dim) * weight).sum(1)
+            self.cache[key] = {k: v.tolist() for k, v in sums.items()}  # Python: cheap lookups
+        return self.cache[key]
+
+    def total(self, holder: nn.Module, name: str, entry: Entry, what: str) -> float:
+        values = self.of(holder, name, entry.dim).get(what)
+        return 0.0 if values is None else sum(values[i] for i in entry.index)
+
+    def alive(self, holder: nn.Module, name: str, entry: Entry) -> bool:
+        values = self.of(holder, name, entry.dim)["alive"]
+        return any(values[i] for i in entry.index)
+
+
+def _alive(entries, sums: _Sums) -> bool:
     """A group is alive while any of its weight entries is unmasked."""
-    for holder, name, entry in _weight_entries(graph, group):
-        mask = get_mask(holder, name)
-        if mask is None or bool(_slice(mask, entry).any()):
-            return True
-    return False
+    return any(sums.alive(holder, name, entry) for holder, name, entry in entries)
 
 
 def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
@@ -117,10 +151,16 @@ def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
         )
     *inputs, target = batch
     params = [p for p in model.parameters() if p.requires_grad]
-    output = model(*inputs)
-    output = output[0] if isinstance(output, (tuple, list)) else output
-    loss = (loss_fn or nn.functional.cross_entropy)(output, target)
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    try:  # in the model's own mode; BatchNorm statistics are put back afterwards
+        output = model(*inputs)
+        output = output[0] if isinstance(output, (tuple, list)) else output
+        loss = (loss_fn or nn.functional.cross_entropy)(output, target)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+    finally:
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
     return {id(p): g for p, g in zip(params, grads, strict=True) if g is not None}
 
 
@@ -141,27 +181,22 @@ def group_scores(
     if criterion == "random":
         generator = torch.Generator().manual_seed(int(seed))
         return torch.rand(len(groups), generator=generator, dtype=torch.float64)
-    grads = _gradients(graph.model, batch, loss_fn) if criterion == "taylor" else {}
+    sums = _Sums(_gradients(graph.model, batch, loss_fn) if criterion == "taylor" else None)
+    what = {"l1": "abs", "magnitude": "abs", "l2": "square", "taylor": "gw"}[criterion]
     scores = torch.zeros(len(groups), dtype=torch.float64)
     for i, group in enumerate(groups):
-        total = torch.zeros((), dtype=torch.float64)
+        total = count = 0.0
         for holder, name, entry in _weight_entries(graph, group):
             if criterion == "magnitude" and entry.reader:
                 continue
-            value = _slice(getattr(holder, name).detach(), entry).double()
-            if criterion in ("l1", "magnitude"):
-                total += value.abs().sum()
-            elif criterion == "l2":
-                total += (value**2).sum()
-            else:
-                raw = original(holder, name)
-                grad = grads.get(id(raw))
-                if grad is not None:
-                    mask = get_mask(holder, name)
-                    g = grad if mask is None else grad * mask
-                    total += (_slice(g.detach(), entry).double() * value).sum()
-        scores[i] = total.sqrt() if criterion == "l2" else total
-    return scores**2 if criterion == "taylor" else scores
+            total += sums.total(holder, name, entry, what)
+            count += sums.total(holder, name, entry, "count")
+        if criterion == "taylor":
+            scores[i] = total**2
+        else:
+            mean = total / count if count else 0.0
+            scores[i] = mean**0.5 if criterion == "l2" else mean
+    return scores
 
 
 def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -210,39 +245,39 @@ def prune_structured(
     layers: dict[str, list[int]] = {}
     for i, g in enumerate(candidates):
         layers.setdefault(g.layer, []).append(i)
-    alive = torch.tensor([_alive(graph, g) for g in candidates])
+    entries = [_weight_entries(graph, g) for g in candidates]
+    sums = _Sums()
+    alive = torch.tensor([_alive(e, sums) for e in entries])
     scores = group_scores(graph, candidates, criterion, seed=seed, batch=batch, loss_fn=loss_fn)
     by_layer = {k: scores[v] for k, v in layers.items()}
     masks = {k: alive[v] for k, v in layers.items()}
     kept = get_selection(STRUCTURED_SCOPES[scope])(by_layer, masks, amount)
-    counts = []
+    counts, chosen = [], []
     for layer, index in layers.items():
         after = kept[layer].clone()
         if masks[layer].any() and not after.any():  # every layer keeps its best unit
             best = torch.where(masks[layer], by_layer[layer], -torch.inf).argmax()
             after[best] = True
-        for i, keep in zip(index, after.tolist(), strict=True):
-            if alive[i] and not keep:
-                _mask_group(graph, candidates[i])
-        counts.append(
-            LayerCounts(
-                layer,
-                candidates[index[0]].kind,
-                len(index),
-                int(masks[layer].sum()),
-                int(after.sum()),
-            )
-        )
+        chosen += [
+            i for i, keep in zip(index, after.tolist(), strict=True) if alive[i] and not keep
+        ]
+        before = int(masks[layer].sum())
+        kind = candidates[index[0]].kind
+        counts.append(LayerCounts(layer, kind, len(index), before, int(after.sum())))
+    _mask_entries([e for i in chosen for e in entries[i]])
     return StructuredReport(criterion, scope, repr(amount), tuple(counts), graph.pinned)
 
 
-def _mask_group(graph: DependencyGraph, group: Group) -> None:
-    """Mask every weight entry of ``group`` (masks only shrink)."""
-    for holder, name, entry in _weight_entries(graph, group):
+def _mask_entries(entries) -> None:
+    """Mask the given weight entries, one new mask per tensor (masks only shrink)."""
+    cuts: dict[tuple[int, str], tuple[nn.Module, str, list[Entry]]] = {}
+    for holder, name, entry in entries:
+        cuts.setdefault((id(holder), name), (holder, name, []))[2].append(entry)
+    for holder, name, items in cuts.values():
         mask = get_mask(holder, name)
         new = torch.ones_like(original(holder, name)) if mask is None else mask.clone()
-        index = torch.tensor(entry.index, device=new.device)
-        new.index_fill_(entry.dim, index, 0)
+        for entry in items:
+            new.index_fill_(entry.dim, torch.tensor(entry.index, device=new.device), 0)
         apply_mask(holder, name, new)
 
 
