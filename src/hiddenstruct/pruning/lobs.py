@@ -26,9 +26,10 @@ O(r·(d/2)³), plus O(N·d² + d³) for H and its inverse. Removing the same wei
 time with the OBS update and a downdate of H⁻¹ after each removal
 (H⁻¹ ← H⁻¹ − H⁻¹e_q e_qᵀH⁻¹ / [H⁻¹]_qq, :func:`obs_sequential`, O(|S|·d²) per row) ends in
 the same weights (tests check both against a least-squares solve); ``update="sequential"``
-runs that textbook loop instead. Dong et al. and deepstruct's ``edge_cut`` apply the
-one-weight update in saliency order with the *un-downdated* H⁻¹, which lets earlier
-removals drift; we keep the exact solution.
+runs that textbook loop instead. deepstruct's ``edge_cut`` applies the one-weight update in
+saliency order with the *un-downdated* H⁻¹ and re-applies the mask after each step (later
+steps move earlier-removed weights off zero), not the optimum for more than one weight per
+row; we keep the exact solution.
 
 *Inputs.* H comes from the current model's layer inputs on ``data`` (a loader of
 ``(inputs..., target)`` batches, like OBD; targets are ignored), in one forward pass per
