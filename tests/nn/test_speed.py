@@ -132,3 +132,14 @@ def test_calls_per_measurement_follow_the_sample_time(monkeypatch):
     assert speed_module._calls_for(lambda: sum(range(2000)), 0.05) > 1
     speed_report(MaskedDeepFFN(6, 2, [4]), torch.randn(1, 6), densities=(0.5,), repeats=3)
     assert seen == [3]
+
+
+def test_density_counts_all_weights_when_the_model_comes_pruned():
+    from hiddenstruct.pruning import prune
+
+    model = MaskedDeepFFN(40, 5, [30])
+    prune(model, "magnitude", "class_blinded", 0.5)
+    report = speed_report(model, torch.randn(2, 40), densities=(0.2,), repeats=1, warmup=0, calls=1)
+    assert report.rows[0].weight_density == pytest.approx(0.2, abs=1e-3)
+    with pytest.raises(UsageError, match="keeps 0.5 of its weights already"):
+        speed_report(model, torch.randn(2, 40), densities=(0.8,), repeats=1, calls=1)

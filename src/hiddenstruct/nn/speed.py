@@ -12,9 +12,10 @@ formats of a density see the same machine load. Formats:
   compaction is supported, with ``example_inputs``);
 * ``compact+csr`` — ``to_sparse(compact(model))`` where both apply.
 
-*Density* is the fraction of scoped weights kept (unstructured magnitude pruning,
-class-blinded) or, with ``unit``, of units kept (:func:`hiddenstruct.pruning.prune_structured`);
-the report also gives the resulting weight density. A format's *break-even density* is the
+*Density* is the fraction of all scoped weights kept (unstructured magnitude pruning,
+class-blinded; a model that comes pruned is pruned further to it) or, with ``unit``, the
+fraction of the remaining units kept (:func:`hiddenstruct.pruning.prune_structured`); the
+report also gives the resulting weight density. A format's *break-even density* is the
 highest tested density from which on (towards sparser) it is faster than dense at every
 tested density — by at least ``margin`` (default 1.1: a speed-up under 10 % is within the
 noise of a shared machine, our choice): ``"never"`` when it is not faster at the sparsest one, ``"n/a: …"`` when the
@@ -188,8 +189,20 @@ def _pruned(model, example_inputs, density, unit, criterion, scope) -> nn.Module
     from hiddenstruct.pruning import prune
 
     out = copy.deepcopy(model)
-    if unit is None:
-        prune(out, criterion or "magnitude", "class_blinded", 1.0 - density, scope=scope)
+    if unit is None:  # ``density`` of all scoped weights, also when the model comes pruned
+        from hiddenstruct.pruning.scope import current_masks, ensure_masks, resolve_scope
+
+        targets = resolve_scope(out, scope)
+        ensure_masks(targets)
+        masks = current_masks(targets).values()
+        total, kept = sum(m.numel() for m in masks), sum(int(m.sum()) for m in masks)
+        goal = round(density * total)
+        if goal > kept:
+            raise UsageError(
+                f"the model keeps {kept / total:.3g} of its weights already; "
+                f"ask for densities at or below that, not {density:g}"
+            )
+        prune(out, criterion or "magnitude", "class_blinded", kept - goal, scope=scope)
         return out
     from hiddenstruct.pruning import prune_structured
 
