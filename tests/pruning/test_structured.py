@@ -80,10 +80,26 @@ class Concat(nn.Module):
         return self.head(self.mix(x).view(x.size(0), -1))
 
 
+class ProjectedInputs(nn.Module):
+    """A Linear read by a recurrent layer (its neurons are the RNN's input columns)."""
+
+    def __init__(self, masked: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(5, 8)
+        self.rnn = MaskedRNN(8, [7], "GRU") if masked else nn.LSTM(8, 7, batch_first=True)
+        self.head = nn.Linear(7, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(torch.relu(self.proj(x)))[0][:, -1])
+
+
 def cases() -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...]]]:
     models = dict(reference_models())
     models["lstm_proj"] = (ProjectedLSTM(), (torch.randn(2, 6, 5),))
     models["concat"] = (Concat().eval(), (torch.randn(2, 3, 4, 4),))
+    models["linear_lstm"] = (ProjectedInputs(False), (torch.randn(2, 6, 5),))
+    models["linear_masked_gru"] = (ProjectedInputs(True), (torch.randn(2, 6, 5),))
     models["attention"] = (AttentionBlock().eval(), (torch.randn(2, 6, 16),))
     for mode in ("RNN_TANH", "RNN_RELU", "GRU", "LSTM"):
         models[f"masked_{mode}"] = (RecurrentClassifier(mode), (torch.randn(2, 6, 5),))
@@ -100,6 +116,8 @@ KINDS = {
     "attention": {"head", "neuron"},
     "lstm_proj": {"hidden"},
     "concat": {"channel"},
+    "linear_lstm": {"neuron", "hidden"},
+    "linear_masked_gru": {"neuron", "hidden"},
     **{f"masked_{m}": {"hidden"} for m in ("RNN_TANH", "RNN_RELU", "GRU", "LSTM")},
 }
 
@@ -163,6 +181,15 @@ def test_concatenated_channels_keep_their_own_groups_and_offsets():
     small = compact(model, inputs)
     assert (small.a.out_channels, small.b.out_channels, small.bn.num_features) == (3, 2, 5)
     assert small.head.in_features == 4 * 16  # flattened by view(x.size(0), -1)
+
+
+def test_a_recurrent_layer_loses_the_input_columns_of_pruned_neurons():
+    for masked in (False, True):
+        model, inputs = ProjectedInputs(masked), torch.randn(2, 6, 5)
+        prune_structured(model, 0.5, example_inputs=inputs, unit="neuron")
+        small = compact(model, inputs)
+        assert small.proj.out_features == 4 and small.rnn.input_size == 4
+        torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
 
 
 def test_masks_only_shrink_and_schedule_steps():

@@ -390,7 +390,6 @@ class _Propagate:
 
     def binary(self, node, args):
         shape = _shape(node)
-        tensors = [a for a in args if isinstance(a, (torch.fx.Node, Info)) or a is None]
         infos = [a for a in args if isinstance(a, Info)]
         if shape is None or not infos:
             self.a.pin(args)
@@ -412,7 +411,6 @@ class _Propagate:
                 if other is None or (len(other) >= -aligned and other[aligned] != 1):
                     self.a.pin(first, f"{node}: a tensor without units is combined per channel")
                     return None
-        del tensors
         return out
 
     def flatten(self, node, args, kwargs):
