@@ -256,6 +256,15 @@ def test_l1_l2_magnitude_and_taylor_scores_by_hand():
     torch.testing.assert_close(taylor, expected)
 
 
+def test_modes_of_every_module_survive_analysis_and_compaction():
+    model, inputs = ResNet18(width=4).train(), torch.randn(2, 3, 32, 32)
+    model.layer1[0].bn1.eval()  # a frozen BatchNorm inside a training model
+    prune_structured(model, 0.5, example_inputs=inputs)
+    small = compact(model, inputs)
+    for net in (model, small):
+        assert net.training and net.layer2[0].bn1.training and not net.layer1[0].bn1.training
+
+
 def test_taylor_leaves_batchnorm_statistics_alone():
     model, inputs = ResNet18(width=4).train(), torch.randn(4, 3, 32, 32)
     before = model.bn1.running_mean.clone()

@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 from collections.abc import Sequence
@@ -585,21 +586,32 @@ class _Propagate:
         return (None, None)
 
 
+@contextlib.contextmanager
+def evaluating(*models: nn.Module):
+    """Every module of ``models`` in eval mode inside the block; each module's own mode
+    (train or eval, also where they are mixed) restored after it."""
+    modes = [(m, m.training) for model in models for m in model.modules()]
+    try:
+        for model in models:
+            model.eval()
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 def dependency_graph(model: nn.Module, example_inputs) -> DependencyGraph:
     """The prunable unit groups of ``model``, traced with ``example_inputs`` (a tensor or a
     tuple of positional inputs). Pinned units (model outputs, unknown operations) are left out."""
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     gm = trace(model)
-    was_training = model.training
     try:  # eval and no_grad: shapes only, no BatchNorm statistics updated
-        with torch.no_grad():
-            ShapeProp(gm.eval()).propagate(*inputs)
+        with evaluating(model), torch.no_grad():
+            ShapeProp(gm).propagate(*inputs)
     except Exception as error:
         raise UsageError(
             f"running {type(model).__name__} on example_inputs failed: {error}".splitlines()[0]
         ) from None
-    finally:
-        model.train(was_training)
     analysis = _Propagate(gm).run()
     groups, pinned = analysis.groups()
     return DependencyGraph(model, groups, pinned, list(dict.fromkeys(analysis.notes)))
