@@ -9,8 +9,15 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn import MaskedRNN, compact, dependency_graph, get_mask, masked_modules
-from hiddenstruct.pruning import group_scores, prune_structured, prune_structured_schedule
+from hiddenstruct.nn import (
+    MaskedDeepFFN,
+    MaskedRNN,
+    compact,
+    dependency_graph,
+    get_mask,
+    masked_modules,
+)
+from hiddenstruct.pruning import group_scores, prune, prune_structured, prune_structured_schedule
 from hiddenstruct.pruning.schedules import relative
 from hiddenstruct.zoo import LeNet5, ResNet18, reference_models
 
@@ -190,6 +197,17 @@ def test_a_recurrent_layer_loses_the_input_columns_of_pruned_neurons():
         small = compact(model, inputs)
         assert small.proj.out_features == 4 and small.rnn.input_size == 4
         torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
+
+
+def test_our_masked_mlp_is_pruned_structurally_and_compacted_by_its_own_compact():
+    model, inputs = MaskedDeepFFN(784, 10, [300, 100]), torch.randn(3, 1, 28, 28)
+    torch.manual_seed(0)
+    prune(model, "magnitude", "class_blinded", 0.3)  # unstructured masks first: kept inside
+    report = prune_structured(model, 0.5, example_inputs=inputs, criterion="l2")
+    assert [(c.before, c.after) for c in report.layers] == [(300, 150), (100, 50)]
+    small = compact(model)  # MaskedDeepFFN's own compaction: dead neurons
+    assert [layer.out_features for layer in small.layers] == [150, 50, 10]
+    torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
 
 
 def test_masks_only_shrink_and_schedule_steps():

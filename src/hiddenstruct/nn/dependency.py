@@ -42,7 +42,9 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn.activations import get_activation
 from hiddenstruct.nn.attention import CompactMultiheadAttention
+from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.units import Entry, entries
 
@@ -154,9 +156,30 @@ class _Tracer(torch.fx.Tracer):
         return isinstance(m, LEAVES) or super().is_leaf_module(m, qualified_name)
 
 
+class _FFNView(nn.Module):
+    """A traceable stand-in for a :class:`MaskedDeepFFN` (whose forward checks the input
+    size, which torch.fx cannot trace): the same ``layers`` and ``norms`` under the same
+    names, the same computation."""
+
+    def __init__(self, ffn: MaskedDeepFFN) -> None:
+        super().__init__()
+        self.layers = ffn.layers
+        self.norms = ffn.norms if ffn.layer_norm else None
+        self.act = get_activation(ffn.activation).fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        for i, layer in enumerate(self.layers[:-1]):
+            x = layer(x)
+            x = self.act(x if self.norms is None else self.norms[i](x))
+        return self.layers[-1](x)
+
+
 def trace(model: nn.Module) -> torch.fx.GraphModule:
     """``model`` traced by torch.fx with the layers we prune as leaves; a model that cannot be
     traced is a :class:`UsageError` naming the reason."""
+    if isinstance(model, MaskedDeepFFN):
+        model = _FFNView(model)
     try:
         graph = _Tracer().trace(model)
     except Exception as error:  # torch.fx raises many types; the message is what matters
