@@ -571,7 +571,8 @@ class _Propagate:
             self.a.attach(x.slots, name, "in")
         else:
             self.a.pin(x)
-        if module.bidirectional:
+        if module.bidirectional or not hasattr(shapes[0], "shape"):  # e.g. a PackedSequence
+            self.a.pin([Info(0, 0, cells), Info(0, 0, slots)], f"{name}: output not a tensor")
             return (None, None)
         out_ndim = len(shapes[0].shape)
         h_meta = shapes[1] if hasattr(shapes[1], "shape") else shapes[1][0]
