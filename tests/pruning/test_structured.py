@@ -9,8 +9,15 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn import MaskedRNN, compact, dependency_graph, get_mask, masked_modules
-from hiddenstruct.pruning import group_scores, prune_structured, prune_structured_schedule
+from hiddenstruct.nn import (
+    MaskedDeepFFN,
+    MaskedRNN,
+    compact,
+    dependency_graph,
+    get_mask,
+    masked_modules,
+)
+from hiddenstruct.pruning import group_scores, prune, prune_structured, prune_structured_schedule
 from hiddenstruct.pruning.schedules import relative
 from hiddenstruct.zoo import LeNet5, ResNet18, reference_models
 
@@ -80,10 +87,26 @@ class Concat(nn.Module):
         return self.head(self.mix(x).view(x.size(0), -1))
 
 
+class ProjectedInputs(nn.Module):
+    """A Linear read by a recurrent layer (its neurons are the RNN's input columns)."""
+
+    def __init__(self, masked: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(5, 8)
+        self.rnn = MaskedRNN(8, [7], "GRU") if masked else nn.LSTM(8, 7, batch_first=True)
+        self.head = nn.Linear(7, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(torch.relu(self.proj(x)))[0][:, -1])
+
+
 def cases() -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...]]]:
     models = dict(reference_models())
     models["lstm_proj"] = (ProjectedLSTM(), (torch.randn(2, 6, 5),))
     models["concat"] = (Concat().eval(), (torch.randn(2, 3, 4, 4),))
+    models["linear_lstm"] = (ProjectedInputs(False), (torch.randn(2, 6, 5),))
+    models["linear_masked_gru"] = (ProjectedInputs(True), (torch.randn(2, 6, 5),))
     models["attention"] = (AttentionBlock().eval(), (torch.randn(2, 6, 16),))
     for mode in ("RNN_TANH", "RNN_RELU", "GRU", "LSTM"):
         models[f"masked_{mode}"] = (RecurrentClassifier(mode), (torch.randn(2, 6, 5),))
@@ -100,6 +123,8 @@ KINDS = {
     "attention": {"head", "neuron"},
     "lstm_proj": {"hidden"},
     "concat": {"channel"},
+    "linear_lstm": {"neuron", "hidden"},
+    "linear_masked_gru": {"neuron", "hidden"},
     **{f"masked_{m}": {"hidden"} for m in ("RNN_TANH", "RNN_RELU", "GRU", "LSTM")},
 }
 
@@ -165,6 +190,26 @@ def test_concatenated_channels_keep_their_own_groups_and_offsets():
     assert small.head.in_features == 4 * 16  # flattened by view(x.size(0), -1)
 
 
+def test_a_recurrent_layer_loses_the_input_columns_of_pruned_neurons():
+    for masked in (False, True):
+        model, inputs = ProjectedInputs(masked), torch.randn(2, 6, 5)
+        prune_structured(model, 0.5, example_inputs=inputs, unit="neuron")
+        small = compact(model, inputs)
+        assert small.proj.out_features == 4 and small.rnn.input_size == 4
+        torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
+
+
+def test_our_masked_mlp_is_pruned_structurally_and_compacted_by_its_own_compact():
+    model, inputs = MaskedDeepFFN(784, 10, [300, 100]), torch.randn(3, 1, 28, 28)
+    torch.manual_seed(0)
+    prune(model, "magnitude", "class_blinded", 0.3)  # unstructured masks first: kept inside
+    report = prune_structured(model, 0.5, example_inputs=inputs, criterion="l2")
+    assert [(c.before, c.after) for c in report.layers] == [(300, 150), (100, 50)]
+    small = compact(model)  # MaskedDeepFFN's own compaction: dead neurons
+    assert [layer.out_features for layer in small.layers] == [150, 50, 10]
+    torch.testing.assert_close(small(inputs), model(inputs), rtol=1e-5, atol=1e-5)
+
+
 def test_masks_only_shrink_and_schedule_steps():
     model, inputs = LeNet5(), torch.randn(2, 1, 28, 28)
     reports = prune_structured_schedule(
@@ -227,6 +272,15 @@ def test_l1_l2_magnitude_and_taylor_scores_by_hand():
     g0, g2 = torch.autograd.grad(loss, [model[0].weight, model[2].weight])
     expected = ((g0 * rows).sum(1) + (g2 * cols).sum(0)).double() ** 2
     torch.testing.assert_close(taylor, expected)
+
+
+def test_modes_of_every_module_survive_analysis_and_compaction():
+    model, inputs = ResNet18(width=4).train(), torch.randn(2, 3, 32, 32)
+    model.layer1[0].bn1.eval()  # a frozen BatchNorm inside a training model
+    prune_structured(model, 0.5, example_inputs=inputs)
+    small = compact(model, inputs)
+    for net in (model, small):
+        assert net.training and net.layer2[0].bn1.training and not net.layer1[0].bn1.training
 
 
 def test_taylor_leaves_batchnorm_statistics_alone():

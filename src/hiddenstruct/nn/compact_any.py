@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.nn.attention import CompactMultiheadAttention
-from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
+from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph, evaluating
 from hiddenstruct.nn.masking import (
     apply_mask,
     get_mask,
@@ -155,7 +155,7 @@ def compact_any(model: nn.Module, example_inputs, graph: DependencyGraph | None 
             _slice_module(module, item["tensors"])
     _drop_full_masks(new)
     _check_equal(model, new, inputs)
-    return new.train(model.training)
+    return new
 
 
 def _drop_full_masks(model: nn.Module) -> None:
@@ -205,14 +205,9 @@ def _outputs(value) -> list[torch.Tensor]:
 
 
 def _check_equal(model: nn.Module, new: nn.Module, inputs: tuple) -> None:
-    modes = model.training, new.training
-    try:
-        with torch.no_grad():
-            before = _outputs(model.eval()(*inputs))
-            after = _outputs(new.eval()(*inputs))
-    finally:
-        model.train(modes[0])
-        new.train(modes[1])
+    with evaluating(model, new), torch.no_grad():
+        before = _outputs(model(*inputs))
+        after = _outputs(new(*inputs))
     for a, b in zip(before, after, strict=True):
         diff = float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
         if a.shape != b.shape or not diff <= TOLERANCE * max(1.0, float(a.abs().max())):

@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 from collections.abc import Sequence
@@ -41,7 +42,9 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.nn.activations import get_activation
 from hiddenstruct.nn.attention import CompactMultiheadAttention
+from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.units import Entry, entries
 
@@ -153,9 +156,30 @@ class _Tracer(torch.fx.Tracer):
         return isinstance(m, LEAVES) or super().is_leaf_module(m, qualified_name)
 
 
+class _FFNView(nn.Module):
+    """A traceable stand-in for a :class:`MaskedDeepFFN` (whose forward checks the input
+    size, which torch.fx cannot trace): the same ``layers`` and ``norms`` under the same
+    names, the same computation."""
+
+    def __init__(self, ffn: MaskedDeepFFN) -> None:
+        super().__init__()
+        self.layers = ffn.layers
+        self.norms = ffn.norms if ffn.layer_norm else None
+        self.act = get_activation(ffn.activation).fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        for i, layer in enumerate(self.layers[:-1]):
+            x = layer(x)
+            x = self.act(x if self.norms is None else self.norms[i](x))
+        return self.layers[-1](x)
+
+
 def trace(model: nn.Module) -> torch.fx.GraphModule:
     """``model`` traced by torch.fx with the layers we prune as leaves; a model that cannot be
     traced is a :class:`UsageError` naming the reason."""
+    if isinstance(model, MaskedDeepFFN):
+        model = _FFNView(model)
     try:
         graph = _Tracer().trace(model)
     except Exception as error:  # torch.fx raises many types; the message is what matters
@@ -390,7 +414,6 @@ class _Propagate:
 
     def binary(self, node, args):
         shape = _shape(node)
-        tensors = [a for a in args if isinstance(a, (torch.fx.Node, Info)) or a is None]
         infos = [a for a in args if isinstance(a, Info)]
         if shape is None or not infos:
             self.a.pin(args)
@@ -412,7 +435,6 @@ class _Propagate:
                 if other is None or (len(other) >= -aligned and other[aligned] != 1):
                     self.a.pin(first, f"{node}: a tensor without units is combined per channel")
                     return None
-        del tensors
         return out
 
     def flatten(self, node, args, kwargs):
@@ -549,7 +571,8 @@ class _Propagate:
             self.a.attach(x.slots, name, "in")
         else:
             self.a.pin(x)
-        if module.bidirectional:
+        if module.bidirectional or not hasattr(shapes[0], "shape"):  # e.g. a PackedSequence
+            self.a.pin([Info(0, 0, cells), Info(0, 0, slots)], f"{name}: output not a tensor")
             return (None, None)
         out_ndim = len(shapes[0].shape)
         h_meta = shapes[1] if hasattr(shapes[1], "shape") else shapes[1][0]
@@ -587,21 +610,32 @@ class _Propagate:
         return (None, None)
 
 
+@contextlib.contextmanager
+def evaluating(*models: nn.Module):
+    """Every module of ``models`` in eval mode inside the block; each module's own mode
+    (train or eval, also where they are mixed) restored after it."""
+    modes = [(m, m.training) for model in models for m in model.modules()]
+    try:
+        for model in models:
+            model.eval()
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 def dependency_graph(model: nn.Module, example_inputs) -> DependencyGraph:
     """The prunable unit groups of ``model``, traced with ``example_inputs`` (a tensor or a
     tuple of positional inputs). Pinned units (model outputs, unknown operations) are left out."""
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     gm = trace(model)
-    was_training = model.training
     try:  # eval and no_grad: shapes only, no BatchNorm statistics updated
-        with torch.no_grad():
-            ShapeProp(gm.eval()).propagate(*inputs)
+        with evaluating(model), torch.no_grad():
+            ShapeProp(gm).propagate(*inputs)
     except Exception as error:
         raise UsageError(
             f"running {type(model).__name__} on example_inputs failed: {error}".splitlines()[0]
         ) from None
-    finally:
-        model.train(was_training)
     analysis = _Propagate(gm).run()
     groups, pinned = analysis.groups()
     return DependencyGraph(model, groups, pinned, list(dict.fromkeys(analysis.notes)))
