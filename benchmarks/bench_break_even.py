@@ -4,8 +4,8 @@ Runs :func:`hiddenstruct.nn.speed_report` (CPU, ``torch.no_grad``) on
 
 * LeNet-300-100 (``MaskedDeepFFN(784, 10, [300, 100])``), unstructured magnitude pruning
   (class-blinded), batch 1 and 64;
-* LeNet-300-100 (``zoo.lenet_300_100``, a plain ``nn.Sequential``) with structured neuron
-  pruning (L1 per layer, :func:`hiddenstruct.pruning.prune_structured`), batch 64;
+* the same LeNet-300-100 with structured neuron pruning (L1 per layer,
+  :func:`hiddenstruct.pruning.prune_structured`), batch 64;
 * LeNet-5 (``zoo.LeNet5``), unstructured and channel pruning, batch 64 of 28×28 images;
 * a GRU classifier (``zoo.RNNTextClassifier(cell="GRU")``, embedding 64, hidden 256),
   unstructured and hidden-unit pruning, batch 64 of 50 tokens.
@@ -49,7 +49,7 @@ def cases(quick: bool):
     return [
         ("LeNet-300-100, unstructured, batch 1", ffn, flat[:1], None),
         ("LeNet-300-100, unstructured, batch 64", ffn, flat, None),
-        ("LeNet-300-100 (nn.Sequential), neurons, batch 64", zoo.lenet_300_100(seed=0), flat, "neuron"),
+        ("LeNet-300-100, neurons, batch 64", ffn, flat, "neuron"),
         ("LeNet-5, unstructured, batch 64", zoo.LeNet5(seed=0), images, None),
         ("LeNet-5, channels, batch 64", zoo.LeNet5(seed=0), images, "channel"),
         (f"GRU classifier, unstructured, batch {tokens.shape[0]}×{tokens.shape[1]} tokens", gru, tokens, None),
