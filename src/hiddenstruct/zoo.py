@@ -155,7 +155,9 @@ class RNNTextClassifier(nn.Module):
         super().__init__()
         cells = {"LSTM": nn.LSTM, "GRU": nn.GRU}
         if cell not in cells:
-            raise ValueError(f"RNNTextClassifier: unknown cell {cell!r}; use one of {sorted(cells)}")
+            raise ValueError(
+                f"RNNTextClassifier: unknown cell {cell!r}; use one of {sorted(cells)}"
+            )
         _seeded(seed)
         self.embedding = nn.Embedding(vocab, embed)
         self.rnn = cells[cell](embed, hidden, num_layers=layers, batch_first=True)
