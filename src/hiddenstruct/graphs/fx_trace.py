@@ -111,6 +111,8 @@ def trace_model(model: nn.Module, fold: Iterable | None = None) -> fx.GraphModul
     """``model`` as an fx ``GraphModule`` (torch layers and ``fold`` as leaves)."""
     if not isinstance(model, nn.Module):
         raise UsageError(f"expected an nn.Module to trace, got {type(model).__name__}")
+    if is_torch_layer(model):  # a single layer: trace it as the one child of a wrapper
+        model = nn.Sequential(model)
     tracer = LeafTracer(fold)
     try:
         graph = tracer.trace(model)

@@ -558,6 +558,6 @@ def _apply(node: fx.Node, args, kwargs):
 def _shaped_like(meta, vertex: torch.Tensor):
     if meta is None:
         return Ids(vertex.reshape(1, 1))
-    if isinstance(meta, tuple | list):
+    if not hasattr(meta, "shape"):  # a tuple or list of tensors' metadata
         return type(meta)(_shaped_like(m, vertex) for m in meta)
     return Ids(vertex.expand(*meta.shape[1:]).unsqueeze(0) if len(meta.shape) > 1 else vertex)
