@@ -246,3 +246,17 @@ def test_bad_arguments_are_clear_errors():
         to_graph(model, granularity="neuron")
     with pytest.raises(TypeError, match="example_inputs must be"):
         to_graph(model, True)
+
+
+def test_traced_graphs_round_trip_through_graph_files(tmp_path):
+    from hiddenstruct.graphs import read_graph, write_graph
+
+    model, x = reference_models()["lenet5"]
+    for granularity, suffix in (("channel", ".json"), ("op", ".graphml")):
+        G = to_graph(model, x, granularity=granularity)
+        path = tmp_path / f"g{suffix}"
+        write_graph(G, path)
+        H = read_graph(path)
+        assert H.number_of_nodes() == G.number_of_nodes()
+        assert H.number_of_edges() == G.number_of_edges()
+        assert properties(H)["edges"] == G.number_of_edges()

@@ -6,7 +6,7 @@ Granularities (see docs/traced-graphs.md):
   activation, attention…) named by its fx node (``layer1_0_conv1``, ``add_3``), plus the
   inputs and the output; an edge wherever a tensor flows. Residual additions and
   concatenations are vertices of their own. Needs no example input (with one, vertices
-  also carry their output ``shape`` and nodes that only read shapes are left out).
+  also carry their output ``shape`` (``"1x6x28x28"``) and nodes that only read shapes are left out).
 - ``"neuron"``: every neuron a vertex, every live weight an edge (convolutions unrolled),
   weightless *structural* edges through pooling and residual additions; built by
   :class:`~hiddenstruct.graphs.traced_neurons.NeuronTracer` (the rules are listed there).
@@ -133,7 +133,7 @@ def _op_graph(gm: fx.GraphModule, inputs) -> nx.DiGraph:
         attrs["module"] = node.target if node.op == "call_module" else node.name
         meta = node.meta.get("tensor_meta")
         if meta is not None and hasattr(meta, "shape"):
-            attrs["shape"] = tuple(meta.shape)
+            attrs["shape"] = "x".join(map(str, meta.shape))  # a string: GraphML-safe
         G.add_node(node.name, **attrs)
         G.add_edges_from((u, node.name) for u in upstream)
         sources[node.name] = [node.name]
