@@ -126,3 +126,44 @@ def test_mixing_normalisation_and_training_batchnorm_are_refused():
         prune_ineffective(net.train(), y)
     with pytest.raises(UsageError, match="needs example_inputs"):
         effective_weights(net)
+
+
+def test_graphnet_effective_edges_equal_the_path_edges_of_its_structure_graph():
+    import networkx as nx
+
+    from hiddenstruct.nn import GraphNet
+
+    net = GraphNet(nx.gnp_random_graph(12, 0.3, seed=1), 6, 3, seed=0)
+    gen = torch.Generator().manual_seed(2)
+    for module in (net.input_layer, net.edges, net.readout):
+        apply_mask(module, "weight", torch.rand(module.weight.shape, generator=gen) < 0.4)
+    G = net.structure_graph(include_io=True)
+    inputs = [v for v, d in G.nodes(data=True) if d.get("role") == "input"]
+    outputs = [v for v, d in G.nodes(data=True) if d.get("role") == "output"]
+    reached = set(inputs).union(*(nx.descendants(G, v) for v in inputs))
+    reaching = set(outputs).union(*(nx.ancestors(G, v) for v in outputs))
+    on_path = sum(u in reached and v in reaching for u, v in G.edges())
+    report = effective_sparsity(net)
+    assert report.total.effective == on_path < report.total.live == G.number_of_edges()
+    x = torch.randn(5, 6)
+    before = net(x)
+    prune_ineffective(net)
+    torch.testing.assert_close(net(x), before, atol=1e-6, rtol=0)
+    assert effective_sparsity(net).total.effective == on_path
+
+
+def test_two_layer_gru_classifier_prunes_without_changing_outputs():
+    from hiddenstruct.zoo import RNNTextClassifier
+
+    model = RNNTextClassifier(cell="GRU", layers=2, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("rnn.weight") or name == "fc.weight":
+                p.mul_(torch.rand(p.shape, generator=gen) < 0.05)
+    x = torch.randint(0, 100, (3, 6), generator=gen)
+    before = model(x)
+    report = effective_sparsity(model, x)
+    assert [layer.name for layer in report.layers][:2] == ["rnn.weight_ih_l0", "rnn.weight_hh_l0"]
+    prune_ineffective(model, x)
+    torch.testing.assert_close(model(x), before, atol=1e-6, rtol=0)

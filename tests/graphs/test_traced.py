@@ -86,6 +86,31 @@ def test_conv_edges_are_exactly_the_brute_force_ones_with_stride_groups_and_mask
     assert 0 < len(expected) < 6 * 2 * 9 * out_h * out_w  # the mask and the borders removed some
 
 
+@pytest.mark.parametrize(
+    "conv, shape",
+    [
+        (nn.Conv1d(3, 4, 3, stride=2, padding=2, dilation=2), (3, 11)),
+        (nn.Conv1d(2, 4, 4, padding="same", groups=2), (2, 9)),
+        (nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular"), (2, 5, 4)),
+        (nn.Conv2d(2, 2, (3, 2), padding=(1, 1), padding_mode="reflect", stride=(1, 2)), (2, 5, 6)),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # even kernel: asymmetric padding
+def test_conv_edges_are_where_the_jacobian_is_nonzero(conv, shape):
+    """An output depends on an input exactly where an unrolled live weight joins them."""
+    random_mask(conv, 0.6, seed=7)
+    x = torch.randn(1, *shape)
+    G = traced_graph(conv, x, granularity="neuron", weights=True)
+    jac = torch.autograd.functional.jacobian(lambda t: conv(t).reshape(-1), x).reshape(
+        -1, x.numel()
+    )
+    expected = {(("in", i), ("out", o)) for o, i in jac.nonzero().tolist()}
+    assert set(G.edges()) == expected
+    if conv.padding_mode == "zeros":  # each pair is joined by one kernel entry: its value
+        for (u, v), w in nx.get_edge_attributes(G, "weight").items():
+            assert w == pytest.approx(float(jac[v[1], u[1]]))
+
+
 def test_lenet5_neuron_graph_counts_match_shapes_padding_and_masks():
     model = LeNet5()
     random_mask(model.conv1, 0.7, seed=1)

@@ -21,8 +21,11 @@ Otherwise it keeps the weight, so the outputs stay the same. Folding the constan
 next layer's bias would be exact for a Linear consumer but not for a padded convolution (the
 constant meets zero padding at the borders), so we keep one rule that is exact for both.
 
-Our own ``MaskedDeepFFN`` needs no example input (its input shape is known); other models
-need one.
+Our own ``MaskedDeepFFN`` and ``GraphNet`` need no example input (their connections are
+known; for GraphNet ``prune_ineffective`` removes only weights whose target reaches no
+output, since its hidden activations are not recorded); other models are traced and need
+one. The recurrent models (``MaskedRNN``, ``GraphRNN``, ``SequenceClassifier``) are not
+fx-traceable: put their layers in an ``nn.LSTM``/``nn.GRU`` model to analyse them.
 """
 
 from __future__ import annotations
@@ -108,11 +111,20 @@ class EffectiveSparsityReport:
 
 @dataclass
 class _Analysis:
-    tracer: NeuronTracer
-    names: list[str]  # the original model's qualified parameter names, by tracer param
+    """Weighted connections as arrays: ``src → dst`` vertex numbers, the parameter (``param``,
+    an index into ``names``) and flat entry (``index``) behind each; −1 for weightless ones."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    param: np.ndarray
+    index: np.ndarray
+    names: list[str]  # the model's qualified parameter names
     modules: list[nn.Module]  # the module holding each of them
+    shapes: list[tuple[int, ...]]
     reached: np.ndarray  # vertex reachable from an input
     reaching: np.ndarray  # vertex reaches an output
+    mixing: list[str]  # nodes whose statistics mix neurons
+    measured_reads: bool  # can prune_ineffective read the inputs of the weighted modules?
 
 
 def _view(model: nn.Module, example_inputs):
@@ -154,7 +166,42 @@ def _reach(n: int, start: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.nd
     return reached
 
 
+def _finish(n, src, dst, param, index, names, modules, shapes, starts, ends, mixing, measured):
+    return _Analysis(
+        src, dst, param, index, names, modules, shapes,
+        _reach(n, starts, src, dst), _reach(n, ends, dst, src), mixing, measured,
+    )  # fmt: skip
+
+
+def _graphnet_analysis(net) -> _Analysis:
+    """GraphNet's connections: inputs → layer 0 (input_layer), DAG edges, readout → outputs."""
+    features, hidden, outputs = net.input_features, len(net.vertices), net.output_size
+    parts = []  # (src, dst, index) per parameter
+    w = net.input_layer.weight.detach().cpu()
+    rows, cols = w.nonzero(as_tuple=True)
+    parts.append((cols, features + rows, rows * w.shape[1] + cols))
+    live = (net.edges.weight.detach().cpu() != 0).nonzero(as_tuple=True)[0]
+    parts.append((features + net.edge_src.cpu()[live], features + net.edge_dst.cpu()[live], live))
+    w = net.readout.weight.detach().cpu()
+    rows, cols = w.nonzero(as_tuple=True)
+    parts.append((features + net.readout_index.cpu()[cols], features + hidden + rows,
+                  rows * w.shape[1] + cols))  # fmt: skip
+    modules = [net.input_layer, net.edges, net.readout]
+    names = ["input_layer.weight", "edges.weight", "readout.weight"]
+    src, dst, index = (np.concatenate([p[k].numpy() for p in parts]) for k in range(3))
+    param = np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(parts)])
+    return _finish(
+        features + hidden + outputs, src, dst, param, index, names, modules,
+        [tuple(m.weight.shape) for m in modules], np.arange(features),
+        np.arange(features + hidden, features + hidden + outputs), [], False,
+    )  # fmt: skip
+
+
 def _analyse(model: nn.Module, example_inputs) -> _Analysis:
+    from hiddenstruct.nn.graphnet import GraphNet
+
+    if isinstance(model, GraphNet):
+        return _graphnet_analysis(model)
     traced, inputs = _view(model, example_inputs)
     gm = trace_model(traced)
     with torch.no_grad():
@@ -168,30 +215,27 @@ def _analyse(model: nn.Module, example_inputs) -> _Analysis:
         prefix = names_of[id(module)]
         names.append(f"{prefix}.{tensor}" if prefix else tensor)
         modules.append(module)
-    src, dst, _kind, _param, _index, _value = tracer.edge_arrays()
-    n = tracer.vertices
+    src, dst, _kind, param, index, _value = tracer.edge_arrays()
     starts = np.concatenate([s.reshape(-1).numpy() for s in tracer.sources] or [np.zeros(0, int)])
     ends = np.concatenate([o.reshape(-1).numpy() for o in tracer.outputs] or [np.zeros(0, int)])
-    reached = _reach(n, starts, src, dst)
-    reaching = _reach(n, ends, dst, src)
-    return _Analysis(tracer, names, modules, reached, reaching)
+    return _finish(
+        tracer.vertices, src, dst, param, index, names, modules, tracer.param_shapes,
+        starts, ends, tracer.mixing, True,
+    )  # fmt: skip
 
 
 def _per_param(analysis: _Analysis, select: np.ndarray) -> list[np.ndarray]:
     """For each parameter, a flat bool array: entries with at least one selected edge."""
-    tracer = analysis.tracer
-    _src, _dst, _kind, param, index, _value = tracer.edge_arrays()
     out = []
-    for p, shape in enumerate(tracer.param_shapes):
+    for p, shape in enumerate(analysis.shapes):
         flags = np.zeros(int(np.prod(shape)), bool)
-        flags[index[select & (param == p)]] = True
+        flags[analysis.index[select & (analysis.param == p)]] = True
         out.append(flags)
     return out
 
 
 def _effective(analysis: _Analysis) -> list[np.ndarray]:
-    src, dst, _kind, _param, _index, _value = analysis.tracer.edge_arrays()
-    return _per_param(analysis, analysis.reached[src] & analysis.reaching[dst])
+    return _per_param(analysis, analysis.reached[analysis.src] & analysis.reaching[analysis.dst])
 
 
 def effective_weights(model: nn.Module, example_inputs=None) -> dict[str, torch.Tensor]:
@@ -200,7 +244,7 @@ def effective_weights(model: nn.Module, example_inputs=None) -> dict[str, torch.
     return {
         name: torch.from_numpy(flags).reshape(shape)
         for name, flags, shape in zip(
-            analysis.names, _effective(analysis), analysis.tracer.param_shapes, strict=True
+            analysis.names, _effective(analysis), analysis.shapes, strict=True
         )
     }
 
@@ -271,7 +315,7 @@ def prune_ineffective(model: nn.Module, example_inputs=None) -> EffectiveSparsit
     off every path still shifts the statistics of the others.
     """
     analysis = _analyse(model, example_inputs)
-    mixing = analysis.tracer.mixing + [
+    mixing = analysis.mixing + [
         name
         for name, m in model.named_modules()
         if isinstance(m, nn.modules.batchnorm._NormBase) and m.training
@@ -283,16 +327,16 @@ def prune_ineffective(model: nn.Module, example_inputs=None) -> EffectiveSparsit
             "removing weights off every path could change the output; use effective_weights "
             "to inspect instead"
         )
-    tracer = analysis.tracer
-    src, dst, _kind, _param, _index, _value = tracer.edge_arrays()
     effective = _effective(analysis)
-    to_live_target = _per_param(analysis, analysis.reaching[dst])
-    from_live_source = _per_param(analysis, analysis.reached[src])
-    _view_model, inputs = _view(model, example_inputs)
-    seen = _inputs_seen(analysis, model, inputs)
+    to_live_target = _per_param(analysis, analysis.reaching[analysis.dst])
+    from_live_source = _per_param(analysis, analysis.reached[analysis.src])
+    seen: dict[int, torch.Tensor] = {}
+    if analysis.measured_reads:
+        _view_model, inputs = _view(model, example_inputs)
+        seen = _inputs_seen(analysis, model, inputs)
     report = _report(analysis, effective)
     for p, (name, module) in enumerate(zip(analysis.names, analysis.modules, strict=True)):
-        shape = tracer.param_shapes[p]
+        shape = analysis.shapes[p]
         tensor = name.rpartition(".")[2]
         zero_reads = _zero_reads(name, module, seen.get(id(module)), shape)
         removable = ~effective[p] & (~to_live_target[p] | (~from_live_source[p] & zero_reads))
