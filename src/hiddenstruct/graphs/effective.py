@@ -272,7 +272,7 @@ def _inputs_seen(analysis: _Analysis, model: nn.Module, inputs) -> dict[int, tor
     for module in analysis.modules:
 
         def hook(mod, args, seen=seen):
-            seen[id(mod)] = args[0][0].detach()
+            seen[id(mod)] = args[0][0].detach().cpu()
 
         handles.append(module.register_forward_pre_hook(hook))
     try:
