@@ -81,6 +81,17 @@ ADAPTIVE_POOLS = (
 )
 
 
+# layers with a rule of their own: (types, NeuronTracer method)
+MODULE_RULES = (
+    (nn.Linear, "_linear"),
+    ((nn.Conv1d, nn.Conv2d), "_conv"),
+    (nn.RNNBase, "_recurrent"),
+    (nn.Embedding, "_embedding"),
+    ((*POOLS, *ADAPTIVE_POOLS), "_pool"),
+    ((nn.Flatten, nn.Unflatten), "_reshape"),
+)
+
+
 class GraphTooLargeError(HiddenstructError):
     """The graph would have more edges than the given limit."""
 
@@ -314,18 +325,9 @@ class NeuronTracer:
             self.fold_types and isinstance(module, self.fold_types)
         ):
             return self._fold(node, args, kwargs)
-        if isinstance(module, nn.Linear):
-            return self._linear(node, module, args[0])
-        if isinstance(module, nn.Conv1d | nn.Conv2d):
-            return self._conv(node, module, args[0])
-        if isinstance(module, nn.RNNBase):
-            return self._recurrent(node, module, args[0])
-        if isinstance(module, nn.Embedding):
-            return self._embedding(node, module, args[0])
-        if isinstance(module, (*POOLS, *ADAPTIVE_POOLS)):
-            return self._pool(node, module, args[0])
-        if isinstance(module, nn.Flatten | nn.Unflatten):
-            return Ids(module(args[0].t))
+        for types, rule in MODULE_RULES:
+            if isinstance(module, types):
+                return getattr(self, rule)(node, module, args[0])
         if isinstance(module, PASS_MODULES) or _is_activation(module):
             if isinstance(module, MIXING_MODULES):
                 self.mixing.append(node.name)
@@ -465,6 +467,9 @@ class NeuronTracer:
             dst = out.reshape(out.shape[0], 1, -1).expand_as(cols)
         self._edges(node, src, dst)
         return Ids(out[None])
+
+    def _reshape(self, node, module, x: Ids) -> Ids:
+        return Ids(module(x.t))
 
     def _binary(self, node, args, ids: list[Ids]) -> Ids:
         if len(ids) == 1:
