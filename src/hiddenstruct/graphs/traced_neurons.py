@@ -36,17 +36,25 @@ is live, pooling and flatten keep channel identity, and repeated pairs collapse.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
-from torch.nn import functional as F
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.graphs.fx_trace import module_kind, node_kind, split_fold
+from hiddenstruct.graphs.traced_index import (
+    Ids,
+    Tokens,
+    adaptive_windows,
+    apply_index_op,
+    leaves,
+    per_dim,
+    shaped_like,
+    windows,
+)
 
 WEIGHT, STRUCTURAL, RECURRENT = 0, 1, 2
 
@@ -97,20 +105,6 @@ class GraphTooLargeError(HiddenstructError):
 
 
 @dataclass
-class Ids:
-    """Vertex numbers of a tensor's elements ([1, …]: batch of one)."""
-
-    t: torch.Tensor
-
-
-@dataclass
-class Tokens:
-    """An integer input (token ids): no vertices until an Embedding reads it."""
-
-    shape: tuple[int, ...]
-
-
-@dataclass
 class Group:
     """A block of consecutive vertices made by one node."""
 
@@ -125,46 +119,6 @@ def _is_activation(module: nn.Module) -> bool:
     return type(module).__module__ == "torch.nn.modules.activation" and not isinstance(
         module, nn.MultiheadAttention
     )
-
-
-def _tuple(value, n: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, tuple | list) else (value,) * n
-
-
-def _pads(module: nn.Module, n: int) -> list[int]:
-    """F.pad's argument (last dimension first) for a conv/pool's padding."""
-    kernel, dilation = _tuple(module.kernel_size, n), _tuple(getattr(module, "dilation", 1), n)
-    padding = module.padding
-    if padding == "valid":
-        pairs = [(0, 0)] * n
-    elif padding == "same":
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
-        pairs = [(t // 2, t - t // 2) for t in totals]
-    else:
-        pairs = [(p, p) for p in _tuple(padding, n)]
-    return [p for pair in reversed(pairs) for p in pair]
-
-
-def _windows(ids: torch.Tensor, module: nn.Module, n: int) -> torch.Tensor:
-    """[C, K, L]: the input vertex at each kernel offset K and output position L (−1 = pad).
-
-    ``ids`` is [C, *spatial] (n spatial dims, 1 or 2); 1-d becomes 2-d with height 1.
-    """
-    kernel = _tuple(module.kernel_size, n)
-    stride = _tuple(module.stride if module.stride is not None else kernel, n)
-    dilation = _tuple(getattr(module, "dilation", 1), n)
-    pads = _pads(module, n)
-    mode = getattr(module, "padding_mode", "zeros")
-    x = ids.double().unsqueeze(0)
-    if any(pads):
-        if mode == "zeros":
-            x = F.pad(x, pads, value=-1.0)
-        else:
-            x = F.pad(x, pads, mode=mode)
-    if n == 1:
-        x, kernel, stride, dilation = (x.unsqueeze(2), (1, *kernel), (1, *stride), (1, *dilation))
-    cols = F.unfold(x, kernel, dilation=dilation, stride=stride)[0].long()
-    return cols.reshape(ids.shape[0], math.prod(kernel), -1)
 
 
 class NeuronTracer:
@@ -303,7 +257,7 @@ class NeuronTracer:
             elif node.op in ("call_function", "call_method"):
                 env[node.name] = self._function(node, args, kwargs)
             elif node.op == "output":
-                self.outputs = [v.t for v in _flat(args[0]) if isinstance(v, Ids)]
+                self.outputs = [v.t for v in leaves(args[0]) if isinstance(v, Ids)]
         return self
 
     def _placeholder(self, node: fx.Node, value) -> Ids | Tokens:
@@ -340,12 +294,12 @@ class NeuronTracer:
     def _function(self, node, args, kwargs):
         name = node_kind(node, self.modules)
         name = name.strip("_") if name.startswith("__") else name
-        ids = [a for a in _flat((args, kwargs)) if isinstance(a, Ids)]
+        ids = [a for a in leaves((args, kwargs)) if isinstance(a, Ids)]
         if not ids:  # shape arithmetic and the like: compute it as is
             fn = getattr(args[0], node.target) if node.op == "call_method" else node.target
             return fn(*args[1:], **kwargs) if node.op == "call_method" else fn(*args, **kwargs)
         if name in SHAPE_OPS or name in INDEX_OPS:
-            return _apply(node, args, kwargs)
+            return apply_index_op(node, args, kwargs)
         if name in PASS_OPS:
             if name in MIXING_OPS:
                 self.mixing.append(node.name)
@@ -390,7 +344,7 @@ class NeuronTracer:
             self._edges(node, channels[group[o] * c_in_group + c], dst[o], WEIGHT, param,
                         None, value)  # fmt: skip
             return Ids(out)
-        cols = _windows(x.t[0], module, n)  # [C_in, K, L]
+        cols = windows(x.t[0], module, n)  # [C_in, K, L]
         kernel = cols.shape[1]
         cols = cols.reshape(-1, cols.shape[2])  # rows ordered (c, k) like weight.flatten(1)
         flat = weight.reshape(c_out, -1)
@@ -460,9 +414,9 @@ class NeuronTracer:
         out = self._new(out_shape, node, module_kind(module))[0]
         spatial = len(out_shape) - 1
         if isinstance(module, ADAPTIVE_POOLS):
-            src, dst = _adaptive_windows(x.t[0], out)
+            src, dst = adaptive_windows(x.t[0], out)
         else:
-            cols = _windows(x.t[0], module, spatial)  # [C, K, L]
+            cols = windows(x.t[0], module, spatial)  # [C, K, L]
             src = cols
             dst = out.reshape(out.shape[0], 1, -1).expand_as(cols)
         self._edges(node, src, dst)
@@ -484,7 +438,7 @@ class NeuronTracer:
         x = args[0].t
         dims = kwargs.get("dim", args[1] if len(args) > 1 else None)
         keepdim = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
-        dims = tuple(range(1, x.dim())) if dims is None else _tuple(dims, 1)
+        dims = tuple(range(1, x.dim())) if dims is None else per_dim(dims, 1)
         dims = tuple(d % x.dim() for d in dims)
         if 0 in dims:
             raise UsageError(f"'{node.name}' reduces over the batch dimension; not a structure")
@@ -497,72 +451,7 @@ class NeuronTracer:
 
     def _fold(self, node, args, kwargs) -> object:
         vertex = self._new((1,), node, f"fold:{node.target}", axis=None)[0]
-        for x in _flat((args, kwargs)):
+        for x in leaves((args, kwargs)):
             if isinstance(x, Ids):
                 self._edges(node, x.t, vertex.expand_as(x.t))
-        return _shaped_like(node.meta.get("tensor_meta"), vertex)
-
-
-def _adaptive_windows(ids: torch.Tensor, out: torch.Tensor):
-    """Structural edges of adaptive pooling: PyTorch's window start ⌊i·n/m⌋, end ⌈(i+1)·n/m⌉."""
-    srcs, dsts = [], []
-    sizes_in, sizes_out = ids.shape[1:], out.shape[1:]
-    grids = [
-        [(i * n // m, -((-(i + 1) * n) // m)) for i in range(m)]
-        for n, m in zip(sizes_in, sizes_out, strict=True)
-    ]
-    for position in np.ndindex(*sizes_out):
-        window = tuple(slice(*grids[d][p]) for d, p in enumerate(position))
-        block = ids[(slice(None), *window)].reshape(ids.shape[0], -1)
-        srcs.append(block)
-        dsts.append(out[(slice(None), *position)][:, None].expand_as(block))
-    return torch.cat(srcs, 1), torch.cat(dsts, 1)
-
-
-def _flat(value):
-    if isinstance(value, tuple | list):
-        for v in value:
-            yield from _flat(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _flat(v)
-    else:
-        yield value
-
-
-def _unwrap(value):
-    if isinstance(value, Ids):
-        return value.t
-    if isinstance(value, tuple | list):
-        return type(value)(_unwrap(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _unwrap(v) for k, v in value.items()}
-    return value
-
-
-def _wrap(value):
-    if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dim() > 0:
-        return Ids(value)
-    if isinstance(value, tuple | list) and not isinstance(value, torch.Size):
-        return type(value)(_wrap(v) for v in value)
-    return value
-
-
-def _apply(node: fx.Node, args, kwargs):
-    """Run an index-moving (or shape-reading) op on the id tensors themselves."""
-    args, kwargs = _unwrap(args), _unwrap(kwargs)
-    if node.op == "call_method":
-        result = getattr(args[0], node.target)(*args[1:], **kwargs)
-    elif node.target is operator.getitem or node.target is getattr:
-        result = node.target(*args)
-    else:
-        result = node.target(*args, **kwargs)
-    return _wrap(result)
-
-
-def _shaped_like(meta, vertex: torch.Tensor):
-    if meta is None:
-        return Ids(vertex.reshape(1, 1))
-    if not hasattr(meta, "shape"):  # a tuple or list of tensors' metadata
-        return type(meta)(_shaped_like(m, vertex) for m in meta)
-    return Ids(vertex.expand(*meta.shape[1:]).unsqueeze(0) if len(meta.shape) > 1 else vertex)
+        return shaped_like(node.meta.get("tensor_meta"), vertex)
