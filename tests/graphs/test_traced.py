@@ -273,15 +273,42 @@ def test_bad_arguments_are_clear_errors():
         to_graph(model, True)
 
 
-def test_traced_graphs_round_trip_through_graph_files(tmp_path):
+def test_traced_graphs_go_through_graph_files_and_the_graph_properties_command(tmp_path):
+    import pandas as pd
+
+    from hiddenstruct.cli.main import main
     from hiddenstruct.graphs import read_graph, write_graph
 
     model, x = reference_models()["lenet5"]
+    files, expected = [], []
     for granularity, suffix in (("channel", ".json"), ("op", ".graphml")):
         G = to_graph(model, x, granularity=granularity)
-        path = tmp_path / f"g{suffix}"
+        path = tmp_path / f"{granularity}{suffix}"
         write_graph(G, path)
         H = read_graph(path)
         assert H.number_of_nodes() == G.number_of_nodes()
         assert H.number_of_edges() == G.number_of_edges()
-        assert properties(H)["edges"] == G.number_of_edges()
+        files.append(str(path))
+        expected.append(properties(G))
+    out = tmp_path / "props.csv"
+    assert main(["graph-properties", *files, "--output", str(out)]) == 0
+    table = pd.read_csv(out)
+    for row, values in zip(table.to_dict("records"), expected, strict=True):
+        assert row["edges"] == values["edges"] and row["layers"] == values["layers"]
+        assert row["diameter"] == pytest.approx(values["diameter"])
+
+
+def test_torch_multihead_attention_is_one_op_vertex():
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.norm = nn.LayerNorm(8)
+
+        def forward(self, x):
+            return self.norm(x + self.attn(x, x, x, need_weights=False)[0])
+
+    G = to_graph(Encoder(), torch.zeros(1, 3, 8), granularity="op")
+    assert kinds(G)["MultiheadAttention"] == 1 and kinds(G)["add"] == 1
+    add = next(v for v, d in G.nodes(data=True) if d["kind"] == "add")
+    assert set(G.predecessors(add)) == {"x", "getitem"}
