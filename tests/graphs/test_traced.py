@@ -154,6 +154,17 @@ def test_resnet18_op_level_has_20_convolutions_and_8_residual_additions():
     assert kinds(blocks)["BasicBlock"] == 8 and "add" not in kinds(blocks)
 
 
+def test_tracing_leaves_batchnorm_statistics_and_train_mode_alone():
+    model, x = reference_models()["resnet18"]
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for granularity in ("op", "channel"):
+        to_graph(model, x, granularity=granularity)
+    assert model.training and all(m.training for m in model.modules())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
 def test_resnet18_channel_level_counts_live_kernel_channel_pairs():
     model, x = reference_models()["resnet18"]
     random_mask(model.layer2[0].conv1, 0.05, seed=0)  # leaves some channel pairs without weight

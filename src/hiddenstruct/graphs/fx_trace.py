@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import torch
 from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 
@@ -140,3 +142,17 @@ def node_kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
         return "parameter"
     target = node.target
     return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+def propagate_shapes(gm: fx.GraphModule, inputs: tuple) -> None:
+    """Run ``gm`` once on ``inputs`` to record every node's ``tensor_meta`` (fx's ShapeProp),
+    in eval mode and without gradients, so that tracing leaves BatchNorm's running statistics
+    alone; the modules' train/eval modes are restored afterwards."""
+    modes = {module: module.training for module in gm.modules()}
+    gm.eval()
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*inputs)
+    finally:
+        for module, training in modes.items():
+            module.training = training

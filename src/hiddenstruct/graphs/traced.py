@@ -36,10 +36,9 @@ import networkx as nx
 import numpy as np
 import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.graphs.fx_trace import node_kind, trace_model
+from hiddenstruct.graphs.fx_trace import node_kind, propagate_shapes, trace_model
 from hiddenstruct.graphs.traced_neurons import (
     SHAPE_OPS,
     STRUCTURAL,
@@ -109,8 +108,7 @@ def traced_graph(
 def _op_graph(gm: fx.GraphModule, inputs) -> nx.DiGraph:
     modules = dict(gm.named_modules())
     if inputs is not None:
-        with torch.no_grad():
-            ShapeProp(gm).propagate(*inputs)
+        propagate_shapes(gm, inputs)
 
     def is_vertex(node: fx.Node) -> bool:
         if node.op in ("placeholder", "output"):

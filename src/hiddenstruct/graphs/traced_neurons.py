@@ -41,10 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.graphs.fx_trace import module_kind, node_kind, split_fold
+from hiddenstruct.graphs.fx_trace import module_kind, node_kind, propagate_shapes, split_fold
 from hiddenstruct.graphs.traced_index import (
     Ids,
     Tokens,
@@ -151,7 +150,7 @@ class NeuronTracer:
         self.sources: list[torch.Tensor] = []  # ids of inputs and embeddings
         self.outputs: list[torch.Tensor] = []
         self.mixing: list[str] = []  # nodes whose statistics mix neurons
-        ShapeProp(gm).propagate(*example_inputs)
+        propagate_shapes(gm, example_inputs)
         self.example_inputs = example_inputs
 
     # -- vertices and edges ---------------------------------------------------------------
