@@ -167,3 +167,20 @@ def test_two_layer_gru_classifier_prunes_without_changing_outputs():
     assert [layer.name for layer in report.layers][:2] == ["rnn.weight_ih_l0", "rnn.weight_hh_l0"]
     prune_ineffective(model, x)
     torch.testing.assert_close(model(x), before, atol=1e-6, rtol=0)
+
+
+def test_constants_are_read_with_dropout_off_and_the_train_mode_is_kept():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Dropout(0.9), nn.Linear(2, 1))
+    with torch.no_grad():
+        model[0].weight[1] = 0  # neuron 1: no live input, emits ReLU(bias) > 0
+        model[0].bias[1] = 0.7
+        model[3].weight.fill_(1.0)
+    x = torch.randn(4, 3)
+    for _ in range(5):  # dropout would zero the constant in most passes if it were on
+        prune_ineffective(model, x)
+    assert model[3].weight[0, 1] == 1.0 and model.training
+    model.eval()
+    before = model(x)
+    prune_ineffective(model, x)
+    torch.testing.assert_close(model(x), before, atol=1e-6, rtol=0)

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.graphs.fx_trace import trace_model
+from hiddenstruct.graphs.fx_trace import evaluating, trace_model
 from hiddenstruct.graphs.traced import as_inputs
 from hiddenstruct.graphs.traced_neurons import NeuronTracer
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
@@ -276,7 +276,7 @@ def _inputs_seen(analysis: _Analysis, model: nn.Module, inputs) -> dict[int, tor
 
         handles.append(module.register_forward_pre_hook(hook))
     try:
-        with torch.no_grad():
+        with evaluating(model):  # dropout off: the constants as inference sees them
             model(*inputs)
     finally:
         for handle in handles:

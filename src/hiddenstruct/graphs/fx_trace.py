@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 import torch
 from torch import fx, nn
@@ -144,15 +145,22 @@ def node_kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
     return target if isinstance(target, str) else getattr(target, "__name__", str(target))
 
 
-def propagate_shapes(gm: fx.GraphModule, inputs: tuple) -> None:
-    """Run ``gm`` once on ``inputs`` to record every node's ``tensor_meta`` (fx's ShapeProp),
-    in eval mode and without gradients, so that tracing leaves BatchNorm's running statistics
-    alone; the modules' train/eval modes are restored afterwards."""
-    modes = {module: module.training for module in gm.modules()}
-    gm.eval()
+@contextmanager
+def evaluating(model: nn.Module):
+    """``model`` in eval mode without gradients inside the block; every module's train/eval
+    mode is restored afterwards (a forward pass then leaves BatchNorm statistics alone and
+    dropout off)."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(*inputs)
+            yield model
     finally:
         for module, training in modes.items():
             module.training = training
+
+
+def propagate_shapes(gm: fx.GraphModule, inputs: tuple) -> None:
+    """Run ``gm`` once on ``inputs`` to record every node's ``tensor_meta`` (fx's ShapeProp)."""
+    with evaluating(gm):
+        ShapeProp(gm).propagate(*inputs)
