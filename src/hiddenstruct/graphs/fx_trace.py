@@ -6,7 +6,10 @@ also when masked through a parametrization) as one ``call_module`` node, and the
 in ``fold`` (types or qualified names) too. Where tracing fails — typically data-dependent
 control flow such as ``if x.sum() > 0`` — :class:`TracingError` names the innermost module
 whose ``forward`` failed and the way out: fold that module (one opaque node).
-``node_kind(node, modules)`` names what a node computes (``"Conv2d"``, ``"add"``, ``"cat"``).
+``node_kind(node, modules)`` names what a node computes (``"Conv2d"``, ``"add"``, ``"cat"``);
+``propagate_shapes(gm, inputs)`` records every node's output shape from one example pass run
+inside ``evaluating(model)`` (eval mode, no gradients, modes restored: BatchNorm statistics
+stay untouched).
 
 Example::
 
