@@ -1,8 +1,10 @@
 """Modules with explicit sparse structure."""
 
 from hiddenstruct.nn.activations import ACTIVATIONS, get_activation
+from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.classifier import SequenceClassifier
 from hiddenstruct.nn.compact import compact
+from hiddenstruct.nn.dependency import DependencyGraph, Group, Member, dependency_graph
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet, graphnet_parameter_count
 from hiddenstruct.nn.graphrnn import GraphRNN
@@ -22,6 +24,7 @@ from hiddenstruct.nn.masking import (
 )
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.sparse import SparseFFN, SparseGraphNet, to_sparse
+from hiddenstruct.nn.speed import SpeedReport, speed_report
 from hiddenstruct.recurrent_modes import MODES as RECURRENT_MODES
 
 __all__ = [
@@ -34,7 +37,14 @@ __all__ = [
     "SequenceClassifier",
     "graphnet_parameter_count",
     "compact",
+    "CompactMultiheadAttention",
+    "DependencyGraph",
+    "Group",
+    "Member",
+    "dependency_graph",
     "to_sparse",
+    "SpeedReport",
+    "speed_report",
     "SparseFFN",
     "SparseGraphNet",
     "get_activation",
