@@ -20,9 +20,9 @@ from hiddenstruct.experiments.nas import (
     run_searches,
     warm_up,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nas import PerformancePredictor, random_genotype
 from hiddenstruct.training.seeding import torch_threads
+from hiddenstruct.trials.store import TrialStore
 
 
 def search_once(cfg: NasConfig, search: str) -> None:

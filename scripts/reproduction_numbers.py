@@ -196,7 +196,7 @@ def prune_rnn(folder: Path, repeat: int | None = None) -> str:
 def base_curves(store_path: Path) -> str:
     """prune-rnn base models: first epoch at 100 % / ≥ 99 % test accuracy, lowest accuracy
     after epoch 2, and the final accuracy (from the trials' stored ``base_curve``)."""
-    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.trials.store import TrialStore
 
     if not store_path.exists():
         raise FileNotFoundError(2, "no store", str(store_path))

@@ -7,7 +7,7 @@ import re
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.experiments.figures import new_figure, save_figure
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 
 def _make_output(root):

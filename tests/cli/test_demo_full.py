@@ -6,7 +6,7 @@ import base64
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.experiments.demo import DEMO_STEPS
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

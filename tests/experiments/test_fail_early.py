@@ -12,8 +12,8 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.experiments import registry
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.identity import trial_identity
 
 # a toy experiment module (this file) following the registry protocol
 NAME = "toy-fail"

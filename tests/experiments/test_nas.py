@@ -11,8 +11,8 @@ import pytest
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.nas import NasConfig, preset, run_experiment, run_searches
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nas import FEATURE_NAMES, Genotype
+from hiddenstruct.trials.store import TrialStore
 
 CALLS: list[str] = []
 INTERRUPT_AT: list[int] = []  # raise KeyboardInterrupt when len(CALLS) reaches this

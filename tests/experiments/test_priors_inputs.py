@@ -10,7 +10,6 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.priors_rnn import (
     EXPERIMENT,
     PRESETS,
@@ -20,10 +19,11 @@ from hiddenstruct.experiments.priors_rnn import (
     run_sweep,
     write_outputs,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.graphs.generators import barabasi_albert, watts_strogatz
 from hiddenstruct.graphs.io import write_graph
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PriorsConfig(
     families=("ws", "ba"), count=2, n_min=8, n_max=10, modes=("GRU",), epochs=1,

@@ -7,8 +7,6 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.hashing import config_hash
 from hiddenstruct.experiments.priors_rnn import (
     EXPERIMENT,
     PACK_EXPERIMENT,
@@ -20,8 +18,10 @@ from hiddenstruct.experiments.priors_rnn import (
     validate,
     write_outputs,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.graphs.properties import PROPERTY_NAMES
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.hashing import config_hash
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PriorsConfig(
     families=("ws", "ba"), count=2, n_min=8, n_max=10, modes=("GRU",), epochs=1,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-from hiddenstruct.experiments.executors import run_trials
 from hiddenstruct.experiments.prune_ffn import (
     BASE_EXPERIMENT,
     EXPERIMENT,
@@ -15,7 +14,8 @@ from hiddenstruct.experiments.prune_ffn import (
     run_prune_ffn,
     trial_configs,
 )
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PruneFFNConfig(
     architectures=((8,),),
@@ -140,8 +140,8 @@ def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):
 
 
 def test_lobs_is_an_opt_in_method_that_runs_and_renames_no_default_trial(tmp_path):
-    from hiddenstruct.experiments.identity import trial_identity
     from hiddenstruct.experiments.prune_settings import DEFAULT_METHODS, METHODS
+    from hiddenstruct.trials.identity import trial_identity
 
     assert PruneFFNConfig().methods == DEFAULT_METHODS and "lobs" not in DEFAULT_METHODS
     assert PruneFFNConfig.paper().methods == DEFAULT_METHODS and "lobs" in METHODS

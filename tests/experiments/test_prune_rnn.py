@@ -9,7 +9,7 @@ from hiddenstruct.experiments.prune_rnn import (
     run_prune_rnn,
     summarize,
 )
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PruneRNNConfig(
     modes=("GRU",),

@@ -17,7 +17,7 @@ from hiddenstruct.experiments.prune_rnn import (
     run_prune_rnn,
     trial_configs,
 )
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PruneRNNConfig(
     modes=("GRU",), reber_n=120, embedding_dim=4, hidden_sizes=(4,), base_epochs=1, lr=1e-2,

@@ -15,7 +15,7 @@ import pytest
 
 from hiddenstruct.experiments import plots
 from hiddenstruct.experiments.report import write_report
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 METHODS = ["random", "class_blinded", "class_uniform", "class_distributed", "obd"]
 

@@ -21,9 +21,9 @@ from hiddenstruct.experiments.prune_rnn import (
     trial_configs,
 )
 from hiddenstruct.experiments.prune_rnn import PRESETS as RNN_PRESETS
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nas.operators import PAPER_MUTATIONS, UNIFORM_MUTATIONS
 from hiddenstruct.pruning import THRESHOLDS
+from hiddenstruct.trials.store import TrialStore
 
 TINY_RNN = PruneRNNConfig(
     modes=("GRU",), reber_n=120, embedding_dim=4, hidden_sizes=(4, 4), base_epochs=1, lr=1e-2,

@@ -9,7 +9,7 @@ import pytest
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments import sparse_routes as sr
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 TOY = dict(
     sr.PRESETS["demo"],

@@ -13,16 +13,16 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import (
+from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment, make_config
+from hiddenstruct.trials.config import (
     added_defaults,
     field_specs,
     load_toml,
     resolve_config,
     setting,
 )
-from hiddenstruct.experiments.identity import identity_body, trial_identity
-from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment, make_config
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.identity import identity_body, trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 DATA = Path(__file__).parent / "data"
 
@@ -249,8 +249,8 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
 
 
 def test_workers_share_one_base_model(tmp_path):
-    from hiddenstruct.experiments.executors import ProcessPoolExecutor
     from hiddenstruct.experiments.prune_ffn import BASE_EXPERIMENT, EXPERIMENT, sweep
+    from hiddenstruct.trials.executors import ProcessPoolExecutor
 
     config = make_config(
         "prune-ffn", architectures=((4,),), methods=("random", "class_blinded"), repeats=1,
@@ -301,8 +301,8 @@ def test_v1_nas_and_dict_rows_are_rekeyed_to_current_identities(tmp_path):
     """A 0.1.0 nas row (data_dir at top level, bare-config hash) gets today's identity."""
     import json
 
-    from hiddenstruct.experiments.hashing import config_hash
     from hiddenstruct.experiments.nas import EXPERIMENT, trial_settings
+    from hiddenstruct.trials.hashing import config_hash
 
     config = make_config("nas", dataset="cifar10", data_dir=str(tmp_path))
     now = {**trial_settings(config, "random"), "genotype": {"nodes": []}}

@@ -1,7 +1,7 @@
 """``hiddenstruct experiment <name>``: one sub-command per registered paper experiment.
 
 Every option of ``experiment NAME`` is generated from the experiment's config dataclass
-(:mod:`hiddenstruct.experiments.config`): ``--kebab-case`` name, type, choices, help with the
+(:mod:`hiddenstruct.trials.config`): ``--kebab-case`` name, type, choices, help with the
 default and the paper preset's value, ``nargs`` for tuples, hidden aliases for old names. Then
 ``--preset``, ``--config FILE.toml``, ``--print-config`` and the run options (``--output``,
 ``--store``, ``--workers``, ``--executor``, ``--ray-address``) are added.
@@ -47,7 +47,7 @@ def _shown(value: Any) -> str:
 
 def _cli_type(spec):
     """argparse ``type``: parse one string and check it against the field's choices / range."""
-    from hiddenstruct.experiments.config import element_problem, parse_element
+    from hiddenstruct.trials.config import element_problem, parse_element
 
     def convert(text: str) -> Any:
         try:
@@ -69,7 +69,7 @@ def _cli_type(spec):
 
 def add_config_options(parser: argparse.ArgumentParser, config_cls: type, presets: dict) -> None:
     """One option per config field (absent when not given), plus hidden old-name aliases."""
-    from hiddenstruct.experiments.config import field_specs
+    from hiddenstruct.trials.config import field_specs
 
     paper = presets.get("paper", {})  # values as given (not validated: that would import torch)
     for spec in field_specs(config_cls):
@@ -123,7 +123,7 @@ def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
 
 def resolve_from_args(module, args: argparse.Namespace) -> Any:
     """Defaults < preset < --config file < explicit options."""
-    from hiddenstruct.experiments.config import field_specs, load_toml, resolve_config
+    from hiddenstruct.trials.config import field_specs, load_toml, resolve_config
 
     from_file = load_toml(args.config) if args.config is not None else {}
     preset = args.preset or str(from_file.pop("preset", "small"))
@@ -145,16 +145,16 @@ def run(args: argparse.Namespace) -> int:
     """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
     from rich.console import Console
 
-    from hiddenstruct.experiments.config import to_toml
-    from hiddenstruct.experiments.executors import make_executor
     from hiddenstruct.experiments.registry import get_experiment, run_experiment
+    from hiddenstruct.trials.config import to_toml
+    from hiddenstruct.trials.executors import make_executor
 
     module = get_experiment(args.experiment_module)
     config = resolve_from_args(module, args)
     if args.print_config:
         print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
         return 0
-    from hiddenstruct.experiments.preflight import preflight
+    from hiddenstruct.trials.preflight import preflight
 
     preflight(module.NAME, config, args.output)  # before the store file is even created
     executor = make_executor(args.executor, args.workers, args.ray_address, args.max_attempts)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.output, (".html", ".htm"))
     summary = store = None
     if args.store is not None:
-        from hiddenstruct.experiments.store import TrialStore
+        from hiddenstruct.trials.store import TrialStore
 
         if not args.store.is_file():
             raise HiddenstructError(

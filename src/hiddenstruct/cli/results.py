@@ -65,7 +65,7 @@ def register(subparsers) -> None:
         help="a trial's saved files (models, masks)",
         description="List a trial's artifacts (saved under <store folder>/artifacts/<hash>/): "
         "name, path, size, and whether the file is there. Load them in Python with "
-        "hiddenstruct.experiments.artifacts.load_artifact (torch.load with weights_only=True).",
+        "hiddenstruct.trials.artifacts.load_artifact (torch.load with weights_only=True).",
     )
     add_store_argument(listed)
     listed.add_argument("hash", help="trial hash or a unique prefix of it")
@@ -125,7 +125,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _open_existing(path: Path):
     from hiddenstruct.errors import HiddenstructError
-    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.trials.store import TrialStore
 
     if not path.is_file():
         raise HiddenstructError(
@@ -235,7 +235,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from hiddenstruct.experiments.export import export_trials
+    from hiddenstruct.trials.export import export_trials
 
     check_output_file(args.output)
     store = _open_existing(args.store)
@@ -246,7 +246,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from hiddenstruct.experiments.store_checks import check_store
+    from hiddenstruct.trials.store_checks import check_store
 
     report = check_store(args.store)
     counts = ", ".join(f"{n} {table}" for table, n in report.counts.items())
@@ -264,8 +264,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    from hiddenstruct.experiments.store import TrialStore
-    from hiddenstruct.experiments.store_checks import recover_store
+    from hiddenstruct.trials.store import TrialStore
+    from hiddenstruct.trials.store_checks import recover_store
 
     check_output_file(args.output)
     counts = recover_store(args.store, args.output, TrialStore)

@@ -39,7 +39,7 @@ def run_demo(
     console: Console | None = None,
 ) -> dict[str, dict[str, str]]:
     """Run the demo steps (all, or those whose title is in ``only``); return their outputs."""
-    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.trials.store import TrialStore
 
     console = console or Console(stderr=True)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,9 @@ from typing import Any
 import networkx as nx
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import setting
 from hiddenstruct.graphs.files import FAMILY_RULES, GraphRecord, load_graph_file, load_graph_files
 from hiddenstruct.graphs.generators import BA_SEED_GRAPHS
+from hiddenstruct.trials.config import setting
 
 RUNTIME_KEY = "runtime"
 HASH_KEY = "graph_sha256"

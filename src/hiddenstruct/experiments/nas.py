@@ -24,20 +24,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import (
+from hiddenstruct.outputs import write_csv, write_json, write_text
+from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
     preset_values,
     setting,
 )
-from hiddenstruct.experiments.executors import (
+from hiddenstruct.trials.executors import (
     Executor,
     LocalExecutor,
     TrialFn,
     run_trials,
 )
-from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.outputs import write_csv, write_json, write_text
+from hiddenstruct.trials.store import TrialStore
 
 if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search runs
     from hiddenstruct.nas import (
@@ -257,6 +257,14 @@ def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
     }
 
 
+def best_trial_config(cfg: NasConfig, results: dict[str, SearchResult]) -> dict[str, Any]:
+    """The trial config of the best measured candidate over all searches."""
+    search, best = max(
+        ((name, r.best()) for name, r in results.items()), key=lambda item: item[1].fitness
+    )
+    return {**trial_settings(cfg, search), "genotype": best.genotype.to_dict()}
+
+
 class TrialEvaluator:
     """``evaluate(genotypes) -> max validation accuracies`` through :func:`run_trials`; doubles as the clock."""
 
@@ -422,7 +430,7 @@ def run_experiment(
 
     with torch_threads(threads):
         results = run_searches(cfg, store, executor, progress, trial_progress)
-        note = save_best_model(cfg, results, store)["best model"]
+        note = save_best_model(EXPERIMENT, best_trial_config(cfg, results), store)["best model"]
     return results, {**write_outputs(results, out_dir, cfg), "best model": note}
 
 
@@ -452,8 +460,8 @@ def run_trial(trial: dict[str, Any], log: Any) -> dict[str, Any]:
 def identities(config: NasConfig) -> list[str]:
     """Identity of the warm-up chain genotype as a candidate of each search (a stand-in for
     the candidates the searches will propose)."""
-    from hiddenstruct.experiments.identity import trial_identity
     from hiddenstruct.nas import evaluate
+    from hiddenstruct.trials.identity import trial_identity
 
     genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
     return [
@@ -473,7 +481,7 @@ def sweep(
         results = run_searches(
             config, store, executor, _console_report if progress else None, progress
         )
-        note = save_best_model(config, results, store)["best model"]
+        note = save_best_model(EXPERIMENT, best_trial_config(config, results), store)["best model"]
     if progress:
         from rich.console import Console
 

@@ -13,29 +13,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hiddenstruct.experiments.artifacts import artifact_root
-from hiddenstruct.experiments.executors import TrialJob, execute_trial, trial_seed
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.artifacts import artifact_root
+from hiddenstruct.trials.executors import TrialJob, execute_trial, trial_seed
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 
-def best_trial_config(cfg, results: dict[str, Any]) -> dict[str, Any]:
-    """The trial config of the best measured candidate over all searches."""
-    from hiddenstruct.experiments.nas import trial_settings
-
-    search, best = max(
-        ((name, r.best()) for name, r in results.items()), key=lambda item: item[1].fitness
-    )
-    return {**trial_settings(cfg, search), "genotype": best.genotype.to_dict()}
-
-
-def save_best_model(cfg, results: dict[str, Any], store: TrialStore) -> dict[str, str]:
-    """Re-train the best candidate's trial with ``save_model``; record and describe it."""
-    from hiddenstruct.experiments.nas import EXPERIMENT
+def save_best_model(experiment: str, config: dict[str, Any], store: TrialStore) -> dict[str, str]:
+    """Re-train the trial ``config`` of the best candidate with ``save_model``; record and
+    describe it."""
     from hiddenstruct.nas.evaluate import train_candidate
 
-    config = best_trial_config(cfg, results)
-    trial_hash = trial_identity(EXPERIMENT, config)
+    trial_hash = trial_identity(experiment, config)
     record = store.get(trial_hash)
     if record is None or record.status != "done":
         return {"best model": "not saved: the best candidate's trial is not in the store"}
@@ -43,7 +32,7 @@ def save_best_model(cfg, results: dict[str, Any], store: TrialStore) -> dict[str
         return {"best model": f"kept from an earlier run (trial {trial_hash[:12]})"}
     runtime = {**config.get("runtime", {}), "save_model": True}
     job = TrialJob(
-        EXPERIMENT, trial_hash, {**config, "runtime": runtime}, train_candidate,
+        experiment, trial_hash, {**config, "runtime": runtime}, train_candidate,
         trial_seed(config, trial_hash), artifact_root=str(artifact_root(store.path)),
     )  # fmt: skip
     outcome = execute_trial(job)

@@ -11,7 +11,7 @@ holds the graph properties, test accuracy and loss, train metrics and time. The 
 work* is a pack: up to ``pack_size`` pending graphs of one mode trained together as one
 disjoint :class:`~hiddenstruct.nn.packed.PackedGraphClassifier` (equal to training each
 alone, see ``tests/nn/test_packed.py``). Packs are trials of ``priors-rnn-pack`` run
-through :func:`~hiddenstruct.experiments.executors.run_trials` (so ``--workers`` and Ray
+through :func:`~hiddenstruct.trials.executors.run_trials` (so ``--workers`` and Ray
 work); a finished pack's rows are then written to their graph trials. Resume works per
 graph: a re-run registers the graph trials, first copies rows out of any finished pack
 (e.g. one that completed just before an interruption), then packs only the graphs that are
@@ -30,19 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import (
-    ExperimentConfig,
-    device_setting,
-    preset_values,
-    setting,
-)
-from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.graph_inputs import (
     ba_seed_graph_setting,
     family_from_setting,
     graphs_setting,
 )
-from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.reber_inputs import (
     CSV_KEY,
     check_reber_csv,
@@ -52,8 +44,16 @@ from hiddenstruct.experiments.reber_inputs import (
     unique_setting,
     write_overlap,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
+from hiddenstruct.trials.config import (
+    ExperimentConfig,
+    device_setting,
+    preset_values,
+    setting,
+)
+from hiddenstruct.trials.executors import TrialLogger, run_trials
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"
@@ -362,7 +362,7 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
 
 def _save_models(packed, models, trials, log: TrialLogger) -> dict[int, str]:
     """Each trained graph model's state_dict as an artifact of the pack; index → stored path."""
-    from hiddenstruct.experiments.artifacts import save_state
+    from hiddenstruct.trials.artifacts import save_state
 
     saved = {}
     for k, (model, trial) in enumerate(zip(models, trials, strict=True)):

@@ -23,10 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import added_defaults
-from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.outcome import require_finished
 from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exported)
     BASE_EXPERIMENT,
     EXPERIMENT,
@@ -38,9 +34,13 @@ from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exporte
     base_config,
     trial_configs,
 )
-from hiddenstruct.experiments.shared import run_shared
-from hiddenstruct.experiments.store import TrialRecord, TrialStore
 from hiddenstruct.outputs import write_csv
+from hiddenstruct.trials.config import added_defaults
+from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.outcome import require_finished
+from hiddenstruct.trials.shared import run_shared
+from hiddenstruct.trials.store import TrialRecord, TrialStore
 
 NAME = EXPERIMENT
 Config = PruneFFNConfig
@@ -184,7 +184,6 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """One trial: load the shared base MLP, prune iteratively, record every step."""
     import torch
 
-    from hiddenstruct.experiments.artifacts import save_pruning_level
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import (
         RetrainPolicy,
@@ -195,6 +194,7 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     )
     from hiddenstruct.training.optim import make_optimizer
     from hiddenstruct.training.retrain import retrain_hooks
+    from hiddenstruct.trials.artifacts import save_pruning_level
 
     device = _device(cfg)
     base = cfg.get("runtime", {}).get("base")

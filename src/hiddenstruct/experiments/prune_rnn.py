@@ -26,16 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.experiments.config import (
-    ExperimentConfig,
-    added_defaults,
-    device_setting,
-    setting,
-    trial_parts,
-)
-from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.outcome import require_finished
 from hiddenstruct.experiments.prune_rnn_summary import (  # noqa: F401  (re-exported)
     epochs_to_recover,
     point_rows,
@@ -52,8 +42,18 @@ from hiddenstruct.experiments.reber_inputs import (
     unique_setting,
     write_overlap,
 )
-from hiddenstruct.experiments.store import TrialRecord, TrialStore
 from hiddenstruct.outputs import write_csv
+from hiddenstruct.trials.config import (
+    ExperimentConfig,
+    added_defaults,
+    device_setting,
+    setting,
+    trial_parts,
+)
+from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.outcome import require_finished
+from hiddenstruct.trials.store import TrialRecord, TrialStore
 
 EXPERIMENT = "prune-rnn"
 NAME = EXPERIMENT
@@ -201,13 +201,13 @@ def _model(cfg: dict[str, Any]):
 def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train the base model of one mode, then prune every scope at every p from that base."""
 
-    from hiddenstruct.experiments.artifacts import save_pruning_level, save_state
     from hiddenstruct.experiments.reber_inputs import overlap_result, reber_loaders, trial_dataset
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import percentile_prune
     from hiddenstruct.stats import chance_level
     from hiddenstruct.training import evaluate, resolve_device, retrain_hooks, train
     from hiddenstruct.training.optim import make_optimizer
+    from hiddenstruct.trials.artifacts import save_pruning_level, save_state
 
     device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
     dataset = trial_dataset(

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import (
+from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
+from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
     setting,
     trial_parts,
 )
-from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
 
 RNN_SCOPES = ("both", "i2h", "h2h")
 

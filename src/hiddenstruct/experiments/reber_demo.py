@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.executors import TrialLogger, run_trials
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.outputs import write_csv
+from hiddenstruct.trials.executors import TrialLogger, run_trials
+from hiddenstruct.trials.store import TrialStore
 
 EXPERIMENT = "demo-reber-rnn"
 

@@ -22,7 +22,7 @@ from hiddenstruct.data.reber import load_reber_data, read_reber_csvs, train_test
 from hiddenstruct.data.reber_dataset import ReberDataset
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import setting
+from hiddenstruct.trials.config import setting
 
 RUNTIME_KEY = "runtime"  # the part of a trial config that is not its identity
 CSV_KEY = "reber_csv_sha256"

@@ -32,7 +32,7 @@ class Experiment(Protocol):
     NAME: str
     HELP: str  # one line for `hiddenstruct experiment --help`
     DESCRIPTION: str  # paragraph for `hiddenstruct experiment NAME --help`
-    Config: type  # frozen dataclass of settings (hiddenstruct.experiments.config.setting fields)
+    Config: type  # frozen dataclass of settings (hiddenstruct.trials.config.setting fields)
     PRESETS: dict[str, dict[str, Any]]  # small (= the defaults), paper, demo: override sets
 
     def trials(self, config: Any) -> list[dict[str, Any]]: ...
@@ -59,7 +59,7 @@ def get_experiment(name: str) -> ModuleType:
 
 def make_config(name: str, preset: str = "small", **overrides: Any) -> Any:
     """The config of experiment ``name`` from a preset plus overrides (validated)."""
-    from hiddenstruct.experiments.config import resolve_config
+    from hiddenstruct.trials.config import resolve_config
 
     module = get_experiment(name)
     return resolve_config(module.Config, module.PRESETS, preset, {}, overrides)
@@ -80,12 +80,12 @@ def run_experiment(
     When every trial failed, raise with the first error; when some did, the outputs of the
     others are written and ``"failed"`` in the returned dict names the first error.
     """
-    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.trials.store import TrialStore
 
     module = get_experiment(name)
     if not isinstance(config, module.Config):
         raise UsageError(f"{name} needs a {module.Config.__name__}, got {type(config).__name__}")
-    from hiddenstruct.experiments.preflight import failed_trials, first_error_line, preflight
+    from hiddenstruct.trials.preflight import failed_trials, first_error_line, preflight
 
     check_device(config, executor)
     if check:  # bad data / output paths fail before any trial is stored
@@ -114,7 +114,7 @@ def check_device(config: Any, executor: Any = None) -> None:
 
     Skipped for Ray, whose workers may have devices the driver lacks.
     """
-    from hiddenstruct.experiments.executors import RayExecutor
+    from hiddenstruct.trials.executors import RayExecutor
 
     device = getattr(config, "device", "auto")
     if device != "auto" and not isinstance(executor, RayExecutor):

@@ -27,20 +27,20 @@ from typing import Any
 
 from hiddenstruct.experiments import sparse_routes_outputs as out
 from hiddenstruct.experiments import sparse_routes_topology as topo
-from hiddenstruct.experiments.config import (
+from hiddenstruct.graphs._property_common import PROPERTY_NAMES
+from hiddenstruct.outputs import write_csv
+from hiddenstruct.sparse_training.route_names import ROUTES
+from hiddenstruct.trials.config import (
     ExperimentConfig,
     added_defaults,
     device_setting,
     setting,
     trial_parts,
 )
-from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.outcome import require_finished
-from hiddenstruct.experiments.store import TrialRecord, TrialStore
-from hiddenstruct.graphs._property_common import PROPERTY_NAMES
-from hiddenstruct.outputs import write_csv
-from hiddenstruct.sparse_training.route_names import ROUTES
+from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.outcome import require_finished
+from hiddenstruct.trials.store import TrialRecord, TrialStore
 
 NAME = EXPERIMENT = "sparse-routes"
 MODELS = ("lenet", "reber_gru")

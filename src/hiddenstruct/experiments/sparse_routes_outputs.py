@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hiddenstruct.experiments.store import TrialRecord
+from hiddenstruct.trials.store import TrialRecord
 
 
 def result_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:

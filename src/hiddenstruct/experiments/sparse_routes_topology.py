@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hiddenstruct.experiments.store import TrialRecord
+from hiddenstruct.trials.store import TrialRecord
 
 
 def encode_masks(model) -> list[dict[str, Any]]:

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.migration import SCHEMA_VERSION
-from hiddenstruct.experiments.store import (
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.migration import SCHEMA_VERSION
+from hiddenstruct.trials.store import (
     TrialStore,
     added_field,
     config_hash,
@@ -164,7 +164,7 @@ def test_store_pickles_as_its_path(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.trials.store import TrialStore
     store = TrialStore(sys.argv[1], timeout=120)
     name = sys.argv[2]
     for i in range(int(sys.argv[3])):

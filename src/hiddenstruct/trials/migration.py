@@ -1,7 +1,7 @@
 """Schema and identity migrations of the trial store, keyed by ``PRAGMA user_version``.
 
 Version 1 (hiddenstruct 0.1.0) keyed trials by the hash of the bare config. Version 2 keys
-them by :func:`~hiddenstruct.experiments.identity.trial_identity` (experiment + config without
+them by :func:`~hiddenstruct.trials.identity.trial_identity` (experiment + config without
 paths) and renames the settings that got one name across experiments. :func:`migrate` runs on
 open: it copies the old file to ``<store>.v<N>.bak`` first, then re-keys trials, metrics,
 artifacts and pack results in one transaction, so a crash leaves the old store intact.
@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.trials.identity import trial_identity
 
 SCHEMA_VERSION = 2
 

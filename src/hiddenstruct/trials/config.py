@@ -28,7 +28,7 @@ from typing import Any
 import tomllib
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.hashing import ADDED_LATER
+from hiddenstruct.trials.hashing import ADDED_LATER
 
 RUNTIME = "hiddenstruct.runtime"  # metadata key: not part of trial identity (paths, device)
 
@@ -335,7 +335,7 @@ def device_setting() -> Any:
 
 def trial_parts(config: Any, sweep: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(settings, runtime)`` of a config: identity fields except ``sweep`` ones, runtime fields."""
-    from hiddenstruct.experiments.hashing import to_jsonable
+    from hiddenstruct.trials.hashing import to_jsonable
 
     settings, runtime = {}, {}
     for spec in field_specs(type(config)):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.store import TrialRecord, TrialStore
+from hiddenstruct.trials.store import TrialRecord, TrialStore
 
 
 def error_summary(error: str | None) -> str:

@@ -1,8 +1,8 @@
 """Durable trial store: an embedded SQLite database of trials, per-step metrics and artifacts.
 
-A trial is identified by :func:`~hiddenstruct.experiments.identity.trial_identity`: the
+A trial is identified by :func:`~hiddenstruct.trials.identity.trial_identity`: the
 sha256 of its experiment and resolved config (paths left out). Stores of older versions are
-migrated on open (``PRAGMA user_version``; see :mod:`hiddenstruct.experiments.migration`).
+migrated on open (``PRAGMA user_version``; see :mod:`hiddenstruct.trials.migration`).
 WAL mode lets several processes read and write at once; every write is one transaction
 (``BEGIN IMMEDIATE`` … ``COMMIT``), so a crash never leaves half a write.
 
@@ -30,22 +30,22 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.hashing import (
+from hiddenstruct.trials.hashing import (
     ADDED_LATER,
     added_field,
     config_hash,
     hashable_config,
     to_jsonable,
 )
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.lease import (
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.lease import (
     DEFAULT_STALE_AFTER,
     Owner,
     add_lease_columns,
     blocking_owner,
 )
-from hiddenstruct.experiments.migration import SCHEMA_VERSION, migrate
-from hiddenstruct.experiments.store_checks import check_existing_store, create_store_file
+from hiddenstruct.trials.migration import SCHEMA_VERSION, migrate
+from hiddenstruct.trials.store_checks import check_existing_store, create_store_file
 
 __all__ = [
     "ADDED_LATER",
@@ -333,7 +333,7 @@ class TrialStore:
         """Like :meth:`claim`, but a trial another live process holds is left alone.
 
         The claim takes a lease for :attr:`owner` (refresh it with a
-        :class:`~hiddenstruct.experiments.lease.Heartbeat`); a ``running`` trial whose lease is
+        :class:`~hiddenstruct.trials.lease.Heartbeat`); a ``running`` trial whose lease is
         stale (owner gone, or no heartbeat for :attr:`stale_after` s) is taken over.
         """
         with self._write() as conn:

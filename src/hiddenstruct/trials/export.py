@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 FORMATS = ("csv", "parquet")
 

@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.artifacts import artifact_root
-from hiddenstruct.experiments.hashing import to_jsonable
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
-from hiddenstruct.experiments.sweep import Sweep
-from hiddenstruct.experiments.sweep_progress import SweepProgress, progress_mode, trial_label
-from hiddenstruct.experiments.workers import run_pool
 from hiddenstruct.training.progress import report_trial_progress, suppress_progress
+from hiddenstruct.trials.artifacts import artifact_root
+from hiddenstruct.trials.hashing import to_jsonable
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.progress import SweepProgress, progress_mode, trial_label
+from hiddenstruct.trials.store import MetricRow, TrialRecord, TrialStore
+from hiddenstruct.trials.sweep import Sweep
+from hiddenstruct.trials.workers import run_pool
 
 
 class TrialLogger:
@@ -314,7 +314,7 @@ def run_trials(
     """Run every config not yet ``done``; return all their records in input order.
 
     ``configs`` are dicts or dataclasses (passed to ``fn`` as plain dicts); trials with equal
-    identity (:func:`~hiddenstruct.experiments.identity.trial_identity`, given the ``added``
+    identity (:func:`~hiddenstruct.trials.identity.trial_identity`, given the ``added``
     fields' defaults) run once.
     ``progress``: show trials done, each running trial's label and epoch/step and an ETA (a
     live display on a terminal, a log line every 30 s otherwise) and print a summary line.

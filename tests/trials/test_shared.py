@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.shared import artifact_dir, run_shared
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.shared import artifact_dir, run_shared
+from hiddenstruct.trials.store import TrialStore
 
 
 def _write_artifact(cfg, log):

@@ -12,9 +12,9 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.migration import backup_path
-from hiddenstruct.experiments.store import _SCHEMA, TrialStore
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.migration import backup_path
+from hiddenstruct.trials.store import _SCHEMA, TrialStore
 
 
 def _digest(path: Path) -> str:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from hiddenstruct.experiments.lease import Owner, _process_start
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.lease import Owner, _process_start
+from hiddenstruct.trials.store import TrialStore
 
 
 def _hold(store: TrialStore, trial_hash: str, owner: str, heartbeat: float) -> None:

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.artifacts import artifact_root, resolve_artifact
-from hiddenstruct.experiments.executors import Executor, TrialFn, run_trials
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.artifacts import artifact_root, resolve_artifact
+from hiddenstruct.trials.executors import Executor, TrialFn, run_trials
+from hiddenstruct.trials.store import TrialStore
 
 
 def artifact_dir(store: TrialStore) -> Path:
     """Folder of a store's artifact files: ``<store folder>/artifacts/`` (one sub-folder per
-    trial hash; see :mod:`hiddenstruct.experiments.artifacts`)."""
+    trial hash; see :mod:`hiddenstruct.trials.artifacts`)."""
     return artifact_root(store.path)
 
 

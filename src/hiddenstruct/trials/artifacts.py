@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.outputs import write_torch
 
 if TYPE_CHECKING:  # torch is imported when an artifact is written (the CLI starts without it)
     import torch
@@ -40,8 +41,6 @@ def resolve_artifact(store_path: str | Path, path: str | Path) -> Path:
     elsewhere (``..``, a symlink, another absolute path; a planted or edited store) is an error,
     so the loader is never pointed at another file.
     """
-    from hiddenstruct.errors import HiddenstructError
-
     path = Path(path)
     folder = Path(store_path).resolve().parent
     candidate = path if path.is_absolute() else folder / path
@@ -53,15 +52,6 @@ def resolve_artifact(store_path: str | Path, path: str | Path) -> Path:
             "fresh --store"
         )
     return candidate
-
-
-def _atomic_save(payload: Any, path: Path) -> Path:
-    """``torch.save`` through :func:`hiddenstruct.outputs.write_with` (atomic; mode from the umask)."""
-    import torch
-
-    from hiddenstruct.outputs import write_with
-
-    return write_with(path, lambda tmp: torch.save(payload, tmp))
 
 
 def pack_mask(mask: torch.Tensor) -> dict[str, Any]:
@@ -86,7 +76,7 @@ def unpack_mask(packed: dict[str, Any]) -> torch.Tensor:
 def save_state(path: str | Path, model: nn.Module) -> Path:
     """Save ``model.state_dict()`` (CPU tensors) atomically."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return _atomic_save(state, Path(path))
+    return write_torch(Path(path), state)
 
 
 def save_pruning_level(
@@ -119,7 +109,7 @@ def save_pruning_level(
         base = reference.get(key)
         if base is None or not torch.equal(base.cpu(), value.detach().cpu()):
             level["tensors"][key] = value.detach().cpu().clone()
-    return _atomic_save(level, Path(path))
+    return write_torch(Path(path), level)
 
 
 def load_artifact(path: str | Path) -> Any:

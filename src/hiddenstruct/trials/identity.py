@@ -1,6 +1,6 @@
 """Trial identity: the experiment plus the resolved trial config, hashed (open_lth's ``hashname`` idea).
 
-``trial_identity(experiment, trial)`` is :func:`~hiddenstruct.experiments.hashing.config_hash` of
+``trial_identity(experiment, trial)`` is :func:`~hiddenstruct.trials.hashing.config_hash` of
 ``{"experiment": experiment, "trial": trial}`` where the trial leaves out
 
 - its ``runtime`` part (paths, device: where and how it runs, not what it computes) and the
@@ -11,7 +11,7 @@
 
 So two experiments with equal configs never share a row, and ``--data-dir`` or ``--device``
 never re-run a finished trial. Version 0.1.0 hashed the bare config; stores written by it are
-re-keyed on open (see :mod:`hiddenstruct.experiments.migration`).
+re-keyed on open (see :mod:`hiddenstruct.trials.migration`).
 
 Example::
 
@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.hashing import config_hash, to_jsonable
+from hiddenstruct.trials.hashing import config_hash, to_jsonable
 
 RUNTIME_KEY = "runtime"
 NON_IDENTITY_KEYS = frozenset({RUNTIME_KEY, "data_dir"})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hiddenstruct.experiments.executors import ProcessPoolExecutor, run_trials
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.executors import ProcessPoolExecutor, run_trials
+from hiddenstruct.trials.store import TrialStore
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "reliability_trials.py"
@@ -153,7 +153,7 @@ def test_signals_stop_workers_and_put_trials_back(tmp_path, signum, group, code)
 
 
 def test_max_attempts_from_the_executor_bounds_the_retries(tmp_path):
-    from hiddenstruct.experiments.executors import make_executor
+    from hiddenstruct.trials.executors import make_executor
 
     markers = tmp_path / "markers"
     markers.mkdir()

@@ -9,15 +9,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.sweep_progress import (
+from hiddenstruct.training import train
+from hiddenstruct.training.progress import report_progress, report_trial_progress
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.progress import (
     SweepProgress,
     estimate_eta,
     progress_fraction,
     trial_label,
 )
-from hiddenstruct.training import train
-from hiddenstruct.training.progress import report_progress, report_trial_progress
 
 
 def test_trial_label_names_what_tells_trials_apart():

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.executors import (
+from hiddenstruct.training.progress import progress_enabled
+from hiddenstruct.trials.executors import (
     LocalExecutor,
     ProcessPoolExecutor,
     RayExecutor,
@@ -21,9 +22,8 @@ from hiddenstruct.experiments.executors import (
     run_trials,
     trial_seed,
 )
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.training.progress import progress_enabled
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 
 def tiny_training_trial(config, log):
@@ -149,7 +149,7 @@ CRASHING_SWEEP = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from hiddenstruct.experiments.executors import run_trials
+    from hiddenstruct.trials.executors import run_trials
 
     marker_dir = Path(sys.argv[2])
 

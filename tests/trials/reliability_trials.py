@@ -32,7 +32,7 @@ def configs(markers: str, n: int, sleep: float) -> list[dict]:
 def main() -> int:
     """``python reliability_trials.py STORE MARKERS N SLEEP WORKERS``: one sweep, CLI exit code."""
     from hiddenstruct.cli.main import guarded
-    from hiddenstruct.experiments.executors import make_executor, run_trials
+    from hiddenstruct.trials.executors import make_executor, run_trials
 
     store, markers, n, sleep, workers = sys.argv[1:6]
     return guarded(

@@ -1,8 +1,8 @@
-"""The driver loop of :func:`~hiddenstruct.experiments.executors.run_trials`: claim under a
+"""The driver loop of :func:`~hiddenstruct.trials.executors.run_trials`: claim under a
 lease, run, record, retry crashed trials, wait for trials other processes hold.
 
 * A trial is claimed only when no other live process holds it (see
-  :mod:`hiddenstruct.experiments.lease`); the ones held elsewhere are waited for (polled) and
+  :mod:`hiddenstruct.trials.lease`); the ones held elsewhere are waited for (polled) and
   taken over when their lease goes stale, or counted as finished elsewhere.
 * An outcome is written only while this driver still holds that attempt, so two sweeps
   never both store a result or metrics for one trial.
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from hiddenstruct.errors import Interrupted
-from hiddenstruct.experiments.lease import Heartbeat, Owner, blocking_owner
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.lease import Heartbeat, Owner, blocking_owner
+from hiddenstruct.trials.store import TrialStore
 
 POLL_SECONDS = 1.0
 
