@@ -14,7 +14,7 @@ from pathlib import Path
 
 from common import bench_parser, measure, repeats_of, report
 
-from hiddenstruct.experiments.nas import (
+from hiddenstruct.experiments.nas.experiment import (
     NasConfig,
     TrialEvaluator,
     run_searches,

@@ -131,7 +131,7 @@ def test_prune_experiments_keep_base_and_every_pruning_level(tmp_path):
 
 def test_priors_save_models_on_request(tmp_path):
     from hiddenstruct.experiments import registry
-    from hiddenstruct.experiments.priors_rnn import build_graph
+    from hiddenstruct.experiments.priors_rnn.experiment import build_graph
     from hiddenstruct.nn.packed import graph_classifier
     from hiddenstruct.trials.artifacts import resolve_artifact
 
@@ -155,7 +155,7 @@ def test_priors_save_models_on_request(tmp_path):
 
 def test_nas_keeps_the_best_candidate_model(tmp_path):
     from hiddenstruct.experiments import registry
-    from hiddenstruct.experiments.nas import best_trial_config
+    from hiddenstruct.experiments.nas.experiment import best_trial_config
     from hiddenstruct.nas.genotype import Genotype
     from hiddenstruct.nas.phenotype import compile as compile_genotype
     from hiddenstruct.trials.artifacts import resolve_artifact

@@ -10,7 +10,7 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.priors_rnn import (
+from hiddenstruct.experiments.priors_rnn.experiment import (
     EXPERIMENT,
     PRESETS,
     PriorsConfig,

@@ -9,12 +9,11 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
-from hiddenstruct.experiments.prune_rnn import (
+from hiddenstruct.experiments.prune_rnn.experiment import (
     EXPERIMENT,
     PRESETS,
+    PRUNE_RNN,
     PruneRNNConfig,
-    identities,
-    run_prune_rnn,
     trial_configs,
 )
 from hiddenstruct.trials.store import TrialStore
@@ -28,9 +27,11 @@ TINY = PruneRNNConfig(
 def test_data_options_change_identity_only_when_set():
     (plain,) = trial_configs(TINY)
     assert not {"negatives", "unique", "reber_csv_sha256"} & set(plain)
-    assert identities(replace(TINY, negatives="mix", unique=None)) == identities(TINY)
-    assert identities(replace(TINY, negatives="authors")) != identities(TINY)
-    assert identities(replace(TINY, unique=True)) != identities(TINY)
+    assert PRUNE_RNN.identities(
+        replace(TINY, negatives="mix", unique=None)
+    ) == PRUNE_RNN.identities(TINY)
+    assert PRUNE_RNN.identities(replace(TINY, negatives="authors")) != PRUNE_RNN.identities(TINY)
+    assert PRUNE_RNN.identities(replace(TINY, unique=True)) != PRUNE_RNN.identities(TINY)
     assert PRESETS["paper"]["negatives"] == "authors" and PRESETS["paper"]["unique"] is True
 
 
@@ -42,7 +43,7 @@ def test_csv_data_keyed_by_content_and_overlap_written(tmp_path):
     assert trial["reber_csv_sha256"] == data.checksum()
     assert trial["runtime"]["reber_csv"] == [str(csv.resolve())]
     store = TrialStore(tmp_path / "s.sqlite")
-    written = run_prune_rnn(config, store, tmp_path / "out", progress=False)
+    written = PRUNE_RNN.run(config, store, tmp_path / "out", progress=False)
     (record,) = store.trials(EXPERIMENT)
     assert record.result["data_checksum"] == data.checksum()
     assert record.result["test_in_train"] == pytest.approx(data.leakage())

@@ -57,25 +57,29 @@ def test_golden_identity(name):
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_adding_a_defaulted_field_renames_no_trial(name):
-    module = get_experiment(name)
+    experiment = get_experiment(name)
 
     @dataclasses.dataclass(frozen=True)
-    class Extended(module.Config):
+    class Extended(experiment.config_type):
         later_setting: int = setting(3, "a setting added after trials were stored", added=True)
 
-    base = module.identities(module.Config())
-    assert module.identities(Extended()) == base
+    base = experiment.identities(experiment.config_type())
+    assert experiment.identities(Extended()) == base
     if name in IDENTITY_KEYS:  # the field reaches the trial: a non-default value is a new trial
-        assert module.identities(Extended(later_setting=4)) != base
-        (first, *_) = module.trials(module.Config())
+        assert experiment.identities(Extended(later_setting=4)) != base
+        (first, *_) = experiment.trials(experiment.config_type())
         # fields declared added=True are left out at their default, as in trial_identity
-        assert set(identity_body(first, added_defaults(module.Config))) == IDENTITY_KEYS[name]
+        assert (
+            set(identity_body(first, added_defaults(experiment.config_type))) == IDENTITY_KEYS[name]
+        )
 
 
 def test_paths_and_device_are_not_identity_but_the_experiment_is(tmp_path):
-    module = get_experiment("prune-ffn")
-    here = module.identities(module.Config(device="cpu"))
-    assert module.identities(module.Config(device="auto", data_dir=str(tmp_path))) == here
+    experiment = get_experiment("prune-ffn")
+    here = experiment.identities(experiment.config_type(device="cpu"))
+    assert (
+        experiment.identities(experiment.config_type(device="auto", data_dir=str(tmp_path))) == here
+    )
     assert trial_identity("prune-ffn", {"lr": 0.1}) != trial_identity("prune-rnn", {"lr": 0.1})
 
 
@@ -103,14 +107,18 @@ def test_print_config_round_trip(tmp_path, capsys, name, options):
     from hiddenstruct.cli.experiment import resolve_from_args
     from hiddenstruct.cli.main import build_parser
 
-    module = get_experiment(name)
+    experiment = get_experiment(name)
     given = resolve_from_args(
-        module, build_parser().parse_args(["experiment", name, *shlex.split(options)])
+        experiment, build_parser().parse_args(["experiment", name, *shlex.split(options)])
     )
-    from_file = resolve_config(module.Config, module.PRESETS, "small", load_toml(path), {})
+    from_file = resolve_config(
+        experiment.config_type, experiment.presets, "small", load_toml(path), {}
+    )
     assert from_file == given
-    assert module.identities(from_file) == module.identities(given)
-    assert module.identities(given) != module.identities(module.Config())  # options mattered
+    assert experiment.identities(from_file) == experiment.identities(given)
+    assert experiment.identities(given) != experiment.identities(
+        experiment.config_type()
+    )  # options mattered
     if name == "prune-rnn":
         assert given.target_accuracy is None and given.reber_n == 300  # `none` is a value
     from_cli = _print_config(capsys, [name, "--config", str(path), "--seed", "9"])
@@ -118,10 +126,12 @@ def test_print_config_round_trip(tmp_path, capsys, name, options):
 
 
 def test_precedence_preset_file_options(tmp_path):
-    module = get_experiment("prune-ffn")
+    experiment = get_experiment("prune-ffn")
     path = tmp_path / "c.toml"
     path.write_text('preset = "paper"\nepochs = 7\nrelative-p = 0.3\n')
-    config = resolve_config(module.Config, module.PRESETS, "paper", load_toml(path), {"epochs": 9})
+    config = resolve_config(
+        experiment.config_type, experiment.presets, "paper", load_toml(path), {"epochs": 9}
+    )
     assert (config.optimizer, config.epochs, config.relative_p) == ("sgd", 9, 0.3)
 
 
@@ -167,12 +177,12 @@ def test_old_option_names_are_hidden_aliases(capsys):
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_help_lists_every_field_with_default_and_paper_value(capsys, name):
-    module = get_experiment(name)
+    experiment = get_experiment(name)
     with pytest.raises(SystemExit):
         main(["experiment", name, "--help"])
     shown = " ".join(capsys.readouterr().out.split())
-    paper = module.Config(**module.PRESETS["paper"])
-    for spec in field_specs(module.Config):
+    paper = experiment.config_type(**experiment.presets["paper"])
+    for spec in field_specs(experiment.config_type):
         assert spec.option in shown
         if getattr(paper, spec.name) != spec.default:
             assert "paper:" in shown
@@ -249,7 +259,7 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
 
 
 def test_workers_share_one_base_model(tmp_path):
-    from hiddenstruct.experiments.prune_ffn import BASE_EXPERIMENT, EXPERIMENT, sweep
+    from hiddenstruct.experiments.prune_ffn.experiment import BASE_EXPERIMENT, EXPERIMENT, sweep
     from hiddenstruct.trials.executors import ProcessPoolExecutor
 
     config = make_config(
@@ -301,7 +311,7 @@ def test_v1_nas_and_dict_rows_are_rekeyed_to_current_identities(tmp_path):
     """A 0.1.0 nas row (data_dir at top level, bare-config hash) gets today's identity."""
     import json
 
-    from hiddenstruct.experiments.nas import EXPERIMENT, trial_settings
+    from hiddenstruct.experiments.nas.experiment import EXPERIMENT, trial_settings
     from hiddenstruct.trials.hashing import config_hash
 
     config = make_config("nas", dataset="cifar10", data_dir=str(tmp_path))
@@ -382,15 +392,16 @@ def _another_value(spec, paper):
 def test_every_setting_a_trial_computes_with_is_in_its_identity(name):
     """A field that is neither runtime nor listed above must reach the trials it changes:
     otherwise changing it would silently reuse results computed with the old value."""
-    module = get_experiment(name)
-    base = module.identities(module.Config())
-    for spec in field_specs(module.Config):
+    experiment = get_experiment(name)
+    base = experiment.identities(experiment.config_type())
+    for spec in field_specs(experiment.config_type):
         if spec.metadata.get("hiddenstruct.runtime") or spec.name in NOT_PER_TRIAL[name]:
             continue
         changed = dataclasses.replace(
-            module.Config(), **{spec.name: _another_value(spec, module.PRESETS["paper"])}
+            experiment.config_type(),
+            **{spec.name: _another_value(spec, experiment.presets["paper"])},
         )
-        assert module.identities(changed) != base, f"{name}: {spec.name} is not in the identity"
+        assert experiment.identities(changed) != base, f"{name}: {spec.name} is not in the identity"
 
 
 def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.cli.common import add_experiment_run_arguments
+from hiddenstruct.experiments.base import Experiment
 
 
 def register(subparsers) -> None:
     """Add ``experiment`` with one sub-command per registered experiment."""
-    from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment
+    from hiddenstruct.experiments.registry import EXPERIMENTS
 
     parser = subparsers.add_parser(
         "experiment",
@@ -27,8 +28,8 @@ def register(subparsers) -> None:
         "(--store) and skipped when already done; see `hiddenstruct experiment NAME --help`.",
     )
     experiments = parser.add_subparsers(dest="experiment_name", metavar="NAME")
-    for name in EXPERIMENTS:
-        add_experiment_parser(experiments, get_experiment(name))
+    for experiment in EXPERIMENTS.values():
+        add_experiment_parser(experiments, experiment)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
@@ -93,13 +94,15 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
             parser.add_argument(alias, help=argparse.SUPPRESS, **options)
 
 
-def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
-    """The ``experiment NAME`` parser of an experiment module, generated from its config."""
-    parser = subparsers.add_parser(module.NAME, help=module.HELP, description=module.DESCRIPTION)
-    add_config_options(parser, module.Config, module.PRESETS)
+def add_experiment_parser(subparsers, experiment: Experiment) -> argparse.ArgumentParser:
+    """The ``experiment NAME`` parser of an experiment, generated from its config."""
+    parser = subparsers.add_parser(
+        experiment.name, help=experiment.help, description=experiment.description
+    )
+    add_config_options(parser, experiment.config_type, experiment.presets)
     parser.add_argument(
         "--preset",
-        choices=tuple(module.PRESETS),
+        choices=tuple(experiment.presets),
         default=None,
         help="named base settings; options and --config override them (default: small)",
     )
@@ -116,12 +119,12 @@ def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
         action="store_true",
         help="print the fully resolved settings as TOML and exit (feed back with --config)",
     )
-    add_experiment_run_arguments(parser, module.NAME)
-    parser.set_defaults(func=run, experiment_module=module.NAME)
+    add_experiment_run_arguments(parser, experiment.name)
+    parser.set_defaults(func=run, experiment_name=experiment.name)
     return parser
 
 
-def resolve_from_args(module, args: argparse.Namespace) -> Any:
+def resolve_from_args(experiment: Experiment, args: argparse.Namespace) -> Any:
     """Defaults < preset < --config file < explicit options."""
     from hiddenstruct.trials.config import field_specs, load_toml, resolve_config
 
@@ -129,7 +132,7 @@ def resolve_from_args(module, args: argparse.Namespace) -> Any:
     preset = args.preset or str(from_file.pop("preset", "small"))
     from_file.pop("preset", None)
     explicit = {}
-    for spec in field_specs(module.Config):
+    for spec in field_specs(experiment.config_type):
         if not hasattr(args, spec.name):
             continue
         value = getattr(args, spec.name)
@@ -138,31 +141,30 @@ def resolve_from_args(module, args: argparse.Namespace) -> Any:
         explicit[spec.name] = value
     if explicit.get("data_dir"):
         explicit["data_dir"] = str(Path(explicit["data_dir"]).resolve())
-    return resolve_config(module.Config, module.PRESETS, preset, from_file, explicit)
+    return resolve_config(experiment.config_type, experiment.presets, preset, from_file, explicit)
 
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
     from rich.console import Console
 
-    from hiddenstruct.experiments.registry import get_experiment, run_experiment
+    from hiddenstruct.experiments.registry import get_experiment, preflight, run_experiment
     from hiddenstruct.trials.config import to_toml
     from hiddenstruct.trials.executors import make_executor
 
-    module = get_experiment(args.experiment_module)
-    config = resolve_from_args(module, args)
+    experiment = get_experiment(args.experiment_name)
+    config = resolve_from_args(experiment, args)
+    name = experiment.name
     if args.print_config:
-        print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
+        print(to_toml(config, f"hiddenstruct experiment {name} --config FILE"), end="")
         return 0
-    from hiddenstruct.trials.preflight import preflight
-
-    preflight(module.NAME, config, args.output)  # before the store file is even created
+    preflight(name, config, args.output)  # before the store file is even created
     executor = make_executor(args.executor, args.workers, args.ray_address, args.max_attempts)
-    written = run_experiment(module.NAME, config, args.store, args.output, executor, check=False)
+    written = run_experiment(name, config, args.store, args.output, executor, check=False)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")
     if "failed" in written:  # some trials failed: outputs from the others, but exit 1
-        Console(stderr=True).print(f"[red]{module.NAME}: trials failed: {written['failed']}[/red]")
+        Console(stderr=True).print(f"[red]{name}: trials failed: {written['failed']}[/red]")
         return 1
     return 0

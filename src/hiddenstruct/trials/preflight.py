@@ -1,7 +1,9 @@
-"""Checks an experiment runs before it queues any trial: its data loads and its outputs can
-be written. A failure is one :class:`~hiddenstruct.errors.DataError` naming the file and the cause (exit 1) or, for an
-output folder that cannot be written, a :class:`~hiddenstruct.errors.UsageError` (exit 2), and
-nothing is written to the store — instead of N queued trials that all fail the same way.
+"""Checks a sweep runs before it queues any trial: its data loads and its outputs can be
+written. A failure is one :class:`~hiddenstruct.errors.DataError` naming the file and the cause
+(exit 1) or, for an output folder that cannot be written, a
+:class:`~hiddenstruct.errors.UsageError` (exit 2), and nothing is written to the store —
+instead of N queued trials that all fail the same way. Which data an experiment reads is the
+experiment's to say (``Experiment.check_data``); these are the checks it uses.
 
 Example::
 
@@ -26,7 +28,7 @@ def check_image_data(
     seed: int = 0,
 ) -> None:
     """Load each split of an image dataset once; the first failure raises naming file and cause."""
-    from hiddenstruct.data.check import check_split
+    from hiddenstruct.data.check import check_split  # imports torch: not at CLI start-up
     from hiddenstruct.data.images import image_dataset_info
 
     info = image_dataset_info(dataset)
@@ -46,30 +48,6 @@ def check_image_data(
 def check_output_dir(path: str | Path) -> Path:
     """Create ``path`` if needed and prove it is writable (:func:`outputs.check_output_folder`)."""
     return check_output_folder(path, create=True)
-
-
-def _image_checks(splits: Sequence[str]):
-    def check(config) -> None:
-        check_image_data(config.dataset, config.data_dir, splits)
-
-    return check
-
-
-# Per experiment the data checks run before any trial is queued (output folders: all).
-# prune-rnn and priors-rnn generate their Reber data from a seed, so they read no data file.
-DATA_CHECKS = {
-    "prune-ffn": _image_checks(("train", "test")),
-    "nas": _image_checks(("train",)),
-}
-
-
-def preflight(experiment: str, config, out_dir: str | Path | None) -> None:
-    """Every check of ``experiment`` (data files, output folder) before it queues trials."""
-    check = DATA_CHECKS.get(experiment)
-    if check is not None:
-        check(config)
-    if out_dir is not None:
-        check_output_dir(out_dir)
 
 
 def failed_trials(store, hashes: Sequence[str]) -> list:

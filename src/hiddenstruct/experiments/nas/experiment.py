@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.base import Experiment
 from hiddenstruct.outputs import write_csv, write_json, write_text
 from hiddenstruct.trials.config import (
     ExperimentConfig,
@@ -37,6 +38,7 @@ from hiddenstruct.trials.executors import (
     TrialFn,
     run_trials,
 )
+from hiddenstruct.trials.preflight import check_image_data
 from hiddenstruct.trials.store import TrialStore
 
 if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search runs
@@ -219,7 +221,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     },  # fmt: skip
 }
 Config = NasConfig
-NAME = EXPERIMENT
 HELP = (
     "genetic NAS over labelled DAGs with performance prediction: Figure 8b, best accuracy over time"
 )
@@ -356,7 +357,7 @@ def write_outputs(
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
     import pandas as pd
 
-    from hiddenstruct.experiments.plots import best_over_time, figure8b
+    from hiddenstruct.experiments.nas.figures import best_over_time, figure8b
     from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
     from hiddenstruct.predict.regressors import canonical_regressor
@@ -425,7 +426,7 @@ def run_experiment(
     ``threads``: torch threads while trials run in this process (1 is fastest for the small
     CPU-sized candidates; None leaves torch's setting alone).
     """
-    from hiddenstruct.experiments.nas_best import save_best_model
+    from hiddenstruct.experiments.nas.best_model import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(threads):
@@ -444,15 +445,9 @@ def _console_report(search: str, log: GenerationLog) -> None:
     )
 
 
-# ---- experiment protocol (candidates come from the search, so trials(config) lists none) -----
-def trials(config: NasConfig) -> list[dict[str, Any]]:
-    """No trials are known up front: the searches propose them generation by generation."""
-    return []
-
-
 def run_trial(trial: dict[str, Any], log: Any) -> dict[str, Any]:
     """Train one candidate (:func:`hiddenstruct.nas.evaluate.train_candidate`)."""
-    from hiddenstruct.nas.evaluate import train_candidate
+    from hiddenstruct.nas.evaluate import train_candidate  # torch: when a trial runs
 
     return train_candidate(trial, log)
 
@@ -474,7 +469,7 @@ def sweep(
     config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
 ) -> dict[str, SearchResult]:
     """The configured searches, with a line per generation when ``progress``."""
-    from hiddenstruct.experiments.nas_best import save_best_model
+    from hiddenstruct.experiments.nas.best_model import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(config.threads):
@@ -495,3 +490,36 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
     results, written = run_experiment(cfg, out_dir, store)
     best = {s: f"{r.best().fitness:.3f}" for s, r in results.items()}
     return {**written, "best accuracy": ", ".join(f"{s} {v}" for s, v in best.items())}
+
+
+class Nas(Experiment):
+    """nas (paper §4.4): genetic and random searches whose candidates are the trials, proposed
+    generation by generation, so none are known up front (:meth:`identities` stands in the
+    warm-up genotype)."""
+
+    name = EXPERIMENT
+    help = HELP
+    description = DESCRIPTION
+    config_type = NasConfig
+    presets = PRESETS
+
+    def run_trial(self, trial: dict[str, Any], log: Any) -> dict[str, Any]:
+        return run_trial(trial, log)
+
+    def identities(self, config: NasConfig) -> list[str]:
+        return identities(config)
+
+    def sweep(self, config, store, executor=None, progress=True) -> dict[str, SearchResult]:
+        return sweep(config, store, executor, progress)
+
+    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
+        return write_outputs(results, out_dir, config)
+
+    def check_data(self, config: NasConfig) -> None:
+        check_image_data(config.dataset, config.data_dir, ("train",))
+
+    def demo_step(self, out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
+        return demo_step(out_dir, store, seed)
+
+
+NAS = Nas()

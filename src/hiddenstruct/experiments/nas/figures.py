@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hiddenstruct.experiments.plots.style import caption, new_figure, save, styled
+from hiddenstruct.experiments.figure_style import caption, new_figure, save, styled
 
 SEARCH_LABELS = {
     "prediction": "genetic, with performance prediction",

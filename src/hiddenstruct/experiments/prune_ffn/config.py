@@ -1,7 +1,7 @@
-"""Settings of the pruning experiments, kept free of torch so the CLI starts fast.
+"""The settings of prune-ffn, kept free of torch so the CLI starts fast.
 
 ``PruneFFNConfig``, its presets and its trial expansion for ``hiddenstruct experiment prune-ffn``
-(paper §4.1), and the mode / scope names of ``prune-rnn`` (paper §4.2).
+(paper §4.1).
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
     setting,
     trial_parts,
 )
-
-RNN_SCOPES = ("both", "i2h", "h2h")
 
 EXPERIMENT = "prune-ffn"
 BASE_EXPERIMENT = "prune-ffn-base"

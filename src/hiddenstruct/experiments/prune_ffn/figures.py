@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hiddenstruct.experiments.plots.style import (
+from hiddenstruct.experiments.figure_style import (
     METHOD_COLORS,
     METHOD_LABELS,
     MODE_COLORS,

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.experiments.prune_rnn_summary import (  # noqa: F401  (re-exported)
+from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.prune_rnn.summary import (  # noqa: F401  (re-exported)
     epochs_to_recover,
     point_rows,
     spread_rows,
     summarize,
 )
-from hiddenstruct.experiments.prune_settings import RNN_MODES as MODES
-from hiddenstruct.experiments.prune_settings import RNN_SCOPES as SCOPES
 from hiddenstruct.experiments.reber_inputs import (
     add_data_keys,
     check_reber_csv,
@@ -43,20 +42,18 @@ from hiddenstruct.experiments.reber_inputs import (
     write_overlap,
 )
 from hiddenstruct.outputs import write_csv
+from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 from hiddenstruct.trials.config import (
     ExperimentConfig,
-    added_defaults,
     device_setting,
     setting,
     trial_parts,
 )
-from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.executors import TrialLogger
 from hiddenstruct.trials.outcome import require_finished
-from hiddenstruct.trials.store import TrialRecord, TrialStore
+from hiddenstruct.trials.store import TrialRecord
 
 EXPERIMENT = "prune-rnn"
-NAME = EXPERIMENT
 HELP = "prune i2h / h2h / both of Reber RNNs at p = 10..100 %%: Figures 2b and 5, summary"
 DESCRIPTION = (
     "Per recurrent mode train Embedding → 3×50 → Linear on Reber strings (Adam 1e-3, batch 32, "
@@ -70,6 +67,7 @@ DESCRIPTION = (
     "figure2b_both.png, figure5a_i2h.png, figure5b_h2h.png."
 )
 
+SCOPES = ("both", "i2h", "h2h")  # which weights are pruned: input-to-hidden, hidden-to-hidden
 PERCENTS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 ROUNDS = ("from-base", "iterative")
 
@@ -291,15 +289,11 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     }
 
 
-trials = trial_configs
-run_trial = rnn_trial
-
-
 def _figures(records, out_dir: Path) -> dict[str, str]:
-    """Figures 2b / 5a / 5b: see :func:`hiddenstruct.experiments.plots.recurrent_scope_figures`."""
+    """Figures 2b / 5a / 5b: see :func:`hiddenstruct.experiments.prune_ffn.figures.recurrent_scope_figures`."""
     import pandas as pd
 
-    from hiddenstruct.experiments.plots import recurrent_scope_figures
+    from hiddenstruct.experiments.prune_ffn.figures import recurrent_scope_figures
 
     rows = [
         {
@@ -341,31 +335,24 @@ def write_outputs(
     return written
 
 
-def run_prune_rnn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
-    """Run (or resume) the trials, then write points, summary and figures; returns label → path."""
-    return write_outputs(sweep(config, store, executor, progress), out_dir, config)
+class PruneRNN(Experiment):
+    """prune-rnn (paper §4.2): one trial per (mode, repeat) prunes i2h, h2h and both. Demo:
+    1 200 strings, 2×16 units, p = 30/60/90 %, 1 retrain epoch."""
+
+    name = EXPERIMENT
+    help = HELP
+    description = DESCRIPTION
+    config_type = PruneRNNConfig
+    presets = PRESETS
+
+    def trials(self, config: PruneRNNConfig) -> list[dict[str, Any]]:
+        return trial_configs(config)
+
+    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+        return rnn_trial(trial, log)
+
+    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
+        return write_outputs(results, out_dir, config)
 
 
-def sweep(
-    config: PruneRNNConfig,
-    store: TrialStore,
-    executor: Executor | None = None,
-    progress: bool = True,
-) -> list[TrialRecord]:
-    """Run (or resume) one trial per (mode, repeat); returns their records."""
-    added = added_defaults(type(config))
-    return run_trials(
-        EXPERIMENT, trial_configs(config), rnn_trial, store, executor, progress, added=added
-    )
-
-
-def identities(config: PruneRNNConfig) -> list[str]:
-    """The trial identities of a config, in :func:`trial_configs` order."""
-    added = added_defaults(type(config))
-    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
-
-
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """Toy scale for ``hiddenstruct demo``: 400 strings, 2×16 units, p = 30/60/90 %, 1 retrain epoch."""
-    config = PruneRNNConfig(**{**PRESETS["demo"], "seed": seed})
-    return run_prune_rnn(config, store, out_dir, progress=False)
+PRUNE_RNN = PruneRNN()

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.prune_settings import (  # noqa: F401  (re-exported)
+from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.prune_ffn.config import (  # noqa: F401  (re-exported)
     BASE_EXPERIMENT,
     EXPERIMENT,
     METHODS,
@@ -39,10 +40,10 @@ from hiddenstruct.trials.config import added_defaults
 from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.trials.identity import trial_identity
 from hiddenstruct.trials.outcome import require_finished
+from hiddenstruct.trials.preflight import check_image_data
 from hiddenstruct.trials.shared import run_shared
 from hiddenstruct.trials.store import TrialRecord, TrialStore
 
-NAME = EXPERIMENT
 Config = PruneFFNConfig
 HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 %% removed"
 DESCRIPTION = (
@@ -259,10 +260,6 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
 
 
 # ---- experiment protocol ---------------------------------------------------------------------
-trials = trial_configs
-run_trial = ffn_trial
-
-
 def sweep(
     config: PruneFFNConfig,
     store: TrialStore,
@@ -315,18 +312,6 @@ def write_outputs(
     return written
 
 
-def run_prune_ffn(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
-    """Run (or resume) every trial, then write curves, table and figures; returns label → path."""
-    return write_outputs(sweep(config, store, executor, progress), out_dir, config)
-
-
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """Toy scale for ``hiddenstruct demo``: digits, 64-100-10, five methods, one repeat."""
-    return run_prune_ffn(
-        PruneFFNConfig(**{**PRESETS["demo"], "seed": seed}), store, out_dir, progress=False
-    )
-
-
 def _grouped(rows, keys):
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
@@ -376,12 +361,12 @@ def ffn_table(
 def write_ffn_figures(
     rows: list[dict[str, Any]], out_dir: Path, dataset: str = "digits"
 ) -> dict[str, str]:
-    """Figure 2a per (architecture, schedule): see :func:`hiddenstruct.experiments.plots.figure2a`."""
+    """Figure 2a per (architecture, schedule): see :func:`hiddenstruct.experiments.prune_ffn.figures.figure2a`."""
     import pandas as pd
 
     from hiddenstruct.data.images import image_dataset_info
-    from hiddenstruct.experiments.plots import figure2a
-    from hiddenstruct.experiments.plots.style import dataset_label
+    from hiddenstruct.experiments.figure_style import dataset_label
+    from hiddenstruct.experiments.prune_ffn.figures import figure2a
 
     info = image_dataset_info(dataset)
     names = {
@@ -389,3 +374,32 @@ def write_ffn_figures(
         for arch in {r["architecture"] for r in rows}
     }
     return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names)
+
+
+class PruneFFN(Experiment):
+    """prune-ffn (paper §4.1): base MLPs trained once, pruned by five methods. Demo: digits,
+    64-100-10, five methods, one repeat."""
+
+    name = EXPERIMENT
+    help = HELP
+    description = DESCRIPTION
+    config_type = PruneFFNConfig
+    presets = PRESETS
+
+    def trials(self, config: PruneFFNConfig) -> list[dict[str, Any]]:
+        return trial_configs(config)
+
+    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+        return ffn_trial(trial, log)
+
+    def sweep(self, config, store, executor=None, progress=True) -> list[TrialRecord]:
+        return sweep(config, store, executor, progress)
+
+    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
+        return write_outputs(results, out_dir, config)
+
+    def check_data(self, config: PruneFFNConfig) -> None:
+        check_image_data(config.dataset, config.data_dir, ("train", "test"))
+
+
+PRUNE_FFN = PruneFFN()

@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from hiddenstruct.experiments.plots.style import (
+from hiddenstruct.experiments.figure_style import (
     FAMILY_COLORS,
     FAMILY_LABELS,
     MODE_LABELS,

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.graph_inputs import (
+from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.priors_rnn.graph_inputs import (
     ba_seed_graph_setting,
     family_from_setting,
     graphs_setting,
@@ -48,7 +49,6 @@ from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
-    preset_values,
     setting,
 )
 from hiddenstruct.trials.executors import TrialLogger, run_trials
@@ -147,7 +147,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": dict(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
 }
 Config = PriorsConfig
-NAME = EXPERIMENT
 HELP = "random graphs (WS/BA/ER) as recurrent priors on Reber: Figure 7, Table 1, R²"
 DESCRIPTION = (
     "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
@@ -158,17 +157,6 @@ DESCRIPTION = (
     "authors' negatives and classic BA. Re-running skips finished "
     "(graph, mode) trials."
 )
-
-
-def preset(name: str, **overrides: Any) -> PriorsConfig:
-    """A named preset (small, paper, demo) with overrides; unknown names list the valid ones."""
-    values = preset_values(PRESETS, name)
-    return PriorsConfig(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
-
-
-def validate(config: PriorsConfig) -> PriorsConfig:
-    """Kept for 0.1.0 callers: a config is validated (and its names normalised) on construction."""
-    return config
 
 
 def _family_seed(family: str, seed: int) -> int:
@@ -186,7 +174,7 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
         common["orientation"] = config.orientation
     runtime = runtime_paths(config.reber_csv or ())
     if config.graphs:
-        from hiddenstruct.experiments.graph_inputs import trials_from_files
+        from hiddenstruct.experiments.priors_rnn.graph_inputs import trials_from_files
 
         return trials_from_files(config.graphs, config.family_from, config.modes, common, runtime)
     trials = []
@@ -235,7 +223,7 @@ def build_graph(trial: dict[str, Any]):
     with the graph seed; the model and the properties (``layers``, ``source_nodes``, …)
     then use that DAG.
     """
-    from hiddenstruct.experiments.graph_inputs import build_file_graph, is_file_trial
+    from hiddenstruct.experiments.priors_rnn.graph_inputs import build_file_graph, is_file_trial
     from hiddenstruct.graphs.dag import to_dag
     from hiddenstruct.graphs.generators import get_family
 
@@ -440,6 +428,7 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     if not rows:
         raise UsageError("no finished trials to summarise; run the sweep first")
+    from hiddenstruct.experiments.priors_rnn.figures import figure7, table1_heatmap
     from hiddenstruct.graphs.properties import PROPERTY_NAMES
 
     df = pd.DataFrame(rows)
@@ -449,8 +438,6 @@ def write_outputs(
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
     table = correlations(df, "test_acc", group_by="mode", notes=True)  # notes: why r is NaN
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
-    from hiddenstruct.experiments.plots import table1_heatmap
-
     written["table 1 heatmap"] = str(table1_heatmap(table, out_dir / "table1_correlations.png"))
     smallest = int(df.groupby("mode").size().min())
     if smallest >= 6:
@@ -497,38 +484,31 @@ def family_summary(df) -> Any:
     )
 
 
-def figure7(df, path: Path) -> Path:
-    """Figure 7: see :func:`hiddenstruct.experiments.plots.figure7`."""
-    from hiddenstruct.experiments.plots import figure7 as draw
+class PriorsRNN(Experiment):
+    """priors-rnn (paper §4.3): random graphs as recurrent priors; trials run in packs of
+    graphs trained together, so a sweep's results are the rows of its (graph, mode) trials.
+    Demo: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
 
-    return draw(df, path)
+    name = EXPERIMENT
+    help = HELP
+    description = DESCRIPTION
+    config_type = PriorsConfig
+    presets = PRESETS
 
+    def trials(self, config: PriorsConfig) -> list[dict[str, Any]]:
+        return graph_trials(config)
 
-def _short(family: str) -> str:
-    return {"watts_strogatz": "WS", "barabasi_albert": "BA", "erdos_renyi": "ER"}.get(
-        family, family
-    )
+    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+        return train_pack(trial, log)
 
+    def identities(self, config: PriorsConfig) -> list[str]:
+        return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
 
-def run_experiment(
-    config: PriorsConfig, store: TrialStore, out_dir: Path, executor=None, progress: bool = True
-) -> dict[str, str]:
-    """Sweep, then write every output; returns label → path (or note)."""
-    return write_outputs(run_sweep(config, store, executor, progress), out_dir, config)
+    def sweep(self, config, store, executor=None, progress=True) -> list[dict[str, Any]]:
+        return run_sweep(config, store, executor, progress)
 
-
-# ---- experiment protocol (the rows of a sweep are its results) -------------------------------
-trials = graph_trials
-run_trial = train_pack
-sweep = run_sweep
-
-
-def identities(config: PriorsConfig) -> list[str]:
-    """The (graph, mode) trial identities of a config, in :func:`graph_trials` order."""
-    return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
+    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
+        return write_outputs(results, out_dir, config)
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
-    config = PriorsConfig(**{**PRESETS["demo"], "seed": seed})
-    return run_experiment(config, store, out_dir, progress=False)
+PRIORS_RNN = PriorsRNN()

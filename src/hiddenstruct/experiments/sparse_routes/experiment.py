@@ -25,24 +25,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.experiments import sparse_routes_outputs as out
-from hiddenstruct.experiments import sparse_routes_topology as topo
+from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.sparse_routes import outputs as out
+from hiddenstruct.experiments.sparse_routes import topology as topo
 from hiddenstruct.graphs._property_common import PROPERTY_NAMES
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.sparse_training.route_names import ROUTES
 from hiddenstruct.trials.config import (
     ExperimentConfig,
-    added_defaults,
     device_setting,
     setting,
     trial_parts,
 )
-from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.executors import TrialLogger
 from hiddenstruct.trials.outcome import require_finished
-from hiddenstruct.trials.store import TrialRecord, TrialStore
+from hiddenstruct.trials.store import TrialRecord
 
-NAME = EXPERIMENT = "sparse-routes"
+EXPERIMENT = "sparse-routes"
 MODELS = ("lenet", "reber_gru")
 HELP = (
     "routes to sparse structure (pruning, priors, L1, SET, RigL, sparse momentum) at equal density"
@@ -275,28 +274,6 @@ def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     }
 
 
-run_trial = route_trial
-
-
-def sweep(
-    config: SparseRoutesConfig,
-    store: TrialStore,
-    executor: Executor | None = None,
-    progress: bool = True,
-) -> list[TrialRecord]:
-    """Run (or resume) every trial."""
-    added = added_defaults(type(config))
-    return run_trials(
-        EXPERIMENT, trials(config), route_trial, store, executor, progress=progress, added=added
-    )
-
-
-def identities(config: SparseRoutesConfig) -> list[str]:
-    """The trial identities of a config, in :func:`trials` order."""
-    added = added_defaults(type(config))
-    return [trial_identity(EXPERIMENT, t, added) for t in trials(config)]
-
-
 def write_outputs(
     records: list[TrialRecord], out_dir: Path, config: SparseRoutesConfig | None = None
 ) -> dict[str, str]:
@@ -325,12 +302,24 @@ def write_outputs(
     return written
 
 
-def run_sparse_routes(config, store, out_dir: Path, executor=None, progress=True) -> dict[str, str]:
-    """Run (or resume) every trial, then write tables and figures; label → path."""
-    return write_outputs(sweep(config, store, executor, progress), out_dir, config)
+class SparseRoutes(Experiment):
+    """sparse-routes: LeNet-300-100 and a Reber GRU trained sparse by each route (pruning,
+    SET, RigL, …) at a few densities. Demo: digits 64-100-10 and a tiny GRU, density 10 %."""
+
+    name = EXPERIMENT
+    help = HELP
+    description = DESCRIPTION
+    config_type = SparseRoutesConfig
+    presets = PRESETS
+
+    def trials(self, config: SparseRoutesConfig) -> list[dict[str, Any]]:
+        return trials(config)
+
+    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+        return route_trial(trial, log)
+
+    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
+        return write_outputs(results, out_dir, config)
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """Toy scale for ``hiddenstruct demo``: digits 64-100-10 and a tiny GRU, density 10 %."""
-    config = SparseRoutesConfig(**{**PRESETS["demo"], "seed": seed})
-    return run_sparse_routes(config, store, out_dir, progress=False)
+SPARSE_ROUTES = SparseRoutes()
