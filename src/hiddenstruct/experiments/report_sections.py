@@ -70,6 +70,11 @@ class SectionSpec:
     summarize: Callable[[Path], Summary]
 
 
+def _unknown(text: str, paper: str, why: str) -> Claim:
+    """A claim this run has no number for: not comparable, and why."""
+    return Claim(text, paper, "n/a", NOT_COMPARABLE, why)
+
+
 def _missing(claims: list[tuple[str, str]], why: str) -> list[Claim]:
     return [_unknown(text, paper, why) for text, paper in claims]
 
