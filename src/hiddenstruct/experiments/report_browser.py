@@ -62,9 +62,9 @@ window.addEventListener("load", () => {
     });
   });
   document.querySelectorAll("img").forEach((img) => {
-    const box = img.getBoundingClientRect();
-    out.images.push({alt: img.alt, shown: box.width, natural: img.naturalWidth,
-      upscaled: box.width > img.naturalWidth + 0.5});
+    const shown = img.clientWidth * window.devicePixelRatio;  // the content box, no border
+    out.images.push({alt: img.alt, shown, natural: img.naturalWidth,
+      upscaled: shown > img.naturalWidth + 0.5});
   });
   out.page = {viewport: view, scroll_width: document.documentElement.scrollWidth,
     line_height: line, single_row: single};

@@ -239,6 +239,22 @@ def safe_p_verdict(ours: float, paper: float, grid: list[float]) -> tuple[str, s
     return DISAGREES, f"{100 * paper:.0f} % outside [{100 * ours:.0f} %, next level){level}"
 
 
+def _epochs(value) -> float | None:
+    """Retraining epochs to recover from a summary.csv cell: empty = 0 (the level was safe
+    without retraining), ``">k"`` = None (not recovered within k epochs)."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith(">"):
+            return None
+        if not value:
+            return 0.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return 0.0 if math.isnan(number) else number
+
+
 def summarize_prune_rnn(folder: Path) -> Summary:
     """Largest p pruned without an accuracy drop per (mode, scope), next to the paper's, with
     verdicts (rows whose base models are all at chance are not comparable)."""
@@ -273,13 +289,10 @@ def summarize_prune_rnn(folder: Path) -> Summary:
             ok = abs(r["base_accuracy"] - PAPER_BASE[r["mode"]]) <= TOLERANCE
             base_verdicts[r["mode"]] = (r["base_accuracy"], AGREES if ok else DISAGREES)
         column = "epochs@90%"
-        if learned and column in summary and isinstance(r[column], str | int | float):
+        if learned and column in summary:
             cap = 2 if key == ("i2h", "RNN_TANH") else 1
-            value = str(r[column]).strip()
-            if value in ("", "nan"):  # 90 % needed no retraining (within the safe p)
-                recover.append(AGREES)
-            else:
-                recover.append(AGREES if value.isdigit() and int(value) <= cap else DISAGREES)
+            epochs = _epochs(r[column])  # None: not recovered within the epochs run (">k")
+            recover.append(AGREES if epochs is not None and epochs <= cap else DISAGREES)
     claims = []
     text, paper = RNN_CLAIMS[0]
     if base_verdicts:
