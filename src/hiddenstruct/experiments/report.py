@@ -60,7 +60,8 @@ th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 tr > :first-child { position: sticky; left: 0; z-index: 1; box-shadow: 1px 0 0 #ccc; }
 td.text { white-space: normal; min-width: 12em; max-width: 36em; text-align: left; }
 .wrap { overflow-x: auto; max-width: 100%; margin: 0.5em 0 1em; }
-ol.cellnotes { font-size: 0.8em; color: #444; margin: -0.6em 0 1em; }
+ol.cellnotes { font-size: 0.8em; color: #444; margin: 0 0 1em; }
+.cellnotes-head { margin: -0.6em 0 0; }
 .claims { background: #f6f8fa; padding: 0.6em 1em; } .claims li { margin: 0.3em 0; }
 .verdict { display: inline-block; min-width: 7.5em; padding: 0 0.4em; border-radius: 3px;
            font-size: 0.85em; font-weight: 600; text-align: center; }
@@ -159,7 +160,11 @@ def _frame_html(frame) -> str:
     table = f'<div class="wrap"><table><tr>{head}</tr>{"".join(body)}</table></div>'
     if notes:
         items = "".join(f"<li>{_esc(text)}</li>" for text in notes)
-        table += f'<ol class="cellnotes" title="{_esc(", ".join(long_columns))}">{items}</ol>'
+        where = ", ".join(long_columns)
+        table += (
+            f'<p class="note cellnotes-head">[n] in column {_esc(where)}:</p>'
+            f'<ol class="cellnotes">{items}</ol>'
+        )
     return table
 
 
@@ -244,8 +249,14 @@ def _summary_html(summary: Summary) -> str:
         f'<div class="claims"><b>The paper\'s claims, with this run\'s numbers and a verdict:</b>'
         f"<ul>{claims}</ul></div>"
     ] if claims else []  # fmt: skip
-    if summary.key_numbers is not None and len(summary.key_numbers):
-        parts.append(f"<h4>This run</h4>{_frame_html(summary.key_numbers)}")
+    numbers = summary.key_numbers
+    if numbers is not None and len(numbers):
+        parts.append(f"<h4>This run</h4>{_frame_html(numbers.head(MAX_KV_ROWS))}")
+        if len(numbers) > MAX_KV_ROWS:
+            parts.append(
+                f'<p class="note">first {MAX_KV_ROWS} of {len(numbers)} rows; the tables '
+                "below link the full CSVs</p>"
+            )
     parts += [f'<p class="note">{_esc(n)}</p>' for n in summary.notes]
     return "\n".join(parts)
 
@@ -272,8 +283,8 @@ def scale_banner(experiment: str, store) -> str:
         f"{_esc(label)} {_esc(ours)} (paper preset: {_esc(paper)})" for label, ours, paper in found
     )
     return (
-        f'<div class="banner"><b>Not the paper\'s scale.</b> This run: {items}. Verdicts below '
-        f"compare this run's numbers with the paper's; a toy run can agree or disagree by "
+        f'<div class="banner"><b>Not the paper\'s scale.</b> This run: {items}. The numbers '
+        f"and verdicts below are at this run's scale; a toy run can agree or disagree by "
         f"chance.{where}</div>"
     )
 
