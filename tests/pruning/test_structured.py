@@ -341,6 +341,21 @@ def test_compacted_models_save_export_and_run_on_our_engine():
     assert isinstance(small.attn, nn.Module) and small.attn.num_heads == 2
 
 
+def test_unstructured_zeros_inside_kept_units_keep_their_masks_through_compaction():
+    model, inputs = cases()["gru"]
+    prune(model, "magnitude", "class_blinded", 0.3)  # unstructured, every weight matrix
+    prune_structured(model, 0.5, example_inputs=inputs, unit="hidden")
+    model(*inputs)  # a forward leaves masked products in the GRU's _flat_weights
+    small = compact(model, inputs)
+    mask = get_mask(small.rnn, "weight_hh_l0")
+    assert mask.shape == (3 * 16, 16) and 0 < int(mask.sum()) < mask.numel()
+    buffer = io.BytesIO()
+    torch.save(small, buffer)  # masked torch RNNs deep-copy and pickle
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)  # our own object, written just above
+    torch.testing.assert_close(loaded(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
+
+
 def test_compacted_masked_rnn_is_a_masked_rnn_on_the_native_engine():
     model, inputs = cases()["masked_GRU"]
     prune_structured(model, 0.5, example_inputs=inputs)
