@@ -307,6 +307,33 @@ def test_outputs_and_layer_norm_inputs_are_pinned():
     assert modules == {"attn", "ff1"}  # head (output) and ff2/out_proj (residual into norms)
 
 
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_compacted_heads_honour_padding_and_per_head_attention_masks(batch_first):
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.attn = nn.MultiheadAttention(12, 4, batch_first=batch_first, kdim=6, vdim=6)
+            self.head = nn.Linear(12, 2)
+
+        def forward(self, q, kv, padding, per_head):
+            out = self.attn(q, kv, kv, key_padding_mask=padding, attn_mask=per_head)[0]
+            return self.head(out)
+
+    B, L, S = 2, 3, 5
+    q = torch.randn(B, L, 12) if batch_first else torch.randn(L, B, 12)
+    kv = torch.randn(B, S, 6) if batch_first else torch.randn(S, B, 6)
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    per_head = torch.rand(B * 4, L, S) > 0.7
+    per_head[..., 0] = False  # every query sees at least one key
+    inputs = (q, kv, padding, per_head)
+    model = Masked().eval()
+    prune_structured(model, 0.5, example_inputs=inputs, unit="head", criterion="random", seed=1)
+    small = compact(model, inputs)
+    assert small.attn.num_heads == 2
+    torch.testing.assert_close(small(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
+
+
 def test_attention_weights_read_pin_the_heads():
     class ReadsWeights(nn.Module):
         def __init__(self):
