@@ -413,5 +413,25 @@ def test_bad_input_is_one_clear_usage_error():
         def forward(self, x):
             return x if x.sum() > 0 else -x
 
-    with pytest.raises(UsageError, match="cannot trace Branchy"):
+    with pytest.raises(UsageError, match="cannot trace the forward of Branchy"):
         prune_structured(Branchy(), 0.5, example_inputs=inputs)
+
+
+def test_a_folded_module_is_left_alone_and_the_rest_is_pruned():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), Branchy(), nn.Conv2d(4, 6, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(6 * 4 * 4, 2),
+    )  # fmt: skip
+    inputs = torch.randn(2, 1, 8, 8)
+    with pytest.raises(UsageError, match=r"fold=\['1'\]"):
+        dependency_graph(model, inputs)
+    report = prune_structured(model, 0.5, example_inputs=inputs, fold=[Branchy])
+    assert [(c.layer, c.after) for c in report.layers] == [("2:out", 3)]  # conv 0 feeds Branchy
+    small = compact(model, inputs, fold=[Branchy])
+    assert (small[0].out_channels, small[2].out_channels, small[5].in_features) == (4, 3, 48)
+    torch.testing.assert_close(small(inputs), model(inputs))
