@@ -34,9 +34,7 @@ from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.units import GATES
 
 TOLERANCE = 1e-5
-
-
-# ---------------------------------------------------------------------------------------
+"""Largest output difference (relative to the output's scale, at least 1) compaction accepts."""
 
 
 def removable(graph: DependencyGraph, group: Group, read: dict | None = None) -> bool:
