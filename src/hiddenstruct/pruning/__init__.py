@@ -25,6 +25,7 @@ from hiddenstruct.pruning.engine import (
     percentile_prune,
     prune,
 )
+from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, UnsupportedModelError, hessian_diagonal
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind, snapshot_weights
 from hiddenstruct.pruning.schedules import (
@@ -60,6 +61,7 @@ from hiddenstruct.pruning.structured import (
 
 __all__ = [
     "CRITERIA",
+    "LOBS_UPDATES",
     "OBD_METHODS",
     "SCHEDULES",
     "SELECTIONS",
@@ -75,6 +77,7 @@ __all__ = [
     "Criterion",
     "Fraction",
     "IterativeResult",
+    "LOBSCriterion",
     "PruneReport",
     "PruneStep",
     "RetrainPolicy",
