@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
@@ -29,16 +30,20 @@ def layout(genotype: Genotype) -> dict[int, tuple[float, float]]:
     return pos
 
 
-def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -> Path:
-    """Write a layered drawing of ``genotype`` to ``path`` (atomically); return the path."""
+def render_png(
+    genotype: Genotype, path: str | Path, title: str | None = None, dpi: int = 150
+) -> Path:
+    """Write a layered drawing of ``genotype`` to ``path`` (atomically) at ``dpi``, raised so
+    the PNG is at least 1200 pixels wide (as every report figure); return the path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from hiddenstruct.nas.ops import OPS
 
     pos = layout(genotype)
-    width = max(3.0, 1.6 * (max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + 1))
-    height = max(3.0, 0.7 * genotype.depth)
+    span = max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + 1
+    width = max(8.4, 1.6 * span)
+    height = max(3.6, 0.7 * genotype.depth)
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 0.95 if title else 1))
@@ -71,7 +76,9 @@ def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -
     from hiddenstruct.outputs import write_with
 
     path = Path(path)
+    width = float(fig.get_figwidth())
+    dpi = max(int(dpi), math.ceil(1200 / width)) if width > 0 else int(dpi)
     try:
-        return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     except HiddenstructError as err:
         raise HiddenstructError(f"cannot write genotype drawing {path}: {err}") from None

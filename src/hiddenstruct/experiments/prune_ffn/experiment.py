@@ -365,7 +365,7 @@ def write_ffn_figures(
     import pandas as pd
 
     from hiddenstruct.data.images import image_dataset_info
-    from hiddenstruct.experiments.figure_style import dataset_label
+    from hiddenstruct.experiments.figures import dataset_label
     from hiddenstruct.experiments.prune_ffn.figures import figure2a
 
     info = image_dataset_info(dataset)
@@ -373,7 +373,8 @@ def write_ffn_figures(
         arch: f"{info.input_size}-{arch}-{info.num_classes}"
         for arch in {r["architecture"] for r in rows}
     }
-    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names)
+    chance = 1.0 / info.num_classes  # the balanced image classes
+    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names, chance)
 
 
 class PruneFFN(Experiment):

@@ -113,7 +113,8 @@ def write_topology_figures(rows: list[dict[str, Any]], out_dir: Path) -> dict[st
         matrix = np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
         np.fill_diagonal(matrix, 0.0)
         repeats = len({r["repeat"] for r in mine})
-        fig, ax = new_figure(5.0, 4.2)
+        fig, axes = new_figure(5.0, 4.2)
+        ax = axes[0][0]
         image = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
         for (y, x), value in np.ndenumerate(matrix):
             if np.isfinite(value):
@@ -122,7 +123,8 @@ def write_topology_figures(rows: list[dict[str, Any]], out_dir: Path) -> dict[st
         ax.set_xticks(range(len(routes)), routes, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(routes)), routes, fontsize=7)
         ax.set_title(
-            f"{model}: topology distance (NNSTD), density {lowest}, mean of {repeats} repeat(s)",
+            f"{model}: topology distance (NNSTD), density {lowest}, "
+            + (f"mean of {repeats} repeats" if repeats > 1 else "1 repeat"),
             fontsize=8,
         )
         fig.colorbar(image, ax=ax, shrink=0.8)
