@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.nas.report_section import SECTION
 from hiddenstruct.outputs import write_csv, write_json, write_text
 from hiddenstruct.trials.config import (
     ExperimentConfig,
@@ -515,6 +516,7 @@ class Nas(Experiment):
     description = DESCRIPTION
     config_type = NasConfig
     presets = PRESETS
+    report_section = SECTION
 
     def run_trial(self, trial: dict[str, Any], log: Any) -> dict[str, Any]:
         return run_trial(trial, log)

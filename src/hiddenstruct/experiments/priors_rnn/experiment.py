@@ -36,6 +36,7 @@ from hiddenstruct.experiments.priors_rnn.graph_inputs import (
     family_from_setting,
     graphs_setting,
 )
+from hiddenstruct.experiments.priors_rnn.report_section import SECTION
 from hiddenstruct.experiments.reber_inputs import (
     CSV_KEY,
     check_reber_csv,
@@ -549,6 +550,7 @@ class PriorsRNN(Experiment):
     description = DESCRIPTION
     config_type = PriorsConfig
     presets = PRESETS
+    report_section = SECTION
 
     def trials(self, config: PriorsConfig) -> list[dict[str, Any]]:
         return graph_trials(config)

@@ -35,6 +35,7 @@ from hiddenstruct.experiments.prune_ffn.config import (  # noqa: F401  (re-expor
     base_config,
     trial_configs,
 )
+from hiddenstruct.experiments.prune_ffn.report_section import SECTION
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.trials.config import added_defaults
 from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
@@ -386,6 +387,7 @@ class PruneFFN(Experiment):
     description = DESCRIPTION
     config_type = PruneFFNConfig
     presets = PRESETS
+    report_section = SECTION
 
     def trials(self, config: PruneFFNConfig) -> list[dict[str, Any]]:
         return trial_configs(config)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.prune_rnn.report_section import SECTION
 from hiddenstruct.experiments.prune_rnn.summary import (  # noqa: F401  (re-exported)
     epochs_to_recover,
     point_rows,
@@ -344,6 +345,7 @@ class PruneRNN(Experiment):
     description = DESCRIPTION
     config_type = PruneRNNConfig
     presets = PRESETS
+    report_section = SECTION
 
     def trials(self, config: PruneRNNConfig) -> list[dict[str, Any]]:
         return trial_configs(config)

@@ -28,6 +28,7 @@ from typing import Any
 from hiddenstruct.experiments.base import Experiment
 from hiddenstruct.experiments.sparse_routes import outputs as out
 from hiddenstruct.experiments.sparse_routes import topology as topo
+from hiddenstruct.experiments.sparse_routes.report_section import SECTION
 from hiddenstruct.graphs._property_common import PROPERTY_NAMES
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.sparse_training.route_names import ROUTES
@@ -311,6 +312,7 @@ class SparseRoutes(Experiment):
     description = DESCRIPTION
     config_type = SparseRoutesConfig
     presets = PRESETS
+    report_section = SECTION
 
     def trials(self, config: SparseRoutesConfig) -> list[dict[str, Any]]:
         return trials(config)
