@@ -144,7 +144,7 @@ def test_lobs_is_an_opt_in_method_that_runs_and_renames_no_default_trial(tmp_pat
     from hiddenstruct.trials.identity import trial_identity
 
     assert PruneFFNConfig().methods == DEFAULT_METHODS and "lobs" not in DEFAULT_METHODS
-    assert PruneFFNConfig.paper().methods == DEFAULT_METHODS and "lobs" in METHODS
+    assert PRUNE_FFN.make_config("paper").methods == DEFAULT_METHODS and "lobs" in METHODS
     with_lobs = PruneFFNConfig(**{**TINY.__dict__, "methods": ("class_blinded", "obd", "lobs")})
     plain = {trial_identity(EXPERIMENT, c) for c in trial_configs(TINY)}
     extended = {trial_identity(EXPERIMENT, c) for c in trial_configs(with_lobs)}

@@ -1,4 +1,4 @@
-"""``hiddenstruct graph-properties``: DESIGN §6 structural features of graph files, one row each."""
+"""``hiddenstruct graph-properties``: the structural features (paper Table 1) of graph files, one row each."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "graph-properties",
         help="structural features (layers, diameter, closeness, betweenness, ...) of graph files",
-        description="Compute the graph properties of DESIGN §6 / paper Table 1 for each file and write "
+        description="Compute the graph properties of paper Table 1 for each file and write "
         "one row per file: 'graph' (the file stem) then "
         + ", ".join(PROPERTY_NAMES)
         + ". Files: edge lists (.txt/.edges/.edgelist: one 'u v' per line, a lone 'u' is an isolated "

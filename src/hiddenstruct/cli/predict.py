@@ -43,7 +43,7 @@ def register(subparsers) -> None:
         nargs="+",
         default=None,
         metavar="COLUMN",
-        help="feature columns (default: every DESIGN §6 graph-property column present in the input)",
+        help="feature columns (default: every graph-property column (paper Table 1) present in the input)",
     )
     parser.add_argument(
         "--regressors",

@@ -51,7 +51,9 @@ class PredictionConfig:
     """Settings of a prediction run (all seeded)."""
 
     target: str = "test_acc"
-    features: tuple[str, ...] | None = None  # None: every DESIGN §6 property column present
+    features: tuple[str, ...] | None = (
+        None  # None: every graph-property column (paper Table 1) present
+    )
     group_by: str | None = None
     regressors: tuple[str, ...] = tuple(REGRESSORS)
     test_size: float = 0.1  # fraction of rows held out for split_r2

@@ -111,11 +111,6 @@ def field_specs(cls: type) -> list[FieldSpec]:
     return specs
 
 
-def runtime_fields(cls: type) -> tuple[str, ...]:
-    """Names of the fields that are not part of trial identity."""
-    return tuple(s.name for s in field_specs(cls) if s.metadata.get(RUNTIME))
-
-
 def added_defaults(cls: type) -> dict[str, Any]:
     """Fields added after trials were stored, with their defaults (left out of identity there)."""
     return {s.name: s.default for s in field_specs(cls) if s.metadata.get(ADDED_LATER)}

@@ -91,7 +91,7 @@ class PriorsConfig(ExperimentConfig):
     threads: int = setting(1, "torch CPU threads per worker", low=1, runtime=True)
     orientation: str = setting(
         "labels",
-        "edge orientation: labels (ascending, DESIGN §2) or random (seeded per graph)",
+        "edge orientation: labels (ascending, as the paper's layering; docs/priors-experiment.md) or random (seeded per graph)",
         choices=ORIENTATIONS,
     )
     negatives: str = negatives_setting()
@@ -132,7 +132,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 2 × 100 graphs, 4 modes — paper text (§4.3); 25 000 strings — paper text (§4.2, the same
     # Reber data); n in [10, 50] (with WS k = n // 5, p = 1 and BA m = n // 10) — not in the
     # paper's text, 0.1.0's choices; classic BA — the paper's 2021
-    # graphs (m sources, issue 13); negatives "authors", unique — the authors' published
+    # graphs (m sources, docs/priors-experiment.md); negatives "authors", unique — the authors' published
     # dataset; 15 epochs, batch 128, lr 1e-3, clipping 5 — our choice (the paper gives none)
     "paper": dict(
         count=100,

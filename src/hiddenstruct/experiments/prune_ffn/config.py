@@ -144,14 +144,6 @@ class PruneFFNConfig(ExperimentConfig):
         if image_dataset_info(self.dataset).needs_data_dir and not self.data_dir:
             raise UsageError(f"dataset {self.dataset!r} needs --data-dir (folder with its files)")
 
-    def validate(self) -> None:
-        """Kept for 0.1.0 callers: a config is validated when it is constructed."""
-
-    @staticmethod
-    def paper(**overrides: Any) -> PruneFFNConfig:
-        """The ``paper`` preset with overrides."""
-        return PruneFFNConfig(**{**PRESETS["paper"], **overrides})
-
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},

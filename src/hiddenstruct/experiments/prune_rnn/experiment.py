@@ -139,14 +139,6 @@ class PruneRNNConfig(ExperimentConfig):
         """At most two --reber-csv files."""
         check_reber_csv(self.reber_csv)
 
-    def validate(self) -> None:
-        """Kept for 0.1.0 callers: a config is validated when it is constructed."""
-
-    @staticmethod
-    def paper(**overrides: Any) -> PruneRNNConfig:
-        """The ``paper`` preset with overrides."""
-        return PruneRNNConfig(**{**PRESETS["paper"], **overrides})
-
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},

@@ -1,4 +1,4 @@
-"""Experiment: three routes to sparse structure at equal final density (issue 15).
+"""Experiment: three routes to sparse structure at equal final density (docs/sparse-training.md).
 
 The same network family is made sparse by each route of
 :data:`hiddenstruct.sparse_training.ROUTES` — iterative magnitude pruning with retraining
