@@ -20,8 +20,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is read: the CLI loads every section
+    import pandas as pd
 
 AGREES, DISAGREES, NOT_COMPARABLE = "agrees", "disagrees", "not comparable"
 VERDICTS = (AGREES, DISAGREES, NOT_COMPARABLE)
@@ -90,6 +92,8 @@ def combine(verdicts: list[str]) -> str:
 
 
 def read_csv(folder: Path, name: str) -> pd.DataFrame | None:
+    import pandas as pd
+
     path = folder / name
     if not path.is_file():
         return None

@@ -6,8 +6,6 @@ import json
 import math
 from pathlib import Path
 
-import pandas as pd
-
 from hiddenstruct.experiments.report_sections import (
     AGREES,
     CHANCE_MARGIN,
@@ -33,6 +31,8 @@ NAS_CHANCE = 0.1  # 10 balanced classes (CIFAR-10, digits)
 def summarize_nas(folder: Path) -> Summary:
     """Best validation accuracy, time and trained/estimated counts per search; the time the
     search with prediction took to reach the unaccelerated search's best accuracy."""
+    import pandas as pd
+
     from hiddenstruct.experiments.nas.figures import reach_summary, reach_text
 
     path = folder / "summary.json"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
-
 from hiddenstruct.experiments.report_sections import (
     AGREES,
     CHANCE_MARGIN,
@@ -45,6 +43,7 @@ PRIORS_CLAIMS = [
 
 def family_verdict(mode: str, ws, ba) -> tuple[str, str, str]:
     """(ours, verdict, reason) of BA vs WS test accuracies in one mode (Welch's t-test, 5 %)."""
+    import pandas as pd
     from scipy import stats as scipy_stats
 
     ws, ba = pd.Series(ws, dtype=float).dropna(), pd.Series(ba, dtype=float).dropna()
@@ -81,6 +80,8 @@ def family_verdict(mode: str, ws, ba) -> tuple[str, str, str]:
 
 def summarize_priors(folder: Path) -> Summary:
     """Mean accuracy per family (BA − WS, tested) and the best R² per mode, next to the paper's."""
+    import pandas as pd
+
     families = read_csv(folder, "family_summary.csv")
     if families is None:
         why = "no family_summary.csv in this folder"

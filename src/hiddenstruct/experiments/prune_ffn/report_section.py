@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from hiddenstruct.experiments.report_sections import (
     AGREES,
     CHANCE_MARGIN,
@@ -34,6 +32,8 @@ FFN_CHANCE = 0.1  # 10 balanced classes (MNIST, digits)
 def summarize_prune_ffn(folder: Path) -> Summary:
     """Best method at 90 % removed and the accuracies the paper's claims are about, with
     verdicts over the settings whose unpruned models beat chance."""
+    import pandas as pd
+
     table = read_csv(folder, "table.csv")
     if table is None or "acc@90%" not in table:
         why = "no table.csv with acc@90% in this folder"

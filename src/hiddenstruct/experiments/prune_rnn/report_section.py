@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
-
 from hiddenstruct.experiments.report_sections import (
     AGREES,
     DISAGREES,
@@ -73,6 +71,8 @@ def _epochs(value) -> float | None:
 def summarize_prune_rnn(folder: Path) -> Summary:
     """Largest p pruned without an accuracy drop per (mode, scope), next to the paper's, with
     verdicts (rows whose base models are all at chance are not comparable)."""
+    import pandas as pd
+
     summary = read_csv(folder, "summary.csv")
     if summary is None or "tolerated_p" not in summary:
         why = "no summary.csv in this folder"

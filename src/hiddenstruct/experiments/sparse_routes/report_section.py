@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
-
 from hiddenstruct.experiments.report_sections import (
     CHANCE_MARGIN,
     SectionSpec,
@@ -20,6 +18,8 @@ from hiddenstruct.experiments.report_sections import (
 def summarize_sparse_routes(folder: Path) -> Summary:
     """Accuracy per route (and density) per model, with the trials at chance flagged; the
     paper has no such experiment, so there are no claims to check."""
+    import pandas as pd
+
     from hiddenstruct.experiments.sparse_routes.outputs import MODEL_CHANCE
 
     table = read_csv(folder, "accuracy.csv")
