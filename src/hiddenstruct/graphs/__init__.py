@@ -11,8 +11,8 @@ import importlib
 
 # Functions named as their module are bound now: importing the submodule would otherwise
 # rebind the package attribute to the module (the CLI loads graphs.properties anyway).
-from hiddenstruct.graphs.compose import compose
-from hiddenstruct.graphs.properties import properties
+from hiddenstruct.graphs.compose import compose as compose
+from hiddenstruct.graphs.properties import properties as properties
 
 _EXPORTS = {
     "UnsupportedModelError": "convert",
