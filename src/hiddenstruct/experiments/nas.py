@@ -29,6 +29,7 @@ from hiddenstruct.experiments.config import (
     device_setting,
     preset_values,
     setting,
+    threads_setting,
 )
 from hiddenstruct.experiments.executors import (
     Executor,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search ru
     )
 
 EXPERIMENT = "nas"
+ADDED = {"threads": 1}  # trial keys left out of identity at this value (added after 0.1.0)
 SEARCHES = ("prediction", "no_prediction", "random")
 
 
@@ -132,9 +134,7 @@ class NasConfig(ExperimentConfig):
     )  # fmt: skip
     searches: tuple[str, ...] = setting(SEARCHES, "which searches to run", choices=SEARCHES)
     seed: int = setting(0, "seed of sampling, operators, data split and training")
-    threads: int = setting(
-        1, "torch CPU threads while training in this process", low=1, runtime=True
-    )
+    threads: int = threads_setting()
     device: str = device_setting()
 
     def check(self) -> None:
@@ -253,6 +253,7 @@ def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
         "data_seed": cfg.seed,
         "max_channels": cfg.max_channels,
         "seed": cfg.seed,
+        "threads": cfg.threads,  # left out of identity at 1 (see ADDED)
         "runtime": {"data_dir": str(cfg.data_dir) if cfg.data_dir else None, "device": cfg.device},
     }
 
@@ -286,8 +287,9 @@ class TrialEvaluator:
         configs = [{**self.base, "genotype": g.to_dict()} for g in genotypes]
         begin = time.perf_counter()
         records = run_trials(
-            EXPERIMENT, configs, self.trial_fn, self.store, self.executor, progress=self.progress
-        )
+            EXPERIMENT, configs, self.trial_fn, self.store, self.executor, progress=self.progress,
+            added=ADDED,
+        )  # fmt: skip
         self.excluded += time.perf_counter() - begin
         out = []
         for rec in records:
@@ -457,7 +459,7 @@ def identities(config: NasConfig) -> list[str]:
 
     genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
     return [
-        trial_identity(EXPERIMENT, {**trial_settings(config, s), "genotype": genotype})
+        trial_identity(EXPERIMENT, {**trial_settings(config, s), "genotype": genotype}, ADDED)
         for s in config.searches
     ]
 
@@ -481,9 +483,9 @@ def sweep(
     return results
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
+def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> dict[str, str]:
     """Demo: the three searches on digits at toy scale."""
-    cfg = NasConfig(**{**PRESETS["demo"], "seed": seed})
-    results, written = run_experiment(cfg, out_dir, store)
+    cfg = NasConfig(**{**PRESETS["demo"], "seed": seed, "threads": threads})
+    results, written = run_experiment(cfg, out_dir, store, threads=threads)
     best = {s: f"{r.best().fitness:.3f}" for s, r in results.items()}
     return {**written, "best accuracy": ", ".join(f"{s} {v}" for s, v in best.items())}

@@ -28,11 +28,13 @@ from hiddenstruct.experiments.config import (
     added_defaults,
     device_setting,
     setting,
+    threads_setting,
     trial_parts,
 )
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.outcome import require_finished
+from hiddenstruct.experiments.reber_inputs import unique_setting, write_overlap
 from hiddenstruct.experiments.store import TrialRecord, TrialStore
 from hiddenstruct.graphs._property_common import PROPERTY_NAMES
 from hiddenstruct.outputs import write_csv
@@ -84,6 +86,7 @@ class SparseRoutesConfig(ExperimentConfig):
     reber_embedding: int = setting(20, "GRU input (embedding) size", low=1)
     reber_epochs: int = setting(10, "Reber training epochs", low=1)
     reber_batch_size: int = setting(32, "Reber batch size", low=1)
+    unique: bool | None = unique_setting()
     prune_fraction: float = setting(
         0.5,
         "pruning: fraction of remaining weights per step",
@@ -108,6 +111,7 @@ class SparseRoutesConfig(ExperimentConfig):
         "graph property (or xi) drawn in trajectory_<model>.png",
         choices=("xi", *PROPERTY_NAMES),
     )
+    threads: int = threads_setting()
     device: str = device_setting()
 
 
@@ -159,7 +163,9 @@ def trials(config: SparseRoutesConfig) -> list[dict[str, Any]]:
 
 
 _LENET_KEYS = ("dataset", "hidden", "epochs", "batch_size")
-_REBER_KEYS = ("reber_n", "reber_hidden", "reber_embedding", "reber_epochs", "reber_batch_size")
+_REBER_KEYS = (
+    "reber_n", "reber_hidden", "reber_embedding", "reber_epochs", "reber_batch_size", "unique",
+)  # fmt: skip
 
 
 def _model_settings(common: dict[str, Any], model: str) -> dict[str, Any]:
@@ -169,7 +175,7 @@ def _model_settings(common: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def _problem(cfg: dict[str, Any]):
-    """(model, train loader, validation loader, test loader, epochs) of a trial."""
+    """(model, train loader, validation loader, test loader, epochs, Reber data or None)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -190,11 +196,15 @@ def _problem(cfg: dict[str, Any]):
         model = MaskedDeepFFN(info.input_size, info.num_classes, list(cfg["hidden"]))
         train = DataLoader(parts[0], batch_size=cfg["batch_size"], shuffle=True, generator=g)
         val, test = (DataLoader(p, batch_size=1024) for p in parts[1:])
-        return model, train, val, test, cfg["epochs"]
-    from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
+        return model, train, val, test, cfg["epochs"], None
+    from hiddenstruct.data.reber_torch import VOCAB_SIZE, reber_collate, torch_splits
+    from hiddenstruct.experiments.reber_inputs import trial_dataset
     from hiddenstruct.nn import MaskedRNN, SequenceClassifier
 
-    train_ds, test_ds = load_reber_splits(cfg["reber_n"], seed=cfg["seed"])
+    # no "unique" key: a trial stored before issue 25 (the protocol's i.i.d. draws)
+    data = trial_dataset(cfg, n=cfg["reber_n"], seed=cfg["seed"], test_fraction=0.25,
+                         hard_fraction=0.5)  # fmt: skip
+    train_ds, test_ds = torch_splits(data)
     model = SequenceClassifier(
         MaskedRNN(cfg["reber_embedding"], list(cfg["reber_hidden"]), "gru"), vocab_size=VOCAB_SIZE
     )
@@ -203,7 +213,7 @@ def _problem(cfg: dict[str, Any]):
         train_ds, batch_size=batch, shuffle=True, collate_fn=reber_collate, generator=g
     )
     test = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
-    return model, train, test, test, cfg["reber_epochs"]
+    return model, train, test, test, cfg["reber_epochs"], data
 
 
 def _numeric(record: dict[str, Any]) -> dict[str, float]:
@@ -216,12 +226,13 @@ def _numeric(record: dict[str, Any]) -> dict[str, float]:
 
 def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Make one model sparse by one route at one density; accuracy, cost, structure."""
+    from hiddenstruct.experiments.reber_inputs import overlap_result
     from hiddenstruct.sparse_training import RouteOptions, train_route
     from hiddenstruct.training import evaluate
     from hiddenstruct.training.seeding import resolve_device
 
     device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
-    model, train_loader, val_loader, test_loader, epochs = _problem(cfg)
+    model, train_loader, val_loader, test_loader, epochs, data = _problem(cfg)
     options = RouteOptions(
         epochs=epochs,
         optimizer="adam",
@@ -256,6 +267,7 @@ def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         "epochs": result.epochs,
         "final": _numeric(result.final_structure),
         "trajectory": [_numeric(r) for r in result.trajectory],
+        **({} if data is None else overlap_result(data)),
     }
 
 
@@ -302,6 +314,9 @@ def write_outputs(
     }
     prop = config.trajectory_property if config is not None else TRAJECTORY_PROPERTY
     written.update(out.write_figures(records, rows, out_dir, prop))
+    reber = [r.result for r in records if r.status == "done" and r.config["model"] == "reber_gru"]
+    if reber:
+        written.update(write_overlap(reber, out_dir))
     written["trials"] = f"{len(rows)}/{len(records)} done"
     return written
 
@@ -311,7 +326,7 @@ def run_sparse_routes(config, store, out_dir: Path, executor=None, progress=True
     return write_outputs(sweep(config, store, executor, progress), out_dir, config)
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """Toy scale for ``hiddenstruct demo``: digits 64-100-10 and a tiny GRU, density 10 %."""
-    config = SparseRoutesConfig(**{**PRESETS["demo"], "seed": seed})
+def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> dict[str, str]:
+    """Toy scale for ``hiddenstruct demo``: the ``demo`` preset (LeNet on digits, a small GRU)."""
+    config = SparseRoutesConfig(**{**PRESETS["demo"], "seed": seed, "threads": threads})
     return run_sparse_routes(config, store, out_dir, progress=False)
