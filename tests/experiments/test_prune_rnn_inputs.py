@@ -26,11 +26,15 @@ TINY = PruneRNNConfig(
 
 
 def test_data_options_change_identity_only_when_set():
-    (plain,) = trial_configs(TINY)
+    old = replace(TINY, unique=None)  # the default before issue 25: trials without the key
+    (plain,) = trial_configs(old)
     assert not {"negatives", "unique", "reber_csv_sha256"} & set(plain)
-    assert identities(replace(TINY, negatives="mix", unique=None)) == identities(TINY)
-    assert identities(replace(TINY, negatives="authors")) != identities(TINY)
-    assert identities(replace(TINY, unique=True)) != identities(TINY)
+    assert identities(replace(old, negatives="mix")) == identities(old)
+    assert identities(replace(old, negatives="authors")) != identities(old)
+    assert identities(replace(old, unique=True)) != identities(old)
+    (new,) = trial_configs(TINY)  # today's default: unique strings, a new trial
+    assert new["unique"] is True and identities(TINY) == identities(replace(old, unique=True))
+    assert identities(replace(TINY, unique=False)) not in (identities(TINY), identities(old))
     assert PRESETS["paper"]["negatives"] == "authors" and PRESETS["paper"]["unique"] is True
 
 

@@ -145,7 +145,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         negatives="authors",
         unique=True,
     ),
-    "demo": dict(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
+    # toy scale, our choice (issue 25): at n 10-14 every BA graph is a tree (m = n // 10 = 1)
+    # whose first layer has one vertex — a one-dimensional embedding — and 3 epochs of batch
+    # 128 (about 30 steps) left all of them at 0.500; n 20-30 (m = 2-3) and 25 epochs of batch
+    # 32 let both families learn
+    "demo": dict(
+        count=3, n_min=20, n_max=30, epochs=25, batch_size=32, lr=0.01, reber_n=2000, pack_size=6
+    ),
 }
 Config = PriorsConfig
 NAME = EXPERIMENT

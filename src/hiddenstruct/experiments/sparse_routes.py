@@ -124,17 +124,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
         dataset="mnist", epochs=30, repeats=3, reber_n=25_000, reber_epochs=30, track_every=6
     ),
+    # toy scale, our choice (issue 25): 2 epochs of LeNet 64-64-10 (about 20 steps) and one
+    # epoch of 90 Reber strings left SET / RigL / static at 0.11-0.15 and every Reber route at
+    # 0.500; 15 epochs each, wider layers (10 % of them still learns) and 1 200 strings learn
     "demo": dict(
         densities=(0.1,),
         repeats=1,
-        hidden=(64,),
-        epochs=2,
-        batch_size=128,
-        reber_n=120,
-        reber_hidden=(16,),
+        hidden=(128,),
+        epochs=15,
+        lr=5e-3,
+        batch_size=64,
+        reber_n=1200,
+        reber_hidden=(64,),
         reber_embedding=8,
-        reber_epochs=1,
-        update_every=4,
+        reber_epochs=15,
+        update_every=20,
     ),  # fmt: skip
 }
 
