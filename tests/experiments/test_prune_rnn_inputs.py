@@ -9,6 +9,7 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
+from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.prune_rnn import (
     EXPERIMENT,
     PRESETS,
@@ -70,3 +71,20 @@ def test_cli_reber_csv_two_files_and_errors(tmp_path, capsys):
     assert code == 2 and "not a binary label" in capsys.readouterr().err
     code = main([*base, "--negatives", "authors", "--unique", "true", "--print-config"])
     assert code == 0 and 'negatives = "authors"' in capsys.readouterr().out
+
+
+def test_validation_is_carved_from_train_never_from_test():
+    from hiddenstruct.data.reber_torch import torch_splits
+    from hiddenstruct.experiments.reber_inputs import hold_out_validation
+
+    train_ds, test_ds = torch_splits(generate_reber_dataset(400, 0))
+    kept, held = hold_out_validation(train_ds, 0.1, seed=0)
+    assert len(held) == 30 and len(kept) == 270
+    assert set(kept.strings) | set(held.strings) == set(train_ds.strings)
+    assert not set(held.strings) & (set(kept.strings) | set(test_ds.strings))
+    assert held.labels.sum().item() == 15  # class-stratified: half in the grammar
+    again = hold_out_validation(train_ds, 0.1, seed=0)[1]
+    assert again.strings == held.strings  # seeded
+    assert hold_out_validation(train_ds, 0.0, seed=0) == (train_ds, None)
+    with pytest.raises(UsageError, match="raise --reber-n"):
+        hold_out_validation(train_ds, 0.001, seed=0)
