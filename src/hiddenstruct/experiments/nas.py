@@ -51,7 +51,6 @@ if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search ru
     )
 
 EXPERIMENT = "nas"
-ADDED = {"threads": 1}  # trial keys left out of identity at this value (added after 0.1.0)
 SEARCHES = ("prediction", "no_prediction", "random")
 
 
@@ -256,7 +255,9 @@ def trial_settings(cfg: NasConfig, search: str) -> dict[str, Any]:
         "data_seed": cfg.seed,
         "max_channels": cfg.max_channels,
         "seed": cfg.seed,
-        "threads": cfg.threads,  # left out of identity at 1 (see ADDED)
+        # absent at 1, so trials stored before --threads keep their identity; at 1 the
+        # searches run inside torch_threads(1) (sweep) and pool workers start with 1 per core
+        **({"threads": cfg.threads} if cfg.threads != 1 else {}),
         "runtime": {"data_dir": str(cfg.data_dir) if cfg.data_dir else None, "device": cfg.device},
     }
 
@@ -290,9 +291,8 @@ class TrialEvaluator:
         configs = [{**self.base, "genotype": g.to_dict()} for g in genotypes]
         begin = time.perf_counter()
         records = run_trials(
-            EXPERIMENT, configs, self.trial_fn, self.store, self.executor, progress=self.progress,
-            added=ADDED,
-        )  # fmt: skip
+            EXPERIMENT, configs, self.trial_fn, self.store, self.executor, progress=self.progress
+        )
         self.excluded += time.perf_counter() - begin
         out = []
         for rec in records:
@@ -462,7 +462,7 @@ def identities(config: NasConfig) -> list[str]:
 
     genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
     return [
-        trial_identity(EXPERIMENT, {**trial_settings(config, s), "genotype": genotype}, ADDED)
+        trial_identity(EXPERIMENT, {**trial_settings(config, s), "genotype": genotype})
         for s in config.searches
     ]
 

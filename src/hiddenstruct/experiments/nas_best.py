@@ -31,11 +31,11 @@ def best_trial_config(cfg, results: dict[str, Any]) -> dict[str, Any]:
 
 def save_best_model(cfg, results: dict[str, Any], store: TrialStore) -> dict[str, str]:
     """Re-train the best candidate's trial with ``save_model``; record and describe it."""
-    from hiddenstruct.experiments.nas import ADDED, EXPERIMENT
+    from hiddenstruct.experiments.nas import EXPERIMENT
     from hiddenstruct.nas.evaluate import train_candidate
 
     config = best_trial_config(cfg, results)
-    trial_hash = trial_identity(EXPERIMENT, config, ADDED)
+    trial_hash = trial_identity(EXPERIMENT, config)
     record = store.get(trial_hash)
     if record is None or record.status != "done":
         return {"best model": "not saved: the best candidate's trial is not in the store"}
