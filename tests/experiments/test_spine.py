@@ -68,6 +68,19 @@ def test_golden_identity(name):
         assert module.identities(make_config(name)) != before
 
 
+@pytest.mark.parametrize("name", ["prune-ffn", "prune-rnn", "sparse-routes"])
+def test_a_changed_default_keeps_the_old_identity_for_the_old_value(name):
+    module = get_experiment(name)
+
+    @dataclasses.dataclass(frozen=True)
+    class Changed(module.Config):  # a field whose default went from 3 to 4
+        later_setting: int = setting(4, "default changed after trials were stored", legacy=3)
+
+    base = module.identities(module.Config())
+    assert module.identities(Changed(later_setting=3)) == base
+    assert not set(module.identities(Changed())) & set(base)
+
+
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_threads_other_than_one_are_part_of_identity(name):
     # torch's CPU kernels give last-bit differences between thread counts, so a trial is

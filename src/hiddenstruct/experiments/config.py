@@ -351,8 +351,9 @@ THREADS_KEY = "threads"  # a trial config's torch CPU threads (applied by execut
 def threads_setting() -> Any:
     """The ``--threads`` field every experiment has: torch CPU threads per trial (per worker).
 
-    Default 1 — measured: on a loaded 2-core machine a small prune-ffn run took 2 min 13 s
-    with torch's default threads and 17.5 s with one (issue 25; ``benchmarks/bench_threads.py``).
+    Default 1 — measured on a loaded 2-core machine: a small prune-ffn run took 2 min 13 s
+    with torch's default threads and 17.5 s with one (issue 25); ``benchmarks/bench_threads.py``
+    trains the demo's digits MLP 24.6× and its Reber GRU 32.7× faster with 1 thread than 2.
     Part of trial identity when not 1: torch's CPU kernels reduce in a thread-count-dependent
     order, so weights differ in the last bits (about 1e-8 after 20 Adam steps) and a trial is
     only reproducible at its own thread count. At 1 it is left out (``added``), so trials

@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import itertools
-import os
 import pickle
 import time
 import traceback
@@ -183,13 +182,18 @@ class LocalExecutor:
 
 
 class ProcessPoolExecutor:
-    """Runs trials in a pool of ``workers`` spawned processes (torch threads split among them)."""
+    """Runs trials in a pool of ``workers`` spawned processes.
+
+    Each worker starts with ``threads_per_worker`` torch threads (default 1, as every
+    experiment's ``--threads``: measured fastest for small models on a shared machine, see
+    ``benchmarks/bench_threads.py``); a trial's own ``threads`` key takes precedence.
+    """
 
     def __init__(self, workers: int = 2, threads_per_worker: int | None = None) -> None:
         if workers < 1:
             raise UsageError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        self.threads_per_worker = threads_per_worker or 1
 
     def map_unordered(self, fn, jobs):
         jobs = iter(jobs)
