@@ -49,7 +49,7 @@ def below_margin(store: TrialStore) -> list[str]:
             )
     for record in _done(store, "prune-rnn") if "prune-rnn" in experiments else []:
         result = record.result
-        if result["base_accuracy"] < REBER_MIN or result["selected_on"] != "validation":
+        if result["base_accuracy"] < REBER_MIN or result.get("selected_on") != "validation":
             low.append(f"prune-rnn {record.config['mode']}: {result['base_accuracy']:.3f}")
         if result["test_in_train"] > 0:
             low.append(f"prune-rnn {record.config['mode']}: test strings in train")
