@@ -9,7 +9,8 @@ the threshold, per tensor or — ``threshold="global"``, the paper preset, the a
 over the whole scope); with ``rounds="iterative"`` the levels run in increasing order on one
 model per scope, each continuing from the previous level's retrained model. The test
 accuracy is recorded right after pruning and after each retraining epoch, up to a cap,
-stopping early once it is back within ``tolerance`` of the base.
+stopping early once the accuracy on the validation strings is back within ``tolerance`` of
+the base's (``val_fraction`` 0, the protocol before issue 25: the test accuracy).
 One trial per (mode, repeat) in the store (experiment ``prune-rnn``), so runs resume.
 
 Outputs in ``out_dir``: ``points.csv``, ``points_summary.csv`` (mean ± std and n over
@@ -257,6 +258,16 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     )
     base_curve = [e.val_accuracy for e in history.epochs]
     base_acc = evaluate(base, test_loader, device).accuracy
+    # retraining stops once recovered on the validation strings (legacy val_fraction 0: on
+    # the test strings, as before issue 25); the test accuracies are only recorded
+    base_watched = base_acc if val_loader is None else evaluate(base, val_loader, device).accuracy
+
+    def recovered(model, test_accuracy: float) -> bool:
+        watched = (
+            test_accuracy if val_loader is None else evaluate(model, val_loader, device).accuracy
+        )
+        return watched >= base_watched - cfg["tolerance"]
+
     chance = chance_level(test_loader.dataset.labels.tolist())
     state = copy.deepcopy(base.state_dict())
     if (path := log.artifact_file("base")) is not None:
@@ -284,12 +295,11 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
             )
             pruned_acc = accuracy(model)
             retrained = []
-            while (
-                len(retrained) < cfg["retrain_epochs"]
-                and (retrained[-1] if retrained else pruned_acc) < base_acc - cfg["tolerance"]
-            ):
+            back = recovered(model, pruned_acc)
+            while len(retrained) < cfg["retrain_epochs"] and not back:
                 train_epoch(model)
                 retrained.append(accuracy(model))
+                back = recovered(model, retrained[-1])
             points.append(
                 {
                     "scope": scope,
