@@ -81,7 +81,10 @@ class Experiment:
         """Raise :class:`~hiddenstruct.errors.DataError` before any trial is queued when the
         data ``config`` names cannot be read (default: nothing to check)."""
 
-    def demo_step(self, out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-        """``hiddenstruct demo``'s step: the ``demo`` preset at ``seed``, without progress."""
-        config = self.config_type(**{**self.presets["demo"], "seed": seed})
+    def demo_step(
+        self, out_dir: Path, store: TrialStore, seed: int, threads: int = 1
+    ) -> dict[str, str]:
+        """``hiddenstruct demo``'s step: the ``demo`` preset at ``seed`` with ``threads`` torch
+        threads per trial, without progress."""
+        config = self.config_type(**{**self.presets["demo"], "seed": seed, "threads": threads})
         return self.run(config, store, out_dir, progress=False)

@@ -173,10 +173,11 @@ def attach_bases(
 ) -> list[dict[str, Any]]:
     """Run the distinct base trials (once per store) and point each pruning trial at its base."""
     bases = [base_config(t) for t in trials]
-    shared = run_shared(BASE_EXPERIMENT, bases, base_trial, store, executor, progress)
+    added = {"threads": 1}  # base trials stored before --threads existed ran at its default
+    shared = run_shared(BASE_EXPERIMENT, bases, base_trial, store, executor, progress, added)
     out = []
     for trial, base in zip(trials, bases, strict=True):
-        result, artifacts = shared[trial_identity(BASE_EXPERIMENT, base)]
+        result, artifacts = shared[trial_identity(BASE_EXPERIMENT, base, added)]
         link = {"state_dict": artifacts["state_dict"], "test_accuracy": result["test_accuracy"]}
         out.append({**trial, "runtime": {**trial["runtime"], "base": link}})
     return out
