@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.nas.experiment import NasConfig, preset, run_experiment, run_searches
+from hiddenstruct.experiments.nas.config import preset
+from hiddenstruct.experiments.nas.experiment import NasConfig, run_experiment, run_searches
 from hiddenstruct.nas import FEATURE_NAMES, Genotype
 from hiddenstruct.trials.store import TrialStore
 

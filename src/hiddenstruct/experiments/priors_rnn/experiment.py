@@ -25,146 +25,30 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.base import Experiment
-from hiddenstruct.experiments.priors_rnn.graph_inputs import (
-    ba_seed_graph_setting,
-    family_from_setting,
-    graphs_setting,
+from hiddenstruct.experiments.priors_rnn.config import (
+    DATA_KEYS,
+    DESCRIPTION,
+    EXPERIMENT,
+    HELP,
+    PACK_EXPERIMENT,
+    PRESETS,
+    TRAINING_KEYS,
+    PriorsConfig,
 )
+from hiddenstruct.experiments.priors_rnn.outputs import write_outputs
 from hiddenstruct.experiments.priors_rnn.report_section import SECTION
 from hiddenstruct.experiments.reber_inputs import (
-    CSV_KEY,
-    check_reber_csv,
-    negatives_setting,
-    reber_csv_setting,
     runtime_paths,
-    unique_setting,
-    write_overlap,
-)
-from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    setting,
-    threads_setting,
 )
 from hiddenstruct.trials.executors import TrialLogger, run_trials
 from hiddenstruct.trials.identity import trial_identity
 from hiddenstruct.trials.store import TrialStore
 
-EXPERIMENT = "priors-rnn"
-PACK_EXPERIMENT = "priors-rnn-pack"
-ORIENTATIONS = ("labels", "random")
-TRAINING_KEYS = (
-    "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
-    "data_seed",
-)  # fmt: skip
-DATA_KEYS = ("negatives", "unique", CSV_KEY)  # present only when not 0.1.0's data
-
-
-@dataclass(frozen=True)
-class PriorsConfig(ExperimentConfig):
-    """Settings of a priors sweep; defaults (the ``small`` preset) run in minutes on a laptop CPU."""
-
-    families: tuple[str, ...] = setting(("ws", "ba"), "graph families: ws, ba, er")
-    count: int = setting(8, "graphs per family", low=1)
-    n_min: int = setting(10, "fewest vertices per graph", low=2)
-    n_max: int = setting(20, "most vertices per graph", low=2)
-    modes: tuple[str, ...] = setting(("GRU",), "recurrent modes: RNN_TANH RNN_RELU LSTM GRU")
-    epochs: int = setting(3, "training epochs", low=1)
-    batch_size: int = setting(128, "batch size", low=1)
-    lr: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
-    clip_grad_norm: float = setting(
-        5.0, "per-graph gradient norm clipping", low=0, low_open=True, aliases=("--clip",)
-    )
-    reber_n: int = setting(4000, "Reber strings in total, train + test", low=1)
-    hard_fraction: float = setting(0.5, "share of hard (one-edit) negatives", low=0, high=1)
-    test_fraction: float = setting(
-        0.25, "held-out share of the strings", low=0, high=1, low_open=True, high_open=True
-    )
-    seed: int = setting(0, "graph sampling, data and shuffle seed")
-    pack_size: int = setting(8, "graphs trained together in one packed model", low=1)
-    threads: int = threads_setting()
-    orientation: str = setting(
-        "labels",
-        "edge orientation: labels (ascending, as the paper's layering; docs/priors-experiment.md) or random (seeded per graph)",
-        choices=ORIENTATIONS,
-    )
-    negatives: str = negatives_setting()
-    unique: bool | None = unique_setting()
-    reber_csv: tuple[str, ...] | None = reber_csv_setting()
-    ba_seed_graph: str = ba_seed_graph_setting()
-    graphs: tuple[str, ...] | None = graphs_setting()
-    family_from: str = family_from_setting()
-    device: str = device_setting()
-    save_models: bool = setting(
-        False,
-        "keep each graph model trained in this run (state_dict under <store folder>/artifacts/; "
-        "`hiddenstruct results artifacts HASH` lists them)",
-        runtime=True,
-    )
-
-    def check(self) -> None:
-        """Normalise family and mode names; n_min <= n_max."""
-        from hiddenstruct.graphs.generators import get_family
-        from hiddenstruct.recurrent_modes import get_mode
-
-        try:
-            families = tuple(dict.fromkeys(get_family(f).name for f in self.families))
-            modes = tuple(dict.fromkeys(get_mode(m).name for m in self.modes))
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-        if not self.n_min <= self.n_max:
-            raise UsageError(
-                f"need 2 <= n_min <= n_max, got n_min={self.n_min}, n_max={self.n_max}"
-            )
-        object.__setattr__(self, "families", families)  # normalised names, still frozen
-        object.__setattr__(self, "modes", modes)
-        check_reber_csv(self.reber_csv)
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "small": {},
-    # 2 × 100 graphs, 4 modes — paper text (§4.3); 25 000 strings — paper text (§4.2, the same
-    # Reber data); n in [10, 50] (with WS k = n // 5, p = 1 and BA m = n // 10) — not in the
-    # paper's text, 0.1.0's choices; classic BA — the paper's 2021
-    # graphs (m sources, docs/priors-experiment.md); negatives "authors", unique — the authors' published
-    # dataset; 15 epochs, batch 128, lr 1e-3, clipping 5 — our choice (the paper gives none)
-    "paper": dict(
-        count=100,
-        n_min=10,
-        n_max=50,
-        modes=MODES,
-        epochs=15,
-        reber_n=25_000,
-        ba_seed_graph="classic",
-        negatives="authors",
-        unique=True,
-    ),
-    # toy scale, our choice (issue 25): at n 10-14 every BA graph is a tree (m = n // 10 = 1)
-    # whose first layer has one vertex — a one-dimensional embedding — and 3 epochs of batch
-    # 128 (about 30 steps) left all of them at 0.500; n 20-30 (m = 2-3) and 25 epochs of batch
-    # 32 let both families learn
-    "demo": dict(
-        count=3, n_min=20, n_max=30, epochs=25, batch_size=32, lr=0.01, reber_n=2000, pack_size=6
-    ),
-}
 Config = PriorsConfig
-HELP = "random graphs (WS/BA/ER) as recurrent priors on Reber: Figure 7, Table 1, R²"
-DESCRIPTION = (
-    "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
-    "grammar (many graphs packed into one model, each trained as if alone), store one trial per "
-    "(graph, mode) and write: meta_dataset.csv, figure7.png, table1_correlations.csv, r2.csv, "
-    "importances.csv, family_summary.csv. --preset paper: 2 × 100 graphs and 4 modes (paper "
-    "text), 25 000 strings (paper §4.2), n in [10, 50] and 15 epochs (our choices), the "
-    "authors' negatives and classic BA. Re-running skips finished "
-    "(graph, mode) trials."
-)
 
 
 def _family_seed(family: str, seed: int) -> int:
@@ -424,132 +308,6 @@ def run_sweep(
 ROW_KEYS = ("family", "mode", "index", "n", "graph_seed", "name", "graph_sha256")
 
 
-def write_outputs(
-    rows: list[dict[str, Any]], out_dir: Path, config: PriorsConfig | None = None, seed: int = 7
-) -> dict[str, str]:
-    """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
-    import pandas as pd
-
-    from hiddenstruct.predict import evaluate_regressors, feature_importances, write_table
-
-    # the function from its module: once anything imported the submodule
-    # hiddenstruct.predict.correlations, the package attribute of that name is the module
-    from hiddenstruct.predict.correlations import correlations
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not rows:
-        raise UsageError("no finished trials to summarise; run the sweep first")
-    from hiddenstruct.experiments.priors_rnn.figures import figure7, table1_heatmap
-    from hiddenstruct.graphs.properties import PROPERTY_NAMES
-
-    df = pd.DataFrame(rows)
-    first = ["family", "mode", "index", "n", "graph_seed", *PROPERTY_NAMES, "test_acc", "test_loss"]
-    df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
-    # a model at chance says nothing about its graph: flagged, and left out of Table 1, the
-    # R² and the importances (the counts per mode go to table1_counts.csv and the heatmap)
-    df["above_chance"] = df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN
-    written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
-    written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
-    counts = chance_counts(df)
-    written["table 1 counts"] = str(write_table(counts, out_dir / "table1_counts.csv"))
-    learned = df[df["above_chance"]].drop(columns="above_chance")
-    table = correlations(df.drop(columns="above_chance"), "test_acc", group_by="mode", notes=True)
-    if len(learned):  # notes: why r is NaN
-        found = correlations(learned, "test_acc", group_by="mode", notes=True)
-        table = found.reindex(index=table.index, columns=table.columns)
-    for mode in [c for c in table.columns if c != "notes"]:
-        if mode not in set(learned["mode"]):  # undefined: every model of the mode at chance
-            table[mode] = float("nan")
-            reason = f"{mode}: no model beats chance"
-            table["notes"] = [
-                f"{n}; {reason}" if isinstance(n, str) and n else reason for n in table["notes"]
-            ]
-    written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
-
-    n = dict(zip(counts["mode"], counts["used"], strict=True))
-    written["table 1 heatmap"] = str(
-        table1_heatmap(table, out_dir / "table1_correlations.png", counts=n)
-    )
-    df = learned
-    smallest = int(df.groupby("mode").size().min()) if len(df) else 0
-    if smallest >= 6:
-        options = {"target": "test_acc", "group_by": "mode", "seed": seed}
-        options.update(test_size=max(0.1, 2.0 / smallest), cv=_folds(smallest))
-        written["R² table"] = str(
-            write_table(evaluate_regressors(df, **options), out_dir / "r2.csv")
-        )
-        written["importances"] = str(
-            write_table(feature_importances(df, **options), out_dir / "importances.csv")
-        )
-    else:
-        written["R² table"] = (
-            f"skipped: only {smallest} models above chance in a mode (need at least 6)"
-        )
-    return _finish(written, pd.DataFrame(rows), rows, out_dir, config)
-
-
-#: Chance on the balanced Reber test sets (half valid, half invalid strings).
-PRIORS_CHANCE = 0.5
-#: A model counts as learning when its test accuracy beats chance by this much.
-CHANCE_MARGIN = 0.05
-
-
-def chance_counts(df) -> Any:
-    """Per mode: graphs trained, models at chance (excluded from Table 1, R², importances), used."""
-    grouped = df.groupby("mode")["above_chance"]
-    counts = grouped.agg(["size", "sum"]).reset_index()
-    counts = counts.rename(columns={"size": "graphs", "sum": "used"})
-    counts["used"] = counts["used"].astype(int)
-    counts["at_chance"] = counts["graphs"] - counts["used"]
-    counts["chance"] = PRIORS_CHANCE
-    counts["margin"] = CHANCE_MARGIN
-    return counts[["mode", "graphs", "at_chance", "used", "chance", "margin"]]
-
-
-def _finish(written, df, rows, out_dir: Path, config) -> dict[str, str]:
-    """family_summary.csv (every model, at chance or not), the overlap and trial counts."""
-    from hiddenstruct.predict import write_table
-
-    summary = family_summary(df)
-    written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
-    written.update(write_overlap(rows, out_dir))
-    if config is not None:
-        written["trials"] = f"{len(rows)}/{len(graph_trials(config))} done"
-        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
-        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
-    return written
-
-
-def _folds(rows: int) -> int:
-    """CV folds of at least 5 rows each (R² on 2-row folds is meaningless), at most 10; 0 = off."""
-    folds = min(10, rows // 5)
-    return folds if folds >= 2 else 0
-
-
-def family_summary(df) -> Any:
-    """Mean / median / sample std of test accuracy per mode and family, the graph count, how
-    many of its models do not beat chance, notes."""
-    from hiddenstruct import stats
-
-    if "above_chance" not in df:
-        df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN)
-    grouped = df.groupby(["mode", "family"])["test_acc"]
-    summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
-    low = (~df["above_chance"]).groupby([df["mode"], df["family"]]).sum()
-    summary["at_chance"] = [
-        int(low.loc[(m, f)]) for m, f in zip(summary["mode"], summary["family"], strict=True)
-    ]
-    summary["notes"] = [stats.ONE_REPEAT if n == 1 else "" for n in summary["count"]]
-    return summary.rename(
-        columns={
-            "count": "graphs",
-            "mean": "test_acc_mean",
-            "median": "test_acc_median",
-            "std": "test_acc_std",
-        }
-    )
-
-
 class PriorsRNN(Experiment):
     """priors-rnn (paper §4.3): random graphs as recurrent priors; trials run in packs of
     graphs trained together, so a sweep's results are the rows of its (graph, mode) trials.
@@ -575,7 +333,8 @@ class PriorsRNN(Experiment):
         return run_sweep(config, store, executor, progress)
 
     def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+        planned = None if config is None else len(graph_trials(config))
+        return write_outputs(results, out_dir, config, planned=planned)
 
 
 PRIORS_RNN = PriorsRNN()
