@@ -15,6 +15,15 @@ from typing import Any
 
 from hiddenstruct.cli.common import add_experiment_run_arguments
 from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.trials.config import (
+    element_problem,
+    field_specs,
+    load_toml,
+    parse_element,
+    resolve_config,
+    to_toml,
+)
+from hiddenstruct.trials.executors import make_executor
 
 
 def register(subparsers) -> None:
@@ -48,7 +57,6 @@ def _shown(value: Any) -> str:
 
 def _cli_type(spec):
     """argparse ``type``: parse one string and check it against the field's choices / range."""
-    from hiddenstruct.trials.config import element_problem, parse_element
 
     def convert(text: str) -> Any:
         try:
@@ -70,7 +78,6 @@ def _cli_type(spec):
 
 def add_config_options(parser: argparse.ArgumentParser, config_cls: type, presets: dict) -> None:
     """One option per config field (absent when not given), plus hidden old-name aliases."""
-    from hiddenstruct.trials.config import field_specs
 
     paper = presets.get("paper", {})  # values as given (not validated: that would import torch)
     for spec in field_specs(config_cls):
@@ -126,7 +133,6 @@ def add_experiment_parser(subparsers, experiment: Experiment) -> argparse.Argume
 
 def resolve_from_args(experiment: Experiment, args: argparse.Namespace) -> Any:
     """Defaults < preset < --config file < explicit options."""
-    from hiddenstruct.trials.config import field_specs, load_toml, resolve_config
 
     from_file = load_toml(args.config) if args.config is not None else {}
     preset = args.preset or str(from_file.pop("preset", "small"))
@@ -149,8 +155,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hiddenstruct.experiments.registry import get_experiment, preflight, run_experiment
-    from hiddenstruct.trials.config import to_toml
-    from hiddenstruct.trials.executors import make_executor
 
     experiment = get_experiment(args.experiment_name)
     config = resolve_from_args(experiment, args)

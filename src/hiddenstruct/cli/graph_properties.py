@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import networkx as nx
+
 from hiddenstruct.cli.common import positive_int
 from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.errors import GraphError, UsageError
 from hiddenstruct.graphs.cost import WARN_SECONDS, estimated_seconds, human_duration
 from hiddenstruct.graphs.properties import BACKENDS, DISCONNECTED_POLICIES, PROPERTY_NAMES
 
@@ -58,14 +61,12 @@ def register(subparsers) -> None:
 
 
 def _is_connected(G) -> bool:
-    import networkx as nx
 
     return nx.is_weakly_connected(G) if G.is_directed() else nx.is_connected(G)
 
 
 def _guard_size(path: Path, G, args: argparse.Namespace) -> None:
     """--max-edges refuses; a long estimated computation is announced on stderr."""
-    from hiddenstruct.errors import UsageError
 
     nodes, edges = G.number_of_nodes(), G.number_of_edges()
     estimate = human_duration(estimated_seconds(nodes, edges, args.backend))
@@ -86,7 +87,6 @@ def _guard_size(path: Path, G, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hiddenstruct.errors import GraphError
     from hiddenstruct.graphs.io import read_graph
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.predict.dataset import write_table

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hiddenstruct.predict.regressors import REGRESSORS
+
 
 def _non_negative_int(text: str) -> int:
     try:
@@ -17,7 +19,6 @@ def _non_negative_int(text: str) -> int:
 
 
 def register(subparsers) -> None:
-    from hiddenstruct.predict.regressors import REGRESSORS
 
     parser = subparsers.add_parser(
         "predict",

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.trials.store import TrialStore
 
 
 def register(subparsers) -> None:
@@ -42,14 +44,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hiddenstruct.errors import HiddenstructError
     from hiddenstruct.experiments.report import write_report
 
     check_output_file(args.output, (".html", ".htm"))
     summary = store = None
     if args.store is not None:
-        from hiddenstruct.trials.store import TrialStore
-
         if not args.store.is_file():
             raise HiddenstructError(
                 f"no trial store at {args.store}; drop --store or pass an existing file"

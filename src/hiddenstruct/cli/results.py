@@ -6,8 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
+from hiddenstruct.cli import results_view as view
 from hiddenstruct.cli.common import add_store_argument, positive_int
 from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.cli.results_view import describe_trial
+from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.trials.export import export_trials
+from hiddenstruct.trials.store import TrialStore
+from hiddenstruct.trials.store_checks import check_store, recover_store
 
 STATUSES = ("pending", "running", "done", "failed")
 
@@ -124,8 +130,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _open_existing(path: Path):
-    from hiddenstruct.errors import HiddenstructError
-    from hiddenstruct.trials.store import TrialStore
 
     if not path.is_file():
         raise HiddenstructError(
@@ -135,7 +139,6 @@ def _open_existing(path: Path):
 
 
 def _check_experiment(store, name: str | None) -> None:
-    from hiddenstruct.errors import UsageError
 
     if name is not None and name not in (known := store.experiments()):
         raise UsageError(f"no trials of experiment {name!r} in {store.path}; stored: {known}")
@@ -149,8 +152,6 @@ def _last_line(text: str | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from hiddenstruct.cli import results_view as view
 
     store = _open_existing(args.store)
     _check_experiment(store, args.experiment)
@@ -182,7 +183,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _one_trial(store, prefix: str):
-    from hiddenstruct.errors import UsageError
 
     matches = [t for t in store.trials() if t.hash.startswith(prefix.lower())]
     if len(matches) != 1:
@@ -206,7 +206,6 @@ def run_artifacts(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from hiddenstruct.cli.results_view import describe_trial
 
     store = _open_existing(args.store)
     t = _one_trial(store, args.hash)
@@ -235,7 +234,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from hiddenstruct.trials.export import export_trials
 
     check_output_file(args.output)
     store = _open_existing(args.store)
@@ -246,7 +244,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from hiddenstruct.trials.store_checks import check_store
 
     report = check_store(args.store)
     counts = ", ".join(f"{n} {table}" for table, n in report.counts.items())
@@ -264,8 +261,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    from hiddenstruct.trials.store import TrialStore
-    from hiddenstruct.trials.store_checks import recover_store
 
     check_output_file(args.output)
     counts = recover_store(args.store, args.output, TrialStore)

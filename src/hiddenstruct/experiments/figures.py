@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,7 +181,6 @@ def mean_band(
 def caption(fig: Figure, text: str, fontsize: float = 8.5) -> None:
     """A caption at the bottom of the figure, wrapped to its width; the layout keeps room
     for it (a ``supxlabel``), under the legend and the axes."""
-    import textwrap
 
     width_chars = max(20, int(fig.get_figwidth() * 72 / (0.52 * fontsize)))
     fig.supxlabel(

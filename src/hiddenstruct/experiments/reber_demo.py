@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.experiments.reber_inputs import (
+    overlap_result,
+    reber_loaders,
+    trial_dataset,
+    write_overlap,
+)
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.trials.executors import TrialLogger, run_trials
 from hiddenstruct.trials.store import TrialStore
@@ -33,7 +39,6 @@ DEMO_CONFIG: dict[str, Any] = {
 
 def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train a recurrent Reber classifier; log per-epoch metrics; return final and curve metrics."""
-    from hiddenstruct.experiments.reber_inputs import overlap_result, reber_loaders, trial_dataset
     from hiddenstruct.nn import MaskedRNN, SequenceClassifier
     from hiddenstruct.training import evaluate, train
 
@@ -123,7 +128,6 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> 
     rows = record.result["curve"]
     figure = _plot_curve(rows, Path(out_dir) / "learning_curve.png")
     table = write_csv(Path(out_dir) / "learning_curve.csv", rows)
-    from hiddenstruct.experiments.reber_inputs import write_overlap
 
     return {
         **write_overlap([record.result], Path(out_dir)),

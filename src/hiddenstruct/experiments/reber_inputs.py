@@ -22,7 +22,9 @@ from typing import Any
 from hiddenstruct.data.reber import load_reber_data, read_reber_csvs, train_test_overlap
 from hiddenstruct.data.reber_dataset import ReberDataset
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
+from hiddenstruct.data.splits import stratified_holdout
 from hiddenstruct.errors import UsageError
+from hiddenstruct.outputs import write_csv
 from hiddenstruct.trials.config import setting
 
 RUNTIME_KEY = "runtime"  # the part of a trial config that is not its identity
@@ -164,7 +166,6 @@ def hold_out_validation(train_ds, fraction: float, seed: int):
     training strings held out (:func:`~hiddenstruct.data.splits.stratified_holdout`), so a model
     is selected without looking at the test split; ``fraction`` 0 gives ``(train_ds, None)``."""
     from hiddenstruct.data.reber_torch import ReberTorchDataset
-    from hiddenstruct.data.splits import stratified_holdout
 
     if fraction <= 0:
         return train_ds, None
@@ -229,7 +230,6 @@ OVERLAP_KEYS = ("test_in_train", "shared_strings", "duplicate_rows")
 
 def write_overlap(results: Sequence[Mapping[str, Any]], out_dir: Path) -> dict[str, str]:
     """``reber_data.csv``: train/test overlap of each distinct dataset the trials used."""
-    from hiddenstruct.outputs import write_csv
 
     table = overlap_table(results)
     if not table:

@@ -28,9 +28,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import hiddenstruct
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.registry import EXPERIMENTS
+from hiddenstruct.experiments.report_scale import SCALE, differences
 from hiddenstruct.experiments.report_sections import FOLDER_EXPERIMENTS, SectionSpec, Summary
+from hiddenstruct.outputs import write_text
 
 MAX_ROWS = 10
 #: Key/value tables (JSON summaries, configs) show at most this many rows.
@@ -75,8 +78,6 @@ def _esc(value: Any) -> str:
 def versions() -> dict[str, str]:
     """Package, torch and Python versions and the git commit of the sources (when known)."""
     import torch
-
-    import hiddenstruct
 
     found = {
         "hiddenstruct": hiddenstruct.__version__,
@@ -260,7 +261,6 @@ def _summary_html(summary: Summary) -> str:
 def scale_banner(experiment: str, store) -> str:
     """The banner naming this run's scale against ``--preset paper`` (empty at paper scale
     or for experiments without a paper preset)."""
-    from hiddenstruct.experiments.report_scale import SCALE, differences
 
     if experiment not in SCALE:
         return ""
@@ -459,7 +459,6 @@ def _top_level(root: Path, link_base: Path, files: list[Path], max_rows: int) ->
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and a rename (no half-written file)."""
-    from hiddenstruct.outputs import write_text
 
     return write_text(path, text)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.outputs import write_torch
 
@@ -56,7 +58,6 @@ def resolve_artifact(store_path: str | Path, path: str | Path) -> Path:
 
 def pack_mask(mask: torch.Tensor) -> dict[str, Any]:
     """A binary mask as 1 bit per entry: ``{"shape": [...], "bits": uint8 tensor}``."""
-    import numpy as np
     import torch
 
     flat = mask.detach().bool().flatten().cpu().numpy()
@@ -65,7 +66,6 @@ def pack_mask(mask: torch.Tensor) -> dict[str, Any]:
 
 def unpack_mask(packed: dict[str, Any]) -> torch.Tensor:
     """Inverse of :func:`pack_mask` (a bool tensor)."""
-    import numpy as np
     import torch
 
     count = int(np.prod(packed["shape"]))

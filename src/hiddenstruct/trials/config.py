@@ -28,7 +28,7 @@ from typing import Any
 import tomllib
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.trials.hashing import ADDED_LATER, LEGACY_VALUE
+from hiddenstruct.trials.hashing import ADDED_LATER, LEGACY_VALUE, to_jsonable
 
 RUNTIME = "hiddenstruct.runtime"  # metadata key: not part of trial identity (paths, device)
 _NO_LEGACY = object()
@@ -366,7 +366,6 @@ def threads_setting() -> Any:
 
 def trial_parts(config: Any, sweep: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(settings, runtime)`` of a config: identity fields except ``sweep`` ones, runtime fields."""
-    from hiddenstruct.trials.hashing import to_jsonable
 
     settings, runtime = {}, {}
     for spec in field_specs(type(config)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.outputs import write_with
 from hiddenstruct.trials.store import TrialStore
 
 FORMATS = ("csv", "parquet")
@@ -44,7 +45,6 @@ def export_trials(
     output = Path(output)
     fmt = infer_format(output, fmt)
     frame = store.metrics_dataframe(experiment) if metrics else store.to_dataframe(experiment)
-    from hiddenstruct.outputs import write_with
 
     write_with(output, lambda tmp: _write_frame(frame, tmp, fmt))
     return len(frame)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search ru
         Genotype,
         SearchResult,
     )
+from hiddenstruct.experiments.nas.best_model import save_best_model
 from hiddenstruct.experiments.nas.config import (
     DESCRIPTION,
     EXPERIMENT,
@@ -49,6 +50,8 @@ from hiddenstruct.experiments.nas.config import (
     NasConfig,
     trial_settings,
 )
+from hiddenstruct.predict.regressors import canonical_regressor
+from hiddenstruct.trials.identity import trial_identity
 
 Config = NasConfig
 
@@ -160,7 +163,6 @@ def write_outputs(
     from hiddenstruct.experiments.nas.figures import best_over_time, figure8b, reach_summary
     from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
-    from hiddenstruct.predict.regressors import canonical_regressor
 
     out_dir.mkdir(parents=True, exist_ok=True)
     channels = 3 if cfg.dataset == "cifar10" else 1
@@ -234,7 +236,6 @@ def run_experiment(
     ``threads``: torch threads while trials run in this process (1 is fastest for the small
     CPU-sized candidates; None leaves torch's setting alone).
     """
-    from hiddenstruct.experiments.nas.best_model import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(threads):
@@ -264,7 +265,6 @@ def identities(config: NasConfig) -> list[str]:
     """Identity of the warm-up chain genotype as a candidate of each search (a stand-in for
     the candidates the searches will propose)."""
     from hiddenstruct.nas import evaluate
-    from hiddenstruct.trials.identity import trial_identity
 
     genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
     return [
@@ -277,7 +277,6 @@ def sweep(
     config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
 ) -> dict[str, SearchResult]:
     """The configured searches, with a line per generation when ``progress``."""
-    from hiddenstruct.experiments.nas.best_model import save_best_model
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(config.threads):

@@ -19,6 +19,7 @@ from hiddenstruct.experiments.reber_inputs import (
     unique_setting,
 )
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
+from hiddenstruct.recurrent_modes import get_mode
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
@@ -89,7 +90,6 @@ class PriorsConfig(ExperimentConfig):
     def check(self) -> None:
         """Normalise family and mode names; n_min <= n_max."""
         from hiddenstruct.graphs.generators import get_family
-        from hiddenstruct.recurrent_modes import get_mode
 
         try:
             families = tuple(dict.fromkeys(get_family(f).name for f in self.families))

@@ -42,8 +42,12 @@ from hiddenstruct.experiments.priors_rnn.config import (
 from hiddenstruct.experiments.priors_rnn.outputs import write_outputs
 from hiddenstruct.experiments.priors_rnn.report_section import SECTION
 from hiddenstruct.experiments.reber_inputs import (
+    data_keys,
+    overlap_result,
     runtime_paths,
+    trial_dataset,
 )
+from hiddenstruct.trials.artifacts import save_state
 from hiddenstruct.trials.executors import TrialLogger, run_trials
 from hiddenstruct.trials.identity import trial_identity
 from hiddenstruct.trials.store import TrialStore
@@ -99,7 +103,6 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
 
 
 def _data_keys(config: PriorsConfig) -> dict[str, Any]:
-    from hiddenstruct.experiments.reber_inputs import data_keys
 
     return data_keys(config.negatives, config.unique, config.reber_csv or ())
 
@@ -166,7 +169,6 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from hiddenstruct.data.reber_torch import reber_collate, torch_splits
-    from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
     from hiddenstruct.training import resolve_device
@@ -246,7 +248,6 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
 
 def _save_models(packed, models, trials, log: TrialLogger) -> dict[int, str]:
     """Each trained graph model's state_dict as an artifact of the pack; index → stored path."""
-    from hiddenstruct.trials.artifacts import save_state
 
     saved = {}
     for k, (model, trial) in enumerate(zip(models, trials, strict=True)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hiddenstruct import stats
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.priors_rnn.config import (
     PriorsConfig,
@@ -125,7 +126,6 @@ def _folds(rows: int) -> int:
 def family_summary(df) -> Any:
     """Mean / median / sample std of test accuracy per mode and family, the graph count, how
     many of its models do not beat chance, notes."""
-    from hiddenstruct import stats
 
     if "above_chance" not in df:
         df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN)

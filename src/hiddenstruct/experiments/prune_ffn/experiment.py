@@ -36,6 +36,8 @@ from hiddenstruct.experiments.prune_ffn.config import (  # noqa: F401  (re-expor
 )
 from hiddenstruct.experiments.prune_ffn.outputs import write_outputs
 from hiddenstruct.experiments.prune_ffn.report_section import SECTION
+from hiddenstruct.outputs import write_with
+from hiddenstruct.trials.artifacts import save_pruning_level
 from hiddenstruct.trials.config import added_defaults
 from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.trials.identity import trial_identity
@@ -149,7 +151,6 @@ def base_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Shared trial: train the unpruned MLP of one (architecture, seed); its state_dict is an artifact."""
     import torch
 
-    from hiddenstruct.outputs import write_with
     from hiddenstruct.training import evaluate
 
     device = _device(cfg)
@@ -195,7 +196,6 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     )
     from hiddenstruct.training.optim import make_optimizer
     from hiddenstruct.training.retrain import retrain_hooks
-    from hiddenstruct.trials.artifacts import save_pruning_level
 
     device = _device(cfg)
     base = cfg.get("runtime", {}).get("base")

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from hiddenstruct import stats
 from hiddenstruct.experiments.prune_ffn.config import EXPERIMENT, TABLE_POINTS, PruneFFNConfig
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.trials.outcome import require_finished
@@ -63,7 +64,6 @@ def ffn_table(
     accuracy; ``notes`` says why, and flags unpruned models that do not beat chance
     (:data:`FFN_CHANCE`) by ``chance_margin`` (counted in ``below_chance``).
     """
-    from hiddenstruct import stats
 
     table = []
     keys = ("architecture", "schedule", "method", "retrain")

@@ -40,12 +40,17 @@ from hiddenstruct.experiments.reber_inputs import (
     add_data_keys,
     check_reber_csv,
     negatives_setting,
+    overlap_result,
     reber_csv_setting,
+    reber_split_loaders,
+    trial_dataset,
     unique_setting,
     write_overlap,
 )
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
+from hiddenstruct.stats import chance_level
+from hiddenstruct.trials.artifacts import save_pruning_level, save_state
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
@@ -209,17 +214,10 @@ def _model(cfg: dict[str, Any]):
 def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train the base model of one mode, then prune every scope at every p from that base."""
 
-    from hiddenstruct.experiments.reber_inputs import (
-        overlap_result,
-        reber_split_loaders,
-        trial_dataset,
-    )
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import percentile_prune
-    from hiddenstruct.stats import chance_level
     from hiddenstruct.training import evaluate, resolve_device, retrain_hooks, train
     from hiddenstruct.training.optim import make_optimizer
-    from hiddenstruct.trials.artifacts import save_pruning_level, save_state
 
     device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
     dataset = trial_dataset(

@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.experiments.base import Experiment
-from hiddenstruct.experiments.reber_inputs import unique_setting, write_overlap
+from hiddenstruct.experiments.reber_inputs import (
+    overlap_result,
+    trial_dataset,
+    unique_setting,
+    write_overlap,
+)
 from hiddenstruct.experiments.sparse_routes import outputs as out
 from hiddenstruct.experiments.sparse_routes import topology as topo
 from hiddenstruct.experiments.sparse_routes.report_section import SECTION
@@ -221,7 +226,6 @@ def _problem(cfg: dict[str, Any]):
         val, test = (DataLoader(p, batch_size=1024) for p in parts[1:])
         return model, train, val, test, cfg["epochs"], None
     from hiddenstruct.data.reber_torch import reber_collate, torch_splits
-    from hiddenstruct.experiments.reber_inputs import trial_dataset
 
     # no "unique" key: a trial stored before issue 25 (the protocol's i.i.d. draws)
     data = trial_dataset(cfg, n=cfg["reber_n"], seed=cfg["seed"], test_fraction=0.25,
@@ -245,7 +249,6 @@ def _numeric(record: dict[str, Any]) -> dict[str, float]:
 
 def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Make one model sparse by one route at one density; accuracy, cost, structure."""
-    from hiddenstruct.experiments.reber_inputs import overlap_result
     from hiddenstruct.sparse_training import RouteOptions, train_route
     from hiddenstruct.training import evaluate
     from hiddenstruct.training.seeding import resolve_device

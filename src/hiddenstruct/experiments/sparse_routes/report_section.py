@@ -13,14 +13,13 @@ from hiddenstruct.experiments.report_sections import (
     percent,
     read_csv,
 )
+from hiddenstruct.experiments.sparse_routes.outputs import MODEL_CHANCE
 
 
 def summarize_sparse_routes(folder: Path) -> Summary:
     """Accuracy per route (and density) per model, with the trials at chance flagged; the
     paper has no such experiment, so there are no claims to check."""
     import pandas as pd
-
-    from hiddenstruct.experiments.sparse_routes.outputs import MODEL_CHANCE
 
     table = read_csv(folder, "accuracy.csv")
     notes = [
