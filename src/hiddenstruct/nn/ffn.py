@@ -92,7 +92,7 @@ class MaskedDeepFFN(nn.Module):
         """The weight matrices with masks applied (detached), first layer first."""
         return [layer.weight.detach() for layer in self.layers]
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """Graph of live connections (mask · weight ≠ 0); see :func:`layered_structure_graph`."""
         return layered_structure_graph(self.effective_weights(), include_io)
 
@@ -101,7 +101,7 @@ class MaskedDeepFFN(nn.Module):
 
 
 def layered_structure_graph(
-    weights: Sequence[torch.Tensor], include_io: bool = False
+    weights: Sequence[torch.Tensor], include_io: bool = True
 ) -> nx.DiGraph:
     """Graph of a chain of weight matrices ``[W_0 (h0×in), W_1 (h1×h0), …, W_L (out×h_{L-1})]``.
 

@@ -37,7 +37,7 @@ from torch import nn
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.nn.masking import Mask
-from hiddenstruct.pruning.scope import Target
+from hiddenstruct.sparsity.tensors import PrunableTensor
 
 OBD_METHODS = ("auto", "exact", "hutchinson", "fisher")
 
@@ -50,7 +50,7 @@ class UnsupportedModelError(HiddenstructError):
     """The exact Hessian diagonal is not available for this model or scope."""
 
 
-def exact_support_problem(model: nn.Module, targets: dict[str, Target]) -> str | None:
+def exact_support_problem(model: nn.Module, targets: dict[str, PrunableTensor]) -> str | None:
     """Why the exact diagonal cannot be computed for ``model`` (``None`` when it can)."""
     for name, t in targets.items():
         if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
@@ -88,7 +88,7 @@ def _count_samples(data: Iterable, max_batches: int | None) -> int:
     return sum(int(batch[-1].shape[0]) for batch in islice(data, max_batches))
 
 
-def _capture_linear(targets: dict[str, Target]):
+def _capture_linear(targets: dict[str, PrunableTensor]):
     """Forward hooks that record (input, output) of each targeted Linear once per forward."""
     captured: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     handles = []
@@ -115,7 +115,7 @@ def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
         raise UnsupportedModelError(f"exact OBD diagonal unsupported: {problem}")
     device = _device_of(model)
     total = _count_samples(data, max_batches)
-    diag = {n: torch.zeros_like(t.weight(), dtype=torch.float64) for n, t in targets.items()}
+    diag = {n: torch.zeros_like(t.masked_weight, dtype=torch.float64) for n, t in targets.items()}
     captured, handles = _capture_linear(targets)
     try:
         for inputs, _ in _batches(data, max_batches, device):
@@ -149,7 +149,7 @@ def _fisher(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
             )
     device = _device_of(model)
     total = _count_samples(data, max_batches)
-    diag = {n: torch.zeros_like(t.weight(), dtype=torch.float64) for n, t in targets.items()}
+    diag = {n: torch.zeros_like(t.masked_weight, dtype=torch.float64) for n, t in targets.items()}
     captured, handles = _capture_linear(targets)
     try:
         for inputs, target in _batches(data, max_batches, device):
@@ -173,7 +173,7 @@ def _hutchinson(
     device = _device_of(model)
     total = _count_samples(data, max_batches)
     names = list(targets)
-    params = [targets[n].original() for n in names]
+    params = [targets[n].raw_weight for n in names]
     generator = torch.Generator().manual_seed(int(seed))
     diag = {
         n: torch.zeros(p.shape, dtype=torch.float64) for n, p in zip(names, params, strict=True)
@@ -192,13 +192,13 @@ def _hutchinson(
                 hz = torch.autograd.grad(grads, params, grad_outputs=zs, retain_graph=True)
                 for n, z, h in zip(names, zs, hz, strict=True):
                     diag[n] += (z * h).detach().double().cpu() / probes
-    masks = {n: targets[n].mask().double().cpu() for n in names}
+    masks = {n: targets[n].current_mask.double().cpu() for n in names}
     return {n: diag[n] * masks[n] for n in names}
 
 
 def hessian_diagonal(
     model: nn.Module,
-    targets: dict[str, Target],
+    targets: dict[str, PrunableTensor],
     data: Iterable,
     method: str = "auto",
     probes: int = 8,
