@@ -50,3 +50,22 @@ __all__ += [
     "topology_distance",
 ]
 __all__ += ["compose"]
+
+from hiddenstruct.graphs.fx_trace import TracingError  # noqa: E402
+from hiddenstruct.graphs.traced import GraphTooLargeError, traced_graph  # noqa: E402
+
+__all__ += ["GraphTooLargeError", "TracingError", "traced_graph"]
+
+from hiddenstruct.graphs.effective import (  # noqa: E402
+    EffectiveSparsityReport,
+    effective_sparsity,
+    effective_weights,
+    prune_ineffective,
+)
+
+__all__ += [
+    "EffectiveSparsityReport",
+    "effective_sparsity",
+    "effective_weights",
+    "prune_ineffective",
+]
