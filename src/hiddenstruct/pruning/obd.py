@@ -109,36 +109,59 @@ def _capture_linear(targets: dict[str, PrunableTensor]):
     return captured, handles
 
 
-def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
-    problem = exact_support_problem(model, targets)
-    if problem:
-        raise UnsupportedModelError(f"exact OBD diagonal unsupported: {problem}")
+def _linear_diagonal(model, targets, data, max_batches, batch_terms) -> dict[str, torch.Tensor]:
+    """Mean over the samples of ``batch_terms(model, inputs, target, captured, names)`` (a
+    dict of per-tensor sums for one batch), with each Linear target's input and output
+    captured (``names``: the targets, in scope order)."""
     device = _device_of(model)
     total = _count_samples(data, max_batches)
     diag = {n: torch.zeros_like(t.masked_weight, dtype=torch.float64) for n, t in targets.items()}
     captured, handles = _capture_linear(targets)
     try:
-        for inputs, _ in _batches(data, max_batches, device):
+        for inputs, target in _batches(data, max_batches, device):
             captured.clear()
-            logits = model(*inputs)
-            p = torch.softmax(logits.detach(), dim=1)
-            sqrt_p = p.sqrt()
-            names = list(targets)
-            outputs = [captured[n][1] for n in names]
-            squared = [torch.zeros_like(o) for o in outputs]
-            for c in range(logits.shape[1]):
-                column = -p * sqrt_p[:, c : c + 1]
-                column[:, c] += sqrt_p[:, c]
-                grads = torch.autograd.grad(logits, outputs, grad_outputs=column, retain_graph=True)
-                for acc, g in zip(squared, grads, strict=True):
-                    acc.add_(g.detach() ** 2)
-            for n, acc in zip(names, squared, strict=True):
-                a = captured[n][0]
-                diag[n] += acc.double().T @ (a.double() ** 2)
+            for n, term in batch_terms(model, inputs, target, captured, list(targets)).items():
+                diag[n] += term
     finally:
         for h in handles:
             h.remove()
     return {n: d / max(total, 1) for n, d in diag.items()}
+
+
+def _exact_terms(model, inputs, target, captured, names) -> dict[str, torch.Tensor]:
+    """One batch of the exact Gauss–Newton diagonal: one backward pass per class."""
+    logits = model(*inputs)
+    p = torch.softmax(logits.detach(), dim=1)
+    sqrt_p = p.sqrt()
+    outputs = [captured[n][1] for n in names]
+    squared = [torch.zeros_like(o) for o in outputs]
+    for c in range(logits.shape[1]):
+        column = -p * sqrt_p[:, c : c + 1]
+        column[:, c] += sqrt_p[:, c]
+        grads = torch.autograd.grad(logits, outputs, grad_outputs=column, retain_graph=True)
+        for acc, g in zip(squared, grads, strict=True):
+            acc.add_(g.detach() ** 2)
+    return {
+        n: acc.double().T @ (captured[n][0].double() ** 2)
+        for n, acc in zip(names, squared, strict=True)
+    }
+
+
+def _fisher_terms(model, inputs, target, captured, names) -> dict[str, torch.Tensor]:
+    """One batch of the empirical Fisher diagonal: squared per-sample output gradients."""
+    loss = F.cross_entropy(model(*inputs), target, reduction="sum")
+    grads = torch.autograd.grad(loss, [captured[n][1] for n in names])
+    return {
+        n: (delta.double() ** 2).T @ (captured[n][0].double() ** 2)
+        for n, delta in zip(names, grads, strict=True)
+    }
+
+
+def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
+    problem = exact_support_problem(model, targets)
+    if problem:
+        raise UnsupportedModelError(f"exact OBD diagonal unsupported: {problem}")
+    return _linear_diagonal(model, targets, data, max_batches, _exact_terms)
 
 
 def _fisher(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
@@ -147,22 +170,7 @@ def _fisher(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
             raise UnsupportedModelError(
                 f"fisher OBD diagonal needs nn.Linear weights; {name} is not one"
             )
-    device = _device_of(model)
-    total = _count_samples(data, max_batches)
-    diag = {n: torch.zeros_like(t.masked_weight, dtype=torch.float64) for n, t in targets.items()}
-    captured, handles = _capture_linear(targets)
-    try:
-        for inputs, target in _batches(data, max_batches, device):
-            captured.clear()
-            loss = F.cross_entropy(model(*inputs), target, reduction="sum")
-            names = list(targets)
-            grads = torch.autograd.grad(loss, [captured[n][1] for n in names])
-            for n, delta in zip(names, grads, strict=True):
-                diag[n] += (delta.double() ** 2).T @ (captured[n][0].double() ** 2)
-    finally:
-        for h in handles:
-            h.remove()
-    return {n: d / max(total, 1) for n, d in diag.items()}
+    return _linear_diagonal(model, targets, data, max_batches, _fisher_terms)
 
 
 def _hutchinson(
