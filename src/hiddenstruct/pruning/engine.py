@@ -271,6 +271,8 @@ def iterative_prune(
 
 def _resolve_config(config: IterativeConfig | None, options: dict[str, Any]) -> IterativeConfig:
     """``config`` with keyword ``options`` applied; unknown keywords fail naming the valid ones."""
+    if config is not None and not isinstance(config, IterativeConfig):
+        raise TypeError(f"iterative_prune() config must be an IterativeConfig, not {config!r}")
     valid = {f.name for f in fields(IterativeConfig)}
     unknown = sorted(set(options) - valid)
     if unknown:

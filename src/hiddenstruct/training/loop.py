@@ -211,6 +211,8 @@ class TrainConfig:
 
 def _resolve_train_config(config: TrainConfig | None, options: dict[str, Any]) -> TrainConfig:
     """``config`` with keyword ``options`` applied; unknown keywords fail naming the valid ones."""
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"train() config must be a TrainConfig, not {config!r}")
     valid = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(options) - valid)
     if unknown:
