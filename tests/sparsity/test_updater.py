@@ -95,7 +95,7 @@ def test_iterative_config_is_the_same_as_keywords():
     assert all(torch.equal(masks(a)[k], masks(b)[k]) for k in masks(a))
     with pytest.raises(TypeError, match="unexpected keyword.*valid"):
         iterative_prune(_ffn(), "magnitude", "class_blinded", one_shot(0.5), rewind=True)
-    with pytest.raises(TypeError, match="must be an IterativeConfig"):
+    with pytest.raises(TypeError, match="must be an instance of IterativeConfig"):
         iterative_prune(_ffn(), "magnitude", "class_blinded", one_shot(0.5), "h2h")
 
 

@@ -15,13 +15,14 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.options import with_options
 from hiddenstruct.pruning.criteria import Criterion
 from hiddenstruct.pruning.pruner import Pruner, PruneReport
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind
@@ -194,7 +195,7 @@ def iterative_prune(
     the config's. With ``checkpoints`` a step that would jump over a mark is clipped there,
     so accuracies at e.g. 50/80/90 % removed are measured, not interpolated.
     """
-    config = _resolve_config(config, options)
+    config = with_options(IterativeConfig, config, options, "iterative_prune")
     retraining = config.retrain_policy is not None and config.retrain_policy.mode != "none"
     if retraining and (config.train_epoch is None or config.evaluate is None):
         raise ValueError("retraining needs both train_epoch and evaluate callables")
@@ -267,16 +268,3 @@ def iterative_prune(
                 reason = "accuracy_drop"
                 break
     return IterativeResult(base, tuple(steps), reason)
-
-
-def _resolve_config(config: IterativeConfig | None, options: dict[str, Any]) -> IterativeConfig:
-    """``config`` with keyword ``options`` applied; unknown keywords fail naming the valid ones."""
-    if config is not None and not isinstance(config, IterativeConfig):
-        raise TypeError(f"iterative_prune() config must be an IterativeConfig, not {config!r}")
-    valid = {f.name for f in fields(IterativeConfig)}
-    unknown = sorted(set(options) - valid)
-    if unknown:
-        raise TypeError(
-            f"iterative_prune() got unexpected keyword(s) {unknown}; valid: {sorted(valid)}"
-        )
-    return replace(config or IterativeConfig(), **options)

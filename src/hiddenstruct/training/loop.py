@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.options import with_options
 from hiddenstruct.training.divergence import DivergenceWatch
 from hiddenstruct.training.optim import OptimizerSpec, make_optimizer
 from hiddenstruct.training.progress import make_progress
@@ -209,21 +210,6 @@ class TrainConfig:
     step_hooks: Sequence[StepHook] = ()
 
 
-def _resolve_train_config(config: TrainConfig | None, options: dict[str, Any]) -> TrainConfig:
-    """``config`` with keyword ``options`` applied; unknown keywords fail naming the valid ones."""
-    if config is not None and not isinstance(config, TrainConfig):
-        raise TypeError(f"train() config must be a TrainConfig, not {config!r}")
-    valid = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(options) - valid)
-    if unknown:
-        raise TypeError(f"train() got unexpected keyword(s) {unknown}; valid: {sorted(valid)}")
-    if config is None:
-        if "epochs" not in options:
-            raise TypeError("train() needs epochs (a keyword or a TrainConfig)")
-        return TrainConfig(**options)
-    return replace(config, **options)
-
-
 def train(
     model: nn.Module,
     train_loader: Iterable,
@@ -244,7 +230,7 @@ def train(
     All of these are the fields of ``config`` (a :class:`TrainConfig`); given as keywords
     (the 0.1.0 signature) they override the config's.
     """
-    cfg = _resolve_train_config(config, options)
+    cfg = with_options(TrainConfig, config, options, "train")
     epochs, optimizer, lr, clip_grad_norm = cfg.epochs, cfg.optimizer, cfg.lr, cfg.clip_grad_norm
     val_loader, target_accuracy, callbacks = cfg.val_loader, cfg.target_accuracy, cfg.callbacks
     device, progress, scheduler, loss_fn = cfg.device, cfg.progress, cfg.scheduler, cfg.loss_fn
