@@ -62,7 +62,6 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.masking import original
 from hiddenstruct.pruning.obd import UnsupportedModelError, _batches, _device_of
 from hiddenstruct.sparsity.tensors import PrunableTensor
 
@@ -267,7 +266,7 @@ class LOBSCriterion:
             rows = torch.nonzero(lost.any(dim=1)).reshape(-1)
             if rows.numel() == 0:
                 continue
-            weight = original(t.module, "weight")
+            weight = t.raw_weight
             # the weights before this step (the masks of ``after`` are already applied)
             w = weight.detach().double().to(layer.hessian.device) * before[name].to(
                 layer.hessian.device
