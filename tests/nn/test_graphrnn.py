@@ -167,8 +167,12 @@ def test_undirected_orientation_options():
     default = GraphRNN(G, 2, "RNN_TANH")
     assert set(default.structure_graph(include_io=False).edges) == set(to_dag(G).edges)
     reordered = GraphRNN(G, 2, "RNN_TANH", order=[4, 3, 2, 1, 0])
-    assert set(reordered.structure_graph(include_io=False).edges) == {(v, u) for u, v in to_dag(G).edges}
-    seeded = [GraphRNN(G, 2, "RNN_TANH", seed=4).structure_graph(include_io=False) for _ in range(2)]
+    assert set(reordered.structure_graph(include_io=False).edges) == {
+        (v, u) for u, v in to_dag(G).edges
+    }
+    seeded = [
+        GraphRNN(G, 2, "RNN_TANH", seed=4).structure_graph(include_io=False) for _ in range(2)
+    ]
     assert set(seeded[0].edges) == set(seeded[1].edges)
 
 

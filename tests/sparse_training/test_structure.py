@@ -31,7 +31,9 @@ def test_tracker_records_every_k_updates_and_matches_the_final_mask(make_ffn, lo
     final = tracker.records[-1]
     # reference: the networkx backend on a graph built straight from the mask tensors
     masks = [layer.parametrizations.weight[0].mask for layer in net.layers]
-    expected = properties(layered_structure_graph(masks, include_io=False), "networkx", disconnected="largest")
+    expected = properties(
+        layered_structure_graph(masks, include_io=False), "networkx", disconnected="largest"
+    )
     for key, value in expected.items():
         assert final[key] == pytest.approx(value, rel=1e-6, nan_ok=True), key
     assert final["xi"] == pytest.approx(method.live / sum(m.numel() for m in masks))

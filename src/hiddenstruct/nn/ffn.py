@@ -100,9 +100,7 @@ class MaskedDeepFFN(nn.Module):
         return f"activation={self.activation!r}, layer_norm={self.layer_norm}, input_shape={self.input_shape}"
 
 
-def layered_structure_graph(
-    weights: Sequence[torch.Tensor], include_io: bool = True
-) -> nx.DiGraph:
+def layered_structure_graph(weights: Sequence[torch.Tensor], include_io: bool = True) -> nx.DiGraph:
     """Graph of a chain of weight matrices ``[W_0 (h0×in), W_1 (h1×h0), …, W_L (out×h_{L-1})]``.
 
     Hidden neurons are labelled ``0 … N−1`` consecutively (layer by layer) with node
