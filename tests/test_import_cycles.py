@@ -20,12 +20,6 @@ ROOT = Path(hiddenstruct.__file__).parent
 # its own layer and the layers below it, never one above.
 LAYERS = ["cli", "experiments", "trials"]
 
-KNOWN_CYCLES: list[set[str]] = [
-    # lobs reads criteria.Saliency inside a function; the sparsity redesign (pruning and
-    # sparse training as one package) removes it
-    {"hiddenstruct.pruning.criteria", "hiddenstruct.pruning.lobs"},
-]
-
 
 def module_name(path: Path) -> str:
     parts = ["hiddenstruct", *path.relative_to(ROOT).with_suffix("").parts]
@@ -79,11 +73,7 @@ def test_import_graph_sees_the_package():
 
 
 def test_no_import_cycles():
-    cycles = [
-        sorted(c)
-        for c in nx.strongly_connected_components(import_graph())
-        if len(c) > 1 and set(c) not in KNOWN_CYCLES
-    ]
+    cycles = [sorted(c) for c in nx.strongly_connected_components(import_graph()) if len(c) > 1]
     assert not cycles, f"import cycles: {cycles}"
 
 
