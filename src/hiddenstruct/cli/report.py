@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from hiddenstruct.cli.paths import check_output_file
@@ -43,7 +44,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hiddenstruct.errors import HiddenstructError
-    from hiddenstruct.experiments.report import write_report
+    from hiddenstruct.experiments.report import scan_inputs, write_report
 
     check_output_file(args.output, (".html", ".htm"))
     summary = store = None
@@ -61,4 +62,14 @@ def run(args: argparse.Namespace) -> int:
             summary = counts.rename_axis(columns=None).reset_index()
     path = write_report(args.input, args.output, args.title, store_summary=summary, store=store)
     print(f"report written to {path}")
+    _, skipped = scan_inputs(args.input)
+    if skipped:
+        shown = ", ".join(str(p.relative_to(args.input)) for p in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        print(
+            f"report: skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} in "
+            f"{args.input} that are not regular files inside it (symbolic links are never "
+            f"followed): {shown}{more}",
+            file=sys.stderr,
+        )
     return 0
