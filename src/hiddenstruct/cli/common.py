@@ -5,19 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hiddenstruct.cli.parser import value_error
 from hiddenstruct.cli.paths import output_folder
+from hiddenstruct.experiments.config import SEED_RANGE
 
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
+
+
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (a usage error otherwise)."""
     try:
         value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
+    except ValueError:
+        raise value_error(text, "must be a positive integer") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise value_error(text, "must be a positive integer")
     return value
 
 
@@ -25,10 +29,22 @@ def fraction(text: str) -> float:
     """argparse type: a float in [0, 1]."""
     try:
         value = float(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from err
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    except ValueError:
+        raise value_error(text, "must be a number in [0, 1]") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise value_error(text, "must be a number in [0, 1]")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a seed, an integer in :data:`SEED_RANGE`."""
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise value_error(text, f"must be an integer in [{low}, 2**32 - 1]") from None
+    if not low <= value <= high:
+        raise value_error(text, f"must be an integer in [{low}, 2**32 - 1]")
     return value
 
 

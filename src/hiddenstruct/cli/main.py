@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from hiddenstruct import __version__
+from hiddenstruct.cli.parser import CommandParser
 from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError
 
 # Explicit registry: module names under hiddenstruct.cli, in help order.
@@ -30,8 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hiddenstruct",
         description="Structure of sparse neural networks: models, pruning, priors, prediction, NAS.",
     )

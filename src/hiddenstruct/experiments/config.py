@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ import tomllib
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.hashing import ADDED_LATER
 
+SEED_RANGE = (0, 2**32 - 1)  # every seed field: NumPy's legacy seeding takes 32 bits
 RUNTIME = "hiddenstruct.runtime"  # metadata key: not part of trial identity (paths, device)
 
 
@@ -107,7 +109,10 @@ def field_specs(cls: type) -> list[FieldSpec]:
         is_tuple = typing.get_origin(hint) is tuple
         scalar = typing.get_args(hint)[0] if is_tuple else hint
         nested = typing.get_origin(scalar) is tuple
-        specs.append(FieldSpec(f.name, f.default, scalar, is_tuple, nested, optional, f.metadata))
+        metadata = f.metadata
+        if f.name == "seed" and metadata.get("range", (None,) * 4)[:2] == (None, None):
+            metadata = {**metadata, "range": (SEED_RANGE[0], SEED_RANGE[1], False, False)}
+        specs.append(FieldSpec(f.name, f.default, scalar, is_tuple, nested, optional, metadata))
     return specs
 
 
@@ -141,6 +146,8 @@ def element_problem(spec: FieldSpec, value: Any) -> str | None:
     if choices and value not in choices:
         return f"got {value!r}; valid: {', '.join(map(str, choices))}"
     low, high, low_open, high_open = spec.metadata.get("range", (None, None, False, False))
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"got {value}; must be a finite number"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
