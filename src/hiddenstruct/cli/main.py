@@ -7,7 +7,6 @@ Each command lives in its own module under :mod:`hiddenstruct.cli` and exposes
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import signal
 import sqlite3

@@ -6,7 +6,6 @@ and the experiments' preflight); they are re-exported here for the commands.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.parser import value_error
