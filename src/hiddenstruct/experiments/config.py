@@ -269,14 +269,37 @@ def file_values(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_TOML_BYTES = 1_000_000  # our bound: a config is a few hundred bytes
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file (UsageError when missing or malformed)."""
+    """Read a TOML config file (UsageError when missing, too big, not UTF-8, nested too deeply
+    or malformed)."""
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    except OSError as err:
+        raise UsageError(f"cannot read config file {path}: {err.strerror or err}") from None
+    if len(data) > MAX_TOML_BYTES:
+        raise UsageError(
+            f"config file {path} is larger than {MAX_TOML_BYTES:,} bytes; a config is a short "
+            "TOML file (write one with --print-config)"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"config file {path} is not UTF-8 text (byte {err.start}); write it as UTF-8 TOML"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise UsageError(
+            f"config file {path} is nested too deeply; a config holds values and lists of lists"
+        ) from None
+    except tomllib.TOMLDecodeError as err:
         raise UsageError(f"cannot read config file {path}: {err}") from None
 
 
