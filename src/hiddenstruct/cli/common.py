@@ -12,8 +12,6 @@ from hiddenstruct.experiments.config import SEED_RANGE
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
 
 
-
-
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (a usage error otherwise)."""
     try:
