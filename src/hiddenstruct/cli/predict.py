@@ -101,6 +101,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hiddenstruct.cli.paths import check_output_file
     from hiddenstruct.predict import (
         PredictionConfig,
         correlations,
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         write_table,
     )
 
+    for path in (args.output, args.correlations, args.importances):
+        if path is not None:  # before any work: nothing half-written, no link followed
+            check_output_file(path, (".csv", ".parquet"))
     df = read_table(args.input)
     config = PredictionConfig(
         target=args.target,

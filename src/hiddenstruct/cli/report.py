@@ -51,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.store is not None:
         from hiddenstruct.experiments.store import TrialStore
 
-        if not args.store.is_file():
+        if not args.store.is_file() and not args.store.is_symlink():
             raise HiddenstructError(
                 f"no trial store at {args.store}; drop --store or pass an existing file"
             )
-        store = TrialStore(args.store)
+        store = TrialStore.for_reading(args.store)  # read-only where it cannot be written
         frame = store.to_dataframe()
         if len(frame):
             counts = frame.groupby(["experiment", "status"]).size().unstack(fill_value=0)
