@@ -107,10 +107,6 @@ def _read_rows(path: Path, role: str | None) -> list[tuple[str, int, str, str]]:
 def _read_text(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ReberCsvError(
-            f"Reber CSV {path} is not UTF-8 text (byte {err.start}); give a UTF-8 CSV"
-        ) from None
     except FileNotFoundError:
         raise ReberCsvError(f"Reber CSV {path} not found; check the path") from None
     except IsADirectoryError:

@@ -246,6 +246,18 @@ class TrialStore:
             f"cannot use trial store {self.path}: {err}; choose a writable file with --store"
         )
 
+    @contextmanager
+    def _closed_on_error(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Close ``conn`` when opening fails; a SQLite error becomes one message."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            conn.close()
+            raise self._fail_open(err) from None
+        except HiddenstructError:
+            conn.close()
+            raise
+
     def _open_read_only(self) -> sqlite3.Connection:
         """Open without writing anything (see :func:`open_read_only`); the store must already
         have this version's schema (an upgrade writes)."""
@@ -253,17 +265,11 @@ class TrialStore:
             conn = open_read_only(self.path, self.timeout)
         except sqlite3.Error as err:
             raise self._fail_open(err) from None
-        try:
+        with self._closed_on_error(conn):
             conn.row_factory = sqlite3.Row
             check_existing_store(conn, self.path, SCHEMA_VERSION)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             columns = {row[1] for row in conn.execute("PRAGMA table_info(trials)")}
-        except sqlite3.Error as err:
-            conn.close()
-            raise self._fail_open(err) from None
-        except HiddenstructError:
-            conn.close()
-            raise
         if version < SCHEMA_VERSION or "lease_owner" not in columns:
             conn.close()
             raise HiddenstructError(
@@ -273,18 +279,18 @@ class TrialStore:
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        check_store_path(self.path)  # before anything is created
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise self._fail_open(err) from None
-        check_store_path(self.path)
         if not self.path.exists():
             create_store_file(self.path, _SCHEMA, SCHEMA_VERSION, self._fail_open)
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as err:
             raise self._fail_open(err) from None
-        try:
+        with self._closed_on_error(conn):
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             check_existing_store(conn, self.path, SCHEMA_VERSION)  # never touch a foreign file
@@ -295,12 +301,6 @@ class TrialStore:
             if version <= SCHEMA_VERSION:
                 self._migrate(conn)  # first, so its backup is the old store as it was
             self._add_lease_columns(conn)
-        except sqlite3.Error as err:
-            conn.close()
-            raise self._fail_open(err) from None
-        except HiddenstructError:
-            conn.close()
-            raise
         if version > SCHEMA_VERSION:
             conn.close()
             raise HiddenstructError(
