@@ -167,11 +167,12 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
         return 0
-    from hiddenstruct.experiments.preflight import preflight
-
-    preflight(module.NAME, config, args.output)  # before the store file is even created
-    executor = make_executor(args.executor, args.workers, args.ray_address, args.max_attempts)
-    written = run_experiment(module.NAME, config, args.store, args.output, executor, check=False)
+    executor = make_executor(
+        args.executor, args.workers, args.ray_address, args.max_attempts, args.ray_timeout
+    )
+    # run_experiment checks, in order, before it creates the store or any output: the device,
+    # the store path, the Ray connection, the data and output folder (preflight), the inputs
+    written = run_experiment(module.NAME, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from hiddenstruct import __version__
 from hiddenstruct.cli.parser import CommandParser
-from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError
+from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError, signal_number
 
 # Explicit registry: module names under hiddenstruct.cli, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -44,6 +44,7 @@ def build_parser() -> CommandParser:
 
 
 def _raise_terminated(signum: int, frame) -> None:
+    Interrupted.last_signum = signum
     raise Interrupted(signum)
 
 
@@ -56,7 +57,7 @@ def _on_sigterm_raise() -> None:
 
 
 def _interrupted(err: KeyboardInterrupt) -> int:
-    signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+    signum = signal_number(err)
     note = f"; {err.note}" if isinstance(err, Interrupted) and err.note else ""
     print(f"hiddenstruct: interrupted by {signal.Signals(signum).name}{note}", file=sys.stderr)
     return 128 + signum
@@ -92,6 +93,7 @@ def _database_message(err: sqlite3.DatabaseError, store) -> str:
 def guarded(command: Callable[[], int | None], store=None) -> int:
     """Run ``command`` as the CLI does: messages instead of tracebacks, exit codes 0/1/2/130/143.
     ``store``: the command's trial store, named in messages about it."""
+    Interrupted.last_signum = None
     _on_sigterm_raise()
     try:
         return int(command() or 0)

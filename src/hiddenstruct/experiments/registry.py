@@ -91,6 +91,9 @@ def run_experiment(
     check_device(config, executor)
     if not isinstance(store, TrialStore):
         check_store_path(store)  # a dangling link or an unwritable store: before any output
+    connect = getattr(executor, "connect", None)
+    if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
+        connect()
     if check:  # bad data / output paths fail before any trial is stored
         preflight(name, config, out_dir)
     # the trials are built once before the store is opened: input files given in the config
