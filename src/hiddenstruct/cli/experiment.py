@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         args.executor, args.workers, args.ray_address, args.max_attempts, args.ray_timeout
     )
     # run_experiment checks, in order, before it creates the store or any output: the device,
-    # the store path, the Ray connection, the data and output folder (preflight), the inputs
+    # the store path, the input files, the Ray connection, the data and output folder
     written = run_experiment(module.NAME, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():

@@ -91,14 +91,14 @@ def run_experiment(
     check_device(config, executor)
     if not isinstance(store, TrialStore):
         check_store_path(store)  # a dangling link or an unwritable store: before any output
+    # the trials are built once before anything is created: input files given in the config
+    # (Reber CSVs, graph files) are read here, so a bad one leaves no store and no output
+    hashes = module.identities(config)
     connect = getattr(executor, "connect", None)
     if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
         connect()
     if check:  # bad data / output paths fail before any trial is stored
         preflight(name, config, out_dir)
-    # the trials are built once before the store is opened: input files given in the config
-    # (Reber CSVs, graph files) are read here, so a bad one creates no store
-    hashes = module.identities(config)
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     results = module.sweep(config, store, executor, progress)
     failed = failed_trials(store, hashes)
