@@ -32,6 +32,7 @@ RUNTIME_KEY = "runtime"
 HASH_KEY = "graph_sha256"
 FILE_KEY = "graph_file"
 DIRECTED_KEY = "directed_edge_lists"
+_NOTED: set[str] = set()  # duplicate-edge notes already printed by this process
 
 
 def ba_seed_graph_setting() -> Any:
@@ -93,7 +94,8 @@ def trials_from_files(
     records = load_graph_files(paths, family_from, directed)
     for record in records:
         note = duplicate_note(record.path, record.graph)
-        if note:
+        if note and note not in _NOTED:  # trials are built more than once per run
+            _NOTED.add(note)
             print(note, file=sys.stderr)
     extra = {DIRECTED_KEY: True} if directed else {}
     return file_graph_trials(records, modes, {**common, RUNTIME_KEY: {**runtime, **extra}})
