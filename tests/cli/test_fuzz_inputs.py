@@ -59,7 +59,11 @@ COMMANDS = {
     "json": ("g.json", ["graph-properties", "@/g.json", "-o", "@/p.csv"], ["p.csv"]),
     "edges": ("g.edgelist", ["graph-properties", "@/g.edgelist", "-o", "@/p.csv"], ["p.csv"]),
     "reber": ("r.csv", ["reber", "check", "@/r.csv"], []),
-    "predict": ("m.csv", ["predict", "@/m.csv", "--target", "acc", "-o", "@/p.csv"], ["p.csv"]),
+    "predict": (
+        "m.csv",
+        ["predict", "-i", "@/m.csv", "--target", "acc", "-o", "@/p.csv"],
+        ["p.csv"],
+    ),
 }
 
 
