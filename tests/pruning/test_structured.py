@@ -307,6 +307,33 @@ def test_outputs_and_layer_norm_inputs_are_pinned():
     assert modules == {"attn", "ff1"}  # head (output) and ff2/out_proj (residual into norms)
 
 
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_compacted_heads_honour_padding_and_per_head_attention_masks(batch_first):
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.attn = nn.MultiheadAttention(12, 4, batch_first=batch_first, kdim=6, vdim=6)
+            self.head = nn.Linear(12, 2)
+
+        def forward(self, q, kv, padding, per_head):
+            out = self.attn(q, kv, kv, key_padding_mask=padding, attn_mask=per_head)[0]
+            return self.head(out)
+
+    B, L, S = 2, 3, 5
+    q = torch.randn(B, L, 12) if batch_first else torch.randn(L, B, 12)
+    kv = torch.randn(B, S, 6) if batch_first else torch.randn(S, B, 6)
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    per_head = torch.rand(B * 4, L, S) > 0.7
+    per_head[..., 0] = False  # every query sees at least one key
+    inputs = (q, kv, padding, per_head)
+    model = Masked().eval()
+    prune_structured(model, 0.5, example_inputs=inputs, unit="head", criterion="random", seed=1)
+    small = compact(model, inputs)
+    assert small.attn.num_heads == 2
+    torch.testing.assert_close(small(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
+
+
 def test_attention_weights_read_pin_the_heads():
     class ReadsWeights(nn.Module):
         def __init__(self):
@@ -341,6 +368,21 @@ def test_compacted_models_save_export_and_run_on_our_engine():
     assert isinstance(small.attn, nn.Module) and small.attn.num_heads == 2
 
 
+def test_unstructured_zeros_inside_kept_units_keep_their_masks_through_compaction():
+    model, inputs = cases()["gru"]
+    prune(model, "magnitude", "class_blinded", 0.3)  # unstructured, every weight matrix
+    prune_structured(model, 0.5, example_inputs=inputs, unit="hidden")
+    model(*inputs)  # a forward leaves masked products in the GRU's _flat_weights
+    small = compact(model, inputs)
+    mask = get_mask(small.rnn, "weight_hh_l0")
+    assert mask.shape == (3 * 16, 16) and 0 < int(mask.sum()) < mask.numel()
+    buffer = io.BytesIO()
+    torch.save(small, buffer)  # masked torch RNNs deep-copy and pickle
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)  # our own object, written just above
+    torch.testing.assert_close(loaded(*inputs), model(*inputs), rtol=1e-5, atol=1e-5)
+
+
 def test_compacted_masked_rnn_is_a_masked_rnn_on_the_native_engine():
     model, inputs = cases()["masked_GRU"]
     prune_structured(model, 0.5, example_inputs=inputs)
@@ -371,5 +413,25 @@ def test_bad_input_is_one_clear_usage_error():
         def forward(self, x):
             return x if x.sum() > 0 else -x
 
-    with pytest.raises(UsageError, match="cannot trace Branchy"):
+    with pytest.raises(UsageError, match="cannot trace the forward of Branchy"):
         prune_structured(Branchy(), 0.5, example_inputs=inputs)
+
+
+def test_a_folded_module_is_left_alone_and_the_rest_is_pruned():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), Branchy(), nn.Conv2d(4, 6, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(6 * 4 * 4, 2),
+    )  # fmt: skip
+    inputs = torch.randn(2, 1, 8, 8)
+    with pytest.raises(UsageError, match=r"fold=\['1'\]"):
+        dependency_graph(model, inputs)
+    report = prune_structured(model, 0.5, example_inputs=inputs, fold=[Branchy])
+    assert [(c.layer, c.after) for c in report.layers] == [("2:out", 3)]  # conv 0 feeds Branchy
+    small = compact(model, inputs, fold=[Branchy])
+    assert (small[0].out_channels, small[2].out_channels, small[5].in_features) == (4, 3, 48)
+    torch.testing.assert_close(small(inputs), model(inputs))

@@ -122,7 +122,8 @@ def write_topology_figures(rows: list[dict[str, Any]], out_dir: Path) -> dict[st
         ax.set_xticks(range(len(routes)), routes, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(routes)), routes, fontsize=7)
         ax.set_title(
-            f"{model}: topology distance (NNSTD), density {lowest}, mean of {repeats} repeat(s)",
+            f"{model}: topology distance (NNSTD), density {lowest}, "
+            + (f"mean of {repeats} repeats" if repeats > 1 else "1 repeat"),
             fontsize=8,
         )
         fig.colorbar(image, ax=ax, shrink=0.8)

@@ -21,7 +21,7 @@ from hiddenstruct.nn.graphnet import GraphNet
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
 
 
-def compact(model: nn.Module, example_inputs=None) -> nn.Module:
+def compact(model: nn.Module, example_inputs=None, fold=None) -> nn.Module:
     """A smaller model without dead units and with identical outputs.
 
     ``MaskedDeepFFN`` and ``GraphNet`` are compacted neuron by neuron (dead neurons, constant
@@ -29,13 +29,14 @@ def compact(model: nn.Module, example_inputs=None) -> nn.Module:
     ``example_inputs`` (a tensor or a tuple of positional inputs): it is traced and every
     unit group that nobody reads (its readers' columns all masked, as
     :func:`hiddenstruct.pruning.prune_structured` leaves them) is removed — see
-    :mod:`hiddenstruct.nn.compact_any`.
+    :mod:`hiddenstruct.nn.compact_any`. ``fold``: modules (types or qualified names) that
+    torch.fx should not look into, e.g. one with data-dependent control flow.
     """
     for kind, fn in COMPACTORS.items():
         if isinstance(model, kind):
             return fn(model)
     if example_inputs is not None:
-        return compact_any(model, example_inputs)
+        return compact_any(model, example_inputs, fold=fold)
     valid = ", ".join(k.__name__ for k in COMPACTORS)
     raise UsageError(
         f"compact needs example_inputs for {type(model).__name__} "

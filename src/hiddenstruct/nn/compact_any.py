@@ -19,8 +19,9 @@ import copy
 import torch
 from torch import nn
 
+from hiddenstruct.graphs.fx_trace import evaluating
 from hiddenstruct.nn.attention import CompactMultiheadAttention
-from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph, evaluating
+from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import (
     apply_mask,
     get_mask,
@@ -33,9 +34,7 @@ from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.units import GATES
 
 TOLERANCE = 1e-5
-
-
-# ---------------------------------------------------------------------------------------
+"""Largest output difference (relative to the output's scale, at least 1) compaction accepts."""
 
 
 def removable(graph: DependencyGraph, group: Group, read: dict | None = None) -> bool:
@@ -137,12 +136,15 @@ def _fix_sizes(module: nn.Module) -> None:
         module.out_features, module.in_features = weight.shape[0], weight.shape[1]
 
 
-def compact_any(model: nn.Module, example_inputs, graph: DependencyGraph | None = None):
+def compact_any(
+    model: nn.Module, example_inputs, graph: DependencyGraph | None = None, fold=None
+) -> nn.Module:
     """A copy of ``model`` without the units nobody reads; outputs checked equal on
-    ``example_inputs`` (max abs difference ≤ 1e-5 in float32, else RuntimeError)."""
+    ``example_inputs`` (max abs difference ≤ 1e-5 in float32, else RuntimeError). ``fold``:
+    modules torch.fx should not look into (see :func:`~hiddenstruct.nn.dependency.trace`)."""
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     new = copy.deepcopy(model)
-    graph = dependency_graph(new, inputs) if graph is None else _rebind(graph, new)
+    graph = dependency_graph(new, inputs, fold) if graph is None else _rebind(graph, new)
     plan = _removals(graph)
     _spare_last_units(new, graph, plan)
     for module_name, item in plan.items():
@@ -205,7 +207,7 @@ def _outputs(value) -> list[torch.Tensor]:
 
 
 def _check_equal(model: nn.Module, new: nn.Module, inputs: tuple) -> None:
-    with evaluating(model, new), torch.no_grad():
+    with evaluating(model), evaluating(new):
         before = _outputs(model(*inputs))
         after = _outputs(new(*inputs))
     for a, b in zip(before, after, strict=True):

@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import math
 import operator
 from collections.abc import Sequence
@@ -39,9 +38,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.fx
 from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.graphs.fx_trace import TracingError, propagate_shapes, trace_model
 from hiddenstruct.nn.activations import get_activation
 from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.ffn import MaskedDeepFFN
@@ -136,24 +135,9 @@ def _kind(module: nn.Module) -> str:
 # Tracing
 # ---------------------------------------------------------------------------------------
 
-LEAVES: tuple[type[nn.Module], ...] = (
-    nn.Linear,
-    nn.modules.conv._ConvNd,
-    nn.modules.batchnorm._BatchNorm,
-    nn.RNNBase,
-    MaskedRNN,
-    nn.MultiheadAttention,
-    CompactMultiheadAttention,  # pins its inputs: its heads are not pruned again
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.Embedding,
-    nn.Flatten,
-)
-
-
-class _Tracer(torch.fx.Tracer):
-    def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
-        return isinstance(m, LEAVES) or super().is_leaf_module(m, qualified_name)
+FOLDED: tuple[type[nn.Module], ...] = (MaskedRNN, CompactMultiheadAttention)
+"""Our layers traced as leaves besides torch's own (a CompactMultiheadAttention pins its
+inputs: its heads are not pruned again)."""
 
 
 class _FFNView(nn.Module):
@@ -175,20 +159,17 @@ class _FFNView(nn.Module):
         return self.layers[-1](x)
 
 
-def trace(model: nn.Module) -> torch.fx.GraphModule:
-    """``model`` traced by torch.fx with the layers we prune as leaves; a model that cannot be
-    traced is a :class:`UsageError` naming the reason."""
+def trace(model: nn.Module, fold=None) -> torch.fx.GraphModule:
+    """``model`` traced by torch.fx (:func:`hiddenstruct.graphs.fx_trace.trace_model`) with
+    torch's layers, ours (:data:`FOLDED`) and ``fold`` (module types or qualified names: opaque
+    leaves, whose units are pinned) as leaves; a model that cannot be traced is a
+    :class:`UsageError` naming the module that failed."""
     if isinstance(model, MaskedDeepFFN):
         model = _FFNView(model)
     try:
-        graph = _Tracer().trace(model)
-    except Exception as error:  # torch.fx raises many types; the message is what matters
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(
-            f"cannot trace {type(model).__name__} with torch.fx ({reason}); structured pruning "
-            "and compaction need a traceable forward (no data-dependent control flow)"
-        ) from None
-    return torch.fx.GraphModule(model, graph)
+        return trace_model(model, fold=[*FOLDED, *(fold or ())])
+    except TracingError as error:
+        raise UsageError(f"structured pruning and compaction: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -610,28 +591,14 @@ class _Propagate:
         return (None, None)
 
 
-@contextlib.contextmanager
-def evaluating(*models: nn.Module):
-    """Every module of ``models`` in eval mode inside the block; each module's own mode
-    (train or eval, also where they are mixed) restored after it."""
-    modes = [(m, m.training) for model in models for m in model.modules()]
-    try:
-        for model in models:
-            model.eval()
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
-def dependency_graph(model: nn.Module, example_inputs) -> DependencyGraph:
+def dependency_graph(model: nn.Module, example_inputs, fold=None) -> DependencyGraph:
     """The prunable unit groups of ``model``, traced with ``example_inputs`` (a tensor or a
-    tuple of positional inputs). Pinned units (model outputs, unknown operations) are left out."""
+    tuple of positional inputs). Pinned units (model outputs, unknown operations, modules in
+    ``fold``: see :func:`trace`) are left out."""
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    gm = trace(model)
+    gm = trace(model, fold)
     try:  # eval and no_grad: shapes only, no BatchNorm statistics updated
-        with evaluating(model), torch.no_grad():
-            ShapeProp(gm).propagate(*inputs)
+        propagate_shapes(gm, inputs)
     except Exception as error:
         raise UsageError(
             f"running {type(model).__name__} on example_inputs failed: {error}".splitlines()[0]

@@ -219,6 +219,7 @@ def prune_structured(
     batch=None,
     loss_fn: Callable | None = None,
     graph: DependencyGraph | None = None,
+    fold=None,
 ) -> StructuredReport:
     """Mask the lowest-scoring unit groups of ``model`` in place; returns a report.
 
@@ -228,13 +229,14 @@ def prune_structured(
     ``criterion``: one of :data:`STRUCTURED_CRITERIA`; ``scope``: ``"layer"`` or
     ``"global"``; ``seed``: for ``"random"``; ``batch=(inputs…, target)`` and ``loss_fn``
     (default cross-entropy): for ``"taylor"``; ``graph``: a :func:`dependency_graph` of this
-    model to reuse (it is traced otherwise).
+    model to reuse (it is traced otherwise); ``fold``: modules (types or qualified names)
+    torch.fx should not look into — their units are left alone.
     """
     if scope not in STRUCTURED_SCOPES:
         raise UsageError(f"unknown structured scope {scope!r}; valid: layer, global")
     kinds = _units(unit)
     amount = as_amount(amount)
-    graph = graph if graph is not None else dependency_graph(model, example_inputs)
+    graph = graph if graph is not None else dependency_graph(model, example_inputs, fold)
     candidates = [g for g in graph.groups if g.kind in kinds]
     if not candidates:
         found = sorted({g.kind for g in graph.groups}) or ["none"]
@@ -288,7 +290,7 @@ def prune_structured_schedule(
     until it ends, ``steps`` steps were taken or nothing is left to prune; the model is
     traced once. ``options`` go to :func:`prune_structured`; retrain between steps by
     calling :func:`prune_structured` yourself in your loop."""
-    graph = dependency_graph(model, example_inputs)
+    graph = dependency_graph(model, example_inputs, options.pop("fold", None))
     reports: list[StructuredReport] = []
     step = 0
     while steps is None or step < steps:
