@@ -183,3 +183,19 @@ def test_report_reads_no_file_behind_a_symlink_at_any_depth(tmp_path, capsys):
     assert "skipped 5 entries" in err
     for planted in ("secret.csv", "leak.png", "inner.csv", "twin.csv", "up"):
         assert planted in err
+
+
+def test_report_summaries_read_no_linked_table(tmp_path, capsys):
+    """The per-experiment summaries (claims, verdicts) do not read a linked table either."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text(
+        "architecture,schedule,retrain,method,unpruned,acc@60%,acc@90%\n"
+        "TOPSECRET,relative,False,obd,0.9,0.8,0.7654321\n"
+    )
+    root = tmp_path / "out"
+    (root / "prune-ffn").mkdir(parents=True)
+    os.symlink(secret, root / "prune-ffn" / "table.csv")
+    report = tmp_path / "r.html"
+    assert main(["report", "--input", str(root), "--output", str(report)]) == 0
+    text = report.read_text()
+    assert "TOPSECRET" not in text and "76.5" not in text
