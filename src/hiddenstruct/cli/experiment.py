@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.cli.common import add_experiment_run_arguments
+from hiddenstruct.cli.parser import value_error
 from hiddenstruct.experiments.base import Experiment
 from hiddenstruct.trials.config import (
     element_problem,
@@ -55,6 +56,11 @@ def _shown(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _help_text(text: str) -> str:
+    """A help string as argparse wants it (``%`` doubled), whether or not it was already."""
+    return text.replace("%%", "%").replace("%", "%%")
+
+
 def _cli_type(spec):
     """argparse ``type``: parse one string and check it against the field's choices / range."""
 
@@ -62,14 +68,17 @@ def _cli_type(spec):
         try:
             value = parse_element(spec, text)
         except (ValueError, argparse.ArgumentTypeError) as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
+            raise value_error(text, str(err).lstrip("\x00")) from None
         elements = (
             value if spec.metadata.get("nargs") is None and isinstance(value, tuple) else (value,)
         )
         for element in elements:
             problem = None if element is None or spec.nested else element_problem(spec, element)
             if problem is not None:
-                raise argparse.ArgumentTypeError(problem)
+                reason = problem.split("; ", 1)[-1]  # "got X; must be ..." -> "must be ..."
+                if reason.startswith("valid: "):
+                    reason = "must be one of " + reason[len("valid: ") :]
+                raise value_error(text, reason)
         return value
 
     convert.__name__ = spec.scalar.__name__ if isinstance(spec.scalar, type) else "value"
@@ -96,7 +105,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
             options["metavar"] = meta["metavar"]
         elif meta.get("choices"):
             options["metavar"] = "{" + ",".join(map(str, meta["choices"])) + "}"
-        parser.add_argument(spec.option, help=(text + ")").replace("%", "%%"), **options)
+        parser.add_argument(spec.option, help=_help_text(text + ")"), **options)
         for alias in meta.get("aliases", ()):
             parser.add_argument(alias, help=argparse.SUPPRESS, **options)
 
@@ -104,7 +113,9 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
 def add_experiment_parser(subparsers, experiment: Experiment) -> argparse.ArgumentParser:
     """The ``experiment NAME`` parser of an experiment, generated from its config."""
     parser = subparsers.add_parser(
-        experiment.name, help=experiment.help, description=experiment.description
+        experiment.name,
+        help=_help_text(experiment.help),
+        description=experiment.description.replace("%%", "%"),  # a description is shown as written
     )
     add_config_options(parser, experiment.config_type, experiment.presets)
     parser.add_argument(
@@ -154,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
     from rich.console import Console
 
-    from hiddenstruct.experiments.registry import get_experiment, preflight, run_experiment
+    from hiddenstruct.experiments.registry import get_experiment, run_experiment
 
     experiment = get_experiment(args.experiment_name)
     config = resolve_from_args(experiment, args)
@@ -162,9 +173,12 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_toml(config, f"hiddenstruct experiment {name} --config FILE"), end="")
         return 0
-    preflight(name, config, args.output)  # before the store file is even created
-    executor = make_executor(args.executor, args.workers, args.ray_address, args.max_attempts)
-    written = run_experiment(name, config, args.store, args.output, executor, check=False)
+    executor = make_executor(
+        args.executor, args.workers, args.ray_address, args.max_attempts, args.ray_timeout
+    )
+    # run_experiment checks, in order, before it creates the store or any output: the device,
+    # the store path, the input files, the Ray connection, the data and output folder
+    written = run_experiment(name, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")

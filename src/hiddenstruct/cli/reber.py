@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hiddenstruct.cli.common import fraction, positive_int
+from hiddenstruct.cli.common import fraction, positive_int, seed
 from hiddenstruct.data.reber import GRAMMARS, generate_reber_dataset, get_grammar
 from hiddenstruct.data.reber_csv import read_reber_csvs
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     )
     gen.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=0,
         help="random seed; the same seed gives the same file (default: 0)",
     )

@@ -25,7 +25,7 @@ EXPERIMENT = "demo-reber-rnn"
 
 DEMO_CONFIG: dict[str, Any] = {
     "n": 1600,
-    "unique": True,  # no test string in train (issue 25; absent: the old i.i.d. draws)
+    "unique": True,  # no test string in train (absent: the i.i.d. draws before 0.2.0)
     "hard_fraction": 0.5,
     "mode": "GRU",
     "embedding_dim": 8,

@@ -21,6 +21,7 @@ from hiddenstruct.experiments.sparse_routes.experiment import SPARSE_ROUTES
 from hiddenstruct.trials.executors import RayExecutor
 from hiddenstruct.trials.preflight import check_output_dir, failed_trials, first_error_line
 from hiddenstruct.trials.store import TrialStore
+from hiddenstruct.trials.store_checks import check_store_path
 
 # name -> experiment, in help and demo order
 EXPERIMENTS: dict[str, Experiment] = {
@@ -68,11 +69,18 @@ def run_experiment(
             f"{name} needs a {experiment.config_type.__name__}, got {type(config).__name__}"
         )
     check_device(config, executor)
+    if not isinstance(store, TrialStore):
+        check_store_path(store)  # a dangling link or an unwritable store: before any output
+    # the trials are built once before anything is created: input files given in the config
+    # (Reber CSVs, graph files) are read here, so a bad one leaves no store and no output
+    hashes = experiment.identities(config)
+    connect = getattr(executor, "connect", None)
+    if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
+        connect()
     if check:  # bad data / output paths fail before any trial is stored
         preflight(name, config, out_dir)
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     results = experiment.sweep(config, store, executor, progress)
-    hashes = experiment.identities(config)
     failed = failed_trials(store, hashes)
     if len(failed) == len(hashes):
         raise HiddenstructError(

@@ -95,7 +95,7 @@ def read_csv(folder: Path, name: str) -> pd.DataFrame | None:
     import pandas as pd
 
     path = folder / name
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():  # a link is never read (docs/reliability.md)
         return None
     try:
         return pd.read_csv(path)

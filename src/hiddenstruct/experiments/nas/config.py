@@ -187,7 +187,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "max_depth": 8,
         "random_min_depth": 6,
         "random_max_depth": 14,
-        # our choice (issue 25): 3 epochs of 800 images at lr 1e-2 left most candidates far
+        # our choice (measured; docs/experiments.md): 3 epochs of 800 images at lr 1e-2 left most candidates far
         # below their capacity; candidates without any convolution stay at chance regardless
         "train_subset": 1000,
         "epochs": 6,

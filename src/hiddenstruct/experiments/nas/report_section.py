@@ -37,6 +37,8 @@ def summarize_nas(folder: Path) -> Summary:
 
     path = folder / "summary.json"
     try:
+        if path.is_symlink():  # a link is never read (docs/reliability.md)
+            raise OSError(f"{path} is a symbolic link")
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         why = "no readable summary.json in this folder"

@@ -8,6 +8,7 @@ from typing import Any
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.priors_rnn.graph_inputs import (
     ba_seed_graph_setting,
+    directed_edge_lists_setting,
     family_from_setting,
     graphs_setting,
 )
@@ -79,6 +80,7 @@ class PriorsConfig(ExperimentConfig):
     ba_seed_graph: str = ba_seed_graph_setting()
     graphs: tuple[str, ...] | None = graphs_setting()
     family_from: str = family_from_setting()
+    directed_edge_lists: bool = directed_edge_lists_setting()
     device: str = device_setting()
     save_models: bool = setting(
         False,
@@ -123,7 +125,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         negatives="authors",
         unique=True,
     ),
-    # toy scale, our choice (issue 25): at n 10-14 every BA graph is a tree (m = n // 10 = 1)
+    # toy scale, our choice (measured; docs/experiments.md): at n 10-14 every BA graph is a tree (m = n // 10 = 1)
     # whose first layer has one vertex — a one-dimensional embedding — and 3 epochs of batch
     # 128 (about 30 steps) left all of them at 0.500; n 20-30 (m = 2-3) and 25 epochs of batch
     # 32 let both families learn

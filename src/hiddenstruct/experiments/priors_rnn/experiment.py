@@ -74,7 +74,14 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
     if config.graphs:
         from hiddenstruct.experiments.priors_rnn.graph_inputs import trials_from_files
 
-        return trials_from_files(config.graphs, config.family_from, config.modes, common, runtime)
+        return trials_from_files(
+            config.graphs,
+            config.family_from,
+            config.modes,
+            common,
+            runtime,
+            directed=config.directed_edge_lists,
+        )
     trials = []
     for family in config.families:
         options = _family_options(config, family)

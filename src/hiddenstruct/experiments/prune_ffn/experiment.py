@@ -37,7 +37,7 @@ from hiddenstruct.experiments.prune_ffn.config import (  # noqa: F401  (re-expor
 from hiddenstruct.experiments.prune_ffn.outputs import write_outputs
 from hiddenstruct.experiments.prune_ffn.report_section import SECTION
 from hiddenstruct.outputs import write_with
-from hiddenstruct.trials.artifacts import save_pruning_level
+from hiddenstruct.trials.artifacts import load_artifact, save_pruning_level
 from hiddenstruct.trials.config import added_defaults
 from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.trials.identity import trial_identity
@@ -184,7 +184,6 @@ def attach_bases(
 
 def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """One trial: load the shared base MLP, prune iteratively, record every step."""
-    import torch
 
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import (
@@ -201,7 +200,7 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     base = cfg.get("runtime", {}).get("base")
     if base is None:
         raise UsageError("a prune-ffn trial needs its base model: run it through attach_bases")
-    state = torch.load(base["state_dict"], map_location="cpu", weights_only=True)
+    state = load_artifact(base["state_dict"])  # names the file and the cause when it fails
     base_test = base["test_accuracy"]
     model = _mlp(cfg)
     load_state_dict(model, copy.deepcopy(state))

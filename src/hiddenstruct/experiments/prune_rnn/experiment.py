@@ -10,7 +10,7 @@ over the whole scope); with ``rounds="iterative"`` the levels run in increasing 
 model per scope, each continuing from the previous level's retrained model. The test
 accuracy is recorded right after pruning and after each retraining epoch, up to a cap,
 stopping early once the accuracy on the validation strings is back within ``tolerance`` of
-the base's (``val_fraction`` 0, the protocol before issue 25: the test accuracy).
+the base's (``val_fraction`` 0, the protocol before 0.2.0: the test accuracy).
 One trial per (mode, repeat) in the store (experiment ``prune-rnn``), so runs resume.
 
 Outputs in ``out_dir``: ``points.csv``, ``points_summary.csv`` (mean ± std and n over
@@ -115,7 +115,7 @@ class PruneRNNConfig(ExperimentConfig):
         "share of the training strings held out (class-stratified, seeded) to select the base "
         "model: --target-accuracy is checked on it, never on the test strings; 0: no hold-out "
         "and the stop is checked on the test strings (model selection on the test set — the "
-        "protocol before issue 25, kept only so stored trials resume)",
+        "protocol before 0.2.0, kept only so stored trials resume)",
         low=0,
         high=1,
         high_open=True,
@@ -175,7 +175,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         negatives="authors",
         unique=True,
     ),
-    # toy scale, our choice (issue 25): 400 strings and 5 epochs of batch 64 left the bases at
+    # toy scale, our choice (measured; docs/experiments.md): 400 strings and 5 epochs of batch 64 left the bases at
     # 0.68-0.81; 1 200 unique strings and up to 10 epochs of batch 32 reach >= 0.93
     "demo": dict(
         reber_n=1200,
@@ -227,7 +227,7 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         test_fraction=0.25,
         hard_fraction=cfg["hard_fraction"],
     )
-    val_fraction = cfg.get("val_fraction", 0.0)  # 0: trials stored before issue 25
+    val_fraction = cfg.get("val_fraction", 0.0)  # 0: trials stored before 0.2.0
     train_loader, val_loader, test_loader = reber_split_loaders(
         dataset, cfg["batch_size"], test_batch_size=512, shuffle_seed=cfg["seed"],
         val_fraction=val_fraction, val_seed=cfg["seed"],
@@ -248,7 +248,7 @@ def rnn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     base_curve = [e.val_accuracy for e in history.epochs]
     base_acc = evaluate(base, test_loader, device).accuracy
     # retraining stops once recovered on the validation strings (legacy val_fraction 0: on
-    # the test strings, as before issue 25); the test accuracies are only recorded
+    # the test strings, as before 0.2.0); the test accuracies are only recorded
     base_watched = base_acc if val_loader is None else evaluate(base, val_loader, device).accuracy
 
     def recovered(model, test_accuracy: float) -> bool:

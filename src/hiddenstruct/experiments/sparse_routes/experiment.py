@@ -134,7 +134,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
         dataset="mnist", epochs=30, repeats=3, reber_n=25_000, reber_epochs=30, track_every=6
     ),
-    # toy scale, our choice (issue 25): 2 epochs of LeNet 64-64-10 (about 20 steps) and one
+    # toy scale, our choice (measured; docs/experiments.md): 2 epochs of LeNet 64-64-10 (about 20 steps) and one
     # epoch of 90 Reber strings left SET / RigL / static at 0.11-0.15 and every Reber route at
     # 0.500; 15 epochs each, wider layers (10 % of them still learns) and 1 200 strings learn
     "demo": dict(
@@ -227,7 +227,7 @@ def _problem(cfg: dict[str, Any]):
         return model, train, val, test, cfg["epochs"], None
     from hiddenstruct.data.reber_torch import reber_collate, torch_splits
 
-    # no "unique" key: a trial stored before issue 25 (the protocol's i.i.d. draws)
+    # no "unique" key: a trial stored before 0.2.0 (the protocol's i.i.d. draws)
     data = trial_dataset(cfg, n=cfg["reber_n"], seed=cfg["seed"], test_fraction=0.25,
                          hard_fraction=0.5)  # fmt: skip
     train_ds, test_ds = torch_splits(data)
