@@ -9,13 +9,14 @@ overrides only where the experiment differs (docs/experiments.md, "Adding an exp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hiddenstruct.trials.config import added_defaults, resolve_config
 from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.trials.identity import trial_identity
-from hiddenstruct.trials.store import TrialStore
+from hiddenstruct.trials.store import TrialRecord, TrialStore
 
 
 class Experiment:
@@ -31,6 +32,13 @@ class Experiment:
     config_type: ClassVar[type]  # frozen dataclass of `hiddenstruct.trials.config.setting`s
     presets: ClassVar[dict[str, dict[str, Any]]]  # small (the defaults), paper, demo
     report_section: ClassVar[Any] = None  # its section of report.html (a SectionSpec), if any
+    #: the report's scale banner: (label, trial config key, how, paper value or the paper
+    #: config's field); ``value``: the trials' values must equal the paper's, ``set``: the set
+    #: of their values must equal the paper's list, ``count``: so many distinct values
+    paper_scale: ClassVar[tuple[tuple[str, str, str, Any], ...]] = ()
+    #: `hiddenstruct results list`'s columns: header → function of a trial record (none: the
+    #: config keys that differ between the listed trials and the first numeric result)
+    list_columns: ClassVar[dict[str, Callable[[TrialRecord], Any]]] = {}
 
     def make_config(self, preset: str = "small", **overrides: Any) -> Any:
         """The config from a preset plus overrides (validated)."""
@@ -88,3 +96,13 @@ class Experiment:
         threads per trial, without progress."""
         config = self.config_type(**{**self.presets["demo"], "seed": seed, "threads": threads})
         return self.run(config, store, out_dir, progress=False)
+
+
+def config_column(key: str) -> Callable[[TrialRecord], Any]:
+    """A ``list_columns`` entry: the trial config's ``key``."""
+    return lambda t: t.config.get(key)
+
+
+def result_column(key: str) -> Callable[[TrialRecord], Any]:
+    """A ``list_columns`` entry: the trial result's ``key``."""
+    return lambda t: (t.result or {}).get(key)

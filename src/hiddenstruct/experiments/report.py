@@ -32,7 +32,7 @@ from typing import Any
 import hiddenstruct
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.registry import EXPERIMENTS
-from hiddenstruct.experiments.report_scale import SCALE, differences
+from hiddenstruct.experiments.report_scale import differences
 from hiddenstruct.experiments.report_sections import FOLDER_EXPERIMENTS, SectionSpec, Summary
 from hiddenstruct.outputs import write_text
 
@@ -263,7 +263,7 @@ def scale_banner(experiment: str, store) -> str:
     """The banner naming this run's scale against ``--preset paper`` (empty at paper scale
     or for experiments without a paper preset)."""
 
-    if experiment not in SCALE:
+    if experiment not in EXPERIMENTS or not EXPERIMENTS[experiment].paper_scale:
         return ""
     where = " Paper-scale numbers: docs/reproduction.md."
     if store is None:

@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.base import Experiment, config_column, result_column
 from hiddenstruct.experiments.nas.report_section import SECTION
 from hiddenstruct.outputs import write_csv, write_json, write_text
 from hiddenstruct.trials.executors import (
@@ -310,6 +310,18 @@ class Nas(Experiment):
     config_type = NasConfig
     presets = PRESETS
     report_section = SECTION
+    paper_scale = (
+        ("data set", "dataset", "value", "cifar10"),
+        ("training images", "train_subset", "value", "train_subset"),
+        ("epochs per candidate", "epochs", "value", "epochs"),
+        ("max channels", "max_channels", "value", "max_channels"),
+    )
+    list_columns = {
+        "search": config_column("search"),
+        "dataset": config_column("dataset"),
+        "vertices": lambda t: len((t.config.get("genotype") or {}).get("vertices", [])) or None,
+        "val acc": result_column("max_val_accuracy"),
+    }
 
     def run_trial(self, trial: dict[str, Any], log: Any) -> dict[str, Any]:
         return run_trial(trial, log)

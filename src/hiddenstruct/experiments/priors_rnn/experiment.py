@@ -28,7 +28,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.base import Experiment, config_column, result_column
 from hiddenstruct.experiments.priors_rnn.config import (
     DATA_KEYS,
     DESCRIPTION,
@@ -327,6 +327,19 @@ class PriorsRNN(Experiment):
     config_type = PriorsConfig
     presets = PRESETS
     report_section = SECTION
+    paper_scale = (
+        ("Reber strings", "reber_n", "value", "reber_n"),
+        ("graphs per family", "index", "count", "count"),
+        ("modes", "mode", "count", "modes"),
+        ("epochs", "epochs", "value", "epochs"),
+    )
+    list_columns = {
+        "family": config_column("family"),
+        "mode": config_column("mode"),
+        "graph": config_column("index"),
+        "n": config_column("n"),
+        "test acc": result_column("test_acc"),
+    }
 
     def trials(self, config: PriorsConfig) -> list[dict[str, Any]]:
         return graph_trials(config)

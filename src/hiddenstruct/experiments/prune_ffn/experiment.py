@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.base import Experiment, config_column, result_column
 from hiddenstruct.experiments.prune_ffn.config import (  # noqa: F401  (re-exported)
     BASE_EXPERIMENT,
     EXPERIMENT,
@@ -281,6 +281,17 @@ def identities(config: PruneFFNConfig) -> list[str]:
     return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
 
 
+def accuracy_at(fraction: float):
+    """A ``list_columns`` entry: the accuracy at ``fraction`` of the weights removed."""
+
+    def get(t) -> Any:
+        points = (t.result or {}).get("points") or []
+        hits = [p["accuracy"] for p in points if abs(p.get("zero_fraction", -1) - fraction) < 1e-3]
+        return hits[0] if hits else None
+
+    return get
+
+
 class PruneFFN(Experiment):
     """prune-ffn (paper §4.1): base MLPs trained once, pruned by five methods. Demo: digits,
     64-100-10, five methods, one repeat."""
@@ -291,6 +302,21 @@ class PruneFFN(Experiment):
     config_type = PruneFFNConfig
     presets = PRESETS
     report_section = SECTION
+    paper_scale = (
+        ("data set", "dataset", "value", "mnist"),
+        ("hidden layers", "hidden", "set", "architectures"),
+        ("epochs", "epochs", "value", "epochs"),
+        ("repeats", "repeat", "count", "repeats"),
+    )
+    list_columns = {
+        "architecture": lambda t: "-".join(map(str, t.config.get("hidden", []))),
+        "method": config_column("method"),
+        "schedule": config_column("schedule"),
+        "retrain": config_column("retrain"),
+        "seed": config_column("seed"),
+        "base acc": result_column("base_accuracy"),
+        "acc@90%": accuracy_at(0.9),
+    }
 
     def trials(self, config: PruneFFNConfig) -> list[dict[str, Any]]:
         return trial_configs(config)

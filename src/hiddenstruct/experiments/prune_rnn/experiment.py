@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.base import Experiment, config_column, result_column
 from hiddenstruct.experiments.prune_rnn.report_section import SECTION
 from hiddenstruct.experiments.prune_rnn.summary import (  # noqa: F401  (re-exported)
     epochs_to_recover,
@@ -369,6 +369,19 @@ class PruneRNN(Experiment):
     config_type = PruneRNNConfig
     presets = PRESETS
     report_section = SECTION
+    paper_scale = (
+        ("Reber strings", "reber_n", "value", "reber_n"),
+        ("hidden layers", "hidden_sizes", "value", "hidden_sizes"),
+        ("base epochs", "base_epochs", "value", "base_epochs"),
+        ("modes", "mode", "count", "modes"),
+        ("repeats", "repeat", "count", "repeats"),
+    )
+    list_columns = {
+        "mode": config_column("mode"),
+        "seed": config_column("seed"),
+        "base acc": result_column("base_accuracy"),
+        "base epochs": result_column("base_epochs"),
+    }
 
     def trials(self, config: PruneRNNConfig) -> list[dict[str, Any]]:
         return trial_configs(config)

@@ -335,6 +335,13 @@ class SparseRoutes(Experiment):
     config_type = SparseRoutesConfig
     presets = PRESETS
     report_section = SECTION
+    paper_scale = (
+        ("data set", "dataset", "value", "dataset"),
+        ("hidden layers", "hidden", "value", "hidden"),
+        ("epochs", "epochs", "value", "epochs"),
+        ("densities", "density", "count", "densities"),
+        ("repeats", "repeat", "count", "repeats"),
+    )
 
     def trials(self, config: SparseRoutesConfig) -> list[dict[str, Any]]:
         return trials(config)
