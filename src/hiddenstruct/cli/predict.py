@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hiddenstruct.cli.common import seed
 from hiddenstruct.cli.parser import value_error
+from hiddenstruct.cli.paths import check_output_file
 from hiddenstruct.predict.regressors import REGRESSORS
 
 
@@ -101,7 +102,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hiddenstruct.cli.paths import check_output_file
     from hiddenstruct.predict import (
         PredictionConfig,
         evaluate_regressors,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hiddenstruct.cli.paths import check_output_file
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.trials.store import TrialStore
 
 
 def register(subparsers) -> None:
@@ -49,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.output, (".html", ".htm"))
     summary = store = None
     if args.store is not None:
-        from hiddenstruct.trials.store import TrialStore
-
         if not args.store.is_file() and not args.store.is_symlink():
             raise HiddenstructError(
                 f"no trial store at {args.store}; drop --store or pass an existing file"

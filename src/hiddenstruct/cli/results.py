@@ -11,6 +11,7 @@ from hiddenstruct.cli.common import add_store_argument, positive_int
 from hiddenstruct.cli.paths import check_output_file
 from hiddenstruct.cli.results_view import describe_trial
 from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.trials.artifacts import resolve_artifact
 from hiddenstruct.trials.export import export_trials
 from hiddenstruct.trials.store import TrialStore
 from hiddenstruct.trials.store_checks import check_store, recover_store
@@ -131,7 +132,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _open_existing(path: Path):
     """The store for a command that only reads it (read-only where it cannot be written)."""
-    from hiddenstruct.trials.store import TrialStore
 
     return TrialStore.for_reading(path)
 
@@ -192,7 +192,6 @@ def _one_trial(store, prefix: str):
 
 
 def run_artifacts(args: argparse.Namespace) -> int:
-    from hiddenstruct.trials.artifacts import resolve_artifact
 
     store = _open_existing(args.store)
     t = _one_trial(store, args.hash)

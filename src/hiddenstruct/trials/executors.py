@@ -18,10 +18,16 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import logging
 import os
 import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -247,8 +253,6 @@ def check_ray_address(address: str, timeout: float) -> None:
     well formed, its host resolves, its port accepts a connection within ``timeout`` seconds,
     and a ``ray://`` address has the Ray Client extra installed. UsageError naming the
     address and the fix otherwise."""
-    import importlib.util
-    import socket
 
     parsed = parse_ray_address(address)
     if parsed is None:
@@ -313,8 +317,6 @@ class RayExecutor:
 
     def connect(self) -> None:
         """Reach the cluster or start a local Ray instance, within ``timeout`` seconds."""
-        import signal
-        import threading
 
         if self.address is not None:  # a wrong address is named even where Ray is missing
             check_ray_address(self.address, self.timeout)
@@ -364,8 +366,6 @@ class RayExecutor:
         """Connect once from a child process, killed after ``timeout`` seconds: Ray retries a
         wrong address for minutes and logs each retry from C++ on stderr, so the first try
         happens where both can be stopped and silenced."""
-        import subprocess
-        import sys
 
         code = (
             "import logging, sys, ray\n"
@@ -397,8 +397,6 @@ class RayExecutor:
     @staticmethod
     def _restore(handlers) -> None:
         """Put back the signal handlers Ray replaced (SIGTERM must unwind like Ctrl-C)."""
-        import signal
-        import threading
 
         if threading.current_thread() is not threading.main_thread():
             return

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.outputs import refuse_dangling_link
 
 TABLES = ("trials", "metrics", "artifacts")
 
@@ -77,7 +78,6 @@ def write_problem(path: Path) -> str | None:
 def check_store_path(path: str | Path) -> None:
     """Before anything is created: a dangling symbolic link is refused (SQLite would create
     the file it points at) and an existing store must be writable here (cause and fix)."""
-    from hiddenstruct.outputs import refuse_dangling_link
 
     path = Path(path)
     refuse_dangling_link(path, "use the trial store")
