@@ -459,3 +459,21 @@ def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):
     assert main(argv) == 2
     assert "'cuda:97' requested" in capsys.readouterr().err
     assert not store.exists()  # nothing written
+
+
+def test_stores_record_the_versions_that_wrote_them(tmp_path):
+    import hiddenstruct
+    from hiddenstruct.experiments.store_checks import check_store
+
+    path = _v010_store(tmp_path)
+    assert check_store(path).writers == ()  # 0.1.0 kept no such record
+    TrialStore(path).close()  # migrates, then records this version
+    assert check_store(path).writers == (hiddenstruct.__version__,)
+    with sqlite3.connect(tmp_path / "old.sqlite.v1.bak") as conn:  # the backup stays 0.1.0's
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "writers" not in tables
+    fresh = tmp_path / "fresh.sqlite"
+    TrialStore(fresh).close()
+    TrialStore(fresh).close()  # one row per version, however often it is opened
+    assert check_store(fresh).writers == (hiddenstruct.__version__,)
+    assert main(["results", "check", "--store", str(fresh)]) == 0
