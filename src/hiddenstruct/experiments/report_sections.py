@@ -232,7 +232,19 @@ REPORT_SECTIONS: dict[str, SectionSpec] = {
         ("feature_importances.csv", "generations.csv", "candidates.csv", "meta_dataset.csv"),
         summarize_nas,
     ),
+    "relational-graphs": SectionSpec(
+        "relational-graphs", "Relational graphs (graph2nn's study)",
+        ("heatmap_CL_*", "error_vs_C_*", "error_vs_L_*", "coverage_*"),
+        ("graphs.csv", "correlations.csv", "r2.csv"),
+        lambda folder: _relational_summary(folder),
+    ),
 }  # fmt: skip
+
+
+def _relational_summary(folder: Path) -> Summary:
+    from hiddenstruct.experiments.relational_graphs_outputs import summarize
+
+    return summarize(folder)
 
 # Output folders whose trials are stored under another experiment name.
 FOLDER_EXPERIMENTS = {"reber-rnn": "demo-reber-rnn"}
