@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.config import (
     ExperimentConfig,
     added_defaults,
@@ -102,9 +103,22 @@ class RelationalGraphsConfig(ExperimentConfig):
     hidden: int = setting(32, "recurrent base hidden size (the complete graph's)", low=1)
     rnn_layers: int = setting(1, "recurrent layers", low=1)
     reber_epochs: int = setting(8, "recurrent training epochs", low=1)
-    reber_batch_size: int = setting(32, "recurrent batch size", low=1)
-    reber_lr: float = setting(1e-2, "recurrent Adam learning rate", low=0, low_open=True)
+    reber_batch_size: int = setting(16, "recurrent batch size", low=1)
+    reber_lr: float = setting(3e-2, "recurrent Adam learning rate", low=0, low_open=True)
     device: str = device_setting()
+
+
+def check_widths(config: RelationalGraphsConfig) -> None:
+    """UsageError (before any trial runs) when a layer is narrower than the graph's nodes."""
+    if "mlp" in config.models and config.width < config.nodes:
+        raise UsageError(
+            f"--width {config.width} is below --nodes {config.nodes}: every node needs a neuron"
+        )
+    if set(config.models) - {"mlp"} and min(config.embedding, config.hidden) < config.nodes:
+        raise UsageError(
+            f"--embedding {config.embedding} and --hidden {config.hidden} must be at least "
+            f"--nodes {config.nodes}: every node needs a neuron"
+        )
 
 
 Config = RelationalGraphsConfig
@@ -387,6 +401,7 @@ def sweep(
     progress: bool = True,
 ) -> list[TrialRecord]:
     """Run (or resume) every trial."""
+    check_widths(config)
     added = added_defaults(type(config))
     return run_trials(
         EXPERIMENT, trials(config), run_trial, store, executor, progress=progress, added=added

@@ -14,6 +14,7 @@ model in MLP has high variance"); we take the lowest and say so.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ def sweet_spot(table: list[dict[str, Any]], model: str) -> dict[str, Any]:
 
     def worse(g) -> bool:
         errors = [float(e) for e in g["errors"].split(";")]
-        stat, p = ttest_ind(best_errors, errors)
+        with warnings.catch_warnings():  # equal samples: SciPy warns and returns NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stat, p = ttest_ind(best_errors, errors)
         return bool(stat < 0 and p / 2 < ALPHA)  # NaN (identical constant samples) → not worse
 
     spot = [g for g in graphs if not worse(g)]
