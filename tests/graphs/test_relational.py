@@ -16,7 +16,9 @@ from hiddenstruct.graphs.relational import (
 )
 
 
-@pytest.mark.parametrize("n, k, p", [(16, 2.0, 0.0), (16, 3.3, 0.2), (20, 7.5, 1.0), (64, 8.0, 0.05)])
+@pytest.mark.parametrize(
+    "n, k, p", [(16, 2.0, 0.0), (16, 3.3, 0.2), (20, 7.5, 1.0), (64, 8.0, 0.05)]
+)
 def test_ws_flex_keeps_the_edge_count_is_connected_and_seeded(n, k, p):
     G = ws_flex_graph(n, k, p, seed=3)
     assert G.number_of_nodes() == n
@@ -37,7 +39,9 @@ def test_ws_flex_without_rewiring_is_the_flexible_ring_lattice():
 def test_rewiring_changes_the_graph_and_seeds_differ():
     lattice = set(ws_flex_graph(32, 6.0, 0.0).edges)
     assert set(ws_flex_graph(32, 6.0, 0.5, seed=1).edges) != lattice
-    assert set(ws_flex_graph(32, 6.0, 0.5, seed=1).edges) != set(ws_flex_graph(32, 6.0, 0.5, seed=2).edges)
+    assert set(ws_flex_graph(32, 6.0, 0.5, seed=1).edges) != set(
+        ws_flex_graph(32, 6.0, 0.5, seed=2).edges
+    )
 
 
 def test_bad_arguments_are_usage_errors():

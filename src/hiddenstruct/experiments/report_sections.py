@@ -246,5 +246,6 @@ def _relational_summary(folder: Path) -> Summary:
 
     return summarize(folder)
 
+
 # Output folders whose trials are stored under another experiment name.
 FOLDER_EXPERIMENTS = {"reber-rnn": "demo-reber-rnn"}
