@@ -92,6 +92,7 @@ def sweet_spot(table: list[dict[str, Any]], model: str) -> dict[str, Any]:
     complete = next((g for g in part if g["graph"] == "complete"), None)
     graphs = [g for g in part if g["graph"] != "complete"]
     out: dict[str, Any] = {"model": model, "graphs": len(graphs), "alpha": ALPHA}
+    out["test"] = "scipy.stats.ttest_ind(best, other), worse when t < 0 and p/2 < alpha"
     if complete is not None:
         out["complete_error_mean"] = complete["error_mean"]
         out["complete_error_std"] = complete["error_std"]
@@ -99,13 +100,16 @@ def sweet_spot(table: list[dict[str, Any]], model: str) -> dict[str, Any]:
     if not graphs:
         out["reason"] = "no finished relational-graph trials"
         return out
-    best = min(graphs, key=lambda g: g["error_mean"])
+    tested = [g for g in graphs if g["n_seeds"] >= 2]
+    if len(tested) < len(graphs):
+        out["one_seed_graphs_left_out"] = len(graphs) - len(tested)
+    best = min(tested or graphs, key=lambda g: g["error_mean"])
     out.update(
         best_error_mean=best["error_mean"], best_error_std=best["error_std"], best_C=best["C"],
         best_L=best["L"], best_k=best["k"], best_p=best["p"], best_seeds=best["n_seeds"],
     )  # fmt: skip
     best_errors = [float(e) for e in best["errors"].split(";")]
-    if len(best_errors) < 2 or any(g["n_seeds"] < 2 for g in graphs):
+    if not tested:
         out["reason"] = "the t-test needs at least 2 seeds per graph"
         for key in ("C_min", "C_max", "L_min", "L_max", "in_sweet_spot"):
             out[key] = math.nan
@@ -118,7 +122,7 @@ def sweet_spot(table: list[dict[str, Any]], model: str) -> dict[str, Any]:
             stat, p = ttest_ind(best_errors, errors)
         return bool(stat < 0 and p / 2 < ALPHA)  # NaN (identical constant samples) → not worse
 
-    spot = [g for g in graphs if not worse(g)]
+    spot = [g for g in tested if not worse(g)]
     out.update(
         in_sweet_spot=len(spot), C_min=min(g["C"] for g in spot), C_max=max(g["C"] for g in spot),
         L_min=min(g["L"] for g in spot), L_max=max(g["L"] for g in spot),
