@@ -88,7 +88,9 @@ def test_one_seed_leaves_the_sweet_spot_undefined_with_a_reason():
     spot = out.sweet_spot(_table({"complete": [40.0], "a": [30.0], "b": [31.0]}), "mlp")
     assert math.isnan(spot["C_min"]) and "2 seeds" in spot["reason"]
     assert any("not comparable" in v for v in out.verdicts(spot | {"setting": {}}))
-    partial = out.sweet_spot(_table({"complete": [40.0, 41.0], "a": [30.0, 30.4], "b": [29.0]}), "mlp")
+    partial = out.sweet_spot(
+        _table({"complete": [40.0, 41.0], "a": [30.0, 30.4], "b": [29.0]}), "mlp"
+    )
     assert partial["one_seed_graphs_left_out"] == 1 and partial["in_sweet_spot"] == 1
     assert partial["best_error_mean"] == pytest.approx(30.2)  # among the graphs the test can use
 
