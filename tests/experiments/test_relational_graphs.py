@@ -109,3 +109,20 @@ def test_layers_narrower_than_the_graph_fail_before_any_trial(tmp_path):
     with pytest.raises(UsageError, match="every node needs a neuron"):
         rg.sweep(rg.RelationalGraphsConfig(**{**TINY, "hidden": 4}), store, progress=False)
     assert store.trials("relational-graphs") == []
+
+
+def test_batches_augment_like_graph2nn_and_skip_a_last_batch_of_one():
+    import torch
+
+    x = torch.arange(5 * 3 * 32 * 32, dtype=torch.float32).reshape(5, 3, 32, 32)
+    batches = list(rg._Batches(x, torch.arange(5), 4, seed=0, augment=True))
+    assert [len(b[1]) for b in batches] == [4]  # the last batch of one is dropped in training
+    out, labels = batches[0]
+    assert out.shape == (4, 3, 32, 32)
+    for image, label in zip(out, labels, strict=True):  # a shifted (and maybe flipped) crop
+        source = x[label]
+        padded = torch.nn.functional.pad(source, (4, 4, 4, 4))
+        crops = [padded[:, i : i + 32, j : j + 32] for i in range(9) for j in range(9)]
+        assert any(torch.equal(image, c) or torch.equal(image, c.flip(2)) for c in crops)
+    evaluation = list(rg._Batches(x, torch.arange(5), 4, seed=0, augment=None))
+    assert sum(len(b[1]) for b in evaluation) == 5

@@ -198,9 +198,10 @@ def _graph(cfg: dict[str, Any]):
 
 class _Batches:
     """Shuffled mini-batches of in-memory tensors, augmented per batch (CIFAR-10: graph2nn's
-    random crop with 4-pixel zero padding and horizontal flip with probability 0.5)."""
+    random crop with 4-pixel zero padding and horizontal flip with probability 0.5).
+    ``augment=None`` marks evaluation batches (no augmentation, no batch dropped)."""
 
-    def __init__(self, x, y, batch_size: int, seed: int, augment: bool) -> None:
+    def __init__(self, x, y, batch_size: int, seed: int, augment: bool | None) -> None:
         import torch
 
         self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
@@ -230,6 +231,8 @@ class _Batches:
         order = torch.randperm(len(self.x), generator=self.generator)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
+            if self.augment is not None and len(idx) == 1 and len(order) > 1:
+                continue  # BatchNorm cannot train on one example: drop a last batch of one
             x = self.x[idx]
             yield (self._augment(x) if self.augment else x), self.y[idx]
 
@@ -348,7 +351,7 @@ def run_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         train = _Batches(
             x, y, cfg["batch_size"], cfg["seed"], cfg["dataset"] == "cifar10" and cfg["augment"]
         )
-        evaluation = _Batches(ex, ey, 1000, 0, False)
+        evaluation = _Batches(ex, ey, 1000, 0, None)  # None: evaluation, keeps every example
         optimizer = torch.optim.SGD(
             model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
             nesterov=cfg["momentum"] > 0, weight_decay=cfg["weight_decay"],
