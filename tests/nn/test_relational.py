@@ -60,6 +60,10 @@ def test_linear_and_ffn_masks():
     for i in (1, 2):
         assert torch.equal(get_mask(ffn.layers[i], "weight"), relational_mask(G, 16, 16))
     assert ffn(torch.randn(4, 10)).shape == (4, 3)
+    with pytest.raises(UsageError, match="no hidden-to-hidden"):
+        mask_ffn(MaskedDeepFFN(10, 3, [16]), G)
+    first = mask_ffn(MaskedDeepFFN(16, 3, [16]), G, layers=[0])
+    assert torch.equal(get_mask(first.layers[0], "weight"), relational_mask(G, 16, 16))
 
 
 @pytest.mark.parametrize("mode, gates", [("RNN_TANH", 1), ("RNN_RELU", 1), ("GRU", 3), ("LSTM", 4)])

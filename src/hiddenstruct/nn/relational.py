@@ -103,6 +103,11 @@ def mask_ffn(model: nn.Module, graph: nx.Graph, layers: Sequence[int] | None = N
     (default: the hidden-to-hidden ones, i.e. all but the first and the last) with ``graph``."""
     count = len(model.layers)
     chosen = range(1, count - 1) if layers is None else layers
+    if not chosen:
+        raise UsageError(
+            f"the network has {count} weight layers and no hidden-to-hidden one; "
+            "name the layers to mask with layers=[...]"
+        )
     for i in chosen:
         if not -count <= i < count:
             raise UsageError(f"layer index {i} out of range for {count} layers")
