@@ -135,7 +135,9 @@ def sweet_spot(table: list[dict[str, Any]], model: str) -> dict[str, Any]:
 def correlation_rows(table: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Pearson r of the mean error with C, L and each property over the relational graphs
     (complete graph excluded), per model; NaN with a note when undefined."""
-    from hiddenstruct.predict.correlations import pearson
+    # stats.pearson, not hiddenstruct.predict.correlations: importing that submodule first
+    # shadows the package's lazily exported correlations() function with the module
+    from hiddenstruct.stats import pearson
 
     out = []
     for model in sorted({g["model"] for g in table}):
@@ -149,8 +151,8 @@ def correlation_rows(table: list[dict[str, Any]], names: list[str]) -> list[dict
                 note = f"only {len(pairs)} graphs"
             else:
                 x, y = np.array(pairs, dtype=float).T
-                r = pearson(x, y)
-                note = "constant over the graphs" if math.isnan(r) else ""
+                value = pearson(x, y)
+                r, note = value.value, value.reason or ""
             out.append({"model": model, "property": name, "r": r, "n": len(pairs), "note": note})
     return out
 
