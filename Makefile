@@ -29,7 +29,9 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
+# the peers the benchmarks compare against (Torch-Pruning) come with the `bench` extra
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
 	@set -e; load='import os; print("# load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())'; \
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) -c "$$load"; $(PY) $$f; done; $(PY) -c "$$load"
 

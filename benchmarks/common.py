@@ -9,42 +9,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from hiddenstruct.timing import measure, measure_interleaved
 
-def measure(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def measure_interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
-) -> dict[str, list[float]]:
-    """Wall-clock seconds of each of ``fns``, the repeats taken in turn (a, b, c, a, b, c, …)
-    so that every side sees the same machine load; on a shared machine this keeps the ratios
-    of a run comparable even when the load changes during it."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
+__all__ = ["bench_parser", "measure", "measure_interleaved", "repeats_of", "report"]
 
 
 def report(name: str, ours: Sequence[float], baseline: Sequence[float]) -> float:

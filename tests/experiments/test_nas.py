@@ -120,9 +120,16 @@ def test_experiment_on_digits_writes_all_outputs(tmp_path):
     assert len(meta) == sum(len(r.measured) for r in results.values())
     assert set(FEATURE_NAMES) <= set(meta[0])
     assert all(0.0 <= float(row["max_val_accuracy"]) <= 1.0 for row in meta)
+    # candidates at chance (10 digit classes + 5 points) are flagged and left out
+    learned = [row for row in meta if row["above_chance"] == "True"]
+    assert all((float(r["max_val_accuracy"]) > 0.15) == (r in learned) for r in meta)
     with open(written["feature_importances"]) as handle:
-        assert 1 <= len(list(csv.DictReader(handle))) <= 10
+        rows = list(csv.DictReader(handle))
+    assert 1 <= len(rows) <= 10 if len(learned) >= 2 else rows == []
+    with open(written["feature_correlations"]) as handle:
+        assert {int(r["n"]) for r in csv.DictReader(handle)} == {len(learned)}
     summary = json.loads(open(written["summary"]).read())
+    assert summary["below_chance"] == {"excluded": len(meta) - len(learned), "of": len(meta)}
     assert summary["prediction"]["measured"] == len(results["prediction"].measured)
     assert summary["prediction"]["train_cpu_seconds"] > 0
     assert summary["prediction"]["trials"] == len(results["prediction"].measured)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hiddenstruct.experiments import plots
+from hiddenstruct.experiments.plots import nas as plots_nas
 from hiddenstruct.experiments.plots.nas import top_features
 from hiddenstruct.experiments.plots.priors import PAPER_TABLE1
 
@@ -142,18 +144,33 @@ def test_figure8b_shows_top_k_features_only(tmp_path):
     assert "top 10 of 56" in text
 
 
-def test_best_over_time_caption_states_measured_and_cited_speedup(tmp_path):
+def test_best_over_time_caption_states_time_to_reach_and_cited_speedup(tmp_path):
+    # without prediction: best 0.34 at 40 s; with prediction: 0.34 reached at 20 s
     gens = pd.DataFrame(
         [
-            dict(search=s, elapsed=g * 10.0, best_measured=0.3 + 0.01 * g)
-            for s in ("prediction", "no_prediction")
+            dict(search="no_prediction", elapsed=g * 10.0, best_measured=0.3 + 0.01 * g)
+            for g in range(5)
+        ]
+        + [
+            dict(search="prediction", elapsed=g * 10.0, best_measured=0.3 + 0.02 * g)
             for g in range(5)
         ]
     )
-    text = svg_text(plots.best_over_time(gens, tmp_path / "b.png", "cifar10", 1.42))
-    assert "1.42×" in text and "1.69×" in text and "cifar10" in text
-    text = svg_text(plots.best_over_time(gens, tmp_path / "c.png", "cifar10", None))
-    assert "n/a" in text
+    reach = plots_nas.reach_summary(gens)
+    assert reach["target"] == pytest.approx(0.34)
+    assert (reach["seconds_without"], reach["seconds_with"]) == (40.0, 20.0)
+    text = svg_text(plots.best_over_time(gens, tmp_path / "b.png", "cifar10"))
+    assert "2.00×" in text and "1.69×" in text and "cifar10" in text and "chance 10 %" in text
+    slower = gens.assign(
+        best_measured=gens["best_measured"].where(gens["search"] != "prediction", 0.3)
+    )
+    assert math.isnan(plots_nas.reach_summary(slower)["seconds_with"])
+    text = svg_text(plots.best_over_time(slower, tmp_path / "c.png", "cifar10"))
+    assert "with prediction not reached" in text
+    only = svg_text(
+        plots.best_over_time(gens[gens["search"] == "prediction"], tmp_path / "d.png", "x")
+    )
+    assert "n/a" in only
 
 
 @pytest.mark.parametrize("name", ["figure2a", "figure7"])

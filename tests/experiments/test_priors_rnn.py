@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -102,7 +103,7 @@ def test_outputs(tmp_path):
         row = {name: float((i * 7 + j) % 5 + i) for j, name in enumerate(PROPERTY_NAMES)}
         family = "watts_strogatz" if i % 2 else "barabasi_albert"
         rows.append({"family": family, "mode": "GRU", "index": i, "n": 10, "graph_seed": i, **row})
-        rows[-1].update(test_acc=0.5 + 0.01 * i, test_loss=0.7, seconds=1.0)
+        rows[-1].update(test_acc=0.6 + 0.03 * i, test_loss=0.7, seconds=1.0)  # all above chance
     written = write_outputs(rows, tmp_path / "out")
     meta = pd.read_csv(written["meta-dataset"])
     assert len(meta) == 8 and list(meta.columns[:5]) == [
@@ -120,6 +121,34 @@ def test_outputs(tmp_path):
     assert (tmp_path / "out" / "figure7.png").stat().st_size > 1000
     few = write_outputs(rows[:4], tmp_path / "few")
     assert few["R² table"].startswith("skipped")
+
+
+def test_models_at_chance_are_left_out_of_table1_r2_and_importances(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        row = {name: float(rng.normal()) for name in PROPERTY_NAMES}
+        row["nodes"] = float(i)
+        family = "watts_strogatz" if i % 2 else "barabasi_albert"
+        # 4 models at chance (0.5) whose nodes would otherwise anti-correlate with accuracy
+        acc = 0.5 if i >= 8 else 0.6 + 0.03 * i
+        rows.append({"family": family, "mode": "GRU", "index": i, "n": 10, "graph_seed": i, **row})
+        rows[-1].update(test_acc=acc, test_loss=0.7, seconds=1.0)
+    written = write_outputs(rows, tmp_path / "out")
+    counts = pd.read_csv(written["table 1 counts"])
+    assert counts[["graphs", "at_chance", "used"]].values.tolist() == [[12, 4, 8]]
+    meta = pd.read_csv(written["meta-dataset"])
+    assert meta["above_chance"].tolist() == [True] * 8 + [False] * 4
+    table = pd.read_csv(written["table 1"]).set_index("property")
+    assert table.loc["nodes", "GRU"] == pytest.approx(1.0)  # only the 8 learning models
+    assert written["R² table"].endswith("r2.csv")  # 8 models above chance: R² defined
+    family = pd.read_csv(written["summary"])
+    assert family["at_chance"].sum() == 4 and family["graphs"].sum() == 12
+    dead = [{**r, "test_acc": 0.5} for r in rows]
+    none = write_outputs(dead, tmp_path / "none")
+    table = pd.read_csv(none["table 1"]).set_index("property")
+    assert table["GRU"].isna().all() and table["notes"].str.contains("no model beats chance").all()
+    assert none["R² table"].startswith("skipped")
 
 
 @pytest.mark.parametrize(

@@ -137,3 +137,23 @@ def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):
     assert code == 2
     assert "--data-dir" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_lobs_is_an_opt_in_method_that_runs_and_renames_no_default_trial(tmp_path):
+    from hiddenstruct.experiments.identity import trial_identity
+    from hiddenstruct.experiments.prune_settings import DEFAULT_METHODS, METHODS
+
+    assert PruneFFNConfig().methods == DEFAULT_METHODS and "lobs" not in DEFAULT_METHODS
+    assert PruneFFNConfig.paper().methods == DEFAULT_METHODS and "lobs" in METHODS
+    with_lobs = PruneFFNConfig(**{**TINY.__dict__, "methods": ("class_blinded", "obd", "lobs")})
+    plain = {trial_identity(EXPERIMENT, c) for c in trial_configs(TINY)}
+    extended = {trial_identity(EXPERIMENT, c) for c in trial_configs(with_lobs)}
+    assert plain < extended and len(extended - plain) == 2  # only the lobs trials are new
+    configs = [c for c in trial_configs(with_lobs) if c["method"] == "lobs" and not c["retrain"]]
+    store = TrialStore(tmp_path / "store.sqlite")
+    (record,) = run_trials(
+        EXPERIMENT, attach_bases(configs, store, progress=False), ffn_trial, store, progress=False
+    )
+    assert record.status == "done"
+    assert record.result["criterion_details"]["criterion"] == "lobs"
+    assert abs(record.result["points"][-1]["zero_fraction"] - 0.9) < 0.01

@@ -80,8 +80,9 @@ def _outputs(root: Path) -> None:
     rnn = root / "prune-rnn"
     rnn.mkdir()
     pd.DataFrame(
-        [{"mode": "GRU", "scope": "both", "base_accuracy": 1.0, "tolerated_p": 0.7}]
-    ).to_csv(rnn / "summary.csv", index=False)
+        [{"mode": "GRU", "scope": "both", "base_accuracy": 1.0, "tolerated_p": 0.7,
+          "epochs@70%": "", "epochs@90%": "1"}]
+    ).to_csv(rnn / "summary.csv", index=False)  # fmt: skip
     priors = root / "priors-rnn"
     priors.mkdir()
     pd.DataFrame(
@@ -102,6 +103,13 @@ def _outputs(root: Path) -> None:
         "config": {"population": 5, "channels": [4, 8], "nested": {"a": {"b": 1}}},
     }  # fmt: skip
     (nas / "summary.json").write_text(json.dumps(summary, indent=2))
+    pd.DataFrame(
+        [
+            dict(search="no_prediction", elapsed=t, best_measured=a)
+            for t, a in ((5, 0.5), (15, 0.79))
+        ]
+        + [dict(search="prediction", elapsed=t, best_measured=a) for t, a in ((2, 0.6), (6, 0.8))]
+    ).to_csv(nas / "generations.csv", index=False)
     extra = root / "reber-rnn"
     extra.mkdir()
     pd.DataFrame({"epoch": range(1, 51), "loss": np.linspace(1, 0.1, 50)}).to_csv(
@@ -152,7 +160,7 @@ def test_claims_next_to_key_numbers_and_truncated_tables(report):
     assert "<td>class_blinded</td>" in text  # best at 90 % in this run
     assert "safely pruned (paper)" in text and "<td>80 %</td>" in text  # GRU both, §4.2
     assert "+10.0 pt" in text  # BA − WS
-    assert "1.50×" in text and "1.69×" in text
+    assert "with prediction 6.0 s (speed-up 2.50×)" in text and "1.69×" in text
     assert "first 10 of 50 rows" in text and "first 10 of 80 rows" in text
     assert max(page.rows_per_table) <= 11 + 20  # no table dumps a whole CSV
     assert page.pre == 0 and '{"' not in text and "&quot;" not in text  # no raw JSON

@@ -108,7 +108,9 @@ def test_nas_writes_predictor_scores_and_correlation_notes(tmp_path):
     with open(written["predictor_scores"]) as handle:
         scores = list(csv.DictReader(handle))
     assert {r["regressor"] for r in scores} == {"bayesian_ridge", "random_forest", "adaboost"}
-    measured = len(results["no_prediction"].measured)
+    with open(written["meta_dataset"]) as handle:  # candidates at chance are left out
+        measured = sum(r["above_chance"] == "True" for r in csv.DictReader(handle))
+    assert measured <= len(results["no_prediction"].measured)
     for row in scores:
         assert int(row["rows"]) == measured and row["test_fraction"] == "0.25"
         assert int(row["n_test"]) == math.ceil(0.25 * measured)

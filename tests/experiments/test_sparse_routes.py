@@ -88,3 +88,65 @@ def test_bad_settings_are_usage_errors():
         sr.SparseRoutesConfig(routes=("lottery",))
     with pytest.raises(UsageError, match="densities"):
         sr.SparseRoutesConfig(densities=(0.0,))
+
+
+def test_topology_distances_between_routes(run):
+    """Every pair of routes of one model, density and repeat: a distance in [0, 1] that
+    equals the one computed from the trials' own final masks; a heat map per model."""
+    from hiddenstruct.experiments import sparse_routes_topology as topo
+    from hiddenstruct.graphs import topology_distance
+    from hiddenstruct.nn.masking import apply_masks
+    from hiddenstruct.sparse_training import mask_graph
+
+    config, store, written, _ = run
+    rows = _read(written["topology"])
+    assert len(rows) == 2 * 2 * 6  # models × repeats × pairs of 4 routes
+    assert all(0.0 <= float(r["distance"]) <= 1.0 for r in rows)
+    records = {
+        (r.config["model"], r.config["repeat"], r.config["route"]): r
+        for r in store.trials(sr.EXPERIMENT)
+    }
+    row = next(r for r in rows if r["model"] == "lenet" and r["repeat"] == "1")
+    graphs = []
+    for route in (row["route_a"], row["route_b"]):
+        record = records[("lenet", 1, route)]
+        model = sr.build_model(record.config)
+        apply_masks(model, topo.decode_masks(record.result["final_masks"]))
+        graphs.append(mask_graph(model, include_io=True))
+    assert float(row["distance"]) == pytest.approx(topology_distance(*graphs), abs=1e-12)
+    # LeNet's routes all end at other masks (the tiny GRU's rigl makes no update in its three
+    # steps, so it keeps the ERK start it shares with static_erk: distance 0 there)
+    assert all(float(r["distance"]) > 0 for r in rows if r["model"] == "lenet")
+    for model in ("lenet", "reber_gru"):
+        assert written[f"topology_{model}"].endswith(".png")
+
+
+def test_masks_round_trip_through_their_text_form():
+    import torch
+
+    from hiddenstruct.experiments import sparse_routes_topology as topo
+    from hiddenstruct.nn import MaskedDeepFFN, apply_mask, masks
+
+    net = MaskedDeepFFN(7, 3, [5])
+    gen = torch.Generator().manual_seed(0)
+    for layer in net.layers:
+        apply_mask(layer, "weight", torch.rand(layer.weight.shape, generator=gen) < 0.4)
+    decoded = topo.decode_masks(topo.encode_masks(net))
+    assert decoded.keys() == masks(net).keys()
+    for name, mask in masks(net).items():
+        assert torch.equal(decoded[name], mask.bool())
+
+
+def test_trials_stored_without_masks_give_a_note_not_a_distance(run):
+    import dataclasses
+
+    from hiddenstruct.experiments import sparse_routes_topology as topo
+
+    _, store, _, _ = run
+    old = [
+        dataclasses.replace(r, result={k: v for k, v in r.result.items() if k != "final_masks"})
+        for r in store.trials(sr.EXPERIMENT)
+    ]
+    rows = topo.topology_rows(old, sr.build_model)
+    assert len(rows) == 4  # one per (model, density, repeat) group
+    assert all(math.isnan(r["distance"]) and "only 0 trial(s)" in r["note"] for r in rows)

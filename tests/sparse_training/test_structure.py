@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -66,3 +68,58 @@ def test_edgeless_mask_graph_gives_a_reason_not_a_crash():
     init_sparse_masks(model, 0.5, seed=0)
     assert "no edges" in structure_record(model)["graph_error"]
     assert structure_record(model, include_io=True)["edges"] > 0
+
+
+def test_tracker_topology_distances_follow_the_mask_changes(make_ffn, loader):
+    """SET rewires masks: distances to the start grow from 0; each record's distance to the
+    previous one equals the distance computed directly between the two mask graphs."""
+    from hiddenstruct.graphs import topology_distance
+
+    net = make_ffn(0)
+    init_sparse_masks(net, 0.3, "erdos_renyi", seed=0)
+    tracker = StructureTracker(net, every=2, topology=True)
+    graphs = []
+    original_record = tracker.record
+
+    def record(step=None, update=None):
+        graphs.append(mask_graph(net, include_io=True))
+        return original_record(step, update)
+
+    tracker.record = record
+    tracker.record(step=0)
+    method = SET(net, update_every=3, seed=0, tracker=tracker)
+    train(net, loader, epochs=2, step_hooks=[method], progress=False, device="cpu")
+    rows = tracker.records
+    assert rows[0]["topology_to_start"] == 0.0 and math.isnan(rows[0]["topology_to_previous"])
+    assert all(r["topology_to_start"] > 0 for r in rows[1:])
+    assert rows[-1]["topology_to_start"] > rows[1]["topology_to_start"]
+    for k in range(1, len(rows)):
+        expected = topology_distance(graphs[k - 1], graphs[k])
+        assert rows[k]["topology_to_previous"] == expected
+    assert "topology_to_start" not in StructureTracker(net).record()
+
+
+def test_lottery_ticket_rounds_are_tracked(make_ffn):
+    """iterative_prune with rewinding (lottery-ticket rounds) reports one record per round;
+    masks only shrink, so the structure moves further from the dense start every round."""
+    from hiddenstruct.pruning import iterative_prune, relative, snapshot_weights
+    from hiddenstruct.pruning.schedules import StopCriteria
+
+    net = make_ffn(0)
+    tracker = StructureTracker(net, topology=True)
+    tracker.record(step=0)
+    iterative_prune(
+        net,
+        "magnitude",
+        "class_blinded",
+        relative(0.4),
+        rewind_to=snapshot_weights(net),
+        stop=StopCriteria(max_steps=4),
+        on_step=tracker.on_prune_step,
+    )
+    rows = tracker.records
+    assert [r["update"] for r in rows] == [None, 1, 2, 3, 4]
+    to_start = [r["topology_to_start"] for r in rows]
+    assert to_start[0] == 0.0
+    assert all(a < b for a, b in zip(to_start, to_start[1:], strict=False)), to_start
+    assert all(0 < r["topology_to_previous"] <= 1 for r in rows[1:])

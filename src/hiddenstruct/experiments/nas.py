@@ -342,13 +342,19 @@ def run_searches(
     return results
 
 
+#: A candidate counts as learning when its accuracy beats chance (1 / classes) by this much.
+CHANCE_MARGIN = 0.05
+
+
 def write_outputs(
     results: dict[str, SearchResult], out_dir: Path, cfg: NasConfig
 ) -> dict[str, str]:
     """Write figures, CSVs, the summary and the best genotype; return label → path."""
     import pandas as pd
 
+    from hiddenstruct.data.images import image_dataset_info
     from hiddenstruct.experiments.plots import best_over_time, figure8b
+    from hiddenstruct.experiments.plots.nas import reach_summary
     from hiddenstruct.nas import analysis
     from hiddenstruct.nas.render import render_png
     from hiddenstruct.predict.regressors import canonical_regressor
@@ -356,6 +362,9 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     channels = 3 if cfg.dataset == "cifar10" else 1
     meta = analysis.meta_dataset(results, channels)
+    chance = 1.0 / image_dataset_info(cfg.dataset).num_classes  # the balanced image classes
+    for row in meta:
+        row["above_chance"] = bool(row["max_val_accuracy"] > chance + CHANCE_MARGIN)
     written = {
         "candidates": write_csv(out_dir / "candidates.csv", analysis.candidate_rows(results)),
         "generations": write_csv(out_dir / "generations.csv", analysis.generation_rows(results)),
@@ -364,23 +373,28 @@ def write_outputs(
 
     gens = pd.DataFrame(analysis.generation_rows(results))
     summary = {**analysis.summarize(results), "config": asdict(cfg)}
+    summary["time_to_reach"] = reach_summary(gens)  # the speed-up the report gives
     written["best_accuracy_over_time"] = best_over_time(
-        gens,
-        out_dir / "best_accuracy_over_time.png",
-        cfg.dataset,
-        summary.get("speedup_from_prediction"),
+        gens, out_dir / "best_accuracy_over_time.png", cfg.dataset
     )
 
-    corr, importances = analysis.correlations_and_importances(meta, cfg.predictor, cfg.seed)
-    rows = analysis.correlation_rows(meta)  # feature, pearson_r, notes (why NaN)
+    # candidates that do not beat chance say nothing about structure: flagged in the
+    # meta-dataset, left out of the correlations, importances and predictor scores
+    learned = [row for row in meta if row["above_chance"]]
+    summary["below_chance"] = {"excluded": len(meta) - len(learned), "of": len(meta)}
+    corr, importances = analysis.correlations_and_importances(learned, cfg.predictor, cfg.seed)
+    rows = [  # feature, pearson_r, n, notes (why NaN)
+        {**row, "n": len(learned)} for row in analysis.correlation_rows(learned)
+    ]
     written["feature_correlations"] = write_csv(out_dir / "feature_correlations.csv", rows)
-    scores = analysis.predictor_scores(meta, cfg.seed, cfg.test_fraction, cfg.predictor_cv)
+    scores = analysis.predictor_scores(learned, cfg.seed, cfg.test_fraction, cfg.predictor_cv)
     written["predictor_scores"] = write_csv(out_dir / "predictor_scores.csv", scores)
     written["figure8b"] = figure8b(
         pd.DataFrame(rows),
         out_dir / "figure8b_correlations.png",
         pd.DataFrame(importances, columns=["feature", "importance"]),
-        measured=len(meta),
+        measured=len(learned),
+        excluded=len(meta) - len(learned),
     )
     rows = [
         {"rank": i + 1, "feature": n, "importance": v, "pearson_r": corr[n]}

@@ -445,14 +445,34 @@ def write_outputs(
     df = pd.DataFrame(rows)
     first = ["family", "mode", "index", "n", "graph_seed", *PROPERTY_NAMES, "test_acc", "test_loss"]
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
+    # a model at chance says nothing about its graph: flagged, and left out of Table 1, the
+    # R² and the importances (the counts per mode go to table1_counts.csv and the heatmap)
+    df["above_chance"] = df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN
     written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
-    table = correlations(df, "test_acc", group_by="mode", notes=True)  # notes: why r is NaN
+    counts = chance_counts(df)
+    written["table 1 counts"] = str(write_table(counts, out_dir / "table1_counts.csv"))
+    learned = df[df["above_chance"]].drop(columns="above_chance")
+    table = correlations(df.drop(columns="above_chance"), "test_acc", group_by="mode", notes=True)
+    if len(learned):  # notes: why r is NaN
+        found = correlations(learned, "test_acc", group_by="mode", notes=True)
+        table = found.reindex(index=table.index, columns=table.columns)
+    for mode in [c for c in table.columns if c != "notes"]:
+        if mode not in set(learned["mode"]):  # undefined: every model of the mode at chance
+            table[mode] = float("nan")
+            reason = f"{mode}: no model beats chance"
+            table["notes"] = [
+                f"{n}; {reason}" if isinstance(n, str) and n else reason for n in table["notes"]
+            ]
     written["table 1"] = str(write_table(table.reset_index(), out_dir / "table1_correlations.csv"))
     from hiddenstruct.experiments.plots import table1_heatmap
 
-    written["table 1 heatmap"] = str(table1_heatmap(table, out_dir / "table1_correlations.png"))
-    smallest = int(df.groupby("mode").size().min())
+    n = dict(zip(counts["mode"], counts["used"], strict=True))
+    written["table 1 heatmap"] = str(
+        table1_heatmap(table, out_dir / "table1_correlations.png", counts=n)
+    )
+    df = learned
+    smallest = int(df.groupby("mode").size().min()) if len(df) else 0
     if smallest >= 6:
         options = {"target": "test_acc", "group_by": "mode", "seed": seed}
         options.update(test_size=max(0.1, 2.0 / smallest), cv=_folds(smallest))
@@ -463,7 +483,34 @@ def write_outputs(
             write_table(feature_importances(df, **options), out_dir / "importances.csv")
         )
     else:
-        written["R² table"] = f"skipped: only {smallest} rows per mode (need at least 6)"
+        written["R² table"] = (
+            f"skipped: only {smallest} models above chance in a mode (need at least 6)"
+        )
+    return _finish(written, pd.DataFrame(rows), rows, out_dir, config)
+
+
+#: Chance on the balanced Reber test sets (half valid, half invalid strings).
+PRIORS_CHANCE = 0.5
+#: A model counts as learning when its test accuracy beats chance by this much.
+CHANCE_MARGIN = 0.05
+
+
+def chance_counts(df) -> Any:
+    """Per mode: graphs trained, models at chance (excluded from Table 1, R², importances), used."""
+    grouped = df.groupby("mode")["above_chance"]
+    counts = grouped.agg(["size", "sum"]).reset_index()
+    counts = counts.rename(columns={"size": "graphs", "sum": "used"})
+    counts["used"] = counts["used"].astype(int)
+    counts["at_chance"] = counts["graphs"] - counts["used"]
+    counts["chance"] = PRIORS_CHANCE
+    counts["margin"] = CHANCE_MARGIN
+    return counts[["mode", "graphs", "at_chance", "used", "chance", "margin"]]
+
+
+def _finish(written, df, rows, out_dir: Path, config) -> dict[str, str]:
+    """family_summary.csv (every model, at chance or not), the overlap and trial counts."""
+    from hiddenstruct.predict import write_table
+
     summary = family_summary(df)
     written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
     written.update(write_overlap(rows, out_dir))
@@ -481,11 +528,18 @@ def _folds(rows: int) -> int:
 
 
 def family_summary(df) -> Any:
-    """Mean / median / sample std of test accuracy per mode and family, the graph count, notes."""
+    """Mean / median / sample std of test accuracy per mode and family, the graph count, how
+    many of its models do not beat chance, notes."""
     from hiddenstruct import stats
 
+    if "above_chance" not in df:
+        df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN)
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
+    low = (~df["above_chance"]).groupby([df["mode"], df["family"]]).sum()
+    summary["at_chance"] = [
+        int(low.loc[(m, f)]) for m, f in zip(summary["mode"], summary["family"], strict=True)
+    ]
     summary["notes"] = [stats.ONE_REPEAT if n == 1 else "" for n in summary["count"]]
     return summary.rename(
         columns={

@@ -388,4 +388,5 @@ def write_ffn_figures(
         arch: f"{info.input_size}-{arch}-{info.num_classes}"
         for arch in {r["architecture"] for r in rows}
     }
-    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names)
+    chance = 1.0 / info.num_classes  # the balanced image classes
+    return figure2a(pd.DataFrame(rows), dataset_label(dataset), out_dir, names, chance)

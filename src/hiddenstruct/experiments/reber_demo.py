@@ -88,20 +88,29 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
 def _plot_curve(rows: list[dict[str, float]], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
-    from hiddenstruct.experiments.figures import new_figure, save_figure
+    from hiddenstruct.experiments.plots.style import (
+        chance_line,
+        legend_below,
+        new_figure,
+        save_figure,
+        series_style,
+        styled,
+    )
 
     epochs = [row["epoch"] for row in rows]
-    fig, ax = new_figure()
-    ax.plot(epochs, [r["train_accuracy"] for r in rows], marker="o", label="train")
-    ax.plot(epochs, [r["val_accuracy"] for r in rows], marker="s", label="test")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0.4, 1.01)
-    ax.set_title("Reber grammar, GRU classifier")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return save_figure(fig, path)[0]
+    with styled():
+        fig, axes = new_figure(8.4, 4.6)
+        ax = axes[0][0]
+        ax.plot(epochs, [r["train_accuracy"] for r in rows], label="train", **series_style(0))
+        ax.plot(epochs, [r["val_accuracy"] for r in rows], label="test", **series_style(1))
+        chance_line(ax, 0.5)  # the balanced Reber test set
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(0.4, 1.01)
+        ax.set_title("Reber grammar, GRU classifier")
+        legend_below(fig, ax)
+        return save_figure(fig, path)[0]
 
 
 def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:

@@ -3,10 +3,13 @@
 Sections follow the paper (§4.1 prune-ffn → §4.2 prune-rnn → §4.3 priors-rnn → §4.4 nas;
 see :data:`~hiddenstruct.experiments.report_sections.REPORT_SECTIONS`), each from the
 sub-folder named after its experiment, then any other folders. A page has a table of
-contents; per section the paper's claims next to this run's key numbers, the figures at
-full width (PNG embedded as base64; an SVG only when there is no PNG twin), tables cut to
-their first rows with a link to the full CSV, JSON summaries as key/value tables, and the
-resolved config (from the trial store, when given), seeds and versions.
+contents; per section a banner when the run is not at the paper's scale (from the trial
+store, :mod:`.report_scale`), the paper's claims each with this run's number and a verdict
+(:mod:`.report_sections`), the key numbers, the figures (PNG embedded as base64, never shown
+wider than drawn; an SVG only when there is no PNG twin), tables cut to their first rows with
+a link to the full CSV (long text columns as numbered notes under the table, the first
+column kept in view while a wide table scrolls in its own box), JSON summaries as key/value
+tables, and the resolved config (from the trial store, when given), seeds and versions.
 
 Example::
 
@@ -34,19 +37,37 @@ from hiddenstruct.experiments.report_sections import (
 )
 
 MAX_ROWS = 10
+#: Key/value tables (JSON summaries, configs) show at most this many rows.
+MAX_KV_ROWS = 40
 MAX_JSON_BYTES = 200_000
+#: A text column whose longest entry is longer than this moves under its table as notes.
+MAX_CELL_CHARS = 40
+#: Longer key/value cells are cut (the full text stays in the cell's tooltip).
+MAX_VALUE_CHARS = 120
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 78em; padding: 0 1em;
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em;
        color: #222; line-height: 1.4; }
 h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2.5em; border-bottom: 1px solid #aaa; }
 nav ol { columns: 2; } figure { margin: 1.2em 0; }
-figure img { width: 100%; height: auto; border: 1px solid #ddd; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption, .note { font-size: 0.85em; color: #555; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+table { border-collapse: separate; border-spacing: 0; font-size: 0.85em; margin: 0; }
+th, td { border-right: 1px solid #ccc; border-bottom: 1px solid #ccc; padding: 0.2em 0.5em;
+         text-align: right; white-space: nowrap; background: #fff; }
+tr > :first-child { border-left: 1px solid #ccc; } tr:first-child > * { border-top: 1px solid #ccc; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
-.wrap { overflow-x: auto; } .claims { background: #f6f8fa; padding: 0.6em 1em; }
+tr > :first-child { position: sticky; left: 0; z-index: 1; box-shadow: 1px 0 0 #ccc; }
+td.text { white-space: normal; min-width: 12em; max-width: 36em; text-align: left; }
+.wrap { overflow-x: auto; max-width: 100%; margin: 0.5em 0 1em; }
+ol.cellnotes { font-size: 0.8em; color: #444; margin: 0 0 1em; }
+.cellnotes-head { margin: -0.6em 0 0; }
+.claims { background: #f6f8fa; padding: 0.6em 1em; } .claims li { margin: 0.3em 0; }
+.verdict { display: inline-block; min-width: 7.5em; padding: 0 0.4em; border-radius: 3px;
+           font-size: 0.85em; font-weight: 600; text-align: center; }
+.verdict.agrees { background: #d8f0dc; } .verdict.disagrees { background: #f8d7d5; }
+.verdict.not-comparable { background: #eee; }
+.banner { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.5em 1em; }
 details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
 """
 
@@ -78,21 +99,93 @@ def versions() -> dict[str, str]:
     return found
 
 
-def _kv_table(items: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in items.items())
-    return f'<div class="wrap"><table>{rows}</table></div>'
+def _kv_table(items: dict[str, Any], max_rows: int = MAX_KV_ROWS) -> str:
+    shown = list(items.items())[:max_rows]
+    rows = "".join(f"<tr><th>{_esc(k)}</th>{_value_cell(v)}</tr>" for k, v in shown)
+    more = (
+        f'<p class="note">first {max_rows} of {len(items)} entries shown</p>'
+        if len(items) > max_rows
+        else ""
+    )
+    return f'<div class="wrap"><table>{rows}</table></div>{more}'
+
+
+def _value_cell(value: Any) -> str:
+    text = str(value)
+    if len(text) <= MAX_CELL_CHARS:
+        return f"<td>{_esc(text)}</td>"
+    cut = text if len(text) <= MAX_VALUE_CHARS else f"{text[: MAX_VALUE_CHARS - 1]}…"
+    return f'<td class="text" title="{_esc(text)}">{_esc(cut)}</td>'
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.4g}"
+    return "n/a" if value is None else str(value)
 
 
 def _frame_html(frame) -> str:
-    return frame.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}", na_rep="n/a")
+    """A table of ``frame`` in its own scroll box; text columns with entries longer than
+    :data:`MAX_CELL_CHARS` become numbered notes under it (so no row grows tall and the
+    numbers keep their width); the first column stays in view while the box scrolls."""
+    import pandas as pd
+
+    def length(value: Any) -> int:
+        return len(value) if isinstance(value, str) else 0
+
+    long_columns = [
+        c for c in frame.columns if len(frame) and frame[c].map(length).max() > MAX_CELL_CHARS
+    ]
+    text_columns = {
+        c
+        for c in frame.columns
+        if str(c).lower() in ("note", "notes") or frame[c].map(lambda v: isinstance(v, str)).any()
+    }
+    notes: dict[str, int] = {}
+    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
+    body = []
+    for _, row in frame.iterrows():
+        cells = []
+        for column in frame.columns:
+            value = row[column]
+            if column in long_columns and isinstance(value, str) and value:
+                number = notes.setdefault(value, len(notes) + 1)
+                cells.append(f'<td title="{_esc(value)}">[{number}]</td>')
+            elif not isinstance(value, str) and pd.isna(value):
+                # an empty text cell is empty; a missing number is "n/a"
+                cells.append("<td></td>" if column in text_columns else "<td>n/a</td>")
+            else:
+                cells.append(f"<td>{_esc(_number(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    table = f'<div class="wrap"><table><tr>{head}</tr>{"".join(body)}</table></div>'
+    if notes:
+        items = "".join(f"<li>{_esc(text)}</li>" for text in notes)
+        where = ", ".join(long_columns)
+        table += (
+            f'<p class="note cellnotes-head">[n] in column {_esc(where)}:</p>'
+            f'<ol class="cellnotes">{items}</ol>'
+        )
+    return table
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) in pixels from a PNG's header; None when it is not a PNG."""
+    with path.open("rb") as handle:
+        header = handle.read(24)
+    if len(header) < 24 or header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
 def _figure_html(path: Path, root: Path) -> str:
     mime = "image/png" if path.suffix.lower() == ".png" else "image/svg+xml"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     name = _esc(path.relative_to(root))
+    size = png_size(path) if mime == "image/png" else None
+    # never shown wider than drawn: width = the PNG's own width, scaled down to fit only
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
     return (
-        f'<figure><img alt="{name}" src="data:{mime};base64,{data}">'
+        f'<figure><img alt="{name}"{dims} src="data:{mime};base64,{data}">'
         f"<figcaption>{name}</figcaption></figure>"
     )
 
@@ -111,7 +204,7 @@ def _table_html(path: Path, root: Path, link_base: Path, max_rows: int) -> str:
     )
     return (
         f'<h4>{name} <span class="note">({shown}; <a href="{href}">full CSV</a>)</span></h4>'
-        f'<div class="wrap">{_frame_html(frame.head(max_rows))}</div>'
+        f"{_frame_html(frame.head(max_rows))}"
     )
 
 
@@ -145,12 +238,55 @@ def _json_html(path: Path, root: Path) -> str:
 
 
 def _summary_html(summary: Summary) -> str:
-    claims = "".join(f"<li>{_esc(c)}</li>" for c in summary.paper_claims)
-    parts = [f'<div class="claims"><b>The paper:</b><ul>{claims}</ul></div>'] if claims else []
-    if summary.key_numbers is not None and len(summary.key_numbers):
-        parts.append(f'<h4>This run</h4><div class="wrap">{_frame_html(summary.key_numbers)}</div>')
+    claims = "".join(
+        f'<li><span class="verdict {_esc(c.verdict.replace(" ", "-"))}">{_esc(c.verdict)}</span> '
+        f"{_esc(c.claim)} <b>Paper:</b> {_esc(c.paper)}. <b>This run:</b> {_esc(c.ours)}."
+        + (f' <span class="note">({_esc(c.reason)})</span>' if c.reason else "")
+        + "</li>"
+        for c in summary.claims
+    )
+    parts = [
+        f'<div class="claims"><b>The paper\'s claims, with this run\'s numbers and a verdict:</b>'
+        f"<ul>{claims}</ul></div>"
+    ] if claims else []  # fmt: skip
+    numbers = summary.key_numbers
+    if numbers is not None and len(numbers):
+        parts.append(f"<h4>This run</h4>{_frame_html(numbers.head(MAX_KV_ROWS))}")
+        if len(numbers) > MAX_KV_ROWS:
+            parts.append(
+                f'<p class="note">first {MAX_KV_ROWS} of {len(numbers)} rows; the tables '
+                "below link the full CSVs</p>"
+            )
     parts += [f'<p class="note">{_esc(n)}</p>' for n in summary.notes]
     return "\n".join(parts)
+
+
+def scale_banner(experiment: str, store) -> str:
+    """The banner naming this run's scale against ``--preset paper`` (empty at paper scale
+    or for experiments without a paper preset)."""
+    from hiddenstruct.experiments.report_scale import SCALE, differences
+
+    if experiment not in SCALE:
+        return ""
+    where = " Paper-scale numbers: docs/reproduction.md."
+    if store is None:
+        return (
+            f'<div class="banner"><b>Scale unknown</b> (no --store given): these numbers may '
+            f"come from a toy run, not the paper's scale.{where}</div>"
+        )
+    found = differences(experiment, store)
+    if found is None:
+        return f'<div class="banner"><b>Scale unknown</b>: no {_esc(experiment)} trials in the store.{where}</div>'
+    if not found:
+        return ""
+    items = " · ".join(
+        f"{_esc(label)} {_esc(ours)} (paper preset: {_esc(paper)})" for label, ours, paper in found
+    )
+    return (
+        f'<div class="banner"><b>Not the paper\'s scale.</b> This run: {items}. The numbers '
+        f"and verdicts below are at this run's scale; a toy run can agree or disagree by "
+        f"chance.{where}</div>"
+    )
 
 
 def config_summary(store, experiment: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -212,7 +348,9 @@ def section_html(
     documents = [p for p in files if p.suffix.lower() == ".json"]
     if spec is not None:
         figures, tables = _ordered(figures, spec.figures), _ordered(tables, spec.tables)
+    experiment = spec.experiment if spec else FOLDER_EXPERIMENTS.get(anchor, anchor)
     parts = [f'<section id="{_esc(anchor)}"><h2>{_esc(heading)}</h2>']
+    parts.append(scale_banner(experiment, store))
     if spec is not None:
         parts.append(_summary_html(spec.summarize(folder)))
     if not files:
@@ -222,7 +360,6 @@ def section_html(
         parts.append("<h3>Tables</h3>")
         parts += [_table_html(p, root, link_base, max_rows) for p in tables]
     parts += [_json_html(p, root) for p in documents]
-    experiment = spec.experiment if spec else FOLDER_EXPERIMENTS.get(anchor, anchor)
     parts.append(_config_html(experiment, store, env or {}))
     parts.append("</section>")
     return "\n".join(parts)

@@ -12,7 +12,10 @@ properties), ``accuracy.csv`` (test accuracy mean ± std and n per model, route 
 with wall time and the FLOPs-proportional cost), ``properties.csv`` (final networks'
 properties side by side, means), ``correlations.csv`` (Pearson r of each property with test
 accuracy across all routes and densities, per model), ``accuracy_<model>.png`` (accuracy vs
-density per route) and ``trajectory_<model>.png`` (one property during training per route).
+density per route), ``trajectory_<model>.png`` (one property during training per route),
+``topology.csv`` (the topology distance, NNSTD, between every two routes' final structures of
+one model, density and repeat) and ``topology_<model>.png`` (those distances as a route ×
+route matrix at the lowest density; :mod:`.sparse_routes_topology`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.experiments import sparse_routes_outputs as out
+from hiddenstruct.experiments import sparse_routes_topology as topo
 from hiddenstruct.experiments.config import (
     ExperimentConfig,
     added_defaults,
@@ -48,8 +52,9 @@ DESCRIPTION = (
     "Reber GRU classifier sparse by each route — iterative magnitude pruning with retraining, "
     "static uniform / ERK priors, L1 + threshold, SET, RigL, sparse momentum — at each final "
     "density, with repeats, and compare accuracy, training cost and the final networks' graph "
-    "properties. Trials are stored (re-running resumes). Writes results.csv, accuracy.csv, "
-    "properties.csv, correlations.csv, accuracy_<model>.png and trajectory_<model>.png."
+    "properties and their topology distance. Trials are stored (re-running resumes). Writes "
+    "results.csv, accuracy.csv, properties.csv, correlations.csv, topology.csv, "
+    "accuracy_<model>.png, trajectory_<model>.png and topology_<model>.png."
 )
 TRAJECTORY_PROPERTY = "average_shortest_path_length"
 
@@ -168,6 +173,22 @@ def _model_settings(common: dict[str, Any], model: str) -> dict[str, Any]:
     return {k: v for k, v in common.items() if k not in other}
 
 
+def build_model(cfg: dict[str, Any]):
+    """A fresh (dense) model of a trial's family; no data is loaded."""
+    if cfg["model"] == "lenet":
+        from hiddenstruct.data.images import image_dataset_info
+        from hiddenstruct.nn import MaskedDeepFFN
+
+        info = image_dataset_info(cfg["dataset"])
+        return MaskedDeepFFN(info.input_size, info.num_classes, list(cfg["hidden"]))
+    from hiddenstruct.data.reber_torch import VOCAB_SIZE
+    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+
+    return SequenceClassifier(
+        MaskedRNN(cfg["reber_embedding"], list(cfg["reber_hidden"]), "gru"), vocab_size=VOCAB_SIZE
+    )
+
+
 def _problem(cfg: dict[str, Any]):
     """(model, train loader, validation loader, test loader, epochs) of a trial."""
     import torch
@@ -177,27 +198,21 @@ def _problem(cfg: dict[str, Any]):
 
     seed_everything(cfg["seed"])
     g = torch.Generator().manual_seed(cfg["seed"])
+    model = build_model(cfg)
     if cfg["model"] == "lenet":
-        from hiddenstruct.data.images import image_dataset_info, load_image_dataset
-        from hiddenstruct.nn import MaskedDeepFFN
+        from hiddenstruct.data.images import load_image_dataset
 
         data_dir = cfg.get("runtime", {}).get("data_dir")
-        info = image_dataset_info(cfg["dataset"])
         parts = [
             load_image_dataset(cfg["dataset"], data_dir, split, flatten=True, seed=0)
             for split in ("train", "val", "test")
         ]
-        model = MaskedDeepFFN(info.input_size, info.num_classes, list(cfg["hidden"]))
         train = DataLoader(parts[0], batch_size=cfg["batch_size"], shuffle=True, generator=g)
         val, test = (DataLoader(p, batch_size=1024) for p in parts[1:])
         return model, train, val, test, cfg["epochs"]
-    from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
-    from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
 
     train_ds, test_ds = load_reber_splits(cfg["reber_n"], seed=cfg["seed"])
-    model = SequenceClassifier(
-        MaskedRNN(cfg["reber_embedding"], list(cfg["reber_hidden"]), "gru"), vocab_size=VOCAB_SIZE
-    )
     batch = cfg["reber_batch_size"]
     train = DataLoader(
         train_ds, batch_size=batch, shuffle=True, collate_fn=reber_collate, generator=g
@@ -256,6 +271,7 @@ def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         "epochs": result.epochs,
         "final": _numeric(result.final_structure),
         "trajectory": [_numeric(r) for r in result.trajectory],
+        "final_masks": topo.encode_masks(model),
     }
 
 
@@ -300,8 +316,11 @@ def write_outputs(
             write_csv(out_dir / "correlations.csv", out.correlation_table(rows, names))
         ),
     }
+    pairs = topo.topology_rows(records, build_model)
+    written["topology"] = str(write_csv(out_dir / "topology.csv", pairs))
     prop = config.trajectory_property if config is not None else TRAJECTORY_PROPERTY
     written.update(out.write_figures(records, rows, out_dir, prop))
+    written.update(topo.write_topology_figures(pairs, out_dir))
     written["trials"] = f"{len(rows)}/{len(records)} done"
     return written
 

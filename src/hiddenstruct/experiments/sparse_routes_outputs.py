@@ -1,4 +1,8 @@
-"""Tables and figures of the sparse-routes experiment (:mod:`.sparse_routes`), from its records."""
+"""Tables and figures of the sparse-routes experiment (:mod:`.sparse_routes`), from its records.
+
+A trial whose test accuracy does not beat its model's chance (:data:`MODEL_CHANCE`) by
+:data:`CHANCE_MARGIN` is flagged (``above_chance`` False) and left out of the correlations.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,18 @@ from typing import Any
 import numpy as np
 
 from hiddenstruct.experiments.store import TrialRecord
+
+#: Chance accuracy per model: LeNet on 10 balanced digit classes, the GRU on the balanced
+#: Reber test sets (half valid, half invalid strings).
+MODEL_CHANCE = {"lenet": 0.1, "reber_gru": 0.5}
+#: A trial counts as learning when its accuracy beats chance by this much.
+CHANCE_MARGIN = 0.05
+
+
+def above_chance(model: str, accuracy: float) -> bool:
+    """Whether ``accuracy`` beats the chance of ``model`` by :data:`CHANCE_MARGIN`."""
+    chance = MODEL_CHANCE.get(model, 0.0)
+    return math.isfinite(accuracy) and accuracy > chance + CHANCE_MARGIN
 
 
 def result_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:
@@ -26,6 +42,7 @@ def result_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:
                 "density": c["density"],
                 "repeat": c["repeat"],
                 "test_accuracy": r["test_accuracy"],
+                "above_chance": above_chance(c["model"], r["test_accuracy"]),
                 "seconds": r["seconds"],
                 "cost": r["cost"],
                 "steps": r["steps"],
@@ -50,7 +67,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def accuracy_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Test accuracy mean ± std (n) and mean cost per (model, route, density)."""
+    """Test accuracy mean ± std (n), trials at chance and mean cost per (model, route, density)."""
     table = []
     for (model, route, density), members in sorted(
         _grouped(rows, ("model", "route", "density")).items()
@@ -64,6 +81,7 @@ def accuracy_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "accuracy_mean": mean,
                 "accuracy_std": std,
                 "n": len(members),
+                "at_chance": sum(not m["above_chance"] for m in members),
                 "seconds_mean": float(np.mean([m["seconds"] for m in members])),
                 "cost_mean": float(np.mean([m["cost"] for m in members])),
             }
@@ -84,7 +102,8 @@ def property_table(rows: list[dict[str, Any]], names: list[str]) -> list[dict[st
 
 
 def correlation_table(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
-    """Pearson r of each property with test accuracy across all routes and densities, per model.
+    """Pearson r of each property with test accuracy across all routes and densities, per model,
+    over the trials that beat chance (``n``; ``at_chance`` were left out).
 
     ``r`` is NaN when the property (or the accuracy) is constant over the model's trials or
     fewer than 3 trials have it; ``note`` says which.
@@ -93,63 +112,107 @@ def correlation_table(rows: list[dict[str, Any]], names: list[str]) -> list[dict
 
     table = []
     for (model,), members in sorted(_grouped(rows, ("model",)).items()):
+        learned = [m for m in members if m.get("above_chance", True)]
+        skipped = len(members) - len(learned)
         for name in names:
             pairs = [
                 (m[name], m["test_accuracy"])
-                for m in members
+                for m in learned
                 if name in m and math.isfinite(m[name]) and math.isfinite(m["test_accuracy"])
             ]
             r, note = math.nan, ""
             if len(pairs) < 3:
-                note = f"only {len(pairs)} trials have {name}"
+                note = f"only {len(pairs)} trials above chance have {name}"
             else:
                 x, y = np.array(pairs).T
                 r = pearson(x, y)
                 note = "constant over the trials" if math.isnan(r) else ""
-            table.append({"model": model, "property": name, "r": r, "n": len(pairs), "note": note})
+            table.append(
+                {"model": model, "property": name, "r": r, "n": len(pairs),
+                 "at_chance": skipped, "note": note}
+            )  # fmt: skip
     return table
 
 
 def write_figures(records, rows, out_dir: Path, prop: str) -> dict[str, str]:
-    """accuracy vs density per route, and ``prop`` over training per route (lowest density)."""
-    from hiddenstruct.experiments.figures import new_figure, save_figure
+    """accuracy vs density per route (a chance line; a log x-axis only when the densities
+    span a decade), and ``prop`` over training per route (lowest density)."""
+    from hiddenstruct.experiments.plots.style import (
+        chance_line,
+        legend_below,
+        new_figure,
+        save_figure,
+        series_style,
+        spans_decades,
+        spread_text,
+        styled,
+    )
 
     written = {}
     for model in sorted({r["model"] for r in rows}):
-        fig, ax = new_figure()
-        for (route,), members in sorted(
-            _grouped([r for r in rows if r["model"] == model], ("route",)).items()
-        ):
-            points = sorted(_grouped(members, ("density",)).items())
-            xs = [d for (d,), _ in points]
-            stats = [_mean_std([m["test_accuracy"] for m in ms]) for _, ms in points]
-            ys = np.array([s[0] for s in stats])
-            es = np.nan_to_num(np.array([s[1] for s in stats]))
-            ax.errorbar(xs, ys, yerr=es, marker="o", markersize=3, capsize=2, label=route)
-        ax.set_xscale("log")
-        ax.set_xlabel("density (fraction of weights kept)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(f"{model}: accuracy vs density per route")
-        ax.legend(fontsize=7)
-        written[f"accuracy_{model}"] = str(save_figure(fig, out_dir / f"accuracy_{model}.png")[0])
+        mine = [r for r in rows if r["model"] == model]
+        repeats = len({r["repeat"] for r in mine})
+        with styled():
+            fig, axes = new_figure(8.4, 5.0)
+            ax = axes[0][0]
+            routes = sorted(_grouped(mine, ("route",)).items())
+            densities = sorted({r["density"] for r in mine})
+            log = spans_decades(densities)
+            for index, ((route,), members) in enumerate(routes):
+                points = sorted(_grouped(members, ("density",)).items())
+                stats = [_mean_std([m["test_accuracy"] for m in ms]) for _, ms in points]
+                ys = np.array([s[0] for s in stats])
+                es = np.nan_to_num(np.array([s[1] for s in stats]))
+                style = series_style(index)
+                if len(densities) == 1:  # one density: one column per route, no line
+                    xs, style["ls"] = [index], "none"
+                else:  # dodge the routes a little so equal accuracies do not hide each other
+                    shift = 0.012 * (index - (len(routes) - 1) / 2)
+                    span = densities[-1] - densities[0]
+                    xs = [
+                        d * 10**shift if log else d + shift * span
+                        for (d,), _ in points
+                    ]  # fmt: skip
+                errors = es if repeats > 1 else None
+                ax.errorbar(xs, ys, yerr=errors, capsize=2, label=route, **style)
+            if len(densities) == 1:
+                ax.set_xticks(range(len(routes)), [route for (route,), _ in routes])
+                ax.set_xlim(-0.6, len(routes) - 0.4)
+                ax.set_xlabel(f"route (density {densities[0]:g}: fraction of weights kept)")
+            else:
+                if log:
+                    ax.set_xscale("log")
+                ax.set_xlabel("density (fraction of weights kept)")
+            chance_line(ax, MODEL_CHANCE.get(model, math.nan))
+            ax.set_ylim(0, 1.02)
+            ax.set_ylabel("test accuracy")
+            ax.set_title(f"{model}: test accuracy vs density per route ({spread_text(repeats)})")
+            if len(densities) > 1:  # one density: the routes are the x ticks
+                legend_below(fig, ax)
+            path = out_dir / f"accuracy_{model}.png"
+            written[f"accuracy_{model}"] = str(save_figure(fig, path)[0])
 
-        fig, ax = new_figure()
-        done = [r for r in records if r.status == "done" and r.config["model"] == model]
-        lowest = min(r.config["density"] for r in done)
-        for record in sorted(done, key=lambda r: (r.config["route"], r.config["repeat"])):
-            c = record.config
-            if c["density"] != lowest or c["repeat"] != 0:
-                continue
-            traj = [p for p in record.result["trajectory"] if prop in p]
-            if traj:
-                ax.plot(
-                    [p["step"] for p in traj], [p[prop] for p in traj], marker=".", label=c["route"]
-                )
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel(prop)
-        ax.set_title(f"{model}, density {lowest}, repeat 0", fontsize=9)
-        ax.legend(fontsize=7)
-        written[f"trajectory_{model}"] = str(
-            save_figure(fig, out_dir / f"trajectory_{model}.png")[0]
-        )
+            fig, axes = new_figure(8.4, 4.6)
+            ax = axes[0][0]
+            done = [r for r in records if r.status == "done" and r.config["model"] == model]
+            lowest = min(r.config["density"] for r in done)
+            chosen = [
+                r for r in sorted(done, key=lambda r: (r.config["route"], r.config["repeat"]))
+                if r.config["density"] == lowest and r.config["repeat"] == 0
+            ]  # fmt: skip
+            for index, record in enumerate(chosen):
+                traj = [p for p in record.result["trajectory"] if prop in p]
+                if traj:
+                    ax.plot(
+                        [p["step"] for p in traj], [p[prop] for p in traj],
+                        label=record.config["route"], **series_style(index),
+                    )  # fmt: skip
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel(prop.replace("_", " "))
+            ax.set_title(
+                f"{model}: {prop.replace('_', ' ')} during training (density {lowest}, repeat 0)"
+            )
+            legend_below(fig, ax)
+            path = out_dir / f"trajectory_{model}.png"
+            written[f"trajectory_{model}"] = str(save_figure(fig, path)[0])
     return written

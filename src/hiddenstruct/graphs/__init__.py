@@ -1,5 +1,6 @@
 """Graphs: layered DAGs, generators (structural priors), model↔graph, properties."""
 
+from hiddenstruct.graphs.compose import compose
 from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
 from hiddenstruct.graphs.dag import default_order, layer_index, layers, to_dag, validate_graph
 from hiddenstruct.graphs.files import GraphRecord, load_graph_files
@@ -13,6 +14,12 @@ from hiddenstruct.graphs.generators import (
 )
 from hiddenstruct.graphs.io import read_edge_list, read_graph, write_graph
 from hiddenstruct.graphs.properties import PROPERTY_NAMES, properties, properties_table
+from hiddenstruct.graphs.topology import (
+    TopologyDistance,
+    pairwise_topology_distances,
+    topology_alignment,
+    topology_distance,
+)
 
 __all__ = [
     "UnsupportedModelError",
@@ -36,3 +43,29 @@ __all__ += [
 ]
 __all__ += ["GraphRecord", "load_graph_files"]
 __all__ += ["PROPERTY_NAMES", "properties", "properties_table"]
+__all__ += [
+    "TopologyDistance",
+    "pairwise_topology_distances",
+    "topology_alignment",
+    "topology_distance",
+]
+__all__ += ["compose"]
+
+from hiddenstruct.graphs.fx_trace import TracingError  # noqa: E402
+from hiddenstruct.graphs.traced import GraphTooLargeError, traced_graph  # noqa: E402
+
+__all__ += ["GraphTooLargeError", "TracingError", "traced_graph"]
+
+from hiddenstruct.graphs.effective import (  # noqa: E402
+    EffectiveSparsityReport,
+    effective_sparsity,
+    effective_weights,
+    prune_ineffective,
+)
+
+__all__ += [
+    "EffectiveSparsityReport",
+    "effective_sparsity",
+    "effective_weights",
+    "prune_ineffective",
+]

@@ -37,8 +37,9 @@ def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -
     from hiddenstruct.nas.ops import OPS
 
     pos = layout(genotype)
-    width = max(3.0, 1.6 * (max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + 1))
-    height = max(3.0, 0.7 * genotype.depth)
+    span = max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + 1
+    width = max(8.4, 1.6 * span)
+    height = max(3.6, 0.7 * genotype.depth)
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 0.95 if title else 1))
@@ -68,10 +69,12 @@ def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -
     ax.set_ylim(-genotype.depth + 0.4, 0.6)
     if title:
         fig.suptitle(title, fontsize=9)
+    from hiddenstruct.experiments.plots.style import png_dpi
     from hiddenstruct.outputs import write_with
 
     path = Path(path)
+    dpi = png_dpi(fig)  # the shared figure style's minimum width
     try:
-        return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     except HiddenstructError as err:
         raise HiddenstructError(f"cannot write genotype drawing {path}: {err}") from None

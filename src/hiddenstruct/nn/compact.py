@@ -15,18 +15,33 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.activations import get_activation
+from hiddenstruct.nn.compact_any import compact_any
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.graphnet import GraphNet
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
 
 
-def compact(model: nn.Module) -> nn.Module:
-    """A smaller model of the same kind without dead neurons and with identical outputs."""
+def compact(model: nn.Module, example_inputs=None, fold=None) -> nn.Module:
+    """A smaller model without dead units and with identical outputs.
+
+    ``MaskedDeepFFN`` and ``GraphNet`` are compacted neuron by neuron (dead neurons, constant
+    neurons folded into biases) and stay of their kind. Any other model needs
+    ``example_inputs`` (a tensor or a tuple of positional inputs): it is traced and every
+    unit group that nobody reads (its readers' columns all masked, as
+    :func:`hiddenstruct.pruning.prune_structured` leaves them) is removed — see
+    :mod:`hiddenstruct.nn.compact_any`. ``fold``: modules (types or qualified names) that
+    torch.fx should not look into, e.g. one with data-dependent control flow.
+    """
     for kind, fn in COMPACTORS.items():
         if isinstance(model, kind):
             return fn(model)
+    if example_inputs is not None:
+        return compact_any(model, example_inputs, fold=fold)
     valid = ", ".join(k.__name__ for k in COMPACTORS)
-    raise UsageError(f"compact does not support {type(model).__name__}; supported: {valid}")
+    raise UsageError(
+        f"compact needs example_inputs for {type(model).__name__} "
+        f"(compact(model, example_inputs)); supported without them: {valid}"
+    )
 
 
 def _masked_parts(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:

@@ -95,7 +95,19 @@ def apply_mask(module: nn.Module, name: str, mask) -> nn.Module:
     _own_class(module)
     parametrize.register_parametrization(module, name, parametrization)
     type(module).__reduce_ex__ = _reduce_masked
+    if isinstance(module, nn.RNNBase) and "_flat_copy" not in type(module).__dict__:
+        type(module)._flat_copy = type(module).__deepcopy__
+        type(module).__deepcopy__ = _deepcopy_rnn
     return module
+
+
+def _deepcopy_rnn(self: nn.RNNBase, memo):
+    """Deep copy of a masked torch RNN: its ``_flat_weights`` (refreshed at every forward)
+    hold the masked weights, products that ``deepcopy`` refuses; they are recomputed
+    without autograd first (the next forward refreshes them anyway)."""
+    with torch.no_grad():
+        self._update_flat_weights()
+    return type(self)._flat_copy(self, memo)
 
 
 def _reduce_masked(self: nn.Module, protocol: int):

@@ -25,6 +25,7 @@ from hiddenstruct.pruning.engine import (
     percentile_prune,
     prune,
 )
+from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, UnsupportedModelError, hessian_diagonal
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind, snapshot_weights
 from hiddenstruct.pruning.schedules import (
@@ -49,18 +50,34 @@ from hiddenstruct.pruning.selection import (
     get_selection,
     spread,
 )
+from hiddenstruct.pruning.structured import (
+    STRUCTURED_CRITERIA,
+    STRUCTURED_SCOPES,
+    StructuredReport,
+    group_scores,
+    prune_structured,
+    prune_structured_schedule,
+)
 
 __all__ = [
     "CRITERIA",
+    "LOBS_UPDATES",
     "OBD_METHODS",
     "SCHEDULES",
     "SELECTIONS",
+    "STRUCTURED_CRITERIA",
+    "STRUCTURED_SCOPES",
+    "StructuredReport",
+    "group_scores",
+    "prune_structured",
+    "prune_structured_schedule",
     "THRESHOLDS",
     "Bucket",
     "Count",
     "Criterion",
     "Fraction",
     "IterativeResult",
+    "LOBSCriterion",
     "PruneReport",
     "PruneStep",
     "RetrainPolicy",

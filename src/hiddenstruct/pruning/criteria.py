@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, hessian_diagonal
 from hiddenstruct.pruning.scope import Target
 from hiddenstruct.pruning.selection import spread_scaled
@@ -27,13 +28,23 @@ from hiddenstruct.pruning.selection import spread_scaled
 
 @dataclass(frozen=True)
 class Saliency:
-    """Scores per target name plus a description of how they were computed."""
+    """Scores per target name plus a description of how they were computed.
+
+    ``state``: what the criterion's optional ``compensate`` step needs after the selection
+    (L-OBS: each layer's Hessian and its inverse); not part of the report.
+    """
 
     scores: dict[str, torch.Tensor]
     details: dict[str, Any] = field(default_factory=dict)
+    state: Any = field(default=None, compare=False, repr=False)
 
 
 class Criterion(Protocol):
+    """``scores`` ranks weights; a criterion may also define
+    ``compensate(model, targets, before, after, saliency) -> dict`` which the engine calls
+    after the new masks are applied, to update the remaining weights (L-OBS does); its dict
+    joins the report's details."""
+
     name: str
 
     def scores(self, model: nn.Module, targets: dict[str, Target], data=None) -> Saliency: ...
@@ -126,6 +137,7 @@ CRITERIA: dict[str, type] = {
     "magnitude": MagnitudeCriterion,
     "magnitude_distributed": MagnitudeDistributedCriterion,
     "obd": OBDCriterion,
+    "lobs": LOBSCriterion,
 }
 
 
@@ -158,5 +170,9 @@ def make_criterion(criterion: str | Criterion, **options) -> Criterion:
     if criterion == "obd" and options.get("method", "auto") not in OBD_METHODS:
         raise UsageError(
             f"unknown OBD method {options['method']!r}; valid: {', '.join(OBD_METHODS)}"
+        )
+    if criterion == "lobs" and options.get("update", "joint") not in LOBS_UPDATES:
+        raise UsageError(
+            f"unknown lobs update {options['update']!r}; valid: {', '.join(LOBS_UPDATES)}"
         )
     return CRITERIA[criterion](**options)

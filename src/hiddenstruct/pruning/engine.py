@@ -139,13 +139,15 @@ def prune(
         if torch.any(after[name] & ~before[name]):
             raise RuntimeError(f"selection {_name_of(selection)!r} revived weights of {name}")
         apply_mask(target.module, target.tensor_name, after[name])
+    details = dict(saliency.details)
+    compensate = getattr(crit, "compensate", None)
+    if compensate is not None:
+        details.update(compensate(model, targets, before, after, saliency))
     counts = tuple(
         TensorCounts(name, before[name].numel(), int(before[name].sum()), int(after[name].sum()))
         for name in targets
     )
-    return PruneReport(
-        _name_of(crit), _name_of(selection), repr(amount), counts, dict(saliency.details)
-    )
+    return PruneReport(_name_of(crit), _name_of(selection), repr(amount), counts, details)
 
 
 #: Percentile thresholds of the recurrent protocol → the selection that implements them.

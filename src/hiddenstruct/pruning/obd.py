@@ -80,7 +80,7 @@ def _device_of(model: nn.Module) -> torch.device:
 def _batches(data: Iterable, max_batches: int | None, device: torch.device):
     for batch in islice(data, max_batches):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise UsageError("OBD data batches must be tuples (inputs..., target)")
+            raise UsageError("pruning data batches must be tuples (inputs..., target)")
         yield [b.to(device) for b in batch[:-1]], batch[-1].to(device)
 
 

@@ -82,7 +82,9 @@ class RouteOptions:
     ``l1_threshold``: the ``l1`` route's penalty and per-epoch threshold;
     ``finetune_epochs`` after its final cut. ``update_every``, ``update_fraction`` (None:
     each method's default), ``track_every``, ``include_io``: dynamic methods and structure
-    records (the mask graph with input/output neurons when ``include_io``).
+    records (the mask graph with input/output neurons when ``include_io``);
+    ``track_topology``: the records' topology distances to the start and the previous record
+    (:class:`~hiddenstruct.sparse_training.StructureTracker`).
     """
 
     epochs: int = 10
@@ -99,6 +101,7 @@ class RouteOptions:
     update_fraction: float | None = None
     track_every: int = 5
     include_io: bool = False
+    track_topology: bool = True
     seed: int = 0
 
 
@@ -154,7 +157,9 @@ def train_route(
         init_sparse_masks(model, density, "uniform", seed=opts.seed)
     elif route in ("static_erk", *DYNAMIC_ROUTES):
         init_sparse_masks(model, density, "erdos_renyi", seed=opts.seed)
-    tracker = StructureTracker(model, every=opts.track_every, include_io=opts.include_io)
+    tracker = StructureTracker(
+        model, every=opts.track_every, include_io=opts.include_io, topology=opts.track_topology
+    )
     counter = CostCounter(model, dense_every_step=route == "sparse_momentum")
     tracker.record(step=0)
     start = time.perf_counter()

@@ -6,10 +6,19 @@ records one dict: ``step``, ``update``, ``xi`` (ξ over all sparse layers), ``xi
 per layer and the DESIGN §6 graph properties of the *mask* graph (one edge per mask entry 1,
 whatever the weight's value, so a just-regrown zero weight counts) — ``records`` is a list
 of plain dicts a trial can store.
+
+With ``topology=True`` every record also holds the topology distance (NNSTD, Liu et al. 2020;
+:func:`~hiddenstruct.graphs.topology_distance`, on the mask graph with inputs and outputs)
+to the first recorded structure (``topology_to_start``) and to the previous record
+(``topology_to_previous``, NaN on the first record: there is none). The tracker keeps those
+two graphs. :meth:`StructureTracker.on_prune_step` is the ``on_step`` callback of
+:func:`~hiddenstruct.pruning.iterative_prune`, so lottery-ticket rounds (``rewind_to``) are
+tracked the same way, one record per round.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,9 +27,10 @@ import networkx as nx
 import torch
 from torch import nn
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, HiddenstructError
 from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
 from hiddenstruct.graphs.properties import properties
+from hiddenstruct.graphs.topology import topology_distance
 from hiddenstruct.sparse_training.layers import sparse_layers
 
 __all__ = ["StructureTracker", "mask_graph", "structure_record"]
@@ -53,12 +63,13 @@ def structure_record(
     include_io: bool = False,
     backend: str = "igraph",
     disconnected: str = "largest",
+    graph: nx.DiGraph | None = None,
 ) -> dict[str, Any]:
     """ξ (total and ``xi:<layer>``) and the mask graph's properties of ``model`` now.
 
     Models without a graph structure (plain torch modules) get ξ only and
     ``graph_error`` saying why; so do graphs without edges (e.g. one recurrent layer
-    with ``include_io=False``).
+    with ``include_io=False``). ``graph``: the mask graph when the caller has built it.
     """
     layers = sparse_layers(model, mask_plain=False)
     live = sum(layer.live for layer in layers)
@@ -66,7 +77,7 @@ def structure_record(
     for layer in layers:
         record[f"xi:{layer.name}"] = layer.live / layer.numel
     try:
-        graph = mask_graph(model, include_io)
+        graph = mask_graph(model, include_io) if graph is None else graph
     except UnsupportedModelError as err:
         record["graph_error"] = str(err)
         return record
@@ -87,7 +98,8 @@ class StructureTracker:
 
     ``include_io``, ``backend`` and ``disconnected`` go to the graph and
     :func:`~hiddenstruct.graphs.properties` (defaults: hidden neurons only, the fast igraph
-    backend, the largest connected component of a graph in several parts).
+    backend, the largest connected component of a graph in several parts). ``topology``
+    adds ``topology_to_start`` and ``topology_to_previous`` (module docstring).
     """
 
     def __init__(
@@ -98,6 +110,7 @@ class StructureTracker:
         include_io: bool = False,
         backend: str = "igraph",
         disconnected: str = "largest",
+        topology: bool = False,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1 update, got {every}")
@@ -106,14 +119,55 @@ class StructureTracker:
         self.include_io = include_io
         self.backend = backend
         self.disconnected = disconnected
+        self.topology = bool(topology)
         self.records: list[dict[str, Any]] = []
+        self._start: nx.DiGraph | None = None
+        self._previous: nx.DiGraph | None = None
 
     def record(self, step: int | None = None, update: int | None = None) -> dict[str, Any]:
         """Record the structure now (e.g. before training and at its end); returns the row."""
-        row = {"step": step, "update": update}
-        row.update(structure_record(self.model, self.include_io, self.backend, self.disconnected))
+        row: dict[str, Any] = {"step": step, "update": update}
+        io_graph = self._io_graph() if self.topology else None
+        shared = io_graph if self.include_io else None
+        row.update(
+            structure_record(
+                self.model, self.include_io, self.backend, self.disconnected, graph=shared
+            )
+        )
+        if io_graph is not None:
+            row.update(self._distances(io_graph))
         self.records.append(row)
         return row
+
+    def _io_graph(self) -> nx.DiGraph | None:
+        try:
+            return mask_graph(self.model, include_io=True)
+        except UnsupportedModelError:
+            return None  # structure_record says why in graph_error
+
+    def _distances(self, graph: nx.DiGraph) -> dict[str, Any]:
+        if self._start is None:
+            self._start = graph
+            out: dict[str, Any] = {"topology_to_start": 0.0, "topology_to_previous": math.nan}
+        else:
+            try:
+                out = {
+                    "topology_to_start": topology_distance(self._start, graph),
+                    "topology_to_previous": topology_distance(self._previous, graph),
+                }
+            except HiddenstructError as err:
+                out = {
+                    "topology_to_start": math.nan,
+                    "topology_to_previous": math.nan,
+                    "topology_error": str(err),
+                }
+        self._previous = graph
+        return out
+
+    def on_prune_step(self, step: Any) -> None:
+        """``on_step`` of :func:`~hiddenstruct.pruning.iterative_prune`: one record per round
+        (``update`` = the round, from 1)."""
+        self.record(step=None, update=step.step + 1)
 
     def on_update(self, step: int | None, update: int) -> None:
         """Called by a method after its ``update``-th mask update."""

@@ -61,7 +61,7 @@ def figure7(meta: pd.DataFrame, path: str | Path, chance: float = 0.5) -> Path:
     rng = np.random.default_rng(0)
     low = min(0.4, math.floor(10 * float(np.nanmin(meta["test_acc"]))) / 10)
     with styled():
-        width = max(7.0, 3.0 * len(modes) + 0.4)
+        width = max(8.4, 3.0 * len(modes) + 0.4)
         fig, axes = new_figure(width, 3.9, 1, len(modes), sharey=True)
         for ax, mode in zip(axes[0], modes, strict=True):
             part = meta[meta["mode"] == mode]
@@ -90,13 +90,16 @@ def figure7(meta: pd.DataFrame, path: str | Path, chance: float = 0.5) -> Path:
         return save(fig, path)[0]
 
 
-def _annotated(ax, table: pd.DataFrame, title: str):
+def _annotated(ax, table: pd.DataFrame, title: str, counts: dict[str, int] | None = None):
     data = table.to_numpy(dtype=float)
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#dddddd")
     image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(
         range(table.shape[1]),
-        [MODE_LABELS.get(c, c) for c in table.columns],
+        [
+            MODE_LABELS.get(c, c) + (f" (n={counts[c]})" if counts and c in counts else "")
+            for c in table.columns
+        ],
         rotation=30,
         ha="left",
     )
@@ -113,26 +116,36 @@ def _annotated(ax, table: pd.DataFrame, title: str):
     return image
 
 
-def table1_heatmap(table: pd.DataFrame, path: str | Path, with_paper: bool = True) -> Path:
+def table1_heatmap(
+    table: pd.DataFrame,
+    path: str | Path,
+    with_paper: bool = True,
+    counts: dict[str, int] | None = None,
+) -> Path:
     """Table 1 as an annotated heatmap (Pearson r, −1 … 1; n/a where undefined), with the
-    paper's values beside it for the properties both have."""
+    paper's values beside it for the properties both have; ``counts`` (mode → graphs the r
+    are computed from) labels each column with its n."""
     ours = table.copy()
     if "property" in ours.columns:
         ours = ours.set_index("property")
     ours = ours.select_dtypes("number")  # the per-mode r columns; not the notes (why r is NaN)
     ours = ours[ordered_modes(ours.columns)]
-    panels = [(ours, "this run")]
+    panels = [(ours, "this run", counts)]
     if with_paper:
         shared = [p for p in ours.index if p in PAPER_TABLE1.index]
         if shared:
             panels.append(
-                (PAPER_TABLE1.loc[shared, [c for c in PAPER_TABLE1 if c in ours]], "paper")
+                (
+                    PAPER_TABLE1.loc[shared, [c for c in PAPER_TABLE1 if c in ours]],
+                    "paper (n = 100 + 100 graphs per mode)",
+                    None,
+                )
             )
     with styled():
         height = 1.2 + 0.32 * len(ours)
-        fig, axes = new_figure(4.2 * len(panels) + 2.6, height + 0.3, 1, len(panels))
-        for ax, (frame, title) in zip(axes[0], panels, strict=True):
-            image = _annotated(ax, frame, title)
+        fig, axes = new_figure(max(8.4, 4.2 * len(panels) + 2.6), height + 0.5, 1, len(panels))
+        for ax, (frame, title, n) in zip(axes[0], panels, strict=True):
+            image = _annotated(ax, frame, title, n)
         fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="Pearson r with test accuracy")
         fig.suptitle("Table 1 · correlation of graph properties with test accuracy")
         return save(fig, path)[0]

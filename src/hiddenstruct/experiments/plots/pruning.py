@@ -20,11 +20,14 @@ from hiddenstruct.experiments.plots.style import (
     METHOD_LABELS,
     MODE_COLORS,
     MODE_LABELS,
+    chance_line,
+    legend_below,
     mean_band,
     new_figure,
     ordered_modes,
     percent_axis,
     save,
+    spread_text,
     styled,
 )
 
@@ -45,9 +48,11 @@ def figure2a(
     dataset: str,
     out_dir: str | Path,
     architecture_names: dict[str, str] | None = None,
+    chance: float = 0.1,
 ) -> dict[str, str]:
     """One Figure 2a per (architecture, schedule): methods as mean lines ± std over repeats,
-    without / with retraining side by side on a shared y-axis; returns name → PNG path.
+    without / with retraining side by side on a shared y-axis, a chance line (``chance``:
+    10 balanced classes by default); returns name → PNG path.
 
     ``architecture_names`` maps the ``architecture`` column (e.g. ``"300-100"``) to the name
     in the title (e.g. ``"784-300-100-10"``).
@@ -60,24 +65,28 @@ def figure2a(
     for (arch, schedule), part in frame.groupby(["architecture", "schedule"], sort=True):
         panels = _panel_titles(part["retrain"])
         with styled():
-            fig, axes = new_figure(5.2 * len(panels) + 0.6, 4.3, 1, len(panels), sharey=True)
+            fig, axes = new_figure(
+                max(8.4, 5.2 * len(panels) + 0.6), 4.8, 1, len(panels), sharey=True
+            )
+            methods = [m for m in METHOD_LABELS if m in set(part["method"])]
             for ax, (retrain, title) in zip(axes[0], panels, strict=True):
-                for method in [m for m in METHOD_LABELS if m in set(part["method"])]:
+                for index, method in enumerate(methods):
                     rows = part[(part["method"] == method) & (part["retrain"] == retrain)]
                     if len(rows):
                         mean_band(
-                            ax, rows, "removed", "acc", METHOD_LABELS[method], METHOD_COLORS[method]
-                        )
+                            ax, rows, "removed", "acc", METHOD_LABELS[method],
+                            METHOD_COLORS[method], index,
+                        )  # fmt: skip
+                chance_line(ax, chance, label=ax is axes[0][0], percent=True)
                 ax.set_title(title)
                 ax.set_xlabel("weights removed")
                 percent_axis(ax)
             axes[0][0].set_ylabel("test accuracy")
-            axes[0][-1].legend(loc="lower left", frameon=True)
+            legend_below(fig, axes[0][0])
             name = (architecture_names or {}).get(str(arch), str(arch))
-            repeats = part["repeat"].nunique()
             fig.suptitle(
                 f"Figure 2a · {dataset} · MLP {name} · {schedule.replace('_', '-')} pruning "
-                f"(mean ± std over {repeats} repeat{'s' if repeats != 1 else ''})"
+                f"({spread_text(part['repeat'].nunique())})"
             )
             stem = f"figure2a_{arch}_{schedule}"
             written[stem] = str(save(fig, Path(out_dir) / f"{stem}.png")[0])
@@ -94,10 +103,14 @@ def _with_base(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def recurrent_scope_figures(
-    points: pd.DataFrame, out_dir: str | Path, description: str = "Reber grammar"
+    points: pd.DataFrame,
+    out_dir: str | Path,
+    description: str = "Reber grammar",
+    chance: float = 0.5,
 ) -> dict[str, str]:
     """Figures 2b (both), 5a (i2h), 5b (h2h): accuracy vs. p per mode, right after pruning
-    and after one retraining epoch side by side (shared y); a 50 % chance line."""
+    and after one retraining epoch side by side (shared y); a chance line (the balanced
+    Reber test sets: 50 %)."""
     written = {}
     for scope, (stem, label, what) in SCOPE_FIGURES.items():
         part = points[points["scope"] == scope]
@@ -112,23 +125,24 @@ def recurrent_scope_figures(
         if part["retrained"].notna().any():
             panels.append(("retrained", "after 1 retraining epoch"))
         with styled():
-            fig, axes = new_figure(5.0 * len(panels) + 0.6, 4.1, 1, len(panels), sharey=True)
+            fig, axes = new_figure(
+                max(8.4, 5.0 * len(panels) + 0.6), 4.6, 1, len(panels), sharey=True
+            )
             for ax, (column, title) in zip(axes[0], panels, strict=True):
-                for mode in ordered_modes(part["mode"]):
+                for index, mode in enumerate(ordered_modes(part["mode"])):
                     rows = part[part["mode"] == mode].dropna(subset=[column])
                     mean_band(
-                        ax, rows, "pct", column, MODE_LABELS.get(mode, mode), MODE_COLORS.get(mode)
-                    )
-                ax.axhline(50, color="#555", ls=":", lw=1, label="chance (50 %)")
+                        ax, rows, "pct", column, MODE_LABELS.get(mode, mode),
+                        MODE_COLORS.get(mode), index,
+                    )  # fmt: skip
+                chance_line(ax, chance, label=ax is axes[0][0], percent=True)
                 ax.set_title(title)
                 ax.set_xlabel("weights pruned p")
                 percent_axis(ax)
             axes[0][0].set_ylabel("test accuracy")
-            axes[0][-1].legend(loc="lower left", frameon=True)
-            repeats = part["repeat"].nunique()
+            legend_below(fig, axes[0][0])
             fig.suptitle(
-                f"{label} · {description} · {what} "
-                f"(mean ± std over {repeats} repeat{'s' if repeats != 1 else ''})"
+                f"{label} · {description} · {what} ({spread_text(part['repeat'].nunique())})"
             )
             written[stem] = str(save(fig, Path(out_dir) / f"{stem}.png")[0])
     return written

@@ -1,0 +1,307 @@
+"""Structured pruning of any traceable model: whole units in dependency groups, as masks.
+
+``prune_structured(model, amount, example_inputs=…, unit=…, criterion=…, scope=…)`` finds
+the unit groups (:func:`hiddenstruct.nn.dependency.dependency_graph`), scores each group,
+selects the lowest-scoring ones per layer or globally (the selectors of
+:mod:`hiddenstruct.pruning.selection`) and masks *every weight entry* of the chosen groups
+— the unit's own rows and the columns reading it — with our masks
+(:mod:`hiddenstruct.nn.masking`). The model keeps its shapes, trains and retrains as
+before (masks only shrink), and :func:`hiddenstruct.nn.compact` then removes the masked
+units physically with outputs unchanged.
+
+Group scores (lower = pruned first; already pruned groups do not compete):
+
+* ``"l1"`` / ``"l2"``: L1 / L2 norm of all the group's weight entries (rows and columns),
+  per entry: divided by the number of entries (L1) or its square root (L2), so that groups
+  of layers with different fan-in compare under ``scope="global"`` (our choice; it changes
+  no per-layer choice, where all groups have the same number of entries);
+* ``"magnitude"``: the same per-entry L1 over the units' own weights only (their rows: a
+  conv's filter norm, Li et al. 2017, "Pruning Filters for Efficient ConvNets");
+* ``"taylor"``: first-order Taylor, (Σ g·w)² over the group's weight entries (Molchanov et
+  al. 2019, "Importance Estimation for Neural Network Pruning"), from one batch and a loss;
+* ``"random"``: seeded uniform scores.
+
+``scope="layer"`` prunes the same fraction of every layer's groups (a layer = the modules
+producing the group, e.g. the convolutions tied by one residual stream), ``"global"`` one
+threshold over all groups (raw scores: groups of different layers compete on their own
+norms — our choice, as Torch-Pruning's global mode does). Every layer keeps at least one unit.
+
+Example::
+
+    >>> report = prune_structured(resnet, 0.5, example_inputs=torch.randn(1, 3, 32, 32),
+    ...                           unit="channel", criterion="l1", scope="layer")
+    >>> small = compact(resnet, torch.randn(1, 3, 32, 32))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hiddenstruct.errors import UsageError
+from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
+from hiddenstruct.nn.masking import apply_mask, get_mask, original
+from hiddenstruct.nn.units import Entry
+from hiddenstruct.pruning.schedules import Schedule
+from hiddenstruct.pruning.selection import Amount, as_amount, get_selection
+
+STRUCTURED_CRITERIA = ("l1", "l2", "magnitude", "taylor", "random")
+STRUCTURED_SCOPES = {"layer": "class_uniform", "global": "class_blinded"}
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """Groups of one layer: total, alive before and after the step."""
+
+    layer: str
+    kind: str
+    total: int
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class StructuredReport:
+    """What one structured step did, per layer."""
+
+    criterion: str
+    scope: str
+    amount: str
+    layers: tuple[LayerCounts, ...]
+    pinned: int
+
+    @property
+    def before(self) -> int:
+        return sum(c.before for c in self.layers)
+
+    @property
+    def after(self) -> int:
+        return sum(c.after for c in self.layers)
+
+    @property
+    def pruned(self) -> int:
+        return self.before - self.after
+
+
+def _weight_entries(graph: DependencyGraph, group: Group):
+    """``(holder module, tensor name, entry)`` of the group's weight tensors (2+ dims)."""
+    return [
+        (holder, name, entry)
+        for _module, holder, name, entry in graph.located(group)
+        if original(holder, name).dim() >= 2
+    ]
+
+
+def _rows_of(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """``tensor`` as a matrix with one row per index along ``dim``."""
+    return tensor.movedim(dim, 0).reshape(tensor.shape[dim], -1)
+
+
+class _Sums:
+    """Per weight tensor and dimension, sums over all other dimensions (computed once), so
+    that a group's score is a sum of a few indexed entries: no per-group tensor work."""
+
+    def __init__(self, grads: dict[int, torch.Tensor] | None = None) -> None:
+        self.grads = grads or {}
+        self.cache: dict[tuple[int, str, int], dict[str, list]] = {}
+
+    def of(self, holder: nn.Module, name: str, dim: int) -> dict[str, list]:
+        key = (id(holder), name, dim)
+        if key not in self.cache:
+            weight = _rows_of(getattr(holder, name).detach().double().cpu(), dim)
+            mask = get_mask(holder, name)
+            sums = {
+                "abs": weight.abs().sum(1),
+                "square": (weight**2).sum(1),
+                "count": torch.full((weight.shape[0],), float(weight.shape[1])),
+                "alive": torch.ones(weight.shape[0], dtype=torch.bool)
+                if mask is None
+                else _rows_of(mask.detach().cpu().bool(), dim).any(1),
+            }
+            grad = self.grads.get(id(original(holder, name)))
+            if grad is not None:
+                g = grad.detach().double().cpu() * (1.0 if mask is None else mask.cpu())
+                sums["gw"] = (_rows_of(g, dim) * weight).sum(1)
+            self.cache[key] = {k: v.tolist() for k, v in sums.items()}  # Python: cheap lookups
+        return self.cache[key]
+
+    def total(self, holder: nn.Module, name: str, entry: Entry, what: str) -> float:
+        values = self.of(holder, name, entry.dim).get(what)
+        return 0.0 if values is None else sum(values[i] for i in entry.index)
+
+    def alive(self, holder: nn.Module, name: str, entry: Entry) -> bool:
+        values = self.of(holder, name, entry.dim)["alive"]
+        return any(values[i] for i in entry.index)
+
+
+def _alive(entries, sums: _Sums) -> bool:
+    """A group is alive while any of its weight entries is unmasked."""
+    return any(sums.alive(holder, name, entry) for holder, name, entry in entries)
+
+
+def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
+    """``id(parameter) -> gradient`` of ``loss_fn(model(*inputs), target)`` on one batch."""
+    if batch is None:
+        raise UsageError(
+            "the taylor criterion needs batch=(inputs, target) (and loss_fn, default "
+            "cross-entropy) to compute gradients"
+        )
+    *inputs, target = batch
+    params = [p for p in model.parameters() if p.requires_grad]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    try:  # in the model's own mode; BatchNorm statistics are put back afterwards
+        output = model(*inputs)
+        output = output[0] if isinstance(output, (tuple, list)) else output
+        loss = (loss_fn or nn.functional.cross_entropy)(output, target)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+    finally:
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+    return {id(p): g for p, g in zip(params, grads, strict=True) if g is not None}
+
+
+def group_scores(
+    graph: DependencyGraph,
+    groups: Sequence[Group],
+    criterion: str,
+    *,
+    seed: int = 0,
+    batch=None,
+    loss_fn: Callable | None = None,
+) -> torch.Tensor:
+    """One score per group (float64, lower = less important); see the module docstring."""
+    if criterion not in STRUCTURED_CRITERIA:
+        raise UsageError(
+            f"unknown structured criterion {criterion!r}; valid: {', '.join(STRUCTURED_CRITERIA)}"
+        )
+    if criterion == "random":
+        generator = torch.Generator().manual_seed(int(seed))
+        return torch.rand(len(groups), generator=generator, dtype=torch.float64)
+    sums = _Sums(_gradients(graph.model, batch, loss_fn) if criterion == "taylor" else None)
+    what = {"l1": "abs", "magnitude": "abs", "l2": "square", "taylor": "gw"}[criterion]
+    scores = torch.zeros(len(groups), dtype=torch.float64)
+    for i, group in enumerate(groups):
+        total = count = 0.0
+        for holder, name, entry in _weight_entries(graph, group):
+            if criterion == "magnitude" and entry.reader:
+                continue
+            total += sums.total(holder, name, entry, what)
+            count += sums.total(holder, name, entry, "count")
+        if criterion == "taylor":
+            scores[i] = total**2
+        else:
+            mean = total / count if count else 0.0
+            scores[i] = mean**0.5 if criterion == "l2" else mean
+    return scores
+
+
+def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
+    chosen = KINDS if unit is None else ((unit,) if isinstance(unit, str) else tuple(unit))
+    unknown = [u for u in chosen if u not in KINDS]
+    if unknown:
+        raise UsageError(f"unknown unit {unknown[0]!r}; valid: {', '.join(KINDS)}")
+    return chosen
+
+
+def prune_structured(
+    model: nn.Module,
+    amount: float | int | Amount = 0.5,
+    *,
+    example_inputs,
+    unit: str | Sequence[str] | None = None,
+    criterion: str = "l1",
+    scope: str = "layer",
+    seed: int = 0,
+    batch=None,
+    loss_fn: Callable | None = None,
+    graph: DependencyGraph | None = None,
+    fold=None,
+) -> StructuredReport:
+    """Mask the lowest-scoring unit groups of ``model`` in place; returns a report.
+
+    ``amount``: fraction of the remaining groups in scope (float), a count (int) or an
+    amount from a schedule (:mod:`hiddenstruct.pruning.schedules`); ``unit``: ``"neuron"``,
+    ``"channel"``, ``"hidden"``, ``"head"``, a list of them, or ``None`` for all;
+    ``criterion``: one of :data:`STRUCTURED_CRITERIA`; ``scope``: ``"layer"`` or
+    ``"global"``; ``seed``: for ``"random"``; ``batch=(inputs…, target)`` and ``loss_fn``
+    (default cross-entropy): for ``"taylor"``; ``graph``: a :func:`dependency_graph` of this
+    model to reuse (it is traced otherwise); ``fold``: modules (types or qualified names)
+    torch.fx should not look into — their units are left alone.
+    """
+    if scope not in STRUCTURED_SCOPES:
+        raise UsageError(f"unknown structured scope {scope!r}; valid: layer, global")
+    kinds = _units(unit)
+    amount = as_amount(amount)
+    graph = graph if graph is not None else dependency_graph(model, example_inputs, fold)
+    candidates = [g for g in graph.groups if g.kind in kinds]
+    if not candidates:
+        found = sorted({g.kind for g in graph.groups}) or ["none"]
+        raise UsageError(
+            f"{type(model).__name__} has no prunable {'/'.join(kinds)} groups "
+            f"(prunable kinds: {', '.join(found)})"
+        )
+    layers: dict[str, list[int]] = {}
+    for i, g in enumerate(candidates):
+        layers.setdefault(g.layer, []).append(i)
+    entries = [_weight_entries(graph, g) for g in candidates]
+    sums = _Sums()
+    alive = torch.tensor([_alive(e, sums) for e in entries])
+    scores = group_scores(graph, candidates, criterion, seed=seed, batch=batch, loss_fn=loss_fn)
+    by_layer = {k: scores[v] for k, v in layers.items()}
+    masks = {k: alive[v] for k, v in layers.items()}
+    kept = get_selection(STRUCTURED_SCOPES[scope])(by_layer, masks, amount)
+    counts, chosen = [], []
+    for layer, index in layers.items():
+        after = kept[layer].clone()
+        if masks[layer].any() and not after.any():  # every layer keeps its best unit
+            best = torch.where(masks[layer], by_layer[layer], -torch.inf).argmax()
+            after[best] = True
+        chosen += [
+            i for i, keep in zip(index, after.tolist(), strict=True) if alive[i] and not keep
+        ]
+        before = int(masks[layer].sum())
+        kind = candidates[index[0]].kind
+        counts.append(LayerCounts(layer, kind, len(index), before, int(after.sum())))
+    _mask_entries([e for i in chosen for e in entries[i]])
+    return StructuredReport(criterion, scope, repr(amount), tuple(counts), graph.pinned)
+
+
+def _mask_entries(entries) -> None:
+    """Mask the given weight entries, one new mask per tensor (masks only shrink)."""
+    cuts: dict[tuple[int, str], tuple[nn.Module, str, list[Entry]]] = {}
+    for holder, name, entry in entries:
+        cuts.setdefault((id(holder), name), (holder, name, []))[2].append(entry)
+    for holder, name, items in cuts.values():
+        mask = get_mask(holder, name)
+        new = torch.ones_like(original(holder, name)) if mask is None else mask.clone()
+        for entry in items:
+            new.index_fill_(entry.dim, torch.tensor(entry.index, device=new.device), 0)
+        apply_mask(holder, name, new)
+
+
+def prune_structured_schedule(
+    model: nn.Module, schedule: Schedule, *, example_inputs, steps: int | None = None, **options
+) -> list[StructuredReport]:
+    """Run :func:`prune_structured` at every step of ``schedule`` (e.g. ``relative(0.2)``)
+    until it ends, ``steps`` steps were taken or nothing is left to prune; the model is
+    traced once. ``options`` go to :func:`prune_structured`; retrain between steps by
+    calling :func:`prune_structured` yourself in your loop."""
+    graph = dependency_graph(model, example_inputs, options.pop("fold", None))
+    reports: list[StructuredReport] = []
+    step = 0
+    while steps is None or step < steps:
+        amount = schedule(step)
+        if amount is None:
+            break
+        report = prune_structured(
+            model, amount, example_inputs=example_inputs, graph=graph, **options
+        )
+        reports.append(report)
+        if report.pruned == 0:
+            break
+        step += 1
+    return reports
