@@ -56,7 +56,9 @@ def test_outputs_and_report_summary(run):
         assert (folder / "out" / written[key].split("/")[-1]).is_file()
     summary = out.summarize(folder / "out")
     assert set(summary.key_numbers["model"]) == {"mlp", "gru"}
-    assert any("not comparable" in note for note in summary.notes)  # digits/Reber, not CIFAR-10
+    assert len(summary.claims) == 4  # two claims per model
+    # digits / Reber: the sweet-spot location is not comparable with graph2nn's CIFAR-10 MLP
+    assert {c.verdict for c in summary.claims[::2]} == {"not comparable"}
 
 
 def _table(errors_by_graph):
@@ -87,7 +89,7 @@ def test_sweet_spot_is_graph2nns_one_sided_t_test():
 def test_one_seed_leaves_the_sweet_spot_undefined_with_a_reason():
     spot = out.sweet_spot(_table({"complete": [40.0], "a": [30.0], "b": [31.0]}), "mlp")
     assert math.isnan(spot["C_min"]) and "2 seeds" in spot["reason"]
-    assert any("not comparable" in v for v in out.verdicts(spot | {"setting": {}}))
+    assert {c.verdict for c in out.claims(spot | {"setting": {}})} == {"not comparable"}
     partial = out.sweet_spot(
         _table({"complete": [40.0, 41.0], "a": [30.0, 30.4], "b": [29.0]}), "mlp"
     )
@@ -95,13 +97,16 @@ def test_one_seed_leaves_the_sweet_spot_undefined_with_a_reason():
     assert partial["best_error_mean"] == pytest.approx(30.2)  # among the graphs the test can use
 
 
-def test_cifar_mlp_verdicts_agree_or_disagree():
-    spot = {"model": "mlp", "complete_in_sweet_spot": False, "best_error_mean": 32.0,
-            "complete_error_mean": 33.0, "C_min": 0.2, "C_max": 0.5, "L_min": 1.8, "L_max": 2.5,
+def test_cifar_mlp_claims_agree_or_disagree():
+    spot = {"model": "mlp", "graphs": 3, "in_sweet_spot": 2, "complete_in_sweet_spot": False,
+            "best_error_mean": 32.0, "complete_error_mean": 33.0, "C_min": 0.2, "C_max": 0.5,
+            "L_min": 1.8, "L_max": 2.5,
             "setting": {"dataset": "cifar10", "epochs": 200, "nodes": 64}}  # fmt: skip
-    assert [v.rsplit("— ", 1)[1][:8] for v in out.verdicts(spot)] == ["agrees", "agrees: "]
-    spot |= {"complete_in_sweet_spot": True, "C_min": 0.8, "C_max": 0.9}
-    assert [v.rsplit("— ", 1)[1][:9] for v in out.verdicts(spot)] == ["disagrees", "disagrees"]
+    assert [c.verdict for c in out.claims(spot)] == ["agrees", "agrees"]
+    spot |= {"complete_in_sweet_spot": True, "C_min": 0.05, "C_max": 0.9}
+    assert [c.verdict for c in out.claims(spot)] == ["disagrees", "disagrees"]
+    spot["setting"]["epochs"] = 5  # a short schedule: the location is not comparable
+    assert [c.verdict for c in out.claims(spot)] == ["not comparable", "disagrees"]
 
 
 def test_layers_narrower_than_the_graph_fail_before_any_trial(tmp_path):

@@ -576,18 +576,16 @@ REPORT_SECTIONS: dict[str, SectionSpec] = {
         ("feature_importances.csv", "generations.csv", "candidates.csv", "meta_dataset.csv"),
         summarize_nas,
     ),
-<<<<<<< HEAD
+    "sparse-routes": SectionSpec(
+        "sparse-routes", "Routes to sparse structure (hiddenstruct's extension)",
+        ("accuracy_*", "trajectory_*"), ("accuracy.csv", "correlations.csv", "properties.csv",
+                                         "results.csv"), summarize_sparse_routes,
+    ),
     "relational-graphs": SectionSpec(
         "relational-graphs", "Relational graphs (graph2nn's study)",
         ("heatmap_CL_*", "error_vs_C_*", "error_vs_L_*", "coverage_*"),
         ("graphs.csv", "correlations.csv", "r2.csv"),
         lambda folder: _relational_summary(folder),
-=======
-    "sparse-routes": SectionSpec(
-        "sparse-routes", "Routes to sparse structure (hiddenstruct's extension)",
-        ("accuracy_*", "trajectory_*"), ("accuracy.csv", "correlations.csv", "properties.csv",
-                                         "results.csv"), summarize_sparse_routes,
->>>>>>> main
     ),
 }  # fmt: skip
 
