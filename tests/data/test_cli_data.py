@@ -170,3 +170,13 @@ def test_help_of_every_subcommand() -> None:
         with pytest.raises(SystemExit) as exc:
             main([*args, "--help"])
         assert exc.value.code == 0
+
+
+def test_reber_generate_has_no_leak_by_default(tmp_path, capsys) -> None:
+    default, iid = tmp_path / "default.csv", tmp_path / "iid.csv"
+    assert main(["reber", "generate", "--n", "400", "--seed", "2", "--output", str(default)]) == 0
+    assert "0.0% of test strings also occur in train" in capsys.readouterr().out
+    assert read_reber_csv(default).leakage() == 0.0
+    args = ["reber", "generate", "--n", "400", "--seed", "2", "--no-unique", "--output", str(iid)]
+    assert main(args) == 0
+    assert read_reber_csv(iid).leakage() > 0.3  # i.i.d. draws repeat short strings

@@ -100,7 +100,7 @@ def test_label_check_can_be_skipped_for_other_data(tmp_path) -> None:
 
 
 def test_summary_counts_balance_lengths_and_overlap(tmp_path) -> None:
-    ds = generate_reber_dataset(n=400, seed=0)
+    ds = generate_reber_dataset(n=400, seed=0, unique=False)  # i.i.d.: an overlap to count
     summary = summarize(ds)
     train = summary["splits"]["train"]
     assert train["rows"] == 300 and train["positives"] == 150 and train["positive_share"] == 0.5

@@ -23,18 +23,22 @@ from hiddenstruct.errors import UsageError
 
 # SHA-256 of the CSV text written by hiddenstruct 0.1.0 (commit 674784d) for these arguments:
 # the default protocol must keep producing the same data, or old trials would change meaning.
+# unique=None is 0.1.0's default (i.i.d. draws for mix); since issue 25 the default is unique.
 RELEASED = [
-    (dict(n=300, seed=3), "379ad83131200d44807d6eb3984ba83ec450e0ac6c5a930d54fc44ddc60d0d18"),
+    (
+        dict(n=300, seed=3, unique=None),
+        "379ad83131200d44807d6eb3984ba83ec450e0ac6c5a930d54fc44ddc60d0d18",
+    ),
     (
         dict(n=300, seed=3, unique=True),
         "28fb1cc3da9d82c4178359de3886a1a99e09d03dd771b265e11ca5ed7ff18406",
     ),
     (
-        dict(n=301, seed=5, hard_fraction=0.2, test_fraction=0.3),
+        dict(n=301, seed=5, hard_fraction=0.2, test_fraction=0.3, unique=None),
         "d3bc56d04ac80a66b9253fafd9dc790cf3b6eb5d27ecf7a45634e209216354c2",
     ),
     (
-        dict(n=200, seed=1, grammar="embedded_reber", max_length=20),
+        dict(n=200, seed=1, grammar="embedded_reber", max_length=20, unique=None),
         "2aa228782a103c55773ada5c58da40ac5b5e92e7909a3fd7a32e9e41975c7f1d",
     ),
 ]

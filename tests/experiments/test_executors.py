@@ -279,3 +279,17 @@ def test_worker_death_is_recorded_and_the_sweep_ends(tmp_path):
         "die", [c for c in configs if not c["die"]], dying_trial, store, progress=False
     )
     assert [r.status for r in again] == ["done"] * 4
+
+
+def _threads_seen(config, log):
+    return {"threads": torch.get_num_threads()}
+
+
+def test_a_trial_runs_with_its_own_thread_count(tmp_path):
+    store = tmp_path / "store.sqlite"
+    before = torch.get_num_threads()
+    configs = [{"seed": 0, "threads": 2}, {"seed": 1}]
+    with_key, without = run_trials("toy", configs, _threads_seen, store, progress=False)
+    assert with_key.result["threads"] == 2
+    assert without.result["threads"] == before  # no key: torch's setting unchanged
+    assert torch.get_num_threads() == before

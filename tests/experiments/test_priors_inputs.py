@@ -49,11 +49,13 @@ def test_ba_seed_graph_classic_gives_m_sources_and_new_identities():
 
 
 def test_negatives_and_unique_reach_the_trial_only_when_set():
-    assert all("negatives" not in t and "unique" not in t for t in graph_trials(TINY))
+    old = graph_trials(replace(TINY, unique=None))  # the default before issue 25
+    assert all("negatives" not in t and "unique" not in t for t in old)
+    assert all(t["unique"] is True for t in graph_trials(TINY))  # today's default
     trials = graph_trials(replace(TINY, negatives="authors", unique=True))
     assert {(t["negatives"], t["unique"]) for t in trials} == {("authors", True)}
     ids = {trial_identity(EXPERIMENT, t) for t in trials}
-    assert ids.isdisjoint(trial_identity(EXPERIMENT, t) for t in graph_trials(TINY))
+    assert ids.isdisjoint(trial_identity(EXPERIMENT, t) for t in old)
 
 
 @pytest.fixture

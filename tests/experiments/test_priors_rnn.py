@@ -205,3 +205,21 @@ def test_random_orientation_keeps_the_graph_and_default_hashes():
     assert any(a != b for a, b in sources)
     with pytest.raises(Exception, match="orientation"):
         validate(replace(TINY, orientation="sideways"))
+
+
+def test_outputs_after_the_correlations_submodule_was_imported(tmp_path):
+    import importlib
+
+    import hiddenstruct.predict as predict
+
+    importlib.import_module("hiddenstruct.predict.correlations")  # as sparse-routes does
+    assert not callable(predict.correlations)  # the package attribute is now the module
+    rows = [
+        {"family": f, "mode": "GRU", "index": i, "n": 10, "graph_seed": i, "test_acc": a,
+         "test_loss": 1 - a, "density": d, "seconds": 1.0}
+        for i, (f, a, d) in enumerate(
+            [("ws", 0.9, 0.3), ("ws", 0.8, 0.4), ("ba", 0.7, 0.2), ("ba", 0.6, 0.5)]
+        )
+    ]  # fmt: skip
+    written = write_outputs(rows, tmp_path)
+    assert (tmp_path / "table1_correlations.csv").is_file() and "table 1" in written

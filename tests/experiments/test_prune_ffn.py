@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+from hiddenstruct.experiments.config import added_defaults
 from hiddenstruct.experiments.executors import run_trials
 from hiddenstruct.experiments.prune_ffn import (
     BASE_EXPERIMENT,
@@ -36,7 +37,8 @@ def test_interrupted_run_resumes_without_rerunning_finished_trials(tmp_path):
     assert len(configs) == 2 * 2  # methods × with/without retraining
     # "interrupted" sweep: only the first two trials got to run
     linked = attach_bases(configs[:2], store, progress=False)
-    first = run_trials(EXPERIMENT, linked, ffn_trial, store, progress=False)
+    added = added_defaults(PruneFFNConfig)  # as the sweep does (threads 1 is no identity key)
+    first = run_trials(EXPERIMENT, linked, ffn_trial, store, progress=False, added=added)
     before = {r.hash: (r.attempts, r.finished_at) for r in first}
     written = run_prune_ffn(TINY, store, tmp_path / "out", progress=False)
     records = store.trials(EXPERIMENT)

@@ -9,6 +9,7 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
+from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.prune_rnn import (
     EXPERIMENT,
     PRESETS,
@@ -26,11 +27,15 @@ TINY = PruneRNNConfig(
 
 
 def test_data_options_change_identity_only_when_set():
-    (plain,) = trial_configs(TINY)
+    old = replace(TINY, unique=None)  # the default before issue 25: trials without the key
+    (plain,) = trial_configs(old)
     assert not {"negatives", "unique", "reber_csv_sha256"} & set(plain)
-    assert identities(replace(TINY, negatives="mix", unique=None)) == identities(TINY)
-    assert identities(replace(TINY, negatives="authors")) != identities(TINY)
-    assert identities(replace(TINY, unique=True)) != identities(TINY)
+    assert identities(replace(old, negatives="mix")) == identities(old)
+    assert identities(replace(old, negatives="authors")) != identities(old)
+    assert identities(replace(old, unique=True)) != identities(old)
+    (new,) = trial_configs(TINY)  # today's default: unique strings, a new trial
+    assert new["unique"] is True and identities(TINY) == identities(replace(old, unique=True))
+    assert identities(replace(TINY, unique=False)) not in (identities(TINY), identities(old))
     assert PRESETS["paper"]["negatives"] == "authors" and PRESETS["paper"]["unique"] is True
 
 
@@ -66,3 +71,20 @@ def test_cli_reber_csv_two_files_and_errors(tmp_path, capsys):
     assert code == 2 and "not a binary label" in capsys.readouterr().err
     code = main([*base, "--negatives", "authors", "--unique", "true", "--print-config"])
     assert code == 0 and 'negatives = "authors"' in capsys.readouterr().out
+
+
+def test_validation_is_carved_from_train_never_from_test():
+    from hiddenstruct.data.reber_torch import torch_splits
+    from hiddenstruct.experiments.reber_inputs import hold_out_validation
+
+    train_ds, test_ds = torch_splits(generate_reber_dataset(400, 0))
+    kept, held = hold_out_validation(train_ds, 0.1, seed=0)
+    assert len(held) == 30 and len(kept) == 270
+    assert set(kept.strings) | set(held.strings) == set(train_ds.strings)
+    assert not set(held.strings) & (set(kept.strings) | set(test_ds.strings))
+    assert held.labels.sum().item() == 15  # class-stratified: half in the grammar
+    again = hold_out_validation(train_ds, 0.1, seed=0)[1]
+    assert again.strings == held.strings  # seeded
+    assert hold_out_validation(train_ds, 0.0, seed=0) == (train_ds, None)
+    with pytest.raises(UsageError, match="raise --reber-n"):
+        hold_out_validation(train_ds, 0.001, seed=0)

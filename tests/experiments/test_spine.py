@@ -51,9 +51,45 @@ IDENTITY_KEYS = {
 }  # fmt: skip
 
 
+# defaults changed by issue 25 (unique Reber strings, a validation split for model selection):
+# the old values given explicitly keep the old identities; the new defaults are new trials
+OLD_DEFAULTS = {
+    "prune-rnn": {"unique": None, "val_fraction": 0.0},
+    "priors-rnn": {"unique": None},
+    "sparse-routes": {"unique": None},
+}
+
+
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_golden_identity(name):
-    assert get_experiment(name).identities(make_config(name))[0] == GOLDEN[name]
+    module, old = get_experiment(name), OLD_DEFAULTS.get(name, {})
+    before = module.identities(make_config(name, **old))
+    assert before[0] == GOLDEN[name]
+    if old:  # the changed defaults make new trials (sparse-routes: its Reber ones)
+        assert module.identities(make_config(name)) != before
+
+
+@pytest.mark.parametrize("name", ["prune-ffn", "prune-rnn", "sparse-routes"])
+def test_a_changed_default_keeps_the_old_identity_for_the_old_value(name):
+    module = get_experiment(name)
+
+    @dataclasses.dataclass(frozen=True)
+    class Changed(module.Config):  # a field whose default went from 3 to 4
+        later_setting: int = setting(4, "default changed after trials were stored", legacy=3)
+
+    base = module.identities(module.Config())
+    assert module.identities(Changed(later_setting=3)) == base
+    assert not set(module.identities(Changed())) & set(base)
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_threads_other_than_one_are_part_of_identity(name):
+    # torch's CPU kernels give last-bit differences between thread counts, so a trial is
+    # reproducible only at its own count: threads 1 is the stored identity, 2 a new trial
+    module = get_experiment(name)
+    one = module.identities(make_config(name, threads=1))
+    assert module.identities(make_config(name)) == one
+    assert not set(module.identities(make_config(name, threads=2))) & set(one)
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
@@ -68,8 +104,9 @@ def test_adding_a_defaulted_field_renames_no_trial(name):
     assert module.identities(Extended()) == base
     if name in IDENTITY_KEYS:  # the field reaches the trial: a non-default value is a new trial
         assert module.identities(Extended(later_setting=4)) != base
-        (first, *_) = module.trials(module.Config())
-        # fields declared added=True are left out at their default, as in trial_identity
+        (first, *_) = module.trials(module.Config(**OLD_DEFAULTS.get(name, {})))
+        # fields declared added=True are left out at their default (or legacy value), as in
+        # trial_identity
         assert set(identity_body(first, added_defaults(module.Config))) == IDENTITY_KEYS[name]
 
 
@@ -190,9 +227,28 @@ def test_unavailable_device_is_a_usage_error():
 
 
 # ---- a store written by 0.1.0 (tests/experiments/data/store-v0.1.0.commands.sh wrote it) -----
+# the 0.1.0 defaults that issue 25 changed, given explicitly: the old trials, not new ones
+OLD_DEFAULT_OPTIONS = {
+    "prune-rnn": ["--unique", "none", "--val-fraction", "0"],
+    "priors-rnn": ["--unique", "none"],
+}
+
+
 def _commands() -> list[list[str]]:
     lines = (DATA / "store-v0.1.0.commands.sh").read_text().splitlines()
-    return [shlex.split(line.split("-m hiddenstruct ", 1)[1]) for line in lines if "$PY" in line]
+    commands = [
+        shlex.split(line.split("-m hiddenstruct ", 1)[1]) for line in lines if "$PY" in line
+    ]
+    return [argv + OLD_DEFAULT_OPTIONS.get(argv[1], []) for argv in commands]
+
+
+def test_v010_command_lines_with_todays_defaults_are_new_trials(tmp_path):
+    path = _v010_store(tmp_path)
+    rnn = next(argv for argv in _commands() if argv[1] == "prune-rnn")
+    _run(rnn[: -len(OLD_DEFAULT_OPTIONS["prune-rnn"])], path, tmp_path / "out")
+    (old, new) = sorted(TrialStore(path).trials("prune-rnn"), key=lambda r: "unique" in r.config)
+    assert "unique" not in old.config and new.config["unique"] is True
+    assert new.result["test_in_train"] == 0.0 and new.result["selected_on"] == "validation"
 
 
 def _v010_store(tmp_path) -> Path:
@@ -243,6 +299,7 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
             "test_in_train",
             "shared_strings",
             "duplicate_rows",
+            "selected_on",  # prune-rnn: where the base model was selected (issue 25)
         }
         for key, result in then.items():
             assert {k: now[key][k] for k in result} == result

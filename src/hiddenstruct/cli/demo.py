@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hiddenstruct.cli.common import add_store_argument
+from hiddenstruct.cli.common import add_store_argument, positive_int
 
 
 def register(subparsers) -> None:
@@ -23,6 +23,13 @@ def register(subparsers) -> None:
     )
     add_store_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch CPU threads per trial, as every experiment's --threads (default: 1, the "
+        "fastest for these small models on a shared machine; not 1: separate trials)",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -44,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown demo step(s) {unknown}; choose from {titles}")
     console = Console()
-    produced = run_demo(args.output, args.store, seed=args.seed, only=args.only, console=console)
+    produced = run_demo(
+        args.output, args.store, seed=args.seed, only=args.only, console=console,
+        threads=args.threads,
+    )  # fmt: skip
     total = produced.pop("_total")
     console.rule("[bold]demo results")
     for title, outputs in produced.items():

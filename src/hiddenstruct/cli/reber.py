@@ -71,9 +71,10 @@ def register(subparsers) -> None:
     gen.add_argument(
         "--unique",
         action=argparse.BooleanOptionalAction,
-        default=None,
-        help="every string at most once (no train/test overlap; shifts lengths upwards); "
-        "default: i.i.d. draws, except --negatives authors (unique)",
+        default=True,
+        help="every string at most once, so no test string is in train (default; shifts "
+        "lengths upwards); --no-unique: i.i.d. draws where short strings repeat (the overlap "
+        "is printed)",
     )
     gen.add_argument(
         "--max-length",

@@ -93,7 +93,7 @@ def generate_reber_dataset(
     hard_fraction: float = 0.5,
     *,
     grammar: str = "reber",
-    unique: bool | None = None,
+    unique: bool | None = True,
     max_length: int | None = None,
     negatives: str = "mix",
 ) -> ReberDataset:
@@ -103,8 +103,10 @@ def generate_reber_dataset(
     for n = 25 000); ``negatives`` names the protocol (:data:`NEGATIVE_PROTOCOLS`; ``mix``
     uses ``hard_fraction`` one-symbol edits, the rest random strings). ``round(n ·
     test_fraction)`` rows go to the test split with the same class balance. With
-    ``unique=True`` every string occurs once (no train/test overlap); ``None`` takes the
-    protocol's default (``authors``: unique, others: i.i.d. draws where short strings repeat).
+    ``unique=True`` (the default) every string occurs once, so no test string is in train;
+    ``False`` draws i.i.d. (short strings repeat: 46-60 % of test strings are then also in
+    train); ``None`` takes the protocol's default (``authors``: unique, others: i.i.d.; the
+    default before issue 25, which stored trials without a ``unique`` key still use).
     """
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n <= 0:
         raise UsageError(f"n must be a positive integer, got {n!r}")
@@ -178,7 +180,7 @@ def load_reber_data(
     test_fraction: float = 0.25,
     hard_fraction: float = 0.5,
     negatives: str = "mix",
-    unique: bool | None = None,
+    unique: bool | None = True,
 ) -> ReberDataset:
     """The data of a Reber experiment: read from ``csv`` (one file with a split column, or
     train and test) when given — the generation settings are then unused — else generated."""

@@ -28,9 +28,10 @@ from typing import Any
 import tomllib
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.hashing import ADDED_LATER
+from hiddenstruct.experiments.hashing import ADDED_LATER, LEGACY_VALUE
 
 RUNTIME = "hiddenstruct.runtime"  # metadata key: not part of trial identity (paths, device)
+_NO_LEGACY = object()
 
 
 def setting(
@@ -48,6 +49,7 @@ def setting(
     aliases: tuple[str, ...] = (),
     runtime: bool = False,
     added: bool = False,
+    legacy: Any = _NO_LEGACY,
     show: Callable[[Any], str] | None = None,
 ) -> Any:
     """A config field with everything the CLI, config files and validation need.
@@ -56,6 +58,9 @@ def setting(
     string into one element (or the whole value when ``nargs=None``); ``aliases`` are old option
     names accepted but hidden; ``runtime`` keeps the field out of trial identity (paths, device);
     ``added`` marks a field added after trials were stored (left out of identity at its default);
+    ``legacy`` (implies ``added``) is the value such old trials implicitly had when it is not
+    the default any more: left out of identity at ``legacy``, so a changed default makes new
+    trials while an explicit old value keeps the old identity;
     ``show`` writes a value as the CLI spells it (for ``--help``, when ``parse`` maps names).
     """
     metadata = {
@@ -68,8 +73,10 @@ def setting(
         "aliases": aliases,
         "show": show,
         RUNTIME: runtime,
-        ADDED_LATER: added,
+        ADDED_LATER: added or legacy is not _NO_LEGACY,
     }
+    if legacy is not _NO_LEGACY:
+        metadata[LEGACY_VALUE] = legacy
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -117,8 +124,13 @@ def runtime_fields(cls: type) -> tuple[str, ...]:
 
 
 def added_defaults(cls: type) -> dict[str, Any]:
-    """Fields added after trials were stored, with their defaults (left out of identity there)."""
-    return {s.name: s.default for s in field_specs(cls) if s.metadata.get(ADDED_LATER)}
+    """Fields added after trials were stored, with the value old trials had (left out of
+    identity there): the field's ``legacy`` value when its default changed later, else its default."""
+    return {
+        s.name: s.metadata.get(LEGACY_VALUE, s.default)
+        for s in field_specs(cls)
+        if s.metadata.get(ADDED_LATER)
+    }
 
 
 # ---- values ---------------------------------------------------------------------------------
@@ -330,6 +342,30 @@ def device_setting() -> Any:
         parse=device_name,
         metavar="DEVICE",
         runtime=True,
+    )
+
+
+THREADS_KEY = "threads"  # a trial config's torch CPU threads (applied by executors.execute_trial)
+
+
+def threads_setting() -> Any:
+    """The ``--threads`` field every experiment has: torch CPU threads per trial (per worker).
+
+    Default 1 — measured on a loaded 2-core machine: a small prune-ffn run took 2 min 13 s
+    with torch's default threads and 17.5 s with one (issue 25); ``benchmarks/bench_threads.py``
+    trains the demo's digits MLP 24.6× and its Reber GRU 32.7× faster with 1 thread than 2.
+    Part of trial identity when not 1: torch's CPU kernels reduce in a thread-count-dependent
+    order, so weights differ in the last bits (about 1e-8 after 20 Adam steps) and a trial is
+    only reproducible at its own thread count. At 1 it is left out (``added``), so trials
+    stored before the setting existed keep their identity.
+    """
+    return setting(
+        1,
+        "torch CPU threads per trial (per worker with --workers); 1 is fastest for these small "
+        "models on a shared machine; part of a trial's identity when not 1 (results differ "
+        "in the last bits between thread counts)",
+        low=1,
+        added=True,
     )
 
 

@@ -2,14 +2,18 @@
 
 Each experiment contributes one step to :data:`DEMO_STEPS`, named as
 ``"module:function"`` and imported lazily. A step is called as
-``step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]`` and returns
+``step(out_dir: Path, store: TrialStore, seed: int, threads: int) -> dict[str, str]`` (``threads``:
+torch CPU threads per trial, the experiments' ``--threads``) and returns
 what it produced (label → path or short text), which the demo prints at the end.
-Finally the demo writes ``report.html`` (all figures and tables on one self-contained page).
+Finally the demo writes ``demo_timings.csv`` (wall and CPU seconds of each step with the
+machine's load average, so a time measured on a busy machine can be judged) and
+``report.html`` (all figures and tables on one self-contained page).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,14 +35,30 @@ def resolve_step(spec: str) -> Callable:
     return getattr(importlib.import_module(module_name), func_name)
 
 
+def _timing(title: str, start: float, cpu: float, threads: int) -> dict[str, float | str]:
+    """Wall and CPU (this process: the demo runs its trials in it) seconds since ``start`` /
+    ``cpu``, with the 1-minute load average: wall time is only comparable at equal load."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {
+        "step": title,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "threads": threads,
+        "load_1min": round(load, 2),
+        "cpus": os.cpu_count() or 0,
+    }
+
+
 def run_demo(
     out_dir: Path,
     store_path: Path,
     seed: int = 0,
     only: list[str] | None = None,
     console: Console | None = None,
+    threads: int = 1,
 ) -> dict[str, dict[str, str]]:
-    """Run the demo steps (all, or those whose title is in ``only``); return their outputs."""
+    """Run the demo steps (all, or those whose title is in ``only``) with ``threads`` torch CPU
+    threads per trial; return their outputs."""
     from hiddenstruct.experiments.store import TrialStore
 
     console = console or Console(stderr=True)
@@ -47,14 +67,19 @@ def run_demo(
     produced: dict[str, dict[str, str]] = {}
     steps = [(t, s) for t, s in DEMO_STEPS if not only or t in only]
     total_start = time.perf_counter()
+    timings = []
     for number, (title, spec) in enumerate(steps, start=1):
         console.rule(f"[bold]demo {number}/{len(steps)}: {title}")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         step_dir = out_dir / title
         step_dir.mkdir(parents=True, exist_ok=True)
-        produced[title] = resolve_step(spec)(step_dir, store, seed)
-        console.print(f"{title} done in {time.perf_counter() - start:.1f} s")
+        produced[title] = resolve_step(spec)(step_dir, store, seed, threads=threads)
+        timings.append(_timing(title, start, cpu, threads))
+        console.print(f"{title} done in {timings[-1]['wall_seconds']:.1f} s")
     from hiddenstruct.experiments.report import write_report
+    from hiddenstruct.outputs import write_csv
+
+    write_csv(out_dir / "demo_timings.csv", timings)
 
     report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo", store=store)
     produced["report"] = {"html": str(report)}

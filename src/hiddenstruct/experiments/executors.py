@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import itertools
-import os
 import pickle
 import time
 import traceback
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.artifacts import artifact_root
+from hiddenstruct.experiments.config import THREADS_KEY
 from hiddenstruct.experiments.hashing import to_jsonable
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.store import MetricRow, TrialRecord, TrialStore
@@ -122,15 +122,28 @@ def trial_seed(config: dict[str, Any], trial_hash: str) -> int:
     )
 
 
+def trial_threads(config: Mapping[str, Any]) -> int | None:
+    """The torch CPU threads a trial runs with: its ``threads`` key (every experiment's
+    ``--threads``), None (torch's setting unchanged) when it has none."""
+    threads = config.get(THREADS_KEY)
+    return threads if isinstance(threads, int) and not isinstance(threads, bool) else None
+
+
 def execute_trial(job: TrialJob) -> TrialOutcome:
-    """Seed, run ``job.fn`` and capture its result or error (never raises for trial errors)."""
+    """Seed, run ``job.fn`` with the trial's torch threads (:func:`trial_threads`) and capture
+    its result or error (never raises for trial errors)."""
     started = time.time()
     log = TrialLogger(job.hash, dict(job.config), job.attempt, job.artifact_root)
-    from hiddenstruct.training.seeding import seed_everything  # torch: imported when a trial runs
+    # torch: imported when a trial runs
+    from hiddenstruct.training.seeding import seed_everything, torch_threads
 
     seed_everything(job.seed)
     try:
-        with suppress_progress(), report_trial_progress(job.progress_dir, job.hash, job.label):
+        with (
+            suppress_progress(),
+            report_trial_progress(job.progress_dir, job.hash, job.label),
+            torch_threads(trial_threads(job.config)),
+        ):
             result = to_jsonable(job.fn(dict(job.config), log) or {})
         if not isinstance(result, dict):
             raise UsageError(f"a trial function must return a dict, got {type(result).__name__}")
@@ -169,13 +182,18 @@ class LocalExecutor:
 
 
 class ProcessPoolExecutor:
-    """Runs trials in a pool of ``workers`` spawned processes (torch threads split among them)."""
+    """Runs trials in a pool of ``workers`` spawned processes.
+
+    Each worker starts with ``threads_per_worker`` torch threads (default 1, as every
+    experiment's ``--threads``: measured fastest for small models on a shared machine, see
+    ``benchmarks/bench_threads.py``); a trial's own ``threads`` key takes precedence.
+    """
 
     def __init__(self, workers: int = 2, threads_per_worker: int | None = None) -> None:
         if workers < 1:
             raise UsageError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.threads_per_worker = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        self.threads_per_worker = threads_per_worker or 1
 
     def map_unordered(self, fn, jobs):
         jobs = iter(jobs)

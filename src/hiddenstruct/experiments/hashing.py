@@ -31,6 +31,9 @@ from typing import Any
 from hiddenstruct.errors import UsageError
 
 ADDED_LATER = "hiddenstruct.added_later"
+#: Metadata key: the value trials stored before a field existed implicitly had, when a later
+#: release changed the field's default (left out of the hash at this value, not the default).
+LEGACY_VALUE = "hiddenstruct.legacy_value"
 
 
 def added_field(
@@ -51,6 +54,8 @@ def added_field(
 
 
 def _field_default(field: dataclasses.Field) -> Any:
+    if LEGACY_VALUE in field.metadata:
+        return field.metadata[LEGACY_VALUE]
     if field.default is not dataclasses.MISSING:
         return field.default
     if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
@@ -62,7 +67,7 @@ def to_jsonable(value: Any, *, for_hash: bool = False) -> Any:
     """Resolve a config (dataclass, mapping, sequence, path, enum, numpy scalar) to plain JSON types.
 
     With ``for_hash``, dataclass fields declared with :func:`added_field` are dropped while equal
-    to their default.
+    to their default (or to their :data:`LEGACY_VALUE`, when the default changed later).
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {}

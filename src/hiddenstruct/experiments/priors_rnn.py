@@ -35,6 +35,7 @@ from hiddenstruct.experiments.config import (
     device_setting,
     preset_values,
     setting,
+    threads_setting,
 )
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.graph_inputs import (
@@ -87,7 +88,7 @@ class PriorsConfig(ExperimentConfig):
     )
     seed: int = setting(0, "graph sampling, data and shuffle seed")
     pack_size: int = setting(8, "graphs trained together in one packed model", low=1)
-    threads: int = setting(1, "torch CPU threads per worker", low=1, runtime=True)
+    threads: int = threads_setting()
     orientation: str = setting(
         "labels",
         "edge orientation: labels (ascending, DESIGN §2) or random (seeded per graph)",
@@ -144,7 +145,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         negatives="authors",
         unique=True,
     ),
-    "demo": dict(count=3, n_min=10, n_max=14, epochs=3, lr=0.01, reber_n=1600, pack_size=6),
+    # toy scale, our choice (issue 25): at n 10-14 every BA graph is a tree (m = n // 10 = 1)
+    # whose first layer has one vertex — a one-dimensional embedding — and 3 epochs of batch
+    # 128 (about 30 steps) left all of them at 0.500; n 20-30 (m = 2-3) and 25 epochs of batch
+    # 32 let both families learn
+    "demo": dict(
+        count=3, n_min=20, n_max=30, epochs=25, batch_size=32, lr=0.01, reber_n=2000, pack_size=6
+    ),
 }
 Config = PriorsConfig
 NAME = EXPERIMENT
@@ -184,6 +191,8 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
     common.update(_data_keys(config))
     if config.orientation != "labels":  # absent at the default: old hashes stay
         common["orientation"] = config.orientation
+    if config.threads != 1:  # likewise (see config.threads_setting)
+        common["threads"] = config.threads
     runtime = runtime_paths(config.reber_csv or ())
     if config.graphs:
         from hiddenstruct.experiments.graph_inputs import trials_from_files
@@ -263,7 +272,7 @@ def make_packs(
 
     groups: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
     for trial in trials:
-        key = repr([trial.get(k) for k in ("mode", *TRAINING_KEYS, *DATA_KEYS)])
+        key = repr([trial.get(k) for k in ("mode", "threads", *TRAINING_KEYS, *DATA_KEYS)])
         G = build_graph(trial)
         groups.setdefault(key, []).append((len(layers(G)), G.number_of_nodes(), trial))
     packs = []
@@ -272,7 +281,9 @@ def make_packs(
         for start in range(0, len(members), pack_size):
             chunk = [item[2] for item in members[start : start + pack_size]]
             runtime = {"device": device, **({"save_models": True} if save_models else {})}
-            packs.append({"trials": chunk, "threads": threads, "runtime": runtime})
+            # a trial's own --threads (absent at 1), else ``threads``; run by execute_trial
+            pack_threads = chunk[0].get("threads", threads)
+            packs.append({"trials": chunk, "threads": pack_threads, "runtime": runtime})
     return packs
 
 
@@ -285,56 +296,56 @@ def train_pack(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     from hiddenstruct.experiments.reber_inputs import overlap_result, trial_dataset
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.nn.packed import PackedGraphClassifier, graph_classifier
-    from hiddenstruct.training import resolve_device, torch_threads
+    from hiddenstruct.training import resolve_device
     from hiddenstruct.training.packed import evaluate_packed, train_packed
 
     trials = config["trials"]
     first = trials[0]
     device = resolve_device(config.get("runtime", {}).get("device", "auto"))
-    with torch_threads(config.get("threads", 1)):
-        start = time.perf_counter()
-        dataset = trial_dataset(
-            first,
-            n=first["reber_n"],
-            seed=first["data_seed"],
-            test_fraction=first["test_fraction"],
-            hard_fraction=first["hard_fraction"],
-        )
-        train_ds, test_ds = torch_splits(dataset)
-        shuffle = torch.Generator().manual_seed(int(first["data_seed"]))
-        loader = DataLoader(
-            train_ds,
-            batch_size=first["batch_size"],
-            shuffle=True,
-            collate_fn=reber_collate,
-            generator=shuffle,
-        )
-        test_loader = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
-        graphs = [build_graph(t) for t in trials]
-        models = [
-            graph_classifier(G, t["mode"], seed=t["init_seed"])
-            for G, t in zip(graphs, trials, strict=True)
-        ]
-        packed = PackedGraphClassifier.from_models(models).to(device)
+    # torch threads: the pack's "threads", set by executors.execute_trial
+    start = time.perf_counter()
+    dataset = trial_dataset(
+        first,
+        n=first["reber_n"],
+        seed=first["data_seed"],
+        test_fraction=first["test_fraction"],
+        hard_fraction=first["hard_fraction"],
+    )
+    train_ds, test_ds = torch_splits(dataset)
+    shuffle = torch.Generator().manual_seed(int(first["data_seed"]))
+    loader = DataLoader(
+        train_ds,
+        batch_size=first["batch_size"],
+        shuffle=True,
+        collate_fn=reber_collate,
+        generator=shuffle,
+    )
+    test_loader = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
+    graphs = [build_graph(t) for t in trials]
+    models = [
+        graph_classifier(G, t["mode"], seed=t["init_seed"])
+        for G, t in zip(graphs, trials, strict=True)
+    ]
+    packed = PackedGraphClassifier.from_models(models).to(device)
 
-        def record(epoch) -> None:
-            log.metric(
-                epoch.epoch,
-                mean_train_accuracy=sum(epoch.train_accuracy) / len(trials),
-                seconds=epoch.seconds,
-            )
-
-        history = train_packed(
-            packed,
-            loader,
-            epochs=first["epochs"],
-            lr=first["lr"],
-            clip_grad_norm=first["clip_grad_norm"],
-            device=device,
-            on_epoch=record,
+    def record(epoch) -> None:
+        log.metric(
+            epoch.epoch,
+            mean_train_accuracy=sum(epoch.train_accuracy) / len(trials),
+            seconds=epoch.seconds,
         )
-        tests = evaluate_packed(packed, test_loader, device=device)
-        seconds = time.perf_counter() - start
+
+    history = train_packed(
+        packed,
+        loader,
+        epochs=first["epochs"],
+        lr=first["lr"],
+        clip_grad_norm=first["clip_grad_norm"],
+        device=device,
+        on_epoch=record,
+    )
+    tests = evaluate_packed(packed, test_loader, device=device)
+    seconds = time.perf_counter() - start
     saved = (
         _save_models(packed, models, trials, log) if config["runtime"].get("save_models") else {}
     )
@@ -430,12 +441,11 @@ def write_outputs(
     """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
     import pandas as pd
 
-    from hiddenstruct.predict import (
-        correlations,
-        evaluate_regressors,
-        feature_importances,
-        write_table,
-    )
+    from hiddenstruct.predict import evaluate_regressors, feature_importances, write_table
+
+    # the function from its module: once anything imported the submodule
+    # hiddenstruct.predict.correlations, the package attribute of that name is the module
+    from hiddenstruct.predict.correlations import correlations
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if not rows:
@@ -582,7 +592,7 @@ def identities(config: PriorsConfig) -> list[str]:
     return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """``hiddenstruct demo`` step: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
-    config = PriorsConfig(**{**PRESETS["demo"], "seed": seed})
+def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> dict[str, str]:
+    """``hiddenstruct demo`` step: the ``demo`` preset (WS and BA graphs, GRU)."""
+    config = PriorsConfig(**{**PRESETS["demo"], "seed": seed, "threads": threads})
     return run_experiment(config, store, out_dir, progress=False)

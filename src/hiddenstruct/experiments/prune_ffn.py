@@ -171,10 +171,11 @@ def attach_bases(
 ) -> list[dict[str, Any]]:
     """Run the distinct base trials (once per store) and point each pruning trial at its base."""
     bases = [base_config(t) for t in trials]
-    shared = run_shared(BASE_EXPERIMENT, bases, base_trial, store, executor, progress)
+    added = {"threads": 1}  # base trials stored before --threads existed ran at its default
+    shared = run_shared(BASE_EXPERIMENT, bases, base_trial, store, executor, progress, added)
     out = []
     for trial, base in zip(trials, bases, strict=True):
-        result, artifacts = shared[trial_identity(BASE_EXPERIMENT, base)]
+        result, artifacts = shared[trial_identity(BASE_EXPERIMENT, base, added)]
         link = {"state_dict": artifacts["state_dict"], "test_accuracy": result["test_accuracy"]}
         out.append({**trial, "runtime": {**trial["runtime"], "base": link}})
     return out
@@ -320,11 +321,10 @@ def run_prune_ffn(config, store, out_dir: Path, executor=None, progress=True) ->
     return write_outputs(sweep(config, store, executor, progress), out_dir, config)
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """Toy scale for ``hiddenstruct demo``: digits, 64-100-10, five methods, one repeat."""
-    return run_prune_ffn(
-        PruneFFNConfig(**{**PRESETS["demo"], "seed": seed}), store, out_dir, progress=False
-    )
+def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> dict[str, str]:
+    """Toy scale for ``hiddenstruct demo``: the ``demo`` preset (digits, five methods, one repeat)."""
+    config = PruneFFNConfig(**{**PRESETS["demo"], "seed": seed, "threads": threads})
+    return run_prune_ffn(config, store, out_dir, progress=False)
 
 
 def _grouped(rows, keys):

@@ -14,6 +14,7 @@ from hiddenstruct.experiments.config import (
     ExperimentConfig,
     device_setting,
     setting,
+    threads_setting,
     trial_parts,
 )
 from hiddenstruct.recurrent_modes import MODE_NAMES as RNN_MODES  # noqa: F401 (re-exported)
@@ -41,7 +42,7 @@ RETRAIN_CHOICES = {"both": (False, True), "yes": (True,), "no": (False,)}
 # settings of the base model every method of an (architecture, seed) starts from
 BASE_KEYS = (
     "dataset", "train_subset", "hidden", "seed", "optimizer", "lr", "batch_size", "epochs",
-    "lr_decay", "patience",
+    "lr_decay", "patience", "threads",
 )  # fmt: skip
 
 
@@ -138,6 +139,7 @@ class PruneFFNConfig(ExperimentConfig):
     train_subset: int | None = setting(
         None, "train on the first N training images of a seeded shuffle (none: all)", low=1
     )
+    threads: int = threads_setting()
     device: str = device_setting()
 
     def check(self) -> None:

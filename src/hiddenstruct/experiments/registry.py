@@ -48,7 +48,9 @@ class Experiment(Protocol):
 
     def write_outputs(self, results: Any, out_dir: Path, config: Any = None) -> dict[str, str]: ...
 
-    def demo_step(self, out_dir: Path, store: Any, seed: int) -> dict[str, str]: ...
+    def demo_step(
+        self, out_dir: Path, store: Any, seed: int, threads: int = 1
+    ) -> dict[str, str]: ...
 
 
 def get_experiment(name: str) -> ModuleType:

@@ -8,7 +8,7 @@ returns, per identity, the stored result and artifact paths for the dependent tr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,15 @@ def run_shared(
     store: TrialStore,
     executor: Executor | None = None,
     progress: bool = True,
+    added: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-    """Run the shared trials not yet done; identity → (result, artifacts) of each one."""
+    """Run the shared trials not yet done; identity → (result, artifacts) of each one
+    (``added``: keys left out of identity at these values, as in :func:`run_trials`)."""
     folder = artifact_dir(store)
     configs = [
         {**c, "runtime": {**c.get("runtime", {}), "artifact_dir": str(folder)}} for c in configs
     ]
-    records = run_trials(experiment, configs, fn, store, executor, progress=progress)
+    records = run_trials(experiment, configs, fn, store, executor, progress=progress, added=added)
     out = {}
     for record in records:
         if record.status != "done":

@@ -32,11 +32,13 @@ from hiddenstruct.experiments.config import (
     added_defaults,
     device_setting,
     setting,
+    threads_setting,
     trial_parts,
 )
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
 from hiddenstruct.experiments.identity import trial_identity
 from hiddenstruct.experiments.outcome import require_finished
+from hiddenstruct.experiments.reber_inputs import unique_setting, write_overlap
 from hiddenstruct.experiments.store import TrialRecord, TrialStore
 from hiddenstruct.graphs._property_common import PROPERTY_NAMES
 from hiddenstruct.outputs import write_csv
@@ -89,6 +91,7 @@ class SparseRoutesConfig(ExperimentConfig):
     reber_embedding: int = setting(20, "GRU input (embedding) size", low=1)
     reber_epochs: int = setting(10, "Reber training epochs", low=1)
     reber_batch_size: int = setting(32, "Reber batch size", low=1)
+    unique: bool | None = unique_setting()
     prune_fraction: float = setting(
         0.5,
         "pruning: fraction of remaining weights per step",
@@ -113,6 +116,7 @@ class SparseRoutesConfig(ExperimentConfig):
         "graph property (or xi) drawn in trajectory_<model>.png",
         choices=("xi", *PROPERTY_NAMES),
     )
+    threads: int = threads_setting()
     device: str = device_setting()
 
 
@@ -125,17 +129,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
         dataset="mnist", epochs=30, repeats=3, reber_n=25_000, reber_epochs=30, track_every=6
     ),
+    # toy scale, our choice (issue 25): 2 epochs of LeNet 64-64-10 (about 20 steps) and one
+    # epoch of 90 Reber strings left SET / RigL / static at 0.11-0.15 and every Reber route at
+    # 0.500; 15 epochs each, wider layers (10 % of them still learns) and 1 200 strings learn
     "demo": dict(
         densities=(0.1,),
         repeats=1,
-        hidden=(64,),
-        epochs=2,
-        batch_size=128,
-        reber_n=120,
-        reber_hidden=(16,),
+        hidden=(128,),
+        epochs=15,
+        lr=5e-3,
+        batch_size=64,
+        reber_n=1200,
+        reber_hidden=(64,),
         reber_embedding=8,
-        reber_epochs=1,
-        update_every=4,
+        reber_epochs=15,
+        update_every=20,
     ),  # fmt: skip
 }
 
@@ -164,7 +172,9 @@ def trials(config: SparseRoutesConfig) -> list[dict[str, Any]]:
 
 
 _LENET_KEYS = ("dataset", "hidden", "epochs", "batch_size")
-_REBER_KEYS = ("reber_n", "reber_hidden", "reber_embedding", "reber_epochs", "reber_batch_size")
+_REBER_KEYS = (
+    "reber_n", "reber_hidden", "reber_embedding", "reber_epochs", "reber_batch_size", "unique",
+)  # fmt: skip
 
 
 def _model_settings(common: dict[str, Any], model: str) -> dict[str, Any]:
@@ -190,7 +200,7 @@ def build_model(cfg: dict[str, Any]):
 
 
 def _problem(cfg: dict[str, Any]):
-    """(model, train loader, validation loader, test loader, epochs) of a trial."""
+    """(model, train loader, validation loader, test loader, epochs, Reber data or None)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -209,16 +219,20 @@ def _problem(cfg: dict[str, Any]):
         ]
         train = DataLoader(parts[0], batch_size=cfg["batch_size"], shuffle=True, generator=g)
         val, test = (DataLoader(p, batch_size=1024) for p in parts[1:])
-        return model, train, val, test, cfg["epochs"]
-    from hiddenstruct.data.reber_torch import load_reber_splits, reber_collate
+        return model, train, val, test, cfg["epochs"], None
+    from hiddenstruct.data.reber_torch import reber_collate, torch_splits
+    from hiddenstruct.experiments.reber_inputs import trial_dataset
 
-    train_ds, test_ds = load_reber_splits(cfg["reber_n"], seed=cfg["seed"])
+    # no "unique" key: a trial stored before issue 25 (the protocol's i.i.d. draws)
+    data = trial_dataset(cfg, n=cfg["reber_n"], seed=cfg["seed"], test_fraction=0.25,
+                         hard_fraction=0.5)  # fmt: skip
+    train_ds, test_ds = torch_splits(data)
     batch = cfg["reber_batch_size"]
     train = DataLoader(
         train_ds, batch_size=batch, shuffle=True, collate_fn=reber_collate, generator=g
     )
     test = DataLoader(test_ds, batch_size=512, collate_fn=reber_collate)
-    return model, train, test, test, cfg["reber_epochs"]
+    return model, train, test, test, cfg["reber_epochs"], data
 
 
 def _numeric(record: dict[str, Any]) -> dict[str, float]:
@@ -231,12 +245,13 @@ def _numeric(record: dict[str, Any]) -> dict[str, float]:
 
 def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Make one model sparse by one route at one density; accuracy, cost, structure."""
+    from hiddenstruct.experiments.reber_inputs import overlap_result
     from hiddenstruct.sparse_training import RouteOptions, train_route
     from hiddenstruct.training import evaluate
     from hiddenstruct.training.seeding import resolve_device
 
     device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
-    model, train_loader, val_loader, test_loader, epochs = _problem(cfg)
+    model, train_loader, val_loader, test_loader, epochs, data = _problem(cfg)
     options = RouteOptions(
         epochs=epochs,
         optimizer="adam",
@@ -272,6 +287,7 @@ def route_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         "final": _numeric(result.final_structure),
         "trajectory": [_numeric(r) for r in result.trajectory],
         "final_masks": topo.encode_masks(model),
+        **({} if data is None else overlap_result(data)),
     }
 
 
@@ -321,6 +337,9 @@ def write_outputs(
     prop = config.trajectory_property if config is not None else TRAJECTORY_PROPERTY
     written.update(out.write_figures(records, rows, out_dir, prop))
     written.update(topo.write_topology_figures(pairs, out_dir))
+    reber = [r.result for r in records if r.status == "done" and r.config["model"] == "reber_gru"]
+    if reber:
+        written.update(write_overlap(reber, out_dir))
     written["trials"] = f"{len(rows)}/{len(records)} done"
     return written
 
@@ -330,7 +349,7 @@ def run_sparse_routes(config, store, out_dir: Path, executor=None, progress=True
     return write_outputs(sweep(config, store, executor, progress), out_dir, config)
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
-    """Toy scale for ``hiddenstruct demo``: digits 64-100-10 and a tiny GRU, density 10 %."""
-    config = SparseRoutesConfig(**{**PRESETS["demo"], "seed": seed})
+def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> dict[str, str]:
+    """Toy scale for ``hiddenstruct demo``: the ``demo`` preset (LeNet on digits, a small GRU)."""
+    config = SparseRoutesConfig(**{**PRESETS["demo"], "seed": seed, "threads": threads})
     return run_sparse_routes(config, store, out_dir, progress=False)
