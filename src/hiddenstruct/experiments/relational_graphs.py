@@ -29,6 +29,7 @@ from hiddenstruct.experiments.config import (
     added_defaults,
     device_setting,
     setting,
+    threads_setting,
     trial_parts,
 )
 from hiddenstruct.experiments.executors import Executor, TrialLogger, run_trials
@@ -106,6 +107,7 @@ class RelationalGraphsConfig(ExperimentConfig):
     reber_batch_size: int = setting(16, "recurrent batch size", low=1)
     reber_lr: float = setting(3e-2, "recurrent Adam learning rate", low=0, low_open=True)
     device: str = device_setting()
+    threads: int = threads_setting()
 
 
 def check_widths(config: RelationalGraphsConfig) -> None:
@@ -426,7 +428,7 @@ def write_outputs(
     return out.write_outputs(records, out_dir, config)
 
 
-def demo_step(out_dir: Path, store: TrialStore, seed: int) -> dict[str, str]:
+def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> dict[str, str]:
     """Toy scale for ``hiddenstruct demo``: digits MLP and a Reber GRU, 8-node graphs."""
-    config = RelationalGraphsConfig(**{**PRESETS["demo"], "seed": seed})
+    config = RelationalGraphsConfig(**{**PRESETS["demo"], "seed": seed, "threads": threads})
     return write_outputs(sweep(config, store, progress=False), out_dir, config)
