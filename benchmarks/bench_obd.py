@@ -58,7 +58,7 @@ def load_samples(data_dir: Path | None, n: int) -> tuple[torch.Tensor, torch.Ten
 def per_weight_double_backward(model, targets, x, y, picks) -> dict[tuple[str, int], float]:
     """Baseline: gradient with create_graph, then one backward per selected weight."""
     names = list(targets)
-    params = [targets[n].original() for n in names]
+    params = [targets[n].raw_weight for n in names]
     loss = F.cross_entropy(model(x), y)
     grads = torch.autograd.grad(loss, params, create_graph=True)
     out = {}
@@ -84,7 +84,7 @@ def main() -> None:
     model = MaskedDeepFFN(x.shape[1], 10, [100])
     targets = resolve_scope(model)
     loader = [(x, y)]
-    total = sum(t.weight().numel() for t in targets.values())
+    total = sum(t.numel for t in targets.values())
     print(f"workload: {dataset}, {x.shape[1]}-100-10 ({total} weights), {n} samples", flush=True)
 
     diag, used = hessian_diagonal(model, targets, loader, method="exact")
@@ -92,7 +92,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(1)
     k = args.weights or (20 if args.quick else 50)
     names = list(targets)
-    sizes = [targets[name].weight().numel() for name in names]
+    sizes = [targets[name].numel for name in names]
     flat_picks = torch.randperm(total, generator=generator)[:k].tolist()
     picks = []
     for g in flat_picks:

@@ -24,10 +24,23 @@ class GraphError(HiddenstructError, ValueError):
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM: the CLI prints ``note`` on one line and exits ``128 + signum``."""
 
+    last_signum: int | None = None  # set by the CLI's SIGTERM handler (see signal_number)
+
     def __init__(self, signum: int, note: str = "") -> None:
         super().__init__(note)
         self.signum = int(signum)
         self.note = note
+
+
+def signal_number(err: KeyboardInterrupt) -> int:
+    """The signal behind ``err``: its own for :class:`Interrupted`; else the last one the CLI's
+    handler recorded (a library such as Ray may re-raise a plain ``KeyboardInterrupt`` in
+    its place); else SIGINT (Ctrl-C)."""
+    import signal
+
+    if isinstance(err, Interrupted):
+        return err.signum
+    return Interrupted.last_signum or int(signal.SIGINT)
 
 
 class TrainingDiverged(HiddenstructError):

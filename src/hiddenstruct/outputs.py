@@ -163,9 +163,21 @@ def _probe_folder(folder: Path, target: Path, create: bool) -> None:
                     break
 
 
+def refuse_dangling_link(path: str | Path, what: str = "write") -> None:
+    """A symbolic link whose target does not exist is refused (writing through it would create
+    a file wherever it points); UsageError naming the link and its target."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise UsageError(
+            f"cannot {what} {path}: it is a symbolic link to {os.readlink(path)}, which does "
+            "not exist; give the real path or remove the link"
+        )
+
+
 def check_output_folder(path: str | Path, create: bool = False) -> Path:
     """``path`` is (or can be made) a writable folder; ``create`` keeps it created."""
     path = Path(path)
+    refuse_dangling_link(path, "write into")
     if path.exists() and not path.is_dir():
         raise UsageError(
             f"cannot write into {path}: it is an existing file; choose a folder "
@@ -185,5 +197,6 @@ def check_output_file(path: str | Path, suffixes: Sequence[str] | None = None) -
         )
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; give a file name")
+    refuse_dangling_link(path)
     _probe_folder(path.parent if str(path.parent) else Path("."), path, create=False)
     return path

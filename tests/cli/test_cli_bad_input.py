@@ -159,3 +159,43 @@ def test_corrupt_mnist_error_reaches_the_user(tmp_path, capsys):
     # caught by the preflight check, before any trial is queued or the store is created
     assert "mnist train split" in err and "is not an IDX file" in err
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_report_reads_no_file_behind_a_symlink_at_any_depth(tmp_path, capsys):
+    """Issue 28: links named like outputs, at the top level and deeper, are never embedded."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET,1\n2,3\n")
+    root = tmp_path / "out"
+    (root / "exp" / "deep").mkdir(parents=True)
+    (root / "exp" / "t.csv").write_text("a,b\n1,2\n")
+    os.symlink(secret, root / "secret.csv")
+    os.symlink("/etc/passwd", root / "leak.png")
+    os.symlink(secret, root / "exp" / "deep" / "inner.csv")
+    os.symlink(root / "exp" / "t.csv", root / "exp" / "twin.csv")  # even to a file inside
+    os.symlink(tmp_path, root / "exp" / "up")
+    report = tmp_path / "r.html"
+    assert main(["report", "--input", str(root), "--output", str(report)]) == 0
+    text = report.read_text()
+    assert "t.csv" in text
+    for planted in ("TOPSECRET", "secret.csv", "leak.png", "inner.csv", "twin.csv"):
+        assert planted not in text
+    err = capsys.readouterr().err
+    assert "skipped 5 entries" in err
+    for planted in ("secret.csv", "leak.png", "inner.csv", "twin.csv", "up"):
+        assert planted in err
+
+
+def test_report_summaries_read_no_linked_table(tmp_path, capsys):
+    """The per-experiment summaries (claims, verdicts) do not read a linked table either."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text(
+        "architecture,schedule,retrain,method,unpruned,acc@60%,acc@90%\n"
+        "TOPSECRET,relative,False,obd,0.9,0.8,0.7654321\n"
+    )
+    root = tmp_path / "out"
+    (root / "prune-ffn").mkdir(parents=True)
+    os.symlink(secret, root / "prune-ffn" / "table.csv")
+    report = tmp_path / "r.html"
+    assert main(["report", "--input", str(root), "--output", str(report)]) == 0
+    text = report.read_text()
+    assert "TOPSECRET" not in text and "76.5" not in text

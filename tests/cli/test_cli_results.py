@@ -124,7 +124,7 @@ def test_bad_option_value_is_a_usage_error(store_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["results", "list", "--store", str(store_path), "--status", "finished"])
     assert exit_info.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert "--status finished: must be one of" in capsys.readouterr().err
 
 
 def test_experiment_group_without_name_shows_help(capsys):

@@ -113,3 +113,25 @@ def test_missing_arguments_are_usage_errors(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+def test_networkx_edge_lists_directed_option_cycles_and_unique_names(tmp_path, capsys):
+    """Issue 25 item 8: a directed 3-cycle written by networkx is a DAG only when read as
+    undirected; --directed reads it as written and names the cycle; colliding stems keep
+    their extension; merged duplicate edges are said."""
+    cycle = tmp_path / "c.edgelist"
+    nx.write_edgelist(nx.DiGraph([(0, 1), (1, 2), (2, 0)]), cycle)
+    out = tmp_path / "p.csv"
+    assert main(["graph-properties", str(cycle), "--directed", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "has a cycle: 0 -> 1 -> 2 -> 0" in err and err.count("\n") == 1
+    assert not out.exists()
+    nx.write_edgelist(nx.path_graph(4, create_using=nx.DiGraph), tmp_path / "ws.edgelist")
+    nx.write_graphml(nx.path_graph(5), tmp_path / "ws.graphml")
+    (tmp_path / "d.txt").write_text("0 1\n1 2\n0 1\n")
+    files = [str(tmp_path / n) for n in ("ws.edgelist", "ws.graphml", "d.txt")]
+    assert main(["graph-properties", *files, "--directed", "-o", str(out)]) == 0
+    assert "d.txt: 1 duplicate edge line(s) merged" in capsys.readouterr().err
+    frame = pd.read_csv(out)
+    assert list(frame["graph"]) == ["ws.edgelist", "ws.graphml", "d"]
+    assert list(frame["nodes"]) == [4, 5, 3]

@@ -28,7 +28,7 @@ def _meta_csv(path, rows: int = 80, seed: int = 0):
 
 
 def test_round_trip_writes_r2_correlations_and_importances(tmp_path, capsys):
-    df = _meta_csv(tmp_path / "meta.csv", rows=48)
+    df = _meta_csv(tmp_path / "meta.csv", rows=150)  # >= 5 test rows per mode
     r2, corr, imp = tmp_path / "out" / "r2.csv", tmp_path / "corr.csv", tmp_path / "imp.csv"
     argv = [
         "predict",

@@ -3,9 +3,11 @@ safe loading (weights_only), exact restore, listed by `results artifacts`."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hiddenstruct.cli.main import main
+from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.experiments.artifacts import (
     load_artifact,
     pack_mask,
@@ -190,3 +192,25 @@ def test_artifact_files_follow_the_umask_like_every_other_output(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o600  # was a hard-coded 0o644
+
+
+class _Planted:
+    def __reduce__(self):  # would run a command if unpickled without weights_only
+        import os
+
+        return (os.system, ("touch PLANTED",))
+
+
+def test_an_artifact_that_cannot_be_loaded_names_the_file_and_the_cause(tmp_path, monkeypatch):
+    """Issue 28: a poisoned or damaged artifact is one message naming file and cause."""
+    monkeypatch.chdir(tmp_path)
+    poisoned, truncated = tmp_path / "poisoned.pt", tmp_path / "truncated.pt"
+    torch.save({"w": _Planted()}, poisoned)
+    truncated.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(HiddenstructError, match=r"poisoned\.pt: it holds objects other than ten"):
+        load_artifact(poisoned)
+    with pytest.raises(HiddenstructError, match=r"truncated\.pt: damaged or not a torch file"):
+        load_artifact(truncated)
+    with pytest.raises(HiddenstructError, match=r"missing\.pt: the file is missing"):
+        load_artifact(tmp_path / "missing.pt")
+    assert not (tmp_path / "PLANTED").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -245,15 +246,16 @@ class FakeRay:
     def get(self, ref):
         return ref.fn(ref.job)
 
+    def shutdown(self):
+        self.initialized_with = None
+
 
 def test_ray_executor_runs_trials_through_the_ray_api(tmp_path, monkeypatch):
     fake = FakeRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
     configs = [{"i": i, "fail": i == 1} for i in range(4)]
-    records = run_trials(
-        "ray", configs, failing_trial, tmp_path / "s.sqlite", RayExecutor("ray://head:10001")
-    )
-    assert fake.initialized_with == "ray://head:10001"
+    records = run_trials("ray", configs, failing_trial, tmp_path / "s.sqlite", RayExecutor())
+    assert fake.initialized_with == "local"
     assert fake.submitted == 4
     assert [r.status for r in records] == ["done", "failed", "done", "done"]
     local = run_trials(
@@ -293,3 +295,60 @@ def test_a_trial_runs_with_its_own_thread_count(tmp_path):
     assert with_key.result["threads"] == 2
     assert without.result["threads"] == before  # no key: torch's setting unchanged
     assert torch.get_num_threads() == before
+
+
+# ---- issue 28: Ray addresses are checked, bounded and named before any store exists --------
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: connection refused
+
+
+@pytest.mark.parametrize(
+    ("address", "match"),
+    [
+        ("garbage", "expected HOST:PORT"),
+        ("127.0.0.1:99999", "port in 1..65535"),
+        ("http://head:6379", "unknown scheme http://"),
+        ("nosuchhost.invalid:6379", "unknown host 'nosuchhost.invalid'"),
+    ],
+)
+def test_malformed_or_unknown_ray_addresses_are_usage_errors(address, match):
+    from hiddenstruct.experiments.executors import check_ray_address
+
+    with pytest.raises(UsageError, match=re.escape(match)):
+        check_ray_address(address, timeout=2)
+
+
+def test_ray_client_address_without_the_client_extra_names_the_fix(monkeypatch):
+    import importlib.util
+
+    from hiddenstruct.experiments.executors import check_ray_address
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a)
+    )
+    with pytest.raises(UsageError, match=r"needs Ray Client.*pip install 'ray\[client\]'"):
+        check_ray_address("ray://127.0.0.1:10001", timeout=2)
+
+
+def test_unreachable_ray_address_is_one_line_exit_2_and_creates_nothing(tmp_path, capsys):
+    from hiddenstruct.cli.common import DEFAULT_RAY_TIMEOUT as cli_default
+    from hiddenstruct.cli.main import main
+    from hiddenstruct.experiments.executors import DEFAULT_RAY_TIMEOUT
+
+    assert cli_default == DEFAULT_RAY_TIMEOUT
+    address = f"127.0.0.1:{_closed_port()}"
+    argv = ["experiment", "prune-rnn", "--modes", "GRU", "--executor", "ray"]
+    argv += ["--ray-address", address, "--ray-timeout", "5"]
+    argv += ["--store", str(tmp_path / "s.sqlite"), "--output", str(tmp_path / "out")]
+    started = time.monotonic()
+    assert main(argv) == 2
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--ray-address {address}: nothing answers" in err
+    assert "raise --ray-timeout" in err
+    assert list(tmp_path.iterdir()) == []  # no store, no output folder

@@ -111,3 +111,27 @@ def test_cli_options_and_errors(tmp_path, graph_folder, capsys):
     assert code == 2 and "cycle" in capsys.readouterr().err
     with pytest.raises(UsageError, match="one CSV"):
         replace(TINY, reber_csv=("a.csv", "b.csv", "c.csv"))
+
+
+def test_directed_edge_lists_option_reads_networkx_edge_lists_as_written(tmp_path, capsys):
+    """Issue 25 item 8: --directed-edge-lists; a directed cycle is an error naming it."""
+    import networkx as nx
+
+    from hiddenstruct.experiments.graph_inputs import build_file_graph
+
+    folder = tmp_path / "g"
+    folder.mkdir()
+    nx.write_edgelist(nx.DiGraph([(0, 1), (1, 2), (0, 2)]), folder / "dag.edgelist")
+    (folder / "dag.edgelist").write_text((folder / "dag.edgelist").read_text() + "0 1\n")
+    config = replace(TINY, graphs=(str(folder),), directed_edge_lists=True)
+    trials = graph_trials(config)
+    G = build_file_graph(trials[0])
+    assert G.is_directed() and set(G.edges) == {(0, 1), (1, 2), (0, 2)}
+    assert "dag.edgelist: 1 duplicate edge line(s) merged" in capsys.readouterr().err
+    undirected = graph_trials(replace(config, directed_edge_lists=False))
+    assert undirected[0]["graph_sha256"] != trials[0]["graph_sha256"]
+    nx.write_edgelist(nx.DiGraph([(0, 1), (1, 2), (2, 0)]), folder / "cycle.edgelist")
+    with pytest.raises(
+        UsageError, match=r"cycle\.edgelist: the graph has a cycle: 0 -> 1 -> 2 -> 0"
+    ):
+        graph_trials(config)

@@ -79,7 +79,7 @@ def test_content_hash_ignores_format_and_attributes(tmp_path) -> None:
         ("cyclic.edgelist", "# directed\n0 1\n1 2\n2 0\n", "cycle"),
         ("empty.edgelist", "# nothing here\n", "empty"),
         ("loop.edgelist", "0 0\n0 1\n", "self-loops"),
-        ("bad.edgelist", "0 1 2\n", "expected 'u v'"),
+        ("bad.edgelist", "0 1 2 3\n", "expected 'u v'"),
         ("bad.json", "{not json", "not valid JSON"),
         ("bad.graphml", "<graphml><oops", "not a readable GraphML"),
         ("bad.gml", "graph [ ]", "unknown graph file type"),

@@ -90,10 +90,13 @@ def test_holdout_is_a_70_30_split_with_r2_and_mae():
 
 
 def test_small_meta_dataset_gives_nan_with_reason():
-    X, y = _meta(9)
-    row = holdout_scores(X, y, test_fraction=0.3, cv=5)
+    X, y = _meta(17)  # 6 held-out rows (R² needs >= 5), too few for 10-fold CV (20)
+    row = holdout_scores(X, y, test_fraction=0.3, cv=10)
     assert math.isfinite(row["split_r2"]) and math.isnan(row["cv_r2_mean"])
     assert "CV skipped" in row["notes"] and "CV off" not in row["notes"]
+    few = holdout_scores(*_meta(9), test_fraction=0.3, cv=0)  # 3 held-out rows
+    assert math.isnan(few["split_r2"]) and "only 3 rows scored (< 5" in few["notes"]
+    X, y = _meta(9)
     tiny = holdout_scores(*_meta(3), test_fraction=0.3, cv=5)
     assert math.isnan(tiny["split_r2"]) and "no held-out split" in tiny["notes"]
     flat = holdout_scores(X, np.full(9, 0.5), cv=0)

@@ -121,7 +121,7 @@ def test_structure_graph_counts_live_edges():
     torch.manual_seed(0)
     model = MaskedDeepFFN(6, 3, [5, 4])
     chosen = _prune_randomly(model, 0.5, seed=4)
-    G = model.structure_graph()
+    G = model.structure_graph(include_io=False)
     assert G.number_of_nodes() == 9
     assert G.number_of_edges() == int(chosen["layers.1.weight"].sum())
     assert {G.nodes[v]["layer"] for v in G} == {0, 1}
@@ -132,3 +132,12 @@ def test_structure_graph_counts_live_edges():
     assert full.number_of_nodes() == 6 + 9 + 3
     assert full.number_of_edges() == sum(int(m.sum()) for m in chosen.values())
     assert full.nodes[("in", 0)]["layer"] == -1 and full.nodes[("out", 2)]["layer"] == 2
+
+
+def test_structure_graph_keeps_inputs_and_outputs_by_default_like_to_graph():
+    from hiddenstruct.graphs import to_graph
+
+    model = MaskedDeepFFN(4, 2, [3])
+    assert model.structure_graph().number_of_nodes() == 4 + 3 + 2
+    assert set(model.structure_graph().nodes) == set(to_graph(model).nodes)
+    assert model.structure_graph(include_io=False).number_of_nodes() == 3

@@ -137,14 +137,14 @@ def test_structure_graph_round_trips_the_dag():
     G = nx.connected_watts_strogatz_graph(15, 4, 0.5, seed=8)
     net = GraphRNN(G, input_size=2, mode="GRU", output_size=3)
     D = to_dag(G)
-    S = net.structure_graph()
+    S = net.structure_graph(include_io=False)
     assert set(S.nodes) == set(D.nodes)
     assert set(S.edges) == set(D.edges)
     ind = layer_index(D)
     assert all(S.nodes[v]["layer"] == ind[v] for v in S.nodes)
     # Rebuilding from the extracted structure gives the same wiring.
     again = GraphRNN(S, input_size=2, mode="GRU")
-    assert set(again.structure_graph().edges) == set(D.edges)
+    assert set(again.structure_graph(include_io=False).edges) == set(D.edges)
     # Pruning one gate-stack entry keeps the edge; pruning all gates removes it.
     u, v = next(iter(D.edges))
     lv, pv = net.vertex_index[v]
@@ -153,10 +153,10 @@ def test_structure_graph_round_trips_the_dag():
     n_l = net.layer_sizes[lv]
     mask[pv, columns.index(u)] = 0
     apply_mask(net.layers[lv], "weight_ih", mask)
-    assert net.structure_graph().has_edge(u, v)
+    assert net.structure_graph(include_io=False).has_edge(u, v)
     mask[[g * n_l + pv for g in range(3)], columns.index(u)] = 0
     apply_mask(net.layers[lv], "weight_ih", mask)
-    assert not net.structure_graph().has_edge(u, v)
+    assert not net.structure_graph(include_io=False).has_edge(u, v)
     full = net.structure_graph(include_io=True)
     n0 = net.layer_sizes[0]
     assert full.number_of_edges() == D.number_of_edges() - 1 + 2 * n0 + 3 * net.layer_sizes[-1]
@@ -165,10 +165,14 @@ def test_structure_graph_round_trips_the_dag():
 def test_undirected_orientation_options():
     G = nx.cycle_graph(5)
     default = GraphRNN(G, 2, "RNN_TANH")
-    assert set(default.structure_graph().edges) == set(to_dag(G).edges)
+    assert set(default.structure_graph(include_io=False).edges) == set(to_dag(G).edges)
     reordered = GraphRNN(G, 2, "RNN_TANH", order=[4, 3, 2, 1, 0])
-    assert set(reordered.structure_graph().edges) == {(v, u) for u, v in to_dag(G).edges}
-    seeded = [GraphRNN(G, 2, "RNN_TANH", seed=4).structure_graph() for _ in range(2)]
+    assert set(reordered.structure_graph(include_io=False).edges) == {
+        (v, u) for u, v in to_dag(G).edges
+    }
+    seeded = [
+        GraphRNN(G, 2, "RNN_TANH", seed=4).structure_graph(include_io=False) for _ in range(2)
+    ]
     assert set(seeded[0].edges) == set(seeded[1].edges)
 
 
@@ -208,12 +212,12 @@ def test_random_graphs_build_and_run(n, p, seed, directed):
         G.add_nodes_from(range(n))
     net = GraphRNN(G, input_size=2, mode="GRU", output_size=2)
     assert sum(net.layer_sizes) == n
-    assert set(net.structure_graph().edges) == set(to_dag(G).edges)
+    assert set(net.structure_graph(include_io=False).edges) == set(to_dag(G).edges)
     out = net(torch.randn(2, 3, 2), torch.tensor([3, 1]))
     assert out.shape == (2, 2) and torch.isfinite(out).all()
 
 
-def test_to_graph_uses_structure_graph():
+def test_to_graph_uses_structure_graph(include_io=False):
     from hiddenstruct.graphs import to_graph
     from hiddenstruct.nn import MaskedRNN, SequenceClassifier
 

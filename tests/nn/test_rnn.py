@@ -276,7 +276,7 @@ def test_encode_rejects_bad_inputs_on_every_path(mode, fused_cpu):
 def test_structure_graph_counts_live_connections():
     torch.manual_seed(11)
     model = MaskedRNN(3, [4, 5, 2], "LSTM")
-    G = model.structure_graph()
+    G = model.structure_graph(include_io=False)
     assert G.number_of_nodes() == 11
     assert G.number_of_edges() == 4 * 5 + 5 * 2
     assert {d["layer"] for _, d in G.nodes(data=True)} == {0, 1, 2}
@@ -285,7 +285,7 @@ def test_structure_graph_counts_live_connections():
     mask[:, 0] = 0  # neuron 0 of layer 0 feeds nothing
     mask[5:, 1] = 0  # neuron 1 feeds only through the input gate
     apply_mask(model.layers[1], "weight_ih", mask)
-    G = model.structure_graph()
+    G = model.structure_graph(include_io=False)
     assert G.number_of_edges() == 3 * 5 + 5 * 2
     assert G.out_degree(0) == 0 and G.out_degree(1) == 5
     Gio = model.structure_graph(include_io=True)
@@ -351,7 +351,7 @@ def test_classifier_validates_its_parts():
         SequenceClassifier(MaskedRNN(6, [4], "GRU"))(torch.randn(2, 3))
     graph_model = SequenceClassifier(GraphRNN(nx.path_graph(3), 4, "LSTM"))
     assert graph_model(torch.tensor([[66, 69], [66, 0]]), torch.tensor([2, 1])).shape == (2, 2)
-    assert set(graph_model.structure_graph().edges) == {(0, 1), (1, 2)}
+    assert set(graph_model.structure_graph(include_io=False).edges) == {(0, 1), (1, 2)}
     full = graph_model.structure_graph(include_io=True)
     assert full.number_of_edges() == 2 + 4 * 1 + 2 * 1  # inputs→0, 0→1→2, 2→outputs
     assert full.nodes[("out", 1)]["layer"] == 3 and full.has_edge(2, ("out", 0))

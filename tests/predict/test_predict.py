@@ -149,9 +149,36 @@ def test_too_few_rows_and_missing_values():
 
 def test_cv_can_be_disabled():
     scores = evaluate_regressors(
-        synthetic(rows=30), target="linear", cv=0, regressors=["bayesian_ridge"]
+        synthetic(rows=50), target="linear", cv=0, regressors=["bayesian_ridge"]
     )
     assert np.isnan(scores.cv_r2_mean).all() and np.isfinite(scores.split_r2).all()
+
+
+def test_r2_on_too_few_rows_is_nan_with_the_minimum_stated():
+    """Issue 25: R² on 2 test rows or 2-row folds (-93; -52 ± 148) is noise, not a score."""
+    from hiddenstruct.predict.evaluate import MIN_SCORED_ROWS
+
+    assert MIN_SCORED_ROWS == 5
+    small = evaluate_regressors(
+        synthetic(rows=20), target="linear", cv=10, test_size=0.1, regressors=["bayesian_ridge"]
+    )
+    row = small.iloc[0]
+    assert row.n_test == 2 and np.isnan(row.split_r2) and np.isnan(row.cv_r2_mean)
+    assert "split R²: only 2 rows scored (< 5" in row.notes
+    assert "CV R²: 10 of 10 folds only 2 rows scored" in row.notes
+    assert np.isfinite(row.split_mae)  # MAE stays: it needs no spread of the targets
+    enough = evaluate_regressors(
+        synthetic(rows=50), target="linear", cv=10, test_size=0.1, regressors=["bayesian_ridge"]
+    ).iloc[0]
+    assert enough.n_test == 5 and np.isfinite(enough.split_r2) and np.isfinite(enough.cv_r2_mean)
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, 1e16])
+def test_extreme_feature_values_are_one_usage_error(value):
+    df = synthetic(rows=40)
+    df.loc[3, "edges"] = value
+    with pytest.raises(UsageError, match=r"column 'edges' has 1 value\(s\) beyond ±1e\+15"):
+        evaluate_regressors(df, target="linear", cv=3)
 
 
 def test_table_round_trip_is_atomic(tmp_path):
@@ -171,7 +198,12 @@ def test_store_export_prefixes_are_resolved():
     plain = correlations(df, "linear", ["nodes", "edges", "closeness_var"], group_by="mode")
     pd.testing.assert_frame_equal(correlations(exported, "linear", group_by="mode"), plain)
     scores = evaluate_regressors(
-        exported, target="linear", group_by="mode", cv=2, regressors=["bayesian_ridge"]
+        exported,
+        target="linear",
+        group_by="mode",
+        cv=2,
+        test_size=0.3,  # >= 5 test rows in each group (about 30 rows each)
+        regressors=["bayesian_ridge"],
     )
     assert set(scores.group) == {"GRU", "LSTM"} and (scores.split_r2 > 0.99).all()
     ambiguous = exported.assign(**{"config.nodes": 1.0})

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
+from hiddenstruct.cli.parser import value_error
 from hiddenstruct.cli.paths import output_folder
+from hiddenstruct.experiments.config import SEED_RANGE
+
+DEFAULT_RAY_TIMEOUT = (
+    60.0  # = experiments.executors.DEFAULT_RAY_TIMEOUT (imported lazily: no torch)
+)
 
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
 
@@ -14,10 +21,21 @@ def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (a usage error otherwise)."""
     try:
         value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
+    except ValueError:
+        raise value_error(text, "must be a positive integer") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise value_error(text, "must be a positive integer")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise value_error(text, "must be a number > 0") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise value_error(text, "must be a finite number > 0")
     return value
 
 
@@ -25,10 +43,22 @@ def fraction(text: str) -> float:
     """argparse type: a float in [0, 1]."""
     try:
         value = float(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from err
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    except ValueError:
+        raise value_error(text, "must be a number in [0, 1]") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise value_error(text, "must be a number in [0, 1]")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a seed, an integer in :data:`SEED_RANGE`."""
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise value_error(text, f"must be an integer in [{low}, 2**32 - 1]") from None
+    if not low <= value <= high:
+        raise value_error(text, f"must be an integer in [{low}, 2**32 - 1]")
     return value
 
 
@@ -65,7 +95,16 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ray-address",
         default=None,
-        help="address of a running Ray cluster for --executor ray (default: start a local one)",
+        help="address of a running Ray cluster for --executor ray: HOST:PORT of its head "
+        "(e.g. 10.0.0.5:6379) or ray://HOST:10001 (needs ray[client]) (default: start a local one)",
+    )
+    parser.add_argument(
+        "--ray-timeout",
+        type=positive_float,
+        default=DEFAULT_RAY_TIMEOUT,
+        metavar="SECONDS",
+        help="give up when Ray has not connected (or started locally) within this many seconds; "
+        f"checked before the store is created (default: {DEFAULT_RAY_TIMEOUT:g})",
     )
 
 

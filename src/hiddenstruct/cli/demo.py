@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hiddenstruct.cli.common import add_store_argument, positive_int
+from hiddenstruct.cli.common import add_store_argument, positive_int, seed
 
 
 def register(subparsers) -> None:
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
         help="folder for figures and tables (default: demo-output)",
     )
     add_store_argument(parser)
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--threads",
         type=positive_int,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.cli.common import add_experiment_run_arguments
+from hiddenstruct.cli.parser import value_error
 
 
 def register(subparsers) -> None:
@@ -45,6 +46,11 @@ def _shown(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _help_text(text: str) -> str:
+    """A help string as argparse wants it (``%`` doubled), whether or not it was already."""
+    return text.replace("%%", "%").replace("%", "%%")
+
+
 def _cli_type(spec):
     """argparse ``type``: parse one string and check it against the field's choices / range."""
     from hiddenstruct.experiments.config import element_problem, parse_element
@@ -53,14 +59,17 @@ def _cli_type(spec):
         try:
             value = parse_element(spec, text)
         except (ValueError, argparse.ArgumentTypeError) as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
+            raise value_error(text, str(err).lstrip("\x00")) from None
         elements = (
             value if spec.metadata.get("nargs") is None and isinstance(value, tuple) else (value,)
         )
         for element in elements:
             problem = None if element is None or spec.nested else element_problem(spec, element)
             if problem is not None:
-                raise argparse.ArgumentTypeError(problem)
+                reason = problem.split("; ", 1)[-1]  # "got X; must be ..." -> "must be ..."
+                if reason.startswith("valid: "):
+                    reason = "must be one of " + reason[len("valid: ") :]
+                raise value_error(text, reason)
         return value
 
     convert.__name__ = spec.scalar.__name__ if isinstance(spec.scalar, type) else "value"
@@ -88,14 +97,18 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
             options["metavar"] = meta["metavar"]
         elif meta.get("choices"):
             options["metavar"] = "{" + ",".join(map(str, meta["choices"])) + "}"
-        parser.add_argument(spec.option, help=(text + ")").replace("%", "%%"), **options)
+        parser.add_argument(spec.option, help=_help_text(text + ")"), **options)
         for alias in meta.get("aliases", ()):
             parser.add_argument(alias, help=argparse.SUPPRESS, **options)
 
 
 def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
     """The ``experiment NAME`` parser of an experiment module, generated from its config."""
-    parser = subparsers.add_parser(module.NAME, help=module.HELP, description=module.DESCRIPTION)
+    parser = subparsers.add_parser(
+        module.NAME,
+        help=_help_text(module.HELP),
+        description=module.DESCRIPTION.replace("%%", "%"),  # a description is shown as written
+    )
     add_config_options(parser, module.Config, module.PRESETS)
     parser.add_argument(
         "--preset",
@@ -154,11 +167,12 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
         return 0
-    from hiddenstruct.experiments.preflight import preflight
-
-    preflight(module.NAME, config, args.output)  # before the store file is even created
-    executor = make_executor(args.executor, args.workers, args.ray_address, args.max_attempts)
-    written = run_experiment(module.NAME, config, args.store, args.output, executor, check=False)
+    executor = make_executor(
+        args.executor, args.workers, args.ray_address, args.max_attempts, args.ray_timeout
+    )
+    # run_experiment checks, in order, before it creates the store or any output: the device,
+    # the store path, the input files, the Ray connection, the data and output folder
+    written = run_experiment(module.NAME, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")

@@ -17,10 +17,11 @@ def register(subparsers) -> None:
         "graph-properties",
         help="structural features (layers, diameter, closeness, betweenness, ...) of graph files",
         description="Compute the graph properties of DESIGN §6 / paper Table 1 for each file and write "
-        "one row per file: 'graph' (the file stem) then "
+        "one row per file: 'graph' (the file stem; the file name where stems collide) then "
         + ", ".join(PROPERTY_NAMES)
         + ". Files: edge lists (.txt/.edges/.edgelist: one 'u v' per line, a lone 'u' is an isolated "
-        "vertex, '#' comments, first line '# directed' for a DAG), GraphML (.graphml) and node-link "
+        "vertex, '#' comments, edge data as networkx's write_edgelist writes it: 'u v {...}' or 'u v WEIGHT'; "
+        "first line '# directed' or --directed for a DAG), GraphML (.graphml) and node-link "
         "JSON (.json). Distances and centralities use the undirected graph; layers, source_nodes and "
         "sink_nodes the DAG (undirected graphs oriented from smaller to larger label).",
     )
@@ -53,6 +54,13 @@ def register(subparsers) -> None:
         default="error",
         help="what to do with a disconnected graph: 'error' (default, the file is reported and nothing "
         "is written) or 'largest' (properties of its largest connected component; noted on stderr)",
+    )
+    parser.add_argument(
+        "--directed",
+        action="store_true",
+        help="read edge lists as directed graphs (u -> v per line; networkx's write_edgelist "
+        "records no direction); a directed cycle is then an error naming it. GraphML and "
+        "node-link JSON keep their own directedness",
     )
     parser.set_defaults(func=run)
 
@@ -87,17 +95,28 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from hiddenstruct.errors import GraphError
-    from hiddenstruct.graphs.io import read_graph
+    from hiddenstruct.graphs.dag import cycle_text
+    from hiddenstruct.graphs.files import duplicate_note, read_graph_file, unique_names
     from hiddenstruct.graphs.properties import properties
     from hiddenstruct.predict.dataset import write_table
 
     check_output_file(args.output, (".csv", ".parquet"))
     rows = []
     show = len(args.files) > 1 and sys.stderr.isatty()
+    names = unique_names(args.files)
     for number, path in enumerate(args.files, start=1):
         if show:
             print(f"[{number}/{len(args.files)}] {path}", file=sys.stderr)
-        G = read_graph(path)  # GraphError messages name the file
+        G = read_graph_file(path, args.directed)  # GraphError messages name the file
+        cycle = cycle_text(G)
+        if cycle is not None:
+            raise GraphError(
+                f"{path}: the directed graph has a cycle: {cycle}; the properties need a DAG "
+                "(an edge list is read as undirected without --directed)"
+            )
+        note = duplicate_note(path, G)
+        if note:
+            print(note, file=sys.stderr)
         _guard_size(path, G, args)
         try:
             values = properties(G, args.backend, disconnected=args.disconnected)
@@ -109,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 f"({values['nodes']} of {G.number_of_nodes()} vertices)",
                 file=sys.stderr,
             )
-        rows.append({"graph": path.stem, **values})
+        rows.append({"graph": names[number - 1], **values})
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_table(pd.DataFrame(rows, columns=["graph", *PROPERTY_NAMES]), args.output)
     print(f"wrote properties of {len(rows)} graph(s) to {args.output}")

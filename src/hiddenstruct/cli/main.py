@@ -7,7 +7,6 @@ Each command lives in its own module under :mod:`hiddenstruct.cli` and exposes
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import signal
 import sqlite3
@@ -15,7 +14,8 @@ import sys
 from collections.abc import Callable
 
 from hiddenstruct import __version__
-from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError
+from hiddenstruct.cli.parser import CommandParser
+from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError, signal_number
 
 # Explicit registry: module names under hiddenstruct.cli, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,8 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="hiddenstruct",
         description="Structure of sparse neural networks: models, pruning, priors, prediction, NAS.",
     )
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _raise_terminated(signum: int, frame) -> None:
+    Interrupted.last_signum = signum
     raise Interrupted(signum)
 
 
@@ -56,7 +57,7 @@ def _on_sigterm_raise() -> None:
 
 
 def _interrupted(err: KeyboardInterrupt) -> int:
-    signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+    signum = signal_number(err)
     note = f"; {err.note}" if isinstance(err, Interrupted) and err.note else ""
     print(f"hiddenstruct: interrupted by {signal.Signals(signum).name}{note}", file=sys.stderr)
     return 128 + signum
@@ -68,11 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    return guarded(lambda: args.func(args))
+    return guarded(lambda: args.func(args), getattr(args, "store", None))
 
 
-def guarded(command: Callable[[], int | None]) -> int:
-    """Run ``command`` as the CLI does: messages instead of tracebacks, exit codes 0/1/2/130/143."""
+def _database_message(err: sqlite3.DatabaseError, store) -> str:
+    """A store that fails after it was opened: cannot be written here (cause and fix), or
+    damaged (how to check it); the store's own path, never a placeholder."""
+    from hiddenstruct.experiments.store_checks import cannot_write_message, is_environment_error
+
+    if is_environment_error(err):
+        if store is not None:
+            return cannot_write_message(store, err)
+        return f"the trial store cannot be written here ({err}); check free space and permissions"
+    where = f" {store}" if store is not None else ""
+    check = (
+        f"`hiddenstruct results check --store {store}`"
+        if store is not None
+        else ("`hiddenstruct results check --store` on it")
+    )
+    return f"the trial store{where} could not be read ({err}); run {check}"
+
+
+def guarded(command: Callable[[], int | None], store=None) -> int:
+    """Run ``command`` as the CLI does: messages instead of tracebacks, exit codes 0/1/2/130/143.
+    ``store``: the command's trial store, named in messages about it."""
+    Interrupted.last_signum = None
     _on_sigterm_raise()
     try:
         return int(command() or 0)
@@ -82,12 +103,8 @@ def guarded(command: Callable[[], int | None]) -> int:
     except HiddenstructError as err:
         print(f"hiddenstruct: error: {err}", file=sys.stderr)
         return 1
-    except sqlite3.DatabaseError as err:  # a store damaged after it was opened
-        print(
-            f"hiddenstruct: error: the trial store could not be read ({err}); run "
-            "`hiddenstruct results check --store FILE`",
-            file=sys.stderr,
-        )
+    except sqlite3.DatabaseError as err:  # a store that fails after it was opened
+        print(f"hiddenstruct: error: {_database_message(err, store)}", file=sys.stderr)
         return 1
     except OSError as err:  # last line of defence: a file-system failure is a message too
         where = f"{err.filename}: " if err.filename else ""

@@ -6,9 +6,9 @@ and the experiments' preflight); they are re-exported here for the commands.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from hiddenstruct.cli.parser import value_error
 from hiddenstruct.errors import UsageError
 from hiddenstruct.outputs import check_output_file, check_output_folder
 
@@ -20,4 +20,4 @@ def output_folder(text: str | Path) -> Path:
     try:
         return check_output_folder(text)
     except UsageError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+        raise value_error(str(text), str(err)) from None

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hiddenstruct.cli.common import seed
+from hiddenstruct.cli.parser import value_error
+
 
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from err
+        raise value_error(text, "must be an integer >= 0") from err
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+        raise value_error(text, "must be an integer >= 0")
     return value
 
 
@@ -60,7 +63,7 @@ def register(subparsers) -> None:
         help="fraction of rows held out for split_r2, as in the paper (default: 0.1)",
     )
     parser.add_argument(
-        "--seed", type=int, default=7, help="seed of the split, folds and models (default: 7)"
+        "--seed", type=seed, default=7, help="seed of the split, folds and models (default: 7)"
     )
     parser.add_argument(
         "--cv",
@@ -98,6 +101,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hiddenstruct.cli.paths import check_output_file
     from hiddenstruct.predict import (
         PredictionConfig,
         evaluate_regressors,
@@ -110,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     # sparse-routes' outputs do), the package attribute of that name is the module
     from hiddenstruct.predict.correlations import correlations
 
+    for path in (args.output, args.correlations, args.importances):
+        if path is not None:  # before any work: nothing half-written, no link followed
+            check_output_file(path, (".csv", ".parquet"))
     df = read_table(args.input)
     config = PredictionConfig(
         target=args.target,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hiddenstruct.cli.common import fraction, positive_int
+from hiddenstruct.cli.common import fraction, positive_int, seed
 from hiddenstruct.data.reber import GRAMMARS
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
 from hiddenstruct.errors import UsageError
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     )
     gen.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=0,
         help="random seed; the same seed gives the same file (default: 0)",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from hiddenstruct.cli.paths import check_output_file
@@ -43,22 +44,32 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hiddenstruct.errors import HiddenstructError
-    from hiddenstruct.experiments.report import write_report
+    from hiddenstruct.experiments.report import scan_inputs, write_report
 
     check_output_file(args.output, (".html", ".htm"))
     summary = store = None
     if args.store is not None:
         from hiddenstruct.experiments.store import TrialStore
 
-        if not args.store.is_file():
+        if not args.store.is_file() and not args.store.is_symlink():
             raise HiddenstructError(
                 f"no trial store at {args.store}; drop --store or pass an existing file"
             )
-        store = TrialStore(args.store)
+        store = TrialStore.for_reading(args.store)  # read-only where it cannot be written
         frame = store.to_dataframe()
         if len(frame):
             counts = frame.groupby(["experiment", "status"]).size().unstack(fill_value=0)
             summary = counts.rename_axis(columns=None).reset_index()
     path = write_report(args.input, args.output, args.title, store_summary=summary, store=store)
     print(f"report written to {path}")
+    _, skipped = scan_inputs(args.input)
+    if skipped:
+        shown = ", ".join(str(p.relative_to(args.input)) for p in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        print(
+            f"report: skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} in "
+            f"{args.input} that are not regular files inside it (symbolic links are never "
+            f"followed): {shown}{more}",
+            file=sys.stderr,
+        )
     return 0

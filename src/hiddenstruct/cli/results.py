@@ -124,14 +124,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _open_existing(path: Path):
-    from hiddenstruct.errors import HiddenstructError
+    """The store for a command that only reads it (read-only where it cannot be written)."""
     from hiddenstruct.experiments.store import TrialStore
 
-    if not path.is_file():
-        raise HiddenstructError(
-            f"no trial store at {path}; run an experiment first or pass --store FILE"
-        )
-    return TrialStore(path)
+    return TrialStore.for_reading(path)
 
 
 def _check_experiment(store, name: str | None) -> None:
@@ -194,12 +190,19 @@ def _one_trial(store, prefix: str):
 
 
 def run_artifacts(args: argparse.Namespace) -> int:
+    from hiddenstruct.errors import HiddenstructError
+    from hiddenstruct.experiments.artifacts import resolve_artifact
+
     store = _open_existing(args.store)
     t = _one_trial(store, args.hash)
     found = store.artifacts(t.hash)
     print(f"trial {t.hash} — {t.experiment}, {t.status}: {len(found) or 'no'} artifacts")
     for name, path in sorted(found.items()):
-        full = Path(path) if Path(path).is_absolute() else args.store.parent / path
+        try:  # only paths inside <store folder>/artifacts/, as the loader
+            full = resolve_artifact(args.store, path)
+        except HiddenstructError as err:
+            print(f"  {name}: REFUSED ({err})")
+            continue
         size = f"{full.stat().st_size:,} bytes" if full.is_file() else "MISSING"
         print(f"  {name}: {full} ({size})")
     return 0

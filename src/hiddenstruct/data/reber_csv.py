@@ -63,7 +63,12 @@ def read_reber_csvs(paths: Sequence[str | Path], grammar: str | None = "reber") 
 
 def _read_rows(path: Path, role: str | None) -> list[tuple[str, int, str, str]]:
     text = _read_text(path)
-    records = list(csv.reader(io.StringIO(text)))
+    try:
+        records = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:  # e.g. a field over csv's limit (131 072 characters)
+        raise ReberCsvError(
+            f"{path}: not a readable CSV ({err}); a Reber CSV holds short strings and 0/1 labels"
+        ) from None
     if not records:
         raise ReberCsvError(
             f"{path}: the file is empty; expected a header with columns string,valid"

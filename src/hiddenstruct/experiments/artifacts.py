@@ -16,6 +16,8 @@ files, and trials already done are never re-run, so resuming a sweep keeps them.
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +130,27 @@ def load_artifact(path: str | Path) -> Any:
 
     try:
         return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as err:
-        raise HiddenstructError(f"cannot load artifact {path}: {err}") from None
+    except FileNotFoundError:
+        raise HiddenstructError(
+            f"cannot load artifact {path}: the file is missing; re-run the trial"
+        ) from None
+    except pickle.UnpicklingError as err:
+        found = re.search(
+            r"WeightsUnpickler error:\s*([^.\n]+)|(unsupported GLOBAL [\w.]+)", str(err)
+        )
+        cause = (found.group(1) or found.group(2)) if found else "not a torch file of tensors"
+        raise HiddenstructError(
+            f"cannot load artifact {path}: it holds objects other than tensors ({cause}), which "
+            "weights_only=True refuses to build; it was not written by hiddenstruct or was "
+            "replaced: delete it and re-run the trial"
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as err:
+        text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        cause = re.split(r"(?<=[a-z])\. ", text.strip(), maxsplit=1)[0][:160] or type(err).__name__
+        raise HiddenstructError(
+            f"cannot load artifact {path}: damaged or not a torch file ({cause}); delete it "
+            "and re-run the trial"
+        ) from None
 
 
 def restore_pruning_level(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ import tomllib
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.hashing import ADDED_LATER, LEGACY_VALUE
 
+SEED_RANGE = (0, 2**32 - 1)  # every seed field: NumPy's legacy seeding takes 32 bits
 RUNTIME = "hiddenstruct.runtime"  # metadata key: not part of trial identity (paths, device)
 _NO_LEGACY = object()
 
@@ -114,7 +116,10 @@ def field_specs(cls: type) -> list[FieldSpec]:
         is_tuple = typing.get_origin(hint) is tuple
         scalar = typing.get_args(hint)[0] if is_tuple else hint
         nested = typing.get_origin(scalar) is tuple
-        specs.append(FieldSpec(f.name, f.default, scalar, is_tuple, nested, optional, f.metadata))
+        metadata = f.metadata
+        if f.name == "seed" and metadata.get("range", (None,) * 4)[:2] == (None, None):
+            metadata = {**metadata, "range": (SEED_RANGE[0], SEED_RANGE[1], False, False)}
+        specs.append(FieldSpec(f.name, f.default, scalar, is_tuple, nested, optional, metadata))
     return specs
 
 
@@ -153,6 +158,8 @@ def element_problem(spec: FieldSpec, value: Any) -> str | None:
     if choices and value not in choices:
         return f"got {value!r}; valid: {', '.join(map(str, choices))}"
     low, high, low_open, high_open = spec.metadata.get("range", (None, None, False, False))
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"got {value}; must be a finite number"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
@@ -274,14 +281,37 @@ def file_values(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_TOML_BYTES = 1_000_000  # our bound: a config is a few hundred bytes
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file (UsageError when missing or malformed)."""
+    """Read a TOML config file (UsageError when missing, too big, not UTF-8, nested too deeply
+    or malformed)."""
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    except OSError as err:
+        raise UsageError(f"cannot read config file {path}: {err.strerror or err}") from None
+    if len(data) > MAX_TOML_BYTES:
+        raise UsageError(
+            f"config file {path} is larger than {MAX_TOML_BYTES:,} bytes; a config is a short "
+            "TOML file (write one with --print-config)"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"config file {path} is not UTF-8 text (byte {err.start}); write it as UTF-8 TOML"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise UsageError(
+            f"config file {path} is nested too deeply; a config holds values and lists of lists"
+        ) from None
+    except tomllib.TOMLDecodeError as err:
         raise UsageError(f"cannot read config file {path}: {err}") from None
 
 

@@ -11,6 +11,7 @@ gets the same model wherever the file lives::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,12 +19,20 @@ import networkx as nx
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.config import setting
-from hiddenstruct.graphs.files import FAMILY_RULES, GraphRecord, load_graph_file, load_graph_files
+from hiddenstruct.graphs.files import (
+    FAMILY_RULES,
+    GraphRecord,
+    duplicate_note,
+    load_graph_file,
+    load_graph_files,
+)
 from hiddenstruct.graphs.generators import BA_SEED_GRAPHS
 
 RUNTIME_KEY = "runtime"
 HASH_KEY = "graph_sha256"
 FILE_KEY = "graph_file"
+DIRECTED_KEY = "directed_edge_lists"
+_NOTED: set[str] = set()  # duplicate-edge notes already printed by this process
 
 
 def ba_seed_graph_setting() -> Any:
@@ -60,16 +69,36 @@ def family_from_setting() -> Any:
     )
 
 
+def directed_edge_lists_setting() -> Any:
+    """``--directed-edge-lists``: read given edge lists as directed graphs."""
+    return setting(
+        False,
+        "read the edge lists among --graphs as directed (u -> v per line; networkx's "
+        "write_edgelist records no direction); a directed cycle is then an error naming it. "
+        "GraphML and node-link JSON keep their own directedness",
+        runtime=True,  # the direction is part of each graph's content hash already
+    )
+
+
 def trials_from_files(
     paths: Sequence[str],
     family_from: str,
     modes: Sequence[str],
     common: Mapping[str, Any],
     runtime: Mapping[str, Any],
+    directed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Load the graphs under ``paths`` and make their trials (``common`` settings, ``runtime``)."""
-    records = load_graph_files(paths, family_from)
-    return file_graph_trials(records, modes, {**common, RUNTIME_KEY: dict(runtime)})
+    """Load the graphs under ``paths`` and make their trials (``common`` settings, ``runtime``);
+    ``directed``: read edge lists as directed. A note on stderr names files whose duplicate
+    edge lines were merged."""
+    records = load_graph_files(paths, family_from, directed)
+    for record in records:
+        note = duplicate_note(record.path, record.graph)
+        if note and note not in _NOTED:  # trials are built more than once per run
+            _NOTED.add(note)
+            print(note, file=sys.stderr)
+    extra = {DIRECTED_KEY: True} if directed else {}
+    return file_graph_trials(records, modes, {**common, RUNTIME_KEY: {**runtime, **extra}})
 
 
 def init_seed_of(content_hash: str) -> int:
@@ -114,7 +143,7 @@ def build_file_graph(trial: Mapping[str, Any]) -> nx.Graph:
     path = trial.get(RUNTIME_KEY, {}).get(FILE_KEY)
     if not path:
         raise UsageError(f"trial of graph {trial[HASH_KEY]} has no graph file; pass --graphs again")
-    record = load_graph_file(path, "prefix")
+    record = load_graph_file(path, "prefix", bool(trial[RUNTIME_KEY].get(DIRECTED_KEY)))
     if record.content_hash != trial[HASH_KEY]:
         raise UsageError(
             f"{path} changed since the trial was registered ({record.content_hash} != "

@@ -40,6 +40,7 @@ from hiddenstruct.experiments.config import (
 from hiddenstruct.experiments.executors import TrialLogger, run_trials
 from hiddenstruct.experiments.graph_inputs import (
     ba_seed_graph_setting,
+    directed_edge_lists_setting,
     family_from_setting,
     graphs_setting,
 )
@@ -100,6 +101,7 @@ class PriorsConfig(ExperimentConfig):
     ba_seed_graph: str = ba_seed_graph_setting()
     graphs: tuple[str, ...] | None = graphs_setting()
     family_from: str = family_from_setting()
+    directed_edge_lists: bool = directed_edge_lists_setting()
     device: str = device_setting()
     save_models: bool = setting(
         False,
@@ -197,7 +199,14 @@ def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
     if config.graphs:
         from hiddenstruct.experiments.graph_inputs import trials_from_files
 
-        return trials_from_files(config.graphs, config.family_from, config.modes, common, runtime)
+        return trials_from_files(
+            config.graphs,
+            config.family_from,
+            config.modes,
+            common,
+            runtime,
+            directed=config.directed_edge_lists,
+        )
     trials = []
     for family in config.families:
         options = _family_options(config, family)

@@ -183,9 +183,8 @@ def attach_bases(
 
 def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """One trial: load the shared base MLP, prune iteratively, record every step."""
-    import torch
 
-    from hiddenstruct.experiments.artifacts import save_pruning_level
+    from hiddenstruct.experiments.artifacts import load_artifact, save_pruning_level
     from hiddenstruct.nn.masking import load_state_dict
     from hiddenstruct.pruning import (
         RetrainPolicy,
@@ -201,7 +200,7 @@ def ffn_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     base = cfg.get("runtime", {}).get("base")
     if base is None:
         raise UsageError("a prune-ffn trial needs its base model: run it through attach_bases")
-    state = torch.load(base["state_dict"], map_location="cpu", weights_only=True)
+    state = load_artifact(base["state_dict"])  # names the file and the cause when it fails
     base_test = base["test_accuracy"]
     model = _mlp(cfg)
     load_state_dict(model, copy.deepcopy(state))

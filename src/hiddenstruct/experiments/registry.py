@@ -84,6 +84,7 @@ def run_experiment(
     others are written and ``"failed"`` in the returned dict names the first error.
     """
     from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.experiments.store_checks import check_store_path
 
     module = get_experiment(name)
     if not isinstance(config, module.Config):
@@ -91,11 +92,18 @@ def run_experiment(
     from hiddenstruct.experiments.preflight import failed_trials, first_error_line, preflight
 
     check_device(config, executor)
+    if not isinstance(store, TrialStore):
+        check_store_path(store)  # a dangling link or an unwritable store: before any output
+    # the trials are built once before anything is created: input files given in the config
+    # (Reber CSVs, graph files) are read here, so a bad one leaves no store and no output
+    hashes = module.identities(config)
+    connect = getattr(executor, "connect", None)
+    if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
+        connect()
     if check:  # bad data / output paths fail before any trial is stored
         preflight(name, config, out_dir)
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     results = module.sweep(config, store, executor, progress)
-    hashes = module.identities(config)
     failed = failed_trials(store, hashes)
     if len(failed) == len(hashes):
         raise HiddenstructError(

@@ -24,6 +24,7 @@ import html
 import json
 import os
 import platform
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -315,17 +316,43 @@ def _cell(value: Any) -> str:
     return str(_flatten(value, depth=0)[""])
 
 
-def _files(folder: Path) -> list[Path]:
-    """Regular files under ``folder``; symbolic links are not followed (one to / would scan
-    the whole disk) and unreadable or hidden sub-folders are skipped."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=lambda err: None):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+def scan_inputs(root: str | Path) -> tuple[list[Path], list[Path]]:
+    """``(files, skipped)`` under ``root``: the regular files the report may read, and what it
+    will not read — symbolic links at any depth (to files or folders; one to / would scan the
+    whole disk, one to a password file would embed it in a page people share), FIFOs, sockets,
+    devices, and anything whose real path is outside ``root``. Hidden and unreadable entries are
+    left out silently."""
+    root = Path(root)
+    real_root = root.resolve()
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda err: None):
+        here = Path(dirpath)
+        keep = []
+        for name in dirnames:
+            if name.startswith("."):
+                continue
+            if (here / name).is_symlink():
+                skipped.append(here / name)
+            else:
+                keep.append(name)
+        dirnames[:] = keep
         for name in filenames:
-            path = Path(dirpath) / name
-            if not name.startswith(".") and not path.is_symlink() and path.is_file():
-                found.append(path)
-    return sorted(found)
+            if name.startswith("."):
+                continue
+            path = here / name
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                continue
+            inside = path.resolve().is_relative_to(real_root)
+            (files if stat.S_ISREG(mode) and inside else skipped).append(path)
+    return sorted(files), sorted(skipped)
+
+
+def _files(folder: Path) -> list[Path]:
+    """Regular files under ``folder`` (see :func:`scan_inputs`)."""
+    return scan_inputs(folder)[0]
 
 
 def _ordered(files: list[Path], patterns: tuple[str, ...]) -> list[Path]:
@@ -410,7 +437,7 @@ def build_report(
         for name in sorted(folders)
         if name not in REPORT_SECTIONS
     ]
-    if not entries and not any(p.is_file() for p in root.iterdir()):
+    if not entries and not any(p.parent == root for p in _files(root)):
         raise HiddenstructError(
             f"nothing to report in {root}: no experiment folders or files found"
         )
@@ -421,10 +448,8 @@ def build_report(
     ]
     top = [
         p
-        for p in root.iterdir()
-        if p.is_file()
-        and not p.name.startswith(".")
-        and p.suffix.lower() in (".png", ".svg", ".csv", ".json")
+        for p in _files(root)
+        if p.parent == root and p.suffix.lower() in (".png", ".svg", ".csv", ".json")
     ]
     if top:
         entries.append(("overview", "Files at the top level", None))

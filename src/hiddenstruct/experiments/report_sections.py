@@ -90,7 +90,7 @@ def combine(verdicts: list[str]) -> str:
 
 def _csv(folder: Path, name: str) -> pd.DataFrame | None:
     path = folder / name
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():  # a link is never read (issue 28)
         return None
     try:
         return pd.read_csv(path)
@@ -474,6 +474,8 @@ def summarize_nas(folder: Path) -> Summary:
 
     path = folder / "summary.json"
     try:
+        if path.is_symlink():  # a link is never read (issue 28)
+            raise OSError(f"{path} is a symbolic link")
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         why = "no readable summary.json in this folder"

@@ -45,7 +45,16 @@ from hiddenstruct.experiments.lease import (
     blocking_owner,
 )
 from hiddenstruct.experiments.migration import SCHEMA_VERSION, migrate
-from hiddenstruct.experiments.store_checks import check_existing_store, create_store_file
+from hiddenstruct.experiments.store_checks import (
+    cannot_write_message,
+    check_existing_store,
+    check_store_path,
+    create_store_file,
+    is_environment_error,
+    open_read_only,
+    write_problem,
+)
+from hiddenstruct.outputs import refuse_dangling_link
 
 __all__ = [
     "ADDED_LATER",
@@ -196,27 +205,81 @@ class TrialStore:
     """
 
     def __init__(
-        self, path: str | Path, timeout: float = 60.0, stale_after: float = DEFAULT_STALE_AFTER
+        self,
+        path: str | Path,
+        timeout: float = 60.0,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self.stale_after = stale_after
+        self.read_only = read_only
         self.owner = Owner.current()
         self.failures: list[tuple[str, str]] = []  # (hash, error) failed through this object
-        self._conn = self._open()
+        self._conn = self._open_read_only() if read_only else self._open()
+
+    @classmethod
+    def for_reading(cls, path: str | Path) -> TrialStore:
+        """An existing store for the read-only commands (``results list/show/export``,
+        ``report --store``): opened as usual where it can be written, else read-only (a
+        read-only file or folder, a full disk) — an intact store is never called damaged
+        for where it lies."""
+        path = Path(path)
+        refuse_dangling_link(path, "read the trial store")
+        if not path.is_file():
+            raise HiddenstructError(
+                f"no trial store at {path}; run an experiment first or pass --store FILE"
+            )
+        return cls(path, read_only=write_problem(path) is not None)
 
     def __reduce__(self):  # pickles as its path: each process opens its own connection
-        return (type(self), (str(self.path), self.timeout, self.stale_after))
+        return (type(self), (str(self.path), self.timeout, self.stale_after, self.read_only))
 
     def __repr__(self) -> str:
         return f"TrialStore({str(self.path)!r})"
 
     def _fail_open(self, err: Exception) -> HiddenstructError:
+        if isinstance(err, OSError) or is_environment_error(err) or write_problem(self.path):
+            return HiddenstructError(cannot_write_message(self.path, err))
         return HiddenstructError(
             f"cannot use trial store {self.path}: {err}; choose a writable file with --store"
         )
 
+    @contextmanager
+    def _closed_on_error(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Close ``conn`` when opening fails; a SQLite error becomes one message."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            conn.close()
+            raise self._fail_open(err) from None
+        except HiddenstructError:
+            conn.close()
+            raise
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Open without writing anything (see :func:`open_read_only`); the store must already
+        have this version's schema (an upgrade writes)."""
+        try:
+            conn = open_read_only(self.path, self.timeout)
+        except sqlite3.Error as err:
+            raise self._fail_open(err) from None
+        with self._closed_on_error(conn):
+            conn.row_factory = sqlite3.Row
+            check_existing_store(conn, self.path, SCHEMA_VERSION)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(trials)")}
+        if version < SCHEMA_VERSION or "lease_owner" not in columns:
+            conn.close()
+            raise HiddenstructError(
+                f"trial store {self.path} was written by an older hiddenstruct and needs an "
+                f"upgrade, which writes to it; {cannot_write_message(self.path)}"
+            )
+        return conn
+
     def _open(self) -> sqlite3.Connection:
+        check_store_path(self.path)  # before anything is created
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -227,7 +290,7 @@ class TrialStore:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as err:
             raise self._fail_open(err) from None
-        try:
+        with self._closed_on_error(conn):
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             check_existing_store(conn, self.path, SCHEMA_VERSION)  # never touch a foreign file
@@ -238,12 +301,6 @@ class TrialStore:
             if version <= SCHEMA_VERSION:
                 self._migrate(conn)  # first, so its backup is the old store as it was
             self._add_lease_columns(conn)
-        except sqlite3.Error as err:
-            conn.close()
-            raise self._fail_open(err) from None
-        except HiddenstructError:
-            conn.close()
-            raise
         if version > SCHEMA_VERSION:
             conn.close()
             raise HiddenstructError(
@@ -279,6 +336,10 @@ class TrialStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; rolled back on any error."""
+        if self.read_only:
+            raise HiddenstructError(
+                f"trial store {self.path} was opened read-only; {cannot_write_message(self.path)}"
+            )
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:

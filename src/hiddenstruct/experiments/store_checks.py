@@ -10,6 +10,7 @@ the file is left byte-for-byte as it was.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -19,6 +20,103 @@ from pathlib import Path
 from hiddenstruct.errors import HiddenstructError
 
 TABLES = ("trials", "metrics", "artifacts")
+
+
+#: words in SQLite's messages when the store cannot be written or opened here (not damage)
+_ENVIRONMENT_ERRORS = (
+    "readonly",
+    "read-only",
+    "disk i/o error",
+    "disk is full",
+    "unable to open",
+    "locked",
+    "permission",
+)
+_MIN_FREE_BYTES = 1 << 20  # below this the disk counts as full (SQLite needs a few pages)
+
+
+def write_problem(path: Path) -> str | None:
+    """Why a store at ``path`` cannot be written here, with the fix (None when it can).
+
+    SQLite in WAL mode writes the file and keeps ``-wal``/``-shm`` files beside it, so the
+    file and its folder must be writable and the disk must have room."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        mounted_read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        mounted_read_only = False
+    if mounted_read_only:
+        return (
+            f"the file system holding {folder} is mounted read-only; copy the store to a "
+            "writable folder and pass that with --store"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        return (
+            f"the file {path} is read-only; make it writable (chmod u+w {path}) or copy the "
+            "store to a writable folder and pass that with --store"
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return (
+            f"its folder {folder} is not writable (SQLite keeps -wal and -shm files beside the "
+            "store); make the folder writable or copy the store to a writable folder and pass "
+            "that with --store"
+        )
+    try:
+        free = shutil.disk_usage(folder if folder.is_dir() else Path(".")).free
+    except OSError:
+        return None
+    if free < _MIN_FREE_BYTES:
+        return (
+            f"the disk holding {folder} is full ({free:,} bytes free); free some space or copy "
+            "the store to another disk and pass that with --store"
+        )
+    return None
+
+
+def check_store_path(path: str | Path) -> None:
+    """Before anything is created: a dangling symbolic link is refused (SQLite would create
+    the file it points at) and an existing store must be writable here (cause and fix)."""
+    from hiddenstruct.outputs import refuse_dangling_link
+
+    path = Path(path)
+    refuse_dangling_link(path, "use the trial store")
+    if path.is_file() and path.stat().st_size and write_problem(path) is not None:
+        raise HiddenstructError(cannot_write_message(path))
+
+
+def is_environment_error(err: BaseException) -> bool:
+    """True when a SQLite error says the store cannot be opened or written here (permissions,
+    read-only file system, full disk, locks), not that it is damaged."""
+    text = str(err).lower()
+    return any(word in text for word in _ENVIRONMENT_ERRORS)
+
+
+def cannot_write_message(path: Path, err: BaseException | None = None) -> str:
+    """One line naming the cause and the fix; never suggests ``recover`` (nothing is damaged)."""
+    cause = write_problem(path)
+    if cause is None:
+        if isinstance(err, OSError):
+            where = f" ({err.filename})" if err.filename else ""
+            cause = f"{err.strerror or err}{where}"
+        else:
+            cause = f"SQLite said: {err}" if err is not None else "it cannot be written"
+        cause += "; choose a writable file with --store"
+    return f"cannot write to trial store {path}: {cause}"
+
+
+def _quick_check_ok(path: Path) -> bool:
+    """``PRAGMA quick_check`` through a connection that writes nothing (see :func:`open_read_only`)."""
+    try:
+        conn = open_read_only(path)
+    except (sqlite3.Error, HiddenstructError):
+        return False
+    try:
+        return [row[0] for row in conn.execute("PRAGMA quick_check(1)")] == ["ok"]
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
 
 
 def _recover_hint(path: Path) -> str:
@@ -78,6 +176,8 @@ def check_existing_store(conn: sqlite3.Connection, path: Path, supported_version
                 f"{path} is not a hiddenstruct trial store (not a SQLite file); "
                 "choose another file with --store"
             ) from None
+        if is_environment_error(err) and _quick_check_ok(path):  # intact: it is the place
+            raise HiddenstructError(cannot_write_message(path, err)) from None
         raise HiddenstructError(
             f"trial store {path} is damaged ({err}); {_recover_hint(path)}"
         ) from None
@@ -109,10 +209,20 @@ class CheckReport:
         return not self.problems
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
+def open_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection that writes nothing, not even beside the store.
+
+    Without a ``-wal`` file beside it the database file holds every committed row, so it is
+    opened ``immutable`` (no ``-wal``/``-shm`` created, works in a read-only folder or on a
+    full disk). With one (a sweep is running, or one was killed), ``mode=ro`` reads the WAL
+    through the ``-shm`` file the writer keeps.
+    """
+    path = Path(path)
     if not path.is_file():
-        raise HiddenstructError(f"no trial store at {path}; pass --store FILE")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        raise HiddenstructError(f"no trial store at {path}; pass an existing file with --store")
+    live = Path(f"{path}-wal").exists()
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
     conn.execute("PRAGMA query_only = 1")
     return conn
 
@@ -121,7 +231,7 @@ def check_store(path: Path, limit: int = 20) -> CheckReport:
     """Full ``PRAGMA integrity_check`` plus row counts of the store's tables (never writes)."""
     if path.is_file() and path.stat().st_size == 0:
         return CheckReport(path, ["empty file (not a store)"], {})
-    conn = _read_only(path)
+    conn = open_read_only(path)
     try:
         try:
             rows = [row[0] for row in conn.execute(f"PRAGMA integrity_check({limit})")]
@@ -176,7 +286,7 @@ def recover_store(source: Path, target: Path, new_store: Callable[[Path], object
     """
     if target.exists():
         raise HiddenstructError(f"{target} exists; give --output a new file name")
-    conn = _read_only(source)
+    conn = open_read_only(source)
     try:
         try:
             columns = {

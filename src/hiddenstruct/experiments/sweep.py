@@ -13,14 +13,13 @@ lease, run, record, retry crashed trials, wait for trials other processes hold.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from hiddenstruct.errors import Interrupted
+from hiddenstruct.errors import Interrupted, signal_number
 from hiddenstruct.experiments.lease import Heartbeat, Owner, blocking_owner
 from hiddenstruct.experiments.store import TrialStore
 
@@ -73,7 +72,7 @@ class Sweep:
                     pending = retry + self._wait(elsewhere, record_outcome)
         except KeyboardInterrupt as err:
             released = self.store.release(list(self.held))
-            signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+            signum = signal_number(err)
             raise Interrupted(
                 signum,
                 f"{released} running trial(s) put back to pending; run the same command "

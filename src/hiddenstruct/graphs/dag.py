@@ -28,6 +28,15 @@ def default_order(G: nx.Graph) -> list[Hashable]:
     return nodes if ordered is None else ordered
 
 
+def cycle_text(G: nx.Graph) -> str | None:
+    """One directed cycle of ``G`` as ``0 -> 1 -> 2 -> 0`` (None for undirected graphs and
+    DAGs)."""
+    if not G.is_directed() or nx.is_directed_acyclic_graph(G):
+        return None
+    cycle = nx.find_cycle(G)
+    return " -> ".join(repr(u) for u, _ in cycle) + f" -> {cycle[0][0]!r}"
+
+
 def validate_graph(G: nx.Graph, *, require_connected: bool = False) -> None:
     """Raise :class:`GraphError` for an empty graph, self-loops, cycles (directed graphs),
     or (with ``require_connected``) a graph in several weakly connected parts."""
@@ -40,10 +49,9 @@ def validate_graph(G: nx.Graph, *, require_connected: bool = False) -> None:
     loops = list(nx.selfloop_edges(G))
     if loops:
         raise GraphError(f"the graph has self-loops, e.g. on vertex {loops[0][0]!r}")
-    if G.is_directed() and not nx.is_directed_acyclic_graph(G):
-        cycle = nx.find_cycle(G)
-        path = " -> ".join(repr(u) for u, _ in cycle) + f" -> {cycle[0][0]!r}"
-        raise GraphError(f"the graph has a cycle: {path}")
+    cycle = cycle_text(G)
+    if cycle is not None:
+        raise GraphError(f"the graph has a cycle: {cycle}")
     if require_connected:
         parts = (
             nx.number_weakly_connected_components(G)

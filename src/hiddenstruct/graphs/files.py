@@ -13,6 +13,7 @@ list is one trial. The family comes from a rule (:data:`FAMILY_RULES`)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -112,12 +113,43 @@ def graph_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def load_graph_file(path: str | Path, family_from: str = "prefix") -> GraphRecord:
-    """Read, validate and key one graph file; errors name the file and say what to fix."""
+def read_graph_file(path: str | Path, directed: bool = False) -> nx.Graph:
+    """:func:`read_graph`, with ``directed=True`` reading edge lists as directed (networkx's
+    ``write_edgelist`` records no direction; GraphML and node-link JSON say theirs)."""
+    path = Path(path)
+    edge_list = path.suffix.lower() in EDGE_LIST_SUFFIXES
+    return read_graph(path, True if directed and edge_list else None)
+
+
+def duplicate_note(path: str | Path, G: nx.Graph) -> str | None:
+    """One line saying that ``path`` listed edges twice and they were merged (None if not)."""
+    merged = G.graph.get("merged_duplicate_edges", 0)
+    if not merged:
+        return None
+    return f"note: {path}: {merged} duplicate edge line(s) merged (an edge is kept once)"
+
+
+def unique_names(paths: Iterable[str | Path]) -> list[str]:
+    """A name per file, unique across ``paths``: the stem, or the file name where stems collide
+    (ws.edgelist, ws.graphml), or the path where file names collide too."""
+    paths = [Path(p) for p in paths]
+    names = []
+    for path in paths:
+        stems = sum(p.stem == path.stem for p in paths)
+        files = sum(p.name == path.name for p in paths)
+        names.append(path.stem if stems == 1 else path.name if files == 1 else str(path))
+    return names
+
+
+def load_graph_file(
+    path: str | Path, family_from: str = "prefix", directed: bool = False
+) -> GraphRecord:
+    """Read, validate and key one graph file; errors name the file and say what to fix.
+    ``directed``: read an edge list as a directed graph (see :func:`read_graph_file`)."""
     path = Path(path)
     rule = _rule(family_from)
     try:
-        G = read_graph(path)
+        G = read_graph_file(path, directed)
     except GraphError as err:
         raise GraphFileError(str(err)) from None
     try:
@@ -131,10 +163,17 @@ def load_graph_file(path: str | Path, family_from: str = "prefix") -> GraphRecor
     return GraphRecord(family, path.stem, graph_content_hash(G), G, path)
 
 
-def load_graph_files(paths: Iterable[str | Path], family_from: str = "prefix") -> list[GraphRecord]:
-    """Load every graph under ``paths``; the same graph content twice is an error naming both files."""
+def load_graph_files(
+    paths: Iterable[str | Path], family_from: str = "prefix", directed: bool = False
+) -> list[GraphRecord]:
+    """Load every graph under ``paths``; the same graph content twice is an error naming both
+    files. Names are unique across the files (:func:`unique_names`)."""
     _rule(family_from)
-    records = [load_graph_file(p, family_from) for p in graph_files(paths)]
+    files = graph_files(paths)
+    records = [
+        dataclasses.replace(load_graph_file(p, family_from, directed), name=name)
+        for p, name in zip(files, unique_names(files), strict=True)
+    ]
     first: dict[str, Path] = {}
     for record in records:
         if record.content_hash in first:

@@ -7,6 +7,10 @@
   :class:`GraphError` says so and suggests ``.json``); the same holds for GraphML.
   The file's first line ``# directed`` (written by :func:`write_graph` for DiGraphs) makes
   the graph directed; otherwise it is undirected unless ``directed=True`` is given.
+  networkx's own ``write_edgelist`` / ``write_weighted_edgelist`` output is read too: edge
+  data after ``u v`` as a dict literal (``0 1 {}``, ``0 1 {'weight': 0.5}``, parsed with
+  :func:`ast.literal_eval`, never evaluated) or one number (``0 1 0.5``, the weight). An edge
+  listed twice is kept once and counted in ``G.graph["merged_duplicate_edges"]``.
 * ``.graphml``: networkx GraphML (attributes kept).
 * ``.json``: networkx node-link JSON (attributes kept; tuple labels come back as lists
   turned into tuples).
@@ -17,8 +21,10 @@ renamed, so a failed write never leaves a half-written file.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,30 +53,76 @@ def _parse_label(token: str):
         return token
 
 
+def _edge_data(path: Path, number: int, raw: str, rest: str) -> dict:
+    """The data after ``u v`` on an edge-list line, as networkx's ``write_edgelist`` writes it:
+    a dict literal (``{}``, ``{'weight': 0.5}``, read with :func:`ast.literal_eval`, never
+    evaluated) or one number (``write_weighted_edgelist``: the weight)."""
+    if rest.startswith("{"):
+        try:
+            data = ast.literal_eval(rest)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            data = None
+        if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+            raise GraphError(
+                f"{path}:{number}: edge data {rest[:60]!r} is not a dict literal with string "
+                "keys (as networkx's write_edgelist writes it, e.g. {'weight': 0.5})"
+            )
+        return data
+    try:
+        weight = float(rest)
+    except ValueError:
+        raise GraphError(
+            f"{path}:{number}: expected 'u v', 'u v WEIGHT', 'u v {{...}}' or a lone vertex "
+            f"'u', got {raw.strip()[:80]!r}"
+        ) from None
+    if not math.isfinite(weight):
+        raise GraphError(f"{path}:{number}: edge weight {rest!r} is not a finite number")
+    return {"weight": weight}
+
+
 def read_edge_list(path: str | Path, directed: bool | None = None) -> nx.Graph:
-    """Read an edge list (see module doc); ``directed=None`` follows the ``# directed`` mark."""
+    """Read an edge list (see module doc); ``directed=None`` follows the ``# directed`` mark.
+
+    Lines may carry edge data as networkx writes it (``0 1 {}``, ``0 1 {'weight': 0.5}``,
+    ``0 1 0.5``). An edge given twice is kept once (its data merged, the later line wins);
+    the count is ``G.graph["merged_duplicate_edges"]`` (absent when there were none).
+    """
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise GraphError(f"{path}: no such graph file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GraphError(f"{path}: cannot read graph file ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise GraphError(f"{path}: not UTF-8 text (byte {exc.start}); not an edge list") from None
+    except OSError as exc:
+        raise GraphError(f"{path}: cannot read graph file ({exc.strerror or exc})") from None
     marked = bool(lines) and lines[0].strip().lower() == DIRECTED_MARK
     G: nx.Graph = nx.DiGraph() if (marked if directed is None else directed) else nx.Graph()
+    merged = 0
     for number, raw in enumerate(lines, start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        head, brace, data_text = raw.partition("{")  # '#' inside edge data is no comment
+        if "#" in head:
+            head, brace, data_text = head.split("#", 1)[0], "", ""
+        tokens = head.split()
+        if not tokens and not brace:
             continue
-        tokens = line.split()
+        if len(tokens) == 3 and not brace:
+            tokens, brace, data_text = tokens[:2], "", tokens[2]
+        elif len(tokens) > 2 or (brace and len(tokens) != 2):
+            raise GraphError(
+                f"{path}:{number}: expected 'u v', 'u v WEIGHT', 'u v {{...}}' or a lone vertex "
+                f"'u', got {raw.strip()[:80]!r}"
+            )
         if len(tokens) == 1:
             G.add_node(_parse_label(tokens[0]))
-        elif len(tokens) == 2:
-            G.add_edge(_parse_label(tokens[0]), _parse_label(tokens[1]))
-        else:
-            raise GraphError(
-                f"{path}:{number}: expected 'u v' or a lone vertex 'u', got {len(tokens)} fields: {raw.strip()!r}"
-            )
+            continue
+        u, v = _parse_label(tokens[0]), _parse_label(tokens[1])
+        rest = (brace + data_text).strip()
+        data = _edge_data(path, number, raw, rest) if rest else {}
+        merged += G.has_edge(u, v)
+        G.add_edge(u, v, **data)
+    if merged:
+        G.graph["merged_duplicate_edges"] = merged
     return G
 
 
@@ -114,25 +166,49 @@ def _edge_list_text(G: nx.Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tupleize(value):
-    return tuple(_tupleize(v) for v in value) if isinstance(value, list) else value
+MAX_LABEL_DEPTH = 8  # our bound on tuple labels nested in JSON lists
+
+
+def _label(value, path: Path, where: str, depth: int = 0):
+    """A node id from JSON: int (bool too), str, finite float, or a short list of those (a tuple
+    label); never null or an object."""
+    if isinstance(value, list) and depth < MAX_LABEL_DEPTH:
+        return tuple(_label(v, path, where, depth + 1) for v in value)
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, (int, str, float)) and finite:  # bool is an int: networkx writes it
+        return value
+    raise GraphError(
+        f"{path}: {where} {value!r} is not a vertex label (an integer, a string, a finite "
+        "number or a short list of these)"
+    )
 
 
 def _read_json(path: Path) -> nx.Graph:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GraphError(f"{path}: no such graph file") from None
-    except (OSError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise GraphError(f"{path}: not UTF-8 text (byte {exc.start}); not JSON") from None
+    except OSError as exc:
+        raise GraphError(f"{path}: cannot read graph file ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise GraphError(f"{path}: JSON nested too deeply; not a node-link graph") from None
+    except ValueError as exc:
         raise GraphError(f"{path}: not valid JSON ({exc})") from None
     try:
         key = "edges" if "edges" in data else "links"
         for node in data.get("nodes", []):
-            node["id"] = _tupleize(node["id"])
+            node["id"] = _label(node["id"], path, "node id")
         for edge in data.get(key, []):
-            edge["source"], edge["target"] = _tupleize(edge["source"]), _tupleize(edge["target"])
+            edge["source"] = _label(edge["source"], path, "edge source")
+            edge["target"] = _label(edge["target"], path, "edge target")
         return nx.node_link_graph(data, edges=key)
-    except (KeyError, TypeError, AttributeError, nx.NetworkXError) as exc:
+    except GraphError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, nx.NetworkXError) as exc:
         raise GraphError(f"{path}: not a node-link graph ({type(exc).__name__}: {exc})") from None
 
 

@@ -105,7 +105,7 @@ class GenotypeNet(nn.Module):
         features = outputs[g.output].mean(dim=(-2, -1))
         return self.classifier(features)
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """The genotype's DAG (vertices labelled with ``op``/``channels``)."""
         return self.genotype.to_networkx()
 

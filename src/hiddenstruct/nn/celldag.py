@@ -157,7 +157,7 @@ class CellDAGNet(nn.Module):
         h = self._combine([outputs[j] for j in self.sinks], None, "the head")
         return self.classifier(F.adaptive_avg_pool2d(h, 1).flatten(1))
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """The op-level graph: the DAG's vertices (attributes ``layer``, ``role="hidden"``,
         ``cell``: the cell's class name) and edges; with ``include_io`` an input vertex
         ``("in", 0)`` feeding every source and an output vertex ``("out", 0)`` (the head)

@@ -70,7 +70,7 @@ class SequenceClassifier(nn.Module):
             )
         return self.readout(self.rnn.encode(self.embedding(codes), lengths))
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """The recurrent module's i2h structure; ``include_io`` adds inputs and the readout."""
         G = self.rnn.structure_graph(include_io=include_io)
         if include_io:

@@ -92,7 +92,7 @@ class MaskedDeepFFN(nn.Module):
         """The weight matrices with masks applied (detached), first layer first."""
         return [layer.weight.detach() for layer in self.layers]
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """Graph of live connections (mask · weight ≠ 0); see :func:`layered_structure_graph`."""
         return layered_structure_graph(self.effective_weights(), include_io)
 
@@ -100,9 +100,7 @@ class MaskedDeepFFN(nn.Module):
         return f"activation={self.activation!r}, layer_norm={self.layer_norm}, input_shape={self.input_shape}"
 
 
-def layered_structure_graph(
-    weights: Sequence[torch.Tensor], include_io: bool = False
-) -> nx.DiGraph:
+def layered_structure_graph(weights: Sequence[torch.Tensor], include_io: bool = True) -> nx.DiGraph:
     """Graph of a chain of weight matrices ``[W_0 (h0×in), W_1 (h1×h0), …, W_L (out×h_{L-1})]``.
 
     Hidden neurons are labelled ``0 … N−1`` consecutively (layer by layer) with node

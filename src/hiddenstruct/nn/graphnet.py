@@ -218,7 +218,7 @@ class GraphNet(nn.Module):
         H = self.hidden_activations(x)
         return self.readout(H.index_select(0, self.readout_index).t())
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """DiGraph of the live edges (mask · weight ≠ 0) with node attribute ``layer``.
 
         Every vertex is kept (even if all its edges are pruned). With ``include_io`` the

@@ -152,7 +152,7 @@ class GraphRNN(nn.Module):
         """The graph's vertices per layer (the node labels of :meth:`structure_graph`)."""
         return [list(group) for group in self.vertices]
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """The i2h structure: the graph's vertices (``layer``, ``unit``, ``role``), one edge per
         live connection (any gate's ``mask·weight`` ≠ 0). With ``include_io`` the inputs
         ``("in", i)`` (layer −1) and, with a readout, the outputs ``("out", k)`` are added."""

@@ -24,7 +24,7 @@ def recurrent_structure_graph(
     columns: Sequence[Sequence[Hashable] | None],
     i2h_weights: Sequence[torch.Tensor],
     gates: int,
-    include_io: bool = False,
+    include_io: bool = True,
 ) -> nx.DiGraph:
     """Graph of stacked-gate i2h weights: ``groups[l]`` labels layer l's neurons,
     ``columns[l]`` the nodes feeding layer l's weight (``None``: the inputs ``("in", i)``,

@@ -220,7 +220,7 @@ class MaskedRNN(nn.Module):
             start += layer.hidden_size
         return groups
 
-    def structure_graph(self, include_io: bool = False) -> nx.DiGraph:
+    def structure_graph(self, include_io: bool = True) -> nx.DiGraph:
         """The i2h structure: one node per hidden neuron, an edge per live connection.
 
         Nodes are consecutive integers (layer by layer) with ``layer``, ``unit`` and

@@ -177,11 +177,11 @@ def _difference(reference: list[torch.Tensor], got: list[torch.Tensor], atol, rt
 
 
 def _weight_density(model: nn.Module, scope) -> float:
-    from hiddenstruct.pruning.scope import resolve_scope
+    from hiddenstruct.sparsity.tensors import resolve_scope
 
     targets = resolve_scope(model, scope)
-    kept = sum(int(t.mask().bool().sum()) for t in targets.values())
-    total = sum(t.mask().numel() for t in targets.values())
+    kept = sum(int(t.current_mask.bool().sum()) for t in targets.values())
+    total = sum(t.current_mask.numel() for t in targets.values())
     return kept / total if total else float("nan")
 
 
@@ -190,7 +190,7 @@ def _pruned(model, example_inputs, density, unit, criterion, scope) -> nn.Module
 
     out = copy.deepcopy(model)
     if unit is None:  # ``density`` of all scoped weights, also when the model comes pruned
-        from hiddenstruct.pruning.scope import current_masks, ensure_masks, resolve_scope
+        from hiddenstruct.sparsity.tensors import current_masks, ensure_masks, resolve_scope
 
         targets = resolve_scope(out, scope)
         ensure_masks(targets)

@@ -68,6 +68,11 @@ def feature_columns(df: pd.DataFrame, features: Sequence[str] | None = None) -> 
     return present
 
 
+#: our bound on feature and target magnitudes: graph properties and accuracies are far below it,
+#: and squares of such values (variances, BayesianRidge) stay finite with room to spare
+MAX_ABS_VALUE = 1e15
+
+
 def prepare_table(
     df: pd.DataFrame,
     target: str,
@@ -102,10 +107,18 @@ def prepare_table(
             raise UsageError(
                 f"column {name!r} is not numeric (dtype {column.dtype}); choose numeric columns"
             )
-        bad = int(column.isna().sum()) + int(np.isinf(column.to_numpy(dtype=float)).sum())
+        values = column.to_numpy(dtype=float)
+        bad = int(column.isna().sum()) + int(np.isinf(values).sum())
         if bad:
             raise UsageError(
                 f"column {name!r} has {bad} missing or infinite value(s); drop those rows or leave the column out"
+            )
+        huge = np.abs(values) > MAX_ABS_VALUE
+        if huge.any():
+            raise UsageError(
+                f"column {name!r} has {int(huge.sum())} value(s) beyond ±{MAX_ABS_VALUE:g} (e.g. "
+                f"{values[huge][0]:g}); scaling and the regressors' squares would overflow: drop "
+                "those rows or rescale the column"
             )
     return table, columns
 

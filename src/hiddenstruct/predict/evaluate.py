@@ -102,9 +102,28 @@ def resolve_config(config: PredictionConfig | None = None, **overrides: object) 
     return replace(config or PredictionConfig(), **overrides)  # type: ignore[arg-type]
 
 
+#: fewest rows an R² is computed on (a held-out split or one CV fold); fewer give NaN with
+#: the reason. Our choice: R²'s denominator is the spread of the scored targets, and with n
+#: normal targets its sampling error is about sqrt(2 / (n - 1)) of itself — 141 % at n = 2,
+#: 71 % at n = 5 — so below 5 rows an R² says more about which rows were drawn than about
+#: the model (issue 25: R² -93 on 2 rows).
+MIN_SCORED_ROWS = 5
+
+
+def too_few_rows(n: int) -> str:
+    """The reason an R² on ``n`` rows is not computed."""
+    return (
+        f"only {n} rows scored (< {MIN_SCORED_ROWS}: R² on so few rows is mostly noise; more "
+        "rows, a larger --test-size or fewer --cv folds)"
+    )
+
+
 def _scores(model, X: np.ndarray, y: np.ndarray) -> tuple[stats.Value, stats.Value]:
     predicted = model.predict(X)
-    return stats.r2(y, predicted), stats.mae(y, predicted)
+    r2 = stats.r2(y, predicted)  # a constant target is named as such, whatever the size
+    if r2.defined and len(y) < MIN_SCORED_ROWS:
+        r2 = stats.undefined(too_few_rows(len(y)))
+    return r2, stats.mae(y, predicted)
 
 
 def _cross_validate(regressor: str, X, y, config: PredictionConfig):

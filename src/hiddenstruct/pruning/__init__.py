@@ -1,5 +1,8 @@
 """Pruning: criteria (scores), selection (scores → masks), schedules and the engine.
 
+Pruning is the drop-only :class:`Pruner` of the one mask concept
+(:mod:`hiddenstruct.sparsity`); :func:`prune` is one update of it.
+
 Example::
 
     >>> from hiddenstruct.pruning import prune
@@ -17,16 +20,16 @@ from hiddenstruct.pruning.criteria import (
 )
 from hiddenstruct.pruning.engine import (
     THRESHOLDS,
+    IterativeConfig,
     IterativeResult,
-    PruneReport,
     PruneStep,
-    TensorCounts,
     iterative_prune,
     percentile_prune,
     prune,
 )
 from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, UnsupportedModelError, hessian_diagonal
+from hiddenstruct.pruning.pruner import Pruner, PruneReport, TensorCounts
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind, snapshot_weights
 from hiddenstruct.pruning.schedules import (
     SCHEDULES,
@@ -38,7 +41,6 @@ from hiddenstruct.pruning.schedules import (
     percentages,
     relative,
 )
-from hiddenstruct.pruning.scope import Target, ensure_masks, resolve_scope
 from hiddenstruct.pruning.selection import (
     SELECTIONS,
     Bucket,
@@ -58,6 +60,7 @@ from hiddenstruct.pruning.structured import (
     prune_structured,
     prune_structured_schedule,
 )
+from hiddenstruct.sparsity.tensors import PrunableTensor, Target, ensure_masks, resolve_scope
 
 __all__ = [
     "CRITERIA",
@@ -76,9 +79,12 @@ __all__ = [
     "Count",
     "Criterion",
     "Fraction",
+    "IterativeConfig",
     "IterativeResult",
     "LOBSCriterion",
+    "PrunableTensor",
     "PruneReport",
+    "Pruner",
     "PruneStep",
     "RetrainPolicy",
     "Saliency",

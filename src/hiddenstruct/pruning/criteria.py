@@ -22,8 +22,8 @@ from torch import nn
 from hiddenstruct.errors import UsageError
 from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, hessian_diagonal
-from hiddenstruct.pruning.scope import Target
 from hiddenstruct.pruning.selection import spread_scaled
+from hiddenstruct.sparsity.tensors import PrunableTensor
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ class Criterion(Protocol):
 
     name: str
 
-    def scores(self, model: nn.Module, targets: dict[str, Target], data=None) -> Saliency: ...
+    def scores(
+        self, model: nn.Module, targets: dict[str, PrunableTensor], data=None
+    ) -> Saliency: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class RandomCriterion:
     def scores(self, model, targets, data=None) -> Saliency:
         generator = torch.Generator().manual_seed(int(self.seed))
         out = {
-            n: torch.rand(t.weight().shape, generator=generator, dtype=torch.float64)
+            n: torch.rand(t.masked_weight.shape, generator=generator, dtype=torch.float64)
             for n, t in targets.items()
         }
         return Saliency(out, {"criterion": self.name, "seed": int(self.seed)})
@@ -73,7 +75,7 @@ class MagnitudeCriterion:
     name: str = "magnitude"
 
     def scores(self, model, targets, data=None) -> Saliency:
-        out = {n: t.weight().abs().double().cpu() for n, t in targets.items()}
+        out = {n: t.masked_weight.abs().double().cpu() for n, t in targets.items()}
         return Saliency(out, {"criterion": self.name})
 
 
@@ -87,8 +89,8 @@ class MagnitudeDistributedCriterion:
     name: str = "magnitude_distributed"
 
     def scores(self, model, targets, data=None) -> Saliency:
-        magnitudes = {n: t.weight().abs().double().cpu() for n, t in targets.items()}
-        masks = {n: t.mask().cpu() for n, t in targets.items()}
+        magnitudes = {n: t.masked_weight.abs().double().cpu() for n, t in targets.items()}
+        masks = {n: t.current_mask.cpu() for n, t in targets.items()}
         return Saliency(spread_scaled(magnitudes, masks), {"criterion": self.name})
 
 
@@ -122,7 +124,7 @@ class OBDCriterion:
             max_batches=self.max_batches,
         )
         out = {
-            n: 0.5 * diag[n].double().cpu() * targets[n].weight().double().cpu() ** 2
+            n: 0.5 * diag[n].double().cpu() * targets[n].masked_weight.double().cpu() ** 2
             for n in targets
         }
         details = {"criterion": self.name, "hessian_diagonal": used, "requested": self.method}

@@ -1,6 +1,7 @@
 """The pruning engine: one step (:func:`prune`) and the iterative loop (:func:`iterative_prune`).
 
-A step = scope → criterion scores → selection → masks applied. The loop asks a schedule how
+A step = scope → criterion scores → selection → masks applied (one
+:class:`~hiddenstruct.pruning.pruner.Pruner` update). The loop asks a schedule how
 much to prune at step k, stops by :class:`StopCriteria`, and optionally retrains and/or
 rewinds after each step.
 
@@ -14,19 +15,18 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.masking import apply_mask
-from hiddenstruct.pruning.criteria import Criterion, make_criterion
-from hiddenstruct.pruning.criteria import criterion_options as accepted
+from hiddenstruct.options import with_options
+from hiddenstruct.pruning.criteria import Criterion
+from hiddenstruct.pruning.pruner import Pruner, PruneReport
 from hiddenstruct.pruning.retrain import RetrainPolicy, retrain, rewind
 from hiddenstruct.pruning.schedules import Schedule, StopCriteria
-from hiddenstruct.pruning.scope import ScopeSpec, current_masks, ensure_masks, resolve_scope
 from hiddenstruct.pruning.selection import (
     Amount,
     Bucket,
@@ -35,74 +35,8 @@ from hiddenstruct.pruning.selection import (
     Selector,
     as_amount,
     count_for,
-    get_selection,
 )
-
-
-@dataclass(frozen=True)
-class TensorCounts:
-    """Weights of one scoped tensor: total entries, unpruned before and after the step."""
-
-    name: str
-    total: int
-    before: int
-    after: int
-
-
-@dataclass(frozen=True)
-class PruneReport:
-    """What one pruning step did, per tensor, and how the scores were computed."""
-
-    criterion: str
-    selection: str
-    amount: str
-    tensors: tuple[TensorCounts, ...]
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(t.total for t in self.tensors)
-
-    @property
-    def before(self) -> int:
-        return sum(t.before for t in self.tensors)
-
-    @property
-    def after(self) -> int:
-        return sum(t.after for t in self.tensors)
-
-    @property
-    def pruned(self) -> int:
-        return self.before - self.after
-
-    @property
-    def nonzero_fraction_before(self) -> float:
-        """Fraction of scoped weights unpruned before the step."""
-        return self.before / self.total if self.total else 0.0
-
-    @property
-    def nonzero_fraction_after(self) -> float:
-        """Fraction of scoped weights unpruned after the step (the paper's ξ over the scope)."""
-        return self.after / self.total if self.total else 0.0
-
-    @property
-    def zero_fraction_after(self) -> float:
-        return 1.0 - self.nonzero_fraction_after
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "pruned": self.pruned,
-            "nonzero_fraction_after": self.nonzero_fraction_after,
-        }
-
-
-def _name_of(thing: Any) -> str:
-    return (
-        thing
-        if isinstance(thing, str)
-        else getattr(thing, "name", getattr(thing, "__name__", repr(thing)))
-    )
+from hiddenstruct.sparsity.tensors import ScopeSpec, current_masks, ensure_masks, resolve_scope
 
 
 def prune(
@@ -116,38 +50,26 @@ def prune(
     max_count: int | None = None,
     criterion_options: dict[str, Any] | None = None,
 ) -> PruneReport:
-    """Prune ``model`` once, in place; returns a :class:`PruneReport`.
+    """Prune ``model`` once, in place (one :class:`~hiddenstruct.pruning.Pruner` update).
 
     ``amount``: fraction of the remaining scoped weights (float), a count (int) or a
     :class:`~hiddenstruct.pruning.selection.Bucket`. ``scope``: see
-    :func:`~hiddenstruct.pruning.scope.resolve_scope`; unmasked tensors in scope get an
+    :func:`~hiddenstruct.sparsity.prunable_tensors`; unmasked tensors in scope get an
     all-ones mask first. ``data``: loader for data-dependent criteria (OBD). ``seed``: for
     the random criterion. ``max_count``: never prune more than this many weights.
     """
-    options = dict(criterion_options or {})
-    if seed is not None and isinstance(criterion, str) and "seed" in accepted(criterion):
-        options.setdefault("seed", seed)  # only criteria with randomness take the seed
-    crit = make_criterion(criterion, **options)
-    select = get_selection(selection)
     amount = as_amount(amount)
-    targets = resolve_scope(model, scope)
-    ensure_masks(targets)
-    before = current_masks(targets)
-    saliency = crit.scores(model, targets, data)
-    after = select(saliency.scores, before, amount, max_count=max_count)
-    for name, target in targets.items():
-        if torch.any(after[name] & ~before[name]):
-            raise RuntimeError(f"selection {_name_of(selection)!r} revived weights of {name}")
-        apply_mask(target.module, target.tensor_name, after[name])
-    details = dict(saliency.details)
-    compensate = getattr(crit, "compensate", None)
-    if compensate is not None:
-        details.update(compensate(model, targets, before, after, saliency))
-    counts = tuple(
-        TensorCounts(name, before[name].numel(), int(before[name].sum()), int(after[name].sum()))
-        for name in targets
+    pruner = Pruner(
+        model,
+        criterion,
+        selection,
+        scope=scope,
+        data=data,
+        seed=seed,
+        criterion_options=criterion_options,
+        max_count=max_count,
     )
-    return PruneReport(_name_of(crit), _name_of(selection), repr(amount), counts, details)
+    return pruner.prune(amount)
 
 
 #: Percentile thresholds of the recurrent protocol → the selection that implements them.
@@ -232,41 +154,57 @@ def stretch_to_mark(amount: Amount, remaining: int, gap: int, tensors: int = 1) 
     return Fraction(min(1.0, (gap + tensors) / remaining))
 
 
+@dataclass(frozen=True)
+class IterativeConfig:
+    """How :func:`iterative_prune` runs, beyond what it prunes (criterion, selection, schedule).
+
+    ``scope``, ``data``, ``seed``, ``criterion_options``: as for :func:`prune`. ``stop``: when
+    to stop besides the schedule's end. ``evaluate(model) -> accuracy``: measured before
+    pruning and after each step. ``retrain_policy`` + ``train_epoch(model)``: retrain after
+    each step (masks stay). ``rewind_to`` (from
+    :func:`~hiddenstruct.pruning.retrain.snapshot_weights`): reset the surviving weights to
+    these values after each step (lottery ticket). ``on_step(PruneStep)``: called after each
+    step. ``checkpoints``: zero fractions the run must land on exactly.
+    """
+
+    scope: ScopeSpec = None
+    data: Iterable | None = None
+    seed: int | None = None
+    stop: StopCriteria | None = None
+    evaluate: Callable[[nn.Module], float] | None = None
+    retrain_policy: RetrainPolicy | None = None
+    train_epoch: Callable[[nn.Module], object] | None = None
+    rewind_to: dict[str, torch.Tensor] | None = None
+    criterion_options: dict[str, Any] | None = None
+    on_step: Callable[[PruneStep], None] | None = None
+    checkpoints: Sequence[float] = ()
+
+
 def iterative_prune(
     model: nn.Module,
     criterion: str | Criterion,
     selection: str | Selector,
     schedule: Schedule,
-    *,
-    scope: ScopeSpec = None,
-    data: Iterable | None = None,
-    seed: int | None = None,
-    stop: StopCriteria | None = None,
-    evaluate: Callable[[nn.Module], float] | None = None,
-    retrain_policy: RetrainPolicy | None = None,
-    train_epoch: Callable[[nn.Module], object] | None = None,
-    rewind_to: dict[str, torch.Tensor] | None = None,
-    criterion_options: dict[str, Any] | None = None,
-    on_step: Callable[[PruneStep], None] | None = None,
-    checkpoints: Sequence[float] = (),
+    config: IterativeConfig | None = None,
+    **options: Any,
 ) -> IterativeResult:
     """Prune step by step following ``schedule`` until a stop criterion holds.
 
-    ``evaluate(model) -> accuracy`` is measured before pruning and after each step;
-    ``retrain_policy`` + ``train_epoch(model)`` retrain after each step (masks stay);
-    ``rewind_to`` (from :func:`~hiddenstruct.pruning.retrain.snapshot_weights`) resets the
-    surviving weights to their initial values after each step (lottery ticket).
-    ``checkpoints``: zero fractions the run must land on exactly (a step that would jump over
-    one is clipped there), so accuracies at e.g. 50/80/90 % removed are measured, not interpolated.
+    ``config``: an :class:`IterativeConfig`; its fields can also be given as keywords
+    (``scope=…, evaluate=…, retrain_policy=…``, the 0.1.0 signature), which then override
+    the config's. With ``checkpoints`` a step that would jump over a mark is clipped there,
+    so accuracies at e.g. 50/80/90 % removed are measured, not interpolated.
     """
-    retraining = retrain_policy is not None and retrain_policy.mode != "none"
-    if retraining and (train_epoch is None or evaluate is None):
+    config = with_options(IterativeConfig, config, options, "iterative_prune")
+    retraining = config.retrain_policy is not None and config.retrain_policy.mode != "none"
+    if retraining and (config.train_epoch is None or config.evaluate is None):
         raise ValueError("retraining needs both train_epoch and evaluate callables")
-    stop = stop or StopCriteria()
-    targets = resolve_scope(model, scope)
+    stop = config.stop or StopCriteria()
+    evaluate = config.evaluate
+    targets = resolve_scope(model, config.scope)
     ensure_masks(targets)
-    total = sum(t.weight().numel() for t in targets.values())
-    marks = sorted({int(round(c * total)) for c in checkpoints})
+    total = sum(t.numel for t in targets.values())
+    marks = sorted({int(round(c * total)) for c in config.checkpoints})
     base = float(evaluate(model)) if evaluate is not None else None
     steps: list[PruneStep] = []
     reason = "schedule"
@@ -295,20 +233,24 @@ def iterative_prune(
             selection,
             amount,
             scope=list(targets),
-            data=data,
-            seed=seed,
+            data=config.data,
+            seed=config.seed,
             max_count=limit,
-            criterion_options=criterion_options,
+            criterion_options=config.criterion_options,
         )
         if report.pruned == 0:
             reason = "nothing_pruned"
             break
-        if rewind_to is not None:
-            rewind(model, rewind_to)
+        if config.rewind_to is not None:
+            rewind(model, config.rewind_to)
         acc = float(evaluate(model)) if evaluate is not None else None
         recovered = (
             retrain(
-                model, retrain_policy, train_epoch=train_epoch, evaluate=evaluate, reference=base
+                model,
+                config.retrain_policy,
+                train_epoch=config.train_epoch,
+                evaluate=evaluate,
+                reference=base,
             )
             if retraining
             else []
@@ -317,8 +259,8 @@ def iterative_prune(
             step, report.pruned, report.after, total, acc, tuple(recovered), report.details
         )
         steps.append(record)
-        if on_step is not None:
-            on_step(record)
+        if config.on_step is not None:
+            config.on_step(record)
         step += 1
         final = record.accuracy
         if stop.max_accuracy_drop is not None and final is not None and base is not None:

@@ -62,9 +62,8 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn.masking import original
 from hiddenstruct.pruning.obd import UnsupportedModelError, _batches, _device_of
-from hiddenstruct.pruning.scope import Target
+from hiddenstruct.sparsity.tensors import PrunableTensor
 
 LOBS_UPDATES = ("joint", "sequential")
 
@@ -79,7 +78,7 @@ class LayerHessian:
     bias: bool
 
 
-def check_linear(targets: dict[str, Target]) -> None:
+def check_linear(targets: dict[str, PrunableTensor]) -> None:
     """Raise :class:`UnsupportedModelError` unless every target is an ``nn.Linear`` weight."""
     for name, t in targets.items():
         if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
@@ -91,7 +90,7 @@ def check_linear(targets: dict[str, Target]) -> None:
 
 def input_hessians(
     model: nn.Module,
-    targets: dict[str, Target],
+    targets: dict[str, PrunableTensor],
     data: Iterable,
     *,
     bias: bool = True,
@@ -245,7 +244,7 @@ class LOBSCriterion:
             layers[name] = LayerHessian(
                 damped, hinv, samples, hessian.shape[0] > _inputs(targets[name])
             )
-            weight = targets[name].weight().double().to(hinv.device)
+            weight = targets[name].masked_weight.double().to(hinv.device)
             diag = hinv.diagonal()[: weight.shape[1]]
             out[name] = (weight**2 / (2.0 * diag)).cpu()
         samples = min(layer.samples for layer in layers.values())
@@ -267,7 +266,7 @@ class LOBSCriterion:
             rows = torch.nonzero(lost.any(dim=1)).reshape(-1)
             if rows.numel() == 0:
                 continue
-            weight = original(t.module, "weight")
+            weight = t.raw_weight
             # the weights before this step (the masks of ``after`` are already applied)
             w = weight.detach().double().to(layer.hessian.device) * before[name].to(
                 layer.hessian.device
@@ -303,5 +302,5 @@ class LOBSCriterion:
         return obs_sequential(w, layer.inverse, was_pruned + fresh)
 
 
-def _inputs(target: Target) -> int:
+def _inputs(target: PrunableTensor) -> int:
     return int(target.module.in_features)

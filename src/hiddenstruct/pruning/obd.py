@@ -37,7 +37,7 @@ from torch import nn
 
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.nn.masking import Mask
-from hiddenstruct.pruning.scope import Target
+from hiddenstruct.sparsity.tensors import PrunableTensor
 
 OBD_METHODS = ("auto", "exact", "hutchinson", "fisher")
 
@@ -50,7 +50,7 @@ class UnsupportedModelError(HiddenstructError):
     """The exact Hessian diagonal is not available for this model or scope."""
 
 
-def exact_support_problem(model: nn.Module, targets: dict[str, Target]) -> str | None:
+def exact_support_problem(model: nn.Module, targets: dict[str, PrunableTensor]) -> str | None:
     """Why the exact diagonal cannot be computed for ``model`` (``None`` when it can)."""
     for name, t in targets.items():
         if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
@@ -88,7 +88,7 @@ def _count_samples(data: Iterable, max_batches: int | None) -> int:
     return sum(int(batch[-1].shape[0]) for batch in islice(data, max_batches))
 
 
-def _capture_linear(targets: dict[str, Target]):
+def _capture_linear(targets: dict[str, PrunableTensor]):
     """Forward hooks that record (input, output) of each targeted Linear once per forward."""
     captured: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     handles = []
@@ -109,36 +109,59 @@ def _capture_linear(targets: dict[str, Target]):
     return captured, handles
 
 
-def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
-    problem = exact_support_problem(model, targets)
-    if problem:
-        raise UnsupportedModelError(f"exact OBD diagonal unsupported: {problem}")
+def _linear_diagonal(model, targets, data, max_batches, batch_terms) -> dict[str, torch.Tensor]:
+    """Mean over the samples of ``batch_terms(model, inputs, target, captured, names)`` (a
+    dict of per-tensor sums for one batch), with each Linear target's input and output
+    captured (``names``: the targets, in scope order)."""
     device = _device_of(model)
     total = _count_samples(data, max_batches)
-    diag = {n: torch.zeros_like(t.weight(), dtype=torch.float64) for n, t in targets.items()}
+    diag = {n: torch.zeros_like(t.masked_weight, dtype=torch.float64) for n, t in targets.items()}
     captured, handles = _capture_linear(targets)
     try:
-        for inputs, _ in _batches(data, max_batches, device):
+        for inputs, target in _batches(data, max_batches, device):
             captured.clear()
-            logits = model(*inputs)
-            p = torch.softmax(logits.detach(), dim=1)
-            sqrt_p = p.sqrt()
-            names = list(targets)
-            outputs = [captured[n][1] for n in names]
-            squared = [torch.zeros_like(o) for o in outputs]
-            for c in range(logits.shape[1]):
-                column = -p * sqrt_p[:, c : c + 1]
-                column[:, c] += sqrt_p[:, c]
-                grads = torch.autograd.grad(logits, outputs, grad_outputs=column, retain_graph=True)
-                for acc, g in zip(squared, grads, strict=True):
-                    acc.add_(g.detach() ** 2)
-            for n, acc in zip(names, squared, strict=True):
-                a = captured[n][0]
-                diag[n] += acc.double().T @ (a.double() ** 2)
+            for n, term in batch_terms(model, inputs, target, captured, list(targets)).items():
+                diag[n] += term
     finally:
         for h in handles:
             h.remove()
     return {n: d / max(total, 1) for n, d in diag.items()}
+
+
+def _exact_terms(model, inputs, target, captured, names) -> dict[str, torch.Tensor]:
+    """One batch of the exact Gauss–Newton diagonal: one backward pass per class."""
+    logits = model(*inputs)
+    p = torch.softmax(logits.detach(), dim=1)
+    sqrt_p = p.sqrt()
+    outputs = [captured[n][1] for n in names]
+    squared = [torch.zeros_like(o) for o in outputs]
+    for c in range(logits.shape[1]):
+        column = -p * sqrt_p[:, c : c + 1]
+        column[:, c] += sqrt_p[:, c]
+        grads = torch.autograd.grad(logits, outputs, grad_outputs=column, retain_graph=True)
+        for acc, g in zip(squared, grads, strict=True):
+            acc.add_(g.detach() ** 2)
+    return {
+        n: acc.double().T @ (captured[n][0].double() ** 2)
+        for n, acc in zip(names, squared, strict=True)
+    }
+
+
+def _fisher_terms(model, inputs, target, captured, names) -> dict[str, torch.Tensor]:
+    """One batch of the empirical Fisher diagonal: squared per-sample output gradients."""
+    loss = F.cross_entropy(model(*inputs), target, reduction="sum")
+    grads = torch.autograd.grad(loss, [captured[n][1] for n in names])
+    return {
+        n: (delta.double() ** 2).T @ (captured[n][0].double() ** 2)
+        for n, delta in zip(names, grads, strict=True)
+    }
+
+
+def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
+    problem = exact_support_problem(model, targets)
+    if problem:
+        raise UnsupportedModelError(f"exact OBD diagonal unsupported: {problem}")
+    return _linear_diagonal(model, targets, data, max_batches, _exact_terms)
 
 
 def _fisher(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
@@ -147,22 +170,7 @@ def _fisher(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
             raise UnsupportedModelError(
                 f"fisher OBD diagonal needs nn.Linear weights; {name} is not one"
             )
-    device = _device_of(model)
-    total = _count_samples(data, max_batches)
-    diag = {n: torch.zeros_like(t.weight(), dtype=torch.float64) for n, t in targets.items()}
-    captured, handles = _capture_linear(targets)
-    try:
-        for inputs, target in _batches(data, max_batches, device):
-            captured.clear()
-            loss = F.cross_entropy(model(*inputs), target, reduction="sum")
-            names = list(targets)
-            grads = torch.autograd.grad(loss, [captured[n][1] for n in names])
-            for n, delta in zip(names, grads, strict=True):
-                diag[n] += (delta.double() ** 2).T @ (captured[n][0].double() ** 2)
-    finally:
-        for h in handles:
-            h.remove()
-    return {n: d / max(total, 1) for n, d in diag.items()}
+    return _linear_diagonal(model, targets, data, max_batches, _fisher_terms)
 
 
 def _hutchinson(
@@ -173,7 +181,7 @@ def _hutchinson(
     device = _device_of(model)
     total = _count_samples(data, max_batches)
     names = list(targets)
-    params = [targets[n].original() for n in names]
+    params = [targets[n].raw_weight for n in names]
     generator = torch.Generator().manual_seed(int(seed))
     diag = {
         n: torch.zeros(p.shape, dtype=torch.float64) for n, p in zip(names, params, strict=True)
@@ -192,13 +200,13 @@ def _hutchinson(
                 hz = torch.autograd.grad(grads, params, grad_outputs=zs, retain_graph=True)
                 for n, z, h in zip(names, zs, hz, strict=True):
                     diag[n] += (z * h).detach().double().cpu() / probes
-    masks = {n: targets[n].mask().double().cpu() for n in names}
+    masks = {n: targets[n].current_mask.double().cpu() for n in names}
     return {n: diag[n] * masks[n] for n in names}
 
 
 def hessian_diagonal(
     model: nn.Module,
-    targets: dict[str, Target],
+    targets: dict[str, PrunableTensor],
     data: Iterable,
     method: str = "auto",
     probes: int = 8,

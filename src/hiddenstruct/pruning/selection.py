@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.sparsity.allocation import allocate_counts
+from hiddenstruct.sparsity.topk import lowest
 
 
 @dataclass(frozen=True)
@@ -134,15 +136,7 @@ def _lowest(values: torch.Tensor, amount: Amount, max_count: int | None) -> torc
     k = count_for(amount, values.numel())
     if max_count is not None:
         k = min(k, max(max_count, 0))
-    if k == 0:
-        return torch.empty(0, dtype=torch.long)
-    if k >= values.numel():
-        return torch.arange(values.numel())
-    # O(n) selection: everything below the k-th value, then the first ties by position
-    kth = torch.kthvalue(values, k).values
-    below = torch.nonzero(values < kth).reshape(-1)
-    ties = torch.nonzero(values == kth).reshape(-1)[: k - below.numel()]
-    return torch.cat([below, ties])
+    return lowest(values, k)
 
 
 def _apply(masks, flat_masks, positions, chosen) -> dict[str, torch.Tensor]:
@@ -165,24 +159,6 @@ def class_blinded(scores, masks, amount, max_count: int | None = None) -> dict[s
     return _apply(masks, flat_masks, positions, chosen)
 
 
-def _apportion(total: int, sizes: list[int]) -> list[int]:
-    """Split ``total`` over tensors in proportion to ``sizes`` (largest remainder, exact sum)."""
-    pool = sum(sizes)
-    if pool == 0 or total == 0:
-        return [0] * len(sizes)
-    quotas = [total * s / pool for s in sizes]
-    counts = [min(math.floor(q), s) for q, s in zip(quotas, sizes, strict=True)]
-    order = sorted(range(len(sizes)), key=lambda i: (-(quotas[i] - counts[i]), i))
-    left = total - sum(counts)
-    for i in order:
-        if left == 0:
-            break
-        if counts[i] < sizes[i]:
-            counts[i] += 1
-            left -= 1
-    return counts
-
-
 def class_uniform(scores, masks, amount, max_count: int | None = None) -> dict[str, torch.Tensor]:
     """The same fraction of every tensor's unpruned weights (counts apportioned exactly)."""
     _check(scores, masks)
@@ -195,10 +171,11 @@ def class_uniform(scores, masks, amount, max_count: int | None = None) -> dict[s
     if isinstance(amount, Fraction):
         per_tensor = [count_for(amount, s) for s in sizes]
         if max_count is not None and sum(per_tensor) > max_count:
-            per_tensor = _apportion(max(max_count, 0), sizes)
+            per_tensor = allocate_counts(sizes, max(max_count, 0), sizes)
     else:
         total = count_for(amount, sum(sizes))
-        per_tensor = _apportion(min(total, max_count) if max_count is not None else total, sizes)
+        limit = min(total, max_count) if max_count is not None else total
+        per_tensor = allocate_counts(sizes, limit, sizes)
     new = {}
     for name, k in zip(masks, per_tensor, strict=True):
         new.update(class_blinded({name: scores[name]}, {name: masks[name]}, Count(k)))

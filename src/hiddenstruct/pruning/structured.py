@@ -43,10 +43,10 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
-from hiddenstruct.nn.masking import apply_mask, get_mask, original
 from hiddenstruct.nn.units import Entry
 from hiddenstruct.pruning.schedules import Schedule
 from hiddenstruct.pruning.selection import Amount, as_amount, get_selection
+from hiddenstruct.sparsity.tensors import PrunableTensor
 
 STRUCTURED_CRITERIA = ("l1", "l2", "magnitude", "taylor", "random")
 STRUCTURED_SCOPES = {"layer": "class_uniform", "global": "class_blinded"}
@@ -86,13 +86,13 @@ class StructuredReport:
         return self.before - self.after
 
 
-def _weight_entries(graph: DependencyGraph, group: Group):
-    """``(holder module, tensor name, entry)`` of the group's weight tensors (2+ dims)."""
-    return [
-        (holder, name, entry)
-        for _module, holder, name, entry in graph.located(group)
-        if original(holder, name).dim() >= 2
-    ]
+def _weight_entries(graph: DependencyGraph, group: Group) -> list[tuple[PrunableTensor, Entry]]:
+    """``(tensor, entry)`` of the group's weight tensors (2+ dims)."""
+    located = (
+        (PrunableTensor(f"{module}.{entry.path}" if module else entry.path, holder, name), entry)
+        for module, holder, name, entry in graph.located(group)
+    )
+    return [(tensor, entry) for tensor, entry in located if tensor.raw_weight.dim() >= 2]
 
 
 def _rows_of(tensor: torch.Tensor, dim: int) -> torch.Tensor:
@@ -108,11 +108,11 @@ class _Sums:
         self.grads = grads or {}
         self.cache: dict[tuple[int, str, int], dict[str, list]] = {}
 
-    def of(self, holder: nn.Module, name: str, dim: int) -> dict[str, list]:
-        key = (id(holder), name, dim)
+    def of(self, tensor: PrunableTensor, dim: int) -> dict[str, list]:
+        key = (id(tensor.module), tensor.tensor_name, dim)
         if key not in self.cache:
-            weight = _rows_of(getattr(holder, name).detach().double().cpu(), dim)
-            mask = get_mask(holder, name)
+            weight = _rows_of(tensor.masked_weight.double().cpu(), dim)
+            mask = tensor.current_mask if tensor.is_masked else None
             sums = {
                 "abs": weight.abs().sum(1),
                 "square": (weight**2).sum(1),
@@ -121,25 +121,25 @@ class _Sums:
                 if mask is None
                 else _rows_of(mask.detach().cpu().bool(), dim).any(1),
             }
-            grad = self.grads.get(id(original(holder, name)))
+            grad = self.grads.get(id(tensor.raw_weight))
             if grad is not None:
                 g = grad.detach().double().cpu() * (1.0 if mask is None else mask.cpu())
                 sums["gw"] = (_rows_of(g, dim) * weight).sum(1)
             self.cache[key] = {k: v.tolist() for k, v in sums.items()}  # Python: cheap lookups
         return self.cache[key]
 
-    def total(self, holder: nn.Module, name: str, entry: Entry, what: str) -> float:
-        values = self.of(holder, name, entry.dim).get(what)
+    def total(self, tensor: PrunableTensor, entry: Entry, what: str) -> float:
+        values = self.of(tensor, entry.dim).get(what)
         return 0.0 if values is None else sum(values[i] for i in entry.index)
 
-    def alive(self, holder: nn.Module, name: str, entry: Entry) -> bool:
-        values = self.of(holder, name, entry.dim)["alive"]
+    def alive(self, tensor: PrunableTensor, entry: Entry) -> bool:
+        values = self.of(tensor, entry.dim)["alive"]
         return any(values[i] for i in entry.index)
 
 
 def _alive(entries, sums: _Sums) -> bool:
     """A group is alive while any of its weight entries is unmasked."""
-    return any(sums.alive(holder, name, entry) for holder, name, entry in entries)
+    return any(sums.alive(tensor, entry) for tensor, entry in entries)
 
 
 def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
@@ -186,11 +186,11 @@ def group_scores(
     scores = torch.zeros(len(groups), dtype=torch.float64)
     for i, group in enumerate(groups):
         total = count = 0.0
-        for holder, name, entry in _weight_entries(graph, group):
+        for tensor, entry in _weight_entries(graph, group):
             if criterion == "magnitude" and entry.reader:
                 continue
-            total += sums.total(holder, name, entry, what)
-            count += sums.total(holder, name, entry, "count")
+            total += sums.total(tensor, entry, what)
+            count += sums.total(tensor, entry, "count")
         if criterion == "taylor":
             scores[i] = total**2
         else:
@@ -272,15 +272,14 @@ def prune_structured(
 
 def _mask_entries(entries) -> None:
     """Mask the given weight entries, one new mask per tensor (masks only shrink)."""
-    cuts: dict[tuple[int, str], tuple[nn.Module, str, list[Entry]]] = {}
-    for holder, name, entry in entries:
-        cuts.setdefault((id(holder), name), (holder, name, []))[2].append(entry)
-    for holder, name, items in cuts.values():
-        mask = get_mask(holder, name)
-        new = torch.ones_like(original(holder, name)) if mask is None else mask.clone()
+    cuts: dict[tuple[int, str], tuple[PrunableTensor, list[Entry]]] = {}
+    for tensor, entry in entries:
+        cuts.setdefault((id(tensor.module), tensor.tensor_name), (tensor, []))[1].append(entry)
+    for tensor, items in cuts.values():
+        new = tensor.current_mask.clone()  # all ones when not masked yet
         for entry in items:
             new.index_fill_(entry.dim, torch.tensor(entry.index, device=new.device), 0)
-        apply_mask(holder, name, new)
+        tensor.set_mask(new)
 
 
 def prune_structured_schedule(

@@ -1,9 +1,11 @@
 """Sparsity during learning: L1 / group lasso + threshold, and dynamic sparse training.
 
-* :mod:`.layers`: the sparse tensors of a model and initial masks (``uniform`` / ``erdos_renyi``);
+* :mod:`.layers`: the sparse tensors of a model and initial masks (``uniform`` / ``erdos_renyi``;
+  tensors, budgets and top-k come from :mod:`hiddenstruct.sparsity`, shared with pruning);
 * :mod:`.regularization`: :class:`L1Penalty`, :class:`GroupLassoPenalty`, :class:`MagnitudeThreshold`;
 * :mod:`.methods`: :class:`SET`, :class:`RigL`, :class:`SparseMomentum` on one shared
-  update loop (:mod:`.dynamic`), used as ``train(..., step_hooks=[method])``;
+  update loop (:mod:`.dynamic`, a :class:`hiddenstruct.sparsity.MaskUpdater`), used as
+  ``train(..., step_hooks=[method])``;
 * :mod:`.structure`: :class:`StructureTracker`, graph properties and ξ of the masks over training;
 * :mod:`.routes`: :func:`train_route`, one model made sparse by one route (pruning, static
   prior, L1, SET, RigL, sparse momentum) at an exact final density, with its cost.

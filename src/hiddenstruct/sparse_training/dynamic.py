@@ -18,7 +18,6 @@ Use as a step hook: ``train(model, loader, epochs=…, step_hooks=[RigL(model)])
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,21 +25,13 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.sparse_training.layers import SparseLayer, sparse_layers
 from hiddenstruct.sparse_training.schedules import get_update_schedule
-from hiddenstruct.training.loop import StepContext, StepHook
+from hiddenstruct.sparsity.tensors import SparseLayer, sparse_layers
+from hiddenstruct.sparsity.topk import select_top
+from hiddenstruct.sparsity.updater import MaskUpdater
+from hiddenstruct.training.loop import StepContext
 
-__all__ = ["DynamicSparsity", "reset_optimizer_state", "select_top"]
-
-
-def select_top(scores: torch.Tensor, allowed: torch.Tensor, count: int) -> torch.Tensor:
-    """Boolean mask of the ``count`` largest ``scores`` among the ``allowed`` entries."""
-    chosen = torch.zeros_like(allowed)
-    if count <= 0:
-        return chosen
-    flat = scores.reshape(-1).masked_fill(~allowed.reshape(-1), -math.inf)
-    chosen.reshape(-1)[torch.topk(flat, count, sorted=False).indices] = True
-    return chosen
+__all__ = ["DynamicSparsity", "reset_optimizer_state", "select_top"]  # select_top: sparsity.topk
 
 
 def reset_optimizer_state(
@@ -56,7 +47,7 @@ def reset_optimizer_state(
             value[changed] = 0
 
 
-class DynamicSparsity(StepHook):
+class DynamicSparsity(MaskUpdater):
     """Base of the dynamic sparse training methods: drop by magnitude, regrow by a score.
 
     ``model``'s current masks define the density, which is kept exactly (initialise them
@@ -90,7 +81,7 @@ class DynamicSparsity(StepHook):
             raise UsageError(f"update fraction must be in [0, 1], got {fraction}")
         self.model = model
         self.layers: list[SparseLayer] = sparse_layers(model)
-        self.update_every = int(update_every)
+        super().__init__(self.layers, update_every=update_every)
         self.fraction = float(fraction)
         self.schedule_name = schedule or self.default_schedule
         self.schedule = get_update_schedule(self.schedule_name)
@@ -100,11 +91,10 @@ class DynamicSparsity(StepHook):
         )
         self.generator = torch.Generator().manual_seed(seed)
         self.tracker = tracker
-        self.updates = 0
         self.history: list[dict[str, Any]] = []
         with torch.no_grad():
             for layer in self.layers:
-                layer.weight.mul_(layer.mask)  # dead weights are 0, so regrown ones start at 0
+                layer.raw_weight.mul_(layer.current_mask)  # dead weights are 0: regrown start at 0
         self.target_live = sum(layer.live for layer in self.layers)
 
     # --- what a method may override -------------------------------------------------------
@@ -132,44 +122,59 @@ class DynamicSparsity(StepHook):
         """The update fraction an update at ``step`` uses."""
         return self.schedule(step, self.fraction, self.resolved_stop_step(total_steps))
 
-    def after_step(self, ctx: StepContext) -> None:
-        """Run an update every ``update_every`` steps while the fraction is positive."""
-        if ctx.step % self.update_every:
-            return
-        fraction = self.fraction_at(ctx.step, ctx.total_steps)
-        if fraction > 0:
-            self.update(fraction, ctx)
+    def amount_at(self, step: int, total_steps: int | None = None) -> float:
+        return self.fraction_at(step, total_steps)
+
+    def compute_masks(
+        self, masks: dict[str, torch.Tensor], amount: float, ctx: StepContext | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Each layer drops ``amount`` of its live weights (smallest |W ⊙ M|) and regrows
+        :meth:`grow_counts` of them among its zeros (highest :meth:`grow_scores`)."""
+        current = [masks[layer.name] for layer in self.layers]
+        capacity = [
+            layer.numel - int(m.sum()) for layer, m in zip(self.layers, current, strict=True)
+        ]
+        dropped = [
+            min(round(amount * int(m.sum())), cap) for m, cap in zip(current, capacity, strict=True)
+        ]
+        grown = self.grow_counts(dropped, capacity)
+        if sum(grown) != sum(dropped) or any(g > c for g, c in zip(grown, capacity, strict=True)):
+            raise RuntimeError(f"{self.name}: grow counts {grown} do not match drops {dropped}")
+        new = {}
+        for i, (layer, mask) in enumerate(zip(self.layers, current, strict=True)):
+            new[layer.name] = mask
+            if dropped[i] == 0 and grown[i] == 0:
+                continue
+            magnitude = (layer.raw_weight * layer.current_mask).abs()
+            drop = select_top(-magnitude, mask, dropped[i])
+            grow = select_top(self.grow_scores(i, layer), ~mask, grown[i])
+            new[layer.name] = (mask & ~drop) | grow
+        self._counts = (sum(dropped), sum(grown))
+        return new
+
+    def apply_masks(self, before, after, ctx: StepContext | None = None) -> None:
+        """Copy the masks in place; changed weights and their optimizer state become 0."""
+        optimizer = None if ctx is None else ctx.optimizer
+        for layer in self.layers:
+            changed = before[layer.name] ^ after[layer.name]
+            if not changed.any():
+                continue
+            layer.current_mask.copy_(after[layer.name])
+            layer.raw_weight[changed] = 0
+            reset_optimizer_state(optimizer, layer.raw_weight, changed)
 
     @torch.no_grad()
     def update(self, fraction: float, ctx: StepContext | None = None) -> dict[str, Any]:
         """One drop-and-grow update of every layer; returns (and stores) what changed."""
         self.prepare_scores(ctx)
-        masks = [layer.mask.bool() for layer in self.layers]
-        capacity = [layer.numel - int(m.sum()) for layer, m in zip(self.layers, masks, strict=True)]
-        dropped = [
-            min(round(fraction * int(m.sum())), cap) for m, cap in zip(masks, capacity, strict=True)
-        ]
-        grown = self.grow_counts(dropped, capacity)
-        if sum(grown) != sum(dropped) or any(g > c for g, c in zip(grown, capacity, strict=True)):
-            raise RuntimeError(f"{self.name}: grow counts {grown} do not match drops {dropped}")
-        optimizer = None if ctx is None else ctx.optimizer
-        for i, (layer, mask) in enumerate(zip(self.layers, masks, strict=True)):
-            if dropped[i] == 0 and grown[i] == 0:
-                continue
-            magnitude = (layer.weight * layer.mask).abs()
-            drop = select_top(-magnitude, mask, dropped[i])
-            grow = select_top(self.grow_scores(i, layer), ~mask, grown[i])
-            layer.mask.copy_((mask & ~drop) | grow)
-            changed = drop | grow
-            layer.weight[changed] = 0
-            reset_optimizer_state(optimizer, layer.weight, changed)
-        self.updates += 1
+        super().update(fraction, ctx)
+        dropped, grown = self._counts
         record = {
             "step": None if ctx is None else ctx.step,
             "update": self.updates,
             "fraction": fraction,
-            "dropped": sum(dropped),
-            "grown": sum(grown),
+            "dropped": dropped,
+            "grown": grown,
         }
         self.history.append(record)
         if self.tracker is not None:

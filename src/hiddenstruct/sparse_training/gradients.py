@@ -17,7 +17,7 @@ from torch import nn
 
 from hiddenstruct.nn.masking import Mask
 from hiddenstruct.nn.rnn_native import dense_products
-from hiddenstruct.sparse_training.layers import SparseLayer
+from hiddenstruct.sparsity.tensors import SparseLayer
 
 __all__ = ["DenseGradientRecorder", "dense_gradients"]
 
@@ -70,7 +70,7 @@ def dense_gradients(
     grads = iter(torch.autograd.grad(loss, flat, allow_unused=True))
     result = []
     for layer, outs in zip(layers, capture.outputs, strict=True):
-        total = torch.zeros_like(layer.mask)
+        total = torch.zeros_like(layer.current_mask)
         for _ in outs:
             g = next(grads)
             if g is not None:
@@ -88,7 +88,7 @@ class DenseGradientRecorder:
     """
 
     def __init__(self, layers: Sequence[SparseLayer]) -> None:
-        self.sums = [torch.zeros_like(layer.mask) for layer in layers]
+        self.sums = [torch.zeros_like(layer.current_mask) for layer in layers]
         self.handles = [
             _mask_module(layer).register_forward_hook(self._hook(i))
             for i, layer in enumerate(layers)

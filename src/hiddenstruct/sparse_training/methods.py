@@ -18,7 +18,8 @@ from torch import nn
 from hiddenstruct.errors import UsageError
 from hiddenstruct.sparse_training.dynamic import DynamicSparsity
 from hiddenstruct.sparse_training.gradients import DenseGradientRecorder, dense_gradients
-from hiddenstruct.sparse_training.layers import SparseLayer, allocate_counts
+from hiddenstruct.sparsity.allocation import allocate_counts
+from hiddenstruct.sparsity.tensors import SparseLayer
 from hiddenstruct.training.loop import StepContext
 
 __all__ = ["METHODS", "RigL", "SET", "SparseMomentum", "make_method"]
@@ -32,8 +33,8 @@ class SET(DynamicSparsity):
     default_stop_fraction = None
 
     def grow_scores(self, index: int, layer: SparseLayer) -> torch.Tensor:
-        scores = torch.rand(layer.mask.shape, generator=self.generator)
-        return scores.to(layer.mask.device)
+        scores = torch.rand(layer.current_mask.shape, generator=self.generator)
+        return scores.to(layer.current_mask.device)
 
 
 class RigL(DynamicSparsity):
@@ -79,7 +80,7 @@ class SparseMomentum(DynamicSparsity):
             raise UsageError(f"momentum must be in [0, 1), got {momentum}")
         self.beta = float(momentum)
         self.recorder = DenseGradientRecorder(self.layers)
-        self.momenta = [torch.zeros_like(layer.mask) for layer in self.layers]
+        self.momenta = [torch.zeros_like(layer.current_mask) for layer in self.layers]
 
     def after_step(self, ctx: StepContext) -> None:
         if self.recorder.handles:
@@ -90,7 +91,7 @@ class SparseMomentum(DynamicSparsity):
     def grow_counts(self, dropped: list[int], capacity: list[int]) -> list[int]:
         means = []
         for layer, m in zip(self.layers, self.momenta, strict=True):
-            live = layer.mask.bool()
+            live = layer.current_mask.bool()
             means.append(float(m.abs()[live].mean()) if live.any() else 0.0)
         if sum(means) <= 0:  # no momentum yet: keep each layer's count
             return list(dropped)

@@ -22,7 +22,8 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.masking import apply_mask
-from hiddenstruct.sparse_training.layers import SparseLayer, sparse_layers
+from hiddenstruct.sparsity.tensors import SparseLayer, sparse_layers
+from hiddenstruct.sparsity.topk import select_top
 from hiddenstruct.training.loop import StepContext, StepHook
 
 __all__ = ["GroupLassoPenalty", "L1Penalty", "MagnitudeThreshold", "largest_live", "neuron_rows"]
@@ -46,14 +47,15 @@ def _check_strength(strength: float) -> float:
 def largest_live(layers: list[SparseLayer], count: int) -> list[torch.Tensor]:
     """Masks keeping the ``count`` live weights of largest ``|W ⊙ M|`` over all ``layers``."""
     magnitudes = [
-        (layer.weight * layer.mask).abs().masked_fill(layer.mask == 0, -1) for layer in layers
+        (layer.raw_weight * layer.current_mask).abs().masked_fill(layer.current_mask == 0, -1)
+        for layer in layers
     ]
     flat = torch.cat([m.reshape(-1) for m in magnitudes])
-    keep = torch.zeros_like(flat)
-    keep[torch.topk(flat, min(count, flat.numel()), sorted=False).indices] = 1.0
+    everything = torch.ones_like(flat, dtype=torch.bool)
+    keep = select_top(flat, everything, min(count, flat.numel())).to(flat.dtype)
     masks, start = [], 0
     for layer, m in zip(layers, magnitudes, strict=True):
-        masks.append(keep[start : start + m.numel()].reshape(m.shape) * layer.mask)
+        masks.append(keep[start : start + m.numel()].reshape(m.shape) * layer.current_mask)
         start += m.numel()
     return masks
 
@@ -68,9 +70,9 @@ class L1Penalty(StepHook):
     @torch.no_grad()
     def before_step(self, ctx: StepContext) -> None:
         for layer in self.layers:
-            weight = layer.weight
+            weight = layer.raw_weight
             if weight.grad is not None:
-                weight.grad.add_(torch.sign(weight) * layer.mask, alpha=self.strength)
+                weight.grad.add_(torch.sign(weight) * layer.current_mask, alpha=self.strength)
 
 
 class GroupLassoPenalty(StepHook):
@@ -84,10 +86,10 @@ class GroupLassoPenalty(StepHook):
     @torch.no_grad()
     def before_step(self, ctx: StepContext) -> None:
         for layer in self.layers:
-            weight = layer.weight
+            weight = layer.raw_weight
             if weight.grad is None:
                 continue
-            rows = neuron_rows(weight * layer.mask)
+            rows = neuron_rows(weight * layer.current_mask)
             norms = rows.norm(dim=1, keepdim=True)
             scale = math.sqrt(rows.shape[1]) * self.strength
             step = torch.where(norms > 0, rows / norms.clamp_min(1e-30), torch.zeros_like(rows))
@@ -135,7 +137,7 @@ class MagnitudeThreshold:
 
     def keep(self, layer: SparseLayer) -> torch.Tensor:
         """The entries of ``layer`` that survive the threshold (before and-ing the mask)."""
-        effective = layer.weight * layer.mask
+        effective = layer.raw_weight * layer.current_mask
         if self.granularity == "weight":
             return effective.abs() > self.threshold
         rows = neuron_rows(effective).norm(dim=1) > self.threshold
@@ -144,7 +146,10 @@ class MagnitudeThreshold:
     @torch.no_grad()
     def __call__(self, metrics: Any = None, model: nn.Module | None = None) -> bool:
         """Threshold every layer (never stops training: returns False)."""
-        new = [layer.mask * self.keep(layer).to(layer.mask.dtype) for layer in self.layers]
+        new = [
+            layer.current_mask * self.keep(layer).to(layer.current_mask.dtype)
+            for layer in self.layers
+        ]
         if self.min_live is not None and sum(int(m.sum()) for m in new) < self.min_live:
             new = largest_live(self.layers, self.min_live)
         for layer, mask in zip(self.layers, new, strict=True):

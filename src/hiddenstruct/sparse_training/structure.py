@@ -31,7 +31,7 @@ from hiddenstruct.errors import GraphError, HiddenstructError
 from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
 from hiddenstruct.graphs.properties import properties
 from hiddenstruct.graphs.topology import topology_distance
-from hiddenstruct.sparse_training.layers import sparse_layers
+from hiddenstruct.sparsity.tensors import sparse_layers
 
 __all__ = ["StructureTracker", "mask_graph", "structure_record"]
 
@@ -40,19 +40,19 @@ __all__ = ["StructureTracker", "mask_graph", "structure_record"]
 def _weights_replaced_by_masks(model: nn.Module) -> Iterator[None]:
     """Temporarily set every masked parameter to its mask (restored on exit)."""
     layers = sparse_layers(model, mask_plain=False)
-    saved = [layer.weight.detach().clone() for layer in layers]
+    saved = [layer.raw_weight.detach().clone() for layer in layers]
     try:
         with torch.no_grad():
             for layer in layers:
-                layer.weight.copy_(layer.mask)
+                layer.raw_weight.copy_(layer.current_mask)
         yield
     finally:
         with torch.no_grad():
             for layer, value in zip(layers, saved, strict=True):
-                layer.weight.copy_(value)
+                layer.raw_weight.copy_(value)
 
 
-def mask_graph(model: nn.Module, include_io: bool = False) -> nx.DiGraph:
+def mask_graph(model: nn.Module, include_io: bool = True) -> nx.DiGraph:
     """:func:`~hiddenstruct.graphs.to_graph` of ``model`` with one edge per mask entry 1."""
     with _weights_replaced_by_masks(model):
         return to_graph(model, include_io=include_io)

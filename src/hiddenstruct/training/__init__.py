@@ -11,6 +11,7 @@ import importlib
 _EXPORTS = {
     "EpochMetrics": "loop",
     "Evaluation": "loop",
+    "TrainConfig": "loop",
     "TrainHistory": "loop",
     "evaluate": "loop",
     "train": "loop",

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.options import with_options
 from hiddenstruct.training.divergence import DivergenceWatch
 from hiddenstruct.training.optim import OptimizerSpec, make_optimizer
 from hiddenstruct.training.progress import make_progress
@@ -187,23 +188,33 @@ def _step_scheduler(scheduler: Any, metrics: EpochMetrics) -> None:
         scheduler.step()
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """The options of :func:`train` as one object (``epochs`` required; see :func:`train`).
+
+    Example: ``train(model, loader, TrainConfig(epochs=5, lr=1e-2))``.
+    """
+
+    epochs: int
+    optimizer: OptimizerSpec | torch.optim.Optimizer = "adam"
+    lr: float = 1e-3
+    clip_grad_norm: float | None = None
+    val_loader: Iterable | None = None
+    target_accuracy: float | None = None
+    callbacks: Sequence[Callback] = ()
+    device: torch.device | str | None = None
+    progress: bool | None = None
+    scheduler: SchedulerFactory | None = None
+    loss_fn: LossFn | None = None
+    optimizer_options: dict[str, Any] | None = None
+    step_hooks: Sequence[StepHook] = ()
+
+
 def train(
     model: nn.Module,
     train_loader: Iterable,
-    *,
-    epochs: int,
-    optimizer: OptimizerSpec | torch.optim.Optimizer = "adam",
-    lr: float = 1e-3,
-    clip_grad_norm: float | None = None,
-    val_loader: Iterable | None = None,
-    target_accuracy: float | None = None,
-    callbacks: Sequence[Callback] = (),
-    device: torch.device | str | None = None,
-    progress: bool | None = None,
-    scheduler: SchedulerFactory | None = None,
-    loss_fn: LossFn | None = None,
-    optimizer_options: dict[str, Any] | None = None,
-    step_hooks: Sequence[StepHook] = (),
+    config: TrainConfig | None = None,
+    **options: Any,
 ) -> TrainHistory:
     """Train a classifier for up to ``epochs`` epochs and return its :class:`TrainHistory`.
 
@@ -216,7 +227,14 @@ def train(
     ``progress``: rich progress bars; None shows them only when stderr is a terminal.
     ``step_hooks``: :class:`StepHook` objects called around every optimizer step (dynamic
     sparse training, gradient penalties; see :mod:`hiddenstruct.sparse_training`).
+    All of these are the fields of ``config`` (a :class:`TrainConfig`); given as keywords
+    (the 0.1.0 signature) they override the config's.
     """
+    cfg = with_options(TrainConfig, config, options, "train")
+    epochs, optimizer, lr, clip_grad_norm = cfg.epochs, cfg.optimizer, cfg.lr, cfg.clip_grad_norm
+    val_loader, target_accuracy, callbacks = cfg.val_loader, cfg.target_accuracy, cfg.callbacks
+    device, progress, scheduler, loss_fn = cfg.device, cfg.progress, cfg.scheduler, cfg.loss_fn
+    optimizer_options, step_hooks = cfg.optimizer_options, cfg.step_hooks
     if epochs < 0:
         raise UsageError(f"epochs must be >= 0, got {epochs}")
     if clip_grad_norm is not None and clip_grad_norm <= 0:

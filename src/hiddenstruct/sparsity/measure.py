@@ -1,5 +1,9 @@
 """The paper's ξ and friends: pure functions on tensors and modules.
 
+On a module they count the module's prunable tensors (masks applied; the default scope of
+:func:`~hiddenstruct.sparsity.prunable_tensors`: masked tensors and the weight matrices of
+Linear, Conv and recurrent layers, never biases or embeddings) — what pruning prunes.
+
 ``nonzero_fraction(x)`` is the paper's sparsity ξ(x) = ‖x‖₀ / d (fraction of non-zeros);
 ``zero_fraction(x)`` is its complement (a.k.a. compression). We never use a bare
 "sparsity" because the word is used with both meanings in the literature.
@@ -12,29 +16,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hiddenstruct.nn.masking import masked_modules
+from hiddenstruct.sparsity.tensors import prunable_tensors
 
 
-def _effective_weights(model: nn.Module, include_unmasked: bool = True) -> dict[str, torch.Tensor]:
-    """Weight tensors (masks applied) of ``model``, keyed by qualified name.
-
-    Masked tensors are always included; with ``include_unmasked`` so are the other
-    weight matrices (parameters named ``weight*`` with two or more dimensions).
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    for full, module, name in masked_modules(model):
-        tensors[full] = getattr(module, name).detach()
-    if include_unmasked:
-        for full, param in model.named_parameters():
-            leaf = full.rpartition(".")[2]
-            if ".parametrizations." in full or param.dim() < 2 or not leaf.startswith("weight"):
-                continue
-            tensors.setdefault(full, param.detach())
-    return tensors
+def _effective_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The masked weights of ``model``'s prunable tensors (the default scope), by name."""
+    return {name: t.masked_weight for name, t in prunable_tensors(model).items()}
 
 
 def nonzero_fraction(x: torch.Tensor | nn.Module) -> float:
-    """ξ: fraction of non-zero entries of a tensor, or of all weight matrices of a module."""
+    """ξ: fraction of non-zero entries of a tensor, or of a module's prunable tensors."""
     if isinstance(x, nn.Module):
         tensors = list(_effective_weights(x).values())
         total = sum(t.numel() for t in tensors)
@@ -128,7 +119,7 @@ class SparsityReport:
 
 
 def sparsity_report(model: nn.Module) -> SparsityReport:
-    """Per-layer report of weight matrices (masks applied) of ``model``."""
+    """Per-tensor report of ``model``'s prunable tensors (masks applied)."""
     layers = tuple(
         LayerSparsity(name, t.numel(), int(torch.count_nonzero(t)))
         for name, t in _effective_weights(model).items()
