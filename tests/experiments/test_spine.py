@@ -33,6 +33,7 @@ GOLDEN = {
     "priors-rnn": "7f626f4ad6a8bc341f283036b96d58f96460243ec98989f2b4c248627ceeb8a6",
     "nas": "f7b88418391022c59c79c259e09e462145d00f7406254af0ec908c48a704e747",
     "sparse-routes": "c0a934e007797a0bd24ba7ef25b797379c8157a047647e348c983fc6ed8e05c7",
+    "relational-graphs": "304b2ea1076f781a5d842e8901f8565846ff27ad80e25e6f56e4120330cd217b",
 }
 # settings in the identity of a prune trial; a field added without `added=True` shows up here
 IDENTITY_KEYS = {
@@ -411,6 +412,7 @@ NOT_PER_TRIAL = {
         "predictor_cv",
     },  # fmt: skip  (search settings: a candidate is its genotype plus its training settings)
     "sparse-routes": {"trajectory_property"},  # which property the figure draws
+    "relational-graphs": set(),
 }
 
 

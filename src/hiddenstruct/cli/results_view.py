@@ -78,6 +78,15 @@ LIST_VIEWS: dict[str, dict[str, Getter]] = {
         "val acc": _res("max_val_accuracy"),
     },
     "demo-reber-rnn": {"mode": _cfg("mode"), "test acc": _res("test_accuracy")},
+    "relational-graphs": {
+        "model": _cfg("model"),
+        "graph": _cfg("graph"),
+        "k": _cfg("k"),
+        "p": _cfg("p"),
+        "seed": _cfg("seed"),
+        "width": _res("width"),
+        "error %": _res("error"),
+    },
 }
 
 

@@ -55,11 +55,17 @@ def _image_checks(splits: Sequence[str]):
     return check
 
 
+def _relational_checks(config) -> None:
+    if "mlp" in config.models:
+        check_image_data(config.dataset, config.data_dir, ("train", config.eval_split))
+
+
 # Per experiment the data checks run before any trial is queued (output folders: all).
 # prune-rnn and priors-rnn generate their Reber data from a seed, so they read no data file.
 DATA_CHECKS = {
     "prune-ffn": _image_checks(("train", "test")),
     "nas": _image_checks(("train",)),
+    "relational-graphs": _relational_checks,
 }
 
 

@@ -23,6 +23,7 @@ EXPERIMENTS: dict[str, str] = {
     "priors-rnn": "hiddenstruct.experiments.priors_rnn",
     "nas": "hiddenstruct.experiments.nas",
     "sparse-routes": "hiddenstruct.experiments.sparse_routes",
+    "relational-graphs": "hiddenstruct.experiments.relational_graphs",
 }
 
 

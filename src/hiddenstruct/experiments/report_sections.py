@@ -583,7 +583,20 @@ REPORT_SECTIONS: dict[str, SectionSpec] = {
         ("accuracy_*", "trajectory_*"), ("accuracy.csv", "correlations.csv", "properties.csv",
                                          "results.csv"), summarize_sparse_routes,
     ),
+    "relational-graphs": SectionSpec(
+        "relational-graphs", "Relational graphs (graph2nn's study)",
+        ("heatmap_CL_*", "error_vs_C_*", "error_vs_L_*", "coverage_*"),
+        ("graphs.csv", "correlations.csv", "r2.csv"),
+        lambda folder: _relational_summary(folder),
+    ),
 }  # fmt: skip
+
+
+def _relational_summary(folder: Path) -> Summary:
+    from hiddenstruct.experiments.relational_graphs_outputs import summarize
+
+    return summarize(folder)
+
 
 # Output folders whose trials are stored under another experiment name.
 FOLDER_EXPERIMENTS = {"reber-rnn": "demo-reber-rnn"}
