@@ -33,6 +33,7 @@ GOLDEN = {
     "priors-rnn": "7f626f4ad6a8bc341f283036b96d58f96460243ec98989f2b4c248627ceeb8a6",
     "nas": "f7b88418391022c59c79c259e09e462145d00f7406254af0ec908c48a704e747",
     "sparse-routes": "c0a934e007797a0bd24ba7ef25b797379c8157a047647e348c983fc6ed8e05c7",
+    "relational-graphs": "304b2ea1076f781a5d842e8901f8565846ff27ad80e25e6f56e4120330cd217b",
 }
 # settings in the identity of a prune trial; a field added without `added=True` shows up here
 IDENTITY_KEYS = {
@@ -421,6 +422,7 @@ NOT_PER_TRIAL = {
         "predictor_cv",
     },  # fmt: skip  (search settings: a candidate is its genotype plus its training settings)
     "sparse-routes": {"trajectory_property"},  # which property the figure draws
+    "relational-graphs": set(),
 }
 
 
@@ -470,3 +472,21 @@ def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):
     assert main(argv) == 2
     assert "'cuda:97' requested" in capsys.readouterr().err
     assert not store.exists()  # nothing written
+
+
+def test_stores_record_the_versions_that_wrote_them(tmp_path):
+    import hiddenstruct
+    from hiddenstruct.trials.store_checks import check_store
+
+    path = _v010_store(tmp_path)
+    assert check_store(path).writers == ()  # 0.1.0 kept no such record
+    TrialStore(path).close()  # migrates, then records this version
+    assert check_store(path).writers == (hiddenstruct.__version__,)
+    with sqlite3.connect(tmp_path / "old.sqlite.v1.bak") as conn:  # the backup stays 0.1.0's
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "writers" not in tables
+    fresh = tmp_path / "fresh.sqlite"
+    TrialStore(fresh).close()
+    TrialStore(fresh).close()  # one row per version, however often it is opened
+    assert check_store(fresh).writers == (hiddenstruct.__version__,)
+    assert main(["results", "check", "--store", str(fresh)]) == 0

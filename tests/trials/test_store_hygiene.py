@@ -68,7 +68,7 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_untouched(tmp_path, make
 def test_damaged_store_is_one_clear_error_and_recover_copies_what_is_readable(tmp_path, capsys):
     path = tmp_path / "s.sqlite"
     _filled_store(path)
-    _damage(path, 10)
+    _damage(path, 12)  # a leaf page of the trials table
     before = _digest(path)
     with pytest.raises(HiddenstructError, match=r"is damaged .*results recover --store"):
         TrialStore(path)

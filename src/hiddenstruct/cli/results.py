@@ -250,8 +250,9 @@ def run_check(args: argparse.Namespace) -> int:
 
     report = check_store(args.store)
     counts = ", ".join(f"{n} {table}" for table, n in report.counts.items())
+    written_by = ", ".join(report.writers) or "a version before 0.2.0"
     if report.ok:
-        print(f"{args.store}: ok ({counts})")
+        print(f"{args.store}: ok ({counts}); written by hiddenstruct {written_by}")
         return 0
     print(f"{args.store}: DAMAGED ({counts or 'no table readable'})")
     for problem in report.problems:

@@ -17,6 +17,7 @@ from hiddenstruct.experiments.nas.experiment import NAS
 from hiddenstruct.experiments.priors_rnn.experiment import PRIORS_RNN
 from hiddenstruct.experiments.prune_ffn.experiment import PRUNE_FFN
 from hiddenstruct.experiments.prune_rnn.experiment import PRUNE_RNN
+from hiddenstruct.experiments.relational_graphs.experiment import RELATIONAL_GRAPHS
 from hiddenstruct.experiments.sparse_routes.experiment import SPARSE_ROUTES
 from hiddenstruct.trials.executors import RayExecutor
 from hiddenstruct.trials.preflight import check_output_dir, failed_trials, first_error_line
@@ -25,7 +26,7 @@ from hiddenstruct.trials.store_checks import check_store_path
 
 # name -> experiment, in help and demo order
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (PRUNE_FFN, PRUNE_RNN, PRIORS_RNN, NAS, SPARSE_ROUTES)
+    e.name: e for e in (PRUNE_FFN, PRUNE_RNN, PRIORS_RNN, NAS, SPARSE_ROUTES, RELATIONAL_GRAPHS)
 }
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hiddenstruct
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.outputs import refuse_dangling_link
 from hiddenstruct.trials.hashing import (
@@ -53,6 +54,7 @@ from hiddenstruct.trials.store_checks import (
     create_store_file,
     is_environment_error,
     open_read_only,
+    record_writer,
     write_problem,
 )
 
@@ -301,6 +303,8 @@ class TrialStore:
             if version <= SCHEMA_VERSION:
                 self._migrate(conn)  # first, so its backup is the old store as it was
             self._add_lease_columns(conn)
+            if version <= SCHEMA_VERSION:
+                record_writer(conn, hiddenstruct.__version__)
         if version > SCHEMA_VERSION:
             conn.close()
             raise HiddenstructError(

@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,7 @@ class CheckReport:
     path: Path
     problems: list[str]
     counts: dict[str, int]
+    writers: tuple[str, ...] = ()  # hiddenstruct versions that wrote the store (0.2.0 on)
 
     @property
     def ok(self) -> bool:
@@ -225,6 +227,45 @@ def open_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
     conn.execute("PRAGMA query_only = 1")
     return conn
+
+
+WRITERS_TABLE = """
+CREATE TABLE IF NOT EXISTS writers (
+    version TEXT PRIMARY KEY,
+    first_at REAL NOT NULL,
+    last_at REAL NOT NULL
+);
+"""
+
+
+def record_writer(conn: sqlite3.Connection, version: str) -> None:
+    """Note that hiddenstruct ``version`` opened the store for writing (first and last time).
+
+    The table is made on first use, after any migration, so the ``.v1.bak`` copy of a 0.1.0
+    store stays the file as 0.1.0 left it; stores written before 0.2.0 simply have no rows.
+    """
+    now = time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(WRITERS_TABLE)
+        conn.execute(
+            "INSERT INTO writers (version, first_at, last_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (version) DO UPDATE SET last_at = excluded.last_at",
+            (version, now, now),
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def store_writers(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The hiddenstruct versions that wrote the store, oldest first (empty before 0.2.0)."""
+    try:
+        rows = conn.execute("SELECT version FROM writers ORDER BY first_at").fetchall()
+    except sqlite3.DatabaseError:  # no such table: written before 0.2.0, or unreadable
+        return ()
+    return tuple(row[0] for row in rows)
 
 
 def check_store(path: Path, limit: int = 20) -> CheckReport:
@@ -251,7 +292,7 @@ def check_store(path: Path, limit: int = 20) -> CheckReport:
                     counts[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 except sqlite3.DatabaseError as err:
                     problems.append(f"{table}: {err}")
-        return CheckReport(path, problems, counts)
+        return CheckReport(path, problems, counts, store_writers(conn))
     finally:
         conn.close()
 
