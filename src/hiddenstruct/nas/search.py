@@ -328,6 +328,15 @@ def _offspring(
     return child, "+".join(steps) or "copy"
 
 
+def _random_batch(
+    config: GeneticConfig | RandomSearchConfig, rng: np.random.Generator, n: int
+) -> list[Genotype]:
+    """``n`` random genotypes in the config's depth range and space, drawn in order from ``rng``."""
+    return [
+        random_genotype(rng, config.min_depth, config.max_depth, config.space) for _ in range(n)
+    ]
+
+
 def genetic_search(
     config: GeneticConfig,
     evaluate: Evaluate,
@@ -337,10 +346,7 @@ def genetic_search(
     """Run the genetic search; ``evaluate(genotypes) -> accuracies`` trains the measured ones."""
     rng = np.random.default_rng(config.seed)
     ev = _Evaluator(config, evaluate, clock, rng)
-    initial = [
-        random_genotype(rng, config.min_depth, config.max_depth, config.space)
-        for _ in range(config.population)
-    ]
+    initial = _random_batch(config, rng, config.population)
     cands, measured, estimated = ev.run(initial, ["random"] * len(initial), 0)
     population = _rank(_unique(cands))
     entry = ev.log(0, population, measured, estimated)
@@ -353,9 +359,7 @@ def genetic_search(
             int(rng.binomial(config.population, config.remove_worst_probability)),
             config.population - 1,
         )
-        fresh = [
-            random_genotype(rng, config.min_depth, config.max_depth, config.space) for _ in range(k)
-        ]
+        fresh = _random_batch(config, rng, k)
         children = [_offspring(population, config, rng) for _ in range(config.population)]
         genotypes = fresh + [g for g, _ in children]
         origins = ["resample"] * k + [o for _, o in children]
@@ -387,10 +391,7 @@ def random_search(
     for generation in range(config.generations):
         if generation and ev.out_of_time(config.time_budget):
             break
-        batch = [
-            random_genotype(rng, config.min_depth, config.max_depth, config.space)
-            for _ in range(config.samples_per_generation)
-        ]
+        batch = _random_batch(config, rng, config.samples_per_generation)
         cands, measured, estimated = ev.run(batch, ["random"] * len(batch), generation)
         population = _rank(_unique(population + cands))
         entry = ev.log(generation, population, measured, estimated)
