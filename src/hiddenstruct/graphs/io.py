@@ -80,6 +80,19 @@ def _edge_data(path: Path, number: int, raw: str, rest: str) -> dict:
     return {"weight": weight}
 
 
+def _read_text(path: Path, kind: str) -> str:
+    """The UTF-8 text of graph file ``path``; a one-line GraphError (saying it is not ``kind``
+    when it is not UTF-8) otherwise."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such graph file") from None
+    except UnicodeDecodeError as exc:
+        raise GraphError(f"{path}: not UTF-8 text (byte {exc.start}); not {kind}") from None
+    except OSError as exc:
+        raise GraphError(f"{path}: cannot read graph file ({exc.strerror or exc})") from None
+
+
 def read_edge_list(path: str | Path, directed: bool | None = None) -> nx.Graph:
     """Read an edge list (see module doc); ``directed=None`` follows the ``# directed`` mark.
 
@@ -88,14 +101,7 @@ def read_edge_list(path: str | Path, directed: bool | None = None) -> nx.Graph:
     the count is ``G.graph["merged_duplicate_edges"]`` (absent when there were none).
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise GraphError(f"{path}: no such graph file") from None
-    except UnicodeDecodeError as exc:
-        raise GraphError(f"{path}: not UTF-8 text (byte {exc.start}); not an edge list") from None
-    except OSError as exc:
-        raise GraphError(f"{path}: cannot read graph file ({exc.strerror or exc})") from None
+    lines = _read_text(path, "an edge list").splitlines()
     marked = bool(lines) and lines[0].strip().lower() == DIRECTED_MARK
     G: nx.Graph = nx.DiGraph() if (marked if directed is None else directed) else nx.Graph()
     merged = 0
@@ -184,14 +190,7 @@ def _label(value, path: Path, where: str, depth: int = 0):
 
 
 def _read_json(path: Path) -> nx.Graph:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GraphError(f"{path}: no such graph file") from None
-    except UnicodeDecodeError as exc:
-        raise GraphError(f"{path}: not UTF-8 text (byte {exc.start}); not JSON") from None
-    except OSError as exc:
-        raise GraphError(f"{path}: cannot read graph file ({exc.strerror or exc})") from None
+    text = _read_text(path, "JSON")
     try:
         data = json.loads(text)
     except RecursionError:

@@ -58,18 +58,12 @@ class Genotype:
     @cached_property
     def predecessors(self) -> tuple[tuple[int, ...], ...]:
         """Sorted predecessors of every vertex."""
-        preds: list[list[int]] = [[] for _ in self.vertices]
-        for u, v in self.edges:
-            preds[v].append(u)
-        return tuple(tuple(sorted(p)) for p in preds)
+        return _sorted_neighbours(len(self.vertices), ((v, u) for u, v in self.edges))
 
     @cached_property
     def successors(self) -> tuple[tuple[int, ...], ...]:
         """Sorted successors of every vertex."""
-        succs: list[list[int]] = [[] for _ in self.vertices]
-        for u, v in self.edges:
-            succs[u].append(v)
-        return tuple(tuple(sorted(s)) for s in succs)
+        return _sorted_neighbours(len(self.vertices), self.edges)
 
     @cached_property
     def topological_order(self) -> tuple[int, ...]:
@@ -228,6 +222,14 @@ class Genotype:
 
     def __str__(self) -> str:
         return self.render_text()
+
+
+def _sorted_neighbours(n: int, pairs: Iterable[tuple[int, int]]) -> tuple[tuple[int, ...], ...]:
+    """For each of ``n`` vertices, the sorted ``b`` of the pairs ``(a, b)`` it is ``a`` of."""
+    found: list[list[int]] = [[] for _ in range(n)]
+    for a, b in pairs:
+        found[a].append(b)
+    return tuple(tuple(sorted(f)) for f in found)
 
 
 def _validate(vertices: tuple[Vertex, ...], edges: tuple[tuple[int, int], ...]) -> None:

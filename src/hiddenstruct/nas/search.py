@@ -56,6 +56,18 @@ def _check_fraction(name: str, value: float) -> None:
         raise UsageError(f"{name} must lie in [0, 1], got {value!r}")
 
 
+def _check_depth_range(min_depth: int, max_depth: int) -> None:
+    if not 3 <= min_depth <= max_depth:
+        raise UsageError(
+            f"depth range must satisfy 3 ≤ min_depth ≤ max_depth, got {min_depth}..{max_depth}"
+        )
+
+
+def _check_time_budget(time_budget: float | None) -> None:
+    if time_budget is not None and time_budget <= 0:
+        raise UsageError(f"time_budget must be positive seconds, got {time_budget}")
+
+
 @dataclass(frozen=True)
 class GeneticConfig:
     """Settings of :func:`genetic_search`. Defaults: the paper's §4.4 values (population, the
@@ -102,16 +114,12 @@ class GeneticConfig:
             raise UsageError(
                 f"min_measured must be at least 2 (the predictor needs data), got {self.min_measured}"
             )
-        if not 3 <= self.min_depth <= self.max_depth:
-            raise UsageError(
-                f"depth range must satisfy 3 ≤ min_depth ≤ max_depth, got {self.min_depth}..{self.max_depth}"
-            )
+        _check_depth_range(self.min_depth, self.max_depth)
         if not 1 <= self.tournament_size <= self.population:
             raise UsageError(
                 f"tournament_size must lie in 1..population, got {self.tournament_size}"
             )
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise UsageError(f"time_budget must be positive seconds, got {self.time_budget}")
+        _check_time_budget(self.time_budget)
 
 
 @dataclass(frozen=True)
@@ -129,12 +137,8 @@ class RandomSearchConfig:
     def __post_init__(self) -> None:
         if self.samples_per_generation < 1 or self.generations < 1:
             raise UsageError("samples_per_generation and generations must be at least 1")
-        if not 3 <= self.min_depth <= self.max_depth:
-            raise UsageError(
-                f"depth range must satisfy 3 ≤ min_depth ≤ max_depth, got {self.min_depth}..{self.max_depth}"
-            )
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise UsageError(f"time_budget must be positive seconds, got {self.time_budget}")
+        _check_depth_range(self.min_depth, self.max_depth)
+        _check_time_budget(self.time_budget)
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,15 @@ def _offspring(
     return child, "+".join(steps) or "copy"
 
 
+def _random_batch(
+    config: GeneticConfig | RandomSearchConfig, rng: np.random.Generator, n: int
+) -> list[Genotype]:
+    """``n`` random genotypes in the config's depth range and space, drawn in order from ``rng``."""
+    return [
+        random_genotype(rng, config.min_depth, config.max_depth, config.space) for _ in range(n)
+    ]
+
+
 def genetic_search(
     config: GeneticConfig,
     evaluate: Evaluate,
@@ -333,10 +346,7 @@ def genetic_search(
     """Run the genetic search; ``evaluate(genotypes) -> accuracies`` trains the measured ones."""
     rng = np.random.default_rng(config.seed)
     ev = _Evaluator(config, evaluate, clock, rng)
-    initial = [
-        random_genotype(rng, config.min_depth, config.max_depth, config.space)
-        for _ in range(config.population)
-    ]
+    initial = _random_batch(config, rng, config.population)
     cands, measured, estimated = ev.run(initial, ["random"] * len(initial), 0)
     population = _rank(_unique(cands))
     entry = ev.log(0, population, measured, estimated)
@@ -349,9 +359,7 @@ def genetic_search(
             int(rng.binomial(config.population, config.remove_worst_probability)),
             config.population - 1,
         )
-        fresh = [
-            random_genotype(rng, config.min_depth, config.max_depth, config.space) for _ in range(k)
-        ]
+        fresh = _random_batch(config, rng, k)
         children = [_offspring(population, config, rng) for _ in range(config.population)]
         genotypes = fresh + [g for g, _ in children]
         origins = ["resample"] * k + [o for _, o in children]
@@ -383,10 +391,7 @@ def random_search(
     for generation in range(config.generations):
         if generation and ev.out_of_time(config.time_budget):
             break
-        batch = [
-            random_genotype(rng, config.min_depth, config.max_depth, config.space)
-            for _ in range(config.samples_per_generation)
-        ]
+        batch = _random_batch(config, rng, config.samples_per_generation)
         cands, measured, estimated = ev.run(batch, ["random"] * len(batch), generation)
         population = _rank(_unique(population + cands))
         entry = ev.log(generation, population, measured, estimated)
