@@ -14,15 +14,15 @@ from pathlib import Path
 
 from common import bench_parser, measure, repeats_of, report
 
-from hiddenstruct.experiments.nas import (
+from hiddenstruct.experiments.nas.experiment import (
     NasConfig,
     TrialEvaluator,
     run_searches,
     warm_up,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.nas import PerformancePredictor, random_genotype
 from hiddenstruct.training.seeding import torch_threads
+from hiddenstruct.trials.store import TrialStore
 
 
 def search_once(cfg: NasConfig, search: str) -> None:

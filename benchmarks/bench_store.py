@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import bench_parser, measure, repeats_of, report
 
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 
 def workload(n_trials: int, n_metrics: int):

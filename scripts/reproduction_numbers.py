@@ -124,7 +124,7 @@ def _retrained(cell) -> list[float]:
 
 def _recover(point, base: float, tolerance: float) -> int | None:
     """The library's rule (:func:`prune_rnn_summary.epochs_to_recover`) on a points.csv row."""
-    from hiddenstruct.experiments.prune_rnn_summary import epochs_to_recover
+    from hiddenstruct.experiments.prune_rnn.summary import epochs_to_recover
 
     row = {
         "accuracy_pruned": point.accuracy_pruned,
@@ -196,7 +196,7 @@ def prune_rnn(folder: Path, repeat: int | None = None) -> str:
 def base_curves(store_path: Path) -> str:
     """prune-rnn base models: first epoch at 100 % / ≥ 99 % test accuracy, lowest accuracy
     after epoch 2, and the final accuracy (from the trials' stored ``base_curve``)."""
-    from hiddenstruct.experiments.store import TrialStore
+    from hiddenstruct.trials.store import TrialStore
 
     if not store_path.exists():
         raise FileNotFoundError(2, "no store", str(store_path))
@@ -269,7 +269,7 @@ def priors(folder: Path) -> str:
         "notes",
     ]
     parts.append(table(r2.round(3).to_dict("records"), [c for c in cols if c in r2]))
-    from hiddenstruct.experiments.plots.priors import PAPER_TABLE1
+    from hiddenstruct.experiments.priors_rnn.figures import PAPER_TABLE1
 
     corr = pd.read_csv(folder / "table1_correlations.csv").set_index("property")
     corr = corr.loc[[p for p in TABLE1 if p in corr.index]]

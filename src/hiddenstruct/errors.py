@@ -21,6 +21,11 @@ class GraphError(HiddenstructError, ValueError):
     """A graph cannot be used as asked (cycle, self-loop, empty, disconnected, ...)."""
 
 
+class UnsupportedModelError(HiddenstructError, TypeError):
+    """A model an operation cannot handle (no graph structure ``to_graph`` can extract, no
+    exact Hessian diagonal for OBD, ...); the message says which part and why."""
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM: the CLI prints ``note`` on one line and exits ``128 + signum``."""
 

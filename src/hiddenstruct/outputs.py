@@ -99,6 +99,13 @@ def write_with(path: str | Path, write: Callable[[Path], Any]) -> Path:
     return Path(path)
 
 
+def write_torch(path: str | Path, payload: Any) -> Path:
+    """``torch.save(payload)`` atomically (tensors, state dicts: load with ``weights_only=True``)."""
+    import torch  # torch only for the writers that need it: the CLI starts without it
+
+    return write_with(path, lambda tmp: torch.save(payload, tmp))
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Atomically write ``data`` to ``path``."""
     return write_with(path, lambda tmp: tmp.write_bytes(data))

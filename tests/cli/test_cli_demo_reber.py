@@ -10,7 +10,7 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.experiments.figures import mean_std
 from hiddenstruct.experiments.reber_demo import EXPERIMENT
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 
 def test_reber_demo_step_trains_stores_and_resumes(tmp_path):

@@ -7,11 +7,12 @@ import re
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.experiments.figures import new_figure, save_figure
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 
 def _make_output(root):
-    fig, ax = new_figure()
+    fig, axes = new_figure(8.4, 4.2)
+    ax = axes[0][0]
     ax.plot([0, 1], [0, 1])
     save_figure(fig, root / "prune-ffn" / "curve.png", svg=True)
     (root / "prune-ffn" / "table.csv").write_text("sparsity,accuracy\n0.5,0.9\n0.1,0.7\n")

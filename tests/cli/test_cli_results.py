@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hiddenstruct.cli.main import main
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 
 @pytest.fixture

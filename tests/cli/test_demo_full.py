@@ -16,8 +16,8 @@ import statistics
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.experiments.demo import DEMO_STEPS, run_demo
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.store import TrialStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hiddenstruct.cli.main import main
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ import torch
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.artifacts import (
+from hiddenstruct.nn import MaskedDeepFFN, masks
+from hiddenstruct.pruning import prune
+from hiddenstruct.trials.artifacts import (
     load_artifact,
     pack_mask,
     restore_pruning_level,
@@ -16,10 +18,8 @@ from hiddenstruct.experiments.artifacts import (
     save_state,
     unpack_mask,
 )
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.store import TrialStore
-from hiddenstruct.nn import MaskedDeepFFN, masks
-from hiddenstruct.pruning import prune
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.store import TrialStore
 
 
 def _model(seed=0):
@@ -106,7 +106,7 @@ def test_unmasked_reference_state_also_spares_unchanged_weights(tmp_path):
 
 def test_prune_experiments_keep_base_and_every_pruning_level(tmp_path):
     from hiddenstruct.experiments import registry
-    from hiddenstruct.experiments.artifacts import resolve_artifact
+    from hiddenstruct.trials.artifacts import resolve_artifact
 
     store_path = tmp_path / "runs" / "store.sqlite"
     config = registry.make_config(
@@ -133,9 +133,9 @@ def test_prune_experiments_keep_base_and_every_pruning_level(tmp_path):
 
 def test_priors_save_models_on_request(tmp_path):
     from hiddenstruct.experiments import registry
-    from hiddenstruct.experiments.artifacts import resolve_artifact
-    from hiddenstruct.experiments.priors_rnn import build_graph
+    from hiddenstruct.experiments.priors_rnn.experiment import build_graph
     from hiddenstruct.nn.packed import graph_classifier
+    from hiddenstruct.trials.artifacts import resolve_artifact
 
     store_path = tmp_path / "store.sqlite"
     config = registry.make_config("priors-rnn", "demo", save_models=True, count=2, epochs=1)
@@ -157,11 +157,11 @@ def test_priors_save_models_on_request(tmp_path):
 
 def test_nas_keeps_the_best_candidate_model(tmp_path):
     from hiddenstruct.experiments import registry
-    from hiddenstruct.experiments.artifacts import resolve_artifact
-    from hiddenstruct.experiments.identity import trial_identity
-    from hiddenstruct.experiments.nas_best import best_trial_config
+    from hiddenstruct.experiments.nas.experiment import best_trial_config
     from hiddenstruct.nas.genotype import Genotype
     from hiddenstruct.nas.phenotype import compile as compile_genotype
+    from hiddenstruct.trials.artifacts import resolve_artifact
+    from hiddenstruct.trials.identity import trial_identity
 
     store_path = tmp_path / "store.sqlite"
     config = registry.make_config(

@@ -8,7 +8,7 @@ import pytest
 
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.graph_inputs import (
+from hiddenstruct.experiments.priors_rnn.graph_inputs import (
     build_file_graph,
     file_graph_trials,
     init_seed_of,

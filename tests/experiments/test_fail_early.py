@@ -12,10 +12,8 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.experiments import registry
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.identity import trial_identity
+from hiddenstruct.experiments.base import Experiment
 
-# a toy experiment module (this file) following the registry protocol
 NAME = "toy-fail"
 
 
@@ -24,35 +22,37 @@ class Config:
     fail: tuple[int, ...] = (0, 1)
 
 
-def trials(config):
-    return [{"i": i, "fail": i in config.fail} for i in range(3)]
-
-
-def identities(config):
-    return [trial_identity(NAME, t) for t in trials(config)]
-
-
-def run_trial(trial, log):
+def run_toy_trial(trial, log):
     if trial["fail"]:
         raise ValueError(f"planned failure {trial['i']}")
     return {"ok": 1}
 
 
-def sweep(config, store, executor=None, progress=True):
-    return run_trials(NAME, trials(config), run_trial, store, executor, progress=False)
+class ToyExperiment(Experiment):
+    """A whole experiment: three trials, some planned to fail (the rest are the defaults)."""
 
+    name = NAME
+    config_type = Config
 
-def write_outputs(results, out_dir, config=None):
-    return {"done": str(sum(r.status == "done" for r in results))}
+    def trials(self, config):
+        return [{"i": i, "fail": i in config.fail} for i in range(3)]
+
+    def run_trial(self, trial, log):
+        return run_toy_trial(trial, log)
+
+    def write_outputs(self, results, out_dir, config=None):
+        return {"done": str(sum(r.status == "done" for r in results))}
 
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setitem(registry.EXPERIMENTS, NAME, __name__)
+    monkeypatch.setitem(registry.EXPERIMENTS, NAME, ToyExperiment())
 
 
 def test_some_failed_trials_are_reported_with_the_first_error(toy, tmp_path):
-    written = registry.run_experiment(NAME, Config(), tmp_path / "s.sqlite", tmp_path / "out")
+    written = registry.run_experiment(
+        NAME, Config(), tmp_path / "s.sqlite", tmp_path / "out", progress=False
+    )
     assert written["done"] == "1"
     assert (
         written["failed"].startswith("2 of 3 trials") and "planned failure 0" in written["failed"]
@@ -61,7 +61,9 @@ def test_some_failed_trials_are_reported_with_the_first_error(toy, tmp_path):
 
 def test_all_failed_trials_raise_with_the_first_error(toy, tmp_path):
     with pytest.raises(HiddenstructError, match="all 3 toy-fail trials failed.*planned failure 0"):
-        registry.run_experiment(NAME, Config((0, 1, 2)), tmp_path / "s.sqlite", tmp_path / "out")
+        registry.run_experiment(
+            NAME, Config((0, 1, 2)), tmp_path / "s.sqlite", tmp_path / "out", progress=False
+        )
 
 
 def _bad_mnist(folder):

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.nas import NasConfig, preset, run_experiment, run_searches
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.nas.config import preset
+from hiddenstruct.experiments.nas.experiment import NasConfig, run_experiment, run_searches
 from hiddenstruct.nas import FEATURE_NAMES, Genotype
+from hiddenstruct.trials.store import TrialStore
 
 CALLS: list[str] = []
 INTERRUPT_AT: list[int] = []  # raise KeyboardInterrupt when len(CALLS) reaches this

@@ -9,10 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hiddenstruct.experiments import plots
-from hiddenstruct.experiments.plots import nas as plots_nas
-from hiddenstruct.experiments.plots.nas import top_features
-from hiddenstruct.experiments.plots.priors import PAPER_TABLE1
+from hiddenstruct.experiments.nas.figures import (
+    best_over_time,
+    figure8b,
+    reach_summary,
+    top_features,
+)
+from hiddenstruct.experiments.priors_rnn.figures import PAPER_TABLE1, figure7, table1_heatmap
+from hiddenstruct.experiments.prune_ffn.figures import figure2a, recurrent_scope_figures
 
 METHODS = ["random", "class_blinded", "class_uniform", "class_distributed", "obd"]
 
@@ -45,7 +49,7 @@ def _curves(repeats=3):
 
 
 def test_figure2a_two_panels_percent_axes_dataset_and_architecture_in_title(tmp_path):
-    written = plots.figure2a(_curves(), "MNIST", tmp_path, {"300-100": "784-300-100-10"})
+    written = figure2a(_curves(), "MNIST", tmp_path, {"300-100": "784-300-100-10"})
     assert list(written) == ["figure2a_300-100_relative"]
     png = tmp_path / "figure2a_300-100_relative.png"
     assert png.stat().st_size > 10_000 and png.with_suffix(".svg").is_file()
@@ -82,7 +86,7 @@ def test_recurrent_figures_per_scope_with_chance_line(tmp_path):
         for s in ("both", "h2h")
         for p in range(1, 11)
     ]
-    written = plots.recurrent_scope_figures(pd.DataFrame(rows), tmp_path)
+    written = recurrent_scope_figures(pd.DataFrame(rows), tmp_path)
     assert set(written) == {"figure2b_both", "figure5b_h2h"}  # no i2h points, no 5a
     text = svg_text(written["figure2b_both"])
     for needed in (
@@ -107,7 +111,7 @@ def test_figure7_box_and_points_chance_line_and_y_from_0_4(tmp_path):
             for _ in range(8)
         ]
     )
-    path = plots.figure7(meta, tmp_path / "figure7.png")
+    path = figure7(meta, tmp_path / "figure7.png")
     text = svg_text(path)
     assert "(7c) LSTM" in text and "(7d) GRU" in text and "chance" in text
     assert text.index(">WS") < text.index(">BA")
@@ -118,14 +122,14 @@ def test_figure7_never_hides_a_point_below_0_4(tmp_path):
     meta = pd.DataFrame(
         [dict(mode="GRU", family="watts_strogatz", test_acc=a) for a in (0.31, 0.8)]
     )
-    text = svg_text(plots.figure7(meta, tmp_path / "f7.png"))
+    text = svg_text(figure7(meta, tmp_path / "f7.png"))
     assert ">0.3<" in text
 
 
 def test_table1_heatmap_annotates_every_cell_and_marks_undefined(tmp_path):
     table = PAPER_TABLE1.copy()
     table.iloc[0, 0] = np.nan
-    text = svg_text(plots.table1_heatmap(table.reset_index(), tmp_path / "t1.png"))
+    text = svg_text(table1_heatmap(table.reset_index(), tmp_path / "t1.png"))
     assert "n/a" in text and "this run" in text and "paper" in text
     assert text.count(">0.74<") == 2  # GRU source_nodes, ours and the paper's
     cells = re.findall(r">(-?\d\.\d\d)<", text)
@@ -138,7 +142,7 @@ def test_figure8b_shows_top_k_features_only(tmp_path):
     imp = pd.DataFrame({"feature": names, "importance": np.arange(56, dtype=float)})
     top = top_features(corr, imp, 10)
     assert list(top["feature"]) == names[::-1][:10]
-    text = svg_text(plots.figure8b(corr, tmp_path / "f8b.png", imp, k=10, measured=40))
+    text = svg_text(figure8b(corr, tmp_path / "f8b.png", imp, k=10, measured=40))
     shown = set(re.findall(r"feat_\d\d", text))
     assert shown == set(names[-10:])
     assert "top 10 of 56" in text
@@ -156,27 +160,25 @@ def test_best_over_time_caption_states_time_to_reach_and_cited_speedup(tmp_path)
             for g in range(5)
         ]
     )
-    reach = plots_nas.reach_summary(gens)
+    reach = reach_summary(gens)
     assert reach["target"] == pytest.approx(0.34)
     assert (reach["seconds_without"], reach["seconds_with"]) == (40.0, 20.0)
-    text = svg_text(plots.best_over_time(gens, tmp_path / "b.png", "cifar10"))
+    text = svg_text(best_over_time(gens, tmp_path / "b.png", "cifar10"))
     assert "2.00×" in text and "1.69×" in text and "cifar10" in text and "chance 10 %" in text
     slower = gens.assign(
         best_measured=gens["best_measured"].where(gens["search"] != "prediction", 0.3)
     )
-    assert math.isnan(plots_nas.reach_summary(slower)["seconds_with"])
-    text = svg_text(plots.best_over_time(slower, tmp_path / "c.png", "cifar10"))
+    assert math.isnan(reach_summary(slower)["seconds_with"])
+    text = svg_text(best_over_time(slower, tmp_path / "c.png", "cifar10"))
     assert "with prediction not reached" in text
-    only = svg_text(
-        plots.best_over_time(gens[gens["search"] == "prediction"], tmp_path / "d.png", "x")
-    )
+    only = svg_text(best_over_time(gens[gens["search"] == "prediction"], tmp_path / "d.png", "x"))
     assert "n/a" in only
 
 
 @pytest.mark.parametrize("name", ["figure2a", "figure7"])
 def test_figures_need_their_columns(tmp_path, name):
     with pytest.raises(KeyError):
-        getattr(plots, name)(
+        {"figure2a": figure2a, "figure7": figure7}[name](
             pd.DataFrame({"x": [1]}),
             *(["MNIST", tmp_path] if name == "figure2a" else [tmp_path / "f.png"]),
         )
@@ -186,5 +188,5 @@ def test_table1_heatmap_ignores_the_notes_column(tmp_path):
     table = PAPER_TABLE1.copy()
     table["notes"] = ""  # predict.correlations(..., notes=True) adds why r is NaN
     table.loc[table.index[0], "notes"] = "RNN_TANH: constant feature"
-    text = svg_text(plots.table1_heatmap(table.reset_index(), tmp_path / "t1.png"))
+    text = svg_text(table1_heatmap(table.reset_index(), tmp_path / "t1.png"))
     assert text.count(">0.74<") == 2 and "constant feature" not in text

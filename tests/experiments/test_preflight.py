@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from hiddenstruct.errors import DataError, UsageError
-from hiddenstruct.experiments.preflight import check_image_data, check_output_dir
+from hiddenstruct.trials.preflight import check_image_data, check_output_dir
 
 
 def test_digits_needs_no_folder_and_passes():

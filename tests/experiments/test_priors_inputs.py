@@ -10,8 +10,7 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.identity import trial_identity
-from hiddenstruct.experiments.priors_rnn import (
+from hiddenstruct.experiments.priors_rnn.experiment import (
     EXPERIMENT,
     PRESETS,
     PriorsConfig,
@@ -20,10 +19,11 @@ from hiddenstruct.experiments.priors_rnn import (
     run_sweep,
     write_outputs,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.graphs.generators import barabasi_albert, watts_strogatz
 from hiddenstruct.graphs.io import write_graph
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PriorsConfig(
     families=("ws", "ba"), count=2, n_min=8, n_max=10, modes=("GRU",), epochs=1,
@@ -117,7 +117,7 @@ def test_directed_edge_lists_option_reads_networkx_edge_lists_as_written(tmp_pat
     """Issue 25 item 8: --directed-edge-lists; a directed cycle is an error naming it."""
     import networkx as nx
 
-    from hiddenstruct.experiments.graph_inputs import build_file_graph
+    from hiddenstruct.experiments.priors_rnn.graph_inputs import build_file_graph
 
     folder = tmp_path / "g"
     folder.mkdir()

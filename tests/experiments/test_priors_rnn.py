@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.hashing import config_hash
-from hiddenstruct.experiments.priors_rnn import (
+from hiddenstruct.experiments.priors_rnn.experiment import (
     EXPERIMENT,
     PACK_EXPERIMENT,
     PriorsConfig,
@@ -18,11 +16,12 @@ from hiddenstruct.experiments.priors_rnn import (
     make_packs,
     run_sweep,
     train_pack,
-    validate,
     write_outputs,
 )
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.graphs.properties import PROPERTY_NAMES
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.hashing import config_hash
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PriorsConfig(
     families=("ws", "ba"), count=2, n_min=8, n_max=10, modes=("GRU",), epochs=1,
@@ -31,7 +30,7 @@ TINY = PriorsConfig(
 
 
 def test_graph_trials_are_seeded_and_per_mode():
-    config = validate(replace(TINY, modes=("gru", "LSTM")))
+    config = replace(TINY, modes=("gru", "LSTM"))
     trials = graph_trials(config)
     assert len(trials) == 2 * 2 * 2
     assert {t["mode"] for t in trials} == {"GRU", "LSTM"}
@@ -69,7 +68,7 @@ def test_sweep_resumes_per_graph(tmp_path):
 
 def test_finished_pack_is_harvested_after_an_interruption(tmp_path):
     store = TrialStore(tmp_path / "store.sqlite")
-    trials = graph_trials(validate(TINY))
+    trials = graph_trials(TINY)
     store.register_many(EXPERIMENT, trials, [config_hash(t) for t in trials])
     # a pack finished but the sweep died before copying its rows to the graph trials
     run_trials(PACK_EXPERIMENT, make_packs(trials[:2], 3, 1), train_pack, store, progress=False)
@@ -188,12 +187,12 @@ class _no_exit:
 
 
 def test_random_orientation_keeps_the_graph_and_default_hashes():
-    from hiddenstruct.experiments.priors_rnn import build_graph
+    from hiddenstruct.experiments.priors_rnn.experiment import build_graph
     from hiddenstruct.graphs import layers
 
-    default = graph_trials(validate(TINY))
+    default = graph_trials(TINY)
     assert all("orientation" not in t for t in default)  # default configs hash as before
-    randomised = graph_trials(validate(replace(TINY, orientation="random")))
+    randomised = graph_trials(replace(TINY, orientation="random"))
     assert {config_hash(t) for t in randomised}.isdisjoint(config_hash(t) for t in default)
     sources = []
     for plain, oriented in zip(default, randomised, strict=True):
@@ -204,7 +203,7 @@ def test_random_orientation_keeps_the_graph_and_default_hashes():
         sources.append((len(layers(G)[0]), len(layers(D)[0])))
     assert any(a != b for a, b in sources)
     with pytest.raises(Exception, match="orientation"):
-        validate(replace(TINY, orientation="sideways"))
+        replace(TINY, orientation="sideways")
 
 
 def test_outputs_after_the_correlations_submodule_was_imported(tmp_path, monkeypatch):

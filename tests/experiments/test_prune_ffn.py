@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import csv
 
-from hiddenstruct.experiments.config import added_defaults
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.prune_ffn import (
+from hiddenstruct.experiments.prune_ffn.experiment import (
     BASE_EXPERIMENT,
     EXPERIMENT,
+    PRUNE_FFN,
     PruneFFNConfig,
     attach_bases,
-    ffn_table,
     ffn_trial,
-    run_prune_ffn,
     trial_configs,
 )
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.prune_ffn.outputs import ffn_table
+from hiddenstruct.trials.config import added_defaults
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PruneFFNConfig(
     architectures=((8,),),
@@ -40,7 +40,7 @@ def test_interrupted_run_resumes_without_rerunning_finished_trials(tmp_path):
     added = added_defaults(PruneFFNConfig)  # as the sweep does (threads 1 is no identity key)
     first = run_trials(EXPERIMENT, linked, ffn_trial, store, progress=False, added=added)
     before = {r.hash: (r.attempts, r.finished_at) for r in first}
-    written = run_prune_ffn(TINY, store, tmp_path / "out", progress=False)
+    written = PRUNE_FFN.run(TINY, store, tmp_path / "out", progress=False)
     records = store.trials(EXPERIMENT)
     assert len(records) == 4 and all(r.status == "done" for r in records)
     for r in records:
@@ -142,11 +142,11 @@ def test_cli_rejects_mnist_without_data_dir(tmp_path, capsys):
 
 
 def test_lobs_is_an_opt_in_method_that_runs_and_renames_no_default_trial(tmp_path):
-    from hiddenstruct.experiments.identity import trial_identity
-    from hiddenstruct.experiments.prune_settings import DEFAULT_METHODS, METHODS
+    from hiddenstruct.experiments.prune_ffn.config import DEFAULT_METHODS, METHODS
+    from hiddenstruct.trials.identity import trial_identity
 
     assert PruneFFNConfig().methods == DEFAULT_METHODS and "lobs" not in DEFAULT_METHODS
-    assert PruneFFNConfig.paper().methods == DEFAULT_METHODS and "lobs" in METHODS
+    assert PRUNE_FFN.make_config("paper").methods == DEFAULT_METHODS and "lobs" in METHODS
     with_lobs = PruneFFNConfig(**{**TINY.__dict__, "methods": ("class_blinded", "obd", "lobs")})
     plain = {trial_identity(EXPERIMENT, c) for c in trial_configs(TINY)}
     extended = {trial_identity(EXPERIMENT, c) for c in trial_configs(with_lobs)}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from hiddenstruct.experiments.prune_rnn import (
+from hiddenstruct.experiments.prune_rnn.experiment import (
     EXPERIMENT,
+    PRUNE_RNN,
     PruneRNNConfig,
     epochs_to_recover,
-    run_prune_rnn,
     summarize,
 )
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PruneRNNConfig(
     modes=("GRU",),
@@ -26,7 +26,7 @@ TINY = PruneRNNConfig(
 
 def test_runs_every_scope_and_p_and_resumes(tmp_path):
     store = TrialStore(tmp_path / "store.sqlite")
-    written = run_prune_rnn(TINY, store, tmp_path / "out", progress=False)
+    written = PRUNE_RNN.run(TINY, store, tmp_path / "out", progress=False)
     (gru,) = store.trials(EXPERIMENT)
     points = gru.result["points"]
     assert {(p["scope"], p["p"]) for p in points} == {
@@ -39,7 +39,7 @@ def test_runs_every_scope_and_p_and_resumes(tmp_path):
         assert (tmp_path / "out").joinpath(written[key]).exists()
     # adding a mode later resumes: the GRU trial is not run again
     more = PruneRNNConfig(**{**TINY.__dict__, "modes": ("GRU", "RNN_RELU")})
-    run_prune_rnn(more, store, tmp_path / "out", progress=False)
+    PRUNE_RNN.run(more, store, tmp_path / "out", progress=False)
     records = {r.config["mode"]: r for r in store.trials(EXPERIMENT)}
     assert set(records) == {"GRU", "RNN_RELU"}
     assert (records["GRU"].attempts, records["GRU"].finished_at) == (gru.attempts, gru.finished_at)
@@ -107,7 +107,7 @@ def test_iterative_rounds_reach_each_level_in_all(tmp_path):
     # without retraining the weights never change, so continuing from the previous level must
     # prune exactly what pruning the base to that level does (same zero fractions, same
     # accuracies); the per-level share of the remaining weights is what makes that hold
-    from hiddenstruct.experiments.prune_rnn import rnn_trial, trial_configs
+    from hiddenstruct.experiments.prune_rnn.experiment import rnn_trial, trial_configs
     from hiddenstruct.training.seeding import seed_everything
 
     class Log:
@@ -138,11 +138,9 @@ def test_iterative_rounds_reach_each_level_in_all(tmp_path):
 
 
 def test_iterative_rounds_change_identity_and_the_default_does_not():
-    from hiddenstruct.experiments.prune_rnn import identities
-
-    assert identities(TINY) == identities(
+    assert PRUNE_RNN.identities(TINY) == PRUNE_RNN.identities(
         PruneRNNConfig(**{**TINY.__dict__, "rounds": "from-base"})
     )
-    assert identities(TINY) != identities(
+    assert PRUNE_RNN.identities(TINY) != PRUNE_RNN.identities(
         PruneRNNConfig(**{**TINY.__dict__, "rounds": "iterative"})
     )

@@ -10,15 +10,14 @@ import pytest
 from hiddenstruct.cli.main import main
 from hiddenstruct.data.reber import generate_reber_dataset
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.prune_rnn import (
+from hiddenstruct.experiments.prune_rnn.experiment import (
     EXPERIMENT,
     PRESETS,
+    PRUNE_RNN,
     PruneRNNConfig,
-    identities,
-    run_prune_rnn,
     trial_configs,
 )
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 TINY = PruneRNNConfig(
     modes=("GRU",), reber_n=120, embedding_dim=4, hidden_sizes=(4,), base_epochs=1, lr=1e-2,
@@ -30,12 +29,17 @@ def test_data_options_change_identity_only_when_set():
     old = replace(TINY, unique=None)  # the default before issue 25: trials without the key
     (plain,) = trial_configs(old)
     assert not {"negatives", "unique", "reber_csv_sha256"} & set(plain)
-    assert identities(replace(old, negatives="mix")) == identities(old)
-    assert identities(replace(old, negatives="authors")) != identities(old)
-    assert identities(replace(old, unique=True)) != identities(old)
+    assert PRUNE_RNN.identities(replace(old, negatives="mix")) == PRUNE_RNN.identities(old)
+    assert PRUNE_RNN.identities(replace(old, negatives="authors")) != PRUNE_RNN.identities(old)
+    assert PRUNE_RNN.identities(replace(old, unique=True)) != PRUNE_RNN.identities(old)
     (new,) = trial_configs(TINY)  # today's default: unique strings, a new trial
-    assert new["unique"] is True and identities(TINY) == identities(replace(old, unique=True))
-    assert identities(replace(TINY, unique=False)) not in (identities(TINY), identities(old))
+    assert new["unique"] is True and PRUNE_RNN.identities(TINY) == PRUNE_RNN.identities(
+        replace(old, unique=True)
+    )
+    assert PRUNE_RNN.identities(replace(TINY, unique=False)) not in (
+        PRUNE_RNN.identities(TINY),
+        PRUNE_RNN.identities(old),
+    )
     assert PRESETS["paper"]["negatives"] == "authors" and PRESETS["paper"]["unique"] is True
 
 
@@ -47,7 +51,7 @@ def test_csv_data_keyed_by_content_and_overlap_written(tmp_path):
     assert trial["reber_csv_sha256"] == data.checksum()
     assert trial["runtime"]["reber_csv"] == [str(csv.resolve())]
     store = TrialStore(tmp_path / "s.sqlite")
-    written = run_prune_rnn(config, store, tmp_path / "out", progress=False)
+    written = PRUNE_RNN.run(config, store, tmp_path / "out", progress=False)
     (record,) = store.trials(EXPERIMENT)
     assert record.result["data_checksum"] == data.checksum()
     assert record.result["test_in_train"] == pytest.approx(data.leakage())

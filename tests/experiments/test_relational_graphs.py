@@ -5,9 +5,9 @@ import math
 import pytest
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments import relational_graphs as rg
-from hiddenstruct.experiments import relational_graphs_outputs as out
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.relational_graphs import experiment as rg
+from hiddenstruct.experiments.relational_graphs import outputs as out
+from hiddenstruct.trials.store import TrialStore
 
 TINY = dict(
     models=("mlp", "gru"), nodes=8, resolution=5, max_graphs=2, repeats=2, width=24, layers=2,

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hiddenstruct.experiments import plots
+from hiddenstruct.experiments.priors_rnn.figures import figure7
+from hiddenstruct.experiments.prune_ffn.figures import figure2a
 from hiddenstruct.experiments.report import write_report
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.store import TrialStore
 
 METHODS = ["random", "class_blinded", "class_uniform", "class_distributed", "obd"]
 
@@ -69,7 +70,7 @@ def _outputs(root: Path) -> None:
     )  # fmt: skip
     ffn.mkdir(parents=True)
     curves.to_csv(ffn / "curves.csv", index=False)
-    plots.figure2a(curves, "MNIST", ffn)
+    figure2a(curves, "MNIST", ffn)
     table = [
         {"architecture": "100", "schedule": "relative", "method": m, "retrain": r,
          "unpruned": 0.97, "acc@60%": 0.9 if m != "random" else 0.6,
@@ -93,7 +94,7 @@ def _outputs(root: Path) -> None:
         {"mode": "GRU", "family": ["watts_strogatz", "barabasi_albert"] * 5,
          "test_acc": rng.uniform(0.6, 0.9, 10)}
     )  # fmt: skip
-    plots.figure7(meta, priors / "figure7.png")
+    figure7(meta, priors / "figure7.png")
     nas = root / "nas"
     nas.mkdir()
     summary = {

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hiddenstruct.experiments import plots
 from hiddenstruct.experiments.figures import new_figure, save_figure, styled
+from hiddenstruct.experiments.prune_ffn.figures import figure2a
 from hiddenstruct.experiments.report import write_report
 from hiddenstruct.experiments.report_browser import find_browser, measure_layout
 
@@ -47,11 +47,12 @@ def _hard_page(root):
               zero_fraction=z, accuracy=0.9 - z / 2)
          for m in ("random", "obd") for z in (0, 0.5, 0.9)]
     )  # fmt: skip
-    plots.figure2a(curves, "digits", ffn)
+    figure2a(curves, "digits", ffn)
     extra = root / "reber-rnn"
     extra.mkdir()
     with styled():
-        fig, ax = new_figure(3, 2)  # 3 in × 150 dpi: still saved ≥ 1200 px wide
+        fig, axes = new_figure(3, 2)  # 3 in × 150 dpi: still saved ≥ 1200 px wide
+        ax = axes[0][0]
         ax.plot([0, 1], [0.5, 0.9])
         save_figure(fig, extra / "small.png")
 

@@ -8,10 +8,14 @@ import json
 import pandas as pd
 import pytest
 
-from hiddenstruct.experiments import report_sections as rs
+from hiddenstruct.experiments.nas import report_section as nas_report
+from hiddenstruct.experiments.priors_rnn import report_section as priors_report
+from hiddenstruct.experiments.prune_ffn import report_section as ffn_report
+from hiddenstruct.experiments.prune_rnn import report_section as rnn_report
 from hiddenstruct.experiments.report import scale_banner
 from hiddenstruct.experiments.report_scale import differences
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.sparse_routes import report_section as routes_report
+from hiddenstruct.trials.store import TrialStore
 
 METHODS = ["random", "class_blinded", "class_uniform", "class_distributed", "obd"]
 
@@ -24,7 +28,7 @@ def _ffn(folder, at90, at60, unpruned=0.97):
         for m in METHODS
     ]  # fmt: skip
     pd.DataFrame(rows).to_csv(folder / "table.csv", index=False)
-    return rs.summarize_prune_ffn(folder).claims
+    return ffn_report.summarize_prune_ffn(folder).claims
 
 
 def test_prune_ffn_verdicts_follow_the_numbers(tmp_path):
@@ -56,7 +60,7 @@ def test_prune_ffn_verdicts_follow_the_numbers(tmp_path):
     ],
 )
 def test_safe_p_verdict_uses_the_grid(ours, paper, grid, verdict):
-    assert rs.safe_p_verdict(ours, paper, grid)[0] == verdict
+    assert rnn_report.safe_p_verdict(ours, paper, grid)[0] == verdict
 
 
 def test_prune_rnn_summary_has_a_verdict_per_mode_and_scope(tmp_path):
@@ -67,7 +71,7 @@ def test_prune_rnn_summary_has_a_verdict_per_mode_and_scope(tmp_path):
          "epochs@70%": "", "epochs@90%": ""},
     ]  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "summary.csv", index=False)
-    summary = rs.summarize_prune_rnn(tmp_path)
+    summary = rnn_report.summarize_prune_rnn(tmp_path)
     assert summary.key_numbers["verdict"].tolist() == ["agrees", "not comparable"]
     assert summary.key_numbers["base accuracy"].tolist()[1].endswith("(at chance)")
     assert [c.verdict for c in summary.claims] == ["agrees", "agrees", "agrees"]
@@ -83,7 +87,7 @@ def _priors(folder, ws, ba, mode="GRU"):
     meta.to_csv(folder / "meta_dataset.csv", index=False)
     family = meta.groupby(["mode", "family"])["test_acc"].mean().rename("test_acc_mean")
     family.reset_index().to_csv(folder / "family_summary.csv", index=False)
-    return rs.summarize_priors(folder).claims[0]
+    return priors_report.summarize_priors(folder).claims[0]
 
 
 def test_priors_family_verdict_from_a_test(tmp_path):
@@ -105,11 +109,11 @@ def test_nas_speedup_is_time_to_reach(tmp_path):
     ]
     pd.DataFrame(gens).to_csv(tmp_path / "generations.csv", index=False)
     (tmp_path / "summary.json").write_text(json.dumps({"speedup_from_prediction": 0.4}))
-    (claim,) = rs.summarize_nas(tmp_path).claims
+    (claim,) = nas_report.summarize_nas(tmp_path).claims
     assert claim.verdict == "agrees" and "speed-up 2.50×" in claim.ours  # 30 s / 12 s
     gens[2]["best_measured"] = 0.7
     pd.DataFrame(gens).to_csv(tmp_path / "generations.csv", index=False)
-    (claim,) = rs.summarize_nas(tmp_path).claims
+    (claim,) = nas_report.summarize_nas(tmp_path).claims
     assert claim.verdict == "disagrees" and "with prediction not reached" in claim.ours
 
 
@@ -118,7 +122,7 @@ def test_sparse_routes_section_flags_routes_at_chance(tmp_path):
         [{"model": "lenet", "route": "set", "density": 0.1, "accuracy_mean": 0.11, "n": 1},
          {"model": "lenet", "route": "rigl", "density": 0.1, "accuracy_mean": 0.9, "n": 1}]
     ).to_csv(tmp_path / "accuracy.csv", index=False)  # fmt: skip
-    summary = rs.summarize_sparse_routes(tmp_path)
+    summary = routes_report.summarize_sparse_routes(tmp_path)
     assert summary.claims == []  # the paper has no such experiment
     assert summary.key_numbers["learns"].tolist() == ["no (at chance)", "yes"]
     assert any("1 of 2" in n for n in summary.notes)
@@ -148,7 +152,7 @@ def test_scale_banner_names_each_difference_from_the_paper_preset(tmp_path):
 
 
 def test_sparse_routes_correlations_leave_out_trials_at_chance():
-    from hiddenstruct.experiments.sparse_routes_outputs import above_chance, correlation_table
+    from hiddenstruct.experiments.sparse_routes.outputs import above_chance, correlation_table
 
     rows = [
         {"model": "lenet", "test_accuracy": acc, "above_chance": above_chance("lenet", acc),

@@ -11,19 +11,18 @@ import pytest
 
 from hiddenstruct import stats
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.nas import NasConfig, run_experiment
-from hiddenstruct.experiments.prune_rnn import (
+from hiddenstruct.experiments.nas.experiment import NasConfig, run_experiment
+from hiddenstruct.experiments.prune_rnn.experiment import (
     PRESETS,
+    PRUNE_RNN,
     PruneRNNConfig,
-    identities,
-    run_prune_rnn,
     summarize,
     trial_configs,
 )
-from hiddenstruct.experiments.prune_rnn import PRESETS as RNN_PRESETS
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.prune_rnn.experiment import PRESETS as RNN_PRESETS
 from hiddenstruct.nas.operators import PAPER_MUTATIONS, UNIFORM_MUTATIONS
 from hiddenstruct.pruning import THRESHOLDS
+from hiddenstruct.trials.store import TrialStore
 
 TINY_RNN = PruneRNNConfig(
     modes=("GRU",), reber_n=120, embedding_dim=4, hidden_sizes=(4, 4), base_epochs=1, lr=1e-2,
@@ -37,17 +36,19 @@ def test_threshold_field_choices_preset_and_identity():
     assert PRESETS["paper"]["threshold"] == "global"  # the authors' code
     assert PruneRNNConfig().threshold == "per-tensor"  # 0.1.0 behaviour stays the default
     # the default leaves identities alone; the other reading is another trial
-    base = identities(TINY_RNN)
-    assert identities(replace(TINY_RNN, threshold="per-tensor")) == base
-    assert identities(replace(TINY_RNN, threshold="global")) != base
-    assert identities(replace(TINY_RNN, chance_margin=0.2)) == base  # summary-only setting
+    base = PRUNE_RNN.identities(TINY_RNN)
+    assert PRUNE_RNN.identities(replace(TINY_RNN, threshold="per-tensor")) == base
+    assert PRUNE_RNN.identities(replace(TINY_RNN, threshold="global")) != base
+    assert (
+        PRUNE_RNN.identities(replace(TINY_RNN, chance_margin=0.2)) == base
+    )  # summary-only setting
     with pytest.raises(UsageError, match="global, per-tensor"):
         replace(TINY_RNN, threshold="layer")
 
 
 def test_threshold_reaches_the_trial_and_chance_is_stored(tmp_path):
     store = TrialStore(tmp_path / "s.sqlite")
-    run_prune_rnn(replace(TINY_RNN, threshold="global"), store, tmp_path / "out", progress=False)
+    PRUNE_RNN.run(replace(TINY_RNN, threshold="global"), store, tmp_path / "out", progress=False)
     (record,) = store.trials("prune-rnn")
     assert record.config["threshold"] == "global"
     assert record.result["chance_accuracy"] == pytest.approx(0.5, abs=0.15)
@@ -90,7 +91,7 @@ TINY_NAS = NasConfig(
 
 
 def test_nas_mutation_field_and_paper_preset():
-    from hiddenstruct.experiments.nas import PRESETS as NAS_PRESETS
+    from hiddenstruct.experiments.nas.experiment import PRESETS as NAS_PRESETS
 
     assert NAS_PRESETS["paper"]["mutations"] == "insert:1"
     assert TINY_NAS.genetic("prediction").mutations == UNIFORM_MUTATIONS

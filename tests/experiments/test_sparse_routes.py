@@ -8,8 +8,8 @@ import math
 import pytest
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments import sparse_routes as sr
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.sparse_routes import experiment as sr
+from hiddenstruct.trials.store import TrialStore
 
 TOY = dict(
     sr.PRESETS["demo"],
@@ -25,7 +25,7 @@ def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sparse_routes")
     store = TrialStore(folder / "store.sqlite")
     config = sr.SparseRoutesConfig(**TOY)
-    written = sr.run_sparse_routes(config, store, folder / "out", progress=False)
+    written = sr.SPARSE_ROUTES.run(config, store, folder / "out", progress=False)
     return config, store, written, folder
 
 
@@ -71,7 +71,7 @@ def test_correlations_are_pearson_r_or_nan_with_a_note(run):
 def test_rerun_resumes_without_training_again(run):
     config, store, _, folder = run
     before = {r.hash: r.finished_at for r in store.trials(sr.EXPERIMENT)}
-    sr.run_sparse_routes(config, store, folder / "out2", progress=False)
+    sr.SPARSE_ROUTES.run(config, store, folder / "out2", progress=False)
     after = {r.hash: r.finished_at for r in store.trials(sr.EXPERIMENT)}
     assert before == after
 
@@ -93,7 +93,7 @@ def test_bad_settings_are_usage_errors():
 def test_topology_distances_between_routes(run):
     """Every pair of routes of one model, density and repeat: a distance in [0, 1] that
     equals the one computed from the trials' own final masks; a heat map per model."""
-    from hiddenstruct.experiments import sparse_routes_topology as topo
+    from hiddenstruct.experiments.sparse_routes import topology as topo
     from hiddenstruct.graphs import topology_distance
     from hiddenstruct.nn.masking import apply_masks
     from hiddenstruct.sparse_training import mask_graph
@@ -124,7 +124,7 @@ def test_topology_distances_between_routes(run):
 def test_masks_round_trip_through_their_text_form():
     import torch
 
-    from hiddenstruct.experiments import sparse_routes_topology as topo
+    from hiddenstruct.experiments.sparse_routes import topology as topo
     from hiddenstruct.nn import MaskedDeepFFN, apply_mask, masks
 
     net = MaskedDeepFFN(7, 3, [5])
@@ -140,7 +140,7 @@ def test_masks_round_trip_through_their_text_form():
 def test_trials_stored_without_masks_give_a_note_not_a_distance(run):
     import dataclasses
 
-    from hiddenstruct.experiments import sparse_routes_topology as topo
+    from hiddenstruct.experiments.sparse_routes import topology as topo
 
     _, store, _, _ = run
     old = [

@@ -13,16 +13,16 @@ import pytest
 
 from hiddenstruct.cli.main import main
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.config import (
+from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment, make_config
+from hiddenstruct.trials.config import (
     added_defaults,
     field_specs,
     load_toml,
     resolve_config,
     setting,
 )
-from hiddenstruct.experiments.identity import identity_body, trial_identity
-from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment, make_config
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.trials.identity import identity_body, trial_identity
+from hiddenstruct.trials.store import TrialStore
 
 DATA = Path(__file__).parent / "data"
 
@@ -62,58 +62,62 @@ OLD_DEFAULTS = {
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_golden_identity(name):
-    module, old = get_experiment(name), OLD_DEFAULTS.get(name, {})
-    before = module.identities(make_config(name, **old))
+    experiment, old = get_experiment(name), OLD_DEFAULTS.get(name, {})
+    before = experiment.identities(make_config(name, **old))
     assert before[0] == GOLDEN[name]
     if old:  # the changed defaults make new trials (sparse-routes: its Reber ones)
-        assert module.identities(make_config(name)) != before
+        assert experiment.identities(make_config(name)) != before
 
 
 @pytest.mark.parametrize("name", ["prune-ffn", "prune-rnn", "sparse-routes"])
 def test_a_changed_default_keeps_the_old_identity_for_the_old_value(name):
-    module = get_experiment(name)
+    experiment = get_experiment(name)
 
     @dataclasses.dataclass(frozen=True)
-    class Changed(module.Config):  # a field whose default went from 3 to 4
+    class Changed(experiment.config_type):  # a field whose default went from 3 to 4
         later_setting: int = setting(4, "default changed after trials were stored", legacy=3)
 
-    base = module.identities(module.Config())
-    assert module.identities(Changed(later_setting=3)) == base
-    assert not set(module.identities(Changed())) & set(base)
+    base = experiment.identities(experiment.config_type())
+    assert experiment.identities(Changed(later_setting=3)) == base
+    assert not set(experiment.identities(Changed())) & set(base)
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_threads_other_than_one_are_part_of_identity(name):
     # torch's CPU kernels give last-bit differences between thread counts, so a trial is
     # reproducible only at its own count: threads 1 is the stored identity, 2 a new trial
-    module = get_experiment(name)
-    one = module.identities(make_config(name, threads=1))
-    assert module.identities(make_config(name)) == one
-    assert not set(module.identities(make_config(name, threads=2))) & set(one)
+    experiment = get_experiment(name)
+    one = experiment.identities(make_config(name, threads=1))
+    assert experiment.identities(make_config(name)) == one
+    assert not set(experiment.identities(make_config(name, threads=2))) & set(one)
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_adding_a_defaulted_field_renames_no_trial(name):
-    module = get_experiment(name)
+    experiment = get_experiment(name)
 
     @dataclasses.dataclass(frozen=True)
-    class Extended(module.Config):
+    class Extended(experiment.config_type):
         later_setting: int = setting(3, "a setting added after trials were stored", added=True)
 
-    base = module.identities(module.Config())
-    assert module.identities(Extended()) == base
+    base = experiment.identities(experiment.config_type())
+    assert experiment.identities(Extended()) == base
     if name in IDENTITY_KEYS:  # the field reaches the trial: a non-default value is a new trial
-        assert module.identities(Extended(later_setting=4)) != base
-        (first, *_) = module.trials(module.Config(**OLD_DEFAULTS.get(name, {})))
+        assert experiment.identities(Extended(later_setting=4)) != base
+        (first, *_) = experiment.trials(experiment.config_type(**OLD_DEFAULTS.get(name, {})))
         # fields declared added=True are left out at their default (or legacy value), as in
         # trial_identity
-        assert set(identity_body(first, added_defaults(module.Config))) == IDENTITY_KEYS[name]
+        assert (
+            set(identity_body(first, added_defaults(experiment.config_type))) == IDENTITY_KEYS[name]
+        )
 
 
 def test_paths_and_device_are_not_identity_but_the_experiment_is(tmp_path):
-    module = get_experiment("prune-ffn")
-    here = module.identities(module.Config(device="cpu"))
-    assert module.identities(module.Config(device="auto", data_dir=str(tmp_path))) == here
+    experiment = get_experiment("prune-ffn")
+    here = experiment.identities(experiment.config_type(device="cpu"))
+    assert (
+        experiment.identities(experiment.config_type(device="auto", data_dir=str(tmp_path))) == here
+    )
     assert trial_identity("prune-ffn", {"lr": 0.1}) != trial_identity("prune-rnn", {"lr": 0.1})
 
 
@@ -141,14 +145,18 @@ def test_print_config_round_trip(tmp_path, capsys, name, options):
     from hiddenstruct.cli.experiment import resolve_from_args
     from hiddenstruct.cli.main import build_parser
 
-    module = get_experiment(name)
+    experiment = get_experiment(name)
     given = resolve_from_args(
-        module, build_parser().parse_args(["experiment", name, *shlex.split(options)])
+        experiment, build_parser().parse_args(["experiment", name, *shlex.split(options)])
     )
-    from_file = resolve_config(module.Config, module.PRESETS, "small", load_toml(path), {})
+    from_file = resolve_config(
+        experiment.config_type, experiment.presets, "small", load_toml(path), {}
+    )
     assert from_file == given
-    assert module.identities(from_file) == module.identities(given)
-    assert module.identities(given) != module.identities(module.Config())  # options mattered
+    assert experiment.identities(from_file) == experiment.identities(given)
+    assert experiment.identities(given) != experiment.identities(
+        experiment.config_type()
+    )  # options mattered
     if name == "prune-rnn":
         assert given.target_accuracy is None and given.reber_n == 300  # `none` is a value
     from_cli = _print_config(capsys, [name, "--config", str(path), "--seed", "9"])
@@ -156,10 +164,12 @@ def test_print_config_round_trip(tmp_path, capsys, name, options):
 
 
 def test_precedence_preset_file_options(tmp_path):
-    module = get_experiment("prune-ffn")
+    experiment = get_experiment("prune-ffn")
     path = tmp_path / "c.toml"
     path.write_text('preset = "paper"\nepochs = 7\nrelative-p = 0.3\n')
-    config = resolve_config(module.Config, module.PRESETS, "paper", load_toml(path), {"epochs": 9})
+    config = resolve_config(
+        experiment.config_type, experiment.presets, "paper", load_toml(path), {"epochs": 9}
+    )
     assert (config.optimizer, config.epochs, config.relative_p) == ("sgd", 9, 0.3)
 
 
@@ -205,12 +215,12 @@ def test_old_option_names_are_hidden_aliases(capsys):
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_help_lists_every_field_with_default_and_paper_value(capsys, name):
-    module = get_experiment(name)
+    experiment = get_experiment(name)
     with pytest.raises(SystemExit):
         main(["experiment", name, "--help"])
     shown = " ".join(capsys.readouterr().out.split())
-    paper = module.Config(**module.PRESETS["paper"])
-    for spec in field_specs(module.Config):
+    paper = experiment.config_type(**experiment.presets["paper"])
+    for spec in field_specs(experiment.config_type):
         assert spec.option in shown
         if getattr(paper, spec.name) != spec.default:
             assert "paper:" in shown
@@ -307,8 +317,8 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
 
 
 def test_workers_share_one_base_model(tmp_path):
-    from hiddenstruct.experiments.executors import ProcessPoolExecutor
-    from hiddenstruct.experiments.prune_ffn import BASE_EXPERIMENT, EXPERIMENT, sweep
+    from hiddenstruct.experiments.prune_ffn.experiment import BASE_EXPERIMENT, EXPERIMENT, sweep
+    from hiddenstruct.trials.executors import ProcessPoolExecutor
 
     config = make_config(
         "prune-ffn", architectures=((4,),), methods=("random", "class_blinded"), repeats=1,
@@ -359,8 +369,8 @@ def test_v1_nas_and_dict_rows_are_rekeyed_to_current_identities(tmp_path):
     """A 0.1.0 nas row (data_dir at top level, bare-config hash) gets today's identity."""
     import json
 
-    from hiddenstruct.experiments.hashing import config_hash
-    from hiddenstruct.experiments.nas import EXPERIMENT, trial_settings
+    from hiddenstruct.experiments.nas.experiment import EXPERIMENT, trial_settings
+    from hiddenstruct.trials.hashing import config_hash
 
     config = make_config("nas", dataset="cifar10", data_dir=str(tmp_path))
     now = {**trial_settings(config, "random"), "genotype": {"nodes": []}}
@@ -441,15 +451,16 @@ def _another_value(spec, paper):
 def test_every_setting_a_trial_computes_with_is_in_its_identity(name):
     """A field that is neither runtime nor listed above must reach the trials it changes:
     otherwise changing it would silently reuse results computed with the old value."""
-    module = get_experiment(name)
-    base = module.identities(module.Config())
-    for spec in field_specs(module.Config):
+    experiment = get_experiment(name)
+    base = experiment.identities(experiment.config_type())
+    for spec in field_specs(experiment.config_type):
         if spec.metadata.get("hiddenstruct.runtime") or spec.name in NOT_PER_TRIAL[name]:
             continue
         changed = dataclasses.replace(
-            module.Config(), **{spec.name: _another_value(spec, module.PRESETS["paper"])}
+            experiment.config_type(),
+            **{spec.name: _another_value(spec, experiment.presets["paper"])},
         )
-        assert module.identities(changed) != base, f"{name}: {spec.name} is not in the identity"
+        assert experiment.identities(changed) != base, f"{name}: {spec.name} is not in the identity"
 
 
 def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):
@@ -465,7 +476,7 @@ def test_missing_device_fails_before_any_trial_runs(tmp_path, capsys):
 
 def test_stores_record_the_versions_that_wrote_them(tmp_path):
     import hiddenstruct
-    from hiddenstruct.experiments.store_checks import check_store
+    from hiddenstruct.trials.store_checks import check_store
 
     path = _v010_store(tmp_path)
     assert check_store(path).writers == ()  # 0.1.0 kept no such record

@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from hiddenstruct.errors import TrainingDiverged
-from hiddenstruct.experiments.executors import run_trials
-from hiddenstruct.experiments.outcome import sweep_exit_code
-from hiddenstruct.experiments.store import TrialStore
 from hiddenstruct.training import train
+from hiddenstruct.trials.executors import run_trials
+from hiddenstruct.trials.outcome import sweep_exit_code
+from hiddenstruct.trials.store import TrialStore
 
 
 def _loader(nan_at: int | None = None) -> DataLoader:

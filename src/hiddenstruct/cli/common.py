@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hiddenstruct.cli.parser import value_error
 from hiddenstruct.cli.paths import output_folder
-from hiddenstruct.experiments.config import SEED_RANGE
+from hiddenstruct.trials.config import SEED_RANGE
 
 DEFAULT_RAY_TIMEOUT = (
     60.0  # = experiments.executors.DEFAULT_RAY_TIMEOUT (imported lazily: no torch)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from hiddenstruct.cli.common import fraction
+from hiddenstruct.data.download import download
+from hiddenstruct.errors import DataError
 
 FILE_DATASETS = ("mnist", "cifar10")
 
@@ -94,7 +96,6 @@ def _table(statuses) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from hiddenstruct.data.check import check_data_dir
-    from hiddenstruct.errors import DataError
 
     datasets = tuple(dict.fromkeys(args.dataset or FILE_DATASETS))
     statuses = check_data_dir(args.data_dir, datasets, val_fraction=args.val_fraction)
@@ -110,7 +111,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from hiddenstruct.data.download import download
 
     folder = download(
         args.dataset,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.common import add_store_argument, positive_int, seed
+from hiddenstruct.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -43,7 +44,6 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from hiddenstruct.errors import UsageError
     from hiddenstruct.experiments.demo import DEMO_STEPS, run_demo
 
     titles = [title for title, _ in DEMO_STEPS]

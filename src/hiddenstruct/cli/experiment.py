@@ -1,7 +1,7 @@
 """``hiddenstruct experiment <name>``: one sub-command per registered paper experiment.
 
 Every option of ``experiment NAME`` is generated from the experiment's config dataclass
-(:mod:`hiddenstruct.experiments.config`): ``--kebab-case`` name, type, choices, help with the
+(:mod:`hiddenstruct.trials.config`): ``--kebab-case`` name, type, choices, help with the
 default and the paper preset's value, ``nargs`` for tuples, hidden aliases for old names. Then
 ``--preset``, ``--config FILE.toml``, ``--print-config`` and the run options (``--output``,
 ``--store``, ``--workers``, ``--executor``, ``--ray-address``) are added.
@@ -15,11 +15,21 @@ from typing import Any
 
 from hiddenstruct.cli.common import add_experiment_run_arguments
 from hiddenstruct.cli.parser import value_error
+from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.trials.config import (
+    element_problem,
+    field_specs,
+    load_toml,
+    parse_element,
+    resolve_config,
+    to_toml,
+)
+from hiddenstruct.trials.executors import make_executor
 
 
 def register(subparsers) -> None:
     """Add ``experiment`` with one sub-command per registered experiment."""
-    from hiddenstruct.experiments.registry import EXPERIMENTS, get_experiment
+    from hiddenstruct.experiments.registry import EXPERIMENTS
 
     parser = subparsers.add_parser(
         "experiment",
@@ -28,8 +38,8 @@ def register(subparsers) -> None:
         "(--store) and skipped when already done; see `hiddenstruct experiment NAME --help`.",
     )
     experiments = parser.add_subparsers(dest="experiment_name", metavar="NAME")
-    for name in EXPERIMENTS:
-        add_experiment_parser(experiments, get_experiment(name))
+    for experiment in EXPERIMENTS.values():
+        add_experiment_parser(experiments, experiment)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 
@@ -53,7 +63,6 @@ def _help_text(text: str) -> str:
 
 def _cli_type(spec):
     """argparse ``type``: parse one string and check it against the field's choices / range."""
-    from hiddenstruct.experiments.config import element_problem, parse_element
 
     def convert(text: str) -> Any:
         try:
@@ -78,7 +87,6 @@ def _cli_type(spec):
 
 def add_config_options(parser: argparse.ArgumentParser, config_cls: type, presets: dict) -> None:
     """One option per config field (absent when not given), plus hidden old-name aliases."""
-    from hiddenstruct.experiments.config import field_specs
 
     paper = presets.get("paper", {})  # values as given (not validated: that would import torch)
     for spec in field_specs(config_cls):
@@ -102,17 +110,17 @@ def add_config_options(parser: argparse.ArgumentParser, config_cls: type, preset
             parser.add_argument(alias, help=argparse.SUPPRESS, **options)
 
 
-def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
-    """The ``experiment NAME`` parser of an experiment module, generated from its config."""
+def add_experiment_parser(subparsers, experiment: Experiment) -> argparse.ArgumentParser:
+    """The ``experiment NAME`` parser of an experiment, generated from its config."""
     parser = subparsers.add_parser(
-        module.NAME,
-        help=_help_text(module.HELP),
-        description=module.DESCRIPTION.replace("%%", "%"),  # a description is shown as written
+        experiment.name,
+        help=_help_text(experiment.help),
+        description=experiment.description.replace("%%", "%"),  # a description is shown as written
     )
-    add_config_options(parser, module.Config, module.PRESETS)
+    add_config_options(parser, experiment.config_type, experiment.presets)
     parser.add_argument(
         "--preset",
-        choices=tuple(module.PRESETS),
+        choices=tuple(experiment.presets),
         default=None,
         help="named base settings; options and --config override them (default: small)",
     )
@@ -129,20 +137,19 @@ def add_experiment_parser(subparsers, module) -> argparse.ArgumentParser:
         action="store_true",
         help="print the fully resolved settings as TOML and exit (feed back with --config)",
     )
-    add_experiment_run_arguments(parser, module.NAME)
-    parser.set_defaults(func=run, experiment_module=module.NAME)
+    add_experiment_run_arguments(parser, experiment.name)
+    parser.set_defaults(func=run, experiment_name=experiment.name)
     return parser
 
 
-def resolve_from_args(module, args: argparse.Namespace) -> Any:
+def resolve_from_args(experiment: Experiment, args: argparse.Namespace) -> Any:
     """Defaults < preset < --config file < explicit options."""
-    from hiddenstruct.experiments.config import field_specs, load_toml, resolve_config
 
     from_file = load_toml(args.config) if args.config is not None else {}
     preset = args.preset or str(from_file.pop("preset", "small"))
     from_file.pop("preset", None)
     explicit = {}
-    for spec in field_specs(module.Config):
+    for spec in field_specs(experiment.config_type):
         if not hasattr(args, spec.name):
             continue
         value = getattr(args, spec.name)
@@ -151,32 +158,31 @@ def resolve_from_args(module, args: argparse.Namespace) -> Any:
         explicit[spec.name] = value
     if explicit.get("data_dir"):
         explicit["data_dir"] = str(Path(explicit["data_dir"]).resolve())
-    return resolve_config(module.Config, module.PRESETS, preset, from_file, explicit)
+    return resolve_config(experiment.config_type, experiment.presets, preset, from_file, explicit)
 
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config; print it (``--print-config``) or run the experiment and list outputs."""
     from rich.console import Console
 
-    from hiddenstruct.experiments.config import to_toml
-    from hiddenstruct.experiments.executors import make_executor
     from hiddenstruct.experiments.registry import get_experiment, run_experiment
 
-    module = get_experiment(args.experiment_module)
-    config = resolve_from_args(module, args)
+    experiment = get_experiment(args.experiment_name)
+    config = resolve_from_args(experiment, args)
+    name = experiment.name
     if args.print_config:
-        print(to_toml(config, f"hiddenstruct experiment {module.NAME} --config FILE"), end="")
+        print(to_toml(config, f"hiddenstruct experiment {name} --config FILE"), end="")
         return 0
     executor = make_executor(
         args.executor, args.workers, args.ray_address, args.max_attempts, args.ray_timeout
     )
     # run_experiment checks, in order, before it creates the store or any output: the device,
     # the store path, the input files, the Ray connection, the data and output folder
-    written = run_experiment(module.NAME, config, args.store, args.output, executor)
+    written = run_experiment(name, config, args.store, args.output, executor)
     console = Console()
     for label, value in written.items():
         console.print(f"{label}: {value}")
     if "failed" in written:  # some trials failed: outputs from the others, but exit 1
-        Console(stderr=True).print(f"[red]{module.NAME}: trials failed: {written['failed']}[/red]")
+        Console(stderr=True).print(f"[red]{name}: trials failed: {written['failed']}[/red]")
         return 1
     return 0

@@ -1,4 +1,4 @@
-"""``hiddenstruct graph-properties``: DESIGN §6 structural features of graph files, one row each."""
+"""``hiddenstruct graph-properties``: the structural features (paper Table 1) of graph files, one row each."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import networkx as nx
+
 from hiddenstruct.cli.common import positive_int
 from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.errors import GraphError, UsageError
 from hiddenstruct.graphs.cost import WARN_SECONDS, estimated_seconds, human_duration
 from hiddenstruct.graphs.properties import BACKENDS, DISCONNECTED_POLICIES, PROPERTY_NAMES
 
@@ -16,7 +19,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "graph-properties",
         help="structural features (layers, diameter, closeness, betweenness, ...) of graph files",
-        description="Compute the graph properties of DESIGN §6 / paper Table 1 for each file and write "
+        description="Compute the graph properties of paper Table 1 for each file and write "
         "one row per file: 'graph' (the file stem; the file name where stems collide) then "
         + ", ".join(PROPERTY_NAMES)
         + ". Files: edge lists (.txt/.edges/.edgelist: one 'u v' per line, a lone 'u' is an isolated "
@@ -66,14 +69,12 @@ def register(subparsers) -> None:
 
 
 def _is_connected(G) -> bool:
-    import networkx as nx
 
     return nx.is_weakly_connected(G) if G.is_directed() else nx.is_connected(G)
 
 
 def _guard_size(path: Path, G, args: argparse.Namespace) -> None:
     """--max-edges refuses; a long estimated computation is announced on stderr."""
-    from hiddenstruct.errors import UsageError
 
     nodes, edges = G.number_of_nodes(), G.number_of_edges()
     estimate = human_duration(estimated_seconds(nodes, edges, args.backend))
@@ -94,7 +95,6 @@ def _guard_size(path: Path, G, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hiddenstruct.errors import GraphError
     from hiddenstruct.graphs.dag import cycle_text
     from hiddenstruct.graphs.files import duplicate_note, read_graph_file, unique_names
     from hiddenstruct.graphs.properties import properties

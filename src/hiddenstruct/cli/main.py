@@ -16,6 +16,7 @@ from collections.abc import Callable
 from hiddenstruct import __version__
 from hiddenstruct.cli.parser import CommandParser
 from hiddenstruct.errors import HiddenstructError, Interrupted, UsageError, signal_number
+from hiddenstruct.trials.store_checks import cannot_write_message, is_environment_error
 
 # Explicit registry: module names under hiddenstruct.cli, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -75,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
 def _database_message(err: sqlite3.DatabaseError, store) -> str:
     """A store that fails after it was opened: cannot be written here (cause and fix), or
     damaged (how to check it); the store's own path, never a placeholder."""
-    from hiddenstruct.experiments.store_checks import cannot_write_message, is_environment_error
 
     if is_environment_error(err):
         if store is not None:

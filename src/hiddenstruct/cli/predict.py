@@ -7,6 +7,8 @@ from pathlib import Path
 
 from hiddenstruct.cli.common import seed
 from hiddenstruct.cli.parser import value_error
+from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.predict.regressors import REGRESSORS
 
 
 def _non_negative_int(text: str) -> int:
@@ -20,7 +22,6 @@ def _non_negative_int(text: str) -> int:
 
 
 def register(subparsers) -> None:
-    from hiddenstruct.predict.regressors import REGRESSORS
 
     parser = subparsers.add_parser(
         "predict",
@@ -46,7 +47,7 @@ def register(subparsers) -> None:
         nargs="+",
         default=None,
         metavar="COLUMN",
-        help="feature columns (default: every DESIGN §6 graph-property column present in the input)",
+        help="feature columns (default: every graph-property column (paper Table 1) present in the input)",
     )
     parser.add_argument(
         "--regressors",
@@ -101,7 +102,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hiddenstruct.cli.paths import check_output_file
     from hiddenstruct.predict import (
         PredictionConfig,
         evaluate_regressors,

@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.common import fraction, positive_int, seed
-from hiddenstruct.data.reber import GRAMMARS
+from hiddenstruct.data.reber import GRAMMARS, generate_reber_dataset, get_grammar
+from hiddenstruct.data.reber_csv import read_reber_csvs
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
+from hiddenstruct.data.reber_report import format_summary, summarize
 from hiddenstruct.errors import UsageError
 
 
@@ -109,7 +111,6 @@ def register(subparsers) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from hiddenstruct.data.reber import generate_reber_dataset
 
     dataset = generate_reber_dataset(
         n=args.n,
@@ -135,7 +136,6 @@ def _is_file_argument(argument: str) -> bool:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from hiddenstruct.data.reber import get_grammar
 
     files = [_is_file_argument(a) for a in args.strings]
     if any(files):
@@ -152,8 +152,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _check_files(paths: list[str], grammar: str) -> int:
-    from hiddenstruct.data.reber_csv import read_reber_csvs
-    from hiddenstruct.data.reber_report import format_summary, summarize
 
     dataset = read_reber_csvs(paths, grammar=None)  # labels are counted below, not rejected
     print(format_summary(summarize(dataset, grammar=grammar)))

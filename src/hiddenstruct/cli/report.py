@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.errors import HiddenstructError
+from hiddenstruct.trials.store import TrialStore
 
 
 def register(subparsers) -> None:
@@ -43,14 +45,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hiddenstruct.errors import HiddenstructError
     from hiddenstruct.experiments.report import scan_inputs, write_report
 
     check_output_file(args.output, (".html", ".htm"))
     summary = store = None
     if args.store is not None:
-        from hiddenstruct.experiments.store import TrialStore
-
         if not args.store.is_file() and not args.store.is_symlink():
             raise HiddenstructError(
                 f"no trial store at {args.store}; drop --store or pass an existing file"

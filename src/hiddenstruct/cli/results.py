@@ -6,8 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
+from hiddenstruct.cli import results_view as view
 from hiddenstruct.cli.common import add_store_argument, positive_int
 from hiddenstruct.cli.paths import check_output_file
+from hiddenstruct.cli.results_view import describe_trial
+from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.trials.artifacts import resolve_artifact
+from hiddenstruct.trials.export import export_trials
+from hiddenstruct.trials.store import TrialStore
+from hiddenstruct.trials.store_checks import check_store, recover_store
 
 STATUSES = ("pending", "running", "done", "failed")
 
@@ -65,7 +72,7 @@ def register(subparsers) -> None:
         help="a trial's saved files (models, masks)",
         description="List a trial's artifacts (saved under <store folder>/artifacts/<hash>/): "
         "name, path, size, and whether the file is there. Load them in Python with "
-        "hiddenstruct.experiments.artifacts.load_artifact (torch.load with weights_only=True).",
+        "hiddenstruct.trials.artifacts.load_artifact (torch.load with weights_only=True).",
     )
     add_store_argument(listed)
     listed.add_argument("hash", help="trial hash or a unique prefix of it")
@@ -125,13 +132,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _open_existing(path: Path):
     """The store for a command that only reads it (read-only where it cannot be written)."""
-    from hiddenstruct.experiments.store import TrialStore
 
     return TrialStore.for_reading(path)
 
 
 def _check_experiment(store, name: str | None) -> None:
-    from hiddenstruct.errors import UsageError
 
     if name is not None and name not in (known := store.experiments()):
         raise UsageError(f"no trials of experiment {name!r} in {store.path}; stored: {known}")
@@ -145,8 +150,6 @@ def _last_line(text: str | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from hiddenstruct.cli import results_view as view
 
     store = _open_existing(args.store)
     _check_experiment(store, args.experiment)
@@ -178,7 +181,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _one_trial(store, prefix: str):
-    from hiddenstruct.errors import UsageError
 
     matches = [t for t in store.trials() if t.hash.startswith(prefix.lower())]
     if len(matches) != 1:
@@ -190,8 +192,6 @@ def _one_trial(store, prefix: str):
 
 
 def run_artifacts(args: argparse.Namespace) -> int:
-    from hiddenstruct.errors import HiddenstructError
-    from hiddenstruct.experiments.artifacts import resolve_artifact
 
     store = _open_existing(args.store)
     t = _one_trial(store, args.hash)
@@ -209,7 +209,6 @@ def run_artifacts(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from hiddenstruct.cli.results_view import describe_trial
 
     store = _open_existing(args.store)
     t = _one_trial(store, args.hash)
@@ -238,7 +237,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from hiddenstruct.experiments.export import export_trials
 
     check_output_file(args.output)
     store = _open_existing(args.store)
@@ -249,7 +247,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from hiddenstruct.experiments.store_checks import check_store
 
     report = check_store(args.store)
     counts = ", ".join(f"{n} {table}" for table, n in report.counts.items())
@@ -268,8 +265,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    from hiddenstruct.experiments.store import TrialStore
-    from hiddenstruct.experiments.store_checks import recover_store
 
     check_output_file(args.output)
     counts = recover_store(args.store, args.output, TrialStore)

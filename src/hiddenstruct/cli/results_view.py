@@ -1,8 +1,9 @@
 """What ``results list`` / ``results show`` print: per experiment the columns that tell its
 trials apart and its key metric; filters; a readable view of one trial.
 
-:data:`LIST_VIEWS` maps an experiment name to its columns (header → function of the trial
-record); experiments without an entry get the config keys that differ between the listed
+A registered experiment's columns are its ``list_columns`` (header → function of the trial
+record; :class:`~hiddenstruct.experiments.base.Experiment`), bookkeeping experiments' are in
+:data:`LIST_VIEWS`; experiments without columns get the config keys that differ between the listed
 trials and their first numeric result. :data:`INTERNAL` experiments (bookkeeping trials
 such as priors-rnn's training packs) are hidden unless ``--all``.
 """
@@ -16,77 +17,21 @@ from collections.abc import Callable
 from typing import Any
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.experiments.base import config_column, result_column
+from hiddenstruct.experiments.registry import EXPERIMENTS
 
 INTERNAL = frozenset({"priors-rnn-pack", "demo-reber-rnn"})
 Getter = Callable[[Any], Any]
 
 
-def _cfg(key: str) -> Getter:
-    return lambda t: t.config.get(key)
-
-
-def _res(key: str) -> Getter:
-    return lambda t: (t.result or {}).get(key)
-
-
-def _accuracy_at(fraction: float) -> Getter:
-    def get(t) -> Any:
-        points = (t.result or {}).get("points") or []
-        hits = [p["accuracy"] for p in points if abs(p.get("zero_fraction", -1) - fraction) < 1e-3]
-        return hits[0] if hits else None
-
-    return get
-
-
-def _nas_vertices(t) -> Any:
-    genotype = t.config.get("genotype") or {}
-    return len(genotype.get("vertices", [])) or None
-
-
+# bookkeeping trials stored under their own experiment names (not registered experiments)
 LIST_VIEWS: dict[str, dict[str, Getter]] = {
-    "prune-ffn": {
-        "architecture": lambda t: "-".join(map(str, t.config.get("hidden", []))),
-        "method": _cfg("method"),
-        "schedule": _cfg("schedule"),
-        "retrain": _cfg("retrain"),
-        "seed": _cfg("seed"),
-        "base acc": _res("base_accuracy"),
-        "acc@90%": _accuracy_at(0.9),
-    },
     "prune-ffn-base": {
         "architecture": lambda t: "-".join(map(str, t.config.get("hidden", []))),
-        "seed": _cfg("seed"),
-        "test acc": _res("test_accuracy"),
+        "seed": config_column("seed"),
+        "test acc": result_column("test_accuracy"),
     },
-    "prune-rnn": {
-        "mode": _cfg("mode"),
-        "seed": _cfg("seed"),
-        "base acc": _res("base_accuracy"),
-        "base epochs": _res("base_epochs"),
-    },
-    "priors-rnn": {
-        "family": _cfg("family"),
-        "mode": _cfg("mode"),
-        "graph": _cfg("index"),
-        "n": _cfg("n"),
-        "test acc": _res("test_acc"),
-    },
-    "nas": {
-        "search": _cfg("search"),
-        "dataset": _cfg("dataset"),
-        "vertices": _nas_vertices,
-        "val acc": _res("max_val_accuracy"),
-    },
-    "demo-reber-rnn": {"mode": _cfg("mode"), "test acc": _res("test_accuracy")},
-    "relational-graphs": {
-        "model": _cfg("model"),
-        "graph": _cfg("graph"),
-        "k": _cfg("k"),
-        "p": _cfg("p"),
-        "seed": _cfg("seed"),
-        "width": _res("width"),
-        "error %": _res("error"),
-    },
+    "demo-reber-rnn": {"mode": config_column("mode"), "test acc": result_column("test_accuracy")},
 }
 
 
@@ -108,7 +53,7 @@ def _generic_view(trials) -> dict[str, Getter]:
     for t in trials:
         for key, value in t.config.items():
             keys.setdefault(key, set()).add(json.dumps(value, sort_keys=True, default=str))
-    view = {k: _cfg(k) for k, v in keys.items() if len(v) > 1}
+    view = {k: config_column(k) for k, v in keys.items() if len(v) > 1}
     for t in trials:
         numeric = [
             k
@@ -116,14 +61,16 @@ def _generic_view(trials) -> dict[str, Getter]:
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]
         if numeric:
-            view[numeric[0]] = _res(numeric[0])
+            view[numeric[0]] = result_column(numeric[0])
             break
     return view
 
 
 def view_for(experiment: str, trials) -> dict[str, Getter]:
-    """The columns of ``experiment`` (its registered view, else the generic one)."""
-    return LIST_VIEWS.get(experiment) or _generic_view(trials)
+    """The columns of ``experiment`` (the experiment's ``list_columns``, else the generic ones)."""
+    registered = EXPERIMENTS.get(experiment)
+    columns = registered.list_columns if registered is not None else LIST_VIEWS.get(experiment)
+    return columns or _generic_view(trials)
 
 
 def parse_where(items: list[str] | None) -> list[tuple[str, str]]:

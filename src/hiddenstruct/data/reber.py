@@ -106,7 +106,7 @@ def generate_reber_dataset(
     ``unique=True`` (the default) every string occurs once, so no test string is in train;
     ``False`` draws i.i.d. (short strings repeat: 46-60 % of test strings are then also in
     train); ``None`` takes the protocol's default (``authors``: unique, others: i.i.d.; the
-    default before issue 25, which stored trials without a ``unique`` key still use).
+    default before 0.2.0, which stored trials without a ``unique`` key still use).
     """
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n <= 0:
         raise UsageError(f"n must be a positive integer, got {n!r}")

@@ -1,6 +1,6 @@
 """The Reber grammar as an automaton: symbols, membership tests and walk samplers.
 
-The automaton (DESIGN §5) is ``B → 1``; ``1: T→2, P→3``; ``2: S→2, X→4``; ``3: T→3, V→5``;
+The automaton (paper §4.2, docs/data.md) is ``B → 1``; ``1: T→2, P→3``; ``2: S→2, X→4``; ``3: T→3, V→5``;
 ``4: X→3, S→6``; ``5: P→4, V→6``; ``6: E``. A string is *in the grammar* when it is ``B``,
 a walk of the automaton from state 1 to state 6, then ``E``::
 

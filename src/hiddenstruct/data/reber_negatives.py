@@ -5,7 +5,7 @@
 * ``hard``: only one-symbol edits (``mix`` at ``hard_fraction = 1``).
 * ``random``: only random strings (``mix`` at ``hard_fraction = 0``).
 * ``authors``: the composition measured in the authors' published dataset
-  (sparsity-experiments-2021, ``rnn/dataset/``; issue 13): 44 % in-alphabet violations —
+  (sparsity-experiments-2021, ``rnn/dataset/``; measured in docs/data.md): 44 % in-alphabet violations —
   three quarters one substitution away from a valid string, the rest random ``TPSXV``
   strings — and 56 % strings of Reber-shaped automata over other letters, framed ``B…E``.
 
@@ -32,11 +32,11 @@ from hiddenstruct.data.reber_grammar import (
 from hiddenstruct.errors import UsageError
 
 #: Letters of the foreign automata: A–Z without the frame B, E and without G, which does
-#: not occur in the authors' data (issue 13 lists "A, C, D, F, H–Z").
+#: not occur in the authors' data (docs/data.md lists "A, C, D, F, H–Z").
 FOREIGN_LETTERS = "ACDFHIJKLMNOPQRSTUVWXYZ"
-AUTHORS_IN_ALPHABET_SHARE = 0.44  # authors' data (issue 13)
-AUTHORS_SUBSTITUTION_SHARE = 0.75  # of the in-alphabet ones; authors' data (issue 13)
-AUTHORS_MIN_LENGTH = 11  # shortest positive in the authors' data (issue 13)
+AUTHORS_IN_ALPHABET_SHARE = 0.44  # authors' data (measured, docs/data.md)
+AUTHORS_SUBSTITUTION_SHARE = 0.75  # of the in-alphabet ones; authors' data (measured, docs/data.md)
+AUTHORS_MIN_LENGTH = 11  # shortest positive in the authors' data (docs/data.md)
 #: Distinct strings drawn per foreign automaton. Our choice: 400 reproduces the authors'
 #: shorter negatives (mean 18.7 vs 23.6), since fewer draws per automaton use fewer long walks.
 AUTHORS_STRINGS_PER_AUTOMATON = 400
@@ -224,7 +224,7 @@ NEGATIVE_PROTOCOLS: dict[str, NegativeProtocol] = {
         "authors",
         authors_negatives,
         "in-alphabet violations + foreign-letter Reber automata, all unique",
-        "authors' published dataset (composition measured, issue 13)",
+        "authors' published dataset (composition measured, docs/data.md)",
         unique=True,
         min_length=AUTHORS_MIN_LENGTH,
         grammars=("reber",),

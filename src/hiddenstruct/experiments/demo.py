@@ -1,9 +1,9 @@
 """``hiddenstruct demo``: every experiment of the paper at toy scale on embedded data.
 
-Each experiment contributes one step to :data:`DEMO_STEPS`, named as
-``"module:function"`` and imported lazily. A step is called as
-``step(out_dir: Path, store: TrialStore, seed: int, threads: int) -> dict[str, str]`` (``threads``:
-torch CPU threads per trial, the experiments' ``--threads``) and returns
+:data:`DEMO_STEPS` holds the foundation step (``reber-rnn``) and every registered
+experiment's :meth:`~hiddenstruct.experiments.base.Experiment.demo_step`. A step is called as
+``step(out_dir: Path, store: TrialStore, seed: int, threads: int) -> dict[str, str]``
+(``threads``: torch CPU threads per trial, the experiments' ``--threads``) and returns
 what it produced (label → path or short text), which the demo prints at the end.
 Finally the demo writes ``demo_timings.csv`` (wall and CPU seconds of each step with the
 machine's load average, so a time measured on a busy machine can be judged) and
@@ -12,7 +12,6 @@ machine's load average, so a time measured on a busy machine can be judged) and
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable
@@ -20,19 +19,18 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hiddenstruct.experiments import reber_demo
 from hiddenstruct.experiments.registry import EXPERIMENTS
+from hiddenstruct.experiments.report import write_report
+from hiddenstruct.outputs import write_csv
+from hiddenstruct.trials.store import TrialStore
 
-# (title, "module:function") in the order the demo runs them: the foundation step, then
-# every registered experiment's demo_step (see hiddenstruct.experiments.registry)
-DEMO_STEPS: list[tuple[str, str]] = [
-    ("reber-rnn", "hiddenstruct.experiments.reber_demo:demo_step"),
-    *((name, f"{module}:demo_step") for name, module in EXPERIMENTS.items()),
+# (title, step) in the order the demo runs them: the foundation step, then every registered
+# experiment's demo_step (see hiddenstruct.experiments.registry)
+DEMO_STEPS: list[tuple[str, Callable[..., dict[str, str]]]] = [
+    ("reber-rnn", reber_demo.demo_step),
+    *((name, experiment.demo_step) for name, experiment in EXPERIMENTS.items()),
 ]
-
-
-def resolve_step(spec: str) -> Callable:
-    module_name, _, func_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), func_name)
 
 
 def _timing(title: str, start: float, cpu: float, threads: int) -> dict[str, float | str]:
@@ -59,8 +57,6 @@ def run_demo(
 ) -> dict[str, dict[str, str]]:
     """Run the demo steps (all, or those whose title is in ``only``) with ``threads`` torch CPU
     threads per trial; return their outputs."""
-    from hiddenstruct.experiments.store import TrialStore
-
     console = console or Console(stderr=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = TrialStore(store_path)
@@ -68,19 +64,15 @@ def run_demo(
     steps = [(t, s) for t, s in DEMO_STEPS if not only or t in only]
     total_start = time.perf_counter()
     timings = []
-    for number, (title, spec) in enumerate(steps, start=1):
+    for number, (title, step) in enumerate(steps, start=1):
         console.rule(f"[bold]demo {number}/{len(steps)}: {title}")
         start, cpu = time.perf_counter(), time.process_time()
         step_dir = out_dir / title
         step_dir.mkdir(parents=True, exist_ok=True)
-        produced[title] = resolve_step(spec)(step_dir, store, seed, threads=threads)
+        produced[title] = step(step_dir, store, seed, threads=threads)
         timings.append(_timing(title, start, cpu, threads))
         console.print(f"{title} done in {timings[-1]['wall_seconds']:.1f} s")
-    from hiddenstruct.experiments.report import write_report
-    from hiddenstruct.outputs import write_csv
-
     write_csv(out_dir / "demo_timings.csv", timings)
-
     report = write_report(out_dir, out_dir / "report.html", "hiddenstruct demo", store=store)
     produced["report"] = {"html": str(report)}
     produced["_total"] = {"seconds": f"{time.perf_counter() - total_start:.1f}"}

@@ -11,15 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.errors import HiddenstructError
-from hiddenstruct.experiments.executors import TrialLogger, run_trials
-from hiddenstruct.experiments.store import TrialStore
+from hiddenstruct.experiments.reber_inputs import (
+    overlap_result,
+    reber_loaders,
+    trial_dataset,
+    write_overlap,
+)
 from hiddenstruct.outputs import write_csv
+from hiddenstruct.trials.executors import TrialLogger, run_trials
+from hiddenstruct.trials.store import TrialStore
 
 EXPERIMENT = "demo-reber-rnn"
 
 DEMO_CONFIG: dict[str, Any] = {
     "n": 1600,
-    "unique": True,  # no test string in train (issue 25; absent: the old i.i.d. draws)
+    "unique": True,  # no test string in train (absent: the i.i.d. draws before 0.2.0)
     "hard_fraction": 0.5,
     "mode": "GRU",
     "embedding_dim": 8,
@@ -33,7 +39,6 @@ DEMO_CONFIG: dict[str, Any] = {
 
 def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train a recurrent Reber classifier; log per-epoch metrics; return final and curve metrics."""
-    from hiddenstruct.experiments.reber_inputs import overlap_result, reber_loaders, trial_dataset
     from hiddenstruct.nn import MaskedRNN, SequenceClassifier
     from hiddenstruct.training import evaluate, train
 
@@ -89,7 +94,7 @@ def reber_trial(config: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
 def _plot_curve(rows: list[dict[str, float]], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
-    from hiddenstruct.experiments.plots.style import (
+    from hiddenstruct.experiments.figures import (
         chance_line,
         legend_below,
         new_figure,
@@ -123,7 +128,6 @@ def demo_step(out_dir: Path, store: TrialStore, seed: int, threads: int = 1) -> 
     rows = record.result["curve"]
     figure = _plot_curve(rows, Path(out_dir) / "learning_curve.png")
     table = write_csv(Path(out_dir) / "learning_curve.csv", rows)
-    from hiddenstruct.experiments.reber_inputs import write_overlap
 
     return {
         **write_overlap([record.result], Path(out_dir)),

@@ -1,71 +1,52 @@
 """The paper's experiments by name, and :func:`run_experiment`, which runs any of them.
 
-Each experiment is a module with the same small protocol (:class:`Experiment`): its config
-type and presets, ``trials(config)``, ``run_trial(trial, log)``, ``sweep`` (run or resume all
-its trials in the store), ``write_outputs(results, out_dir, config)`` and a ``demo_step``. The
-CLI's ``experiment`` command and ``demo`` iterate :data:`EXPERIMENTS`. Adding an experiment is
-one module plus one line here (see docs/experiments.md).
+Each experiment is a package with one :class:`~hiddenstruct.experiments.base.Experiment`
+subclass; :data:`EXPERIMENTS` holds one instance of each. The CLI's ``experiment`` command,
+``demo``, the report and the preflight checks iterate it. Adding an experiment is one package
+plus one line here (docs/experiments.md, "Adding an experiment").
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.experiments.base import Experiment
+from hiddenstruct.experiments.nas.experiment import NAS
+from hiddenstruct.experiments.priors_rnn.experiment import PRIORS_RNN
+from hiddenstruct.experiments.prune_ffn.experiment import PRUNE_FFN
+from hiddenstruct.experiments.prune_rnn.experiment import PRUNE_RNN
+from hiddenstruct.experiments.relational_graphs.experiment import RELATIONAL_GRAPHS
+from hiddenstruct.experiments.sparse_routes.experiment import SPARSE_ROUTES
+from hiddenstruct.trials.executors import RayExecutor
+from hiddenstruct.trials.preflight import check_output_dir, failed_trials, first_error_line
+from hiddenstruct.trials.store import TrialStore
+from hiddenstruct.trials.store_checks import check_store_path
 
-# name -> module implementing the protocol, in help and demo order
-EXPERIMENTS: dict[str, str] = {
-    "prune-ffn": "hiddenstruct.experiments.prune_ffn",
-    "prune-rnn": "hiddenstruct.experiments.prune_rnn",
-    "priors-rnn": "hiddenstruct.experiments.priors_rnn",
-    "nas": "hiddenstruct.experiments.nas",
-    "sparse-routes": "hiddenstruct.experiments.sparse_routes",
-    "relational-graphs": "hiddenstruct.experiments.relational_graphs",
+# name -> experiment, in help and demo order
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e for e in (PRUNE_FFN, PRUNE_RNN, PRIORS_RNN, NAS, SPARSE_ROUTES, RELATIONAL_GRAPHS)
 }
 
 
-class Experiment(Protocol):
-    """What an experiment module provides (module-level names)."""
-
-    NAME: str
-    HELP: str  # one line for `hiddenstruct experiment --help`
-    DESCRIPTION: str  # paragraph for `hiddenstruct experiment NAME --help`
-    Config: type  # frozen dataclass of settings (hiddenstruct.experiments.config.setting fields)
-    PRESETS: dict[str, dict[str, Any]]  # small (= the defaults), paper, demo: override sets
-
-    def trials(self, config: Any) -> list[dict[str, Any]]: ...
-
-    def identities(self, config: Any) -> list[str]: ...  # the trials' identities (pinned in tests)
-
-    def run_trial(self, trial: dict[str, Any], log: Any) -> dict[str, Any]: ...
-
-    def sweep(
-        self, config: Any, store: Any, executor: Any = None, progress: bool = True
-    ) -> Any: ...
-
-    def write_outputs(self, results: Any, out_dir: Path, config: Any = None) -> dict[str, str]: ...
-
-    def demo_step(
-        self, out_dir: Path, store: Any, seed: int, threads: int = 1
-    ) -> dict[str, str]: ...
-
-
-def get_experiment(name: str) -> ModuleType:
-    """The module of experiment ``name``; unknown names list the valid ones."""
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``; unknown names list the valid ones."""
     if name not in EXPERIMENTS:
         raise UsageError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(EXPERIMENTS[name])
+    return EXPERIMENTS[name]
 
 
 def make_config(name: str, preset: str = "small", **overrides: Any) -> Any:
     """The config of experiment ``name`` from a preset plus overrides (validated)."""
-    from hiddenstruct.experiments.config import resolve_config
+    return get_experiment(name).make_config(preset, **overrides)
 
-    module = get_experiment(name)
-    return resolve_config(module.Config, module.PRESETS, preset, {}, overrides)
+
+def preflight(name: str, config: Any, out_dir: str | Path | None) -> None:
+    """Every check of experiment ``name`` before it queues trials: its data, the output folder."""
+    get_experiment(name).check_data(config)
+    if out_dir is not None:
+        check_output_dir(out_dir)
 
 
 def run_experiment(
@@ -83,27 +64,24 @@ def run_experiment(
     When every trial failed, raise with the first error; when some did, the outputs of the
     others are written and ``"failed"`` in the returned dict names the first error.
     """
-    from hiddenstruct.experiments.store import TrialStore
-    from hiddenstruct.experiments.store_checks import check_store_path
-
-    module = get_experiment(name)
-    if not isinstance(config, module.Config):
-        raise UsageError(f"{name} needs a {module.Config.__name__}, got {type(config).__name__}")
-    from hiddenstruct.experiments.preflight import failed_trials, first_error_line, preflight
-
+    experiment = get_experiment(name)
+    if not isinstance(config, experiment.config_type):
+        raise UsageError(
+            f"{name} needs a {experiment.config_type.__name__}, got {type(config).__name__}"
+        )
     check_device(config, executor)
     if not isinstance(store, TrialStore):
         check_store_path(store)  # a dangling link or an unwritable store: before any output
     # the trials are built once before anything is created: input files given in the config
     # (Reber CSVs, graph files) are read here, so a bad one leaves no store and no output
-    hashes = module.identities(config)
+    hashes = experiment.identities(config)
     connect = getattr(executor, "connect", None)
     if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
         connect()
     if check:  # bad data / output paths fail before any trial is stored
         preflight(name, config, out_dir)
     store = store if isinstance(store, TrialStore) else TrialStore(store)
-    results = module.sweep(config, store, executor, progress)
+    results = experiment.sweep(config, store, executor, progress)
     failed = failed_trials(store, hashes)
     if len(failed) == len(hashes):
         raise HiddenstructError(
@@ -111,7 +89,7 @@ def run_experiment(
             f"{first_error_line(failed[0])} (`hiddenstruct results show {failed[0].hash[:12]}` "
             "prints the traceback)"
         )
-    written = module.write_outputs(results, Path(out_dir), config)
+    written = experiment.write_outputs(results, Path(out_dir), config)
     if failed:
         written["failed"] = (
             f"{len(failed)} of {len(hashes)} trials; first ({failed[0].hash[:12]}): "
@@ -125,10 +103,8 @@ def check_device(config: Any, executor: Any = None) -> None:
 
     Skipped for Ray, whose workers may have devices the driver lacks.
     """
-    from hiddenstruct.experiments.executors import RayExecutor
-
     device = getattr(config, "device", "auto")
     if device != "auto" and not isinstance(executor, RayExecutor):
-        from hiddenstruct.training.seeding import resolve_device
+        from hiddenstruct.training.seeding import resolve_device  # torch: only for a named device
 
         resolve_device(device)

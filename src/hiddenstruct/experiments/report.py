@@ -1,7 +1,7 @@
 """``hiddenstruct report``: one self-contained HTML page of the experiments' outputs.
 
 Sections follow the paper (§4.1 prune-ffn → §4.2 prune-rnn → §4.3 priors-rnn → §4.4 nas;
-see :data:`~hiddenstruct.experiments.report_sections.REPORT_SECTIONS`), each from the
+each registered experiment's ``report_section``, in the registry's order), each from the
 sub-folder named after its experiment, then any other folders. A page has a table of
 contents; per section a banner when the run is not at the paper's scale (from the trial
 store, :mod:`.report_scale`), the paper's claims each with this run's number and a verdict
@@ -29,13 +29,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import hiddenstruct
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.experiments.report_sections import (
-    FOLDER_EXPERIMENTS,
-    REPORT_SECTIONS,
-    SectionSpec,
-    Summary,
-)
+from hiddenstruct.experiments.registry import EXPERIMENTS
+from hiddenstruct.experiments.report_scale import differences
+from hiddenstruct.experiments.report_sections import FOLDER_EXPERIMENTS, SectionSpec, Summary
+from hiddenstruct.outputs import write_text
 
 MAX_ROWS = 10
 #: Key/value tables (JSON summaries, configs) show at most this many rows.
@@ -80,8 +79,6 @@ def _esc(value: Any) -> str:
 def versions() -> dict[str, str]:
     """Package, torch and Python versions and the git commit of the sources (when known)."""
     import torch
-
-    import hiddenstruct
 
     found = {
         "hiddenstruct": hiddenstruct.__version__,
@@ -265,9 +262,8 @@ def _summary_html(summary: Summary) -> str:
 def scale_banner(experiment: str, store) -> str:
     """The banner naming this run's scale against ``--preset paper`` (empty at paper scale
     or for experiments without a paper preset)."""
-    from hiddenstruct.experiments.report_scale import SCALE, differences
 
-    if experiment not in SCALE:
+    if experiment not in EXPERIMENTS or not EXPERIMENTS[experiment].paper_scale:
         return ""
     where = " Paper-scale numbers: docs/reproduction.md."
     if store is None:
@@ -407,6 +403,12 @@ def _config_html(experiment: str, store, env: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+def report_sections() -> dict[str, SectionSpec]:
+    """Experiment name → its report section, in the registry's order (experiments without one
+    are shown as other outputs)."""
+    return {name: e.report_section for name, e in EXPERIMENTS.items() if e.report_section}
+
+
 def build_report(
     input_dir: str | Path, title: str | None = None, max_rows: int = MAX_ROWS,
     store_summary=None, store=None, link_base: str | Path | None = None,
@@ -429,13 +431,10 @@ def build_report(
         for p in root.iterdir()
         if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
     }
-    entries = [
-        (name, spec.heading, spec) for name, spec in REPORT_SECTIONS.items() if name in folders
-    ]
+    sections = report_sections()
+    entries = [(name, spec.heading, spec) for name, spec in sections.items() if name in folders]
     entries += [
-        (name, f"Other outputs: {name}", None)
-        for name in sorted(folders)
-        if name not in REPORT_SECTIONS
+        (name, f"Other outputs: {name}", None) for name in sorted(folders) if name not in sections
     ]
     if not entries and not any(p.parent == root for p in _files(root)):
         raise HiddenstructError(
@@ -485,7 +484,6 @@ def _top_level(root: Path, link_base: Path, files: list[Path], max_rows: int) ->
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and a rename (no half-written file)."""
-    from hiddenstruct.outputs import write_text
 
     return write_text(path, text)
 

@@ -14,6 +14,8 @@ Example (also ``python -m hiddenstruct.experiments.report_browser report.html``)
 
 from __future__ import annotations
 
+import argparse
+import html
 import json
 import re
 import shutil
@@ -121,7 +123,6 @@ def measure_layout(
     found = re.search(r'<pre id="layout-measurements">(.*?)</pre>', dom, re.S)
     if found is None:
         raise RuntimeError("the page's measuring script did not run (no measurements in the DOM)")
-    import html
 
     data = json.loads(html.unescape(found.group(1)))
     rows = data["rows"]
@@ -154,7 +155,6 @@ def screenshot(page: str | Path, path: str | Path, width: int = 1400, height: in
 
 def main(argv: list[str] | None = None) -> int:
     """Print the digest of :func:`measure_layout` for each page (``--width`` px, default 1280)."""
-    import argparse
 
     parser = argparse.ArgumentParser(prog="report_browser", allow_abbrev=False)
     parser.add_argument("pages", nargs="+")

@@ -1,7 +1,8 @@
 """The scale banner of a report section: this run's data set, sizes, repeats and epochs next
 to ``--preset paper`` of the same experiment, read from the trials in the store.
 
-A section whose trials differ from the paper preset in any of :data:`SCALE` gets a banner
+A section whose trials differ from the paper preset in any of its experiment's ``paper_scale``
+(:class:`~hiddenstruct.experiments.base.Experiment`) gets a banner
 naming each difference and pointing to docs/reproduction.md (the paper-scale numbers); one
 without a store says its scale is unknown. Data sets are the paper's (§4.1 MNIST, §4.2–4.3
 the Reber grammar, §4.4 CIFAR-10), since the presets leave the data set to the command line.
@@ -18,43 +19,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-#: Per experiment: (label, trial config key, how, paper value or the paper config's field).
-#: ``value``: the trials' values must equal the paper's; ``set``: the set of the trials'
-#: values must equal the paper's list; ``count``: the number of distinct values must equal it.
-SCALE: dict[str, list[tuple[str, str, str, Any]]] = {
-    "prune-ffn": [
-        ("data set", "dataset", "value", "mnist"),
-        ("hidden layers", "hidden", "set", "architectures"),
-        ("epochs", "epochs", "value", "epochs"),
-        ("repeats", "repeat", "count", "repeats"),
-    ],
-    "prune-rnn": [
-        ("Reber strings", "reber_n", "value", "reber_n"),
-        ("hidden layers", "hidden_sizes", "value", "hidden_sizes"),
-        ("base epochs", "base_epochs", "value", "base_epochs"),
-        ("modes", "mode", "count", "modes"),
-        ("repeats", "repeat", "count", "repeats"),
-    ],
-    "priors-rnn": [
-        ("Reber strings", "reber_n", "value", "reber_n"),
-        ("graphs per family", "index", "count", "count"),
-        ("modes", "mode", "count", "modes"),
-        ("epochs", "epochs", "value", "epochs"),
-    ],
-    "nas": [
-        ("data set", "dataset", "value", "cifar10"),
-        ("training images", "train_subset", "value", "train_subset"),
-        ("epochs per candidate", "epochs", "value", "epochs"),
-        ("max channels", "max_channels", "value", "max_channels"),
-    ],
-    "sparse-routes": [
-        ("data set", "dataset", "value", "dataset"),
-        ("hidden layers", "hidden", "value", "hidden"),
-        ("epochs", "epochs", "value", "epochs"),
-        ("densities", "density", "count", "densities"),
-        ("repeats", "repeat", "count", "repeats"),
-    ],
-}
+from hiddenstruct.experiments.registry import EXPERIMENTS, make_config
 
 
 def _plain(value: Any) -> Any:
@@ -74,8 +39,6 @@ def _text(value: Any) -> str:
 
 def paper_config(experiment: str) -> dict[str, Any] | None:
     """``--preset paper`` of ``experiment`` as plain values (None for unknown experiments)."""
-    from hiddenstruct.experiments.registry import EXPERIMENTS, make_config
-
     if experiment not in EXPERIMENTS:
         return None
     return _plain(asdict(make_config(experiment, "paper")))
@@ -85,7 +48,7 @@ def differences(experiment: str, store) -> list[tuple[str, str, str]] | None:
     """(label, this run, paper preset) for each scale setting that differs from the paper
     preset; [] when none does; None when the store has no trials of ``experiment`` or the
     experiment has no paper preset."""
-    items = SCALE.get(experiment)
+    items = EXPERIMENTS[experiment].paper_scale if experiment in EXPERIMENTS else ()
     paper = paper_config(experiment)
     trials = store.trials(experiment) if store is not None else []
     if not items or paper is None or not trials:

@@ -1,71 +1,63 @@
-"""Graphs: layered DAGs, generators (structural priors), model↔graph, properties."""
+"""Graphs: layered DAGs, generators (structural priors), model↔graph, properties.
 
-from hiddenstruct.graphs.compose import compose
-from hiddenstruct.graphs.convert import UnsupportedModelError, to_graph
-from hiddenstruct.graphs.dag import default_order, layer_index, layers, to_dag, validate_graph
-from hiddenstruct.graphs.files import GraphRecord, load_graph_files
-from hiddenstruct.graphs.generators import (
-    PRIOR_FAMILIES,
-    barabasi_albert,
-    classic_barabasi_albert,
-    erdos_renyi,
-    sample_prior_graphs,
-    watts_strogatz,
-)
-from hiddenstruct.graphs.io import read_edge_list, read_graph, write_graph
-from hiddenstruct.graphs.properties import PROPERTY_NAMES, properties, properties_table
-from hiddenstruct.graphs.topology import (
-    TopologyDistance,
-    pairwise_topology_distances,
-    topology_alignment,
-    topology_distance,
-)
+Names are imported lazily (PEP 562, as in :mod:`hiddenstruct.training`): model ↔ graph loads
+torch and the properties load igraph, and the experiments import light submodules such as
+``hiddenstruct.graphs.files`` while the CLI builds its parsers (keeps start-up fast).
+"""
 
-__all__ = [
-    "UnsupportedModelError",
-    "read_edge_list",
-    "read_graph",
-    "to_graph",
-    "write_graph",
-    "default_order",
-    "layer_index",
-    "layers",
-    "to_dag",
-    "validate_graph",
-]
-__all__ += [
-    "PRIOR_FAMILIES",
-    "barabasi_albert",
-    "classic_barabasi_albert",
-    "erdos_renyi",
-    "sample_prior_graphs",
-    "watts_strogatz",
-]
-__all__ += ["GraphRecord", "load_graph_files"]
-__all__ += ["PROPERTY_NAMES", "properties", "properties_table"]
-__all__ += [
-    "TopologyDistance",
-    "pairwise_topology_distances",
-    "topology_alignment",
-    "topology_distance",
-]
-__all__ += ["compose"]
+from __future__ import annotations
 
-from hiddenstruct.graphs.fx_trace import TracingError  # noqa: E402
-from hiddenstruct.graphs.traced import GraphTooLargeError, traced_graph  # noqa: E402
+import importlib
 
-__all__ += ["GraphTooLargeError", "TracingError", "traced_graph"]
+# Functions named as their module are bound now: importing the submodule would otherwise
+# rebind the package attribute to the module (the CLI loads graphs.properties anyway).
+from hiddenstruct.graphs.compose import compose as compose
+from hiddenstruct.graphs.properties import properties as properties
 
-from hiddenstruct.graphs.effective import (  # noqa: E402
-    EffectiveSparsityReport,
-    effective_sparsity,
-    effective_weights,
-    prune_ineffective,
-)
+_EXPORTS = {
+    "UnsupportedModelError": "convert",
+    "to_graph": "convert",
+    "default_order": "dag",
+    "layer_index": "dag",
+    "layers": "dag",
+    "to_dag": "dag",
+    "validate_graph": "dag",
+    "GraphRecord": "files",
+    "load_graph_files": "files",
+    "PRIOR_FAMILIES": "generators",
+    "barabasi_albert": "generators",
+    "classic_barabasi_albert": "generators",
+    "erdos_renyi": "generators",
+    "sample_prior_graphs": "generators",
+    "watts_strogatz": "generators",
+    "read_edge_list": "io",
+    "read_graph": "io",
+    "write_graph": "io",
+    "PROPERTY_NAMES": "properties",
+    "properties_table": "properties",
+    "TopologyDistance": "topology",
+    "pairwise_topology_distances": "topology",
+    "topology_alignment": "topology",
+    "topology_distance": "topology",
+    "TracingError": "fx_trace",
+    "GraphTooLargeError": "traced",
+    "traced_graph": "traced",
+    "EffectiveSparsityReport": "effective",
+    "effective_sparsity": "effective",
+    "effective_weights": "effective",
+    "prune_ineffective": "effective",
+}
 
-__all__ += [
-    "EffectiveSparsityReport",
-    "effective_sparsity",
-    "effective_weights",
-    "prune_ineffective",
-]
+__all__ = sorted([*_EXPORTS, "compose", "properties"])
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hiddenstruct.graphs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hiddenstruct.graphs.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

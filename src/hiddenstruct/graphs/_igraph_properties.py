@@ -95,7 +95,7 @@ def _node_betweenness(
 
 
 def igraph_properties(G: nx.Graph, disconnected: str = "error") -> dict[str, float]:
-    """DESIGN §6 properties computed with igraph; equal to the networkx reference to 1e-9."""
+    """The structural properties (paper Table 1) computed with igraph; equal to the networkx reference to 1e-9."""
     n, src, dst = _edge_arrays(G)
     g = ig.Graph(n=n, edges=np.column_stack((src, dst)), directed=False)
     if not g.is_connected():

@@ -16,7 +16,7 @@ from hiddenstruct.graphs.dag import to_dag
 
 
 def networkx_properties(G: nx.Graph, disconnected: str = "error") -> dict[str, float]:
-    """DESIGN §6 properties with networkx's own algorithms (slow, the reference)."""
+    """The structural properties (paper Table 1) with networkx's own algorithms (slow, the reference)."""
     U = G.to_undirected() if G.is_directed() else G
     parts = nx.number_connected_components(U)
     if parts > 1:

@@ -12,7 +12,7 @@ from hiddenstruct.errors import GraphError
 
 _SUMMARISED = ("eccentricity", "degree", "closeness", "nodes_betweenness", "edge_betweenness")
 
-#: The structural features of DESIGN §6, in column order.
+#: The structural features of paper Table 1, in column order.
 PROPERTY_NAMES: tuple[str, ...] = (
     "layers",
     "nodes",
@@ -63,7 +63,7 @@ def summary(prefix: str, values: Sequence[float] | np.ndarray) -> dict[str, floa
 
 
 def density(nodes: int, edges: int) -> float:
-    """E / (N (N − 1)): networkx's directed density of the oriented DAG (DESIGN §6)."""
+    """E / (N (N − 1)): networkx's directed density of the oriented DAG (paper Table 1)."""
     return edges / (nodes * (nodes - 1)) if nodes > 1 else 0.0
 
 

@@ -28,12 +28,8 @@ from collections.abc import Iterable
 import networkx as nx
 import torch
 
-from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.errors import UnsupportedModelError, UsageError
 from hiddenstruct.graphs.traced import DEFAULT_MAX_EDGES, traced_graph
-
-
-class UnsupportedModelError(HiddenstructError, TypeError):
-    """The model has no graph structure that ``to_graph`` knows how to extract."""
 
 
 class ExampleInputsError(UsageError, TypeError):

@@ -1,7 +1,7 @@
 """Layered DAGs: orientation of undirected graphs, validation and the layer index.
 
 The layer index of a vertex is ind(v) = max({ind(s) | (s, v) ∈ E} ∪ {−1}) + 1, so the
-sources form layer 0 (paper §4.3, DESIGN §2).
+sources form layer 0 (paper §4.3, docs/priors-experiment.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ connections), so a convolution kernel entry is effective when any of its unrolle
 
 - ``effective_weights(model, example_inputs)`` → ``{parameter name: bool mask}``.
 - ``effective_sparsity(model, example_inputs)`` → per-layer and total nominal vs effective ξ
-  (ξ = fraction of non-zeros, DESIGN §2).
+  (ξ = fraction of non-zeros, the paper's sparsity measure).
 - ``prune_ineffective(model, example_inputs)`` zeroes (and masks, where masked) the weights
   that cannot change the output.
 

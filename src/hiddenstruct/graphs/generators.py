@@ -3,7 +3,7 @@
 Every generator takes an explicit ``seed``; the same seed gives the same graph. The sampling
 rule (:func:`sample_prior_graphs`): n uniform in [10, 50]; Barabási–Albert with m = n // 10;
 connected Watts–Strogatz with k = n // 5 and rewiring probability p = 1 — 0.1.0's choices
-(the paper's text names the two families and 100 graphs each, no sizes; issue 13 reports
+(the paper's text names the two families and 100 graphs each, no sizes; the authors' published graphs show
 m = n // 10 sources for the BA graphs behind the paper).
 
 Barabási–Albert comes in two variants (``seed_graph``): ``classic`` — the process of

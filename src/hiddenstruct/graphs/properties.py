@@ -1,4 +1,4 @@
-"""Structural features of a graph (DESIGN §6, paper Table 1), with a fast and a reference backend.
+"""Structural features of a graph (paper Table 1, docs/priors-and-prediction.md), with a fast and a reference backend.
 
 Semantics (networkx's): distances and centralities on the *undirected* graph; ``density`` =
 E / (N (N − 1)); ``degree_*`` summarise degree centrality; closeness, node and edge
@@ -44,7 +44,7 @@ BACKENDS: Mapping[str, PropertyBackend] = {
 def properties(
     G: nx.Graph, backend: str = "igraph", *, disconnected: str = "error"
 ) -> dict[str, float]:
-    """The DESIGN §6 properties of ``G`` as a dict with keys :data:`PROPERTY_NAMES`, in order.
+    """The structural properties of ``G`` (paper Table 1) as a dict with keys :data:`PROPERTY_NAMES`, in order.
 
     ``backend``: ``"igraph"`` (fast) or ``"networkx"`` (reference). ``disconnected``:
     ``"error"`` (default) raises :class:`GraphError` for a graph in several parts;

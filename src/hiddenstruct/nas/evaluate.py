@@ -1,7 +1,7 @@
 """Measuring a candidate: compile its genotype, train it on an image dataset, validate it.
 
 :func:`train_candidate` is a module-level trial function ``(config, log) -> result`` for
-:func:`hiddenstruct.experiments.executors.run_trials` (picklable, so it runs in worker
+:func:`hiddenstruct.trials.executors.run_trials` (picklable, so it runs in worker
 processes and on Ray). ``config`` keys: ``genotype`` (dict), ``dataset`` (digits | cifar10 |
 mnist), ``data_dir``, ``epochs``, ``batch_size``, ``lr``, ``train_subset``, ``val_subset``,
 ``val_fraction``, ``data_seed``, ``max_channels``, ``seed``. Validation images are held out
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hiddenstruct.nas.genotype import Genotype
+from hiddenstruct.outputs import write_torch
 
 
 @lru_cache(maxsize=4)
@@ -90,10 +91,9 @@ def train_candidate(config: dict[str, Any], log: Any) -> dict[str, Any]:
     for m in history.epochs:
         log.metric(m.epoch, train_loss=m.train_loss, val_accuracy=m.val_accuracy)
     if config.get("runtime", {}).get("save_model") and hasattr(log, "artifact_file"):
-        from hiddenstruct.experiments.artifacts import save_state
-
         if (path := log.artifact_file("model")) is not None:
-            log.artifact("model", save_state(path, model))
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            log.artifact("model", write_torch(path, state))
     return {
         "val_accuracy": float(accuracies[-1]),
         "max_val_accuracy": float(max(accuracies)),

@@ -1,6 +1,6 @@
 """The 56 structural features of a genotype used for architectural performance prediction.
 
-Three groups (paper §4.4, DESIGN §8); statistics are population mean / std (ddof = 0), and
+Three groups (paper §4.4, docs/nas.md); statistics are population mean / std (ddof = 0), and
 any statistic over an empty set is 0, so every value is finite:
 
 * **layer mass** (2): for every vertex except the input, its output channel count times the

@@ -1,4 +1,4 @@
-"""Vertex operations of the NAS search space (paper §4.4, DESIGN §8) as an explicit registry.
+"""Vertex operations of the NAS search space (paper §4.4, docs/nas.md) as an explicit registry.
 
 Every genotype vertex carries one operation name from :data:`OPS`. The unique source is
 labelled ``input`` and the unique sink ``output``; every other (interior) vertex carries one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
@@ -29,8 +30,11 @@ def layout(genotype: Genotype) -> dict[int, tuple[float, float]]:
     return pos
 
 
-def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -> Path:
-    """Write a layered drawing of ``genotype`` to ``path`` (atomically); return the path."""
+def render_png(
+    genotype: Genotype, path: str | Path, title: str | None = None, dpi: int = 150
+) -> Path:
+    """Write a layered drawing of ``genotype`` to ``path`` (atomically) at ``dpi``, raised so
+    the PNG is at least 1200 pixels wide (as every report figure); return the path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -69,11 +73,11 @@ def render_png(genotype: Genotype, path: str | Path, title: str | None = None) -
     ax.set_ylim(-genotype.depth + 0.4, 0.6)
     if title:
         fig.suptitle(title, fontsize=9)
-    from hiddenstruct.experiments.plots.style import png_dpi
     from hiddenstruct.outputs import write_with
 
     path = Path(path)
-    dpi = png_dpi(fig)  # the shared figure style's minimum width
+    width = float(fig.get_figwidth())
+    dpi = max(int(dpi), math.ceil(1200 / width)) if width > 0 else int(dpi)
     try:
         return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     except HiddenstructError as err:

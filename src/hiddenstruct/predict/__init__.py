@@ -1,4 +1,4 @@
-"""Structural performance prediction: meta-datasets, correlations, regressors (DESIGN §7).
+"""Structural performance prediction: meta-datasets, correlations, regressors (paper §4.3 and §4.4, docs/priors-and-prediction.md).
 
 Names are imported lazily (PEP 562): pandas and scikit-learn load on first use, which keeps
 the command line's start-up fast.

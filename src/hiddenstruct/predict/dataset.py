@@ -48,7 +48,7 @@ def _available(df: pd.DataFrame) -> str:
 
 
 def feature_columns(df: pd.DataFrame, features: Sequence[str] | None = None) -> list[str]:
-    """The given ``features`` (checked to exist) or every DESIGN §6 property column present.
+    """The given ``features`` (checked to exist) or every graph-property column (paper Table 1) present.
 
     Names are returned as requested (bare property names by default); see :func:`resolve_column`.
     """

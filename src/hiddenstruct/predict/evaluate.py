@@ -51,7 +51,9 @@ class PredictionConfig:
     """Settings of a prediction run (all seeded)."""
 
     target: str = "test_acc"
-    features: tuple[str, ...] | None = None  # None: every DESIGN §6 property column present
+    features: tuple[str, ...] | None = (
+        None  # None: every graph-property column (paper Table 1) present
+    )
     group_by: str | None = None
     regressors: tuple[str, ...] = tuple(REGRESSORS)
     test_size: float = 0.1  # fraction of rows held out for split_r2
@@ -106,7 +108,7 @@ def resolve_config(config: PredictionConfig | None = None, **overrides: object) 
 #: the reason. Our choice: R²'s denominator is the spread of the scored targets, and with n
 #: normal targets its sampling error is about sqrt(2 / (n - 1)) of itself — 141 % at n = 2,
 #: 71 % at n = 5 — so below 5 rows an R² says more about which rows were drawn than about
-#: the model (issue 25: R² -93 on 2 rows).
+#: the model (measured: R² -93 on 2 rows).
 MIN_SCORED_ROWS = 5
 
 

@@ -13,8 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -22,21 +22,9 @@ from torch import nn
 from hiddenstruct.errors import UsageError
 from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, hessian_diagonal
+from hiddenstruct.pruning.saliency import Saliency
 from hiddenstruct.pruning.selection import spread_scaled
 from hiddenstruct.sparsity.tensors import PrunableTensor
-
-
-@dataclass(frozen=True)
-class Saliency:
-    """Scores per target name plus a description of how they were computed.
-
-    ``state``: what the criterion's optional ``compensate`` step needs after the selection
-    (L-OBS: each layer's Hessian and its inverse); not part of the report.
-    """
-
-    scores: dict[str, torch.Tensor]
-    details: dict[str, Any] = field(default_factory=dict)
-    state: Any = field(default=None, compare=False, repr=False)
 
 
 class Criterion(Protocol):

@@ -63,6 +63,7 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.pruning.obd import UnsupportedModelError, _batches, _device_of
+from hiddenstruct.pruning.saliency import Saliency
 from hiddenstruct.sparsity.tensors import PrunableTensor
 
 LOBS_UPDATES = ("joint", "sequential")
@@ -226,8 +227,6 @@ class LOBSCriterion:
     name: str = "lobs"
 
     def scores(self, model, targets, data=None):
-        from hiddenstruct.pruning.criteria import Saliency
-
         if data is None:
             raise UsageError(
                 "the lobs criterion needs data (a loader of (inputs..., target) batches)"

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.errors import UnsupportedModelError, UsageError
 from hiddenstruct.nn.masking import Mask
 from hiddenstruct.sparsity.tensors import PrunableTensor
 
@@ -44,10 +44,6 @@ OBD_METHODS = ("auto", "exact", "hutchinson", "fisher")
 _PIECEWISE_LINEAR = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Identity, nn.Flatten, nn.Dropout)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _LINEAR_ACTIVATIONS = {"relu", "leaky_relu", "identity", "linear", "none"}
-
-
-class UnsupportedModelError(HiddenstructError):
-    """The exact Hessian diagonal is not available for this model or scope."""
 
 
 def exact_support_problem(model: nn.Module, targets: dict[str, PrunableTensor]) -> str | None:

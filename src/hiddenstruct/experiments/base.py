@@ -1,0 +1,108 @@
+"""What an experiment is: one :class:`Experiment` subclass per experiment package.
+
+The registry (:mod:`hiddenstruct.experiments.registry`) holds one instance of each; the
+``experiment`` command, ``demo``, the report and the preflight checks ask that object, never a
+table keyed by name. A subclass names itself, its config type and presets, lists its trials
+and runs one; sweeping, identities, running, the demo step and the checks have defaults it
+overrides only where the experiment differs (docs/experiments.md, "Adding an experiment").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hiddenstruct.trials.config import added_defaults, resolve_config
+from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
+from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.store import TrialRecord, TrialStore
+
+
+class Experiment:
+    """One experiment of the paper: its settings, its trials, and what it writes.
+
+    Required: the class attributes below, :meth:`trials`, :meth:`run_trial` and
+    :meth:`write_outputs`.
+    """
+
+    name: ClassVar[str]  # `hiddenstruct experiment NAME`, the store's experiment column
+    help: ClassVar[str]  # one line for `hiddenstruct experiment --help`
+    description: ClassVar[str]  # a paragraph for `hiddenstruct experiment NAME --help`
+    config_type: ClassVar[type]  # frozen dataclass of `hiddenstruct.trials.config.setting`s
+    presets: ClassVar[dict[str, dict[str, Any]]]  # small (the defaults), paper, demo
+    report_section: ClassVar[Any] = None  # its section of report.html (a SectionSpec), if any
+    #: the report's scale banner: (label, trial config key, how, paper value or the paper
+    #: config's field); ``value``: the trials' values must equal the paper's, ``set``: the set
+    #: of their values must equal the paper's list, ``count``: so many distinct values
+    paper_scale: ClassVar[tuple[tuple[str, str, str, Any], ...]] = ()
+    #: `hiddenstruct results list`'s columns: header → function of a trial record (none: the
+    #: config keys that differ between the listed trials and the first numeric result)
+    list_columns: ClassVar[dict[str, Callable[[TrialRecord], Any]]] = {}
+
+    def make_config(self, preset: str = "small", **overrides: Any) -> Any:
+        """The config from a preset plus overrides (validated)."""
+        return resolve_config(self.config_type, self.presets, preset, {}, overrides)
+
+    def trials(self, config: Any) -> list[dict[str, Any]]:
+        """The trial configs of ``config``, in order (their hashes are the trials' identities)."""
+        raise NotImplementedError
+
+    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+        """Run one trial; its result is stored as JSON."""
+        raise NotImplementedError
+
+    def identities(self, config: Any) -> list[str]:
+        """The trials' identities, in :meth:`trials` order (pinned by the golden tests)."""
+        added = added_defaults(type(config))
+        return [trial_identity(self.name, t, added) for t in self.trials(config)]
+
+    def sweep(
+        self,
+        config: Any,
+        store: TrialStore,
+        executor: Executor | None = None,
+        progress: bool = True,
+    ) -> Any:
+        """Run (or resume) every trial in ``store``; the results :meth:`write_outputs` reads."""
+        added = added_defaults(type(config))
+        return run_trials(
+            self.name, self.trials(config), self.run_trial, store, executor, progress, added=added
+        )
+
+    def write_outputs(self, results: Any, out_dir: Path, config: Any = None) -> dict[str, str]:
+        """Tables and figures from :meth:`sweep`'s results; label → path (or a short note)."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        config: Any,
+        store: TrialStore,
+        out_dir: Path,
+        executor: Executor | None = None,
+        progress: bool = True,
+    ) -> dict[str, str]:
+        """Sweep, then write the outputs; label → path (or a short note)."""
+        return self.write_outputs(self.sweep(config, store, executor, progress), out_dir, config)
+
+    def check_data(self, config: Any) -> None:
+        """Raise :class:`~hiddenstruct.errors.DataError` before any trial is queued when the
+        data ``config`` names cannot be read (default: nothing to check)."""
+
+    def demo_step(
+        self, out_dir: Path, store: TrialStore, seed: int, threads: int = 1
+    ) -> dict[str, str]:
+        """``hiddenstruct demo``'s step: the ``demo`` preset at ``seed`` with ``threads`` torch
+        threads per trial, without progress."""
+        config = self.config_type(**{**self.presets["demo"], "seed": seed, "threads": threads})
+        return self.run(config, store, out_dir, progress=False)
+
+
+def config_column(key: str) -> Callable[[TrialRecord], Any]:
+    """A ``list_columns`` entry: the trial config's ``key``."""
+    return lambda t: t.config.get(key)
+
+
+def result_column(key: str) -> Callable[[TrialRecord], Any]:
+    """A ``list_columns`` entry: the trial result's ``key``."""
+    return lambda t: (t.result or {}).get(key)

@@ -1,0 +1,1 @@
+"""nas (paper §4.4): architecture search with structural performance prediction."""
