@@ -104,15 +104,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from hiddenstruct.predict import (
         PredictionConfig,
+        correlations,
         evaluate_regressors,
         feature_importances,
         read_table,
         write_table,
     )
-
-    # from its module: once the submodule hiddenstruct.predict.correlations is imported (as
-    # sparse-routes' outputs do), the package attribute of that name is the module
-    from hiddenstruct.predict.correlations import correlations
 
     for path in (args.output, args.correlations, args.importances):
         if path is not None:  # before any work: nothing half-written, no link followed
