@@ -7,12 +7,11 @@ torch and the properties load igraph, and the experiments import light submodule
 
 from __future__ import annotations
 
-from hiddenstruct.lazy import lazy_exports
-
 # Functions named as their module are bound now: importing the submodule would otherwise
 # rebind the package attribute to the module (the CLI loads graphs.properties anyway).
 from hiddenstruct.graphs.compose import compose as compose
 from hiddenstruct.graphs.properties import properties as properties
+from hiddenstruct.lazy import lazy_exports
 
 _EXPORTS = {
     "UnsupportedModelError": "convert",
