@@ -42,7 +42,9 @@ def non_negative_int(text: str) -> int:
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     finite = "must be a finite number > 0"
-    return _number(text, float, lambda v: v > 0 and math.isfinite(v), finite, "must be a number > 0")
+    return _number(
+        text, float, lambda v: v > 0 and math.isfinite(v), finite, "must be a number > 0"
+    )
 
 
 def fraction(text: str) -> float:
