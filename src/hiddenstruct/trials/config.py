@@ -409,18 +409,19 @@ def trial_parts(config: Any, sweep: tuple[str, ...] = ()) -> tuple[dict[str, Any
 
 def repeated_trials(
     config: Any,
-    common: dict[str, Any],
-    runtime: dict[str, Any],
+    parts: tuple[dict[str, Any], dict[str, Any]],
     axes: dict[str, Sequence[Any]],
     trial: Callable[..., dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One trial config per repeat (outermost) and combination of the ``axes`` values (the
-    last axis varies fastest): ``trial(**values)`` (default ``{**common, **values}``), then
-    ``repeat``, ``seed`` (``config.seed + repeat``) and a copy of ``runtime``."""
-    make = trial or (lambda **values: {**common, **values})
+    last axis varies fastest). ``parts`` is ``(common, runtime)`` as :func:`trial_parts`
+    gives them; each trial is ``trial(common, **values)`` (default ``{**common, **values}``),
+    then ``repeat``, ``seed`` (``config.seed + repeat``) and a copy of ``runtime``."""
+    common, runtime = parts
+    make = trial or (lambda common, **values: {**common, **values})
     return [
         {
-            **make(**dict(zip(axes, values, strict=True))),
+            **make(common, **dict(zip(axes, values, strict=True))),
             "repeat": repeat,
             "seed": config.seed + repeat,
             "runtime": dict(runtime),

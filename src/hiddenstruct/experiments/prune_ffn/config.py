@@ -175,7 +175,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 def trial_configs(config: PruneFFNConfig) -> list[dict[str, Any]]:
     """One trial config per (architecture, method, schedule, retrain, repeat)."""
     sweep = ("architectures", "methods", "schedules", "retrain", "repeats", "seed")
-    common, runtime = trial_parts(config, sweep)
     axes = {
         "hidden": config.architectures,
         "schedule": config.schedules,
@@ -183,8 +182,8 @@ def trial_configs(config: PruneFFNConfig) -> list[dict[str, Any]]:
         "method": config.methods,
     }
     return repeated_trials(
-        config, common, runtime, axes,
-        lambda hidden, schedule, retrain, method: {
+        config, trial_parts(config, sweep), axes,
+        lambda common, hidden, schedule, retrain, method: {
             **common,
             "hidden": list(hidden),
             "method": method,

@@ -197,7 +197,7 @@ def trial_configs(config: PruneRNNConfig) -> list[dict[str, Any]]:
     """One trial config per (mode, repeat)."""
     common, runtime = trial_parts(config, ("modes", "repeats", "seed"))
     add_data_keys(config, common, runtime)
-    return repeated_trials(config, common, runtime, {"mode": config.modes})
+    return repeated_trials(config, (common, runtime), {"mode": config.modes})
 
 
 def _model(cfg: dict[str, Any]):

@@ -157,11 +157,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 def trials(config: SparseRoutesConfig) -> list[dict[str, Any]]:
     """One trial per (model, route, density, repeat)."""
     sweep = ("models", "routes", "densities", "repeats", "seed", "trajectory_property")
-    common, runtime = trial_parts(config, sweep)
     axes = {"model": config.models, "density": config.densities, "route": config.routes}
     return repeated_trials(
-        config, common, runtime, axes,
-        lambda model, density, route: {
+        config, trial_parts(config, sweep), axes,
+        lambda common, model, density, route: {
             **_model_settings(common, model),
             "model": model,
             "route": route,
