@@ -206,16 +206,13 @@ def test_random_orientation_keeps_the_graph_and_default_hashes():
         replace(TINY, orientation="sideways")
 
 
-def test_outputs_after_the_correlations_submodule_was_imported(tmp_path, monkeypatch):
+def test_outputs_after_the_correlation_submodule_was_imported(tmp_path):
     import importlib
 
     import hiddenstruct.predict as predict
 
-    module = importlib.import_module("hiddenstruct.predict.correlations")  # as sparse-routes
-    # the package attribute is the module after that import — unless an earlier test in this
-    # process cached the function there first, so the state is set explicitly
-    monkeypatch.setattr(predict, "correlations", module)
-    assert not callable(predict.correlations)
+    importlib.import_module("hiddenstruct.predict.correlation")  # as sparse-routes' outputs
+    assert callable(predict.correlations)
     rows = [
         {"family": f, "mode": "GRU", "index": i, "n": 10, "graph_seed": i, "test_acc": a,
          "test_loss": 1 - a, "density": d, "seconds": 1.0}

@@ -209,3 +209,19 @@ def test_store_export_prefixes_are_resolved():
     ambiguous = exported.assign(**{"config.nodes": 1.0})
     with pytest.raises(UsageError, match="ambiguous"):
         feature_columns(ambiguous)
+
+
+def test_package_correlations_after_the_submodule_is_imported_first():
+    # a fresh interpreter: in this one an earlier import may have cached the function already
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pandas as pd, hiddenstruct.predict as p\n"
+        "importlib.import_module('hiddenstruct.predict.correlation')\n"
+        "df = pd.DataFrame({'x': [1.0, 2.0, 3.0, 4.0], 'y': [2.0, 4.0, 6.0, 8.0]})\n"
+        "print(round(float(p.correlations(df, 'y', ['x']).loc['x', 'all']), 6))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1.0"

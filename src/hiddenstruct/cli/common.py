@@ -17,49 +17,46 @@ DEFAULT_RAY_TIMEOUT = (
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
 
 
+def _number(text: str, convert, valid, reason: str, unparsable: str | None = None):
+    """``convert(text)`` when that works and ``valid`` holds for the value, else a usage error
+    ``TEXT: REASON`` (``TEXT: UNPARSABLE`` when it is no number at all, if given)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise value_error(text, unparsable or reason) from None
+    if not valid(value):
+        raise value_error(text, reason)
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (a usage error otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise value_error(text, "must be a positive integer") from None
-    if value <= 0:
-        raise value_error(text, "must be a positive integer")
-    return value
+    return _number(text, int, lambda v: v > 0, "must be a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _number(text, int, lambda v: v >= 0, "must be an integer >= 0")
 
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise value_error(text, "must be a number > 0") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise value_error(text, "must be a finite number > 0")
-    return value
+    finite = "must be a finite number > 0"
+    return _number(
+        text, float, lambda v: v > 0 and math.isfinite(v), finite, "must be a number > 0"
+    )
 
 
 def fraction(text: str) -> float:
-    """argparse type: a float in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise value_error(text, "must be a number in [0, 1]") from None
-    if not 0.0 <= value <= 1.0:  # NaN fails this too
-        raise value_error(text, "must be a number in [0, 1]")
-    return value
+    """argparse type: a float in [0, 1] (NaN is not)."""
+    return _number(text, float, lambda v: 0.0 <= v <= 1.0, "must be a number in [0, 1]")
 
 
 def seed(text: str) -> int:
     """argparse type: a seed, an integer in :data:`SEED_RANGE`."""
     low, high = SEED_RANGE
-    try:
-        value = int(text)
-    except ValueError:
-        raise value_error(text, f"must be an integer in [{low}, 2**32 - 1]") from None
-    if not low <= value <= high:
-        raise value_error(text, f"must be an integer in [{low}, 2**32 - 1]")
-    return value
+    reason = f"must be an integer in [{low}, 2**32 - 1]"
+    return _number(text, int, lambda v: low <= v <= high, reason)
 
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:

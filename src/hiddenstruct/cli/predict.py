@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hiddenstruct.cli.common import seed
-from hiddenstruct.cli.parser import value_error
+from hiddenstruct.cli.common import non_negative_int, seed
 from hiddenstruct.cli.paths import check_output_file
 from hiddenstruct.predict.regressors import REGRESSORS
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise value_error(text, "must be an integer >= 0") from err
-    if value < 0:
-        raise value_error(text, "must be an integer >= 0")
-    return value
 
 
 def register(subparsers) -> None:
@@ -68,7 +57,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--cv",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=10,
         help="folds of k-fold cross-validation, 0 = off (default: 10)",
     )
@@ -104,15 +93,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from hiddenstruct.predict import (
         PredictionConfig,
+        correlations,
         evaluate_regressors,
         feature_importances,
         read_table,
         write_table,
     )
-
-    # from its module: once the submodule hiddenstruct.predict.correlations is imported (as
-    # sparse-routes' outputs do), the package attribute of that name is the module
-    from hiddenstruct.predict.correlations import correlations
 
     for path in (args.output, args.correlations, args.importances):
         if path is not None:  # before any work: nothing half-written, no link followed

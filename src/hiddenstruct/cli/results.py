@@ -28,15 +28,15 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="results_command", metavar="ACTION")
     parser.set_defaults(func=lambda args: _usage(parser))
 
-    listing = sub.add_parser(
+    listing = _store_command(
+        sub,
         "list",
-        help="table of trials",
-        description="Print one table per experiment with the columns that tell its trials apart "
+        "table of trials",
+        "Print one table per experiment with the columns that tell its trials apart "
         "(prune-ffn: architecture, method, schedule, retrain, seed; priors-rnn: family, mode, "
         "graph, n; …) and its key metric. Internal bookkeeping experiments (priors-rnn-pack, "
         "demo-reber-rnn) are hidden unless --all.",
     )
-    add_store_argument(listing)
     listing.add_argument("--experiment", help="only trials of this experiment")
     listing.add_argument("--status", choices=STATUSES, help="only trials with this status")
     listing.add_argument(
@@ -53,12 +53,12 @@ def register(subparsers) -> None:
     )
     listing.set_defaults(func=run_list)
 
-    show = sub.add_parser(
+    show = _store_command(
+        sub,
         "show",
-        help="one trial in full",
-        description="Print one trial's config, result summary, error, metrics and artifacts.",
+        "one trial in full",
+        "Print one trial's config, result summary, error, metrics and artifacts.",
     )
-    add_store_argument(show)
     show.add_argument(
         "hash", help="trial hash or a unique prefix of it (as printed by `results list`)"
     )
@@ -67,23 +67,23 @@ def register(subparsers) -> None:
     )
     show.set_defaults(func=run_show)
 
-    listed = sub.add_parser(
+    listed = _store_command(
+        sub,
         "artifacts",
-        help="a trial's saved files (models, masks)",
-        description="List a trial's artifacts (saved under <store folder>/artifacts/<hash>/): "
+        "a trial's saved files (models, masks)",
+        "List a trial's artifacts (saved under <store folder>/artifacts/<hash>/): "
         "name, path, size, and whether the file is there. Load them in Python with "
         "hiddenstruct.trials.artifacts.load_artifact (torch.load with weights_only=True).",
     )
-    add_store_argument(listed)
     listed.add_argument("hash", help="trial hash or a unique prefix of it")
     listed.set_defaults(func=run_artifacts)
 
-    export = sub.add_parser(
+    export = _store_command(
+        sub,
         "export",
-        help="write trials to CSV or Parquet",
-        description="Write one row per trial (config.* and result.* flattened) to a file, atomically.",
+        "write trials to CSV or Parquet",
+        "Write one row per trial (config.* and result.* flattened) to a file, atomically.",
     )
-    add_store_argument(export)
     export.add_argument(
         "--output", type=Path, required=True, help="file to write (e.g. trials.csv)"
     )
@@ -100,22 +100,22 @@ def register(subparsers) -> None:
 
 def register_repair(sub) -> None:
     """``results check`` and ``results recover``."""
-    check = sub.add_parser(
+    check = _store_command(
+        sub,
         "check",
-        help="check a trial store for damage",
-        description="Run SQLite's full integrity check on the store (read-only) and print the "
+        "check a trial store for damage",
+        "Run SQLite's full integrity check on the store (read-only) and print the "
         "row counts; exit 1 when it is damaged or not a hiddenstruct store.",
     )
-    add_store_argument(check)
     check.set_defaults(func=run_check)
-    recover = sub.add_parser(
+    recover = _store_command(
+        sub,
         "recover",
-        help="copy what is readable from a damaged store into a new one",
-        description="Copy every readable trial, metric and artifact row of --store into a new "
+        "copy what is readable from a damaged store into a new one",
+        "Copy every readable trial, metric and artifact row of --store into a new "
         "store --output (the damaged file is only read). Trials left 'running' become "
         "'pending'. Then use the new file with --store.",
     )
-    add_store_argument(recover)
     recover.add_argument(
         "--output",
         type=Path,
@@ -123,6 +123,13 @@ def register_repair(sub) -> None:
         help="new store file to create (must not exist)",
     )
     recover.set_defaults(func=run_recover)
+
+
+def _store_command(sub, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    """A sub-command of ``results`` that reads a trial store (``--store``)."""
+    parser = sub.add_parser(name, help=help, description=description)
+    add_store_argument(parser)
+    return parser
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

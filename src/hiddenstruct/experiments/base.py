@@ -23,7 +23,8 @@ class Experiment:
     """One experiment of the paper: its settings, its trials, and what it writes.
 
     Required: the class attributes below, :meth:`trials`, :meth:`run_trial` and
-    :meth:`write_outputs`.
+    :meth:`write_outputs`. A method that only calls the package's function of the same
+    arguments is that function, bound as ``trials = staticmethod(trial_configs)``.
     """
 
     name: ClassVar[str]  # `hiddenstruct experiment NAME`, the store's experiment column

@@ -7,12 +7,11 @@ torch and the properties load igraph, and the experiments import light submodule
 
 from __future__ import annotations
 
-import importlib
-
 # Functions named as their module are bound now: importing the submodule would otherwise
 # rebind the package attribute to the module (the CLI loads graphs.properties anyway).
 from hiddenstruct.graphs.compose import compose as compose
 from hiddenstruct.graphs.properties import properties as properties
+from hiddenstruct.lazy import lazy_exports
 
 _EXPORTS = {
     "UnsupportedModelError": "convert",
@@ -51,13 +50,4 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "compose", "properties"])
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hiddenstruct.graphs' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hiddenstruct.graphs.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

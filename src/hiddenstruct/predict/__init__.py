@@ -6,11 +6,11 @@ the command line's start-up fast.
 
 from __future__ import annotations
 
-import importlib
+from hiddenstruct.lazy import lazy_exports
 
 _EXPORTS = {
-    "correlations": "correlations",
-    "pearson": "correlations",
+    "correlations": "correlation",
+    "pearson": "correlation",
     "feature_columns": "dataset",
     "meta_dataset": "dataset",
     "prepare_table": "dataset",
@@ -35,13 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hiddenstruct.predict' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hiddenstruct.predict.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

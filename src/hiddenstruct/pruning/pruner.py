@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from hiddenstruct.pruning.counts import StepCounts
 from hiddenstruct.pruning.criteria import Criterion, make_criterion
 from hiddenstruct.pruning.criteria import criterion_options as accepted
 from hiddenstruct.pruning.schedules import Schedule
@@ -47,7 +48,7 @@ class TensorCounts:
 
 
 @dataclass(frozen=True)
-class PruneReport:
+class PruneReport(StepCounts):
     """What one pruning step did, per tensor, and how the scores were computed."""
 
     criterion: str
@@ -60,17 +61,8 @@ class PruneReport:
     def total(self) -> int:
         return sum(t.total for t in self.tensors)
 
-    @property
-    def before(self) -> int:
-        return sum(t.before for t in self.tensors)
-
-    @property
-    def after(self) -> int:
-        return sum(t.after for t in self.tensors)
-
-    @property
-    def pruned(self) -> int:
-        return self.before - self.after
+    def parts(self) -> tuple[TensorCounts, ...]:
+        return self.tensors
 
     @property
     def nonzero_fraction_before(self) -> float:

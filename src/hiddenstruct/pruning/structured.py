@@ -44,6 +44,7 @@ from torch import nn
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.units import Entry
+from hiddenstruct.pruning.counts import StepCounts
 from hiddenstruct.pruning.schedules import Schedule
 from hiddenstruct.pruning.selection import Amount, as_amount, get_selection
 from hiddenstruct.sparsity.tensors import PrunableTensor
@@ -64,7 +65,7 @@ class LayerCounts:
 
 
 @dataclass(frozen=True)
-class StructuredReport:
+class StructuredReport(StepCounts):
     """What one structured step did, per layer."""
 
     criterion: str
@@ -73,17 +74,8 @@ class StructuredReport:
     layers: tuple[LayerCounts, ...]
     pinned: int
 
-    @property
-    def before(self) -> int:
-        return sum(c.before for c in self.layers)
-
-    @property
-    def after(self) -> int:
-        return sum(c.after for c in self.layers)
-
-    @property
-    def pruned(self) -> int:
-        return self.before - self.after
+    def parts(self) -> tuple[LayerCounts, ...]:
+        return self.layers
 
 
 def _weight_entries(graph: DependencyGraph, group: Group) -> list[tuple[PrunableTensor, Entry]]:

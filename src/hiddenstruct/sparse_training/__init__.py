@@ -16,7 +16,7 @@ without torch. See docs/sparse-training.md.
 
 from __future__ import annotations
 
-import importlib
+from hiddenstruct.lazy import lazy_exports
 
 _EXPORTS = {
     "DynamicSparsity": "dynamic",
@@ -57,13 +57,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hiddenstruct.sparse_training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hiddenstruct.sparse_training.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -6,7 +6,7 @@ Names are imported lazily (PEP 562) so that importing a light submodule such as
 
 from __future__ import annotations
 
-import importlib
+from hiddenstruct.lazy import lazy_exports
 
 _EXPORTS = {
     "EpochMetrics": "loop",
@@ -27,13 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hiddenstruct.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hiddenstruct.training.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

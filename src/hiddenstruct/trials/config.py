@@ -18,11 +18,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +405,27 @@ def trial_parts(config: Any, sweep: tuple[str, ...] = ()) -> tuple[dict[str, Any
         target = runtime if spec.metadata.get(RUNTIME) else settings
         target[spec.name] = to_jsonable(getattr(config, spec.name))
     return settings, runtime
+
+
+def repeated_trials(
+    config: Any,
+    parts: tuple[dict[str, Any], dict[str, Any]],
+    axes: dict[str, Sequence[Any]],
+    trial: Callable[..., dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One trial config per repeat (outermost) and combination of the ``axes`` values (the
+    last axis varies fastest). ``parts`` is ``(common, runtime)`` as :func:`trial_parts`
+    gives them; each trial is ``trial(common, **values)`` (default ``{**common, **values}``),
+    then ``repeat``, ``seed`` (``config.seed + repeat``) and a copy of ``runtime``."""
+    common, runtime = parts
+    make = trial or (lambda common, **values: {**common, **values})
+    return [
+        {
+            **make(common, **dict(zip(axes, values, strict=True))),
+            "repeat": repeat,
+            "seed": config.seed + repeat,
+            "runtime": dict(runtime),
+        }
+        for repeat in range(config.repeats)
+        for values in itertools.product(*axes.values())
+    ]

@@ -323,25 +323,15 @@ class Nas(Experiment):
         "val acc": result_column("max_val_accuracy"),
     }
 
-    def run_trial(self, trial: dict[str, Any], log: Any) -> dict[str, Any]:
-        return run_trial(trial, log)
-
-    def identities(self, config: NasConfig) -> list[str]:
-        return identities(config)
-
-    def sweep(self, config, store, executor=None, progress=True) -> dict[str, SearchResult]:
-        return sweep(config, store, executor, progress)
-
-    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+    run_trial = staticmethod(run_trial)
+    identities = staticmethod(identities)
+    sweep = staticmethod(sweep)
+    write_outputs = staticmethod(write_outputs)
 
     def check_data(self, config: NasConfig) -> None:
         check_image_data(config.dataset, config.data_dir, ("train",))
 
-    def demo_step(
-        self, out_dir: Path, store: TrialStore, seed: int, threads: int = 1
-    ) -> dict[str, str]:
-        return demo_step(out_dir, store, seed, threads)
+    demo_step = staticmethod(demo_step)
 
 
 NAS = Nas()

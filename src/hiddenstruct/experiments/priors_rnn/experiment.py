@@ -341,17 +341,13 @@ class PriorsRNN(Experiment):
         "test acc": result_column("test_acc"),
     }
 
-    def trials(self, config: PriorsConfig) -> list[dict[str, Any]]:
-        return graph_trials(config)
-
-    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-        return train_pack(trial, log)
+    trials = staticmethod(graph_trials)
+    run_trial = staticmethod(train_pack)
 
     def identities(self, config: PriorsConfig) -> list[str]:
         return [trial_identity(EXPERIMENT, t) for t in graph_trials(config)]
 
-    def sweep(self, config, store, executor=None, progress=True) -> list[dict[str, Any]]:
-        return run_sweep(config, store, executor, progress)
+    sweep = staticmethod(run_sweep)
 
     def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
         planned = None if config is None else len(graph_trials(config))

@@ -25,11 +25,12 @@ def write_outputs(
     """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
     import pandas as pd
 
-    from hiddenstruct.predict import evaluate_regressors, feature_importances, write_table
-
-    # the function from its module: once anything imported the submodule
-    # hiddenstruct.predict.correlations, the package attribute of that name is the module
-    from hiddenstruct.predict.correlations import correlations
+    from hiddenstruct.predict import (
+        correlations,
+        evaluate_regressors,
+        feature_importances,
+        write_table,
+    )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if not rows:

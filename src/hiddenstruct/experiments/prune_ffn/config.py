@@ -13,6 +13,7 @@ from hiddenstruct.errors import UsageError
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
+    repeated_trials,
     setting,
     threads_setting,
     trial_parts,
@@ -174,26 +175,22 @@ PRESETS: dict[str, dict[str, Any]] = {
 def trial_configs(config: PruneFFNConfig) -> list[dict[str, Any]]:
     """One trial config per (architecture, method, schedule, retrain, repeat)."""
     sweep = ("architectures", "methods", "schedules", "retrain", "repeats", "seed")
-    common, runtime = trial_parts(config, sweep)
-    out = []
-    for repeat in range(config.repeats):
-        for hidden in config.architectures:
-            for schedule in config.schedules:
-                for retrain in config.retrain:
-                    for method in config.methods:
-                        out.append(
-                            {
-                                **common,
-                                "hidden": list(hidden),
-                                "method": method,
-                                "schedule": schedule,
-                                "retrain": bool(retrain),
-                                "repeat": repeat,
-                                "seed": config.seed + repeat,
-                                "runtime": dict(runtime),
-                            }
-                        )
-    return out
+    axes = {
+        "hidden": config.architectures,
+        "schedule": config.schedules,
+        "retrain": config.retrain,
+        "method": config.methods,
+    }
+    return repeated_trials(
+        config, trial_parts(config, sweep), axes,
+        lambda common, hidden, schedule, retrain, method: {
+            **common,
+            "hidden": list(hidden),
+            "method": method,
+            "schedule": schedule,
+            "retrain": bool(retrain),
+        },
+    )  # fmt: skip
 
 
 def base_config(trial: dict[str, Any]) -> dict[str, Any]:

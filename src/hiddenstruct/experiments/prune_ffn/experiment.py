@@ -318,17 +318,10 @@ class PruneFFN(Experiment):
         "acc@90%": accuracy_at(0.9),
     }
 
-    def trials(self, config: PruneFFNConfig) -> list[dict[str, Any]]:
-        return trial_configs(config)
-
-    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-        return ffn_trial(trial, log)
-
-    def sweep(self, config, store, executor=None, progress=True) -> list[TrialRecord]:
-        return sweep(config, store, executor, progress)
-
-    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+    trials = staticmethod(trial_configs)
+    run_trial = staticmethod(ffn_trial)
+    sweep = staticmethod(sweep)
+    write_outputs = staticmethod(write_outputs)
 
     def check_data(self, config: PruneFFNConfig) -> None:
         check_image_data(config.dataset, config.data_dir, ("train", "test"))

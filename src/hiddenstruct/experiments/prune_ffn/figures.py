@@ -77,10 +77,7 @@ def figure2a(
                             ax, rows, "removed", "acc", METHOD_LABELS[method],
                             METHOD_COLORS[method], index,
                         )  # fmt: skip
-                chance_line(ax, chance, label=ax is axes[0][0], percent=True)
-                ax.set_title(title)
-                ax.set_xlabel("weights removed")
-                percent_axis(ax)
+                _accuracy_panel(ax, title, "weights removed", chance, first=ax is axes[0][0])
             axes[0][0].set_ylabel("test accuracy")
             legend_below(fig, axes[0][0])
             name = (architecture_names or {}).get(str(arch), str(arch))
@@ -91,6 +88,14 @@ def figure2a(
             stem = f"figure2a_{arch}_{schedule}"
             written[stem] = str(save(fig, Path(out_dir) / f"{stem}.png")[0])
     return written
+
+
+def _accuracy_panel(ax, title: str, xlabel: str, chance: float, first: bool) -> None:
+    """Title, x label, percent axes and the chance line (labelled in the first panel only)."""
+    chance_line(ax, chance, label=first, percent=True)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    percent_axis(ax)
 
 
 def _with_base(points: pd.DataFrame) -> pd.DataFrame:
@@ -135,10 +140,7 @@ def recurrent_scope_figures(
                         ax, rows, "pct", column, MODE_LABELS.get(mode, mode),
                         MODE_COLORS.get(mode), index,
                     )  # fmt: skip
-                chance_line(ax, chance, label=ax is axes[0][0], percent=True)
-                ax.set_title(title)
-                ax.set_xlabel("weights pruned p")
-                percent_axis(ax)
+                _accuracy_panel(ax, title, "weights pruned p", chance, first=ax is axes[0][0])
             axes[0][0].set_ylabel("test accuracy")
             legend_below(fig, axes[0][0])
             fig.suptitle(

@@ -54,6 +54,7 @@ from hiddenstruct.trials.artifacts import save_pruning_level, save_state
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
+    repeated_trials,
     setting,
     threads_setting,
     trial_parts,
@@ -196,11 +197,7 @@ def trial_configs(config: PruneRNNConfig) -> list[dict[str, Any]]:
     """One trial config per (mode, repeat)."""
     common, runtime = trial_parts(config, ("modes", "repeats", "seed"))
     add_data_keys(config, common, runtime)
-    return [
-        {**common, "mode": mode, "repeat": r, "seed": config.seed + r, "runtime": dict(runtime)}
-        for r in range(config.repeats)
-        for mode in config.modes
-    ]
+    return repeated_trials(config, (common, runtime), {"mode": config.modes})
 
 
 def _model(cfg: dict[str, Any]):
@@ -383,14 +380,9 @@ class PruneRNN(Experiment):
         "base epochs": result_column("base_epochs"),
     }
 
-    def trials(self, config: PruneRNNConfig) -> list[dict[str, Any]]:
-        return trial_configs(config)
-
-    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-        return rnn_trial(trial, log)
-
-    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+    trials = staticmethod(trial_configs)
+    run_trial = staticmethod(rnn_trial)
+    write_outputs = staticmethod(write_outputs)
 
 
 PRUNE_RNN = PruneRNN()

@@ -41,6 +41,7 @@ from hiddenstruct.sparse_training.route_names import ROUTES
 from hiddenstruct.trials.config import (
     ExperimentConfig,
     device_setting,
+    repeated_trials,
     setting,
     threads_setting,
     trial_parts,
@@ -156,24 +157,16 @@ PRESETS: dict[str, dict[str, Any]] = {
 def trials(config: SparseRoutesConfig) -> list[dict[str, Any]]:
     """One trial per (model, route, density, repeat)."""
     sweep = ("models", "routes", "densities", "repeats", "seed", "trajectory_property")
-    common, runtime = trial_parts(config, sweep)
-    out = []
-    for repeat in range(config.repeats):
-        for model in config.models:
-            for density in config.densities:
-                for route in config.routes:
-                    out.append(
-                        {
-                            **_model_settings(common, model),
-                            "model": model,
-                            "route": route,
-                            "density": density,
-                            "repeat": repeat,
-                            "seed": config.seed + repeat,
-                            "runtime": dict(runtime),
-                        }
-                    )
-    return out
+    axes = {"model": config.models, "density": config.densities, "route": config.routes}
+    return repeated_trials(
+        config, trial_parts(config, sweep), axes,
+        lambda common, model, density, route: {
+            **_model_settings(common, model),
+            "model": model,
+            "route": route,
+            "density": density,
+        },
+    )  # fmt: skip
 
 
 _LENET_KEYS = ("dataset", "hidden", "epochs", "batch_size")
@@ -343,14 +336,9 @@ class SparseRoutes(Experiment):
         ("repeats", "repeat", "count", "repeats"),
     )
 
-    def trials(self, config: SparseRoutesConfig) -> list[dict[str, Any]]:
-        return trials(config)
-
-    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-        return route_trial(trial, log)
-
-    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+    trials = staticmethod(trials)
+    run_trial = staticmethod(route_trial)
+    write_outputs = staticmethod(write_outputs)
 
 
 SPARSE_ROUTES = SparseRoutes()

@@ -108,7 +108,7 @@ def correlation_table(rows: list[dict[str, Any]], names: list[str]) -> list[dict
     ``r`` is NaN when the property (or the accuracy) is constant over the model's trials or
     fewer than 3 trials have it; ``note`` says which.
     """
-    from hiddenstruct.predict.correlations import pearson
+    from hiddenstruct.predict.correlation import pearson
 
     table = []
     for (model,), members in sorted(_grouped(rows, ("model",)).items()):
