@@ -7,6 +7,7 @@ import pytest
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.relational_graphs import experiment as rg
 from hiddenstruct.experiments.relational_graphs import outputs as out
+from hiddenstruct.experiments.relational_graphs import trial
 from hiddenstruct.trials.store import TrialStore
 
 TINY = dict(
@@ -123,7 +124,7 @@ def test_batches_augment_like_graph2nn_and_skip_a_last_batch_of_one():
     import torch
 
     x = torch.arange(5 * 3 * 32 * 32, dtype=torch.float32).reshape(5, 3, 32, 32)
-    batches = list(rg._Batches(x, torch.arange(5), 4, seed=0, augment=True))
+    batches = list(trial._Batches(x, torch.arange(5), 4, seed=0, augment=True))
     assert [len(b[1]) for b in batches] == [4]  # the last batch of one is dropped in training
     out, labels = batches[0]
     assert out.shape == (4, 3, 32, 32)
@@ -132,5 +133,5 @@ def test_batches_augment_like_graph2nn_and_skip_a_last_batch_of_one():
         padded = torch.nn.functional.pad(source, (4, 4, 4, 4))
         crops = [padded[:, i : i + 32, j : j + 32] for i in range(9) for j in range(9)]
         assert any(torch.equal(image, c) or torch.equal(image, c.flip(2)) for c in crops)
-    evaluation = list(rg._Batches(x, torch.arange(5), 4, seed=0, augment=None))
+    evaluation = list(trial._Batches(x, torch.arange(5), 4, seed=0, augment=None))
     assert sum(len(b[1]) for b in evaluation) == 5
