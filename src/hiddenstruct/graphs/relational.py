@@ -178,7 +178,7 @@ def pool_size(resolution: int) -> tuple[int, int, int]:
     """The default ``(degree_steps, p_steps, pool_seeds)`` for a ``resolution``-bin grid:
     :data:`POOL_BASE` up to 15 bins per axis (graph2nn's 52-graph grid), and
     ``⌈resolution / 15⌉`` times the degrees and rewiring probabilities beyond (45 × 45: 27 360
-    graphs; 135 × 135: 243 000), the seeds unchanged."""
+    graphs; 135 × 135: 244 080), the seeds unchanged."""
     factor = max(1, math.ceil(resolution / POOL_BASE_RESOLUTION))
     degree_steps, p_steps, pool_seeds = POOL_BASE
     return degree_steps * factor, p_steps * factor, pool_seeds
