@@ -240,8 +240,8 @@ def sample_graph_set(
     otherwise the pool's largest L); ``seed`` picks the member of each bin. The complete
     graph (C = L = 1) is not part of the set: it is the baseline. The pool arguments left
     ``None`` take :func:`pool_size` of ``resolution`` (for 64 nodes about 1 s per 1 000 pool
-    graphs on one core: 3 s at 15 × 15, 30 s at 45 × 45, minutes at 135 × 135; computed once
-    per process).
+    graphs on one loaded core: 6 s at 15 × 15, 52 s at 45 × 45, 7 min at 135 × 135; computed
+    once per process).
     """
     if resolution < 1:
         raise UsageError(f"resolution must be >= 1 bin per axis, got {resolution}")
