@@ -7,6 +7,8 @@ import pytest
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.relational_graphs import experiment as rg
 from hiddenstruct.experiments.relational_graphs import outputs as out
+from hiddenstruct.experiments.relational_graphs import summary as summ
+from hiddenstruct.experiments.relational_graphs import trial
 from hiddenstruct.trials.store import TrialStore
 
 TINY = dict(
@@ -54,7 +56,7 @@ def test_outputs_and_report_summary(run):
     _, _, folder, written = run
     for key in ("heatmap_CL_mlp", "error_vs_C_gru", "error_vs_L_mlp", "coverage_gru", "graphs"):
         assert (folder / "out" / written[key].split("/")[-1]).is_file()
-    summary = out.summarize(folder / "out")
+    summary = summ.summarize(folder / "out")
     assert set(summary.key_numbers["model"]) == {"mlp", "gru"}
     assert len(summary.claims) == 4  # two claims per model
     # digits / Reber: the sweet-spot location is not comparable with graph2nn's CIFAR-10 MLP
@@ -89,7 +91,7 @@ def test_sweet_spot_is_graph2nns_one_sided_t_test():
 def test_one_seed_leaves_the_sweet_spot_undefined_with_a_reason():
     spot = out.sweet_spot(_table({"complete": [40.0], "a": [30.0], "b": [31.0]}), "mlp")
     assert math.isnan(spot["C_min"]) and "2 seeds" in spot["reason"]
-    assert {c.verdict for c in out.claims(spot | {"setting": {}})} == {"not comparable"}
+    assert {c.verdict for c in summ.claims(spot | {"setting": {}})} == {"not comparable"}
     partial = out.sweet_spot(
         _table({"complete": [40.0, 41.0], "a": [30.0, 30.4], "b": [29.0]}), "mlp"
     )
@@ -102,14 +104,14 @@ def test_cifar_mlp_claims_agree_or_disagree():
             "best_error_mean": 32.0, "complete_error_mean": 33.0, "C_min": 0.2, "C_max": 0.5,
             "L_min": 1.8, "L_max": 2.5,
             "setting": {"dataset": "cifar10", "epochs": 200, "nodes": 64}}  # fmt: skip
-    assert [c.verdict for c in out.claims(spot)] == ["agrees", "agrees"]
+    assert [c.verdict for c in summ.claims(spot)] == ["agrees", "agrees"]
     spot |= {"complete_in_sweet_spot": True, "C_min": 0.05, "C_max": 0.9}
     # not significant at these seeds: no verdict on the direction either way
-    assert [c.verdict for c in out.claims(spot)] == ["disagrees", "not comparable"]
+    assert [c.verdict for c in summ.claims(spot)] == ["disagrees", "not comparable"]
     spot |= {"complete_error_mean": 31.5}  # the complete graph is the best network
-    assert [c.verdict for c in out.claims(spot)] == ["disagrees", "disagrees"]
+    assert [c.verdict for c in summ.claims(spot)] == ["disagrees", "disagrees"]
     spot["setting"]["epochs"] = 5  # a short schedule: the location is not comparable
-    assert [c.verdict for c in out.claims(spot)] == ["not comparable", "disagrees"]
+    assert [c.verdict for c in summ.claims(spot)] == ["not comparable", "disagrees"]
 
 
 def test_layers_narrower_than_the_graph_fail_before_any_trial(tmp_path):
@@ -123,7 +125,7 @@ def test_batches_augment_like_graph2nn_and_skip_a_last_batch_of_one():
     import torch
 
     x = torch.arange(5 * 3 * 32 * 32, dtype=torch.float32).reshape(5, 3, 32, 32)
-    batches = list(rg._Batches(x, torch.arange(5), 4, seed=0, augment=True))
+    batches = list(trial._Batches(x, torch.arange(5), 4, seed=0, augment=True))
     assert [len(b[1]) for b in batches] == [4]  # the last batch of one is dropped in training
     out, labels = batches[0]
     assert out.shape == (4, 3, 32, 32)
@@ -132,5 +134,5 @@ def test_batches_augment_like_graph2nn_and_skip_a_last_batch_of_one():
         padded = torch.nn.functional.pad(source, (4, 4, 4, 4))
         crops = [padded[:, i : i + 32, j : j + 32] for i in range(9) for j in range(9)]
         assert any(torch.equal(image, c) or torch.equal(image, c.flip(2)) for c in crops)
-    evaluation = list(rg._Batches(x, torch.arange(5), 4, seed=0, augment=None))
+    evaluation = list(trial._Batches(x, torch.arange(5), 4, seed=0, augment=None))
     assert sum(len(b[1]) for b in evaluation) == 5

@@ -10,6 +10,7 @@ from hiddenstruct.graphs.relational import (
     clustering_and_path_length,
     coverage,
     pool_parameters,
+    pool_size,
     sample_graph_set,
     subsample,
     ws_flex_graph,
@@ -92,3 +93,22 @@ def test_pool_spans_graph2nns_degrees():
     ks = sorted({k for k, _, _ in pool_parameters(64)})
     assert ks[0] == 8.0 and ks[-1] == 63.0  # graph2nn's smallest sparsity 0.125 · 64
     assert np.any(np.array(ks) % 1 != 0)  # non-integer degrees too
+
+
+def test_the_default_pool_grows_with_the_grid_and_keeps_the_15_bin_sets():
+    assert (
+        pool_size(1) == pool_size(15) == (40, 25, 3)
+    )  # the pool the stored trials were drawn from
+    assert pool_size(16) == pool_size(30) == (80, 50, 3)
+    assert pool_size(45) == (120, 75, 3)
+    base = dict(degree_steps=40, p_steps=25, pool_seeds=3)
+    assert sample_graph_set(16, 6) == sample_graph_set(16, 6, **base)
+    finer = sample_graph_set(16, 30)
+    assert len(finer) > len(sample_graph_set(16, 30, **base))  # more bins filled
+    assert finer == sample_graph_set(16, 30)  # seeded: the same set again
+
+
+@pytest.mark.slow
+def test_the_45_bin_set_comes_close_to_graph2nns_449():
+    specs = sample_graph_set(64, 45)
+    assert 430 <= len(specs) <= 460  # graph2nn: 449; the 3 120-graph pool filled 299

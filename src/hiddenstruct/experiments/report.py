@@ -5,7 +5,7 @@ each registered experiment's ``report_section``, in the registry's order), each 
 sub-folder named after its experiment, then any other folders. A page has a table of
 contents; per section a banner when the run is not at the paper's scale (from the trial
 store, :mod:`.report_scale`), the paper's claims each with this run's number and a verdict
-(:mod:`.report_sections`), the key numbers, the figures (PNG embedded as base64, never shown
+(:mod:`.report_sections`), the key numbers (the HTML blocks: :mod:`.report_html`), the figures (PNG embedded as base64, never shown
 wider than drawn; an SVG only when there is no PNG twin), tables cut to their first rows with
 a link to the full CSV (long text columns as numbered notes under the table, the first
 column kept in view while a wide table scrolls in its own box), JSON summaries as key/value
@@ -18,9 +18,7 @@ Example::
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
 import json
 import os
 import platform
@@ -32,48 +30,21 @@ from typing import Any
 import hiddenstruct
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.experiments.registry import EXPERIMENTS
+from hiddenstruct.experiments.report_html import (
+    MAX_ROWS,
+    STYLE,
+    cell_text,
+    esc,
+    figure_html,
+    frame_html,
+    json_html,
+    kv_table,
+    summary_html,
+    table_html,
+)
 from hiddenstruct.experiments.report_scale import differences
-from hiddenstruct.experiments.report_sections import FOLDER_EXPERIMENTS, SectionSpec, Summary
+from hiddenstruct.experiments.report_sections import FOLDER_EXPERIMENTS, SectionSpec
 from hiddenstruct.outputs import write_text
-
-MAX_ROWS = 10
-#: Key/value tables (JSON summaries, configs) show at most this many rows.
-MAX_KV_ROWS = 40
-MAX_JSON_BYTES = 200_000
-#: A text column whose longest entry is longer than this moves under its table as notes.
-MAX_CELL_CHARS = 40
-#: Longer key/value cells are cut (the full text stays in the cell's tooltip).
-MAX_VALUE_CHARS = 120
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em;
-       color: #222; line-height: 1.4; }
-h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2.5em; border-bottom: 1px solid #aaa; }
-nav ol { columns: 2; } figure { margin: 1.2em 0; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption, .note { font-size: 0.85em; color: #555; }
-table { border-collapse: separate; border-spacing: 0; font-size: 0.85em; margin: 0; }
-th, td { border-right: 1px solid #ccc; border-bottom: 1px solid #ccc; padding: 0.2em 0.5em;
-         text-align: right; white-space: nowrap; background: #fff; }
-tr > :first-child { border-left: 1px solid #ccc; } tr:first-child > * { border-top: 1px solid #ccc; }
-th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
-tr > :first-child { position: sticky; left: 0; z-index: 1; box-shadow: 1px 0 0 #ccc; }
-td.text { white-space: normal; min-width: 12em; max-width: 36em; text-align: left; }
-.wrap { overflow-x: auto; max-width: 100%; margin: 0.5em 0 1em; }
-ol.cellnotes { font-size: 0.8em; color: #444; margin: 0 0 1em; }
-.cellnotes-head { margin: -0.6em 0 0; }
-.claims { background: #f6f8fa; padding: 0.6em 1em; } .claims li { margin: 0.3em 0; }
-.verdict { display: inline-block; min-width: 7.5em; padding: 0 0.4em; border-radius: 3px;
-           font-size: 0.85em; font-weight: 600; text-align: center; }
-.verdict.agrees { background: #d8f0dc; } .verdict.disagrees { background: #f8d7d5; }
-.verdict.not-comparable { background: #eee; }
-.banner { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.5em 1em; }
-details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
-"""
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
 
 
 def versions() -> dict[str, str]:
@@ -97,168 +68,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def _kv_table(items: dict[str, Any], max_rows: int = MAX_KV_ROWS) -> str:
-    shown = list(items.items())[:max_rows]
-    rows = "".join(f"<tr><th>{_esc(k)}</th>{_value_cell(v)}</tr>" for k, v in shown)
-    more = (
-        f'<p class="note">first {max_rows} of {len(items)} entries shown</p>'
-        if len(items) > max_rows
-        else ""
-    )
-    return f'<div class="wrap"><table>{rows}</table></div>{more}'
-
-
-def _value_cell(value: Any) -> str:
-    text = str(value)
-    if len(text) <= MAX_CELL_CHARS:
-        return f"<td>{_esc(text)}</td>"
-    cut = text if len(text) <= MAX_VALUE_CHARS else f"{text[: MAX_VALUE_CHARS - 1]}…"
-    return f'<td class="text" title="{_esc(text)}">{_esc(cut)}</td>'
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return "n/a" if value != value else f"{value:.4g}"
-    return "n/a" if value is None else str(value)
-
-
-def _frame_html(frame) -> str:
-    """A table of ``frame`` in its own scroll box; text columns with entries longer than
-    :data:`MAX_CELL_CHARS` become numbered notes under it (so no row grows tall and the
-    numbers keep their width); the first column stays in view while the box scrolls."""
-    import pandas as pd
-
-    def length(value: Any) -> int:
-        return len(value) if isinstance(value, str) else 0
-
-    long_columns = [
-        c for c in frame.columns if len(frame) and frame[c].map(length).max() > MAX_CELL_CHARS
-    ]
-    text_columns = {
-        c
-        for c in frame.columns
-        if str(c).lower() in ("note", "notes") or frame[c].map(lambda v: isinstance(v, str)).any()
-    }
-    notes: dict[str, int] = {}
-    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
-    body = []
-    for _, row in frame.iterrows():
-        cells = []
-        for column in frame.columns:
-            value = row[column]
-            if column in long_columns and isinstance(value, str) and value:
-                number = notes.setdefault(value, len(notes) + 1)
-                cells.append(f'<td title="{_esc(value)}">[{number}]</td>')
-            elif not isinstance(value, str) and pd.isna(value):
-                # an empty text cell is empty; a missing number is "n/a"
-                cells.append("<td></td>" if column in text_columns else "<td>n/a</td>")
-            else:
-                cells.append(f"<td>{_esc(_number(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    table = f'<div class="wrap"><table><tr>{head}</tr>{"".join(body)}</table></div>'
-    if notes:
-        items = "".join(f"<li>{_esc(text)}</li>" for text in notes)
-        where = ", ".join(long_columns)
-        table += (
-            f'<p class="note cellnotes-head">[n] in column {_esc(where)}:</p>'
-            f'<ol class="cellnotes">{items}</ol>'
-        )
-    return table
-
-
-def png_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) in pixels from a PNG's header; None when it is not a PNG."""
-    with path.open("rb") as handle:
-        header = handle.read(24)
-    if len(header) < 24 or header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
-        return None
-    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
-
-
-def _figure_html(path: Path, root: Path) -> str:
-    mime = "image/png" if path.suffix.lower() == ".png" else "image/svg+xml"
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    name = _esc(path.relative_to(root))
-    size = png_size(path) if mime == "image/png" else None
-    # never shown wider than drawn: width = the PNG's own width, scaled down to fit only
-    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
-    return (
-        f'<figure><img alt="{name}"{dims} src="data:{mime};base64,{data}">'
-        f"<figcaption>{name}</figcaption></figure>"
-    )
-
-
-def _table_html(path: Path, root: Path, link_base: Path, max_rows: int) -> str:
-    import pandas as pd
-
-    name = _esc(path.relative_to(root))
-    href = _esc(Path(os.path.relpath(path.resolve(), link_base.resolve())).as_posix())
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        return f'<p class="note">{name}: not a readable CSV table ({_esc(err)})</p>'
-    shown = (
-        f"first {max_rows} of {len(frame)} rows" if len(frame) > max_rows else f"{len(frame)} rows"
-    )
-    return (
-        f'<h4>{name} <span class="note">({shown}; <a href="{href}">full CSV</a>)</span></h4>'
-        f"{_frame_html(frame.head(max_rows))}"
-    )
-
-
-def _flatten(value: Any, prefix: str = "", depth: int = 2) -> dict[str, Any]:
-    if isinstance(value, dict) and depth > 0:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}{k}.", depth - 1))
-        return out
-    if isinstance(value, (list, tuple)):
-        text = ", ".join(map(str, value))
-        value = text if len(text) <= 120 else f"{text[:117]}…"
-    elif isinstance(value, float):
-        value = f"{value:.4g}"
-    elif isinstance(value, dict):
-        value = f"({len(value)} entries)"
-    return {prefix.rstrip("."): value}
-
-
-def _json_html(path: Path, root: Path) -> str:
-    name = _esc(path.relative_to(root))
-    if path.stat().st_size > MAX_JSON_BYTES:
-        return f'<p class="note">{name}: {path.stat().st_size} bytes, not shown</p>'
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        return f'<p class="note">{name}: not readable JSON ({_esc(err)})</p>'
-    if not isinstance(data, dict):
-        data = {"value": data}
-    return f"<details><summary>{name}</summary>{_kv_table(_flatten(data))}</details>"
-
-
-def _summary_html(summary: Summary) -> str:
-    claims = "".join(
-        f'<li><span class="verdict {_esc(c.verdict.replace(" ", "-"))}">{_esc(c.verdict)}</span> '
-        f"{_esc(c.claim)} <b>Paper:</b> {_esc(c.paper)}. <b>This run:</b> {_esc(c.ours)}."
-        + (f' <span class="note">({_esc(c.reason)})</span>' if c.reason else "")
-        + "</li>"
-        for c in summary.claims
-    )
-    parts = [
-        f'<div class="claims"><b>The paper\'s claims, with this run\'s numbers and a verdict:</b>'
-        f"<ul>{claims}</ul></div>"
-    ] if claims else []  # fmt: skip
-    numbers = summary.key_numbers
-    if numbers is not None and len(numbers):
-        parts.append(f"<h4>This run</h4>{_frame_html(numbers.head(MAX_KV_ROWS))}")
-        if len(numbers) > MAX_KV_ROWS:
-            parts.append(
-                f'<p class="note">first {MAX_KV_ROWS} of {len(numbers)} rows; the tables '
-                "below link the full CSVs</p>"
-            )
-    parts += [f'<p class="note">{_esc(n)}</p>' for n in summary.notes]
-    return "\n".join(parts)
-
-
 def scale_banner(experiment: str, store) -> str:
     """The banner naming this run's scale against ``--preset paper`` (empty at paper scale
     or for experiments without a paper preset)."""
@@ -273,11 +82,11 @@ def scale_banner(experiment: str, store) -> str:
         )
     found = differences(experiment, store)
     if found is None:
-        return f'<div class="banner"><b>Scale unknown</b>: no {_esc(experiment)} trials in the store.{where}</div>'
+        return f'<div class="banner"><b>Scale unknown</b>: no {esc(experiment)} trials in the store.{where}</div>'
     if not found:
         return ""
     items = " · ".join(
-        f"{_esc(label)} {_esc(ours)} (paper preset: {_esc(paper)})" for label, ours, paper in found
+        f"{esc(label)} {esc(ours)} (paper preset: {esc(paper)})" for label, ours, paper in found
     )
     return (
         f'<div class="banner"><b>Not the paper\'s scale.</b> This run: {items}. The numbers '
@@ -297,7 +106,7 @@ def config_summary(store, experiment: str) -> tuple[dict[str, Any], dict[str, An
             values.setdefault(key, set()).add(json.dumps(value, sort_keys=True, default=str))
     shared = {k: json.loads(next(iter(v))) for k, v in values.items() if len(v) == 1}
     varying = {
-        k: "; ".join(_cell(json.loads(x)) for x in sorted(v, key=lambda s: (len(s), s)))
+        k: "; ".join(cell_text(json.loads(x)) for x in sorted(v, key=lambda s: (len(s), s)))
         for k, v in values.items()
         if len(v) > 1
     }
@@ -305,11 +114,7 @@ def config_summary(store, experiment: str) -> tuple[dict[str, Any], dict[str, An
     for t in trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     varying["trials"] = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return {k: _cell(v) for k, v in shared.items()}, varying
-
-
-def _cell(value: Any) -> str:
-    return str(_flatten(value, depth=0)[""])
+    return {k: cell_text(v) for k, v in shared.items()}, varying
 
 
 def scan_inputs(root: str | Path) -> tuple[list[Path], list[Path]]:
@@ -372,17 +177,17 @@ def section_html(
     if spec is not None:
         figures, tables = _ordered(figures, spec.figures), _ordered(tables, spec.tables)
     experiment = spec.experiment if spec else FOLDER_EXPERIMENTS.get(anchor, anchor)
-    parts = [f'<section id="{_esc(anchor)}"><h2>{_esc(heading)}</h2>']
+    parts = [f'<section id="{esc(anchor)}"><h2>{esc(heading)}</h2>']
     parts.append(scale_banner(experiment, store))
     if spec is not None:
-        parts.append(_summary_html(spec.summarize(folder)))
+        parts.append(summary_html(spec.summarize(folder)))
     if not files:
-        parts.append(f'<p class="note">no outputs found in {_esc(folder)}</p>')
-    parts += [_figure_html(p, root) for p in figures]
+        parts.append(f'<p class="note">no outputs found in {esc(folder)}</p>')
+    parts += [figure_html(p, root) for p in figures]
     if tables:
         parts.append("<h3>Tables</h3>")
-        parts += [_table_html(p, root, link_base, max_rows) for p in tables]
-    parts += [_json_html(p, root) for p in documents]
+        parts += [table_html(p, root, link_base, max_rows) for p in tables]
+    parts += [json_html(p, root) for p in documents]
     parts.append(_config_html(experiment, store, env or {}))
     parts.append("</section>")
     return "\n".join(parts)
@@ -393,12 +198,12 @@ def _config_html(experiment: str, store, env: dict[str, str]) -> str:
     found = config_summary(store, experiment) if store is not None else None
     if found is None:
         reason = "no --store given" if store is None else f"no {experiment} trials in the store"
-        parts.append(f'<p class="note">config: {_esc(reason)}</p>')
+        parts.append(f'<p class="note">config: {esc(reason)}</p>')
     else:
         shared, varying = found
-        parts.append("<h4>Varying across trials (seeds included)</h4>" + _kv_table(varying))
-        parts.append("<h4>Shared by all trials</h4>" + _kv_table(shared))
-    parts.append("<h4>Versions (this report)</h4>" + _kv_table(env))
+        parts.append("<h4>Varying across trials (seeds included)</h4>" + kv_table(varying))
+        parts.append("<h4>Shared by all trials</h4>" + kv_table(shared))
+    parts.append("<h4>Versions (this report)</h4>" + kv_table(env))
     parts.append("</details>")
     return "\n".join(parts)
 
@@ -455,30 +260,30 @@ def build_report(
         sections.append(_top_level(root, link_base, top, max_rows))
     title = title or f"hiddenstruct report: {root.resolve().name}"
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    toc = "".join(f'<li><a href="#{_esc(a)}">{_esc(h)}</a></li>' for a, h, _ in entries)
+    toc = "".join(f'<li><a href="#{esc(a)}">{esc(h)}</a></li>' for a, h, _ in entries)
     head = (
-        f'<h1>{_esc(title)}</h1><p class="note">generated {stamp} from {_esc(root)} · '
-        + " · ".join(f"{_esc(k)} {_esc(v)}" for k, v in env.items())
+        f'<h1>{esc(title)}</h1><p class="note">generated {stamp} from {esc(root)} · '
+        + " · ".join(f"{esc(k)} {esc(v)}" for k, v in env.items())
         + f"</p><nav><h2>Contents</h2><ol>{toc}</ol></nav>"
     )
     if store_summary is not None and len(store_summary):
-        head += f'<section id="trials"><h2>Trials in the store</h2>{_frame_html(store_summary)}</section>'
+        head += f'<section id="trials"><h2>Trials in the store</h2>{frame_html(store_summary)}</section>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_esc(title)}</title><style>{_STYLE}</style></head><body>\n"
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n"
         + head + "\n" + "\n".join(sections) + "\n</body></html>\n"
     )  # fmt: skip
 
 
 def _top_level(root: Path, link_base: Path, files: list[Path], max_rows: int) -> str:
     parts = ['<section id="overview"><h2>Files at the top level</h2>']
-    parts += [_figure_html(p, root) for p in sorted(files) if p.suffix.lower() == ".png"]
+    parts += [figure_html(p, root) for p in sorted(files) if p.suffix.lower() == ".png"]
     parts += [
-        _table_html(p, root, link_base, max_rows)
+        table_html(p, root, link_base, max_rows)
         for p in sorted(files)
         if p.suffix.lower() == ".csv"
     ]
-    parts += [_json_html(p, root) for p in sorted(files) if p.suffix.lower() == ".json"]
+    parts += [json_html(p, root) for p in sorted(files) if p.suffix.lower() == ".json"]
     return "\n".join(parts + ["</section>"])
 
 

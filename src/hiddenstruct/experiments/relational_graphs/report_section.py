@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hiddenstruct.experiments.relational_graphs.outputs import summarize
+from hiddenstruct.experiments.relational_graphs.summary import summarize
 from hiddenstruct.experiments.report_sections import SectionSpec
 
 SECTION = SectionSpec(
