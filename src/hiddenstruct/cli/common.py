@@ -11,7 +11,7 @@ from hiddenstruct.cli.paths import output_folder
 from hiddenstruct.trials.config import SEED_RANGE
 
 DEFAULT_RAY_TIMEOUT = (
-    60.0  # = experiments.executors.DEFAULT_RAY_TIMEOUT (imported lazily: no torch)
+    60.0  # = trials.ray_executor.DEFAULT_RAY_TIMEOUT (not imported: it loads torch)
 )
 
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"

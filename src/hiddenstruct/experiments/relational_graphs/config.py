@@ -114,7 +114,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "demo": dict(
         models=("mlp", "gru"), nodes=8, resolution=6, max_graphs=4, repeats=2, width=32,
-        layers=2, epochs=6, train_size=0, reber_n=400, embedding=8, hidden=16, reber_epochs=6,
+        layers=2, epochs=6, train_size=0, reber_n=1200, embedding=8, hidden=16, reber_epochs=12,
     ),
 }  # fmt: skip
 
