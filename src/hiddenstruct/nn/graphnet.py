@@ -1,8 +1,8 @@
 """Skip-layer networks built from a DAG: one neuron per vertex, one weight per edge.
 
-``GraphNet(G, input_size, output_size)`` implements DESIGN §2–3: undirected graphs are
-oriented with :func:`hiddenstruct.graphs.to_dag`, vertices are grouped by layer index
-(layer 0 = sources), the input feeds every layer-0 vertex densely, each edge ``(u, v)`` is a
+``GraphNet(G, input_size, output_size)`` implements the paper's skip-layer network (§2;
+docs/models.md): undirected graphs are oriented with :func:`hiddenstruct.graphs.to_dag`,
+vertices are grouped by layer index (layer 0 = sources), the input feeds every layer-0 vertex densely, each edge ``(u, v)`` is a
 single weight, and a linear readout reads the last layer (or every sink). For ``l ≥ 1``::
 
     z_v = b_v + Σ_{(u, v) ∈ E} w_uv · a_u,    a_v = σ(z_v)
@@ -330,7 +330,7 @@ class _Propagate(torch.autograd.Function):
 def graphnet_parameter_count(
     num_edges: int, num_vertices: int, layer0: int, readout: int, input_size: int, output_size: int
 ) -> int:
-    """``E + input·|layer 0| + output·|readout| + N + output`` (DESIGN §3)."""
+    """``E + input·|layer 0| + output·|readout| + N + output`` (docs/models.md, "GraphNet")."""
     return num_edges + input_size * layer0 + output_size * readout + num_vertices + output_size
 
 

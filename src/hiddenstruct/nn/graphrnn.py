@@ -1,4 +1,5 @@
-"""Recurrent networks wired by a DAG (paper §4.3, DESIGN §2 "sparse recurrent layer").
+"""Recurrent networks wired by a DAG (paper §2 "Sparse Recurrent Neural Networks", §4.3;
+docs/recurrent.md).
 
 The DAG's layers (``hiddenstruct.graphs.layers``; undirected graphs are oriented first with
 ``to_dag``) become recurrent layers. Layer ``l`` with ``n_l`` vertices computes

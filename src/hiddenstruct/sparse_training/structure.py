@@ -3,9 +3,9 @@
 :class:`StructureTracker` is told of every mask update by a dynamic sparse training method
 or :class:`~hiddenstruct.sparse_training.MagnitudeThreshold` and, every ``every`` updates,
 records one dict: ``step``, ``update``, ``xi`` (ξ over all sparse layers), ``xi:<layer>``
-per layer and the DESIGN §6 graph properties of the *mask* graph (one edge per mask entry 1,
-whatever the weight's value, so a just-regrown zero weight counts) — ``records`` is a list
-of plain dicts a trial can store.
+per layer and the structural graph properties (docs/priors-and-prediction.md) of the *mask*
+graph (one edge per mask entry 1, whatever the weight's value, so a just-regrown zero weight
+counts) — ``records`` is a list of plain dicts a trial can store.
 
 With ``topology=True`` every record also holds the topology distance (NNSTD, Liu et al. 2020;
 :func:`~hiddenstruct.graphs.topology_distance`, on the mask graph with inputs and outputs)
