@@ -2,8 +2,9 @@
 
 ``GraphNet(G, input_size, output_size)`` implements the paper's skip-layer network (§2;
 docs/models.md): undirected graphs are oriented with :func:`hiddenstruct.graphs.to_dag`,
-vertices are grouped by layer index (layer 0 = sources), the input feeds every layer-0 vertex densely, each edge ``(u, v)`` is a
-single weight, and a linear readout reads the last layer (or every sink). For ``l ≥ 1``::
+vertices are grouped by layer index (layer 0 = sources), the input feeds every layer-0 vertex
+densely, each edge ``(u, v)`` is a single weight, and a linear readout reads the last layer
+(or every sink). For ``l ≥ 1``::
 
     z_v = b_v + Σ_{(u, v) ∈ E} w_uv · a_u,    a_v = σ(z_v)
 
