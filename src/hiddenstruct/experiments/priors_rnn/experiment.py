@@ -319,7 +319,7 @@ ROW_KEYS = ("family", "mode", "index", "n", "graph_seed", "name", "graph_sha256"
 class PriorsRNN(Experiment):
     """priors-rnn (paper §4.3): random graphs as recurrent priors; trials run in packs of
     graphs trained together, so a sweep's results are the rows of its (graph, mode) trials.
-    Demo: 3 WS + 3 BA graphs, GRU, 3 short epochs on 1 600 strings."""
+    The demo preset is PRESETS["demo"] (docs/experiments.md lists what it trains)."""
 
     name = EXPERIMENT
     help = HELP

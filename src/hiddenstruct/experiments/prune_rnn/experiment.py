@@ -358,7 +358,7 @@ def write_outputs(
 
 class PruneRNN(Experiment):
     """prune-rnn (paper §4.2): one trial per (mode, repeat) prunes i2h, h2h and both. Demo:
-    1 200 strings, 2×16 units, p = 30/60/90 %, 1 retrain epoch."""
+    PRESETS["demo"]."""
 
     name = EXPERIMENT
     help = HELP

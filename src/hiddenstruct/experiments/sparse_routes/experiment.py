@@ -320,7 +320,7 @@ def write_outputs(
 
 class SparseRoutes(Experiment):
     """sparse-routes: LeNet-300-100 and a Reber GRU trained sparse by each route (pruning,
-    SET, RigL, …) at a few densities. Demo: digits 64-100-10 and a tiny GRU, density 10 %."""
+    SET, RigL, …) at a few densities. Demo: PRESETS["demo"]."""
 
     name = EXPERIMENT
     help = HELP
