@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from hiddenstruct.errors import GraphError, UsageError
+from hiddenstruct.graphs import relational
 from hiddenstruct.graphs.relational import (
     bin_index,
     clustering_and_path_length,
@@ -102,13 +103,13 @@ def test_the_default_pool_grows_with_the_grid_and_keeps_the_15_bin_sets():
     assert pool_size(16) == pool_size(30) == (80, 50, 3)
     assert pool_size(45) == (120, 75, 3)
     base = dict(degree_steps=40, p_steps=25, pool_seeds=3)
-    assert sample_graph_set(16, 6) == sample_graph_set(16, 6, **base)
     finer = sample_graph_set(16, 30)
     assert len(finer) > len(sample_graph_set(16, 30, **base))  # more bins filled
+    relational._pool.cache_clear()  # generated again, not read from the cache
     assert finer == sample_graph_set(16, 30)  # seeded: the same set again
 
 
 @pytest.mark.slow
 def test_the_45_bin_set_comes_close_to_graph2nns_449():
     specs = sample_graph_set(64, 45)
-    assert 430 <= len(specs) <= 460  # graph2nn: 449; the 3 120-graph pool filled 299
+    assert 430 <= len(specs) <= 460  # graph2nn: 449 (the 15-bin pool of 3 120 graphs filled 299)

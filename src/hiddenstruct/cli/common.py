@@ -9,10 +9,7 @@ from pathlib import Path
 from hiddenstruct.cli.parser import value_error
 from hiddenstruct.cli.paths import output_folder
 from hiddenstruct.trials.config import SEED_RANGE
-
-DEFAULT_RAY_TIMEOUT = (
-    60.0  # = trials.ray_executor.DEFAULT_RAY_TIMEOUT (not imported: it loads torch)
-)
+from hiddenstruct.trials.ray_executor import DEFAULT_RAY_TIMEOUT
 
 DEFAULT_STORE = Path("runs") / "hiddenstruct.sqlite"
 

@@ -56,12 +56,10 @@ def run_experiment(
     out_dir: Path,
     executor: Any = None,
     progress: bool = True,
-    check: bool = True,
 ) -> dict[str, str]:
     """Run (or resume) every trial of experiment ``name`` and write its outputs; label → path.
 
-    ``check``: run the experiment's preflight checks first (data files, output folder).
-    When every trial failed, raise with the first error; when some did, the outputs of the
+    The experiment's preflight checks (data files, output folder) run first. When every trial failed, raise with the first error; when some did, the outputs of the
     others are written and ``"failed"`` in the returned dict names the first error.
     """
     experiment = get_experiment(name)
@@ -78,8 +76,7 @@ def run_experiment(
     connect = getattr(executor, "connect", None)
     if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
         connect()
-    if check:  # bad data / output paths fail before any trial is stored
-        preflight(name, config, out_dir)
+    preflight(name, config, out_dir)  # bad data / output paths fail before any trial is stored
     store = store if isinstance(store, TrialStore) else TrialStore(store)
     results = experiment.sweep(config, store, executor, progress)
     failed = failed_trials(store, hashes)

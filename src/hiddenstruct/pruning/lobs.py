@@ -62,6 +62,7 @@ import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.graphs.fx_trace import evaluating
 from hiddenstruct.pruning.obd import UnsupportedModelError, _batches, _device_of
 from hiddenstruct.pruning.saliency import Saliency
 from hiddenstruct.sparsity.tensors import PrunableTensor
@@ -120,14 +121,11 @@ def input_hessians(
             counts[name] += x.shape[0]
 
         handles.append(t.module.register_forward_pre_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluating(model):  # every module's own mode restored afterwards
             for inputs, _ in _batches(data, max_batches, device):
                 model(*inputs)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     missing = [n for n, c in counts.items() if c == 0]
