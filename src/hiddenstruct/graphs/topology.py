@@ -298,12 +298,10 @@ def _break_ties(xa, partner, pos_a, pos_b, colours) -> np.ndarray:
     return partner
 
 
-def _prepare(a: Any, b: Any, match_outputs: bool) -> tuple[_Net, _Net]:
-    na, nb = (_layout(_as_graph(x), match_outputs) for x in (a, b))
+def _check_comparable(na: _Net, nb: _Net) -> None:
     _check_same_architecture(na, nb)
     if len(na.layers) < 2:
         raise UsageError("topology_distance needs at least two layers (inputs and one more)")
-    return na, nb
 
 
 def topology_alignment(a: Any, b: Any, *, match_outputs: bool = False) -> TopologyDistance:
@@ -315,7 +313,13 @@ def topology_alignment(a: Any, b: Any, *, match_outputs: bool = False) -> Topolo
     :func:`hiddenstruct.sparse_training.mask_graph` graphs. See the module docstring for the
     definition.
     """
-    na, nb = _prepare(a, b, match_outputs)
+    na, nb = (_layout(_as_graph(x), match_outputs) for x in (a, b))
+    return _alignment(na, nb)
+
+
+def _alignment(na: _Net, nb: _Net) -> TopologyDistance:
+    """:func:`topology_alignment` of two laid-out networks."""
+    _check_comparable(na, nb)
     needs_colours = any(not na.fixed[k] and len(layer) > 1 for k, layer in enumerate(na.layers))
     forward = _colours(na, nb) if needs_colours else None
     backward = (forward[1], forward[0]) if forward is not None else None
@@ -347,12 +351,10 @@ def topology_distance(a: Any, b: Any, *, match_outputs: bool = False) -> float:
 
 def pairwise_topology_distances(items: Sequence[Any], *, match_outputs: bool = False) -> np.ndarray:
     """Symmetric matrix of :func:`topology_distance` between every pair of ``items``."""
-    graphs = [_as_graph(x) for x in items]
-    n = len(graphs)
+    nets = [_layout(_as_graph(x), match_outputs) for x in items]  # each laid out once
+    n = len(nets)
     out = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):
-            out[i, j] = out[j, i] = topology_distance(
-                graphs[i], graphs[j], match_outputs=match_outputs
-            )
+            out[i, j] = out[j, i] = _alignment(nets[i], nets[j]).distance
     return out
