@@ -26,10 +26,11 @@ def error_summary(error: str | None) -> str:
     return f"{kind.rsplit('.', 1)[-1]}{sep}{message}" if " " not in kind else lines[-1].strip()
 
 
-def require_finished(experiment: str, records: Sequence[TrialRecord]) -> None:
-    """Raise a clear error when no trial of ``records`` is ``done``."""
-    if any(r.status == "done" for r in records):
-        return
+def require_finished(experiment: str, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The ``done`` trials of ``records``; a clear error when there is none."""
+    done = [r for r in records if r.status == "done"]
+    if done:
+        return done
     failed = [r for r in records if r.status == "failed"]
     if not failed:
         raise HiddenstructError(f"no {experiment} trial finished ({len(records)} not run)")

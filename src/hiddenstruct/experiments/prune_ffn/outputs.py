@@ -18,9 +18,7 @@ def write_outputs(
     records: list[TrialRecord], out_dir: Path, config: PruneFFNConfig | None = None
 ) -> dict[str, str]:
     """curves.csv, table.csv and the Figure 2a panels from the finished trials."""
-    done = [r for r in records if r.status == "done"]
-    if not done:
-        require_finished(EXPERIMENT, records)
+    done = require_finished(EXPERIMENT, records)
     rows = []
     for record in done:
         c = record.config

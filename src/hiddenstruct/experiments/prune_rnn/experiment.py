@@ -340,9 +340,7 @@ def write_outputs(
     """points.csv, summary.csv and Figures 2b / 5a / 5b from the finished trials."""
     config = config or PruneRNNConfig()
     tolerance, margin = config.tolerance, config.chance_margin
-    done = [{**r.config, "result": r.result} for r in records if r.status == "done"]
-    if not done:
-        require_finished(EXPERIMENT, records)
+    done = [{**r.config, "result": r.result} for r in require_finished(EXPERIMENT, records)]
     rows = point_rows(done, tolerance, margin)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {

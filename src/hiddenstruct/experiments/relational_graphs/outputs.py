@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hiddenstruct.experiments.relational_graphs.config import GRAPH2NN_MLP
+from hiddenstruct.experiments.relational_graphs.config import EXPERIMENT, GRAPH2NN_MLP
 from hiddenstruct.experiments.relational_graphs.figures import write_figures
 from hiddenstruct.trials.store import TrialRecord
 
@@ -181,9 +181,8 @@ def write_outputs(records: list[TrialRecord], out_dir: Path, config=None) -> dic
     from hiddenstruct.predict import write_table
     from hiddenstruct.trials.outcome import require_finished
 
+    require_finished(EXPERIMENT, records)
     rows = result_rows(records)
-    if not rows:
-        require_finished("relational-graphs", records)
     names = [n for n in PROPERTY_NAMES if any(n in r for r in rows)]
     out_dir.mkdir(parents=True, exist_ok=True)
     table = graph_table(rows)

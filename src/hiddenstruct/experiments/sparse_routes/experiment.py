@@ -291,9 +291,8 @@ def write_outputs(
     records: list[TrialRecord], out_dir: Path, config: SparseRoutesConfig | None = None
 ) -> dict[str, str]:
     """results, accuracy, properties and correlation tables plus the figures."""
+    require_finished(EXPERIMENT, records)
     rows = out.result_rows(records)
-    if not rows:
-        require_finished(EXPERIMENT, records)
     from hiddenstruct.graphs.properties import PROPERTY_NAMES
 
     names = [n for n in PROPERTY_NAMES if any(n in r for r in rows)]
