@@ -42,17 +42,6 @@ from torch.nn.utils import parametrize
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.masking import _own_class, apply_mask, get_mask, masked_modules
 
-__all__ = [
-    "RELAXATIONS",
-    "LearnableMask",
-    "apply_learnable_mask",
-    "apply_learnable_masks",
-    "expected_density",
-    "harden",
-    "learnable_masks",
-    "learned_graph",
-]
-
 RELAXATIONS = ("straight_through", "softmax")
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
