@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.nas.genotype import Genotype
+from hiddenstruct.outputs import write_with
 
 _COLOURS = {
     "conv": "#8ecae6",
@@ -73,7 +74,6 @@ def render_png(
     ax.set_ylim(-genotype.depth + 0.4, 0.6)
     if title:
         fig.suptitle(title, fontsize=9)
-    from hiddenstruct.outputs import write_with
 
     path = Path(path)
     width = float(fig.get_figwidth())

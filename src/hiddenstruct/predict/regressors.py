@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from hiddenstruct.errors import UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
     from sklearn.base import RegressorMixin
     from sklearn.pipeline import Pipeline
 

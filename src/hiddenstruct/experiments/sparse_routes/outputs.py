@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hiddenstruct.stats import summarize
 from hiddenstruct.trials.store import TrialRecord
 
 #: Chance accuracy per model: LeNet on 10 balanced digit classes, the GRU on the balanced
@@ -28,29 +29,20 @@ def above_chance(model: str, accuracy: float) -> bool:
     return math.isfinite(accuracy) and accuracy > chance + CHANCE_MARGIN
 
 
-def result_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:
-    """One flat row per finished trial: settings, accuracy, cost, final properties."""
-    rows = []
-    for record in records:
-        if record.status != "done":
-            continue
-        c, r = record.config, record.result
-        rows.append(
-            {
-                "model": c["model"],
-                "route": c["route"],
-                "density": c["density"],
-                "repeat": c["repeat"],
-                "test_accuracy": r["test_accuracy"],
-                "above_chance": above_chance(c["model"], r["test_accuracy"]),
-                "seconds": r["seconds"],
-                "cost": r["cost"],
-                "steps": r["steps"],
-                "epochs": r["epochs"],
-                **{k: v for k, v in r["final"].items() if k not in ("step", "update", "density")},
-            }
-        )
-    return rows
+def result_rows(finished: list[TrialRecord]) -> list[dict[str, Any]]:
+    """One flat row per finished trial (``require_finished``'s records): settings, accuracy,
+    cost, final properties."""
+    return [_row(record.config, record.result) for record in finished]
+
+
+def _row(c: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+    final = {k: v for k, v in r["final"].items() if k not in ("step", "update", "density")}
+    return {
+        "model": c["model"], "route": c["route"], "density": c["density"],
+        "repeat": c["repeat"], "test_accuracy": r["test_accuracy"],
+        "above_chance": above_chance(c["model"], r["test_accuracy"]), "seconds": r["seconds"],
+        "cost": r["cost"], "steps": r["steps"], "epochs": r["epochs"], **final,
+    }  # fmt: skip
 
 
 def _grouped(rows, keys) -> dict[tuple, list[dict[str, Any]]]:
@@ -61,9 +53,9 @@ def _grouped(rows, keys) -> dict[tuple, list[dict[str, Any]]]:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample std (NaN with one value: the spread of one run is undefined)."""
-    mean = float(np.mean(values))
-    return mean, float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    """Mean and sample std (std NaN for one value: the spread of one run is undefined)."""
+    spread = summarize(values)
+    return spread.mean, spread.std
 
 
 def accuracy_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
