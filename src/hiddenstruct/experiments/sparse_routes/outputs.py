@@ -13,7 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from hiddenstruct.experiments.reber_inputs import write_overlap
+from hiddenstruct.experiments.sparse_routes import topology as topo
+from hiddenstruct.experiments.sparse_routes.config import (
+    EXPERIMENT,
+    TRAJECTORY_PROPERTY,
+    SparseRoutesConfig,
+)
+from hiddenstruct.graphs._property_common import PROPERTY_NAMES
+from hiddenstruct.outputs import write_csv
 from hiddenstruct.stats import summarize
+from hiddenstruct.trials.outcome import require_finished
 from hiddenstruct.trials.store import TrialRecord
 
 #: Chance accuracy per model: LeNet on 10 balanced digit classes, the GRU on the balanced
@@ -207,4 +217,35 @@ def write_figures(records, rows, out_dir: Path, prop: str) -> dict[str, str]:
             legend_below(fig, ax)
             path = out_dir / f"trajectory_{model}.png"
             written[f"trajectory_{model}"] = str(save_figure(fig, path)[0])
+    return written
+
+
+def write_outputs(
+    records: list[TrialRecord], out_dir: Path, config: SparseRoutesConfig | None = None
+) -> dict[str, str]:
+    """results, accuracy, properties and correlation tables plus the figures."""
+    # here, not at the top: every command line imports this module, the models load torch
+    from hiddenstruct.experiments.sparse_routes.trial import build_model
+
+    finished = require_finished(EXPERIMENT, records)
+    rows = result_rows(finished)
+    names = [n for n in PROPERTY_NAMES if any(n in r for r in rows)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {
+        "results": str(write_csv(out_dir / "results.csv", rows)),
+        "accuracy": str(write_csv(out_dir / "accuracy.csv", accuracy_table(rows))),
+        "properties": str(write_csv(out_dir / "properties.csv", property_table(rows, names))),
+        "correlations": str(
+            write_csv(out_dir / "correlations.csv", correlation_table(rows, names))
+        ),
+    }
+    pairs = topo.topology_rows(records, build_model)
+    written["topology"] = str(write_csv(out_dir / "topology.csv", pairs))
+    prop = config.trajectory_property if config is not None else TRAJECTORY_PROPERTY
+    written.update(write_figures(records, rows, out_dir, prop))
+    written.update(topo.write_topology_figures(pairs, out_dir))
+    reber = [r.result for r in finished if r.config["model"] == "reber_gru"]
+    if reber:
+        written.update(write_overlap(reber, out_dir))
+    written["trials"] = f"{len(rows)}/{len(records)} done"
     return written
