@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.nas.genotype import Genotype
+from hiddenstruct.nas.ops import OPS
 from hiddenstruct.outputs import write_with
 
 _COLOURS = {
@@ -38,8 +39,6 @@ def render_png(
     the PNG is at least 1200 pixels wide (as every report figure); return the path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from hiddenstruct.nas.ops import OPS
 
     pos = layout(genotype)
     span = max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + 1

@@ -40,6 +40,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.graphs.convert import to_graph
 from hiddenstruct.nn.masking import _own_class, apply_mask, get_mask, masked_modules
 
 RELAXATIONS = ("straight_through", "softmax")
@@ -170,8 +171,6 @@ def learned_graph(model: nn.Module, *, hidden_only: bool = False) -> nx.DiGraph:
 
     The model is read in evaluation mode (its mode is restored afterwards).
     """
-    from hiddenstruct.graphs.convert import to_graph
-
     training = model.training
     model.eval()
     try:
