@@ -332,9 +332,9 @@ def prune_structured(
     candidates, left_alone = _in_play(graph, of_kind, scope)
     if not candidates:
         raise UsageError(
-            f"scope {scope!r} leaves no {'/'.join(kinds)} group of {type(model).__name__} in "
-            f"play (a group needs the weights of its layer in scope; layers: "
-            f"{', '.join(left_alone)})"
+            f"scope {scope!r} puts no {'/'.join(sorted({g.kind for g in of_kind}))} group of "
+            f"{type(model).__name__} in play: a group needs the weights of its layer in scope "
+            f"(left alone: {', '.join(left_alone)})"
         )
     layers: dict[str, list[int]] = {}
     for i, g in enumerate(candidates):
