@@ -141,6 +141,7 @@ def test_prune_then_compact_keeps_outputs_and_shrinks(name):
     graph = dependency_graph(model, inputs)
     assert {g.kind for g in graph.groups} == KINDS[name]
     report = prune_structured(model, 0.5, example_inputs=inputs, graph=graph)
+    assert report.left_alone == ()  # the default scope covers every group's own weights
     for layer in report.layers:  # the same fraction of every layer, rounded half up
         assert layer.after == layer.before - int(layer.before * 0.5 + 0.5) or layer.after == 1
     masked_out = model(*inputs)

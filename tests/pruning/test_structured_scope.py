@@ -1,5 +1,5 @@
 """prune_structured: ``selection`` ranks the groups, ``scope`` chooses the tensors (as in
-prune); the 0.1.0 spelling ``scope="layer"|"global"`` keeps working with a FutureWarning."""
+prune); the old spelling ``scope="layer"|"global"`` keeps working with a FutureWarning."""
 
 from __future__ import annotations
 

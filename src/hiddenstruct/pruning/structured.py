@@ -32,8 +32,8 @@ Group scores (lower = pruned first; already pruned groups do not compete):
 groups (a layer = the modules producing the group, e.g. the convolutions tied by one
 residual stream), ``"global"`` (also ``"class_blinded"``) one threshold over all groups in
 play (raw scores: groups of different layers compete on their own norms — our choice, as
-Torch-Pruning's global mode does). Every layer keeps at least one unit. Before 0.2.0 the
-selection was passed as ``scope="layer"`` / ``scope="global"``; that still works, with a
+Torch-Pruning's global mode does). Every layer keeps at least one unit. The selection used
+to be passed as ``scope="layer"`` / ``scope="global"``; that still works, with a
 ``FutureWarning``.
 
 Example::
@@ -64,7 +64,7 @@ from hiddenstruct.sparsity.tensors import PrunableTensor, ScopeSpec, prunable_te
 STRUCTURED_CRITERIA = ("l1", "l2", "magnitude", "taylor", "random")
 #: Structured selections and the unstructured selector each one is.
 STRUCTURED_SELECTIONS = {"layer": "class_uniform", "global": "class_blinded"}
-#: The 0.1.0 name of :data:`STRUCTURED_SELECTIONS` (when ``scope`` meant the selection).
+#: The old name of :data:`STRUCTURED_SELECTIONS` (from when ``scope`` meant the selection).
 STRUCTURED_SCOPES = STRUCTURED_SELECTIONS
 #: Every accepted ``selection`` value, by the name the report gives it.
 _SELECTION_NAMES = {
@@ -98,7 +98,7 @@ class StructuredReport(StepCounts):
 
     @property
     def scope(self) -> str:
-        """The selection under its 0.1.0 name (``"layer"`` or ``"global"``)."""
+        """The selection under its old name (``"layer"`` or ``"global"``)."""
         return self.selection
 
     def parts(self) -> tuple[LayerCounts, ...]:
@@ -254,13 +254,13 @@ def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _selection(selection: str, scope: ScopeSpec) -> tuple[str, ScopeSpec]:
-    """``(selection name, tensor scope)``; ``scope="layer"``/``"global"`` is the 0.1.0
+    """``(selection name, tensor scope)``; ``scope="layer"``/``"global"`` is the old
     spelling of the selection (a ``FutureWarning``)."""
     if isinstance(scope, str) and scope in STRUCTURED_SELECTIONS:
         if _SELECTION_NAMES.get(selection, selection) not in ("layer", scope):
             raise UsageError(
                 f"prune_structured got selection={selection!r} and the old spelling "
-                f"scope={scope!r}; pass only selection="
+                f"scope={scope!r}; pass only selection= (scope= chooses tensors)"
             )
         warnings.warn(
             f"prune_structured(scope={scope!r}) chooses the selection: pass "
