@@ -69,9 +69,10 @@ def test_rows_follow_the_module_order_once_per_tensor():
     # ... but the first use's neuron 1 feeds the second use: every entry of shared counts
     assert [(layer.live, layer.effective) for layer in report.layers] == [(6, 6), (16, 16),
                                                                            (9, 0)]  # fmt: skip
-    spare = model.spare.weight.detach().clone()
+    spare, out = model.spare.weight.detach().clone(), model(x)
     prune_ineffective(model, x)
     assert torch.equal(model.spare.weight, spare)  # never read by the forward: left alone
+    torch.testing.assert_close(model(x), out)
 
 
 def test_a_single_layer_is_analysed():

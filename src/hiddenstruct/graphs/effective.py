@@ -202,13 +202,14 @@ def _graphnet_analysis(net) -> _Analysis:
 
 
 def _read_modules(gm: torch.fx.GraphModule) -> frozenset[int]:
-    """Ids of the modules (and their submodules) the traced forward calls or reads from."""
-    owners = {
-        node.target if node.op == "call_module" else node.target.rpartition(".")[0]
-        for node in gm.graph.nodes
-        if node.op in ("call_module", "get_attr")
-    }
-    return frozenset(id(m) for name in owners for m in gm.get_submodule(name).modules())
+    """Ids of the modules the traced forward calls (with their submodules) or reads from."""
+    read: set[int] = set()
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            read.update(id(m) for m in gm.get_submodule(node.target).modules())
+        elif node.op == "get_attr":
+            read.add(id(gm.get_submodule(node.target.rpartition(".")[0])))
+    return frozenset(read)
 
 
 def _embedding_edges(tracer: NeuronTracer, modules: dict[str, nn.Module], wanted) -> list:
@@ -347,13 +348,14 @@ def effective_sparsity(
 
 
 def _inputs_seen(analysis: _Analysis, model: nn.Module) -> dict[int, torch.Tensor]:
-    """The first sample's input of every analysed module, from one forward pass."""
-    seen: dict[int, torch.Tensor] = {}
+    """The first sample's input of every analysed module, from one forward pass (None for
+    a module called more than once: its reads are not measured)."""
+    seen: dict[int, torch.Tensor | None] = {}
     handles = []
     for module in analysis.modules:
 
         def hook(mod, args, seen=seen):
-            seen[id(mod)] = args[0][0].detach().cpu()
+            seen[id(mod)] = None if id(mod) in seen else args[0][0].detach().cpu()
 
         handles.append(module.register_forward_pre_hook(hook))
     try:
