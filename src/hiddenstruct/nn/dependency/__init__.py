@@ -46,6 +46,7 @@ from hiddenstruct.nn.dependency.groups import (
     Member,
 )
 from hiddenstruct.nn.dependency.propagate import Propagate
+from hiddenstruct.nn.dependency.slots import Info
 from hiddenstruct.nn.ffn import MaskedDeepFFN
 from hiddenstruct.nn.rnn import MaskedRNN
 
@@ -55,6 +56,7 @@ __all__ = [
     "PRODUCER_AXES",
     "DependencyGraph",
     "Group",
+    "Info",
     "Member",
     "dependency_graph",
     "trace",
