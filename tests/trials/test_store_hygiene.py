@@ -1,5 +1,5 @@
 """Damaged, empty or foreign store files: one clear error, the file untouched, and a way out
-(`results check` / `results recover`); 0.1.0 stores gain the lease columns (issue 16)."""
+(`results check` / `results recover`); 0.1.0 stores gain the lease columns (docs/reliability.md)."""
 
 from __future__ import annotations
 
