@@ -317,7 +317,7 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
 
 
 def test_workers_share_one_base_model(tmp_path):
-    from hiddenstruct.experiments.prune_ffn.experiment import BASE_EXPERIMENT, EXPERIMENT, sweep
+    from hiddenstruct.experiments.prune_ffn.experiment import BASE_EXPERIMENT, EXPERIMENT, PRUNE_FFN
     from hiddenstruct.trials.executors import ProcessPoolExecutor
 
     config = make_config(
@@ -326,7 +326,7 @@ def test_workers_share_one_base_model(tmp_path):
         relative_p=0.5,
     )  # fmt: skip
     store = TrialStore(tmp_path / "s.sqlite")
-    records = sweep(config, store, ProcessPoolExecutor(2), progress=False)
+    records = PRUNE_FFN.sweep(config, store, ProcessPoolExecutor(2), progress=False)
     assert [r.status for r in records] == ["done", "done"]
     (base,) = store.trials(BASE_EXPERIMENT)
     assert base.attempts == 1

@@ -68,6 +68,17 @@ def retrain_name(variants: tuple[bool, ...]) -> str:
     return names.get(tuple(variants), " ".join(str(v).lower() for v in variants))
 
 
+HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 %% removed"
+DESCRIPTION = (
+    "Train ReLU MLPs (hidden 100 and 300-100) on digits (default) or MNIST "
+    "(--dataset mnist --data-dir DIR), then prune iteratively with random, magnitude "
+    "class-blinded / class-uniform / class-distributed and Optimal Brain Damage, with and "
+    "without retraining after each step. Each base model is a trial of its own, trained once "
+    "per store and shared by every method. Trials are stored (re-running resumes). Writes "
+    "curves.csv, table.csv and figure2a_<arch>_<schedule>.png into --output."
+)
+
+
 @dataclass(frozen=True)
 class PruneFFNConfig(ExperimentConfig):
     """Settings of ``hiddenstruct experiment prune-ffn`` (defaults = the ``small`` preset)."""
@@ -147,6 +158,8 @@ class PruneFFNConfig(ExperimentConfig):
         if image_dataset_info(self.dataset).needs_data_dir and not self.data_dir:
             raise UsageError(f"dataset {self.dataset!r} needs --data-dir (folder with its files)")
 
+
+Config = PruneFFNConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},
