@@ -50,6 +50,8 @@ from hiddenstruct.errors import UsageError
 from hiddenstruct.graphs.fx_trace import evaluating, trace_model
 from hiddenstruct.graphs.traced import as_inputs
 from hiddenstruct.graphs.traced_neurons import NeuronTracer
+from hiddenstruct.nn.ffn import MaskedDeepFFN
+from hiddenstruct.nn.graphnet import GraphNet
 from hiddenstruct.sparsity.tensors import PrunableTensor, ScopeSpec, prunable_tensors
 
 # the walk keeps its arrays only (no networkx graph), so it may be larger than to_graph's
@@ -140,8 +142,6 @@ class _Analysis:
 
 def _view(model: nn.Module, example_inputs):
     """(model to trace, inputs): our MaskedDeepFFN as the Sequential it computes."""
-    from hiddenstruct.nn.ffn import MaskedDeepFFN
-
     if isinstance(model, MaskedDeepFFN):
         parts: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
         for i, layer in enumerate(model.layers):
@@ -230,8 +230,6 @@ def _embedding_edges(tracer: NeuronTracer, modules: dict[str, nn.Module], wanted
 
 def _analyse(model: nn.Module, example_inputs, wanted: set[tuple[int, str]]) -> _Analysis:
     """The walk of ``model``; ``wanted``: the tensors to report, as ``(id(module), name)``."""
-    from hiddenstruct.nn.graphnet import GraphNet
-
     if isinstance(model, GraphNet):
         return _graphnet_analysis(model)
     traced, inputs = _view(model, example_inputs)
