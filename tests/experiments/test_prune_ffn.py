@@ -12,8 +12,8 @@ from hiddenstruct.experiments.prune_ffn.experiment import (
     attach_bases,
     trial_configs,
 )
-from hiddenstruct.experiments.prune_ffn.trial import ffn_trial
 from hiddenstruct.experiments.prune_ffn.outputs import ffn_table
+from hiddenstruct.experiments.prune_ffn.trial import ffn_trial
 from hiddenstruct.trials.config import added_defaults
 from hiddenstruct.trials.executors import run_trials
 from hiddenstruct.trials.store import TrialStore

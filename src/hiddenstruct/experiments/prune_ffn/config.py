@@ -10,14 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    repeated_trials,
-    setting,
-    threads_setting,
-    trial_parts,
-)
+from hiddenstruct.trials.config import repeated_trials, trial_parts
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "prune-ffn"
 BASE_EXPERIMENT = "prune-ffn-base"

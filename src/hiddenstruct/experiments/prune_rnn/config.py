@@ -14,14 +14,8 @@ from hiddenstruct.experiments.reber_inputs import (
     unique_setting,
 )
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    repeated_trials,
-    setting,
-    threads_setting,
-    trial_parts,
-)
+from hiddenstruct.trials.config import repeated_trials, trial_parts
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "prune-rnn"
 HELP = "prune i2h / h2h / both of Reber RNNs at p = 10..100 %%: Figures 2b and 5, summary"

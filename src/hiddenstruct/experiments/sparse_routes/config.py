@@ -9,14 +9,8 @@ from typing import Any
 from hiddenstruct.experiments.reber_inputs import unique_setting
 from hiddenstruct.graphs._property_common import PROPERTY_NAMES
 from hiddenstruct.sparse_training.route_names import ROUTES
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    repeated_trials,
-    setting,
-    threads_setting,
-    trial_parts,
-)
+from hiddenstruct.trials.config import repeated_trials, trial_parts
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "sparse-routes"
 MODELS = ("lenet", "reber_gru")
