@@ -8,13 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    preset_values,
-    setting,
-    threads_setting,
-)
+from hiddenstruct.trials.config import preset_values
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search runs
     from hiddenstruct.nas import (

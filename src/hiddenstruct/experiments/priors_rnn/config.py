@@ -31,12 +31,7 @@ from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.graphs.generators import get_family, sample_prior_graphs
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 from hiddenstruct.recurrent_modes import get_mode
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    setting,
-    threads_setting,
-)
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "priors-rnn"
 PACK_EXPERIMENT = "priors-rnn-pack"  # the unit of work: a pack of graph trials (:mod:`.sweep`)
