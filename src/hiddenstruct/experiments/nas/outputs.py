@@ -18,9 +18,7 @@ from hiddenstruct.nas import SearchResult, analysis
 from hiddenstruct.nas.render import render_png
 from hiddenstruct.outputs import write_csv, write_json, write_text
 from hiddenstruct.predict.regressors import canonical_regressor
-
-#: A candidate counts as learning when its accuracy beats chance (1 / classes) by this much.
-CHANCE_MARGIN = 0.05
+from hiddenstruct.stats import CHANCE_MARGIN
 
 
 def write_outputs(

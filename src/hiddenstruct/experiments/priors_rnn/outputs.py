@@ -15,8 +15,6 @@ from hiddenstruct.graphs.properties import PROPERTY_NAMES
 
 #: Chance on the balanced Reber test sets (half valid, half invalid strings).
 PRIORS_CHANCE = 0.5
-#: A model counts as learning when its test accuracy beats chance by this much.
-CHANCE_MARGIN = 0.05
 
 
 def write_outputs(
@@ -47,7 +45,7 @@ def write_outputs(
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     # a model at chance says nothing about its graph: flagged, and left out of Table 1, the
     # R² and the importances (the counts per mode go to table1_counts.csv and the heatmap)
-    df["above_chance"] = df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN
+    df["above_chance"] = df["test_acc"] > PRIORS_CHANCE + stats.CHANCE_MARGIN
     written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
     counts = chance_counts(df)
@@ -110,7 +108,7 @@ def chance_counts(df) -> Any:
     counts["used"] = counts["used"].astype(int)
     counts["at_chance"] = counts["graphs"] - counts["used"]
     counts["chance"] = PRIORS_CHANCE
-    counts["margin"] = CHANCE_MARGIN
+    counts["margin"] = stats.CHANCE_MARGIN
     return counts[["mode", "graphs", "at_chance", "used", "chance", "margin"]]
 
 
@@ -124,7 +122,7 @@ def family_summary(df) -> Any:
     """Mean / median / sample std of test accuracy per mode and family, the graph count, how
     many of its models do not beat chance, notes."""
     if "above_chance" not in df:
-        df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN)
+        df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + stats.CHANCE_MARGIN)
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
     low = (~df["above_chance"]).groupby([df["mode"], df["family"]]).sum()

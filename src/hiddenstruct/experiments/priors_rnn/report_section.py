@@ -8,7 +8,6 @@ from pathlib import Path
 from hiddenstruct.experiments.priors_rnn.outputs import PRIORS_CHANCE
 from hiddenstruct.experiments.report_sections import (
     AGREES,
-    CHANCE_MARGIN,
     DISAGREES,
     NOT_COMPARABLE,
     Claim,
@@ -20,6 +19,7 @@ from hiddenstruct.experiments.report_sections import (
     read_csv,
     unknown_claim,
 )
+from hiddenstruct.stats import CHANCE_MARGIN
 
 # Best regressor and R² per mode as stated in §4.3.
 PAPER_BEST_R2 = {
