@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,10 +49,7 @@ ALIASES: Mapping[str, str] = {"ada_boost": "adaboost"}
 
 def canonical_regressor(name: str) -> str:
     """The registry name of ``name`` (aliases resolved); UsageError listing the valid ones."""
-    name = ALIASES.get(name, name)
-    if name not in REGRESSORS:
-        raise UsageError(f"unknown regressor {name!r}; valid: {', '.join(REGRESSORS)}")
-    return name
+    return check_choice(ALIASES.get(name, name), REGRESSORS, "regressor")
 
 
 def check_regressors(names: list[str] | tuple[str, ...]) -> list[str]:
