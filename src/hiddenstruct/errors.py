@@ -9,6 +9,7 @@ fails with one line, ``unknown {what} {name!r}; valid: a, b, c``, raised by :fun
 listed in their own order (a set's sorted).
 """
 
+import signal
 from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Any, TypeVar
 
@@ -51,8 +52,6 @@ def signal_number(err: KeyboardInterrupt) -> int:
     """The signal behind ``err``: its own for :class:`Interrupted`; else the last one the CLI's
     handler recorded (a library such as Ray may re-raise a plain ``KeyboardInterrupt`` in
     its place); else SIGINT (Ctrl-C)."""
-    import signal
-
     if isinstance(err, Interrupted):
         return err.signum
     return Interrupted.last_signum or int(signal.SIGINT)

@@ -18,10 +18,10 @@ complete graph beside the best), ``correlations.csv``, ``r2.csv``, ``heatmap_CL_
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from hiddenstruct.experiments.base import Experiment, config_column, result_column
+from hiddenstruct.experiments.relational_graphs import outputs as out
 from hiddenstruct.experiments.relational_graphs.config import (
     DESCRIPTION,
     EXPERIMENT,
@@ -35,48 +35,23 @@ from hiddenstruct.experiments.relational_graphs.config import (
     trials,
 )
 from hiddenstruct.experiments.relational_graphs.report_section import SECTION
-from hiddenstruct.experiments.relational_graphs.trial import run_trial
-from hiddenstruct.trials.config import added_defaults
-from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.executors import TrialLogger
 from hiddenstruct.trials.preflight import check_image_data
-from hiddenstruct.trials.store import TrialRecord, TrialStore
+from hiddenstruct.trials.store import TrialRecord
 
 # re-exported: the experiment's public names, one import away (settings: .config; runner: .trial)
 __all__ = [
     "DESCRIPTION", "EXPERIMENT", "HELP", "MODELS", "PRESETS", "RELATIONAL_GRAPHS", "Config",
-    "RelationalGraphs", "RelationalGraphsConfig", "check_widths", "graph_set", "identities",
-    "run_trial", "sweep", "trials", "write_outputs",
+    "RelationalGraphs", "RelationalGraphsConfig", "check_widths", "graph_set", "run_trial",
+    "trials",
 ]  # fmt: skip
 
 
-def sweep(
-    config: RelationalGraphsConfig,
-    store: TrialStore,
-    executor: Executor | None = None,
-    progress: bool = True,
-) -> list[TrialRecord]:
-    """Run (or resume) every trial."""
-    check_widths(config)
-    added = added_defaults(type(config))
-    return run_trials(
-        EXPERIMENT, trials(config), run_trial, store, executor, progress=progress, added=added
-    )
+def run_trial(trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+    """One trial (:func:`.trial.run_trial`); imported when a trial runs, as it loads torch."""
+    from hiddenstruct.experiments.relational_graphs import trial as runner
 
-
-def identities(config: RelationalGraphsConfig) -> list[str]:
-    """The trial identities of a config, in :func:`trials` order."""
-    added = added_defaults(type(config))
-    return [trial_identity(EXPERIMENT, t, added) for t in trials(config)]
-
-
-def write_outputs(
-    records: list[TrialRecord], out_dir: Path, config: RelationalGraphsConfig | None = None
-) -> dict[str, str]:
-    """Tables and figures (see :mod:`.outputs`)."""
-    from hiddenstruct.experiments.relational_graphs import outputs as out
-
-    return out.write_outputs(records, out_dir, config)
+    return runner.run_trial(trial, log)
 
 
 class RelationalGraphs(Experiment):
@@ -99,17 +74,13 @@ class RelationalGraphs(Experiment):
         "error %": result_column("error"),
     }
 
-    def trials(self, config: RelationalGraphsConfig) -> list[dict[str, Any]]:
-        return trials(config)
-
-    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-        return run_trial(trial, log)
+    trials = staticmethod(trials)
+    run_trial = staticmethod(run_trial)
+    write_outputs = staticmethod(out.write_outputs)
 
     def sweep(self, config, store, executor=None, progress=True) -> list[TrialRecord]:
-        return sweep(config, store, executor, progress)
-
-    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+        check_widths(config)
+        return super().sweep(config, store, executor, progress)
 
     def check_data(self, config: RelationalGraphsConfig) -> None:
         if "mlp" in config.models:
