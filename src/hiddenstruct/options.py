@@ -16,10 +16,12 @@ def with_options(
     and missing required fields fail with a TypeError naming what is valid."""
     if config is not None and not isinstance(config, cls):
         raise TypeError(f"{caller}() config must be an instance of {cls.__name__}, not {config!r}")
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(options) - valid)
+    valid = [f.name for f in fields(cls)]
+    unknown = [name for name in options if name not in valid]
     if unknown:
-        raise TypeError(f"{caller}() got unexpected keyword(s) {unknown}; valid: {sorted(valid)}")
+        raise TypeError(
+            f"{caller}() got unexpected keyword(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+        )
     if config is not None:
         return replace(config, **options)
     required = [

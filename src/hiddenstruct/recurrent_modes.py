@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hiddenstruct.errors import lookup
+
 
 @dataclass(frozen=True)
 class RecurrentMode:
@@ -62,7 +64,4 @@ def get_mode(mode: str | RecurrentMode) -> RecurrentMode:
     """Look up a mode by (case-insensitive) name; unknown names raise ``ValueError``."""
     if isinstance(mode, RecurrentMode):
         return mode
-    key = str(mode).upper()
-    if key not in MODES:
-        raise ValueError(f"unknown recurrent mode {mode!r}; valid modes: {', '.join(MODES)}")
-    return MODES[key]
+    return lookup(MODES, mode, "recurrent mode", key=lambda m: str(m).upper(), error=ValueError)

@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hiddenstruct.errors import unknown_name
+
 
 def _seeded(seed: int | None):
     if seed is not None:
@@ -155,9 +157,7 @@ class RNNTextClassifier(nn.Module):
         super().__init__()
         cells = {"LSTM": nn.LSTM, "GRU": nn.GRU}
         if cell not in cells:
-            raise ValueError(
-                f"RNNTextClassifier: unknown cell {cell!r}; use one of {sorted(cells)}"
-            )
+            raise ValueError(f"RNNTextClassifier: {unknown_name('cell', cell, cells)}")
         _seeded(seed)
         self.embedding = nn.Embedding(vocab, embed)
         self.rnn = cells[cell](embed, hidden, num_layers=layers, batch_first=True)

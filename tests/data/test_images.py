@@ -81,7 +81,7 @@ def test_mnist_registry_on_generated_files(tmp_path) -> None:
 def test_registry_errors(tmp_path) -> None:
     with pytest.raises(UsageError, match="cifar10"):
         image_dataset_info("imagenet")
-    with pytest.raises(UsageError, match="choose from"):
+    with pytest.raises(UsageError, match="unknown split 'dev'; valid: train, val, test$"):
         load_image_dataset("digits", split="dev")
     with pytest.raises(UsageError):
         load_image_dataset("digits", val_fraction=1.0)

@@ -101,7 +101,7 @@ def test_mnist_errors(tmp_path) -> None:
     with pytest.raises(DataError, match="no MNIST files"):
         load_mnist(tmp_path)
     _fake_mnist(tmp_path)
-    with pytest.raises(UsageError, match="choose from"):
+    with pytest.raises(UsageError, match="unknown MNIST split 'validation'; valid: train, test$"):
         load_mnist(tmp_path, "validation")
     (tmp_path / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte"):

@@ -276,7 +276,9 @@ def test_channel_level_lenet_edges_are_channel_pairs():
 
 def test_bad_arguments_are_clear_errors():
     model, x = reference_models()["mlp"]
-    with pytest.raises(UsageError, match="granularity must be one of"):
+    with pytest.raises(
+        UsageError, match="unknown granularity 'layer'; valid: op, neuron, channel$"
+    ):
         to_graph(model, x, granularity="layer")
     with pytest.raises(UsageError, match="needs example_inputs"):
         to_graph(model, granularity="neuron")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from hiddenstruct.cli.common import add_store_argument, positive_int, seed
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import check_choice
 
 
 def register(subparsers) -> None:
@@ -47,9 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from hiddenstruct.experiments.demo import DEMO_STEPS, run_demo
 
     titles = [title for title, _ in DEMO_STEPS]
-    unknown = [name for name in args.only or [] if name not in titles]
-    if unknown:
-        raise UsageError(f"unknown demo step(s) {unknown}; choose from {titles}")
+    for name in args.only or []:
+        check_choice(name, titles, "demo step")
     console = Console()
     produced = run_demo(
         args.output, args.store, seed=args.seed, only=args.only, console=console,

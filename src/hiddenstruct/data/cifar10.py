@@ -15,7 +15,7 @@ import numpy as np
 
 from hiddenstruct.data.locate import find_folder, require_dir
 from hiddenstruct.data.splits import stratified_holdout
-from hiddenstruct.errors import DataError, UsageError
+from hiddenstruct.errors import DataError, UsageError, check_choice
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
@@ -130,8 +130,7 @@ def load_cifar10(
     ``val`` holds ``round(50 000 · val_fraction)`` training images (stratified, seeded);
     ``train`` the others, so the two never overlap for the same ``val_fraction`` and ``seed``.
     """
-    if split not in SPLITS:
-        raise UsageError(f"unknown CIFAR-10 split {split!r}; choose from {list(SPLITS)}")
+    check_choice(split, SPLITS, "CIFAR-10 split")
     if split == "val" and val_fraction <= 0:
         raise UsageError("split 'val' needs val_fraction > 0")
     folder = cifar10_folder(data_dir)

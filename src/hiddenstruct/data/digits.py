@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hiddenstruct.data.splits import stratified_holdout
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 
 SPLITS = ("train", "val", "test")
 NUM_CLASSES = 10
@@ -22,8 +22,7 @@ def load_digits_split(
     """
     from sklearn.datasets import load_digits
 
-    if split not in SPLITS:
-        raise UsageError(f"unknown digits split {split!r}; choose from {list(SPLITS)}")
+    check_choice(split, SPLITS, "digits split")
     if split == "val" and val_fraction <= 0:
         raise UsageError("split 'val' needs val_fraction > 0")
     bunch = load_digits()

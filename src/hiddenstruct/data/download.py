@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from hiddenstruct.errors import DataError, UsageError
+from hiddenstruct.errors import DataError, lookup
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,7 @@ def download(
     timeout: float = 60.0,
 ) -> Path:
     """Fetch ``dataset`` into ``data_dir/<subfolder>`` (skipping verified files); returns that folder."""
-    try:
-        source = SOURCES[dataset]
-    except KeyError:
-        raise UsageError(f"unknown dataset {dataset!r}; choose from {sorted(SOURCES)}") from None
+    source = lookup(SOURCES, dataset, "dataset")
     folder = Path(data_dir).expanduser() / source.subfolder
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from hiddenstruct.data.cifar10 import load_cifar10
 from hiddenstruct.data.digits import load_digits_split
 from hiddenstruct.data.mnist import load_mnist
 from hiddenstruct.data.splits import stratified_holdout
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice, lookup
 
 SPLITS = ("train", "val", "test")
 
@@ -78,12 +78,7 @@ IMAGE_DATASETS: dict[str, ImageDatasetInfo] = {
 
 def image_dataset_info(name: str) -> ImageDatasetInfo:
     """The registry entry for ``name``; a UsageError lists the valid names otherwise."""
-    try:
-        return IMAGE_DATASETS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown image dataset {name!r}; choose from {sorted(IMAGE_DATASETS)}"
-        ) from None
+    return lookup(IMAGE_DATASETS, name, "image dataset")
 
 
 def load_image_arrays(
@@ -97,8 +92,7 @@ def load_image_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw (uint8 images [N, C, H, W], int64 labels [N]) of a registered dataset."""
     info = image_dataset_info(name)
-    if split not in SPLITS:
-        raise UsageError(f"unknown split {split!r}; choose from {list(SPLITS)}")
+    check_choice(split, SPLITS, "split")
     for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= value < 1.0:
             raise UsageError(f"{label} must be in [0, 1), got {value}")

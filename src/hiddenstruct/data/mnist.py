@@ -8,7 +8,7 @@ import numpy as np
 
 from hiddenstruct.data.idx import read_idx
 from hiddenstruct.data.locate import find_file, find_folder, require_dir
-from hiddenstruct.errors import DataError, UsageError
+from hiddenstruct.errors import DataError, lookup
 
 LABELS_MAGIC = 2049
 IMAGES_MAGIC = 2051
@@ -38,10 +38,8 @@ def mnist_folder(data_dir: str | Path) -> Path:
 
 def mnist_paths(data_dir: str | Path, split: str) -> tuple[Path, Path]:
     """(images, labels) files of ``split``; DataError naming the missing file."""
-    if split not in SPLIT_PREFIX:
-        raise UsageError(f"unknown MNIST split {split!r}; choose from {list(SPLIT_PREFIX)}")
+    prefix = lookup(SPLIT_PREFIX, split, "MNIST split")
     folder = mnist_folder(data_dir)
-    prefix = SPLIT_PREFIX[split]
     found = []
     for kind, rank in (("images", 3), ("labels", 1)):
         names = _names(prefix, kind, rank)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from hiddenstruct.data._files import atomic_write_text
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import check_choice
 
 SPLITS = ("train", "test")
 # kinds of rows: positives, the negatives of each protocol, "negative" = read back from a CSV
@@ -58,8 +58,7 @@ class ReberDataset:
 
     def split(self, name: str) -> tuple[list[str], list[int]]:
         """The strings and labels of split ``name`` (``train`` or ``test``)."""
-        if name not in SPLITS:
-            raise UsageError(f"unknown split {name!r}; choose from {list(SPLITS)}")
+        check_choice(name, SPLITS, "split")
         pairs = [
             (s, y)
             for s, y, sp in zip(self.strings, self.labels, self.splits, strict=True)

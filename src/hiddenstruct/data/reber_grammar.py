@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 
 from hiddenstruct.data.automaton import Automaton
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import lookup
 
 START_SYMBOL = "B"
 END_SYMBOL = "E"
@@ -107,7 +107,4 @@ GRAMMARS: dict[str, Grammar] = {
 
 def get_grammar(name: str) -> Grammar:
     """The grammar registered under ``name``; a UsageError lists the valid names otherwise."""
-    try:
-        return GRAMMARS[name]
-    except KeyError:
-        raise UsageError(f"unknown grammar {name!r}; choose from {sorted(GRAMMARS)}") from None
+    return lookup(GRAMMARS, name, "grammar")

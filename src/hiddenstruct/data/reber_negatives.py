@@ -29,7 +29,7 @@ from hiddenstruct.data.reber_grammar import (
     Grammar,
     _reber_transitions,
 )
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 
 #: Letters of the foreign automata: A–Z without the frame B, E and without G, which does
 #: not occur in the authors' data (docs/data.md lists "A, C, D, F, H–Z").
@@ -234,11 +234,7 @@ NEGATIVE_PROTOCOLS: dict[str, NegativeProtocol] = {
 
 def get_protocol(name: str, grammar: str = "reber") -> NegativeProtocol:
     """The protocol registered under ``name``; UsageError lists the valid names otherwise."""
-    if name not in NEGATIVE_PROTOCOLS:
-        raise UsageError(
-            f"unknown negatives protocol {name!r}; choose from {list(NEGATIVE_PROTOCOLS)}"
-        )
-    protocol = NEGATIVE_PROTOCOLS[name]
+    protocol = lookup(NEGATIVE_PROTOCOLS, name, "negatives protocol")
     if grammar not in protocol.grammars:
         raise UsageError(
             f"negatives={name!r} is defined for the {', '.join(protocol.grammars)} grammar only, "

@@ -23,7 +23,7 @@ from hiddenstruct.data.reber import load_reber_data, read_reber_csvs, train_test
 from hiddenstruct.data.reber_dataset import ReberDataset
 from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
 from hiddenstruct.data.splits import stratified_holdout
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.outputs import write_csv
 from hiddenstruct.trials.settings import setting
 
@@ -100,8 +100,7 @@ def data_keys(
     negatives: str = "mix", unique: bool | None = None, reber_csv: Sequence[str | Path] = ()
 ) -> dict[str, Any]:
     """The identity keys of a trial's Reber data (empty for 0.1.0's defaults)."""
-    if negatives not in NEGATIVE_PROTOCOLS:
-        raise UsageError(f"unknown negatives {negatives!r}; valid: {', '.join(NEGATIVE_PROTOCOLS)}")
+    check_choice(negatives, NEGATIVE_PROTOCOLS, "negatives")
     if reber_csv:
         return {CSV_KEY: read_reber_csvs(list(reber_csv)).checksum()}
     keys: dict[str, Any] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.errors import HiddenstructError, UsageError, lookup
 from hiddenstruct.experiments.base import Experiment
 from hiddenstruct.experiments.nas.experiment import NAS
 from hiddenstruct.experiments.priors_rnn.experiment import PRIORS_RNN
@@ -32,9 +32,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``; unknown names list the valid ones."""
-    if name not in EXPERIMENTS:
-        raise UsageError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name]
+    return lookup(EXPERIMENTS, name, "experiment")
 
 
 def make_config(name: str, preset: str = "small", **overrides: Any) -> Any:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hiddenstruct.errors import check_choice
+
 if TYPE_CHECKING:  # pandas is imported where a table is read: the CLI loads every section
     import pandas as pd
 
@@ -42,8 +44,7 @@ class Claim:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        check_choice(self.verdict, VERDICTS, "verdict", error=ValueError)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Sequence
 import networkx as nx
 import numpy as np
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, check_choice
 
 _SUMMARISED = ("eccentricity", "degree", "closeness", "nodes_betweenness", "edge_betweenness")
 
@@ -31,10 +31,7 @@ DISCONNECTED_POLICIES = ("error", "largest")
 
 def check_input(G: nx.Graph, disconnected: str) -> None:
     """Cheap checks shared by all backends (the DAG check happens where layers are computed)."""
-    if disconnected not in DISCONNECTED_POLICIES:
-        raise GraphError(
-            f"unknown disconnected policy {disconnected!r}; valid: {', '.join(DISCONNECTED_POLICIES)}"
-        )
+    check_choice(disconnected, DISCONNECTED_POLICIES, "disconnected policy", error=GraphError)
     if not isinstance(G, nx.Graph):
         raise GraphError(f"expected a networkx graph, got {type(G).__name__}")
     if G.is_multigraph():

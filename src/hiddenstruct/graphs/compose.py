@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from hiddenstruct.errors import GraphError, UsageError
+from hiddenstruct.errors import GraphError, check_choice
 from hiddenstruct.graphs.dag import to_dag
 
 __all__ = ["CONNECTIONS", "compose"]
@@ -37,8 +37,7 @@ CONNECTIONS = ("complete", "one_to_one")
 
 def compose(first: nx.Graph, second: nx.Graph, *, connect: str = "complete") -> nx.DiGraph:
     """One DAG: ``first``'s sinks feed ``second``'s sources (see the module docstring)."""
-    if connect not in CONNECTIONS:
-        raise UsageError(f"unknown connect rule {connect!r}; valid: {', '.join(CONNECTIONS)}")
+    check_choice(connect, CONNECTIONS, "connect rule")
     parts = [to_dag(first), to_dag(second)]
     out = nx.DiGraph()
     labels: list[dict] = []

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from hiddenstruct.errors import GraphError, UsageError
+from hiddenstruct.errors import GraphError, UsageError, lookup
 from hiddenstruct.graphs.dag import validate_graph
 from hiddenstruct.graphs.generators import FAMILY_ALIASES
 from hiddenstruct.graphs.io import EDGE_LIST_SUFFIXES, read_graph
@@ -186,6 +186,4 @@ def load_graph_files(
 
 
 def _rule(name: str) -> Callable[[Path, nx.Graph], str]:
-    if name not in FAMILY_RULES:
-        raise UsageError(f"unknown family rule {name!r}; valid: {', '.join(FAMILY_RULES)}")
-    return FAMILY_RULES[name]
+    return lookup(FAMILY_RULES, name, "family rule")

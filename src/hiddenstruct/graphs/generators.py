@@ -29,7 +29,7 @@ from typing import Any
 
 import networkx as nx
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, check_choice, unknown_name
 
 #: A family builds one graph with n vertices from a seed: ``family(n, seed) -> nx.Graph``.
 GraphFamily = Callable[..., nx.Graph]
@@ -83,7 +83,7 @@ def barabasi_albert(n: int, m: int, seed: int, *, seed_graph: str = "star") -> n
     elif seed_graph == "star":
         G = nx.barabasi_albert_graph(n, m, seed=seed)
     else:
-        raise GraphError(f"unknown seed_graph {seed_graph!r}; valid: {', '.join(BA_SEED_GRAPHS)}")
+        raise GraphError(unknown_name("seed_graph", seed_graph, BA_SEED_GRAPHS))
     G.graph.update(family="barabasi_albert", n=n, m=m, seed=seed, seed_graph=seed_graph)
     return G
 
@@ -197,11 +197,8 @@ FAMILY_ALIASES: Mapping[str, str] = {
 
 def get_family(name: str) -> PriorFamily:
     """Look up a prior family by name or alias (ws, ba, er); unknown names list the valid ones."""
-    key = FAMILY_ALIASES.get(name, name)
-    if key not in PRIOR_FAMILIES:
-        valid = ", ".join([*PRIOR_FAMILIES, *FAMILY_ALIASES])
-        raise GraphError(f"unknown graph family {name!r}; valid: {valid}")
-    return PRIOR_FAMILIES[key]
+    check_choice(name, [*PRIOR_FAMILIES, *FAMILY_ALIASES], "graph family", error=GraphError)
+    return PRIOR_FAMILIES[FAMILY_ALIASES.get(name, name)]
 
 
 def sample_prior_graphs(

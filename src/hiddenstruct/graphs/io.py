@@ -30,7 +30,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, unknown_name
 from hiddenstruct.outputs import write_with
 
 EDGE_LIST_SUFFIXES = (".txt", ".edges", ".edgelist")
@@ -43,8 +43,8 @@ def _suffix(path: Path) -> str:
         return ".edgelist"
     if suffix in (".graphml", ".json"):
         return suffix
-    valid = ", ".join((*EDGE_LIST_SUFFIXES, ".graphml", ".json"))
-    raise GraphError(f"{path}: unknown graph file type {path.suffix!r}; use one of {valid}")
+    valid = (*EDGE_LIST_SUFFIXES, ".graphml", ".json")
+    raise GraphError(f"{path}: {unknown_name('graph file type', path.suffix, valid)}")
 
 
 def _parse_label(token: str):

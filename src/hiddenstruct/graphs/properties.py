@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import networkx as nx
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, lookup
 from hiddenstruct.graphs._igraph_properties import igraph_properties
 from hiddenstruct.graphs._networkx_properties import networkx_properties
 from hiddenstruct.graphs._property_common import DISCONNECTED_POLICIES, PROPERTY_NAMES, check_input
@@ -50,10 +50,9 @@ def properties(
     ``"error"`` (default) raises :class:`GraphError` for a graph in several parts;
     ``"largest"`` computes everything on the largest connected component.
     """
-    if backend not in BACKENDS:
-        raise GraphError(f"unknown property backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    compute = lookup(BACKENDS, backend, "property backend", error=GraphError)
     check_input(G, disconnected)
-    return BACKENDS[backend](G, disconnected)
+    return compute(G, disconnected)
 
 
 def properties_table(

@@ -38,7 +38,7 @@ import networkx as nx
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hiddenstruct.errors import GraphError, UsageError
+from hiddenstruct.errors import GraphError, UsageError, check_choice
 
 #: graph2nn's bins per axis for their three 64-node sets (52, 449 and 3 942 graphs)
 GRAPH2NN_RESOLUTIONS = {52: 15, 449: 45, 3942: 135}
@@ -141,12 +141,11 @@ def clustering_and_path_length(G: nx.Graph, backend: str = "numpy") -> tuple[flo
     ignored). ``backend="numpy"`` computes the same numbers from the adjacency matrix, faster
     (tests compare both).
     """
+    check_choice(backend, ("numpy", "networkx"), "backend")
     simple = nx.Graph(G)
     simple.remove_edges_from(list(nx.selfloop_edges(simple)))
     if backend == "networkx":
         return float(nx.average_clustering(simple)), float(nx.average_shortest_path_length(simple))
-    if backend != "numpy":
-        raise UsageError(f"unknown backend {backend!r}; choose numpy or networkx")
     if len(simple) < 2:
         raise GraphError("L is undefined for a graph with fewer than 2 nodes")
     return _c_and_l(nx.to_numpy_array(simple, nodelist=sorted(simple.nodes), dtype=np.float64))

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.graphs.fx_trace import node_kind, propagate_shapes, trace_model
 from hiddenstruct.graphs.traced_neurons import (
     SHAPE_OPS,
@@ -81,10 +81,7 @@ def traced_graph(
     max_edges: int | None = DEFAULT_MAX_EDGES,
 ) -> nx.DiGraph:
     """The structure of any traceable ``model`` as a DiGraph at ``granularity``."""
-    if granularity not in GRANULARITIES:
-        raise UsageError(
-            f"granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}"
-        )
+    check_choice(granularity, GRANULARITIES, "granularity")
     inputs = as_inputs(example_inputs)
     gm = trace_model(model, fold)
     if granularity == "op":

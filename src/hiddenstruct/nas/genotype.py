@@ -25,7 +25,7 @@ from functools import cached_property
 
 import networkx as nx
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, unknown_name
 from hiddenstruct.nas.ops import OPS, op_spec
 
 
@@ -242,9 +242,7 @@ def _validate(vertices: tuple[Vertex, ...], edges: tuple[tuple[int, int], ...]) 
         if not isinstance(vertex, Vertex):
             raise GraphError(f"vertex {i}: expected a Vertex, got {type(vertex).__name__}")
         if vertex.op not in OPS:
-            raise GraphError(
-                f"vertex {i}: unknown operation {vertex.op!r}; valid operations: {', '.join(OPS)}"
-            )
+            raise GraphError(f"vertex {i}: {unknown_name('operation', vertex.op, OPS)}")
         spec = OPS[vertex.op]
         if spec.has_channels:
             if (

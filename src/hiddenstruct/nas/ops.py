@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hiddenstruct.errors import GraphError
+from hiddenstruct.errors import GraphError, lookup
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,4 @@ FEATURE_GROUPS: tuple[str, ...] = ("conv", "max_pool", "avg_pool", "sum", "conca
 
 def op_spec(name: str) -> OpSpec:
     """The :class:`OpSpec` called ``name``; unknown names raise :class:`GraphError` listing valid ones."""
-    try:
-        return OPS[name]
-    except (KeyError, TypeError):
-        raise GraphError(
-            f"unknown operation {name!r}; valid operations: {', '.join(OPS)}"
-        ) from None
+    return lookup(OPS, name, "operation", error=GraphError)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import lookup
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,4 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(name: str) -> Activation:
     """Look up an activation by name; unknown names raise :class:`UsageError` listing valid ones."""
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted(ACTIVATIONS))
-        raise UsageError(f"unknown activation {name!r}; valid: {valid}") from None
+    return lookup(ACTIVATIONS, name, "activation")

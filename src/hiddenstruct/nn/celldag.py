@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hiddenstruct.errors import GraphError, UsageError
+from hiddenstruct.errors import GraphError, UsageError, check_choice
 from hiddenstruct.graphs.dag import layer_index, to_dag
 from hiddenstruct.nn.ffn import _check_positive
 
@@ -75,8 +75,7 @@ class CellDAGNet(nn.Module):
         aggregate: str = "sum",
     ) -> None:
         super().__init__()
-        if aggregate not in AGGREGATIONS:
-            raise UsageError(f"unknown aggregate {aggregate!r}; valid: {', '.join(AGGREGATIONS)}")
+        check_choice(aggregate, AGGREGATIONS, "aggregate")
         self.in_channels = _check_positive(in_channels, "in_channels")
         self.num_classes = _check_positive(num_classes, "num_classes")
         self.channels = _check_positive(channels, "channels")

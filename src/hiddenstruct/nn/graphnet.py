@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hiddenstruct.errors import GraphError, UsageError
+from hiddenstruct.errors import GraphError, UsageError, check_choice, unknown_name
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.nn.activations import get_activation
 from hiddenstruct.nn.ffn import _check_positive, feature_count
@@ -106,9 +106,7 @@ def _readout_positions(D, readout, new_pos, position, layer_ptr) -> np.ndarray:
         if readout == "sinks":
             sinks = [new_pos[position[v]] for v in D.nodes if D.out_degree(v) == 0]
             return np.sort(np.asarray(sinks, dtype=np.int64))
-        raise UsageError(
-            f"unknown readout {readout!r}; valid: {', '.join(READOUTS)} or a list of vertices"
-        )
+        raise UsageError(unknown_name("readout", readout, READOUTS, "or a list of vertices"))
     chosen = list(readout)
     missing = [v for v in chosen if v not in position]
     if missing:
@@ -148,8 +146,7 @@ class GraphNet(nn.Module):
         self.input_features, self.input_shape = feature_count(input_size)
         self.output_size = _check_positive(output_size, "output_size")
         get_activation(activation)
-        if engine not in ENGINES:
-            raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+        check_choice(engine, ENGINES, "engine")
         plan = plan_graph(graph, readout, order, seed)  # all graph errors before any tensor
         self.activation, self.engine = activation, engine
         self.readout_mode = readout if isinstance(readout, str) else "vertices"

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.graphs.convert import to_graph
 from hiddenstruct.nn.masking import _own_class, apply_mask, get_mask, masked_modules
 
@@ -58,8 +58,7 @@ class LearnableMask(nn.Module):
         temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        if relaxation not in RELAXATIONS:
-            raise UsageError(f"unknown relaxation {relaxation!r}; valid: {', '.join(RELAXATIONS)}")
+        check_choice(relaxation, RELAXATIONS, "relaxation")
         if not 0.0 < init_probability < 1.0:
             raise UsageError(f"init_probability must be in (0, 1), got {init_probability}")
         if not temperature > 0:

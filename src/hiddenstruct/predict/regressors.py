@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 
 if TYPE_CHECKING:
     from sklearn.base import RegressorMixin
@@ -50,10 +50,7 @@ ALIASES: Mapping[str, str] = {"ada_boost": "adaboost"}
 
 def canonical_regressor(name: str) -> str:
     """The registry name of ``name`` (aliases resolved); UsageError listing the valid ones."""
-    name = ALIASES.get(name, name)
-    if name not in REGRESSORS:
-        raise UsageError(f"unknown regressor {name!r}; valid: {', '.join(REGRESSORS)}")
-    return name
+    return check_choice(ALIASES.get(name, name), REGRESSORS, "regressor")
 
 
 def check_regressors(names: list[str] | tuple[str, ...]) -> list[str]:

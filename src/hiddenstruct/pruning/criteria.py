@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice, lookup
 from hiddenstruct.pruning.lobs import LOBS_UPDATES, LOBSCriterion
 from hiddenstruct.pruning.obd import OBD_METHODS, hessian_diagonal
 from hiddenstruct.pruning.saliency import Saliency
@@ -133,9 +133,8 @@ CRITERIA: dict[str, type] = {
 
 def criterion_options(name: str) -> tuple[str, ...]:
     """The options criterion ``name`` accepts (its constructor's fields)."""
-    if name not in CRITERIA:
-        raise UsageError(f"unknown criterion {name!r}; valid: {', '.join(CRITERIA)}")
-    return tuple(f for f in CRITERIA[name].__dataclass_fields__ if f != "name")
+    fields = lookup(CRITERIA, name, "criterion").__dataclass_fields__
+    return tuple(f for f in fields if f != "name")
 
 
 def make_criterion(criterion: str | Criterion, **options) -> Criterion:
@@ -157,12 +156,8 @@ def make_criterion(criterion: str | Criterion, **options) -> Criterion:
             f"criterion {criterion!r} takes no option(s) {', '.join(unknown)}; "
             f"valid: {', '.join(accepted) or '(none)'}"
         )
-    if criterion == "obd" and options.get("method", "auto") not in OBD_METHODS:
-        raise UsageError(
-            f"unknown OBD method {options['method']!r}; valid: {', '.join(OBD_METHODS)}"
-        )
-    if criterion == "lobs" and options.get("update", "joint") not in LOBS_UPDATES:
-        raise UsageError(
-            f"unknown lobs update {options['update']!r}; valid: {', '.join(LOBS_UPDATES)}"
-        )
+    if criterion == "obd":
+        check_choice(options.get("method", "auto"), OBD_METHODS, "OBD method")
+    if criterion == "lobs":
+        check_choice(options.get("update", "joint"), LOBS_UPDATES, "lobs update")
     return CRITERIA[criterion](**options)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import lookup
 from hiddenstruct.options import with_options
 from hiddenstruct.pruning.criteria import Criterion
 from hiddenstruct.pruning.pruner import Pruner, PruneReport
@@ -98,9 +98,8 @@ def percentile_prune(
     """
     if per_tensor is not None:
         threshold = "per-tensor" if per_tensor else "global"
-    if threshold not in THRESHOLDS:
-        raise UsageError(f"unknown threshold {threshold!r}; valid: {', '.join(THRESHOLDS)}")
-    return prune(model, "magnitude", THRESHOLDS[threshold], float(p), scope=scope)
+    select = lookup(THRESHOLDS, threshold, "threshold")
+    return prune(model, "magnitude", select, float(p), scope=scope)
 
 
 @dataclass(frozen=True)

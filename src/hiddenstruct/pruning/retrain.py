@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 
 RETRAIN_MODES = ("none", "fixed", "recover")
 
@@ -35,10 +35,7 @@ class RetrainPolicy:
     tolerance: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in RETRAIN_MODES:
-            raise UsageError(
-                f"unknown retrain mode {self.mode!r}; valid: {', '.join(RETRAIN_MODES)}"
-            )
+        check_choice(self.mode, RETRAIN_MODES, "retrain mode")
         if self.epochs < 0:
             raise UsageError(f"retrain epochs must be >= 0, got {self.epochs}")
         if self.tolerance < 0:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 from hiddenstruct.pruning.selection import Amount, Bucket, Count, Fraction, as_amount
 
 Schedule = Callable[[int], Amount | None]
@@ -102,11 +102,8 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {
 
 def make_schedule(name: str, value: float) -> Schedule:
     """Build a schedule by name: ``one_shot``/``relative`` take a fraction, ``fixed_size`` a count."""
-    if name not in SCHEDULES:
-        raise UsageError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
-    if name == "fixed_size":
-        return fixed_size(int(value))
-    return SCHEDULES[name](value)
+    make = lookup(SCHEDULES, name, "schedule")
+    return make(int(value)) if make is fixed_size else make(value)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 from hiddenstruct.sparsity.allocation import allocate_counts
 from hiddenstruct.sparsity.topk import lowest
 
@@ -224,6 +224,4 @@ def get_selection(selection: str | Selector) -> Selector:
     """Look up a selector by name (or pass a callable through)."""
     if callable(selection):
         return selection
-    if selection not in SELECTIONS:
-        raise UsageError(f"unknown selection {selection!r}; valid: {', '.join(SELECTIONS)}")
-    return SELECTIONS[selection]
+    return lookup(SELECTIONS, selection, "selection")

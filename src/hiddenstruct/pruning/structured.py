@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice, lookup
 from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import original
 from hiddenstruct.nn.units import Entry
@@ -195,10 +195,7 @@ def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
 
 
 def _check_criterion(criterion: str) -> None:
-    if criterion not in STRUCTURED_CRITERIA:
-        raise UsageError(
-            f"unknown structured criterion {criterion!r}; valid: {', '.join(STRUCTURED_CRITERIA)}"
-        )
+    check_choice(criterion, STRUCTURED_CRITERIA, "structured criterion")
 
 
 def _sums_for(graph: DependencyGraph, criterion: str, batch, loss_fn) -> _Sums:
@@ -247,9 +244,8 @@ def group_scores(
 
 def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
     chosen = KINDS if unit is None else ((unit,) if isinstance(unit, str) else tuple(unit))
-    unknown = [u for u in chosen if u not in KINDS]
-    if unknown:
-        raise UsageError(f"unknown unit {unknown[0]!r}; valid: {', '.join(KINDS)}")
+    for u in chosen:
+        check_choice(u, KINDS, "unit")
     return chosen
 
 
@@ -269,11 +265,7 @@ def _selection(selection: str, scope: ScopeSpec) -> tuple[str, ScopeSpec]:
             stacklevel=3,
         )
         selection, scope = scope, None
-    if selection not in _SELECTION_NAMES:
-        raise UsageError(
-            f"unknown structured selection {selection!r}; valid: {', '.join(_SELECTION_NAMES)}"
-        )
-    return _SELECTION_NAMES[selection], scope
+    return lookup(_SELECTION_NAMES, selection, "structured selection"), scope
 
 
 def _in_play(

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 from hiddenstruct.sparse_training.dynamic import DynamicSparsity
 from hiddenstruct.sparse_training.gradients import DenseGradientRecorder, dense_gradients
 from hiddenstruct.sparsity.allocation import allocate_counts
@@ -121,10 +121,4 @@ METHODS: dict[str, type[DynamicSparsity]] = {
 
 def make_method(name: str, model: nn.Module, **options: Any) -> DynamicSparsity:
     """The method called ``name`` on ``model``; unknown names fail listing the valid ones."""
-    try:
-        cls = METHODS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown sparse training method {name!r}; valid: {sorted(METHODS)}"
-        ) from None
-    return cls(model, **options)
+    return lookup(METHODS, name, "sparse training method")(model, **options)

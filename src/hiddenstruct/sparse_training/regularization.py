@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.sparsity.tensors import SparseLayer, sparse_layers
 from hiddenstruct.sparsity.topk import select_top
@@ -119,10 +119,7 @@ class MagnitudeThreshold:
     ) -> None:
         if not (threshold >= 0 and math.isfinite(threshold)):
             raise UsageError(f"threshold must be a finite number >= 0, got {threshold}")
-        if granularity not in self.GRANULARITIES:
-            raise UsageError(
-                f"unknown granularity {granularity!r}; valid: {list(self.GRANULARITIES)}"
-            )
+        check_choice(granularity, self.GRANULARITIES, "granularity")
         if min_live is not None and (granularity != "weight" or min_live < 0):
             raise UsageError(
                 f"min_live needs granularity 'weight' and a count >= 0, got {min_live}"

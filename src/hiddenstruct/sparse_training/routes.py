@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.pruning import RetrainPolicy, StopCriteria, iterative_prune, prune, relative
 from hiddenstruct.sparse_training.layers import init_sparse_masks, sparse_layers
 from hiddenstruct.sparse_training.methods import SparseMomentum, make_method
@@ -126,8 +126,7 @@ class RouteResult:
 
 
 def _check(route: str, density: float) -> None:
-    if route not in ROUTES:
-        raise UsageError(f"unknown sparsity route {route!r}; valid: {', '.join(ROUTES)}")
+    check_choice(route, ROUTES, "sparsity route")
     if not 0.0 < density <= 1.0:
         raise UsageError(f"density must be in (0, 1], got {density}")
 

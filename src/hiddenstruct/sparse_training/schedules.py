@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 
 __all__ = ["UPDATE_SCHEDULES", "constant_fraction", "cosine_fraction", "get_update_schedule"]
 
@@ -39,9 +39,4 @@ UPDATE_SCHEDULES: dict[str, UpdateSchedule] = {
 
 def get_update_schedule(name: str) -> UpdateSchedule:
     """The schedule called ``name``; unknown names fail listing the valid ones."""
-    try:
-        return UPDATE_SCHEDULES[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown update schedule {name!r}; valid: {sorted(UPDATE_SCHEDULES)}"
-        ) from None
+    return lookup(UPDATE_SCHEDULES, name, "update schedule")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 
 __all__ = ["DISTRIBUTIONS", "allocate_counts", "layer_counts"]
 
@@ -98,12 +98,7 @@ def layer_counts(shapes: list[torch.Size], density: float, distribution: str) ->
     """
     if not 0.0 < density <= 1.0:
         raise UsageError(f"density must be in (0, 1], got {density}")
-    try:
-        raw = DISTRIBUTIONS[distribution](shapes)
-    except KeyError:
-        raise UsageError(
-            f"unknown sparsity distribution {distribution!r}; valid: {sorted(DISTRIBUTIONS)}"
-        ) from None
+    raw = lookup(DISTRIBUTIONS, distribution, "sparsity distribution")(shapes)
     sizes = [math.prod(shape) for shape in shapes]
     total = round(density * sum(sizes))
     return allocate_counts([r * n for r, n in zip(raw, sizes, strict=True)], total, sizes)

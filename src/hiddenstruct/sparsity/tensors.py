@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 from hiddenstruct.nn.interop import from_torch_prune
 from hiddenstruct.nn.masking import apply_mask, get_mask, is_masked, masked_modules, original
 
@@ -190,12 +190,7 @@ def prunable_tensors(
     if scope is None:
         return candidates
     if isinstance(scope, str):
-        if scope not in _NAMED_SCOPES:
-            valid = ", ".join(sorted(_NAMED_SCOPES))
-            raise UsageError(
-                f"unknown pruning scope {scope!r}; valid: {valid} (or a list of names)"
-            )
-        keep = _NAMED_SCOPES[scope]
+        keep = lookup(_NAMED_SCOPES, scope, "pruning scope", hint="or a list of names")
         return {k: t for k, t in candidates.items() if keep(t)}
     if callable(scope):
         return {k: t for k, t in candidates.items() if scope(k, t.module, t.tensor_name)}

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 
 OptimizerSpec = str | Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 
@@ -62,12 +62,7 @@ def make_optimizer(
     if isinstance(spec, torch.optim.Optimizer):
         return spec
     if isinstance(spec, str):
-        try:
-            factory = OPTIMIZERS[spec.lower()]
-        except KeyError:
-            raise UsageError(
-                f"unknown optimizer {spec!r}; choose one of {sorted(OPTIMIZERS)} or pass a callable"
-            ) from None
+        factory = lookup(OPTIMIZERS, spec, "optimizer", key=str.lower, hint="or pass a callable")
         try:
             return factory(params, lr=lr, **options)
         except TypeError as err:

@@ -28,7 +28,7 @@ from typing import Any
 
 import tomllib
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 from hiddenstruct.trials.hashing import to_jsonable
 from hiddenstruct.trials.settings import (
     RUNTIME,
@@ -80,9 +80,7 @@ __all__ = [
 # ---- presets, files, resolution ---------------------------------------------------------------
 def preset_values(presets: Mapping[str, Mapping[str, Any]], name: str) -> dict[str, Any]:
     """The overrides of a named preset; unknown names list the valid ones."""
-    if name not in presets:
-        raise UsageError(f"unknown preset {name!r}; valid: {', '.join(presets)}")
-    return dict(presets[name])
+    return dict(lookup(presets, name, "preset"))
 
 
 def file_values(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, lookup
 from hiddenstruct.trials.artifacts import artifact_root
 from hiddenstruct.trials.hashing import to_jsonable
 from hiddenstruct.trials.identity import trial_identity
@@ -157,10 +157,7 @@ def make_executor(
         raise UsageError(f"--max-attempts must be >= 1, got {max_attempts}")
     if kind is None:
         kind = "local" if workers <= 1 else "process"
-    try:
-        factory = EXECUTORS[kind]
-    except KeyError:
-        raise UsageError(f"unknown executor {kind!r}; choose one of {sorted(EXECUTORS)}") from None
+    factory = lookup(EXECUTORS, kind, "executor")
     executor = factory(workers, ray_address, ray_timeout)
     if max_attempts is not None:
         executor.max_attempts = max_attempts

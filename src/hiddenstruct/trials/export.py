@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.errors import HiddenstructError, check_choice
 from hiddenstruct.outputs import write_with
 from hiddenstruct.trials.store import TrialStore
 
@@ -14,11 +14,7 @@ FORMATS = ("csv", "parquet")
 def infer_format(path: str | Path, fmt: str | None = None) -> str:
     """``fmt`` when given, else the output's suffix (``.csv`` / ``.parquet``)."""
     fmt = fmt or Path(path).suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise UsageError(
-            f"unknown export format {fmt!r}; choose one of {list(FORMATS)} with --format"
-        )
-    return fmt
+    return check_choice(fmt, FORMATS, "export format", hint="(choose one with --format)")
 
 
 def _write_frame(frame, path: Path, fmt: str) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenstruct.errors import HiddenstructError, UsageError
+from hiddenstruct.errors import HiddenstructError, UsageError, check_choice
 from hiddenstruct.outputs import refuse_dangling_link
 from hiddenstruct.trials.hashing import (
     ADDED_LATER,
@@ -339,8 +339,8 @@ class TrialStore:
 
     def trials(self, experiment: str | None = None, status: str | None = None) -> list[TrialRecord]:
         """Trials, optionally filtered by experiment and status, oldest registration first."""
-        if status is not None and status not in STATUSES:
-            raise UsageError(f"unknown status {status!r}; choose one of {list(STATUSES)}")
+        if status is not None:
+            check_choice(status, STATUSES, "status")
         query, params = "SELECT * FROM trials WHERE 1 = 1", []
         if experiment is not None:
             query, params = query + " AND experiment = ?", [*params, experiment]
