@@ -261,9 +261,9 @@ def run_trial(trial: dict[str, Any], log: Any) -> dict[str, Any]:
     return train_candidate(trial, log)
 
 
-def identities(config: NasConfig) -> list[str]:
+def identities(config: NasConfig, trials: None = None) -> list[str]:
     """Identity of the warm-up chain genotype as a candidate of each search (a stand-in for
-    the candidates the searches will propose)."""
+    the candidates the searches will propose; ``trials``: unused, none are known up front)."""
     from hiddenstruct.nas import evaluate
 
     genotype = evaluate.warm_up_genotype(config.dataset, config.channels).to_dict()
@@ -274,9 +274,14 @@ def identities(config: NasConfig) -> list[str]:
 
 
 def sweep(
-    config: NasConfig, store: TrialStore, executor: Executor | None = None, progress: bool = True
+    config: NasConfig,
+    store: TrialStore,
+    executor: Executor | None = None,
+    progress: bool = True,
+    trials: None = None,
 ) -> dict[str, SearchResult]:
-    """The configured searches, with a line per generation when ``progress``."""
+    """The configured searches, with a line per generation when ``progress`` (``trials``:
+    unused, the searches propose the candidates)."""
     from hiddenstruct.training.seeding import torch_threads
 
     with torch_threads(config.threads):
@@ -324,6 +329,10 @@ class Nas(Experiment):
     }
 
     run_trial = staticmethod(run_trial)
+
+    def plan(self, config: NasConfig) -> None:
+        return None  # the candidates are proposed generation by generation
+
     identities = staticmethod(identities)
     sweep = staticmethod(sweep)
     write_outputs = staticmethod(write_outputs)

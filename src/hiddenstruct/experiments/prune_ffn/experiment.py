@@ -264,9 +264,12 @@ def sweep(
     store: TrialStore,
     executor: Executor | None = None,
     progress: bool = True,
+    trials: list[dict[str, Any]] | None = None,
 ) -> list[TrialRecord]:
-    """Base models first (each once, only for unfinished trials), then every pruning trial."""
-    planned, hashes = trial_configs(config), identities(config)
+    """Base models first (each once, only for unfinished trials), then every pruning trial;
+    ``trials``: :func:`trial_configs`'s list when already built."""
+    planned = trial_configs(config) if trials is None else trials
+    hashes = identities(config, planned)
     done = {r.hash for r in store.trials(EXPERIMENT, status="done")}
     todo = [t for t, h in zip(planned, hashes, strict=True) if h not in done]
     linked = iter(attach_bases(todo, store, executor, progress) if todo else [])
@@ -275,10 +278,12 @@ def sweep(
     return run_trials(EXPERIMENT, ready, ffn_trial, store, executor, progress=progress, added=added)
 
 
-def identities(config: PruneFFNConfig) -> list[str]:
-    """The trial identities of a config, in :func:`trial_configs` order."""
+def identities(config: PruneFFNConfig, trials: list[dict[str, Any]] | None = None) -> list[str]:
+    """The trial identities of a config, in :func:`trial_configs` order (``trials``: that list
+    when already built)."""
     added = added_defaults(type(config))
-    return [trial_identity(EXPERIMENT, t, added) for t in trial_configs(config)]
+    planned = trial_configs(config) if trials is None else trials
+    return [trial_identity(EXPERIMENT, t, added) for t in planned]
 
 
 def accuracy_at(fraction: float):

@@ -34,6 +34,7 @@ from hiddenstruct.experiments.relational_graphs.config import (
     graph_set,
     trials,
 )
+from hiddenstruct.experiments.relational_graphs.config import trials as trial_configs
 from hiddenstruct.experiments.relational_graphs.report_section import SECTION
 from hiddenstruct.experiments.relational_graphs.trial import run_trial
 from hiddenstruct.trials.config import added_defaults
@@ -55,19 +56,26 @@ def sweep(
     store: TrialStore,
     executor: Executor | None = None,
     progress: bool = True,
+    trials: list[dict[str, Any]] | None = None,
 ) -> list[TrialRecord]:
-    """Run (or resume) every trial."""
+    """Run (or resume) every trial (``trials``: :func:`.config.trials`'s list when already
+    built)."""
     check_widths(config)
     added = added_defaults(type(config))
+    planned = trial_configs(config) if trials is None else trials
     return run_trials(
-        EXPERIMENT, trials(config), run_trial, store, executor, progress=progress, added=added
+        EXPERIMENT, planned, run_trial, store, executor, progress=progress, added=added
     )
 
 
-def identities(config: RelationalGraphsConfig) -> list[str]:
-    """The trial identities of a config, in :func:`trials` order."""
+def identities(
+    config: RelationalGraphsConfig, trials: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """The trial identities of a config, in :func:`.config.trials` order (``trials``: that list
+    when already built)."""
     added = added_defaults(type(config))
-    return [trial_identity(EXPERIMENT, t, added) for t in trials(config)]
+    planned = trial_configs(config) if trials is None else trials
+    return [trial_identity(EXPERIMENT, t, added) for t in planned]
 
 
 def write_outputs(
@@ -105,8 +113,8 @@ class RelationalGraphs(Experiment):
     def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         return run_trial(trial, log)
 
-    def sweep(self, config, store, executor=None, progress=True) -> list[TrialRecord]:
-        return sweep(config, store, executor, progress)
+    def sweep(self, config, store, executor=None, progress=True, trials=None) -> list[TrialRecord]:
+        return sweep(config, store, executor, progress, trials)
 
     def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
         return write_outputs(results, out_dir, config)
