@@ -43,13 +43,18 @@ import torch
 from torch import fx, nn
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.graphs.fx_trace import module_kind, node_kind, propagate_shapes, split_fold
+from hiddenstruct.graphs.fx_trace import (
+    leaves,
+    module_kind,
+    node_kind,
+    propagate_shapes,
+    split_fold,
+)
 from hiddenstruct.graphs.traced_index import (
     Ids,
     Tokens,
     adaptive_windows,
     apply_index_op,
-    leaves,
     per_dim,
     shaped_like,
     windows,
