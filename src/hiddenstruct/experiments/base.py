@@ -28,6 +28,7 @@ class Experiment:
     """
 
     name: ClassVar[str]  # `hiddenstruct experiment NAME`, the store's experiment column
+    # help and description as shown (a plain %: the CLI escapes the help for argparse)
     help: ClassVar[str]  # one line for `hiddenstruct experiment --help`
     description: ClassVar[str]  # a paragraph for `hiddenstruct experiment NAME --help`
     config_type: ClassVar[type]  # frozen dataclass of `hiddenstruct.trials.config.setting`s

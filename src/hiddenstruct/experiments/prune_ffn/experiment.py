@@ -46,7 +46,7 @@ from hiddenstruct.trials.shared import run_shared
 from hiddenstruct.trials.store import TrialRecord, TrialStore
 
 Config = PruneFFNConfig
-HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 %% removed"
+HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 % removed"
 DESCRIPTION = (
     "Train ReLU MLPs (hidden 100 and 300-100) on digits (default) or MNIST "
     "(--dataset mnist --data-dir DIR), then prune iteratively with random, magnitude "
