@@ -34,7 +34,9 @@ from hiddenstruct.experiments.relational_graphs.config import (
     graph_set,
     trials,
 )
-from hiddenstruct.experiments.relational_graphs.config import trials as trial_configs
+from hiddenstruct.experiments.relational_graphs.config import (
+    trials as trial_configs,  # the name ``trials`` is also the sweep's parameter
+)
 from hiddenstruct.experiments.relational_graphs.report_section import SECTION
 from hiddenstruct.experiments.relational_graphs.trial import run_trial
 from hiddenstruct.trials.config import added_defaults
