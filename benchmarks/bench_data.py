@@ -76,7 +76,7 @@ def main() -> None:
     args = bench_parser(__doc__.splitlines()[0], default_repeats=7).parse_args()
     repeats = repeats_of(args)
 
-    # i.i.d. draws like the naive baseline (the default is unique strings since issue 25)
+    # i.i.d. draws like the naive baseline (the default is unique strings since 0.2.0)
     ours = measure(lambda: generate_reber_dataset(25_000, seed=0, unique=False), repeats)
     base = measure(lambda: naive_reber(25_000, seed=0), repeats)
     report("reber_generate_25k", ours, base)

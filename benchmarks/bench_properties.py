@@ -1,4 +1,4 @@
-"""Graph properties (DESIGN §6): igraph backend vs. the networkx reference.
+"""Graph properties (docs/priors-and-prediction.md): igraph backend vs. the networkx reference.
 
 Workloads (both backends compute the same 23 values, equal to 1e-9 — checked here too):
 

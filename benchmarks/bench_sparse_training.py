@@ -2,7 +2,7 @@
 
 1. One MNIST-sized epoch (60 000 × 784 synthetic inputs, batch 100 → 600 steps, Adam) of
    LeNet-300-100 at 5 % density (ERK masks): with RigL / SET updating every ΔT = 100 steps
-   ("ours") vs the same masked net without updates ("baseline"). The issue's target is
+   ("ours") vs the same masked net without updates ("baseline"). Our target is
    ≤ 15 % overhead, i.e. ratio ≥ 0.87.
 2. One mask update of the same net: our vectorised update vs a reference that loops over the
    layers in Python and builds each mask element by element (same drop / regrow rule).

@@ -4,8 +4,8 @@ ResNet-18 (``hiddenstruct.zoo.ResNet18``, ImageNet layout, random seeded weights
 on 3×32×32 inputs; both tools remove 50 % of the channels of every channel group by the
 L1 norm, the classifier's outputs kept:
 
-* ours: ``prune_structured(model, 0.5, unit="channel", criterion="l1", scope="layer")`` then
-  ``compact(model, example_inputs)``;
+* ours: ``prune_structured(model, 0.5, unit="channel", criterion="l1",
+  selection="layer")`` then ``compact(model, example_inputs)``;
 * peer: ``torch_pruning.pruner.MetaPruner(model, example_inputs,
   importance=MagnitudeImportance(p=1), pruning_ratio=0.5, ignored_layers=[model.fc])`` and
   ``step()`` (Torch-Pruning prunes in place, physically).
@@ -62,7 +62,9 @@ def ours(model, inputs):
     start = time.process_time()
     graph = dependency_graph(model, inputs)
     analysed = time.process_time() - start
-    prune_structured(model, 0.5, example_inputs=inputs, criterion="l1", scope="layer", graph=graph)
+    prune_structured(
+        model, 0.5, example_inputs=inputs, criterion="l1", selection="layer", graph=graph
+    )
     small = compact(model, inputs)
     return small, analysed, time.process_time() - start
 

@@ -1,4 +1,4 @@
-"""L-OBS against magnitude and OBD on MNIST LeNet-300-100, without retraining (issue 26).
+"""L-OBS against magnitude and OBD on MNIST LeNet-300-100, without retraining (docs/pruning.md).
 
 Trains LeNet-300-100 (ReLU; Adam lr 1e-3, batch 64, ``--epochs`` epochs — the ``small``
 prune-ffn settings, our choice for a short CPU run) once per seed, then prunes a copy of the

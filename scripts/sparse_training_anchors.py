@@ -1,4 +1,4 @@
-"""Measure the anchors of issue 15: LeNet-300-100 on MNIST at a fixed density, per method.
+"""Measure the sparse-training anchors (docs/sparse-training.md): LeNet-300-100 on MNIST at a fixed density, per method.
 
 Trains LeNet-300-100 (ReLU, no LayerNorm) on all 60 000 MNIST training images and reports
 the test error on the 10 000 test images, for static ERK masks, SET, RigL and sparse

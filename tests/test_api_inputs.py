@@ -1,5 +1,5 @@
 """Recurrent models reject inputs that used to crash deep in PyTorch or pass silently
-(issue 16 item 6, API)."""
+(docs/reliability.md)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ The CLI turns a :class:`UsageError` into exit code 2 and any other
 :class:`HiddenstructError` into exit code 1, printing only the message (no traceback).
 """
 
+import signal
+
 
 class HiddenstructError(Exception):
     """An expected runtime failure with a message meant for the user (exit code 1)."""
@@ -41,8 +43,6 @@ def signal_number(err: KeyboardInterrupt) -> int:
     """The signal behind ``err``: its own for :class:`Interrupted`; else the last one the CLI's
     handler recorded (a library such as Ray may re-raise a plain ``KeyboardInterrupt`` in
     its place); else SIGINT (Ctrl-C)."""
-    import signal
-
     if isinstance(err, Interrupted):
         return err.signum
     return Interrupted.last_signum or int(signal.SIGINT)

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -200,7 +201,6 @@ def tolerated_or_undefined(tolerated: float, check: ChanceCheck, label: str) -> 
     """
     if check.above_chance:
         return Value(float(tolerated))
-    import warnings
 
     warnings.warn(f"{label}: {check.reason}; excluded", ChanceLevelWarning, stacklevel=2)
     return undefined(check.reason or "below chance")

@@ -1,5 +1,5 @@
 """Bad command lines are one clear message and exit 2 (or 1), checked before any work, with
-nothing written (issue 16 items 6-8)."""
+nothing written (docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def test_corrupt_mnist_error_reaches_the_user(tmp_path, capsys):
 
 
 def test_report_reads_no_file_behind_a_symlink_at_any_depth(tmp_path, capsys):
-    """Issue 28: links named like outputs, at the top level and deeper, are never embedded."""
+    """Links named like outputs, at the top level and deeper, are never embedded."""
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET,1\n2,3\n")
     root = tmp_path / "out"

@@ -1,4 +1,4 @@
-"""Issue 25 item 7: a usage error is one line naming the option, the value and the help to
+"""Since 0.2.0 (docs/reliability.md): a usage error is one line naming the option, the value and the help to
 read; no option is abbreviated; every help text renders without a literal ``%%``."""
 
 from __future__ import annotations

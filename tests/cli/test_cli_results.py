@@ -108,7 +108,7 @@ def test_unwritable_export_is_a_usage_error_without_partial_file(store_path, tmp
     code = main(
         ["results", "export", "--store", str(store_path), "--output", str(blocker / "a.csv")]
     )
-    assert code == 2  # checked before the export starts (issue 16)
+    assert code == 2  # checked before the export starts
     assert "cannot write" in capsys.readouterr().err
 
 

@@ -1,4 +1,4 @@
-"""Fuzz the CLI's file inputs (issue 28): TOML configs, node-link JSON, edge lists, Reber CSVs
+"""Fuzz the CLI's file inputs (docs/reliability.md): TOML configs, node-link JSON, edge lists, Reber CSVs
 and prediction CSVs, with random bytes, deep nesting, huge fields and extreme numbers.
 
 Each input goes through ``main()`` as a user would give it. Allowed outcomes: exit 0 (the

@@ -116,7 +116,7 @@ def test_missing_arguments_are_usage_errors(argv):
 
 
 def test_networkx_edge_lists_directed_option_cycles_and_unique_names(tmp_path, capsys):
-    """Issue 25 item 8: a directed 3-cycle written by networkx is a DAG only when read as
+    """Since 0.2.0: a directed 3-cycle written by networkx is a DAG only when read as
     undirected; --directed reads it as written and names the cycle; colliding stems keep
     their extension; merged duplicate edges are said."""
     cycle = tmp_path / "c.edgelist"

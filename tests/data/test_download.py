@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import pickle
 import tarfile
@@ -10,11 +11,13 @@ import tarfile
 import numpy as np
 import pytest
 
-from hiddenstruct.data import download as dl
 from hiddenstruct.data.cifar10 import load_cifar10
 from hiddenstruct.data.idx import write_idx
 from hiddenstruct.data.mnist import load_mnist
 from hiddenstruct.errors import DataError, UsageError
+
+# the module (``hiddenstruct.data.download`` the attribute is its function)
+dl = importlib.import_module("hiddenstruct.data.download")
 
 
 def _mirror_mnist(folder):

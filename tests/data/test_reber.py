@@ -157,7 +157,7 @@ def test_csv_round_trip_and_validation(tmp_path) -> None:
 
 
 def test_unique_by_default_has_no_leakage_iid_reports_it() -> None:
-    unique = generate_reber_dataset(n=2_000, seed=1)  # unique is the default (issue 25)
+    unique = generate_reber_dataset(n=2_000, seed=1)  # unique is the default (since 0.2.0)
     assert len(set(unique.strings)) == 2_000 and unique.leakage() == 0.0
     assert unique == generate_reber_dataset(n=2_000, seed=1, unique=True)
     iid = generate_reber_dataset(n=2_000, seed=1, unique=False)
@@ -165,7 +165,7 @@ def test_unique_by_default_has_no_leakage_iid_reports_it() -> None:
     test = iid.split("test")[0]
     assert iid.leakage() == pytest.approx(sum(s in train for s in test) / len(test))
     assert iid.leakage() > 0.3  # short strings repeat in i.i.d. draws
-    # None: the protocol's choice, the default before issue 25 (mix: i.i.d.)
+    # None: the protocol's choice, the default before 0.2.0 (mix: i.i.d.)
     assert generate_reber_dataset(n=2_000, seed=1, unique=None) == iid
 
 

@@ -23,7 +23,7 @@ from hiddenstruct.errors import UsageError
 
 # SHA-256 of the CSV text written by hiddenstruct 0.1.0 (commit 674784d) for these arguments:
 # the default protocol must keep producing the same data, or old trials would change meaning.
-# unique=None is 0.1.0's default (i.i.d. draws for mix); since issue 25 the default is unique.
+# unique=None is 0.1.0's default (i.i.d. draws for mix); since 0.2.0 the default is unique.
 RELEASED = [
     (
         dict(n=300, seed=3, unique=None),

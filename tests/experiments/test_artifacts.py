@@ -202,7 +202,7 @@ class _Planted:
 
 
 def test_an_artifact_that_cannot_be_loaded_names_the_file_and_the_cause(tmp_path, monkeypatch):
-    """Issue 28: a poisoned or damaged artifact is one message naming file and cause."""
+    """A poisoned or damaged artifact is one message naming file and cause."""
     monkeypatch.chdir(tmp_path)
     poisoned, truncated = tmp_path / "poisoned.pt", tmp_path / "truncated.pt"
     torch.save({"w": _Planted()}, poisoned)

@@ -36,7 +36,7 @@ def test_defaults_add_no_keys_so_old_identities_stay() -> None:
 
 
 def test_generated_trial_dataset_follows_keys() -> None:
-    plain = trial_dataset({}, **SETTINGS)  # a trial stored before issue 25: i.i.d. draws
+    plain = trial_dataset({}, **SETTINGS)  # a trial stored before 0.2.0: i.i.d. draws
     assert plain == generate_reber_dataset(200, 3, 0.25, 0.5, unique=None)
     unique = trial_dataset(data_keys(unique=True), **SETTINGS)  # new trials carry unique: true
     assert unique == generate_reber_dataset(200, 3, 0.25, 0.5)

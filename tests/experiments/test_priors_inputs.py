@@ -49,7 +49,7 @@ def test_ba_seed_graph_classic_gives_m_sources_and_new_identities():
 
 
 def test_negatives_and_unique_reach_the_trial_only_when_set():
-    old = graph_trials(replace(TINY, unique=None))  # the default before issue 25
+    old = graph_trials(replace(TINY, unique=None))  # the default before 0.2.0
     assert all("negatives" not in t and "unique" not in t for t in old)
     assert all(t["unique"] is True for t in graph_trials(TINY))  # today's default
     trials = graph_trials(replace(TINY, negatives="authors", unique=True))
@@ -114,7 +114,7 @@ def test_cli_options_and_errors(tmp_path, graph_folder, capsys):
 
 
 def test_directed_edge_lists_option_reads_networkx_edge_lists_as_written(tmp_path, capsys):
-    """Issue 25 item 8: --directed-edge-lists; a directed cycle is an error naming it."""
+    """--directed-edge-lists (0.2.0): a directed cycle is an error naming it."""
     import networkx as nx
 
     from hiddenstruct.experiments.priors_rnn.graph_inputs import build_file_graph

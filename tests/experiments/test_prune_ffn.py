@@ -10,10 +10,10 @@ from hiddenstruct.experiments.prune_ffn.experiment import (
     PRUNE_FFN,
     PruneFFNConfig,
     attach_bases,
-    ffn_trial,
     trial_configs,
 )
 from hiddenstruct.experiments.prune_ffn.outputs import ffn_table
+from hiddenstruct.experiments.prune_ffn.trial import ffn_trial
 from hiddenstruct.trials.config import added_defaults
 from hiddenstruct.trials.executors import run_trials
 from hiddenstruct.trials.store import TrialStore

@@ -107,7 +107,8 @@ def test_iterative_rounds_reach_each_level_in_all(tmp_path):
     # without retraining the weights never change, so continuing from the previous level must
     # prune exactly what pruning the base to that level does (same zero fractions, same
     # accuracies); the per-level share of the remaining weights is what makes that hold
-    from hiddenstruct.experiments.prune_rnn.experiment import rnn_trial, trial_configs
+    from hiddenstruct.experiments.prune_rnn.config import trial_configs
+    from hiddenstruct.experiments.prune_rnn.trial import rnn_trial
     from hiddenstruct.training.seeding import seed_everything
 
     class Log:

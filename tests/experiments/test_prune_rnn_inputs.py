@@ -26,7 +26,7 @@ TINY = PruneRNNConfig(
 
 
 def test_data_options_change_identity_only_when_set():
-    old = replace(TINY, unique=None)  # the default before issue 25: trials without the key
+    old = replace(TINY, unique=None)  # the default before 0.2.0: trials without the key
     (plain,) = trial_configs(old)
     assert not {"negatives", "unique", "reber_csv_sha256"} & set(plain)
     assert PRUNE_RNN.identities(replace(old, negatives="mix")) == PRUNE_RNN.identities(old)

@@ -22,7 +22,9 @@ def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("relational")
     config = rg.RelationalGraphsConfig(**TINY)
     store = TrialStore(folder / "store.sqlite")
-    written = rg.write_outputs(rg.sweep(config, store, progress=False), folder / "out", config)
+    written = rg.RELATIONAL_GRAPHS.write_outputs(
+        rg.RELATIONAL_GRAPHS.sweep(config, store, progress=False), folder / "out", config
+    )
     return config, store, folder, written
 
 
@@ -30,7 +32,7 @@ def test_one_trial_per_model_graph_and_seed(run):
     config, _, _, written = run
     trials = rg.trials(config)
     assert len(trials) == 2 * 2 * (2 + 1)  # models × seeds × (graphs + complete)
-    assert len(set(rg.identities(config))) == len(trials)
+    assert len(set(rg.RELATIONAL_GRAPHS.identities(config))) == len(trials)
     assert written["trials"] == f"{len(trials)}/{len(trials)} done"
     mlp = next(t for t in trials if t["model"] == "mlp")
     assert "reber_n" not in mlp and "dataset" in mlp  # the other family's settings stay out
@@ -48,7 +50,7 @@ def test_every_network_costs_the_complete_graphs_multiply_adds_and_learns(run):
 def test_rerun_resumes_without_training(run):
     config, store, folder, _ = run
     before = {r.hash: r.finished_at for r in store.trials("relational-graphs")}
-    rg.sweep(config, store, progress=False)
+    rg.RELATIONAL_GRAPHS.sweep(config, store, progress=False)
     assert {r.hash: r.finished_at for r in store.trials("relational-graphs")} == before
 
 
@@ -117,7 +119,9 @@ def test_cifar_mlp_claims_agree_or_disagree():
 def test_layers_narrower_than_the_graph_fail_before_any_trial(tmp_path):
     store = TrialStore(tmp_path / "s.sqlite")
     with pytest.raises(UsageError, match="every node needs a neuron"):
-        rg.sweep(rg.RelationalGraphsConfig(**{**TINY, "hidden": 4}), store, progress=False)
+        rg.RELATIONAL_GRAPHS.sweep(
+            rg.RelationalGraphsConfig(**{**TINY, "hidden": 4}), store, progress=False
+        )
     assert store.trials("relational-graphs") == []
 
 

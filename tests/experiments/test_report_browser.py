@@ -15,7 +15,7 @@ from hiddenstruct.experiments.prune_ffn.figures import figure2a
 from hiddenstruct.experiments.report import write_report
 from hiddenstruct.experiments.report_browser import find_browser, measure_layout
 
-#: A row may hold about three lines of text (the issue's limit), with some slack for fonts.
+#: A row may hold about three lines of text (our limit), with some slack for fonts.
 MAX_ROW_LINES = 3.5
 
 

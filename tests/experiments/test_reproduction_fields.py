@@ -1,4 +1,4 @@
-"""Issue 13 items 5-7 on the spine: threshold / mutations / test-fraction fields, honest summaries."""
+"""Reproduction settings on the spine (docs/reproduction.md): threshold / mutations / test-fraction fields, honest summaries."""
 
 from __future__ import annotations
 

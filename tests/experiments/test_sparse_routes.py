@@ -9,6 +9,7 @@ import pytest
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.sparse_routes import experiment as sr
+from hiddenstruct.experiments.sparse_routes import trial as sr_trial
 from hiddenstruct.trials.store import TrialStore
 
 TOY = dict(
@@ -110,7 +111,7 @@ def test_topology_distances_between_routes(run):
     graphs = []
     for route in (row["route_a"], row["route_b"]):
         record = records[("lenet", 1, route)]
-        model = sr.build_model(record.config)
+        model = sr_trial.build_model(record.config)
         apply_masks(model, topo.decode_masks(record.result["final_masks"]))
         graphs.append(mask_graph(model, include_io=True))
     assert float(row["distance"]) == pytest.approx(topology_distance(*graphs), abs=1e-12)
@@ -147,6 +148,6 @@ def test_trials_stored_without_masks_give_a_note_not_a_distance(run):
         dataclasses.replace(r, result={k: v for k, v in r.result.items() if k != "final_masks"})
         for r in store.trials(sr.EXPERIMENT)
     ]
-    rows = topo.topology_rows(old, sr.build_model)
+    rows = topo.topology_rows(old, sr_trial.build_model)
     assert len(rows) == 4  # one per (model, density, repeat) group
     assert all(math.isnan(r["distance"]) and "only 0 trial(s)" in r["note"] for r in rows)

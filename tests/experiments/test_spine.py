@@ -51,7 +51,7 @@ IDENTITY_KEYS = {
 }  # fmt: skip
 
 
-# defaults changed by issue 25 (unique Reber strings, a validation split for model selection):
+# defaults changed in 0.2.0 (unique Reber strings, a validation split for model selection):
 # the old values given explicitly keep the old identities; the new defaults are new trials
 OLD_DEFAULTS = {
     "prune-rnn": {"unique": None, "val_fraction": 0.0},
@@ -237,7 +237,7 @@ def test_unavailable_device_is_a_usage_error():
 
 
 # ---- a store written by 0.1.0 (tests/experiments/data/store-v0.1.0.commands.sh wrote it) -----
-# the 0.1.0 defaults that issue 25 changed, given explicitly: the old trials, not new ones
+# the 0.1.0 defaults that 0.2.0 changed, given explicitly: the old trials, not new ones
 OLD_DEFAULT_OPTIONS = {
     "prune-rnn": ["--unique", "none", "--val-fraction", "0"],
     "priors-rnn": ["--unique", "none"],
@@ -309,7 +309,7 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
             "test_in_train",
             "shared_strings",
             "duplicate_rows",
-            "selected_on",  # prune-rnn: where the base model was selected (issue 25)
+            "selected_on",  # prune-rnn: where the base model was selected (since 0.2.0)
         }
         for key, result in then.items():
             assert {k: now[key][k] for k in result} == result
@@ -317,7 +317,7 @@ def test_same_results_as_v010_for_the_same_seed(tmp_path):
 
 
 def test_workers_share_one_base_model(tmp_path):
-    from hiddenstruct.experiments.prune_ffn.experiment import BASE_EXPERIMENT, EXPERIMENT, sweep
+    from hiddenstruct.experiments.prune_ffn.experiment import BASE_EXPERIMENT, EXPERIMENT, PRUNE_FFN
     from hiddenstruct.trials.executors import ProcessPoolExecutor
 
     config = make_config(
@@ -326,7 +326,7 @@ def test_workers_share_one_base_model(tmp_path):
         relative_p=0.5,
     )  # fmt: skip
     store = TrialStore(tmp_path / "s.sqlite")
-    records = sweep(config, store, ProcessPoolExecutor(2), progress=False)
+    records = PRUNE_FFN.sweep(config, store, ProcessPoolExecutor(2), progress=False)
     assert [r.status for r in records] == ["done", "done"]
     (base,) = store.trials(BASE_EXPERIMENT)
     assert base.attempts == 1

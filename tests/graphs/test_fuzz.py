@@ -1,5 +1,5 @@
 """Fuzz: generated graphs through every builder, property backend and writer; the only
-exception allowed is the documented :class:`~hiddenstruct.errors.GraphError` (issue 16).
+exception allowed is the documented :class:`~hiddenstruct.errors.GraphError` (docs/reliability.md).
 
 Hypothesis runs derandomized (a fixed seed) with a bounded number of examples, so the test
 is reproducible and takes seconds. Checked beyond "no other exception": the two property

@@ -99,7 +99,7 @@ def test_failed_write_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# ---- issue 25 item 8: graph files as networkx writes them ----------------------------------
+# ---- graph files as networkx writes them (read since 0.2.0) -------------------------------
 def _weighted_cycle() -> nx.Graph:
     G = nx.cycle_graph(5)
     for i, (u, v) in enumerate(G.edges):

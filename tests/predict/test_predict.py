@@ -155,7 +155,7 @@ def test_cv_can_be_disabled():
 
 
 def test_r2_on_too_few_rows_is_nan_with_the_minimum_stated():
-    """Issue 25: R² on 2 test rows or 2-row folds (-93; -52 ± 148) is noise, not a score."""
+    """R² on 2 test rows or 2-row folds (before 0.2.0: -93; -52 ± 148) is noise, not a score."""
     from hiddenstruct.predict.evaluate import MIN_SCORED_ROWS
 
     assert MIN_SCORED_ROWS == 5

@@ -141,6 +141,7 @@ def test_prune_then_compact_keeps_outputs_and_shrinks(name):
     graph = dependency_graph(model, inputs)
     assert {g.kind for g in graph.groups} == KINDS[name]
     report = prune_structured(model, 0.5, example_inputs=inputs, graph=graph)
+    assert report.left_alone == ()  # the default scope covers every group's own weights
     for layer in report.layers:  # the same fraction of every layer, rounded half up
         assert layer.after == layer.before - int(layer.before * 0.5 + 0.5) or layer.after == 1
     masked_out = model(*inputs)
@@ -239,11 +240,11 @@ def test_training_after_pruning_keeps_pruned_weights_zero():
     assert torch.count_nonzero(model.conv1.weight[mask == 1]) > 0
 
 
-def test_global_scope_prunes_the_lowest_scores_over_all_layers():
+def test_global_selection_prunes_the_lowest_scores_over_all_layers():
     model, inputs = reference_models()["mlp"]
     graph = dependency_graph(model, inputs)
     scores = group_scores(graph, graph.groups, "l1")
-    prune_structured(model, 0.3, example_inputs=inputs, scope="global", graph=graph)
+    prune_structured(model, 0.3, example_inputs=inputs, selection="global", graph=graph)
     w1 = get_mask(model[1], "weight")
     w2 = get_mask(model[3], "weight")
     alive = torch.cat([w1.any(dim=1), w2.any(dim=1)])
@@ -400,7 +401,9 @@ def test_bad_input_is_one_clear_usage_error():
         prune_structured(model, 0.5, example_inputs=inputs, unit="filter")
     with pytest.raises(UsageError, match="unknown structured criterion"):
         prune_structured(model, 0.5, example_inputs=inputs, criterion="l3")
-    with pytest.raises(UsageError, match="valid: layer, global"):
+    with pytest.raises(UsageError, match="unknown structured selection 'tensor'; valid: layer"):
+        prune_structured(model, 0.5, example_inputs=inputs, selection="tensor")
+    with pytest.raises(UsageError, match="unknown pruning scope 'tensor'"):
         prune_structured(model, 0.5, example_inputs=inputs, scope="tensor")
     with pytest.raises(UsageError, match="taylor criterion needs batch"):
         prune_structured(model, 0.5, example_inputs=inputs, criterion="taylor")

@@ -1,4 +1,4 @@
-"""Diverged training fails with a reason; a sweep with a diverged trial exits 1 (issue 16)."""
+"""Diverged training fails with a reason; a sweep with a diverged trial exits 1 (docs/reliability.md)."""
 
 from __future__ import annotations
 

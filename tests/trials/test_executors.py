@@ -297,7 +297,7 @@ def test_a_trial_runs_with_its_own_thread_count(tmp_path):
     assert torch.get_num_threads() == before
 
 
-# ---- issue 28: Ray addresses are checked, bounded and named before any store exists --------
+# ---- Ray addresses are checked, bounded and named before any store exists -----------------
 def _closed_port() -> int:
     import socket
 

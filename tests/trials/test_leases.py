@@ -1,5 +1,5 @@
 """Leases: a live owner's trial is not claimed, a stale one is, and only the holder of an
-attempt may store its outcome (issue 16)."""
+attempt may store its outcome (docs/reliability.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A real local Ray instance: same results as the sequential executor, and Ctrl-C / SIGTERM
-keep their promise under Ray (issue 28: one line, exit 130 / 143, held trials back to
+keep their promise under Ray (docs/reliability.md: one line, exit 130 / 143, held trials back to
 ``pending``, Ray shut down).
 
 Needs ``pip install 'hiddenstruct[ray]'`` (skipped otherwise; CI installs it). Starting Ray

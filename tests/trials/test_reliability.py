@@ -1,5 +1,5 @@
 """Concurrency, killed workers, killed or signalled drivers: every trial runs once, nothing is
-left running, no worker outlives its driver (issue 16)."""
+left running, no worker outlives its driver (docs/reliability.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Damaged, empty or foreign store files: one clear error, the file untouched, and a way out
-(`results check` / `results recover`); 0.1.0 stores gain the lease columns (issue 16)."""
+(`results check` / `results recover`); 0.1.0 stores gain the lease columns (docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from hiddenstruct.cli.main import main
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.trials.identity import trial_identity
 from hiddenstruct.trials.migration import backup_path
-from hiddenstruct.trials.store import _SCHEMA, TrialStore
+from hiddenstruct.trials.store import TrialStore
+from hiddenstruct.trials.store_open import SCHEMA
 
 
 def _digest(path: Path) -> str:
@@ -104,7 +105,7 @@ def test_healthy_store_checks_ok(tmp_path, capsys):
 def test_a_0_1_0_store_gains_lease_columns_and_keeps_its_trials(tmp_path):
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
-    conn.executescript(_SCHEMA)
+    conn.executescript(SCHEMA)
     conn.execute(
         "INSERT INTO trials (hash, experiment, config, status, attempts) "
         "VALUES ('ab', 'toy', '{}', 'running', 1)"

@@ -1,4 +1,4 @@
-"""Issue 28: a store that cannot be written *here* is not a damaged store.
+"""A store that cannot be written *here* is not a damaged store.
 
 A read-only file, folder or mount, a full disk: the message names the cause and the fix and
 never suggests ``results recover``; the read-only commands (``results list/show/export``,

@@ -12,7 +12,14 @@ from hiddenstruct.cli.common import positive_int
 from hiddenstruct.cli.paths import check_output_file
 from hiddenstruct.errors import GraphError, UsageError
 from hiddenstruct.graphs.cost import WARN_SECONDS, estimated_seconds, human_duration
-from hiddenstruct.graphs.properties import BACKENDS, DISCONNECTED_POLICIES, PROPERTY_NAMES
+from hiddenstruct.graphs.dag import cycle_text
+from hiddenstruct.graphs.files import duplicate_note, read_graph_file, unique_names
+from hiddenstruct.graphs.properties import (
+    BACKENDS,
+    DISCONNECTED_POLICIES,
+    PROPERTY_NAMES,
+    properties,
+)
 
 
 def register(subparsers) -> None:
@@ -95,9 +102,6 @@ def _guard_size(path: Path, G, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hiddenstruct.graphs.dag import cycle_text
-    from hiddenstruct.graphs.files import duplicate_note, read_graph_file, unique_names
-    from hiddenstruct.graphs.properties import properties
     from hiddenstruct.predict.dataset import write_table
 
     check_output_file(args.output, (".csv", ".parquet"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hiddenstruct.errors import DataError
+from hiddenstruct.errors import DataError, HiddenstructError
+from hiddenstruct.outputs import write_bytes
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -13,8 +14,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"cannot write {path}: folder {folder} does not exist (create it first)")
-    from hiddenstruct.errors import HiddenstructError
-    from hiddenstruct.outputs import write_bytes
 
     try:
         return write_bytes(path, data)

@@ -9,7 +9,9 @@ overrides only where the experiment differs (docs/experiments.md, "Adding an exp
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,7 +26,8 @@ class Experiment:
 
     Required: the class attributes below, :meth:`trials`, :meth:`run_trial` and
     :meth:`write_outputs`. A method that only calls the package's function of the same
-    arguments is that function, bound as ``trials = staticmethod(trial_configs)``.
+    arguments is that function, bound as ``trials = staticmethod(trial_configs)``; the trial
+    function is a :class:`TrialRunner` of the package's ``trial`` module.
     """
 
     name: ClassVar[str]  # `hiddenstruct experiment NAME`, the store's experiment column
@@ -109,6 +112,20 @@ class Experiment:
         threads per trial, without progress."""
         config = self.config_type(**{**self.presets["demo"], "seed": seed, "threads": threads})
         return self.run(config, store, out_dir, progress=False)
+
+
+@dataclass(frozen=True)
+class TrialRunner:
+    """An experiment's trial function, named by module and function and imported on the first
+    call: every command line imports the experiment classes to build its parsers, and the
+    runners (each package's ``trial`` module) load torch at their top. It pickles as the two
+    names, so process pools and Ray workers import the runner themselves."""
+
+    module: str
+    function: str
+
+    def __call__(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+        return getattr(importlib.import_module(self.module), self.function)(trial, log)
 
 
 def config_column(key: str) -> Callable[[TrialRecord], Any]:

@@ -13,41 +13,37 @@ from hiddenstruct.graphs.compose import compose as compose
 from hiddenstruct.graphs.properties import properties as properties
 from hiddenstruct.lazy import lazy_exports
 
-_EXPORTS = {
-    "UnsupportedModelError": "convert",
-    "to_graph": "convert",
-    "default_order": "dag",
-    "layer_index": "dag",
-    "layers": "dag",
-    "to_dag": "dag",
-    "validate_graph": "dag",
-    "GraphRecord": "files",
-    "load_graph_files": "files",
-    "PRIOR_FAMILIES": "generators",
-    "barabasi_albert": "generators",
-    "classic_barabasi_albert": "generators",
-    "erdos_renyi": "generators",
-    "sample_prior_graphs": "generators",
-    "watts_strogatz": "generators",
-    "read_edge_list": "io",
-    "read_graph": "io",
-    "write_graph": "io",
-    "PROPERTY_NAMES": "properties",
-    "properties_table": "properties",
-    "TopologyDistance": "topology",
-    "pairwise_topology_distances": "topology",
-    "topology_alignment": "topology",
-    "topology_distance": "topology",
-    "TracingError": "fx_trace",
-    "GraphTooLargeError": "traced",
-    "traced_graph": "traced",
-    "EffectiveSparsityReport": "effective",
-    "effective_sparsity": "effective",
-    "effective_weights": "effective",
-    "prune_ineffective": "effective",
-}
-
-__all__ = sorted([*_EXPORTS, "compose", "properties"])
-
-
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "compose": ("compose",),
+        "convert": ("UnsupportedModelError", "to_graph"),
+        "dag": ("default_order", "layer_index", "layers", "to_dag", "validate_graph"),
+        "effective": (
+            "EffectiveSparsityReport",
+            "effective_sparsity",
+            "effective_weights",
+            "prune_ineffective",
+        ),
+        "files": ("GraphRecord", "load_graph_files"),
+        "fx_trace": ("TracingError",),
+        "generators": (
+            "PRIOR_FAMILIES",
+            "barabasi_albert",
+            "classic_barabasi_albert",
+            "erdos_renyi",
+            "sample_prior_graphs",
+            "watts_strogatz",
+        ),
+        "io": ("read_edge_list", "read_graph", "write_graph"),
+        "properties": ("properties", "PROPERTY_NAMES", "properties_table"),
+        "topology": (
+            "TopologyDistance",
+            "pairwise_topology_distances",
+            "topology_alignment",
+            "topology_distance",
+        ),
+        "traced": ("GraphTooLargeError", "traced_graph"),
+    },
+)

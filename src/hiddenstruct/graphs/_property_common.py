@@ -12,7 +12,8 @@ from hiddenstruct.errors import GraphError
 
 _SUMMARISED = ("eccentricity", "degree", "closeness", "nodes_betweenness", "edge_betweenness")
 
-#: The structural features of paper Table 1, in column order.
+#: The structural features in column order: paper Table 1's, with ``sink_nodes`` beside
+#: ``source_nodes`` and the mean and std beside each variance.
 PROPERTY_NAMES: tuple[str, ...] = (
     "layers",
     "nodes",

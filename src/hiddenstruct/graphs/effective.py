@@ -7,11 +7,20 @@ target reaches an output. The analysis runs on the neuron-level walk of the trac
 LSTM/GRU/RNN with their recurrent weights, pooling and residual additions as weightless
 connections), so a convolution kernel entry is effective when any of its unrolled uses is.
 
-- ``effective_weights(model, example_inputs)`` → ``{parameter name: bool mask}``.
-- ``effective_sparsity(model, example_inputs)`` → per-layer and total nominal vs effective ξ
+- ``effective_weights(model, example_inputs)`` → ``{tensor name: bool mask}``.
+- ``effective_sparsity(model, example_inputs)`` → per-tensor and total nominal vs effective ξ
   (ξ = fraction of non-zeros, the paper's sparsity measure).
 - ``prune_ineffective(model, example_inputs)`` zeroes (and masks, where masked) the weights
   that cannot change the output.
+
+Which tensors: the prunable ones (:func:`hiddenstruct.sparsity.prunable_tensors`, the rows of
+``sparsity_report``), chosen by ``scope=`` as in pruning. Paths run through the whole model
+whatever the scope — a tensor out of scope still connects the others — scope only chooses
+the tensors reported (and pruned). A tensor in scope that the forward never reads lies on
+no path: it is reported with no effective weight and left alone by ``prune_ineffective``.
+A masked ``Embedding`` weight entry (token, feature) is effective when its feature reaches
+an output; other tensors the walk does not follow as connections (a masked bias, say) are
+a ``UsageError`` naming them.
 
 Biases: a neuron without live input still emits the constant σ(b). Its outgoing weights lie
 on no input→output path, so they count as ineffective in the report (the paper's
@@ -41,7 +50,9 @@ from hiddenstruct.errors import UsageError
 from hiddenstruct.graphs.fx_trace import evaluating, trace_model
 from hiddenstruct.graphs.traced import as_inputs
 from hiddenstruct.graphs.traced_neurons import NeuronTracer
-from hiddenstruct.nn.masking import apply_mask, get_mask, original
+from hiddenstruct.nn.ffn import MaskedDeepFFN
+from hiddenstruct.nn.graphnet import GraphNet
+from hiddenstruct.sparsity.tensors import PrunableTensor, ScopeSpec, prunable_tensors
 
 # the walk keeps its arrays only (no networkx graph), so it may be larger than to_graph's
 ANALYSIS_MAX_EDGES = 20_000_000
@@ -112,25 +123,25 @@ class EffectiveSparsityReport:
 @dataclass
 class _Analysis:
     """Weighted connections as arrays: ``src → dst`` vertex numbers, the parameter (``param``,
-    an index into ``names``) and flat entry (``index``) behind each; −1 for weightless ones."""
+    an index into ``keys``) and flat entry (``index``) behind each; −1 for weightless ones."""
 
     src: np.ndarray
     dst: np.ndarray
     param: np.ndarray
     index: np.ndarray
-    names: list[str]  # the model's qualified parameter names
+    keys: list[tuple[int, str]]  # (id(module), tensor name) of each parameter
     modules: list[nn.Module]  # the module holding each of them
     shapes: list[tuple[int, ...]]
     reached: np.ndarray  # vertex reachable from an input
     reaching: np.ndarray  # vertex reaches an output
     mixing: list[str]  # nodes whose statistics mix neurons
     measured_reads: bool  # can prune_ineffective read the inputs of the weighted modules?
+    inputs: tuple | None = None  # what the walk ran on (prune_ineffective's forward)
+    read: frozenset[int] = frozenset()  # ids of the modules the forward reads
 
 
 def _view(model: nn.Module, example_inputs):
     """(model to trace, inputs): our MaskedDeepFFN as the Sequential it computes."""
-    from hiddenstruct.nn.ffn import MaskedDeepFFN
-
     if isinstance(model, MaskedDeepFFN):
         parts: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
         for i, layer in enumerate(model.layers):
@@ -166,13 +177,6 @@ def _reach(n: int, start: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.nd
     return reached
 
 
-def _finish(n, src, dst, param, index, names, modules, shapes, starts, ends, mixing, measured):
-    return _Analysis(
-        src, dst, param, index, names, modules, shapes,
-        _reach(n, starts, src, dst), _reach(n, ends, dst, src), mixing, measured,
-    )  # fmt: skip
-
-
 def _graphnet_analysis(net) -> _Analysis:
     """GraphNet's connections: inputs → layer 0 (input_layer), DAG edges, readout → outputs."""
     features, hidden, outputs = net.input_features, len(net.vertices), net.output_size
@@ -187,40 +191,84 @@ def _graphnet_analysis(net) -> _Analysis:
     parts.append((features + net.readout_index.cpu()[cols], features + hidden + rows,
                   rows * w.shape[1] + cols))  # fmt: skip
     modules = [net.input_layer, net.edges, net.readout]
-    names = ["input_layer.weight", "edges.weight", "readout.weight"]
     src, dst, index = (np.concatenate([p[k].numpy() for p in parts]) for k in range(3))
     param = np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(parts)])
-    return _finish(
-        features + hidden + outputs, src, dst, param, index, names, modules,
-        [tuple(m.weight.shape) for m in modules], np.arange(features),
-        np.arange(features + hidden, features + hidden + outputs), [], False,
+    n, ends = features + hidden + outputs, np.arange(features + hidden, features + hidden + outputs)
+    return _Analysis(
+        src, dst, param, index, [(id(m), "weight") for m in modules], modules,
+        [tuple(m.weight.shape) for m in modules], _reach(n, np.arange(features), src, dst),
+        _reach(n, ends, dst, src), [], False, None, frozenset(id(m) for m in modules),
     )  # fmt: skip
 
 
-def _analyse(model: nn.Module, example_inputs) -> _Analysis:
-    from hiddenstruct.nn.graphnet import GraphNet
+def _read_modules(gm: torch.fx.GraphModule) -> frozenset[int]:
+    """Ids of the modules the traced forward calls (with their submodules) or reads from."""
+    read: set[int] = set()
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            read.update(id(m) for m in gm.get_submodule(node.target).modules())
+        elif node.op == "get_attr":
+            read.add(id(gm.get_submodule(node.target.rpartition(".")[0])))
+    return frozenset(read)
 
+
+def _embedding_edges(tracer: NeuronTracer, modules: dict[str, nn.Module], wanted) -> list:
+    """``(module, src, dst, index)`` for every Embedding in ``wanted`` the walk met: entry
+    (token, feature) as a self-loop on the feature's vertex (an input of the walk), so that
+    it is effective exactly when the feature reaches an output."""
+    out = []
+    for group in tracer.groups:
+        module = modules.get(group.module)
+        if group.kind != "Embedding" or (id(module), "weight") not in wanted:
+            continue
+        weight = module.weight.detach().cpu()
+        token, feature = weight.nonzero(as_tuple=True)
+        vertex = (group.start + feature).numpy()
+        out.append((module, vertex, vertex, (token * weight.shape[1] + feature).numpy()))
+    return out
+
+
+def _analyse(model: nn.Module, example_inputs, wanted: set[tuple[int, str]]) -> _Analysis:
+    """The walk of ``model``; ``wanted``: the tensors to report, as ``(id(module), name)``."""
     if isinstance(model, GraphNet):
         return _graphnet_analysis(model)
     traced, inputs = _view(model, example_inputs)
     gm = trace_model(traced)
     with torch.no_grad():
         tracer = NeuronTracer(gm, inputs, max_edges=ANALYSIS_MAX_EDGES).run()
-    names_of = {id(m): name for name, m in model.named_modules()}
-    view_modules = dict(traced.named_modules())
-    names, modules = [], []
-    for full in tracer.params:
-        module_name, _, tensor = full.rpartition(".")
-        module = view_modules[module_name]
-        prefix = names_of[id(module)]
-        names.append(f"{prefix}.{tensor}" if prefix else tensor)
-        modules.append(module)
+    modules_of = dict(gm.named_modules())
+    keys: list[tuple[int, str]] = []
+    modules: list[nn.Module] = []
+    shapes: list[tuple[int, ...]] = []
+    slot_of: dict[tuple[int, str], int] = {}
+
+    def slot(module: nn.Module, tensor: str, shape) -> int:  # a module used twice: one slot
+        key = (id(module), tensor)
+        if key not in slot_of:
+            slot_of[key] = len(keys)
+            keys.append(key)
+            modules.append(module)
+            shapes.append(tuple(shape))
+        return slot_of[key]
+
+    slots = [
+        slot(modules_of[full.rpartition(".")[0]], full.rpartition(".")[2], shape)
+        for full, shape in zip(tracer.params, tracer.param_shapes, strict=True)
+    ]
     src, dst, _kind, param, index, _value = tracer.edge_arrays()
+    param = np.asarray([*slots, -1])[param]  # weightless (−1) stays −1
     starts = np.concatenate([s.reshape(-1).numpy() for s in tracer.sources] or [np.zeros(0, int)])
     ends = np.concatenate([o.reshape(-1).numpy() for o in tracer.outputs] or [np.zeros(0, int)])
-    return _finish(
-        tracer.vertices, src, dst, param, index, names, modules, tracer.param_shapes,
-        starts, ends, tracer.mixing, True,
+    reached = _reach(tracer.vertices, starts, src, dst)
+    reaching = _reach(tracer.vertices, ends, dst, src)
+    for module, e_src, e_dst, e_index in _embedding_edges(tracer, modules_of, wanted):
+        k = slot(module, "weight", module.weight.shape)
+        src, dst = np.concatenate([src, e_src]), np.concatenate([dst, e_dst])
+        param = np.concatenate([param, np.full(len(e_src), k)])
+        index = np.concatenate([index, e_index])
+    return _Analysis(
+        src, dst, param, index, keys, modules, shapes, reached, reaching, tracer.mixing, True,
+        inputs, _read_modules(gm),
     )  # fmt: skip
 
 
@@ -238,57 +286,90 @@ def _effective(analysis: _Analysis) -> list[np.ndarray]:
     return _per_param(analysis, analysis.reached[analysis.src] & analysis.reaching[analysis.dst])
 
 
-def effective_weights(model: nn.Module, example_inputs=None) -> dict[str, torch.Tensor]:
-    """``{parameter name: bool mask}``: live weights on at least one input→output path."""
-    analysis = _analyse(model, example_inputs)
-    return {
-        name: torch.from_numpy(flags).reshape(shape)
-        for name, flags, shape in zip(
-            analysis.names, _effective(analysis), analysis.shapes, strict=True
+def _scoped(
+    model: nn.Module, example_inputs, scope: ScopeSpec
+) -> tuple[_Analysis, list[tuple[PrunableTensor, int | None]]]:
+    """The walk and, per tensor in scope (module order), its parameter in the walk (None:
+    the forward never reads it)."""
+    tensors = prunable_tensors(model, scope)
+    analysis = _analyse(
+        model, example_inputs, {(id(t.module), t.tensor_name) for t in tensors.values()}
+    )
+    where = {key: p for p, key in enumerate(analysis.keys)}
+    rows = [(t, where.get((id(t.module), t.tensor_name))) for t in tensors.values()]
+    unfollowed = [t.name for t, p in rows if p is None and id(t.module) in analysis.read]
+    if unfollowed:
+        raise UsageError(
+            f"effective sparsity follows the weights of Linear, Conv1d/Conv2d, recurrent "
+            f"layers and Embedding, not {', '.join(unfollowed)}; choose a scope without "
+            f"{'it' if len(unfollowed) == 1 else 'them'} (scope=[...] of "
+            f"{', '.join(t.name for t, p in rows if p is not None) or 'no tensor'})"
         )
+    return analysis, rows
+
+
+def _in_rows(rows, flags: list[np.ndarray]) -> list[np.ndarray]:
+    """Per row, the flags of its parameter (none set for a tensor the forward never reads)."""
+    return [flags[p] if p is not None else np.zeros(t.numel, bool) for t, p in rows]
+
+
+def effective_weights(
+    model: nn.Module, example_inputs=None, scope: ScopeSpec = None
+) -> dict[str, torch.Tensor]:
+    """``{tensor name: bool mask}`` of the tensors in ``scope``: live weights on at least
+    one input→output path."""
+    analysis, rows = _scoped(model, example_inputs, scope)
+    effective = _in_rows(rows, _effective(analysis))
+    return {
+        t.name: torch.from_numpy(flags).reshape(t.raw_weight.shape)
+        for (t, _p), flags in zip(rows, effective, strict=True)
     }
 
 
-def _report(analysis: _Analysis, effective: list[np.ndarray]) -> EffectiveSparsityReport:
-    layers = []
-    for name, module, flags in zip(analysis.names, analysis.modules, effective, strict=True):
-        tensor = getattr(module, name.rpartition(".")[2]).detach()
-        layers.append(
-            EffectiveLayer(name, tensor.numel(), int(torch.count_nonzero(tensor)), int(flags.sum()))
+def _report(rows, effective: list[np.ndarray]) -> EffectiveSparsityReport:
+    return EffectiveSparsityReport(
+        tuple(
+            EffectiveLayer(
+                t.name, t.numel, int(torch.count_nonzero(t.masked_weight)), int(flags.sum())
+            )
+            for (t, _p), flags in zip(rows, effective, strict=True)
         )
-    return EffectiveSparsityReport(tuple(layers))
+    )
 
 
-def effective_sparsity(model: nn.Module, example_inputs=None) -> EffectiveSparsityReport:
-    """Nominal vs effective ξ (fraction of non-zeros) per weight tensor and in total."""
-    analysis = _analyse(model, example_inputs)
-    return _report(analysis, _effective(analysis))
+def effective_sparsity(
+    model: nn.Module, example_inputs=None, scope: ScopeSpec = None
+) -> EffectiveSparsityReport:
+    """Nominal vs effective ξ (fraction of non-zeros) per tensor in ``scope`` and in total."""
+    analysis, rows = _scoped(model, example_inputs, scope)
+    return _report(rows, _in_rows(rows, _effective(analysis)))
 
 
-def _inputs_seen(analysis: _Analysis, model: nn.Module, inputs) -> dict[int, torch.Tensor]:
-    """The first sample's input of every analysed module, from one forward pass."""
-    seen: dict[int, torch.Tensor] = {}
+def _inputs_seen(analysis: _Analysis, model: nn.Module) -> dict[int, torch.Tensor]:
+    """The first sample's input of every analysed module, from one forward pass (None for
+    a module called more than once: its reads are not measured)."""
+    seen: dict[int, torch.Tensor | None] = {}
     handles = []
     for module in analysis.modules:
 
         def hook(mod, args, seen=seen):
-            seen[id(mod)] = args[0][0].detach().cpu()
+            seen[id(mod)] = None if id(mod) in seen else args[0][0].detach().cpu()
 
         handles.append(module.register_forward_pre_hook(hook))
     try:
         with evaluating(model):  # dropout off: the constants as inference sees them
-            model(*inputs)
+            model(*analysis.inputs)
     finally:
         for handle in handles:
             handle.remove()
     return seen
 
 
-def _zero_reads(name: str, module: nn.Module, x: torch.Tensor | None, shape) -> np.ndarray:
+def _zero_reads(tensor: str, module: nn.Module, x: torch.Tensor | None, shape) -> np.ndarray:
     """Per weight entry: does the input slice it reads hold only zeros?"""
-    tensor = name.rpartition(".")[2]
     if (
         x is None
+        or isinstance(module, nn.Embedding)
         or tensor.startswith("weight_hh")
         or (tensor.startswith("weight_ih") and not tensor.endswith("_l0"))
     ):
@@ -305,8 +386,11 @@ def _zero_reads(name: str, module: nn.Module, x: torch.Tensor | None, shape) -> 
     return flags.reshape(-1).cpu().numpy()
 
 
-def prune_ineffective(model: nn.Module, example_inputs=None) -> EffectiveSparsityReport:
-    """Remove the weights that cannot change ``model``'s output; returns the report before.
+def prune_ineffective(
+    model: nn.Module, example_inputs=None, scope: ScopeSpec = None
+) -> EffectiveSparsityReport:
+    """Remove the weights of the tensors in ``scope`` that cannot change ``model``'s output;
+    returns the report before.
 
     Removed: live weights off every input→output path whose target reaches no output, or
     whose source has no live input and reads only zeros. Masked parameters get the removal in
@@ -314,7 +398,7 @@ def prune_ineffective(model: nn.Module, example_inputs=None) -> EffectiveSparsit
     mixes neurons (LayerNorm, GroupNorm, softmax, BatchNorm in training mode), where a neuron
     off every path still shifts the statistics of the others.
     """
-    analysis = _analyse(model, example_inputs)
+    analysis, rows = _scoped(model, example_inputs, scope)
     mixing = analysis.mixing + [
         name
         for name, m in model.named_modules()
@@ -330,24 +414,21 @@ def prune_ineffective(model: nn.Module, example_inputs=None) -> EffectiveSparsit
     effective = _effective(analysis)
     to_live_target = _per_param(analysis, analysis.reaching[analysis.dst])
     from_live_source = _per_param(analysis, analysis.reached[analysis.src])
-    seen: dict[int, torch.Tensor] = {}
-    if analysis.measured_reads:
-        _view_model, inputs = _view(model, example_inputs)
-        seen = _inputs_seen(analysis, model, inputs)
-    report = _report(analysis, effective)
-    for p, (name, module) in enumerate(zip(analysis.names, analysis.modules, strict=True)):
+    seen = _inputs_seen(analysis, model) if analysis.measured_reads else {}
+    report = _report(rows, _in_rows(rows, effective))
+    for t, p in rows:
+        if p is None:  # the forward never reads it: left alone
+            continue
         shape = analysis.shapes[p]
-        tensor = name.rpartition(".")[2]
-        zero_reads = _zero_reads(name, module, seen.get(id(module)), shape)
+        zero_reads = _zero_reads(t.tensor_name, t.module, seen.get(id(t.module)), shape)
         removable = ~effective[p] & (~to_live_target[p] | (~from_live_source[p] & zero_reads))
         if not removable.any():
             continue
         keep = torch.from_numpy(~removable).reshape(shape)
-        mask = get_mask(module, tensor)
-        if mask is not None:
-            apply_mask(module, tensor, mask.bool().cpu() & keep)
+        if t.is_masked:
+            t.set_mask(t.current_mask.bool().cpu() & keep)
         else:
             with torch.no_grad():
-                weight = original(module, tensor)
+                weight = t.raw_weight
                 weight.mul_(keep.to(weight.device, weight.dtype))
     return report

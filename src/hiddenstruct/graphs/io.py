@@ -31,6 +31,7 @@ from pathlib import Path
 import networkx as nx
 
 from hiddenstruct.errors import GraphError
+from hiddenstruct.outputs import write_with
 
 EDGE_LIST_SUFFIXES = (".txt", ".edges", ".edgelist")
 DIRECTED_MARK = "# directed"
@@ -241,7 +242,6 @@ def read_graph(path: str | Path, directed: bool | None = None) -> nx.Graph:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    from hiddenstruct.outputs import write_with
 
     write_with(path, write)
 

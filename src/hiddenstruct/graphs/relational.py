@@ -36,6 +36,7 @@ from functools import lru_cache
 
 import networkx as nx
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from hiddenstruct.errors import GraphError, UsageError
 
@@ -199,7 +200,6 @@ def pool_parameters(
 
 @lru_cache(maxsize=8)
 def _pool(n: int, degree_steps: int, p_steps: int, pool_seeds: int) -> tuple[GraphSpec, ...]:
-    from threadpoolctl import threadpool_limits
 
     out = []
     with threadpool_limits(1):  # tiny products: threads only add overhead

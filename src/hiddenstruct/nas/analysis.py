@@ -15,6 +15,7 @@ from hiddenstruct.nas.predictor import (
     top_importances,
 )
 from hiddenstruct.nas.search import SearchResult
+from hiddenstruct.predict.regressors import REGRESSORS
 
 
 def candidate_rows(results: dict[str, SearchResult]) -> list[dict[str, Any]]:
@@ -119,8 +120,6 @@ def predictor_scores(
     rows: list[dict[str, Any]], seed: int = 0, test_fraction: float = 0.3, cv: int = 5
 ) -> list[dict[str, Any]]:
     """:func:`predictor_evaluation` of every regressor of the registry, one row each."""
-    from hiddenstruct.predict.regressors import REGRESSORS
-
     return [predictor_evaluation(rows, name, seed, test_fraction, cv) for name in REGRESSORS]
 
 

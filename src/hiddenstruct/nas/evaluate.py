@@ -16,9 +16,14 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
 
+from hiddenstruct.data import image_dataset_info, load_image_dataset
 from hiddenstruct.nas.genotype import Genotype
+from hiddenstruct.nas.phenotype import compile
 from hiddenstruct.outputs import write_torch
+from hiddenstruct.training import resolve_device, train
 
 
 @lru_cache(maxsize=4)
@@ -31,9 +36,6 @@ def _tensors(
     subset: int | None,
 ):
     """Images and labels of a split, optionally the first ``subset`` of a seeded shuffle (cached per process)."""
-    import torch
-
-    from hiddenstruct.data import load_image_dataset
 
     ds = load_image_dataset(dataset, data_dir, split, val_fraction=val_fraction, seed=seed)
     x, y = ds.tensors
@@ -56,12 +58,6 @@ def _split(config: dict[str, Any], split: str, subset_key: str):
 
 def train_candidate(config: dict[str, Any], log: Any) -> dict[str, Any]:
     """Trial: compile the genotype, train it, return (max) validation accuracy and costs."""
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from hiddenstruct.data import image_dataset_info
-    from hiddenstruct.nas.phenotype import compile
-    from hiddenstruct.training import resolve_device, train
 
     info = image_dataset_info(config["dataset"])
     genotype = Genotype.from_dict(config["genotype"])
@@ -106,8 +102,6 @@ def train_candidate(config: dict[str, Any], log: Any) -> dict[str, Any]:
 def warm_up_genotype(dataset: str, channels: Sequence[int]) -> Genotype:
     """A chain with every conv kernel at every channel count, then both pools, repeated once
     per spatial level, so the first real candidates do not pay kernel start-up costs."""
-    from hiddenstruct.data import image_dataset_info
-
     size = image_dataset_info(dataset).shape[-1]
     levels = max(1, int(np.log2(size)) + 1)
     block = [(op, c) for c in channels for op in ("conv3x3", "conv5x5", "conv7x7")]

@@ -110,7 +110,7 @@ class GenotypeNet(nn.Module):
         return self.genotype.to_networkx()
 
 
-def compile(  # noqa: A001 - the name the issue asks for
+def compile(  # noqa: A001 - the public name (docs/nas.md, Phenotype)
     genotype: Genotype,
     input_shape: tuple[int, int, int],
     num_classes: int,

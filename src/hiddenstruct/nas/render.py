@@ -7,6 +7,8 @@ from pathlib import Path
 
 from hiddenstruct.errors import HiddenstructError
 from hiddenstruct.nas.genotype import Genotype
+from hiddenstruct.nas.ops import OPS
+from hiddenstruct.outputs import write_with
 
 _COLOURS = {
     "conv": "#8ecae6",
@@ -37,8 +39,6 @@ def render_png(
     the PNG is at least 1200 pixels wide (as every report figure); return the path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from hiddenstruct.nas.ops import OPS
 
     pos = layout(genotype)
     span = max(x for x, _ in pos.values()) - min(x for x, _ in pos.values()) + 1
@@ -73,7 +73,6 @@ def render_png(
     ax.set_ylim(-genotype.depth + 0.4, 0.6)
     if title:
         fig.suptitle(title, fontsize=9)
-    from hiddenstruct.outputs import write_with
 
     path = Path(path)
     width = float(fig.get_figwidth())

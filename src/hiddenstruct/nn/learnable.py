@@ -40,18 +40,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.graphs.convert import to_graph
 from hiddenstruct.nn.masking import _own_class, apply_mask, get_mask, masked_modules
-
-__all__ = [
-    "RELAXATIONS",
-    "LearnableMask",
-    "apply_learnable_mask",
-    "apply_learnable_masks",
-    "expected_density",
-    "harden",
-    "learnable_masks",
-    "learned_graph",
-]
 
 RELAXATIONS = ("straight_through", "softmax")
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -181,8 +171,6 @@ def learned_graph(model: nn.Module, *, hidden_only: bool = False) -> nx.DiGraph:
 
     The model is read in evaluation mode (its mode is restored afterwards).
     """
-    from hiddenstruct.graphs.convert import to_graph
-
     training = model.training
     model.eval()
     try:

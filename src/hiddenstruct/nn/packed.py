@@ -38,6 +38,9 @@ import networkx as nx
 import torch
 from torch import nn
 
+from hiddenstruct.graphs.dag import layers
+from hiddenstruct.nn.classifier import SequenceClassifier
+from hiddenstruct.nn.graphrnn import GraphRNN
 from hiddenstruct.nn.masking import apply_mask, get_mask, original
 from hiddenstruct.nn.rnn import RecurrentLayer, engine_operands, get_mode
 from hiddenstruct.nn.rnn_native import run_stack
@@ -74,10 +77,6 @@ def graph_classifier(
 
     Initialised from ``seed`` without touching the global RNG.
     """
-    from hiddenstruct.graphs.dag import layers
-    from hiddenstruct.nn.classifier import SequenceClassifier
-    from hiddenstruct.nn.graphrnn import GraphRNN
-
     width0 = len(layers(graph)[0])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))

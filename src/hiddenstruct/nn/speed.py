@@ -175,7 +175,7 @@ def _weight_density(model: nn.Module, scope) -> float:
     return kept / total if total else float("nan")
 
 
-def _pruned(model, example_inputs, density, unit, criterion, scope) -> nn.Module:
+def _pruned(model, example_inputs, density, unit, criterion, scope, selection) -> nn.Module:
     from hiddenstruct.pruning import prune
 
     out = copy.deepcopy(model)
@@ -202,7 +202,8 @@ def _pruned(model, example_inputs, density, unit, criterion, scope) -> nn.Module
         example_inputs=example_inputs,
         unit=unit,
         criterion=criterion or "l1",
-        scope=scope or "layer",
+        selection=selection,
+        scope=scope,
     )
     return out
 
@@ -247,6 +248,7 @@ def speed_report(
     unit: str | None = None,
     criterion: str | None = None,
     scope=None,
+    selection: str = "layer",
     formats: Sequence[str] = FORMATS,
     repeats: int = 20,
     warmup: int = 3,
@@ -260,8 +262,11 @@ def speed_report(
     """Time ``model`` pruned to each of ``densities`` in each format against dense.
 
     ``unit=None`` prunes weights (``criterion`` default ``"magnitude"``, class-blinded over
-    ``scope``); a unit name (``"neuron"``, ``"channel"``, ``"hidden"``, ``"head"``) prunes
-    structurally (``criterion`` default ``"l1"``, ``scope`` default ``"layer"``).
+    the tensors ``scope`` chooses, :func:`~hiddenstruct.sparsity.prunable_tensors`); a unit
+    name (``"neuron"``, ``"channel"``, ``"hidden"``, ``"head"``) prunes structurally
+    (``criterion`` default ``"l1"``, ``selection`` ``"layer"`` or ``"global"``, the groups
+    whose layers' weights are in ``scope``; see
+    :func:`~hiddenstruct.pruning.prune_structured`).
     Timings are medians of ``repeats`` interleaved measurements, each ``calls`` calls of
     ``model(*example_inputs)`` (divided by ``calls``; ``None``: as many as make the dense
     model's measurement last ``sample_seconds``, so that short forwards are not timed at the
@@ -290,7 +295,7 @@ def speed_report(
     rows = []
     with torch.no_grad():
         for density in sorted({float(d) for d in densities}, reverse=True):
-            pruned = _pruned(model, inputs, density, unit, criterion, scope).eval()
+            pruned = _pruned(model, inputs, density, unit, criterion, scope, selection).eval()
             reference = output_tensors(pruned(*inputs), "speed_report")
             candidates: dict[str, nn.Module] = {"dense": remove_masks(copy.deepcopy(pruned))}
             status: dict[str, str] = {}

@@ -8,31 +8,35 @@ from __future__ import annotations
 
 from hiddenstruct.lazy import lazy_exports
 
-_EXPORTS = {
-    "correlations": "correlation",
-    "pearson": "correlation",
-    "feature_columns": "dataset",
-    "meta_dataset": "dataset",
-    "prepare_table": "dataset",
-    "read_table": "dataset",
-    "resolve_column": "dataset",
-    "write_table": "dataset",
-    "IMPORTANCE_COLUMNS": "evaluate",
-    "R2_COLUMNS": "evaluate",
-    "score_regressor": "evaluate",
-    "PredictionConfig": "evaluate",
-    "evaluate_regressors": "evaluate",
-    "feature_importances": "evaluate",
-    "predict_structure": "evaluate",
-    "resolve_config": "evaluate",
-    "REGRESSORS": "regressors",
-    "make_regressor": "regressors",
-    "canonical_regressor": "regressors",
-    "fitted_importances": "regressors",
-    "ALIASES": "regressors",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "correlation": ("correlations", "pearson"),
+        "dataset": (
+            "feature_columns",
+            "meta_dataset",
+            "prepare_table",
+            "read_table",
+            "resolve_column",
+            "write_table",
+        ),
+        "evaluate": (
+            "IMPORTANCE_COLUMNS",
+            "R2_COLUMNS",
+            "score_regressor",
+            "PredictionConfig",
+            "evaluate_regressors",
+            "feature_importances",
+            "predict_structure",
+            "resolve_config",
+        ),
+        "regressors": (
+            "REGRESSORS",
+            "make_regressor",
+            "canonical_regressor",
+            "fitted_importances",
+            "ALIASES",
+        ),
+    },
+)

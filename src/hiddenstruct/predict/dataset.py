@@ -14,6 +14,7 @@ import pandas as pd
 
 from hiddenstruct.errors import DataError, UsageError
 from hiddenstruct.graphs.properties import PROPERTY_NAMES
+from hiddenstruct.outputs import write_with
 
 ALL_GROUP = "all"
 
@@ -152,7 +153,6 @@ def write_table(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> P
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"cannot write {path}: folder {folder} does not exist (create it first)")
-    from hiddenstruct.outputs import write_with
 
     if path.suffix.lower() == ".parquet":
         return write_with(path, lambda tmp: df.to_parquet(tmp, index=index))

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from hiddenstruct.errors import UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
     from sklearn.base import RegressorMixin
     from sklearn.pipeline import Pipeline
 
@@ -83,8 +84,6 @@ def fitted_importances(model: Pipeline) -> tuple[str, np.ndarray] | None:
     ``impurity`` for tree ensembles (``feature_importances_``, sums to 1), ``coefficient``
     (|coef| on the min-max scaled features) for linear models; None for anything else.
     """
-    import numpy as np
-
     estimator = model.named_steps["model"]
     if hasattr(estimator, "feature_importances_"):
         return "impurity", np.asarray(estimator.feature_importances_, dtype=float)

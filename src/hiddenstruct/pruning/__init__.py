@@ -55,6 +55,7 @@ from hiddenstruct.pruning.selection import (
 from hiddenstruct.pruning.structured import (
     STRUCTURED_CRITERIA,
     STRUCTURED_SCOPES,
+    STRUCTURED_SELECTIONS,
     StructuredReport,
     group_scores,
     prune_structured,
@@ -70,6 +71,7 @@ __all__ = [
     "SELECTIONS",
     "STRUCTURED_CRITERIA",
     "STRUCTURED_SCOPES",
+    "STRUCTURED_SELECTIONS",
     "StructuredReport",
     "group_scores",
     "prune_structured",

@@ -1,40 +1,51 @@
 """Structured pruning of any traceable model: whole units in dependency groups, as masks.
 
-``prune_structured(model, amount, example_inputs=…, unit=…, criterion=…, scope=…)`` finds
-the unit groups (:func:`hiddenstruct.nn.dependency.dependency_graph`), scores each group,
-selects the lowest-scoring ones per layer or globally (the selectors of
-:mod:`hiddenstruct.pruning.selection`) and masks *every weight entry* of the chosen groups
-— the unit's own rows and the columns reading it — with our masks
-(:mod:`hiddenstruct.nn.masking`). The model keeps its shapes, trains and retrains as
-before (masks only shrink), and :func:`hiddenstruct.nn.compact` then removes the masked
+``prune_structured(model, amount, example_inputs=…, unit=…, criterion=…, selection=…,
+scope=…)`` finds the unit groups (:func:`hiddenstruct.nn.dependency.dependency_graph`),
+keeps those ``scope`` puts in play, scores each group, selects the lowest-scoring ones per
+layer or globally (the selectors of :mod:`hiddenstruct.pruning.selection`) and masks *every
+weight entry* of the chosen groups — the unit's own rows and the columns reading it — with
+our masks (:mod:`hiddenstruct.nn.masking`). The model keeps its shapes, trains and retrains
+as before (masks only shrink), and :func:`hiddenstruct.nn.compact` then removes the masked
 units physically with outputs unchanged.
+
+``scope`` chooses tensors as everywhere else (:func:`hiddenstruct.sparsity.prunable_tensors`:
+``None`` = the default prunable tensors, ``"i2h"``, ``"h2h"``, a list of names, …): a group
+is in play when every weight tensor whose rows it owns (the weights of its *layer*, the
+modules producing it) is in scope; the groups of other layers are left alone and named in
+the report (``left_alone``). The columns reading a pruned unit are masked whatever their
+scope: removing a unit removes what reads it.
 
 Group scores (lower = pruned first; already pruned groups do not compete):
 
 * ``"l1"`` / ``"l2"``: L1 / L2 norm of all the group's weight entries (rows and columns),
   per entry: divided by the number of entries (L1) or its square root (L2), so that groups
-  of layers with different fan-in compare under ``scope="global"`` (our choice; it changes
-  no per-layer choice, where all groups have the same number of entries);
+  of layers with different fan-in compare under ``selection="global"`` (our choice; it
+  changes no per-layer choice, where all groups have the same number of entries);
 * ``"magnitude"``: the same per-entry L1 over the units' own weights only (their rows: a
   conv's filter norm, Li et al. 2017, "Pruning Filters for Efficient ConvNets");
 * ``"taylor"``: first-order Taylor, (Σ g·w)² over the group's weight entries (Molchanov et
   al. 2019, "Importance Estimation for Neural Network Pruning"), from one batch and a loss;
 * ``"random"``: seeded uniform scores.
 
-``scope="layer"`` prunes the same fraction of every layer's groups (a layer = the modules
-producing the group, e.g. the convolutions tied by one residual stream), ``"global"`` one
-threshold over all groups (raw scores: groups of different layers compete on their own
-norms — our choice, as Torch-Pruning's global mode does). Every layer keeps at least one unit.
+``selection="layer"`` (also ``"class_uniform"``) prunes the same fraction of every layer's
+groups (a layer = the modules producing the group, e.g. the convolutions tied by one
+residual stream), ``"global"`` (also ``"class_blinded"``) one threshold over all groups in
+play (raw scores: groups of different layers compete on their own norms — our choice, as
+Torch-Pruning's global mode does). Every layer keeps at least one unit. The selection used
+to be passed as ``scope="layer"`` / ``scope="global"``; that still works, with a
+``FutureWarning``.
 
 Example::
 
     >>> report = prune_structured(resnet, 0.5, example_inputs=torch.randn(1, 3, 32, 32),
-    ...                           unit="channel", criterion="l1", scope="layer")
+    ...                           unit="channel", criterion="l1", selection="layer")
     >>> small = compact(resnet, torch.randn(1, 3, 32, 32))
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,14 +54,23 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.nn.dependency import KINDS, DependencyGraph, Group, dependency_graph
+from hiddenstruct.nn.masking import original
 from hiddenstruct.nn.units import Entry
 from hiddenstruct.pruning.counts import StepCounts
 from hiddenstruct.pruning.schedules import Schedule
 from hiddenstruct.pruning.selection import Amount, as_amount, get_selection
-from hiddenstruct.sparsity.tensors import PrunableTensor
+from hiddenstruct.sparsity.tensors import PrunableTensor, ScopeSpec, prunable_tensors
 
 STRUCTURED_CRITERIA = ("l1", "l2", "magnitude", "taylor", "random")
-STRUCTURED_SCOPES = {"layer": "class_uniform", "global": "class_blinded"}
+#: Structured selections and the unstructured selector each one is.
+STRUCTURED_SELECTIONS = {"layer": "class_uniform", "global": "class_blinded"}
+#: The old name of :data:`STRUCTURED_SELECTIONS` (from when ``scope`` meant the selection).
+STRUCTURED_SCOPES = STRUCTURED_SELECTIONS
+#: Every accepted ``selection`` value, by the name the report gives it.
+_SELECTION_NAMES = {
+    **{name: name for name in STRUCTURED_SELECTIONS},
+    **{unstructured: name for name, unstructured in STRUCTURED_SELECTIONS.items()},
+}
 
 
 @dataclass(frozen=True)
@@ -66,13 +86,20 @@ class LayerCounts:
 
 @dataclass(frozen=True)
 class StructuredReport(StepCounts):
-    """What one structured step did, per layer."""
+    """What one structured step did, per layer in play; ``left_alone``: the layers whose
+    groups ``scope`` kept out of play."""
 
     criterion: str
-    scope: str
+    selection: str
     amount: str
     layers: tuple[LayerCounts, ...]
     pinned: int
+    left_alone: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> str:
+        """The selection under its old name (``"layer"`` or ``"global"``)."""
+        return self.selection
 
     def parts(self) -> tuple[LayerCounts, ...]:
         return self.layers
@@ -134,6 +161,17 @@ def _alive(entries, sums: _Sums) -> bool:
     return any(sums.alive(tensor, entry) for tensor, entry in entries)
 
 
+def _producing_weights(graph: DependencyGraph, group: Group) -> set[tuple[int, str]]:
+    """``(id(module), tensor name)`` of the weight tensors whose rows ``group`` owns: those
+    of its producing members (not the columns reading it, not BatchNorm entries)."""
+    producers = {m.module for m in group.members if m.produces}
+    return {
+        (id(holder), name)
+        for module, holder, name, entry in graph.located(group)
+        if module in producers and not entry.reader and original(holder, name).dim() >= 2
+    }
+
+
 def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
     """``id(parameter) -> gradient`` of ``loss_fn(model(*inputs), target)`` on one batch."""
     if batch is None:
@@ -156,29 +194,28 @@ def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
     return {id(p): g for p, g in zip(params, grads, strict=True) if g is not None}
 
 
-def group_scores(
-    graph: DependencyGraph,
-    groups: Sequence[Group],
-    criterion: str,
-    *,
-    seed: int = 0,
-    batch=None,
-    loss_fn: Callable | None = None,
-) -> torch.Tensor:
-    """One score per group (float64, lower = less important); see the module docstring."""
+def _check_criterion(criterion: str) -> None:
     if criterion not in STRUCTURED_CRITERIA:
         raise UsageError(
             f"unknown structured criterion {criterion!r}; valid: {', '.join(STRUCTURED_CRITERIA)}"
         )
+
+
+def _sums_for(graph: DependencyGraph, criterion: str, batch, loss_fn) -> _Sums:
+    """The per-tensor sums a criterion reads (with gradients for ``"taylor"``)."""
+    return _Sums(_gradients(graph.model, batch, loss_fn) if criterion == "taylor" else None)
+
+
+def _scores(entries, criterion: str, sums: _Sums, seed: int) -> torch.Tensor:
+    """One score per group from its weight entries (``_weight_entries``) and ``sums``."""
     if criterion == "random":
         generator = torch.Generator().manual_seed(int(seed))
-        return torch.rand(len(groups), generator=generator, dtype=torch.float64)
-    sums = _Sums(_gradients(graph.model, batch, loss_fn) if criterion == "taylor" else None)
+        return torch.rand(len(entries), generator=generator, dtype=torch.float64)
     what = {"l1": "abs", "magnitude": "abs", "l2": "square", "taylor": "gw"}[criterion]
-    scores = torch.zeros(len(groups), dtype=torch.float64)
-    for i, group in enumerate(groups):
+    scores = torch.zeros(len(entries), dtype=torch.float64)
+    for i, group_entries in enumerate(entries):
         total = count = 0.0
-        for tensor, entry in _weight_entries(graph, group):
+        for tensor, entry in group_entries:
             if criterion == "magnitude" and entry.reader:
                 continue
             total += sums.total(tensor, entry, what)
@@ -191,12 +228,64 @@ def group_scores(
     return scores
 
 
+def group_scores(
+    graph: DependencyGraph,
+    groups: Sequence[Group],
+    criterion: str,
+    *,
+    seed: int = 0,
+    batch=None,
+    loss_fn: Callable | None = None,
+) -> torch.Tensor:
+    """One score per group (float64, lower = less important); see the module docstring."""
+    _check_criterion(criterion)
+    if criterion == "random":
+        return _scores([None] * len(groups), criterion, _Sums(), seed)
+    entries = [_weight_entries(graph, g) for g in groups]
+    return _scores(entries, criterion, _sums_for(graph, criterion, batch, loss_fn), seed)
+
+
 def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
     chosen = KINDS if unit is None else ((unit,) if isinstance(unit, str) else tuple(unit))
     unknown = [u for u in chosen if u not in KINDS]
     if unknown:
         raise UsageError(f"unknown unit {unknown[0]!r}; valid: {', '.join(KINDS)}")
     return chosen
+
+
+def _selection(selection: str, scope: ScopeSpec) -> tuple[str, ScopeSpec]:
+    """``(selection name, tensor scope)``; ``scope="layer"``/``"global"`` is the old
+    spelling of the selection (a ``FutureWarning``)."""
+    if isinstance(scope, str) and scope in STRUCTURED_SELECTIONS:
+        if _SELECTION_NAMES.get(selection, selection) not in ("layer", scope):
+            raise UsageError(
+                f"prune_structured got selection={selection!r} and the old spelling "
+                f"scope={scope!r}; pass only selection= (scope= chooses tensors)"
+            )
+        warnings.warn(
+            f"prune_structured(scope={scope!r}) chooses the selection: pass "
+            f"selection={scope!r}; scope= chooses the tensors, as in prune()",
+            FutureWarning,
+            stacklevel=3,
+        )
+        selection, scope = scope, None
+    if selection not in _SELECTION_NAMES:
+        raise UsageError(
+            f"unknown structured selection {selection!r}; valid: {', '.join(_SELECTION_NAMES)}"
+        )
+    return _SELECTION_NAMES[selection], scope
+
+
+def _in_play(
+    graph: DependencyGraph, groups: list[Group], scope: ScopeSpec
+) -> tuple[list[Group], tuple[str, ...]]:
+    """The groups whose producing weights are all in ``scope``, and the layers left alone."""
+    chosen = {(id(t.module), t.tensor_name) for t in prunable_tensors(graph.model, scope).values()}
+    verdict: dict[str, bool] = {}
+    for g in groups:  # every group of a layer has the same producing tensors
+        if g.layer not in verdict:
+            verdict[g.layer] = _producing_weights(graph, g) <= chosen
+    return [g for g in groups if verdict[g.layer]], tuple(k for k, v in verdict.items() if not v)
 
 
 def prune_structured(
@@ -206,7 +295,8 @@ def prune_structured(
     example_inputs,
     unit: str | Sequence[str] | None = None,
     criterion: str = "l1",
-    scope: str = "layer",
+    selection: str = "layer",
+    scope: ScopeSpec = None,
     seed: int = 0,
     batch=None,
     loss_fn: Callable | None = None,
@@ -215,37 +305,47 @@ def prune_structured(
 ) -> StructuredReport:
     """Mask the lowest-scoring unit groups of ``model`` in place; returns a report.
 
-    ``amount``: fraction of the remaining groups in scope (float), a count (int) or an
+    ``amount``: fraction of the remaining groups in play (float), a count (int) or an
     amount from a schedule (:mod:`hiddenstruct.pruning.schedules`); ``unit``: ``"neuron"``,
     ``"channel"``, ``"hidden"``, ``"head"``, a list of them, or ``None`` for all;
-    ``criterion``: one of :data:`STRUCTURED_CRITERIA`; ``scope``: ``"layer"`` or
-    ``"global"``; ``seed``: for ``"random"``; ``batch=(inputs…, target)`` and ``loss_fn``
-    (default cross-entropy): for ``"taylor"``; ``graph``: a :func:`dependency_graph` of this
-    model to reuse (it is traced otherwise); ``fold``: modules (types or qualified names)
-    torch.fx should not look into — their units are left alone.
+    ``criterion``: one of :data:`STRUCTURED_CRITERIA`; ``selection``: ``"layer"`` (or
+    ``"class_uniform"``) or ``"global"`` (or ``"class_blinded"``); ``scope``: which tensors
+    (:func:`~hiddenstruct.sparsity.prunable_tensors`) — a group is in play when the weights
+    whose rows it owns are all in scope; ``seed``: for ``"random"``; ``batch=(inputs…,
+    target)`` and ``loss_fn`` (default cross-entropy): for ``"taylor"``; ``graph``: a
+    :func:`dependency_graph` of this model to reuse (it is traced otherwise); ``fold``:
+    modules (types or qualified names) torch.fx should not look into — their units are left
+    alone.
     """
-    if scope not in STRUCTURED_SCOPES:
-        raise UsageError(f"unknown structured scope {scope!r}; valid: layer, global")
+    selection, scope = _selection(selection, scope)
+    _check_criterion(criterion)
     kinds = _units(unit)
     amount = as_amount(amount)
     graph = graph if graph is not None else dependency_graph(model, example_inputs, fold)
-    candidates = [g for g in graph.groups if g.kind in kinds]
-    if not candidates:
+    of_kind = [g for g in graph.groups if g.kind in kinds]
+    if not of_kind:
         found = sorted({g.kind for g in graph.groups}) or ["none"]
         raise UsageError(
             f"{type(model).__name__} has no prunable {'/'.join(kinds)} groups "
             f"(prunable kinds: {', '.join(found)})"
         )
+    candidates, left_alone = _in_play(graph, of_kind, scope)
+    if not candidates:
+        raise UsageError(
+            f"scope {scope!r} puts no {'/'.join(sorted({g.kind for g in of_kind}))} group of "
+            f"{type(model).__name__} in play: a group needs the weights of its layer in scope "
+            f"(left alone: {', '.join(left_alone)})"
+        )
     layers: dict[str, list[int]] = {}
     for i, g in enumerate(candidates):
         layers.setdefault(g.layer, []).append(i)
     entries = [_weight_entries(graph, g) for g in candidates]
-    sums = _Sums()
+    sums = _sums_for(graph, criterion, batch, loss_fn)  # summed once: alive and scores
     alive = torch.tensor([_alive(e, sums) for e in entries])
-    scores = group_scores(graph, candidates, criterion, seed=seed, batch=batch, loss_fn=loss_fn)
+    scores = _scores(entries, criterion, sums, seed)
     by_layer = {k: scores[v] for k, v in layers.items()}
     masks = {k: alive[v] for k, v in layers.items()}
-    kept = get_selection(STRUCTURED_SCOPES[scope])(by_layer, masks, amount)
+    kept = get_selection(STRUCTURED_SELECTIONS[selection])(by_layer, masks, amount)
     counts, chosen = [], []
     for layer, index in layers.items():
         after = kept[layer].clone()
@@ -259,7 +359,9 @@ def prune_structured(
         kind = candidates[index[0]].kind
         counts.append(LayerCounts(layer, kind, len(index), before, int(after.sum())))
     _mask_entries([e for i in chosen for e in entries[i]])
-    return StructuredReport(criterion, scope, repr(amount), tuple(counts), graph.pinned)
+    return StructuredReport(
+        criterion, selection, repr(amount), tuple(counts), graph.pinned, left_alone
+    )
 
 
 def _mask_entries(entries) -> None:
@@ -282,6 +384,9 @@ def prune_structured_schedule(
     traced once. ``options`` go to :func:`prune_structured`; retrain between steps by
     calling :func:`prune_structured` yourself in your loop."""
     graph = dependency_graph(model, example_inputs, options.pop("fold", None))
+    options["selection"], options["scope"] = _selection(
+        options.get("selection", "layer"), options.get("scope")
+    )
     reports: list[StructuredReport] = []
     step = 0
     while steps is None or step < steps:

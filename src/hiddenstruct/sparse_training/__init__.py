@@ -18,43 +18,38 @@ from __future__ import annotations
 
 from hiddenstruct.lazy import lazy_exports
 
-_EXPORTS = {
-    "DynamicSparsity": "dynamic",
-    "reset_optimizer_state": "dynamic",
-    "select_top": "dynamic",
-    "DenseGradientRecorder": "gradients",
-    "dense_gradients": "gradients",
-    "DISTRIBUTIONS": "layers",
-    "SparseLayer": "layers",
-    "allocate_counts": "layers",
-    "init_sparse_masks": "layers",
-    "layer_counts": "layers",
-    "sparse_layers": "layers",
-    "METHODS": "methods",
-    "SET": "methods",
-    "RigL": "methods",
-    "SparseMomentum": "methods",
-    "make_method": "methods",
-    "GroupLassoPenalty": "regularization",
-    "L1Penalty": "regularization",
-    "MagnitudeThreshold": "regularization",
-    "largest_live": "regularization",
-    "neuron_rows": "regularization",
-    "ROUTES": "route_names",
-    "CostCounter": "routes",
-    "RouteOptions": "routes",
-    "RouteResult": "routes",
-    "train_route": "routes",
-    "UPDATE_SCHEDULES": "schedules",
-    "constant_fraction": "schedules",
-    "cosine_fraction": "schedules",
-    "get_update_schedule": "schedules",
-    "StructureTracker": "structure",
-    "mask_graph": "structure",
-    "structure_record": "structure",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "dynamic": ("DynamicSparsity", "reset_optimizer_state"),
+        "gradients": ("DenseGradientRecorder", "dense_gradients"),
+        "layers": ("init_sparse_masks",),
+        # one mask concept: re-exported from where they live
+        "hiddenstruct.sparsity": (
+            "DISTRIBUTIONS",
+            "SparseLayer",
+            "allocate_counts",
+            "layer_counts",
+            "select_top",
+            "sparse_layers",
+        ),  # fmt: skip
+        "methods": ("METHODS", "SET", "RigL", "SparseMomentum", "make_method"),
+        "regularization": (
+            "GroupLassoPenalty",
+            "L1Penalty",
+            "MagnitudeThreshold",
+            "largest_live",
+            "neuron_rows",
+        ),
+        "route_names": ("ROUTES",),
+        "routes": ("CostCounter", "RouteOptions", "RouteResult", "train_route"),
+        "schedules": (
+            "UPDATE_SCHEDULES",
+            "constant_fraction",
+            "cosine_fraction",
+            "get_update_schedule",
+        ),
+        "structure": ("StructureTracker", "mask_graph", "structure_record"),
+    },
+)

@@ -1,4 +1,4 @@
-"""Update-fraction schedules: pure functions of the step (STYLE habit 4).
+"""Update-fraction schedules: pure functions of the step (no state, so a resumed run repeats them).
 
 ``fraction(step, initial, stop_step)`` is the fraction of each layer's live weights that an
 update at ``step`` drops (and regrows); 0 at and after ``stop_step`` (None: never stops).

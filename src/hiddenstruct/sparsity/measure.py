@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hiddenstruct.sparsity.tensors import prunable_tensors
+from hiddenstruct.sparsity.tensors import ScopeSpec, prunable_tensors
 
 
 def _effective_weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -118,10 +118,11 @@ class SparsityReport:
         return "\n".join(lines)
 
 
-def sparsity_report(model: nn.Module) -> SparsityReport:
-    """Per-tensor report of ``model``'s prunable tensors (masks applied)."""
+def sparsity_report(model: nn.Module, scope: ScopeSpec = None) -> SparsityReport:
+    """Per-tensor report of ``model``'s prunable tensors (masks applied), those ``scope``
+    chooses (:func:`~hiddenstruct.sparsity.prunable_tensors`; default: all of them)."""
     layers = tuple(
-        LayerSparsity(name, t.numel(), int(torch.count_nonzero(t)))
-        for name, t in _effective_weights(model).items()
+        LayerSparsity(name, t.numel, int(torch.count_nonzero(t.masked_weight)))
+        for name, t in prunable_tensors(model, scope).items()
     )
     return SparsityReport(layers)

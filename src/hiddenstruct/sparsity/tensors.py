@@ -5,8 +5,10 @@ or not yet masked. Its masked weight (what the forward pass sees) and its raw we
 parameter the optimizer updates) have separate, explicit names.
 
 Which tensors are prunable (:func:`prunable_tensors`): by default every masked tensor plus
-every weight matrix of ``Linear``, ``Bilinear``, ``Conv*`` and recurrent layers — never
-biases, never embeddings (docs/pruning.md, "Scope"). A *scope* chooses among them:
+every weight matrix of ``Linear``, ``Bilinear``, ``Conv*`` and recurrent layers and the
+q/k/v projections of ``nn.MultiheadAttention`` (``in_proj_weight``, or ``q_proj_weight``,
+``k_proj_weight``, ``v_proj_weight``; its ``out_proj`` is a ``Linear``) — never biases,
+never embeddings (docs/pruning.md, "Scope"). A *scope* chooses among them:
 
 * ``None``: the default set above;
 * ``"all"``: the same as ``None``;
@@ -15,7 +17,8 @@ biases, never embeddings (docs/pruning.md, "Scope"). A *scope* chooses among the
   ``weight_ih*``), hidden-to-hidden weights (``weight_hh*``), or both (every gate);
 * a list of qualified names, or a predicate ``f(qualified_name, module, tensor_name) -> bool``.
 
-Pruning, sparse training, the ξ report, OBD, L-OBS and the speed report all use this.
+Pruning (unstructured and structured), sparse training, the ξ report, effective sparsity,
+OBD, L-OBS and the speed report all use this.
 
 Example::
 
@@ -59,6 +62,18 @@ WEIGHT_LAYERS: tuple[type[nn.Module], ...] = (
     nn.RNNBase,
     nn.RNNCellBase,
 )
+
+
+def _weight_names(module: nn.Module) -> list[str]:
+    """The names of ``module``'s own default-prunable weight matrices (not masked ones)."""
+    if isinstance(module, nn.MultiheadAttention):  # in_proj_weight or q/k/v_proj_weight
+        return [n for n, p in module.named_parameters(recurse=False) if n.endswith("proj_weight")]
+    if isinstance(module, WEIGHT_LAYERS):
+        return [
+            n for n, p in module.named_parameters(recurse=False)
+            if n.startswith("weight") and p.dim() >= 2
+        ]  # fmt: skip
+    return []
 
 
 @dataclass(frozen=True)
@@ -147,10 +162,7 @@ def _default_tensors(model: nn.Module, kind: type[PrunableTensor]) -> dict[str, 
         names: list[str] = []
         if hasattr(module, "parametrizations"):
             names.extend(n for n in module.parametrizations.keys() if is_masked(module, n))
-        if isinstance(module, WEIGHT_LAYERS):
-            for pname, param in module.named_parameters(recurse=False):
-                if pname.startswith("weight") and param.dim() >= 2:
-                    names.append(pname)
+        names.extend(_weight_names(module))
         for tensor_name in names:
             full = masked.get((id(module), tensor_name), f"{prefix}{tensor_name}")
             found.setdefault(full, kind(full, module, tensor_name))

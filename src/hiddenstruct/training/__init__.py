@@ -8,23 +8,13 @@ from __future__ import annotations
 
 from hiddenstruct.lazy import lazy_exports
 
-_EXPORTS = {
-    "EpochMetrics": "loop",
-    "Evaluation": "loop",
-    "TrainConfig": "loop",
-    "TrainHistory": "loop",
-    "evaluate": "loop",
-    "train": "loop",
-    "OPTIMIZERS": "optim",
-    "make_optimizer": "optim",
-    "default_device": "seeding",
-    "seed_everything": "seeding",
-    "torch_threads": "seeding",
-    "resolve_device": "seeding",
-    "retrain_hooks": "retrain",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "loop": ("EpochMetrics", "Evaluation", "TrainConfig", "TrainHistory", "evaluate", "train"),
+        "optim": ("OPTIMIZERS", "make_optimizer"),
+        "seeding": ("default_device", "seed_everything", "torch_threads", "resolve_device"),
+        "retrain": ("retrain_hooks",),
+    },
+)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from hiddenstruct.errors import UsageError
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global RNGs (CPU and all CUDA devices)."""
@@ -28,7 +30,6 @@ def default_device() -> torch.device:
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; asking for a
     CUDA device that is not there is a usage error."""
-    from hiddenstruct.errors import UsageError
 
     if isinstance(name, torch.device):
         return name

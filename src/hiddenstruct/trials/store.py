@@ -2,7 +2,8 @@
 
 A trial is identified by :func:`~hiddenstruct.trials.identity.trial_identity`: the
 sha256 of its experiment and resolved config (paths left out). Stores of older versions are
-migrated on open (``PRAGMA user_version``; see :mod:`hiddenstruct.trials.migration`).
+migrated on open (``PRAGMA user_version``; see :mod:`hiddenstruct.trials.migration` and
+:mod:`hiddenstruct.trials.store_open`).
 WAL mode lets several processes read and write at once; every write is one transaction
 (``BEGIN IMMEDIATE`` … ``COMMIT``), so a crash never leaves half a write.
 
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hiddenstruct
 from hiddenstruct.errors import HiddenstructError, UsageError
 from hiddenstruct.outputs import refuse_dangling_link
 from hiddenstruct.trials.hashing import (
@@ -40,27 +40,15 @@ from hiddenstruct.trials.hashing import (
     to_jsonable,
 )
 from hiddenstruct.trials.identity import trial_identity
-from hiddenstruct.trials.lease import (
-    DEFAULT_STALE_AFTER,
-    Owner,
-    add_lease_columns,
-    blocking_owner,
-)
-from hiddenstruct.trials.migration import SCHEMA_VERSION, migrate
-from hiddenstruct.trials.store_checks import (
-    cannot_write_message,
-    check_existing_store,
-    check_store_path,
-    create_store_file,
-    is_environment_error,
-    open_read_only,
-    record_writer,
-    write_problem,
-)
+from hiddenstruct.trials.lease import DEFAULT_STALE_AFTER, Owner, blocking_owner
+from hiddenstruct.trials.records import MetricRow, TrialRecord, record_from_row, trials_frame
+from hiddenstruct.trials.store_checks import cannot_write_message, write_problem
+from hiddenstruct.trials.store_open import connect, connect_read_only, open_error
 
 __all__ = [
     "ADDED_LATER",
     "STATUSES",
+    "MetricRow",
     "TrialRecord",
     "TrialStore",
     "added_field",
@@ -70,121 +58,12 @@ __all__ = [
 
 STATUSES = ("pending", "running", "done", "failed")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS trials (
-    hash TEXT PRIMARY KEY,
-    experiment TEXT NOT NULL,
-    config TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
-    started_at REAL,
-    finished_at REAL,
-    error TEXT,
-    result TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS trials_experiment ON trials (experiment, status);
-CREATE TABLE IF NOT EXISTS metrics (
-    hash TEXT NOT NULL REFERENCES trials (hash),
-    step INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value REAL
-);
-CREATE INDEX IF NOT EXISTS metrics_hash ON metrics (hash, step);
-CREATE TABLE IF NOT EXISTS artifacts (
-    hash TEXT NOT NULL REFERENCES trials (hash),
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    PRIMARY KEY (hash, name)
-);
-"""
-
-MetricRow = tuple[int, str, float]
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One row of the trials table, with config and result decoded."""
-
-    hash: str
-    experiment: str
-    config: dict[str, Any]
-    status: str
-    result: dict[str, Any] | None
-    error: str | None
-    attempts: int
-    started_at: float | None
-    finished_at: float | None
-
-    @property
-    def seconds(self) -> float | None:
-        """Wall time of the last attempt, when finished."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return self.finished_at - self.started_at
-
 
 def _dumps(value: Any) -> str:
     try:
         return json.dumps(to_jsonable(value), sort_keys=True, allow_nan=True)
     except (TypeError, ValueError) as err:
         raise UsageError(f"value is not JSON-serialisable: {err}") from None
-
-
-def _record(row: sqlite3.Row) -> TrialRecord:
-    return TrialRecord(
-        hash=row["hash"],
-        experiment=row["experiment"],
-        config=json.loads(row["config"]),
-        status=row["status"],
-        result=json.loads(row["result"]) if row["result"] is not None else None,
-        error=row["error"],
-        attempts=row["attempts"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-    )
-
-
-def _flat_value(value: Any) -> Any:
-    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, out)
-    else:
-        out[prefix] = _flat_value(value)
-
-
-def _trials_frame(records: list[TrialRecord]):
-    import pandas as pd
-
-    rows = []
-    for rec in records:
-        row: dict[str, Any] = {
-            "hash": rec.hash,
-            "experiment": rec.experiment,
-            "status": rec.status,
-            "attempts": rec.attempts,
-            "started_at": pd.to_datetime(rec.started_at, unit="s", utc=True),
-            "finished_at": pd.to_datetime(rec.finished_at, unit="s", utc=True),
-            "seconds": rec.seconds,
-            "error": rec.error,
-        }
-        _flatten("config", rec.config, row)
-        _flatten("result", rec.result or {}, row)
-        rows.append(row)
-    base = [
-        "hash",
-        "experiment",
-        "status",
-        "attempts",
-        "started_at",
-        "finished_at",
-        "seconds",
-        "error",
-    ]
-    return pd.DataFrame(rows, columns=None if rows else base)
 
 
 @dataclass(frozen=True)
@@ -219,7 +98,7 @@ class TrialStore:
         self.read_only = read_only
         self.owner = Owner.current()
         self.failures: list[tuple[str, str]] = []  # (hash, error) failed through this object
-        self._conn = self._open_read_only() if read_only else self._open()
+        self._conn = (connect_read_only if read_only else connect)(self.path, timeout)
 
     @classmethod
     def for_reading(cls, path: str | Path) -> TrialStore:
@@ -241,92 +120,6 @@ class TrialStore:
     def __repr__(self) -> str:
         return f"TrialStore({str(self.path)!r})"
 
-    def _fail_open(self, err: Exception) -> HiddenstructError:
-        if isinstance(err, OSError) or is_environment_error(err) or write_problem(self.path):
-            return HiddenstructError(cannot_write_message(self.path, err))
-        return HiddenstructError(
-            f"cannot use trial store {self.path}: {err}; choose a writable file with --store"
-        )
-
-    @contextmanager
-    def _closed_on_error(self, conn: sqlite3.Connection) -> Iterator[None]:
-        """Close ``conn`` when opening fails; a SQLite error becomes one message."""
-        try:
-            yield
-        except sqlite3.Error as err:
-            conn.close()
-            raise self._fail_open(err) from None
-        except HiddenstructError:
-            conn.close()
-            raise
-
-    def _open_read_only(self) -> sqlite3.Connection:
-        """Open without writing anything (see :func:`open_read_only`); the store must already
-        have this version's schema (an upgrade writes)."""
-        try:
-            conn = open_read_only(self.path, self.timeout)
-        except sqlite3.Error as err:
-            raise self._fail_open(err) from None
-        with self._closed_on_error(conn):
-            conn.row_factory = sqlite3.Row
-            check_existing_store(conn, self.path, SCHEMA_VERSION)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(trials)")}
-        if version < SCHEMA_VERSION or "lease_owner" not in columns:
-            conn.close()
-            raise HiddenstructError(
-                f"trial store {self.path} was written by an older hiddenstruct and needs an "
-                f"upgrade, which writes to it; {cannot_write_message(self.path)}"
-            )
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        check_store_path(self.path)  # before anything is created
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise self._fail_open(err) from None
-        if not self.path.exists():
-            create_store_file(self.path, _SCHEMA, SCHEMA_VERSION, self._fail_open)
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        except sqlite3.Error as err:
-            raise self._fail_open(err) from None
-        with self._closed_on_error(conn):
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            check_existing_store(conn, self.path, SCHEMA_VERSION)  # never touch a foreign file
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version <= SCHEMA_VERSION:
-                self._migrate(conn)  # first, so its backup is the old store as it was
-            self._add_lease_columns(conn)
-            if version <= SCHEMA_VERSION:
-                record_writer(conn, hiddenstruct.__version__)
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise HiddenstructError(
-                f"trial store {self.path} has schema version {version}, newer than this "
-                f"hiddenstruct understands ({SCHEMA_VERSION}); upgrade hiddenstruct"
-            )
-        return conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Re-key and upgrade a store written by an older version (backup kept; one transaction)."""
-        migrate(conn, self.path)
-
-    @staticmethod
-    def _add_lease_columns(conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            add_lease_columns(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
     def close(self) -> None:
         """Close the connection (the store can not be used afterwards)."""
         self._conn.close()
@@ -347,7 +140,7 @@ class TrialStore:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise self._fail_open(err) from None
+            raise open_error(self.path, err) from None
         try:
             yield self._conn
         except BaseException:
@@ -356,7 +149,7 @@ class TrialStore:
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as err:
-            raise self._fail_open(err) from None
+            raise open_error(self.path, err) from None
 
     # ---- writing -------------------------------------------------------------------------
     def register(self, experiment: str, config: Any, trial_hash: str | None = None) -> str:
@@ -542,7 +335,7 @@ class TrialStore:
     def get(self, trial_hash: str) -> TrialRecord | None:
         """The trial with this hash, or None."""
         row = self._conn.execute("SELECT * FROM trials WHERE hash = ?", (trial_hash,)).fetchone()
-        return _record(row) if row is not None else None
+        return record_from_row(row) if row is not None else None
 
     def trials(self, experiment: str | None = None, status: str | None = None) -> list[TrialRecord]:
         """Trials, optionally filtered by experiment and status, oldest registration first."""
@@ -554,7 +347,7 @@ class TrialStore:
         if status is not None:
             query, params = query + " AND status = ?", [*params, status]
         rows = self._conn.execute(query + " ORDER BY rowid", params).fetchall()
-        return [_record(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     def experiments(self) -> list[str]:
         """Names of the experiments with at least one trial."""
@@ -578,7 +371,7 @@ class TrialStore:
 
         Nested lists are kept as JSON text so the frame exports to CSV and Parquet alike.
         """
-        return _trials_frame(self.trials(experiment))
+        return trials_frame(self.trials(experiment))
 
     def metrics_dataframe(self, experiment: str | None = None):
         """Long table ``hash, step, name, value`` (joined with the experiment name)."""

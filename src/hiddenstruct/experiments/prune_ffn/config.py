@@ -10,14 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    repeated_trials,
-    setting,
-    threads_setting,
-    trial_parts,
-)
+from hiddenstruct.trials.config import repeated_trials, trial_parts
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "prune-ffn"
 BASE_EXPERIMENT = "prune-ffn-base"
@@ -66,6 +60,17 @@ def retrain_name(variants: tuple[bool, ...]) -> str:
     """The CLI name of retrain variants (inverse of :func:`retrain_variants`)."""
     names = {value: name for name, value in RETRAIN_CHOICES.items()}
     return names.get(tuple(variants), " ".join(str(v).lower() for v in variants))
+
+
+HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 % removed"
+DESCRIPTION = (
+    "Train ReLU MLPs (hidden 100 and 300-100) on digits (default) or MNIST "
+    "(--dataset mnist --data-dir DIR), then prune iteratively with random, magnitude "
+    "class-blinded / class-uniform / class-distributed and Optimal Brain Damage, with and "
+    "without retraining after each step. Each base model is a trial of its own, trained once "
+    "per store and shared by every method. Trials are stored (re-running resumes). Writes "
+    "curves.csv, table.csv and figure2a_<arch>_<schedule>.png into --output."
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class PruneFFNConfig(ExperimentConfig):
         if image_dataset_info(self.dataset).needs_data_dir and not self.data_dir:
             raise UsageError(f"dataset {self.dataset!r} needs --data-dir (folder with its files)")
 
+
+Config = PruneFFNConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {},

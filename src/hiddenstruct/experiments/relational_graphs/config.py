@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    setting,
-    threads_setting,
-    trial_parts,
-)
+from hiddenstruct.trials.config import trial_parts
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "relational-graphs"
 MODELS = ("mlp", "rnn_tanh", "rnn_relu", "gru", "lstm")

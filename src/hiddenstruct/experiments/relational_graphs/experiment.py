@@ -18,10 +18,10 @@ complete graph beside the best), ``correlations.csv``, ``r2.csv``, ``heatmap_CL_
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from hiddenstruct.experiments.base import Experiment, config_column, result_column
+from hiddenstruct.experiments.relational_graphs import outputs as out
 from hiddenstruct.experiments.relational_graphs.config import (
     DESCRIPTION,
     EXPERIMENT,
@@ -34,59 +34,24 @@ from hiddenstruct.experiments.relational_graphs.config import (
     graph_set,
     trials,
 )
-from hiddenstruct.experiments.relational_graphs.config import (
-    trials as trial_configs,  # the name ``trials`` is also the sweep's parameter
-)
 from hiddenstruct.experiments.relational_graphs.report_section import SECTION
-from hiddenstruct.experiments.relational_graphs.trial import run_trial
-from hiddenstruct.trials.config import added_defaults
-from hiddenstruct.trials.executors import Executor, TrialLogger, run_trials
-from hiddenstruct.trials.identity import trial_identity
+from hiddenstruct.trials.executors import TrialLogger
 from hiddenstruct.trials.preflight import check_image_data
-from hiddenstruct.trials.store import TrialRecord, TrialStore
+from hiddenstruct.trials.store import TrialRecord
 
 # re-exported: the experiment's public names, one import away (settings: .config; runner: .trial)
 __all__ = [
     "DESCRIPTION", "EXPERIMENT", "HELP", "MODELS", "PRESETS", "RELATIONAL_GRAPHS", "Config",
-    "RelationalGraphs", "RelationalGraphsConfig", "check_widths", "graph_set", "identities",
-    "run_trial", "sweep", "trials", "write_outputs",
+    "RelationalGraphs", "RelationalGraphsConfig", "check_widths", "graph_set", "run_trial",
+    "trials",
 ]  # fmt: skip
 
 
-def sweep(
-    config: RelationalGraphsConfig,
-    store: TrialStore,
-    executor: Executor | None = None,
-    progress: bool = True,
-    trials: list[dict[str, Any]] | None = None,
-) -> list[TrialRecord]:
-    """Run (or resume) every trial (``trials``: :func:`.config.trials`'s list when already
-    built)."""
-    check_widths(config)
-    added = added_defaults(type(config))
-    planned = trial_configs(config) if trials is None else trials
-    return run_trials(
-        EXPERIMENT, planned, run_trial, store, executor, progress=progress, added=added
-    )
+def run_trial(trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
+    """One trial (:func:`.trial.run_trial`); imported when a trial runs, as it loads torch."""
+    from hiddenstruct.experiments.relational_graphs import trial as runner
 
-
-def identities(
-    config: RelationalGraphsConfig, trials: list[dict[str, Any]] | None = None
-) -> list[str]:
-    """The trial identities of a config, in :func:`.config.trials` order (``trials``: that list
-    when already built)."""
-    added = added_defaults(type(config))
-    planned = trial_configs(config) if trials is None else trials
-    return [trial_identity(EXPERIMENT, t, added) for t in planned]
-
-
-def write_outputs(
-    records: list[TrialRecord], out_dir: Path, config: RelationalGraphsConfig | None = None
-) -> dict[str, str]:
-    """Tables and figures (see :mod:`.outputs`)."""
-    from hiddenstruct.experiments.relational_graphs import outputs as out
-
-    return out.write_outputs(records, out_dir, config)
+    return runner.run_trial(trial, log)
 
 
 class RelationalGraphs(Experiment):
@@ -109,17 +74,13 @@ class RelationalGraphs(Experiment):
         "error %": result_column("error"),
     }
 
-    def trials(self, config: RelationalGraphsConfig) -> list[dict[str, Any]]:
-        return trials(config)
-
-    def run_trial(self, trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-        return run_trial(trial, log)
+    trials = staticmethod(trials)
+    run_trial = staticmethod(run_trial)
+    write_outputs = staticmethod(out.write_outputs)
 
     def sweep(self, config, store, executor=None, progress=True, trials=None) -> list[TrialRecord]:
-        return sweep(config, store, executor, progress, trials)
-
-    def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        return write_outputs(results, out_dir, config)
+        check_widths(config)
+        return super().sweep(config, store, executor, progress, trials)
 
     def check_data(self, config: RelationalGraphsConfig) -> None:
         if "mlp" in config.models:

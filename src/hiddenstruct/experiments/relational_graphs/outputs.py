@@ -24,6 +24,9 @@ import numpy as np
 
 from hiddenstruct.experiments.relational_graphs.config import EXPERIMENT, GRAPH2NN_MLP
 from hiddenstruct.experiments.relational_graphs.figures import write_figures
+from hiddenstruct.outputs import write_csv, write_json
+from hiddenstruct.stats import pearson, summarize
+from hiddenstruct.trials.outcome import require_finished
 from hiddenstruct.trials.store import TrialRecord
 
 ALPHA = 0.05
@@ -31,27 +34,19 @@ SETTING_KEYS = ("dataset", "nodes", "width", "layers", "epochs", "train_size", "
 RNN_SETTING_KEYS = ("nodes", "hidden", "rnn_layers", "reber_epochs", "reber_n")
 
 
-def result_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:
-    """One flat row per finished trial."""
-    rows = []
-    for record in records:
-        if record.status != "done":
-            continue
-        c, r = record.config, record.result
-        rows.append(
-            {
-                "model": c["model"], "graph": c["graph"], "k": c["k"], "p": c["p"],
-                "graph_seed": c["graph_seed"], "seed": c["seed"], "nodes": c["nodes"],
-                "error": r["error"], "accuracy": r["accuracy"], "width": r["width"],
-                "macs": r["macs"], "baseline_macs": r["baseline_macs"], "C": r["C"], "L": r["L"],
-                "edges": r["edges"], "seconds": r["seconds"], **r["properties"],
-            }
-        )  # fmt: skip
-    return rows
+def result_rows(finished: list[TrialRecord]) -> list[dict[str, Any]]:
+    """One flat row per finished trial (``require_finished``'s records)."""
+    return [_row(record.config, record.result) for record in finished]
 
 
-def _std(values) -> float:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+def _row(c: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model": c["model"], "graph": c["graph"], "k": c["k"], "p": c["p"],
+        "graph_seed": c["graph_seed"], "seed": c["seed"], "nodes": c["nodes"],
+        "error": r["error"], "accuracy": r["accuracy"], "width": r["width"],
+        "macs": r["macs"], "baseline_macs": r["baseline_macs"], "C": r["C"], "L": r["L"],
+        "edges": r["edges"], "seconds": r["seconds"], **r["properties"],
+    }  # fmt: skip
 
 
 def graph_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,12 +59,13 @@ def graph_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "complete", kv[0][2:])
     ):
         errors = [m["error"] for m in members]
+        spread = summarize(errors)
         first = members[0]
         entry = {
             k: v for k, v in first.items() if k not in ("seed", "error", "accuracy", "seconds")
         }
         entry.update(
-            error_mean=float(np.mean(errors)), error_std=_std(errors), n_seeds=len(errors),
+            error_mean=spread.mean, error_std=spread.std, n_seeds=len(errors),
             errors=";".join(f"{e:.4f}" for e in errors),
         )  # fmt: skip
         table.append(entry)
@@ -129,7 +125,6 @@ def correlation_rows(table: list[dict[str, Any]], names: list[str]) -> list[dict
     (complete graph excluded), per model; NaN with a note when undefined."""
     # stats.pearson, not hiddenstruct.predict.correlations: importing that submodule first
     # shadows the package's lazily exported correlations() function with the module
-    from hiddenstruct.stats import pearson
 
     out = []
     for model in sorted({g["model"] for g in table}):
@@ -177,12 +172,9 @@ def r2_table(table: list[dict[str, Any]], names: list[str], seed: int = 7):
 
 def write_outputs(records: list[TrialRecord], out_dir: Path, config=None) -> dict[str, str]:
     from hiddenstruct.graphs.properties import PROPERTY_NAMES
-    from hiddenstruct.outputs import write_csv, write_json
     from hiddenstruct.predict import write_table
-    from hiddenstruct.trials.outcome import require_finished
 
-    require_finished(EXPERIMENT, records)
-    rows = result_rows(records)
+    rows = result_rows(require_finished(EXPERIMENT, records))
     names = [n for n in PROPERTY_NAMES if any(n in r for r in rows)]
     out_dir.mkdir(parents=True, exist_ok=True)
     table = graph_table(rows)

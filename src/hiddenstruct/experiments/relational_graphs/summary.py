@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from hiddenstruct.experiments.relational_graphs.config import GRAPH2NN_MLP
+from hiddenstruct.experiments.report_sections import (
+    AGREES,
+    DISAGREES,
+    NOT_COMPARABLE,
+    Claim,
+    Summary,
+)
 
 #: graph2nn's claims (their paper and analysis notebook) and the number each one states
 CLAIMS = (
@@ -42,8 +49,6 @@ def _scale(spot: dict[str, Any]) -> tuple[bool, str]:
 
 def claims(spot: dict[str, Any]):
     """The two claims with this run's numbers and verdicts, for one model's sweet spot."""
-    from hiddenstruct.experiments.report_sections import AGREES, DISAGREES, NOT_COMPARABLE, Claim
-
     model = spot.get("model")
     comparable, setting = _scale(spot)
     (text1, paper1), (text2, paper2) = CLAIMS
@@ -92,8 +97,6 @@ def claims(spot: dict[str, Any]):
 def summarize(folder: Path):
     """The report section: graph2nn's claims with this run's numbers and verdicts, per model."""
     import pandas as pd
-
-    from hiddenstruct.experiments.report_sections import NOT_COMPARABLE, Claim, Summary
 
     try:
         spots = json.loads((folder / "sweet_spot.json").read_text(encoding="utf-8"))

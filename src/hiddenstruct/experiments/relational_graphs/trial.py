@@ -1,14 +1,31 @@
 """The trial runner of the relational-graphs experiment: build one graph, match the width to the
 complete graph's multiply-adds, train the masked MLP (images) or recurrent net (Reber) with
 one seed and return its error, width, cost, C, L and graph properties.
+
+It loads torch: :mod:`.experiment` imports it only when a trial runs, so the command line
+builds its parsers without torch.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from typing import Any
 
+import networkx as nx
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from hiddenstruct.data.images import image_dataset_info, load_image_arrays
+from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
+from hiddenstruct.graphs.properties import properties
+from hiddenstruct.graphs.relational import clustering_and_path_length, ws_flex_graph
+from hiddenstruct.nn import MaskedRNN, SequenceClassifier
+from hiddenstruct.nn.relational import RelationalMLP, mask_rnn, match_width, mlp_macs, rnn_macs
+from hiddenstruct.recurrent_modes import get_mode
+from hiddenstruct.training import resolve_device, seed_everything
 from hiddenstruct.trials.executors import TrialLogger
 
 # graph2nn's CIFAR-10 normalisation (0–255 units; their code calls the order BGR but applies it
@@ -18,9 +35,6 @@ CIFAR_SD = (63.0, 62.1, 66.7)
 
 
 def _graph(cfg: dict[str, Any]):
-    import networkx as nx
-
-    from hiddenstruct.graphs.relational import ws_flex_graph
 
     if cfg["graph"] == "complete":
         return nx.complete_graph(cfg["nodes"])
@@ -33,7 +47,6 @@ class _Batches:
     ``augment=None`` marks evaluation batches (no augmentation, no batch dropped)."""
 
     def __init__(self, x, y, batch_size: int, seed: int, augment: bool | None) -> None:
-        import torch
 
         self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
         self.generator = torch.Generator().manual_seed(seed)
@@ -42,7 +55,6 @@ class _Batches:
         return math.ceil(len(self.x) / self.batch_size)
 
     def _augment(self, x):
-        import torch
 
         b = len(x)
         flip = torch.rand(b, generator=self.generator) < 0.5
@@ -57,7 +69,6 @@ class _Batches:
         ]
 
     def __iter__(self):
-        import torch
 
         order = torch.randperm(len(self.x), generator=self.generator)
         for start in range(0, len(order), self.batch_size):
@@ -70,10 +81,6 @@ class _Batches:
 
 def _image_data(cfg: dict[str, Any]):
     """(train x, train y, eval x, eval y, input size, classes), normalised."""
-    import numpy as np
-    import torch
-
-    from hiddenstruct.data.images import image_dataset_info, load_image_arrays
 
     name, data_dir = cfg["dataset"], cfg.get("runtime", {}).get("data_dir")
     info = image_dataset_info(name)
@@ -96,9 +103,6 @@ def _image_data(cfg: dict[str, Any]):
 
 def _width_and_baseline(cfg: dict[str, Any], graph, input_size: int, classes: int, gates: int = 0):
     """(matched width, its multiply-adds, the complete graph's multiply-adds)."""
-    from functools import partial
-
-    from hiddenstruct.nn.relational import match_width, mlp_macs, rnn_macs
 
     if cfg["model"] == "mlp":
         base = cfg["width"]
@@ -119,7 +123,6 @@ def _fit(
     model, batches, epochs: int, optimizer, scheduler, device, clip: float | None = None
 ) -> float:
     """Train; the last epoch's mean training loss. A non-finite loss is an error."""
-    import torch
 
     loss_fn = torch.nn.CrossEntropyLoss()
     last = math.nan
@@ -145,7 +148,6 @@ def _fit(
 
 
 def _accuracy(model, batches, device) -> float:
-    import torch
 
     model.eval()
     correct = count = 0
@@ -159,12 +161,6 @@ def _accuracy(model, batches, device) -> float:
 
 def run_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     """Train one model masked by one graph with one seed; error, width, cost, C, L, properties."""
-    import torch
-
-    from hiddenstruct.graphs.properties import properties
-    from hiddenstruct.graphs.relational import clustering_and_path_length
-    from hiddenstruct.training import seed_everything
-    from hiddenstruct.training.seeding import resolve_device
 
     device = resolve_device(cfg.get("runtime", {}).get("device", "auto"))
     graph = _graph(cfg)
@@ -173,8 +169,6 @@ def run_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
     start = time.perf_counter()
     masked = None if cfg["graph"] == "complete" else graph
     if cfg["model"] == "mlp":
-        from hiddenstruct.nn.relational import RelationalMLP
-
         x, y, ex, ey, input_size, classes = _image_data(cfg)
         width, macs, baseline = _width_and_baseline(cfg, masked, input_size, classes)
         model = RelationalMLP(input_size, classes, masked, cfg["width"], width, cfg["layers"])
@@ -190,13 +184,6 @@ def run_trial(cfg: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg["epochs"])
         train_loss = _fit(model, train, cfg["epochs"], optimizer, scheduler, device)
     else:
-        from torch.utils.data import DataLoader
-
-        from hiddenstruct.data.reber_torch import VOCAB_SIZE, load_reber_splits, reber_collate
-        from hiddenstruct.nn import MaskedRNN, SequenceClassifier
-        from hiddenstruct.nn.relational import mask_rnn
-        from hiddenstruct.recurrent_modes import get_mode
-
         gates = get_mode(cfg["model"]).gates
         width, macs, baseline = _width_and_baseline(cfg, masked, cfg["embedding"], 2, gates)
         rnn = MaskedRNN(cfg["embedding"], [width] * cfg["rnn_layers"], cfg["model"])

@@ -13,6 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from hiddenstruct.experiments.reber_inputs import write_overlap
+from hiddenstruct.experiments.sparse_routes import topology as topo
+from hiddenstruct.experiments.sparse_routes.config import (
+    EXPERIMENT,
+    TRAJECTORY_PROPERTY,
+    SparseRoutesConfig,
+)
+from hiddenstruct.graphs._property_common import PROPERTY_NAMES
+from hiddenstruct.outputs import write_csv
+from hiddenstruct.stats import summarize
+from hiddenstruct.trials.outcome import require_finished
 from hiddenstruct.trials.store import TrialRecord
 
 #: Chance accuracy per model: LeNet on 10 balanced digit classes, the GRU on the balanced
@@ -28,29 +39,20 @@ def above_chance(model: str, accuracy: float) -> bool:
     return math.isfinite(accuracy) and accuracy > chance + CHANCE_MARGIN
 
 
-def result_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:
-    """One flat row per finished trial: settings, accuracy, cost, final properties."""
-    rows = []
-    for record in records:
-        if record.status != "done":
-            continue
-        c, r = record.config, record.result
-        rows.append(
-            {
-                "model": c["model"],
-                "route": c["route"],
-                "density": c["density"],
-                "repeat": c["repeat"],
-                "test_accuracy": r["test_accuracy"],
-                "above_chance": above_chance(c["model"], r["test_accuracy"]),
-                "seconds": r["seconds"],
-                "cost": r["cost"],
-                "steps": r["steps"],
-                "epochs": r["epochs"],
-                **{k: v for k, v in r["final"].items() if k not in ("step", "update", "density")},
-            }
-        )
-    return rows
+def result_rows(finished: list[TrialRecord]) -> list[dict[str, Any]]:
+    """One flat row per finished trial (``require_finished``'s records): settings, accuracy,
+    cost, final properties."""
+    return [_row(record.config, record.result) for record in finished]
+
+
+def _row(c: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+    final = {k: v for k, v in r["final"].items() if k not in ("step", "update", "density")}
+    return {
+        "model": c["model"], "route": c["route"], "density": c["density"],
+        "repeat": c["repeat"], "test_accuracy": r["test_accuracy"],
+        "above_chance": above_chance(c["model"], r["test_accuracy"]), "seconds": r["seconds"],
+        "cost": r["cost"], "steps": r["steps"], "epochs": r["epochs"], **final,
+    }  # fmt: skip
 
 
 def _grouped(rows, keys) -> dict[tuple, list[dict[str, Any]]]:
@@ -61,9 +63,9 @@ def _grouped(rows, keys) -> dict[tuple, list[dict[str, Any]]]:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample std (NaN with one value: the spread of one run is undefined)."""
-    mean = float(np.mean(values))
-    return mean, float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    """Mean and sample std (std NaN for one value: the spread of one run is undefined)."""
+    spread = summarize(values)
+    return spread.mean, spread.std
 
 
 def accuracy_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -215,4 +217,35 @@ def write_figures(records, rows, out_dir: Path, prop: str) -> dict[str, str]:
             legend_below(fig, ax)
             path = out_dir / f"trajectory_{model}.png"
             written[f"trajectory_{model}"] = str(save_figure(fig, path)[0])
+    return written
+
+
+def write_outputs(
+    records: list[TrialRecord], out_dir: Path, config: SparseRoutesConfig | None = None
+) -> dict[str, str]:
+    """results, accuracy, properties and correlation tables plus the figures."""
+    # here, not at the top: every command line imports this module, the models load torch
+    from hiddenstruct.experiments.sparse_routes.trial import build_model
+
+    finished = require_finished(EXPERIMENT, records)
+    rows = result_rows(finished)
+    names = [n for n in PROPERTY_NAMES if any(n in r for r in rows)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {
+        "results": str(write_csv(out_dir / "results.csv", rows)),
+        "accuracy": str(write_csv(out_dir / "accuracy.csv", accuracy_table(rows))),
+        "properties": str(write_csv(out_dir / "properties.csv", property_table(rows, names))),
+        "correlations": str(
+            write_csv(out_dir / "correlations.csv", correlation_table(rows, names))
+        ),
+    }
+    pairs = topo.topology_rows(records, build_model)
+    written["topology"] = str(write_csv(out_dir / "topology.csv", pairs))
+    prop = config.trajectory_property if config is not None else TRAJECTORY_PROPERTY
+    written.update(write_figures(records, rows, out_dir, prop))
+    written.update(topo.write_topology_figures(pairs, out_dir))
+    reber = [r.result for r in finished if r.config["model"] == "reber_gru"]
+    if reber:
+        written.update(write_overlap(reber, out_dir))
+    written["trials"] = f"{len(rows)}/{len(records)} done"
     return written
