@@ -14,12 +14,8 @@ from pathlib import Path
 
 from common import bench_parser, measure, repeats_of, report
 
-from hiddenstruct.experiments.nas.experiment import (
-    NasConfig,
-    TrialEvaluator,
-    run_searches,
-    warm_up,
-)
+from hiddenstruct.experiments.nas.experiment import NasConfig
+from hiddenstruct.experiments.nas.sweep import TrialEvaluator, run_searches, warm_up
 from hiddenstruct.nas import PerformancePredictor, random_genotype
 from hiddenstruct.training.seeding import torch_threads
 from hiddenstruct.trials.store import TrialStore

@@ -157,7 +157,7 @@ def test_priors_save_models_on_request(tmp_path):
 
 def test_nas_keeps_the_best_candidate_model(tmp_path):
     from hiddenstruct.experiments import registry
-    from hiddenstruct.experiments.nas.experiment import best_trial_config
+    from hiddenstruct.experiments.nas.sweep import best_trial_config
     from hiddenstruct.nas.genotype import Genotype
     from hiddenstruct.nas.phenotype import compile as compile_genotype
     from hiddenstruct.trials.artifacts import resolve_artifact

@@ -11,7 +11,8 @@ import pytest
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.nas.config import preset
-from hiddenstruct.experiments.nas.experiment import NasConfig, run_experiment, run_searches
+from hiddenstruct.experiments.nas.experiment import NasConfig
+from hiddenstruct.experiments.nas.sweep import run_experiment, run_searches
 from hiddenstruct.nas import FEATURE_NAMES, Genotype
 from hiddenstruct.trials.store import TrialStore
 

@@ -15,9 +15,9 @@ from hiddenstruct.experiments.priors_rnn.experiment import (
     graph_trials,
     make_packs,
     run_sweep,
-    train_pack,
     write_outputs,
 )
+from hiddenstruct.experiments.priors_rnn.trial import train_pack
 from hiddenstruct.graphs.properties import PROPERTY_NAMES
 from hiddenstruct.trials.executors import run_trials
 from hiddenstruct.trials.hashing import config_hash

@@ -11,7 +11,8 @@ import pytest
 
 from hiddenstruct import stats
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.nas.experiment import NasConfig, run_experiment
+from hiddenstruct.experiments.nas.experiment import NasConfig
+from hiddenstruct.experiments.nas.sweep import run_experiment
 from hiddenstruct.experiments.prune_rnn.experiment import (
     PRESETS,
     PRUNE_RNN,

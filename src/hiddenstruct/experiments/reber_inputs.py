@@ -25,7 +25,7 @@ from hiddenstruct.data.reber_negatives import NEGATIVE_PROTOCOLS
 from hiddenstruct.data.splits import stratified_holdout
 from hiddenstruct.errors import UsageError
 from hiddenstruct.outputs import write_csv
-from hiddenstruct.trials.config import setting
+from hiddenstruct.trials.settings import setting
 
 RUNTIME_KEY = "runtime"  # the part of a trial config that is not its identity
 CSV_KEY = "reber_csv_sha256"

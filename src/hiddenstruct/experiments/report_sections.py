@@ -29,8 +29,6 @@ AGREES, DISAGREES, NOT_COMPARABLE = "agrees", "disagrees", "not comparable"
 VERDICTS = (AGREES, DISAGREES, NOT_COMPARABLE)
 #: Two accuracies within 5 points count as "nearly the same" / "near" (our choice).
 TOLERANCE = 0.05
-#: Margin a model must beat chance by for its numbers to count (as in the experiments).
-CHANCE_MARGIN = 0.05
 
 
 @dataclass

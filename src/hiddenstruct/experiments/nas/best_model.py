@@ -5,7 +5,8 @@ once they are done, the best measured candidate's trial is trained again — see
 it was, so it reproduces the stored run — with ``save_model`` on, and its ``state_dict`` is
 recorded on that trial (``hiddenstruct results artifacts HASH``). The re-run's accuracy is
 compared with the stored one; a mismatch (e.g. a non-deterministic GPU kernel) is reported,
-never hidden.
+never hidden. It loads torch (the candidate's trainer): imported with the searches
+(:mod:`.sweep`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from hiddenstruct.nas.evaluate import train_candidate
 from hiddenstruct.trials.artifacts import artifact_root
 from hiddenstruct.trials.executors import TrialJob, execute_trial, trial_seed
 from hiddenstruct.trials.identity import trial_identity
@@ -22,8 +24,6 @@ from hiddenstruct.trials.store import TrialStore
 def save_best_model(experiment: str, config: dict[str, Any], store: TrialStore) -> dict[str, str]:
     """Re-train the trial ``config`` of the best candidate with ``save_model``; record and
     describe it."""
-    from hiddenstruct.nas.evaluate import train_candidate
-
     trial_hash = trial_identity(experiment, config)
     record = store.get(trial_hash)
     if record is None or record.status != "done":

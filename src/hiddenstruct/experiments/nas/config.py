@@ -1,4 +1,6 @@
-"""The settings of the nas experiment (paper §4.4): NasConfig, its presets and a search's trial settings, kept free of torch so the CLI starts fast."""
+"""Settings of the nas experiment (paper §4.4): its config type, presets and a search's trial
+settings; the protocol is described in :mod:`.experiment`. Kept free of torch (the GA
+settings import :mod:`hiddenstruct.nas` when asked for): every command line imports it."""
 
 from __future__ import annotations
 
@@ -6,13 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hiddenstruct.errors import UsageError
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    preset_values,
-    setting,
-    threads_setting,
-)
+from hiddenstruct.trials.config import preset_values
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search runs
     from hiddenstruct.nas import (
@@ -23,7 +20,18 @@ if TYPE_CHECKING:  # the nas package imports torch: loaded only when a search ru
 
 
 EXPERIMENT = "nas"
-
+HELP = (
+    "genetic NAS over labelled DAGs with performance prediction: Figure 8b, best accuracy over time"
+)
+DESCRIPTION = (
+    "Genetic neural architecture search (paper §4.4) with and without architectural performance "
+    "prediction, plus a random-search baseline, under the same generation budget. Every trained "
+    "candidate is a stored trial (re-running resumes). Writes best_accuracy_over_time.png, "
+    "figure8b_correlations.png, feature_correlations.csv, feature_importances.csv (top 10), "
+    "predictor_scores.csv (R², MAE on the held-out --test-fraction and CV), "
+    "meta_dataset.csv, candidates.csv, generations.csv, summary.json and "
+    "best_genotype.{json,dot,txt,png}."
+)
 
 SEARCHES = ("prediction", "no_prediction", "random")
 
@@ -196,20 +204,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-HELP = (
-    "genetic NAS over labelled DAGs with performance prediction: Figure 8b, best accuracy over time"
-)
-
-
-DESCRIPTION = (
-    "Genetic neural architecture search (paper §4.4) with and without architectural performance "
-    "prediction, plus a random-search baseline, under the same generation budget. Every trained "
-    "candidate is a stored trial (re-running resumes). Writes best_accuracy_over_time.png, "
-    "figure8b_correlations.png, feature_correlations.csv, feature_importances.csv (top 10), "
-    "predictor_scores.csv (R², MAE on the held-out --test-fraction and CV), "
-    "meta_dataset.csv, candidates.csv, generations.csv, summary.json and "
-    "best_genotype.{json,dot,txt,png}."
-)
+Config = NasConfig
 
 
 def preset(name: str, **overrides: Any) -> NasConfig:

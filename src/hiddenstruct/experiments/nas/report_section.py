@@ -8,7 +8,6 @@ from pathlib import Path
 
 from hiddenstruct.experiments.report_sections import (
     AGREES,
-    CHANCE_MARGIN,
     DISAGREES,
     NOT_COMPARABLE,
     Claim,
@@ -20,6 +19,7 @@ from hiddenstruct.experiments.report_sections import (
     read_csv,
     unknown_claim,
 )
+from hiddenstruct.stats import CHANCE_MARGIN
 
 NAS_CLAIMS = [
     ("Prediction-accelerated NAS: the paper cites a 1.69× speed-up from performance prediction "

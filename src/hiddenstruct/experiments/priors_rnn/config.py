@@ -1,48 +1,56 @@
-"""The settings of the priors-rnn experiment (paper §4.3): PriorsConfig and its presets, kept free of torch so the CLI starts fast."""
+"""Settings of the priors-rnn experiment (paper §4.3): its config type, presets and trials
+(one per graph and mode), and the graph of a trial; the protocol is described in
+:mod:`.experiment`. Light imports only: every command line imports this module."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.experiments.priors_rnn.graph_inputs import (
     ba_seed_graph_setting,
+    build_file_graph,
     directed_edge_lists_setting,
     family_from_setting,
     graphs_setting,
+    is_file_trial,
+    trials_from_files,
 )
 from hiddenstruct.experiments.reber_inputs import (
     CSV_KEY,
     check_reber_csv,
+    data_keys,
     negatives_setting,
     reber_csv_setting,
+    runtime_paths,
     unique_setting,
 )
+from hiddenstruct.graphs.dag import to_dag
+from hiddenstruct.graphs.generators import get_family, sample_prior_graphs
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
 from hiddenstruct.recurrent_modes import get_mode
-from hiddenstruct.trials.config import (
-    ExperimentConfig,
-    device_setting,
-    setting,
-    threads_setting,
-)
+from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "priors-rnn"
-
-
-PACK_EXPERIMENT = "priors-rnn-pack"
-
+PACK_EXPERIMENT = "priors-rnn-pack"  # the unit of work: a pack of graph trials (:mod:`.sweep`)
+HELP = "random graphs (WS/BA/ER) as recurrent priors on Reber: Figure 7, Table 1, R²"
+DESCRIPTION = (
+    "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
+    "grammar (many graphs packed into one model, each trained as if alone), store one trial per "
+    "(graph, mode) and write: meta_dataset.csv, figure7.png, table1_correlations.csv, r2.csv, "
+    "importances.csv, family_summary.csv. --preset paper: 2 × 100 graphs and 4 modes (paper "
+    "text), 25 000 strings (paper §4.2), n in [10, 50] and 15 epochs (our choices), the "
+    "authors' negatives and classic BA. Re-running skips finished "
+    "(graph, mode) trials."
+)
 
 ORIENTATIONS = ("labels", "random")
-
-
 TRAINING_KEYS = (
     "epochs", "batch_size", "lr", "clip_grad_norm", "reber_n", "hard_fraction", "test_fraction",
     "data_seed",
 )  # fmt: skip
-
-
 DATA_KEYS = ("negatives", "unique", CSV_KEY)  # present only when not 0.1.0's data
 
 
@@ -91,8 +99,6 @@ class PriorsConfig(ExperimentConfig):
 
     def check(self) -> None:
         """Normalise family and mode names; n_min <= n_max."""
-        from hiddenstruct.graphs.generators import get_family
-
         try:
             families = tuple(dict.fromkeys(get_family(f).name for f in self.families))
             modes = tuple(dict.fromkeys(get_mode(m).name for m in self.modes))
@@ -145,15 +151,79 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-HELP = "random graphs (WS/BA/ER) as recurrent priors on Reber: Figure 7, Table 1, R²"
+Config = PriorsConfig
 
 
-DESCRIPTION = (
-    "Sample random graphs, build a GraphRNN classifier per graph and mode, train on the Reber "
-    "grammar (many graphs packed into one model, each trained as if alone), store one trial per "
-    "(graph, mode) and write: meta_dataset.csv, figure7.png, table1_correlations.csv, r2.csv, "
-    "importances.csv, family_summary.csv. --preset paper: 2 × 100 graphs and 4 modes (paper "
-    "text), 25 000 strings (paper §4.2), n in [10, 50] and 15 epochs (our choices), the "
-    "authors' negatives and classic BA. Re-running skips finished "
-    "(graph, mode) trials."
-)
+def graph_trials(config: PriorsConfig) -> list[dict[str, Any]]:
+    """One trial config per (graph, mode): sampled graphs are rebuilt from family, n and
+    graph_seed; given graphs (``--graphs``) are re-read from their file and keyed by content."""
+    common = {"data_seed": config.seed, **{k: getattr(config, k) for k in TRAINING_KEYS[:-1]}}
+    common.update(data_keys(config.negatives, config.unique, config.reber_csv or ()))
+    if config.orientation != "labels":  # absent at the default: old hashes stay
+        common["orientation"] = config.orientation
+    if config.threads != 1:  # likewise (see config.threads_setting)
+        common["threads"] = config.threads
+    runtime = runtime_paths(config.reber_csv or ())
+    if config.graphs:
+        return trials_from_files(
+            config.graphs,
+            config.family_from,
+            config.modes,
+            common,
+            runtime,
+            directed=config.directed_edge_lists,
+        )
+    trials = []
+    for family in config.families:
+        options = _family_options(config, family)
+        graphs = sample_prior_graphs(
+            family,
+            config.count,
+            (config.n_min, config.n_max),
+            _family_seed(family, config.seed),
+            options=options,
+        )
+        for G in graphs:
+            for mode in config.modes:
+                trial = {
+                    "family": family,
+                    "index": G.graph["index"],
+                    "n": G.graph["n"],
+                    "graph_seed": G.graph["seed"],
+                }
+                trial.update(mode=mode, init_seed=G.graph["seed"] % 2**31)
+                trial.update(common)
+                trial.update(options)  # seed_graph only when not the 0.1.0 star
+                if runtime:
+                    trial["runtime"] = dict(runtime)
+                trials.append(trial)
+    return trials
+
+
+def _family_seed(family: str, seed: int) -> int:
+    return (zlib.crc32(family.encode()) + 1_000_003 * int(seed)) % 2**31
+
+
+def _family_options(config: PriorsConfig, family: str) -> dict[str, Any]:
+    if family == "barabasi_albert" and config.ba_seed_graph != "star":
+        return {"seed_graph": config.ba_seed_graph}
+    return {}
+
+
+def build_graph(trial: dict[str, Any]):
+    """The graph of a trial (as :func:`sample_prior_graphs` produced it).
+
+    With ``orientation: random`` it is returned as a DAG oriented by a permutation seeded
+    with the graph seed; the model and the properties (``layers``, ``source_nodes``, …)
+    then use that DAG.
+    """
+    if is_file_trial(trial):
+        G, seed = build_file_graph(trial), int(trial["init_seed"])
+    else:
+        options = {"seed_graph": trial["seed_graph"]} if "seed_graph" in trial else {}
+        seed = int(trial["graph_seed"])
+        G = get_family(trial["family"]).make(int(trial["n"]), seed, **options)
+        G.graph.update(family=trial["family"], index=trial["index"], seed=seed)
+    if trial.get("orientation", "labels") == "random":
+        G = to_dag(G, seed=seed)
+    return G

@@ -26,7 +26,7 @@ from hiddenstruct.graphs.files import (
     load_graph_files,
 )
 from hiddenstruct.graphs.generators import BA_SEED_GRAPHS
-from hiddenstruct.trials.config import setting
+from hiddenstruct.trials.settings import setting
 
 RUNTIME_KEY = "runtime"
 HASH_KEY = "graph_sha256"

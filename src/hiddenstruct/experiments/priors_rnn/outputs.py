@@ -1,4 +1,6 @@
-"""The outputs of priors-rnn: the meta-dataset, Figure 7, Table 1 (correlations, with the models at chance counted and left out), the R² table and the importances."""
+"""The outputs of priors-rnn: the meta-dataset, Figure 7, Table 1 (correlations, with the
+models at chance counted and left out), the R² table, the importances and the family
+summary."""
 
 from __future__ import annotations
 
@@ -7,12 +9,12 @@ from typing import Any
 
 from hiddenstruct import stats
 from hiddenstruct.errors import UsageError
-from hiddenstruct.experiments.priors_rnn.config import (
-    PriorsConfig,
-)
-from hiddenstruct.experiments.reber_inputs import (
-    write_overlap,
-)
+from hiddenstruct.experiments.priors_rnn.config import PriorsConfig
+from hiddenstruct.experiments.reber_inputs import write_overlap
+from hiddenstruct.graphs.properties import PROPERTY_NAMES
+
+#: Chance on the balanced Reber test sets (half valid, half invalid strings).
+PRIORS_CHANCE = 0.5
 
 
 def write_outputs(
@@ -22,9 +24,12 @@ def write_outputs(
     seed: int = 7,
     planned: int | None = None,
 ) -> dict[str, str]:
-    """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table and importances."""
+    """Meta-dataset CSV, Figure 7, Table 1 (correlations), R² table, importances, family
+    summary and (``planned`` trials given) the trial counts."""
+    # here, not at the top: every command line imports this module, and these load pandas
     import pandas as pd
 
+    from hiddenstruct.experiments.priors_rnn.figures import figure7, table1_heatmap
     from hiddenstruct.predict import (
         correlations,
         evaluate_regressors,
@@ -35,15 +40,12 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     if not rows:
         raise UsageError("no finished trials to summarise; run the sweep first")
-    from hiddenstruct.experiments.priors_rnn.figures import figure7, table1_heatmap
-    from hiddenstruct.graphs.properties import PROPERTY_NAMES
-
     df = pd.DataFrame(rows)
     first = ["family", "mode", "index", "n", "graph_seed", *PROPERTY_NAMES, "test_acc", "test_loss"]
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     # a model at chance says nothing about its graph: flagged, and left out of Table 1, the
     # R² and the importances (the counts per mode go to table1_counts.csv and the heatmap)
-    df["above_chance"] = df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN
+    df["above_chance"] = df["test_acc"] > PRIORS_CHANCE + stats.CHANCE_MARGIN
     written = {"meta-dataset": str(write_table(df, out_dir / "meta_dataset.csv"))}
     written["figure 7"] = str(figure7(df, out_dir / "figure7.png"))
     counts = chance_counts(df)
@@ -81,15 +83,21 @@ def write_outputs(
         written["R² table"] = (
             f"skipped: only {smallest} models above chance in a mode (need at least 6)"
         )
-    return _finish(written, pd.DataFrame(rows), rows, out_dir, planned)
+    summary = family_summary(pd.DataFrame(rows))  # every model, at chance or not
+    written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
+    written.update(write_overlap(rows, out_dir))
+    return {**written, **_trial_counts(rows, planned)}
 
 
-#: Chance on the balanced Reber test sets (half valid, half invalid strings).
-PRIORS_CHANCE = 0.5
-
-
-#: A model counts as learning when its test accuracy beats chance by this much.
-CHANCE_MARGIN = 0.05
+def _trial_counts(rows: list[dict[str, Any]], planned: int | None) -> dict[str, str]:
+    """Trials done of ``planned`` and the mean seconds per trial (none without ``planned``)."""
+    if planned is None:
+        return {}
+    mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
+    return {
+        "trials": f"{len(rows)}/{planned} done",
+        "seconds per trial": f"{mean_seconds:.2f} (amortised over packs)",
+    }
 
 
 def chance_counts(df) -> Any:
@@ -100,22 +108,8 @@ def chance_counts(df) -> Any:
     counts["used"] = counts["used"].astype(int)
     counts["at_chance"] = counts["graphs"] - counts["used"]
     counts["chance"] = PRIORS_CHANCE
-    counts["margin"] = CHANCE_MARGIN
+    counts["margin"] = stats.CHANCE_MARGIN
     return counts[["mode", "graphs", "at_chance", "used", "chance", "margin"]]
-
-
-def _finish(written, df, rows, out_dir: Path, planned: int | None) -> dict[str, str]:
-    """family_summary.csv (every model, at chance or not), the overlap and trial counts."""
-    from hiddenstruct.predict import write_table
-
-    summary = family_summary(df)
-    written["summary"] = str(write_table(summary, out_dir / "family_summary.csv"))
-    written.update(write_overlap(rows, out_dir))
-    if planned is not None:
-        written["trials"] = f"{len(rows)}/{planned} done"
-        mean_seconds = sum(r["seconds"] for r in rows) / len(rows)
-        written["seconds per trial"] = f"{mean_seconds:.2f} (amortised over packs)"
-    return written
 
 
 def _folds(rows: int) -> int:
@@ -127,9 +121,8 @@ def _folds(rows: int) -> int:
 def family_summary(df) -> Any:
     """Mean / median / sample std of test accuracy per mode and family, the graph count, how
     many of its models do not beat chance, notes."""
-
     if "above_chance" not in df:
-        df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + CHANCE_MARGIN)
+        df = df.assign(above_chance=df["test_acc"] > PRIORS_CHANCE + stats.CHANCE_MARGIN)
     grouped = df.groupby(["mode", "family"])["test_acc"]
     summary = grouped.agg(["count", "mean", "median", "std"]).reset_index()
     low = (~df["above_chance"]).groupby([df["mode"], df["family"]]).sum()

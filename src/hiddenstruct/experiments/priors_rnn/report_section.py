@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from hiddenstruct.experiments.priors_rnn.outputs import PRIORS_CHANCE
 from hiddenstruct.experiments.report_sections import (
     AGREES,
-    CHANCE_MARGIN,
     DISAGREES,
     NOT_COMPARABLE,
     Claim,
@@ -19,6 +19,7 @@ from hiddenstruct.experiments.report_sections import (
     read_csv,
     unknown_claim,
 )
+from hiddenstruct.stats import CHANCE_MARGIN
 
 # Best regressor and R² per mode as stated in §4.3.
 PAPER_BEST_R2 = {
@@ -31,7 +32,6 @@ PAPER_BEST_R2 = {
 PAPER_FAMILY = {"RNN_TANH": "equal", "RNN_RELU": "equal", "LSTM": "BA better", "GRU": "BA better"}
 #: Fewer graphs per family than this cannot show that two families perform "equally".
 MIN_GRAPHS_EQUAL = 10
-PRIORS_CHANCE = 0.5
 R2_TOLERANCE = 0.15  # our choice
 PRIORS_CLAIMS = [
     ("WS and BA priors perform equally with RNN_Tanh and RNN_ReLU; BA is better with LSTM and GRU.",

@@ -54,7 +54,7 @@ FFN_CHANCE = 0.1
 
 
 def ffn_table(
-    rows: list[dict[str, Any]], points=TABLE_POINTS, chance_margin: float = 0.05
+    rows: list[dict[str, Any]], points=TABLE_POINTS, chance_margin: float = stats.CHANCE_MARGIN
 ) -> list[dict[str, Any]]:
     """Mean ± std (ddof 1) and n of test accuracy at each fraction removed in ``points``.
 

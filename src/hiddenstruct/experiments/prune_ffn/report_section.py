@@ -6,7 +6,6 @@ from pathlib import Path
 
 from hiddenstruct.experiments.report_sections import (
     AGREES,
-    CHANCE_MARGIN,
     DISAGREES,
     TOLERANCE,
     Claim,
@@ -17,6 +16,7 @@ from hiddenstruct.experiments.report_sections import (
     read_csv,
     unknown_claim,
 )
+from hiddenstruct.stats import CHANCE_MARGIN
 
 FFN_CLAIMS = [
     ("Magnitude class-blinded pruning clearly outperforms the other methods.",

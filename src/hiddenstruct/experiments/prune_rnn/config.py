@@ -14,6 +14,7 @@ from hiddenstruct.experiments.reber_inputs import (
     unique_setting,
 )
 from hiddenstruct.recurrent_modes import MODE_NAMES as MODES
+from hiddenstruct.stats import CHANCE_MARGIN
 from hiddenstruct.trials.config import repeated_trials, trial_parts
 from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
@@ -99,7 +100,7 @@ class PruneRNNConfig(ExperimentConfig):
         added=True,
     )
     chance_margin: float = setting(
-        0.05,
+        CHANCE_MARGIN,
         "a base model must beat the test set's majority-class accuracy by this much; otherwise "
         "it is flagged and left out of tolerated_p",
         low=0,

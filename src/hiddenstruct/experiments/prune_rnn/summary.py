@@ -56,7 +56,7 @@ def _epochs_columns(items, all_ps, tolerated: float, tolerance: float) -> dict[s
 
 
 def summarize(
-    records: list[dict[str, Any]], tolerance: float, chance_margin: float = 0.05
+    records: list[dict[str, Any]], tolerance: float, chance_margin: float = stats.CHANCE_MARGIN
 ) -> list[dict[str, Any]]:
     """Per (mode, scope): base accuracy mean ± std (n), largest tolerated p, epochs to recover.
 

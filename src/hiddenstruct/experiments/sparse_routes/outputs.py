@@ -22,15 +22,13 @@ from hiddenstruct.experiments.sparse_routes.config import (
 )
 from hiddenstruct.graphs._property_common import PROPERTY_NAMES
 from hiddenstruct.outputs import write_csv
-from hiddenstruct.stats import summarize
+from hiddenstruct.stats import CHANCE_MARGIN, summarize
 from hiddenstruct.trials.outcome import require_finished
 from hiddenstruct.trials.store import TrialRecord
 
 #: Chance accuracy per model: LeNet on 10 balanced digit classes, the GRU on the balanced
 #: Reber test sets (half valid, half invalid strings).
 MODEL_CHANCE = {"lenet": 0.1, "reber_gru": 0.5}
-#: A trial counts as learning when its accuracy beats chance by this much.
-CHANCE_MARGIN = 0.05
 
 
 def above_chance(model: str, accuracy: float) -> bool:

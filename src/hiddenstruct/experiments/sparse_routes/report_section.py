@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 from hiddenstruct.experiments.report_sections import (
-    CHANCE_MARGIN,
     SectionSpec,
     Summary,
     finite,
@@ -14,6 +13,7 @@ from hiddenstruct.experiments.report_sections import (
     read_csv,
 )
 from hiddenstruct.experiments.sparse_routes.outputs import MODEL_CHANCE
+from hiddenstruct.stats import CHANCE_MARGIN
 
 
 def summarize_sparse_routes(folder: Path) -> Summary:
