@@ -143,3 +143,23 @@ def test_density_counts_all_weights_when_the_model_comes_pruned():
     assert report.rows[0].weight_density == pytest.approx(0.2, abs=1e-3)
     with pytest.raises(UsageError, match="keeps 0.5 of its weights already"):
         speed_report(model, torch.randn(2, 40), densities=(0.8,), repeats=1, calls=1)
+
+
+class _WithExtras(torch.nn.Module):
+    """A masked FFN whose output also holds a dict and, optionally, a non-tensor leaf."""
+
+    def __init__(self, extra) -> None:
+        super().__init__()
+        self.net, self.extra = MaskedDeepFFN(6, 3, [5]), extra
+
+    def forward(self, x):
+        y = self.net(x)
+        return y, {"twice": 2 * y, "extra": self.extra}
+
+
+def test_outputs_nested_in_dicts_are_compared_and_a_non_tensor_leaf_is_named():
+    x = torch.randn(2, 6)
+    report = speed_report(_WithExtras(torch.ones(1)), x, densities=(0.5,), repeats=1, calls=1)
+    assert report.rows[0].formats["masked"].ok and report.failures() == []
+    with pytest.raises(UsageError, match="speed_report compares tensor outputs; .* NoneType"):
+        speed_report(_WithExtras(None), x, densities=(0.5,), repeats=1, calls=1)

@@ -141,3 +141,18 @@ def test_recurrent_model_uses_hutchinson():
     assert report.details["hessian_diagonal"] == "hutchinson"
     assert [t.name for t in report.tensors] == ["rnn.layers.0.weight_hh"]
     assert report.pruned == int(0.2 * report.before + 0.5)
+
+
+@pytest.mark.parametrize("method", ["exact", "fisher", "lobs"])
+def test_linear_only_methods_name_the_offending_tensor_alike(method):
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2))
+    data = [(torch.randn(2, 1, 4, 4), torch.zeros(2, dtype=torch.long))]
+    text = (
+        "supports nn.Linear weights only; 0.weight is the weight of a Conv2d "
+        r"\(narrow the scope to Linear layers\)$"
+    )
+    with pytest.raises(UnsupportedModelError, match=text):
+        if method == "lobs":
+            prune(conv, "lobs", "class_blinded", 0.5, data=data)
+        else:
+            hessian_diagonal(conv, resolve_scope(conv), data, method=method)

@@ -57,8 +57,9 @@ def _shown(value: Any) -> str:
 
 
 def _help_text(text: str) -> str:
-    """A help string as argparse wants it (``%`` doubled), whether or not it was already."""
-    return text.replace("%%", "%").replace("%", "%%")
+    """A help string as argparse wants it: every ``%`` doubled (argparse %-formats help
+    strings; the texts themselves are kept as shown)."""
+    return text.replace("%", "%%")
 
 
 def _cli_type(spec):
@@ -115,7 +116,7 @@ def add_experiment_parser(subparsers, experiment: Experiment) -> argparse.Argume
     parser = subparsers.add_parser(
         experiment.name,
         help=_help_text(experiment.help),
-        description=experiment.description.replace("%%", "%"),  # a description is shown as written
+        description=experiment.description,  # not %-formatted by argparse: shown as written
     )
     add_config_options(parser, experiment.config_type, experiment.presets)
     parser.add_argument(

@@ -31,6 +31,7 @@ class Experiment:
     """
 
     name: ClassVar[str]  # `hiddenstruct experiment NAME`, the store's experiment column
+    # help and description as shown (a plain %: the CLI escapes the help for argparse)
     help: ClassVar[str]  # one line for `hiddenstruct experiment --help`
     description: ClassVar[str]  # a paragraph for `hiddenstruct experiment NAME --help`
     config_type: ClassVar[type]  # frozen dataclass of `hiddenstruct.trials.config.setting`s
@@ -56,10 +57,18 @@ class Experiment:
         """Run one trial; its result is stored as JSON."""
         raise NotImplementedError
 
-    def identities(self, config: Any) -> list[str]:
-        """The trials' identities, in :meth:`trials` order (pinned by the golden tests)."""
+    def plan(self, config: Any) -> list[dict[str, Any]] | None:
+        """The trials a run builds once, before anything is created, and hands to
+        :meth:`identities` and :meth:`sweep`, so input files (Reber CSVs, graph files) are
+        read once; None where they are only known during the sweep. Default: :meth:`trials`."""
+        return self.trials(config)
+
+    def identities(self, config: Any, trials: list[dict[str, Any]] | None = None) -> list[str]:
+        """The trials' identities, in :meth:`trials` order (pinned by the golden tests);
+        ``trials``: :meth:`plan`'s list when already built (None: built here)."""
         added = added_defaults(type(config))
-        return [trial_identity(self.name, t, added) for t in self.trials(config)]
+        planned = self.trials(config) if trials is None else trials
+        return [trial_identity(self.name, t, added) for t in planned]
 
     def sweep(
         self,
@@ -67,11 +76,14 @@ class Experiment:
         store: TrialStore,
         executor: Executor | None = None,
         progress: bool = True,
+        trials: list[dict[str, Any]] | None = None,
     ) -> Any:
-        """Run (or resume) every trial in ``store``; the results :meth:`write_outputs` reads."""
+        """Run (or resume) every trial in ``store``; the results :meth:`write_outputs` reads.
+        ``trials``: :meth:`plan`'s list when already built (None: built here)."""
         added = added_defaults(type(config))
+        planned = self.trials(config) if trials is None else trials
         return run_trials(
-            self.name, self.trials(config), self.run_trial, store, executor, progress, added=added
+            self.name, planned, self.run_trial, store, executor, progress, added=added
         )
 
     def write_outputs(self, results: Any, out_dir: Path, config: Any = None) -> dict[str, str]:

@@ -68,15 +68,16 @@ def run_experiment(
     check_device(config, executor)
     if not isinstance(store, TrialStore):
         check_store_path(store)  # a dangling link or an unwritable store: before any output
-    # the trials are built once before anything is created: input files given in the config
+    # the trials are built once, before anything is created: input files given in the config
     # (Reber CSVs, graph files) are read here, so a bad one leaves no store and no output
-    hashes = experiment.identities(config)
+    trials = experiment.plan(config)
+    hashes = experiment.identities(config, trials)
     connect = getattr(executor, "connect", None)
     if connect is not None:  # Ray: reach the cluster (bounded) before the store is created
         connect()
     preflight(name, config, out_dir)  # bad data / output paths fail before any trial is stored
     store = store if isinstance(store, TrialStore) else TrialStore(store)
-    results = experiment.sweep(config, store, executor, progress)
+    results = experiment.sweep(config, store, executor, progress, trials)
     failed = failed_trials(store, hashes)
     if len(failed) == len(hashes):
         raise HiddenstructError(

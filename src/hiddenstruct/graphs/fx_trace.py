@@ -9,7 +9,8 @@ whose ``forward`` failed and the way out: fold that module (one opaque node).
 ``node_kind(node, modules)`` names what a node computes (``"Conv2d"``, ``"add"``, ``"cat"``);
 ``propagate_shapes(gm, inputs)`` records every node's output shape from one example pass run
 inside ``evaluating(model)`` (eval mode, no gradients, modes restored: BatchNorm statistics
-stay untouched).
+stay untouched); ``output_tensors(output)`` lists the tensors of a model's output, however
+nested in tuples, lists and dicts.
 
 Example::
 
@@ -20,8 +21,9 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -161,6 +163,33 @@ def evaluating(model: nn.Module):
     finally:
         for module, training in modes.items():
             module.training = training
+
+
+def leaves(value: Any) -> Iterator[Any]:
+    """The leaves of nested tuples, lists and dicts (a dict's values in order), depth first."""
+    if isinstance(value, tuple | list):
+        for v in value:
+            yield from leaves(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from leaves(v)
+    else:
+        yield value
+
+
+def output_tensors(output: Any, caller: str | None = None) -> list[torch.Tensor]:
+    """The tensors of a model's output (nested tuples, lists, dicts), in order. A leaf that is
+    no tensor is skipped, or, given ``caller`` (the function that compares the outputs), a
+    :class:`UsageError` naming it."""
+    tensors = []
+    for leaf in leaves(output):
+        if isinstance(leaf, torch.Tensor):
+            tensors.append(leaf)
+        elif caller is not None:
+            raise UsageError(
+                f"{caller} compares tensor outputs; the model returned {type(leaf).__name__}"
+            )
+    return tensors
 
 
 def propagate_shapes(gm: fx.GraphModule, inputs: tuple) -> None:

@@ -90,13 +90,20 @@ class TopologyDistance:
 
 @dataclass
 class _Net:
-    """A network graph laid out for matching: layers, fixed identities, predecessor lists."""
+    """A network graph laid out for matching: layers, fixed identities, edges by position.
+
+    A vertex's position is its place in the concatenated layers, so layer ``k`` holds the
+    positions ``starts[k]`` to ``starts[k + 1] - 1``.
+    """
 
     graph: nx.DiGraph
     layers: list[list[Hashable]]  # vertices per layer; fixed layers sorted by label
     fixed: list[bool]  # per layer: identities kept (inputs, outputs), not matched
     index: dict[Hashable, int]  # vertex -> position in the concatenated layers
     levels: list[Any]  # the graph's layer value of each layer
+    starts: np.ndarray  # position of each layer's first vertex, then the vertex count
+    sources: np.ndarray  # every edge's source position, edges sorted by target
+    targets: np.ndarray  # every edge's target position, ascending
 
 
 def _as_graph(item: Any) -> nx.DiGraph:
@@ -139,7 +146,12 @@ def _layout(graph: nx.DiGraph, match_outputs: bool) -> _Net:
         layers.append(sorted(members, key=_sort_key) if keep else members)
         fixed.append(keep)
     index = {v: i for i, v in enumerate(v for layer in layers for v in layer)}
-    return _Net(graph, layers, fixed, index, ordered)
+    starts = np.cumsum([0, *map(len, layers)])
+    pairs = np.array([(index[u], index[v]) for u, v in graph.edges], dtype=np.int64)
+    pairs = pairs.reshape(-1, 2)
+    by_target = np.argsort(pairs[:, 1], kind="stable")
+    sources, targets = pairs[by_target, 0], pairs[by_target, 1]
+    return _Net(graph, layers, fixed, index, ordered, starts, sources, targets)
 
 
 def _check_same_architecture(a: _Net, b: _Net) -> None:
@@ -161,13 +173,6 @@ def _check_same_architecture(a: _Net, b: _Net) -> None:
             )
 
 
-def _edges(net: _Net) -> tuple[np.ndarray, np.ndarray]:
-    idx = net.index
-    pairs = np.array([(idx[u], idx[v]) for u, v in net.graph.edges], dtype=np.int64)
-    pairs = pairs.reshape(-1, 2)
-    return pairs[:, 0], pairs[:, 1]
-
-
 def _colours(a: _Net, b: _Net) -> tuple[np.ndarray, np.ndarray]:
     """Weisfeiler–Lehman colours of both networks' neurons, refined jointly (comparable).
 
@@ -184,9 +189,8 @@ def _colours(a: _Net, b: _Net) -> tuple[np.ndarray, np.ndarray]:
                 initial.append(start.setdefault(key, len(start)))
     colour = np.asarray(initial, dtype=np.int64)
     na = len(a.index)
-    sa, da = _edges(a)
-    sb, db = _edges(b)
-    src, dst = np.concatenate([sa, sb + na]), np.concatenate([da, db + na])
+    src = np.concatenate([a.sources, b.sources + na])
+    dst = np.concatenate([a.targets, b.targets + na])
     codes = np.random.default_rng(20200914)  # a fixed hash, not a random choice of ours
     classes = len(np.unique(colour))
     for _ in range(len(colour)):
@@ -207,20 +211,18 @@ def _colours(a: _Net, b: _Net) -> tuple[np.ndarray, np.ndarray]:
     return colour[:na], colour[na:]
 
 
-def _input_sets(net: _Net, layer: list[Hashable], rename: np.ndarray, width: int):
-    """CSR matrix: row i = the (renamed) input set of ``layer[i]``."""
-    rows, cols = [], []
-    for i, v in enumerate(layer):
-        for u in net.graph.predecessors(v):
-            rows.append(i)
-            cols.append(rename[net.index[u]])
-    if cols and min(cols) < 0:
+def _input_sets(net: _Net, k: int, rename: np.ndarray, width: int):
+    """CSR matrix: row i = the (renamed) input set of ``net.layers[k][i]``."""
+    first, end = net.starts[k], net.starts[k + 1]
+    lo, hi = np.searchsorted(net.targets, (first, end))  # the edges into layer k
+    rows, cols = net.targets[lo:hi] - first, rename[net.sources[lo:hi]]
+    if cols.size and cols.min() < 0:
         raise UsageError(
             "topology_distance: an edge does not lead from an earlier layer to a later one; "
             "the vertices' 'layer' attributes must increase along every edge"
         )
     data = np.ones(len(rows))
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(layer), width))
+    return sparse.csr_matrix((data, (rows, cols)), shape=(end - first, width))
 
 
 def _edit_distances(xa, xb) -> np.ndarray:
@@ -247,30 +249,26 @@ def _align(a: _Net, b: _Net, colours) -> tuple[list[float], np.ndarray]:
     of ``b``'s vertices (position in ``b`` → position in ``a``)."""
     total = len(a.index)
     rename = np.full(total, -1, dtype=np.int64)
-    offset = 0
     distances: list[float] = []
-    for k, (la, lb) in enumerate(zip(a.layers, b.layers, strict=True)):
-        n = len(la)
-        pos_a = np.arange(offset, offset + n)
-        pos_b = np.asarray([b.index[v] for v in lb], dtype=np.int64)
+    for k in range(len(a.layers)):
+        # one architecture (checked): layer k holds the same positions in both networks
+        pos_a = pos_b = np.arange(a.starts[k], a.starts[k + 1])
+        n = len(pos_a)
         if k == 0:  # the first layer has no inputs: nothing to compare
             rename[pos_b] = pos_a if a.fixed[k] else _match_by_colour(pos_a, pos_b, colours)
-            offset += n
             continue
-        xa = _input_sets(a, la, np.arange(total), total)
-        xb = _input_sets(b, lb, rename, total)
+        xa = _input_sets(a, k, np.arange(total), total)
+        xb = _input_sets(b, k, rename, total)
+        cost = _edit_distances(xa, xb)
         if a.fixed[k]:
-            cost = _edit_distances(xa, xb)
             partner = np.arange(n)
             distances.append(float(np.mean(np.diagonal(cost))))
         else:
-            cost = _edit_distances(xa, xb)
             _, partner = linear_sum_assignment(cost)
             distances.append(float(np.mean(cost[np.arange(n), partner])))
             if colours is not None:
                 partner = _break_ties(xa, partner, pos_a, pos_b, colours)
         rename[pos_b[partner]] = pos_a
-        offset += n
     return distances, rename
 
 

@@ -90,17 +90,6 @@ def adaptive_windows(ids: torch.Tensor, out: torch.Tensor):
     return torch.cat(srcs, 1), torch.cat(dsts, 1)
 
 
-def leaves(value):
-    if isinstance(value, tuple | list):
-        for v in value:
-            yield from leaves(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from leaves(v)
-    else:
-        yield value
-
-
 def unwrap(value):
     if isinstance(value, Ids):
         return value.t

@@ -43,13 +43,18 @@ import torch
 from torch import fx, nn
 
 from hiddenstruct.errors import HiddenstructError, UsageError
-from hiddenstruct.graphs.fx_trace import module_kind, node_kind, propagate_shapes, split_fold
+from hiddenstruct.graphs.fx_trace import (
+    leaves,
+    module_kind,
+    node_kind,
+    propagate_shapes,
+    split_fold,
+)
 from hiddenstruct.graphs.traced_index import (
     Ids,
     Tokens,
     adaptive_windows,
     apply_index_op,
-    leaves,
     per_dim,
     shaped_like,
     windows,
@@ -190,21 +195,14 @@ class NeuronTracer:
             )
 
     def _edges(self, node, src, dst, kind=STRUCTURAL, param=-1, index=None, value=None):
-        src = src.reshape(-1).numpy()
-        dst = dst.reshape(-1).numpy()
-        keep = src >= 0
-        if not keep.all():
-            src, dst = src[keep], dst[keep]
-            index = None if index is None else index.reshape(-1).numpy()[keep]
-            value = None if value is None else value.reshape(-1).numpy()[keep]
-        else:
-            index = None if index is None else index.reshape(-1).numpy()
-            value = None if value is None else value.reshape(-1).numpy()
+        flat = [None if a is None else a.reshape(-1).numpy() for a in (src, dst, index, value)]
+        keep = flat[0] >= 0  # a source < 0 is a padded position: no vertex
+        pick = slice(None) if keep.all() else np.flatnonzero(keep)
         if self.channel:  # channel vertices repeat over positions: one row per pair
-            _, first = np.unique(src * max(self.vertices, 1) + dst, return_index=True)
-            src, dst = src[first], dst[first]
-            index = None if index is None else index[first]
-            value = None if value is None else value[first]
+            kept = np.flatnonzero(keep)
+            pairs = flat[0][kept] * max(self.vertices, 1) + flat[1][kept]
+            pick = kept[np.unique(pairs, return_index=True)[1]]
+        src, dst, index, value = (None if a is None else a[pick] for a in flat)
         self._check_size(len(src), node)
         n = len(src)
         self.edge_count += n

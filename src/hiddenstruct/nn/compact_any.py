@@ -19,7 +19,7 @@ import copy
 import torch
 from torch import nn
 
-from hiddenstruct.graphs.fx_trace import evaluating
+from hiddenstruct.graphs.fx_trace import evaluating, output_tensors
 from hiddenstruct.nn.attention import CompactMultiheadAttention
 from hiddenstruct.nn.dependency import DependencyGraph, Group, dependency_graph
 from hiddenstruct.nn.masking import (
@@ -196,20 +196,10 @@ def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(owner) if owner else model, leaf, module)
 
 
-def _outputs(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _outputs(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _outputs(v)]
-    return []
-
-
 def _check_equal(model: nn.Module, new: nn.Module, inputs: tuple) -> None:
     with evaluating(model), evaluating(new):
-        before = _outputs(model(*inputs))
-        after = _outputs(new(*inputs))
+        before = output_tensors(model(*inputs))
+        after = output_tensors(new(*inputs))
     for a, b in zip(before, after, strict=True):
         diff = float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
         if a.shape != b.shape or not diff <= TOLERANCE * max(1.0, float(a.abs().max())):

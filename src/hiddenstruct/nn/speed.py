@@ -35,12 +35,12 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 
 from hiddenstruct.errors import UsageError
+from hiddenstruct.graphs.fx_trace import output_tensors
 from hiddenstruct.nn.interop import remove_masks
 from hiddenstruct.timing import measure, measure_interleaved
 
@@ -153,16 +153,6 @@ def _cell(timing: FormatTiming) -> str:
 
 def _as_tuple(example_inputs) -> tuple:
     return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-
-
-def _flat(output: Any) -> list[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, (tuple, list)):
-        return [t for item in output for t in _flat(item)]
-    raise UsageError(
-        f"speed_report compares tensor outputs; the model returned {type(output).__name__}"
-    )
 
 
 def _difference(reference: list[torch.Tensor], got: list[torch.Tensor], atol, rtol) -> str | None:
@@ -306,7 +296,7 @@ def speed_report(
     with torch.no_grad():
         for density in sorted({float(d) for d in densities}, reverse=True):
             pruned = _pruned(model, inputs, density, unit, criterion, scope, selection).eval()
-            reference = _flat(pruned(*inputs))
+            reference = output_tensors(pruned(*inputs), "speed_report")
             candidates: dict[str, nn.Module] = {"dense": remove_masks(copy.deepcopy(pruned))}
             status: dict[str, str] = {}
             for fmt in formats:
@@ -315,7 +305,8 @@ def speed_report(
                 except (UsageError, NotImplementedError, TypeError, ValueError) as error:
                     status[fmt] = _problem(error)
             for fmt, candidate in candidates.items():
-                problem = _difference(reference, _flat(candidate(*inputs)), atol, rtol)
+                got = output_tensors(candidate(*inputs), "speed_report")
+                problem = _difference(reference, got, atol, rtol)
                 if problem is not None:
                     status[fmt] = problem
             if "dense" in status:

@@ -63,7 +63,7 @@ from torch import nn
 
 from hiddenstruct.errors import UsageError
 from hiddenstruct.graphs.fx_trace import evaluating
-from hiddenstruct.pruning.obd import UnsupportedModelError, _batches, _device_of
+from hiddenstruct.pruning.obd import _batches, _device_of, check_linear
 from hiddenstruct.pruning.saliency import Saliency
 from hiddenstruct.sparsity.tensors import PrunableTensor
 
@@ -80,16 +80,6 @@ class LayerHessian:
     bias: bool
 
 
-def check_linear(targets: dict[str, PrunableTensor]) -> None:
-    """Raise :class:`UnsupportedModelError` unless every target is an ``nn.Linear`` weight."""
-    for name, t in targets.items():
-        if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
-            raise UnsupportedModelError(
-                f"lobs supports nn.Linear weights only; {name} is the {t.tensor_name} of a "
-                f"{type(t.module).__name__} (narrow the scope to Linear layers)"
-            )
-
-
 def input_hessians(
     model: nn.Module,
     targets: dict[str, PrunableTensor],
@@ -103,7 +93,7 @@ def input_hessians(
     x̃ is the input row with a trailing 1 when ``bias`` and the layer has a bias. A layer
     called several times per forward (or on ``[B, T, F]`` inputs) contributes every row.
     """
-    check_linear(targets)
+    check_linear(targets, "lobs")
     device = _device_of(model)
     sums: dict[str, torch.Tensor] = {}
     counts = dict.fromkeys(targets, 0)

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hiddenstruct.errors import UnsupportedModelError, UsageError
+from hiddenstruct.graphs.fx_trace import module_kind
 from hiddenstruct.nn.masking import Mask
 from hiddenstruct.sparsity.tensors import PrunableTensor
 
@@ -44,13 +45,26 @@ OBD_METHODS = ("auto", "exact", "hutchinson", "fisher")
 _PIECEWISE_LINEAR = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Identity, nn.Flatten, nn.Dropout)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _LINEAR_ACTIVATIONS = {"relu", "leaky_relu", "identity", "linear", "none"}
+EXACT = "exact OBD diagonal"
+
+
+def check_linear(targets: dict[str, PrunableTensor], method: str) -> None:
+    """Raise :class:`UnsupportedModelError` unless every target is an ``nn.Linear`` weight,
+    naming the first that is not; ``method``: what needs them (``"lobs"``)."""
+    for name, t in targets.items():
+        if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
+            raise UnsupportedModelError(
+                f"{method} supports nn.Linear weights only; {name} is the {t.tensor_name} of a "
+                f"{module_kind(t.module)} (narrow the scope to Linear layers)"
+            )
 
 
 def exact_support_problem(model: nn.Module, targets: dict[str, PrunableTensor]) -> str | None:
     """Why the exact diagonal cannot be computed for ``model`` (``None`` when it can)."""
-    for name, t in targets.items():
-        if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
-            return f"{name} is not the weight of an nn.Linear"
+    try:
+        check_linear(targets, EXACT)
+    except UnsupportedModelError as error:
+        return str(error)
     for mname, module in model.named_modules():
         if isinstance(module, (Mask, *_CONTAINERS)) or ".parametrizations" in f".{mname}":
             continue
@@ -154,18 +168,15 @@ def _fisher_terms(model, inputs, target, captured, names) -> dict[str, torch.Ten
 
 
 def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
+    check_linear(targets, EXACT)
     problem = exact_support_problem(model, targets)
     if problem:
-        raise UnsupportedModelError(f"exact OBD diagonal unsupported: {problem}")
+        raise UnsupportedModelError(f"{EXACT} unsupported: {problem}")
     return _linear_diagonal(model, targets, data, max_batches, _exact_terms)
 
 
 def _fisher(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
-    for name, t in targets.items():
-        if not isinstance(t.module, nn.Linear) or t.tensor_name != "weight":
-            raise UnsupportedModelError(
-                f"fisher OBD diagonal needs nn.Linear weights; {name} is not one"
-            )
+    check_linear(targets, "fisher OBD diagonal")
     return _linear_diagonal(model, targets, data, max_batches, _fisher_terms)
 
 

@@ -67,14 +67,20 @@ class Nas(Experiment):
 
     run_trial = TrialRunner("hiddenstruct.nas.evaluate", "train_candidate")
 
+    def plan(self, config: NasConfig) -> None:
+        return None  # the candidates are proposed generation by generation
+
     # The searches and their results load torch (hiddenstruct.nas), and every command line
     # imports this class: .sweep and .outputs are imported when a method is called.
-    def identities(self, config: NasConfig) -> list[str]:
+    # ``trials`` (the plan): None, as no candidate is known up front.
+    def identities(self, config: NasConfig, trials=None) -> list[str]:
         from hiddenstruct.experiments.nas import sweep as searches
 
         return searches.identities(config)
 
-    def sweep(self, config, store, executor=None, progress=True) -> dict[str, SearchResult]:
+    def sweep(
+        self, config, store, executor=None, progress=True, trials=None
+    ) -> dict[str, SearchResult]:
         from hiddenstruct.experiments.nas import sweep as searches
 
         return searches.sweep(config, store, executor, progress)

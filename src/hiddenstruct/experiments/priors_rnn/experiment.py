@@ -83,7 +83,9 @@ class PriorsRNN(Experiment):
     sweep = staticmethod(run_sweep)
 
     def write_outputs(self, results, out_dir: Path, config=None) -> dict[str, str]:
-        planned = None if config is None else len(graph_trials(config))
+        planned = getattr(results, "planned", None)  # run_sweep's rows know it
+        if planned is None and config is not None:
+            planned = len(graph_trials(config))
         return write_outputs(results, out_dir, config, planned=planned)
 
 

@@ -72,11 +72,26 @@ def harvest(store: TrialStore, wanted: set[str] | None = None) -> int:
     return copied
 
 
+class SweepRows(list):
+    """The rows of a sweep's finished trials (a list), and ``planned``: how many (graph, mode)
+    trials the sweep had, for the outputs' "done of planned" line without rebuilding them."""
+
+    def __init__(self, rows: list[dict[str, Any]], planned: int) -> None:
+        super().__init__(rows)
+        self.planned = planned
+
+
 def run_sweep(
-    config: PriorsConfig, store: TrialStore, executor=None, progress: bool = True
-) -> list[dict[str, Any]]:
-    """Train every (graph, mode) not yet done, in packs; return all rows of this sweep."""
-    trials = graph_trials(config)
+    config: PriorsConfig,
+    store: TrialStore,
+    executor=None,
+    progress: bool = True,
+    trials: list[dict[str, Any]] | None = None,
+) -> SweepRows:
+    """Train every (graph, mode) not yet done, in packs; return all rows of this sweep.
+    ``trials``: :func:`graph_trials`'s list when already built (given graph files and Reber
+    CSVs are then not read again)."""
+    trials = graph_trials(config) if trials is None else trials
     hashes = [trial_identity(EXPERIMENT, t) for t in trials]
     store.register_many(EXPERIMENT, trials, hashes)
     harvest(store, set(hashes))
@@ -99,4 +114,4 @@ def run_sweep(
                     "hash": trial_hash,
                 }
             )
-    return rows
+    return SweepRows(rows, len(trials))

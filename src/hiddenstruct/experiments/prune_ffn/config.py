@@ -62,7 +62,7 @@ def retrain_name(variants: tuple[bool, ...]) -> str:
     return names.get(tuple(variants), " ".join(str(v).lower() for v in variants))
 
 
-HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 %% removed"
+HELP = "prune MLPs with five methods: Figure 2a and accuracy table at 50-95 % removed"
 DESCRIPTION = (
     "Train ReLU MLPs (hidden 100 and 300-100) on digits (default) or MNIST "
     "(--dataset mnist --data-dir DIR), then prune iteratively with random, magnitude "

@@ -104,9 +104,11 @@ class PruneFFN(Experiment):
     run_trial = TrialRunner("hiddenstruct.experiments.prune_ffn.trial", "ffn_trial")
     write_outputs = staticmethod(write_outputs)
 
-    def sweep(self, config, store, executor=None, progress=True) -> list[TrialRecord]:
-        """Base models first (each once, only for unfinished trials), then every pruning trial."""
-        planned, hashes = self.trials(config), self.identities(config)
+    def sweep(self, config, store, executor=None, progress=True, trials=None) -> list[TrialRecord]:
+        """Base models first (each once, only for unfinished trials), then every pruning trial
+        (``trials``: :meth:`plan`'s list when already built)."""
+        planned = self.trials(config) if trials is None else trials
+        hashes = self.identities(config, planned)
         done = {r.hash for r in store.trials(EXPERIMENT, status="done")}
         todo = [t for t, h in zip(planned, hashes, strict=True) if h not in done]
         linked = iter(attach_bases(todo, store, executor, progress) if todo else [])

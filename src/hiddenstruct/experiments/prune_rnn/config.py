@@ -19,10 +19,10 @@ from hiddenstruct.trials.config import repeated_trials, trial_parts
 from hiddenstruct.trials.settings import ExperimentConfig, device_setting, setting, threads_setting
 
 EXPERIMENT = "prune-rnn"
-HELP = "prune i2h / h2h / both of Reber RNNs at p = 10..100 %%: Figures 2b and 5, summary"
+HELP = "prune i2h / h2h / both of Reber RNNs at p = 10..100 %: Figures 2b and 5, summary"
 DESCRIPTION = (
     "Per recurrent mode train Embedding → 3×50 → Linear on Reber strings (Adam 1e-3, batch 32, "
-    "clip 5) until 100 %% accuracy on --val-fraction of the training strings or --base-epochs, then prune i2h only, h2h only and both "
+    "clip 5) until 100 % accuracy on --val-fraction of the training strings or --base-epochs, then prune i2h only, h2h only and both "
     "at each p (threshold: p-th percentile of |w| per tensor or, --threshold global, over the "
     "scope) from that base (or, --rounds iterative, each level from the previous retrained "
     "one); record accuracy "

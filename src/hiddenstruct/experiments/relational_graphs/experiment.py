@@ -78,9 +78,9 @@ class RelationalGraphs(Experiment):
     run_trial = staticmethod(run_trial)
     write_outputs = staticmethod(out.write_outputs)
 
-    def sweep(self, config, store, executor=None, progress=True) -> list[TrialRecord]:
+    def sweep(self, config, store, executor=None, progress=True, trials=None) -> list[TrialRecord]:
         check_widths(config)
-        return super().sweep(config, store, executor, progress)
+        return super().sweep(config, store, executor, progress, trials)
 
     def check_data(self, config: RelationalGraphsConfig) -> None:
         if "mlp" in config.models:
