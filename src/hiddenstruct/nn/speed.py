@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.graphs.fx_trace import output_tensors
 from hiddenstruct.nn.interop import remove_masks
 from hiddenstruct.timing import measure, measure_interleaved
@@ -275,9 +275,8 @@ def speed_report(
     must match the masked model's within ``atol``/``rtol`` or the cell is a failure.
     ``margin``: the speed-up that counts as beating dense in the break-even densities.
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise UsageError(f"unknown speed_report format(s) {unknown}; valid: {', '.join(FORMATS)}")
+    for name in formats:
+        check_choice(name, FORMATS, "speed_report format")
     bad = [d for d in densities if not 0.0 < float(d) <= 1.0]
     if bad or not densities:
         raise UsageError(f"densities must lie in (0, 1], got {list(densities) or 'none'}")

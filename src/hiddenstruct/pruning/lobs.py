@@ -61,7 +61,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hiddenstruct.errors import UsageError
+from hiddenstruct.errors import UsageError, check_choice
 from hiddenstruct.graphs.fx_trace import evaluating
 from hiddenstruct.pruning.obd import _batches, _device_of, check_linear
 from hiddenstruct.pruning.saliency import Saliency
@@ -219,10 +219,7 @@ class LOBSCriterion:
             raise UsageError(
                 "the lobs criterion needs data (a loader of (inputs..., target) batches)"
             )
-        if self.update not in LOBS_UPDATES:
-            raise UsageError(
-                f"unknown lobs update {self.update!r}; valid: {', '.join(LOBS_UPDATES)}"
-            )
+        check_choice(self.update, LOBS_UPDATES, "lobs update")
         raw = input_hessians(model, targets, data, bias=self.bias, max_batches=self.max_batches)
         layers, out = {}, {}
         for name, (hessian, samples) in raw.items():

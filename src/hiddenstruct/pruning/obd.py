@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hiddenstruct.errors import UnsupportedModelError, UsageError
+from hiddenstruct.errors import UnsupportedModelError, UsageError, check_choice
 from hiddenstruct.graphs.fx_trace import module_kind
 from hiddenstruct.nn.masking import Mask
 from hiddenstruct.sparsity.tensors import PrunableTensor
@@ -221,8 +221,7 @@ def hessian_diagonal(
     max_batches: int | None = None,
 ) -> tuple[dict[str, torch.Tensor], str]:
     """Diagonal of the mean cross-entropy Hessian w.r.t. each target; returns (diag, method used)."""
-    if method not in OBD_METHODS:
-        raise UsageError(f"unknown OBD method {method!r}; valid: {', '.join(OBD_METHODS)}")
+    check_choice(method, OBD_METHODS, "OBD method")
     was_training = model.training
     model.eval()
     try:
