@@ -19,9 +19,6 @@ from hiddenstruct.trials.export import infer_format
 
 ROOT = Path(hiddenstruct.__file__).parent
 
-#: Modules being changed on other branches while this wording was introduced; their sites
-#: are converted once those branches are merged (then this set shrinks to nothing).
-
 #: The wordings the helper replaced ("; use one of" and "must be one of" stay legitimate for
 #: things that are not a name, e.g. a dtype, and for argparse's own choices).
 OLD_PHRASES = ("; choose from", "; choose one of", "valid modes:", "valid operations:")
