@@ -35,7 +35,7 @@ from hiddenstruct.graphs.dag import layers as dag_layers
 from hiddenstruct.graphs.dag import to_dag
 from hiddenstruct.nn.masking import apply_mask
 from hiddenstruct.nn.recurrent_graph import add_readout, recurrent_structure_graph
-from hiddenstruct.nn.rnn import RecurrentLayer, engine_operands, get_mode
+from hiddenstruct.nn.rnn import RecurrentLayer, RecurrentStack, engine_operands, get_mode
 from hiddenstruct.nn.rnn_native import run_stack
 from hiddenstruct.nn.validate import check_sequence_batch
 from hiddenstruct.nn.varlen import Wiring, check_lengths
@@ -67,7 +67,7 @@ def edge_mask(
     return mask.reshape(gates * n_l, offsets[layer])
 
 
-class GraphRNN(nn.Module):
+class GraphRNN(RecurrentStack):
     """A recurrent network whose layer wiring is a DAG; see the module docstring.
 
     ``forward(x, lengths=None)`` returns the last layer's final hidden state [B, n_last]
@@ -114,15 +114,6 @@ class GraphRNN(nn.Module):
         self.readout = (
             None if output_size is None else nn.Linear(self.layer_sizes[-1], self.output_size)
         )
-
-    @property
-    def mode(self) -> str:
-        return self.spec.name
-
-    @property
-    def encoding_size(self) -> int:
-        """Size of :meth:`encode`'s output (the number of vertices in the last layer)."""
-        return self.layer_sizes[-1]
 
     def layer_states(self, x: torch.Tensor, lengths=None) -> list[torch.Tensor]:
         """Final hidden state ``h`` [B, n_l] of every layer at each sequence's true last step."""

@@ -119,7 +119,24 @@ class RecurrentLayer(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, mode={self.mode}"
 
 
-class MaskedRNN(nn.Module):
+class RecurrentStack(nn.Module):
+    """What :class:`MaskedRNN` and :class:`~hiddenstruct.nn.graphrnn.GraphRNN` share: a
+    ``spec`` (the recurrent mode) and ``layers``, a list of :class:`RecurrentLayer`."""
+
+    spec: RecurrentMode
+    layers: nn.ModuleList
+
+    @property
+    def mode(self) -> str:
+        return self.spec.name
+
+    @property
+    def encoding_size(self) -> int:
+        """Size of ``encode``'s output: the last layer's hidden size."""
+        return self.layers[-1].hidden_size
+
+
+class MaskedRNN(RecurrentStack):
     """Stacked masked recurrent layers (sizes may differ) on one engine.
 
     ``forward(x, lengths=None, hx=None) -> (output, final_states)``: ``output`` is the last
@@ -153,15 +170,6 @@ class MaskedRNN(nn.Module):
         self.layers = nn.ModuleList(
             RecurrentLayer(sizes[i], sizes[i + 1], self.spec) for i in range(len(hidden_sizes))
         )
-
-    @property
-    def mode(self) -> str:
-        return self.spec.name
-
-    @property
-    def encoding_size(self) -> int:
-        """Size of :meth:`encode`'s output (the last layer's hidden size)."""
-        return self.hidden_sizes[-1]
 
     def forward(
         self,
