@@ -26,7 +26,7 @@ import time
 import torch
 
 from hiddenstruct import zoo
-from hiddenstruct.nn import MaskedDeepFFN, speed_report
+from hiddenstruct.nn import MaskedDeepFFN, Timing, speed_report
 
 try:
     from common import bench_parser, repeats_of
@@ -72,7 +72,7 @@ def main() -> None:
     failures = []
     for title, model, inputs, unit in cases(args.quick):
         start = time.perf_counter()
-        report = speed_report(model, inputs, densities, unit=unit, repeats=repeats, warmup=2)
+        report = speed_report(model, inputs, densities, unit=unit, timing=Timing(repeats, warmup=2))
         print(
             f"\n### {title}  ({time.perf_counter() - start:.0f} s, load {os.getloadavg()[0]:.2f})"
         )

@@ -9,7 +9,7 @@ import torch
 
 from hiddenstruct import zoo
 from hiddenstruct.errors import UsageError
-from hiddenstruct.nn import MaskedDeepFFN, speed_report
+from hiddenstruct.nn import MaskedDeepFFN, Timing, speed_report
 from hiddenstruct.nn import speed as speed_module
 from hiddenstruct.nn.speed import DensityRow, FormatTiming, SpeedReport
 
@@ -54,7 +54,7 @@ def test_ffn_report_checks_every_format_and_prunes_to_each_density():
     torch.manual_seed(0)
     model = MaskedDeepFFN(80, 10, [60])
     report = speed_report(
-        model, torch.randn(4, 80), densities=(0.1, 0.5), repeats=2, warmup=0, calls=1
+        model, torch.randn(4, 80), densities=(0.1, 0.5), timing=Timing(2, 0, 1)
     )
     assert [row.density for row in report.rows] == [0.5, 0.1]
     for row in report.rows:
@@ -88,9 +88,7 @@ def test_a_format_with_wrong_outputs_is_a_failure_not_a_speed(monkeypatch):
         MaskedDeepFFN(30, 5, [20]),
         torch.randn(3, 30),
         densities=(0.3,),
-        repeats=1,
-        warmup=0,
-        calls=1,
+        timing=Timing(1, 0, 1),
     )
     assert report.break_even()["compact"].startswith("failed: max |Δ|")
     assert report.rows[0].formats["masked"].ok
@@ -100,7 +98,7 @@ def test_a_format_with_wrong_outputs_is_a_failure_not_a_speed(monkeypatch):
 def test_models_without_csr_say_why_and_structured_pruning_compacts():
     model = zoo.mlp([20, 16, 8, 3])
     report = speed_report(
-        model, torch.randn(2, 20), densities=(0.5,), unit="neuron", repeats=1, warmup=0, calls=1
+        model, torch.randn(2, 20), densities=(0.5,), unit="neuron", timing=Timing(1, 0, 1)
     )
     cells = report.rows[0].formats
     assert cells["csr"].status.startswith("n/a: to_sparse does not support Sequential")
@@ -116,7 +114,7 @@ def test_bad_arguments_are_usage_errors():
     with pytest.raises(UsageError, match="unknown speed_report format"):
         speed_report(model, x, formats=("coo",))
     with pytest.raises(UsageError, match="repeats"):
-        speed_report(model, x, repeats=0)
+        speed_report(model, x, timing=Timing(repeats=0))
 
 
 def test_calls_per_measurement_follow_the_sample_time(monkeypatch):
@@ -130,7 +128,7 @@ def test_calls_per_measurement_follow_the_sample_time(monkeypatch):
     monkeypatch.setattr(speed_module, "measure_interleaved", spy)
     assert speed_module._calls_for(lambda: None, 0.0) == 1
     assert speed_module._calls_for(lambda: sum(range(2000)), 0.05) > 1
-    speed_report(MaskedDeepFFN(6, 2, [4]), torch.randn(1, 6), densities=(0.5,), repeats=3)
+    speed_report(MaskedDeepFFN(6, 2, [4]), torch.randn(1, 6), densities=(0.5,), timing=Timing(repeats=3))
     assert seen == [3]
 
 
@@ -139,10 +137,10 @@ def test_density_counts_all_weights_when_the_model_comes_pruned():
 
     model = MaskedDeepFFN(40, 5, [30])
     prune(model, "magnitude", "class_blinded", 0.5)
-    report = speed_report(model, torch.randn(2, 40), densities=(0.2,), repeats=1, warmup=0, calls=1)
+    report = speed_report(model, torch.randn(2, 40), densities=(0.2,), timing=Timing(1, 0, 1))
     assert report.rows[0].weight_density == pytest.approx(0.2, abs=1e-3)
     with pytest.raises(UsageError, match="keeps 0.5 of its weights already"):
-        speed_report(model, torch.randn(2, 40), densities=(0.8,), repeats=1, calls=1)
+        speed_report(model, torch.randn(2, 40), densities=(0.8,), timing=Timing(1, calls=1))
 
 
 class _WithExtras(torch.nn.Module):
@@ -159,7 +157,7 @@ class _WithExtras(torch.nn.Module):
 
 def test_outputs_nested_in_dicts_are_compared_and_a_non_tensor_leaf_is_named():
     x = torch.randn(2, 6)
-    report = speed_report(_WithExtras(torch.ones(1)), x, densities=(0.5,), repeats=1, calls=1)
+    report = speed_report(_WithExtras(torch.ones(1)), x, densities=(0.5,), timing=Timing(1, calls=1))
     assert report.rows[0].formats["masked"].ok and report.failures() == []
     with pytest.raises(UsageError, match="speed_report compares tensor outputs; .* NoneType"):
-        speed_report(_WithExtras(None), x, densities=(0.5,), repeats=1, calls=1)
+        speed_report(_WithExtras(None), x, densities=(0.5,), timing=Timing(1, calls=1))

@@ -35,7 +35,7 @@ from hiddenstruct.nn.masking import (
 from hiddenstruct.nn.rnn import MaskedRNN
 from hiddenstruct.nn.scalable import ScalableDAN
 from hiddenstruct.nn.sparse import SparseFFN, SparseGraphNet, to_sparse
-from hiddenstruct.nn.speed import SpeedReport, speed_report
+from hiddenstruct.nn.speed import SpeedReport, Timing, speed_report
 from hiddenstruct.recurrent_modes import MODES as RECURRENT_MODES
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "dependency_graph",
     "to_sparse",
     "SpeedReport",
+    "Timing",
     "speed_report",
     "SparseFFN",
     "SparseGraphNet",

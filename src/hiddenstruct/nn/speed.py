@@ -63,6 +63,26 @@ class FormatTiming:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """How :func:`speed_report` times: medians of ``repeats`` interleaved measurements after
+    ``warmup`` unmeasured ones, each ``calls`` forward calls (divided by ``calls``; ``None``:
+    as many as make the dense model's measurement last ``sample_seconds``, so that short
+    forwards are not timed at the resolution of the scheduler)."""
+
+    repeats: int = 20
+    warmup: int = 3
+    calls: int | None = None
+    sample_seconds: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1 or (self.calls is not None and self.calls < 1) or self.warmup < 0:
+            raise UsageError(
+                f"timing needs repeats >= 1, calls >= 1 (or None) and warmup >= 0, got "
+                f"repeats {self.repeats}, calls {self.calls}, warmup {self.warmup}"
+            )
+
+
+@dataclass(frozen=True)
 class DensityRow:
     """All formats at one requested density (``weight_density``: scoped weights kept)."""
 
@@ -250,10 +270,7 @@ def speed_report(
     scope=None,
     selection: str = "layer",
     formats: Sequence[str] = FORMATS,
-    repeats: int = 20,
-    warmup: int = 3,
-    calls: int | None = None,
-    sample_seconds: float = 0.02,
+    timing: Timing = Timing(),
     atol: float = 1e-5,
     rtol: float = 1e-5,
     device: str | torch.device | None = None,
@@ -267,11 +284,8 @@ def speed_report(
     (``criterion`` default ``"l1"``, ``selection`` ``"layer"`` or ``"global"``, the groups
     whose layers' weights are in ``scope``; see
     :func:`~hiddenstruct.pruning.prune_structured`).
-    Timings are medians of ``repeats`` interleaved measurements, each ``calls`` calls of
-    ``model(*example_inputs)`` (divided by ``calls``; ``None``: as many as make the dense
-    model's measurement last ``sample_seconds``, so that short forwards are not timed at the
-    resolution of the scheduler), under ``torch.no_grad`` on ``device`` (default: where the
-    model is). Outputs of every format
+    ``timing`` (a :class:`Timing`) says how ``model(*example_inputs)`` is timed, under
+    ``torch.no_grad`` on ``device`` (default: where the model is). Outputs of every format
     must match the masked model's within ``atol``/``rtol`` or the cell is a failure.
     ``margin``: the speed-up that counts as beating dense in the break-even densities.
     """
@@ -280,8 +294,6 @@ def speed_report(
     bad = [d for d in densities if not 0.0 < float(d) <= 1.0]
     if bad or not densities:
         raise UsageError(f"densities must lie in (0, 1], got {list(densities) or 'none'}")
-    if repeats < 1 or (calls is not None and calls < 1):
-        raise UsageError(f"repeats and calls must be >= 1, got {repeats} and {calls}")
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
     device = torch.device(device)
@@ -312,15 +324,15 @@ def speed_report(
                 raise RuntimeError(
                     f"the dense copy differs from the masked model: {status['dense']}"
                 )
-            count = calls or _calls_for(
-                _repeated(candidates["dense"], inputs, 1, sync), sample_seconds
+            count = timing.calls or _calls_for(
+                _repeated(candidates["dense"], inputs, 1, sync), timing.sample_seconds
             )
             runnable = {
                 f: _repeated(m, inputs, count, sync)
                 for f, m in candidates.items()
                 if f == "dense" or f not in status
             }
-            times = measure_interleaved(runnable, repeats=repeats, warmup=warmup)
+            times = measure_interleaved(runnable, repeats=timing.repeats, warmup=timing.warmup)
             dense = statistics.median(times["dense"]) / count
             cells = {}
             for fmt in formats:
@@ -332,4 +344,4 @@ def speed_report(
             weights = _weight_density(pruned, scope if unit is None else None)
             rows.append(DensityRow(density, weights, dense, cells))
     batch = next((t.shape[0] for t in inputs if isinstance(t, torch.Tensor) and t.dim()), 1)
-    return SpeedReport(tuple(rows), tuple(formats), int(batch), unit, repeats, margin)
+    return SpeedReport(tuple(rows), tuple(formats), int(batch), unit, timing.repeats, margin)
