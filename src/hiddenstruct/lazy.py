@@ -24,6 +24,8 @@ def lazy_exports(
     ``globals()``). ``submodules``: submodules reachable as attributes without an import.
     """
     exports = {name: module for module, names in modules.items() for name in names}
+    if len(exports) != sum(len(tuple(names)) for names in modules.values()):
+        raise ValueError(f"{package}: a name is exported from two modules")
     reachable = frozenset(submodules)
 
     def __getattr__(name: str) -> Any:

@@ -53,9 +53,7 @@ def test_break_even_is_the_density_from_which_on_a_format_stays_faster():
 def test_ffn_report_checks_every_format_and_prunes_to_each_density():
     torch.manual_seed(0)
     model = MaskedDeepFFN(80, 10, [60])
-    report = speed_report(
-        model, torch.randn(4, 80), densities=(0.1, 0.5), timing=Timing(2, 0, 1)
-    )
+    report = speed_report(model, torch.randn(4, 80), densities=(0.1, 0.5), timing=Timing(2, 0, 1))
     assert [row.density for row in report.rows] == [0.5, 0.1]
     for row in report.rows:
         assert row.weight_density == pytest.approx(row.density, abs=1e-3)
@@ -128,7 +126,9 @@ def test_calls_per_measurement_follow_the_sample_time(monkeypatch):
     monkeypatch.setattr(speed_module, "measure_interleaved", spy)
     assert speed_module._calls_for(lambda: None, 0.0) == 1
     assert speed_module._calls_for(lambda: sum(range(2000)), 0.05) > 1
-    speed_report(MaskedDeepFFN(6, 2, [4]), torch.randn(1, 6), densities=(0.5,), timing=Timing(repeats=3))
+    speed_report(
+        MaskedDeepFFN(6, 2, [4]), torch.randn(1, 6), densities=(0.5,), timing=Timing(repeats=3)
+    )
     assert seen == [3]
 
 
@@ -157,7 +157,9 @@ class _WithExtras(torch.nn.Module):
 
 def test_outputs_nested_in_dicts_are_compared_and_a_non_tensor_leaf_is_named():
     x = torch.randn(2, 6)
-    report = speed_report(_WithExtras(torch.ones(1)), x, densities=(0.5,), timing=Timing(1, calls=1))
+    report = speed_report(
+        _WithExtras(torch.ones(1)), x, densities=(0.5,), timing=Timing(1, calls=1)
+    )
     assert report.rows[0].formats["masked"].ok and report.failures() == []
     with pytest.raises(UsageError, match="speed_report compares tensor outputs; .* NoneType"):
         speed_report(_WithExtras(None), x, densities=(0.5,), timing=Timing(1, calls=1))

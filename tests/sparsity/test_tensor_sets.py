@@ -47,7 +47,7 @@ class Attention(nn.Module):
 
 
 def _models() -> dict[str, tuple[nn.Module, torch.Tensor, list[str]]]:
-    """``(model, example input, a scope of two of its tensors)``."""
+    """``(model, example input, a scope of some of its tensors)``."""
     gen = torch.Generator().manual_seed(0)
     return {
         "tokens": (TokenConv(), torch.randint(0, 20, (2, 7), generator=gen), ["fc.weight"]),

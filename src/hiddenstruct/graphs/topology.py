@@ -71,8 +71,6 @@ __all__ = [
     "topology_distance",
 ]
 
-_FIXED_ROLES = ("input", "output")
-
 
 @dataclass(frozen=True)
 class TopologyDistance:

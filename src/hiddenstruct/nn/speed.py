@@ -289,6 +289,10 @@ def speed_report(
     must match the masked model's within ``atol``/``rtol`` or the cell is a failure.
     ``margin``: the speed-up that counts as beating dense in the break-even densities.
     """
+    from hiddenstruct.pruning.structured import resolve_selection  # pruning imports nn
+
+    if unit is not None:
+        selection, scope = resolve_selection(selection, scope, "speed_report")
     for name in formats:
         check_choice(name, FORMATS, "speed_report format")
     bad = [d for d in densities if not 0.0 < float(d) <= 1.0]

@@ -168,7 +168,6 @@ def _fisher_terms(model, inputs, target, captured, names) -> dict[str, torch.Ten
 
 
 def _exact(model, targets, data, max_batches) -> dict[str, torch.Tensor]:
-    check_linear(targets, EXACT)
     problem = exact_support_problem(model, targets)
     if problem:
         raise UnsupportedModelError(f"{EXACT} unsupported: {problem}")

@@ -249,17 +249,19 @@ def _units(unit: str | Sequence[str] | None) -> tuple[str, ...]:
     return chosen
 
 
-def _selection(selection: str, scope: ScopeSpec) -> tuple[str, ScopeSpec]:
+def resolve_selection(
+    selection: str, scope: ScopeSpec, caller: str = "prune_structured"
+) -> tuple[str, ScopeSpec]:
     """``(selection name, tensor scope)``; ``scope="layer"``/``"global"`` is the old
-    spelling of the selection (a ``FutureWarning``)."""
+    spelling of the selection (a ``FutureWarning`` at the call of ``caller``)."""
     if isinstance(scope, str) and scope in STRUCTURED_SELECTIONS:
         if _SELECTION_NAMES.get(selection, selection) not in ("layer", scope):
             raise UsageError(
-                f"prune_structured got selection={selection!r} and the old spelling "
+                f"{caller} got selection={selection!r} and the old spelling "
                 f"scope={scope!r}; pass only selection= (scope= chooses tensors)"
             )
         warnings.warn(
-            f"prune_structured(scope={scope!r}) chooses the selection: pass "
+            f"{caller}(scope={scope!r}) chooses the selection: pass "
             f"selection={scope!r}; scope= chooses the tensors, as in prune()",
             FutureWarning,
             stacklevel=3,
@@ -309,7 +311,7 @@ def prune_structured(
     modules (types or qualified names) torch.fx should not look into — their units are left
     alone.
     """
-    selection, scope = _selection(selection, scope)
+    selection, scope = resolve_selection(selection, scope)
     _check_criterion(criterion)
     kinds = _units(unit)
     amount = as_amount(amount)
@@ -376,8 +378,8 @@ def prune_structured_schedule(
     traced once. ``options`` go to :func:`prune_structured`; retrain between steps by
     calling :func:`prune_structured` yourself in your loop."""
     graph = dependency_graph(model, example_inputs, options.pop("fold", None))
-    options["selection"], options["scope"] = _selection(
-        options.get("selection", "layer"), options.get("scope")
+    options["selection"], options["scope"] = resolve_selection(
+        options.get("selection", "layer"), options.get("scope"), "prune_structured_schedule"
     )
     reports: list[StructuredReport] = []
     step = 0

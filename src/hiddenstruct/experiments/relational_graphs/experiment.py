@@ -18,9 +18,7 @@ complete graph beside the best), ``correlations.csv``, ``r2.csv``, ``heatmap_CL_
 
 from __future__ import annotations
 
-from typing import Any
-
-from hiddenstruct.experiments.base import Experiment, config_column, result_column
+from hiddenstruct.experiments.base import Experiment, TrialRunner, config_column, result_column
 from hiddenstruct.experiments.relational_graphs import outputs as out
 from hiddenstruct.experiments.relational_graphs.config import (
     DESCRIPTION,
@@ -35,7 +33,6 @@ from hiddenstruct.experiments.relational_graphs.config import (
     trials,
 )
 from hiddenstruct.experiments.relational_graphs.report_section import SECTION
-from hiddenstruct.trials.executors import TrialLogger
 from hiddenstruct.trials.preflight import check_image_data
 from hiddenstruct.trials.store import TrialRecord
 
@@ -47,11 +44,8 @@ __all__ = [
 ]  # fmt: skip
 
 
-def run_trial(trial: dict[str, Any], log: TrialLogger) -> dict[str, Any]:
-    """One trial (:func:`.trial.run_trial`); imported when a trial runs, as it loads torch."""
-    from hiddenstruct.experiments.relational_graphs import trial as runner
-
-    return runner.run_trial(trial, log)
+#: one trial (:func:`.trial.run_trial`), imported when a trial runs
+run_trial = TrialRunner("hiddenstruct.experiments.relational_graphs.trial", "run_trial")
 
 
 class RelationalGraphs(Experiment):
@@ -75,7 +69,7 @@ class RelationalGraphs(Experiment):
     }
 
     trials = staticmethod(trials)
-    run_trial = staticmethod(run_trial)
+    run_trial = run_trial
     write_outputs = staticmethod(out.write_outputs)
 
     def sweep(self, config, store, executor=None, progress=True, trials=None) -> list[TrialRecord]:

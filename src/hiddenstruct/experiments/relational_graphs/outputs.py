@@ -65,7 +65,7 @@ def graph_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             k: v for k, v in first.items() if k not in ("seed", "error", "accuracy", "seconds")
         }
         entry.update(
-            error_mean=spread.mean, error_std=spread.std, n_seeds=len(errors),
+            error_mean=spread.mean, error_std=spread.std, n_seeds=spread.n,
             errors=";".join(f"{e:.4f}" for e in errors),
         )  # fmt: skip
         table.append(entry)

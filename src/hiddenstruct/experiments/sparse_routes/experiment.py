@@ -28,6 +28,7 @@ from hiddenstruct.experiments.sparse_routes.config import (  # noqa: F401  (re-e
     MODELS,
     PRESETS,
     TRAJECTORY_PROPERTY,
+    Config,
     SparseRoutesConfig,
     trials,
 )
