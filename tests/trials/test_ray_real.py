@@ -62,6 +62,13 @@ def _session_processes(sid: int) -> list[str]:
     return [line for line in found.stdout.splitlines() if line.split()[0] == str(sid)]
 
 
+def _answer_ctrl_c() -> None:
+    """In the child before exec: SIGINT at its default, so the driver's Python raises
+    KeyboardInterrupt on it even when these tests run in a background job (which a shell
+    starts with SIGINT ignored, a disposition children inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_under_ray(tmp_path: Path, signum: int) -> tuple[int, str, dict[str, int], float]:
     store = tmp_path / "s.sqlite"
     argv = [sys.executable, "-m", "hiddenstruct", "experiment", "prune-rnn", "--modes", "GRU"]
@@ -70,7 +77,7 @@ def _interrupt_under_ray(tmp_path: Path, signum: int) -> tuple[int, str, dict[st
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     driver = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_answer_ctrl_c,
     )  # fmt: skip
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not _statuses(store).get("running"):

@@ -22,6 +22,13 @@ sys.path.insert(0, str(HERE))
 import reliability_trials  # noqa: E402
 
 
+def _answer_ctrl_c() -> None:
+    """In the child before exec: SIGINT at its default, so the driver's Python raises
+    KeyboardInterrupt on it even when these tests run in a background job (which a shell
+    starts with SIGINT ignored, a disposition children inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sweep(store: Path, markers: Path, n: int, sleep: float, workers: int, **popen):
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     return subprocess.Popen(
@@ -30,6 +37,7 @@ def _sweep(store: Path, markers: Path, n: int, sleep: float, workers: int, **pop
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_answer_ctrl_c,
         **popen,
     )
 
