@@ -163,3 +163,15 @@ def test_outputs_nested_in_dicts_are_compared_and_a_non_tensor_leaf_is_named():
     assert report.rows[0].formats["masked"].ok and report.failures() == []
     with pytest.raises(UsageError, match="speed_report compares tensor outputs; .* NoneType"):
         speed_report(_WithExtras(None), x, densities=(0.5,), timing=Timing(1, calls=1))
+
+
+def test_structured_weight_density_counts_the_scoped_tensors():
+    """With ``unit=`` the reported density is over the tensors ``scope`` chooses: half of
+    layer 0's 16 neurons go, so half of its weights; the whole model would show 0.517 (the
+    next layer loses the columns that read them, the last layer nothing)."""
+    model = MaskedDeepFFN(20, 2, [16, 8])
+    report = speed_report(
+        model, torch.randn(4, 20), densities=(0.5,), unit="neuron",
+        scope=["layers.0.weight"], timing=Timing(1, 0, 1), formats=("masked",),
+    )  # fmt: skip
+    assert report.rows[0].weight_density == pytest.approx(0.5, abs=1e-9)

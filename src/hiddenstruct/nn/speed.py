@@ -345,7 +345,7 @@ def speed_report(
                 else:
                     seconds = statistics.median(times[fmt]) / count
                     cells[fmt] = FormatTiming(fmt, seconds, dense / seconds, "ok")
-            weights = _weight_density(pruned, scope if unit is None else None)
+            weights = _weight_density(pruned, scope)
             rows.append(DensityRow(density, weights, dense, cells))
     batch = next((t.shape[0] for t in inputs if isinstance(t, torch.Tensor) and t.dim()), 1)
     return SpeedReport(tuple(rows), tuple(formats), int(batch), unit, timing.repeats, margin)
