@@ -36,7 +36,7 @@ def test_the_old_scope_spelling_is_the_selection_with_a_future_warning():
             warnings.simplefilter("error")  # the new spellings warn nothing
             by_name, named = _pruned(selection=old)
             by_selector, _ = _pruned(selection=new)
-        assert report.scope == report.selection == named.selection == old
+        assert report.selection == named.selection == old
         for other in (by_name, by_selector):
             assert masks.keys() == other.keys()
             assert all(torch.equal(masks[k], other[k]) for k in masks)

@@ -54,7 +54,6 @@ from hiddenstruct.pruning.selection import (
 )
 from hiddenstruct.pruning.structured import (
     STRUCTURED_CRITERIA,
-    STRUCTURED_SCOPES,
     STRUCTURED_SELECTIONS,
     StructuredReport,
     group_scores,
@@ -70,7 +69,6 @@ __all__ = [
     "SCHEDULES",
     "SELECTIONS",
     "STRUCTURED_CRITERIA",
-    "STRUCTURED_SCOPES",
     "STRUCTURED_SELECTIONS",
     "StructuredReport",
     "group_scores",

@@ -64,8 +64,6 @@ from hiddenstruct.sparsity.tensors import PrunableTensor, ScopeSpec, prunable_te
 STRUCTURED_CRITERIA = ("l1", "l2", "magnitude", "taylor", "random")
 #: Structured selections and the unstructured selector each one is.
 STRUCTURED_SELECTIONS = {"layer": "class_uniform", "global": "class_blinded"}
-#: The old name of :data:`STRUCTURED_SELECTIONS` (from when ``scope`` meant the selection).
-STRUCTURED_SCOPES = STRUCTURED_SELECTIONS
 #: Every accepted ``selection`` value, by the name the report gives it.
 _SELECTION_NAMES = {
     **{name: name for name in STRUCTURED_SELECTIONS},
@@ -95,11 +93,6 @@ class StructuredReport(StepCounts):
     layers: tuple[LayerCounts, ...]
     pinned: int
     left_alone: tuple[str, ...] = ()
-
-    @property
-    def scope(self) -> str:
-        """The selection under its old name (``"layer"`` or ``"global"``)."""
-        return self.selection
 
     def parts(self) -> tuple[LayerCounts, ...]:
         return self.layers
@@ -194,20 +187,20 @@ def _gradients(model: nn.Module, batch, loss_fn) -> dict[int, torch.Tensor]:
     return {id(p): g for p, g in zip(params, grads, strict=True) if g is not None}
 
 
-def _check_criterion(criterion: str) -> None:
-    check_choice(criterion, STRUCTURED_CRITERIA, "structured criterion")
-
-
 def _sums_for(graph: DependencyGraph, criterion: str, batch, loss_fn) -> _Sums:
     """The per-tensor sums a criterion reads (with gradients for ``"taylor"``)."""
     return _Sums(_gradients(graph.model, batch, loss_fn) if criterion == "taylor" else None)
 
 
+def _random_scores(count: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(int(seed))
+    return torch.rand(count, generator=generator, dtype=torch.float64)
+
+
 def _scores(entries, criterion: str, sums: _Sums, seed: int) -> torch.Tensor:
     """One score per group from its weight entries (``_weight_entries``) and ``sums``."""
     if criterion == "random":
-        generator = torch.Generator().manual_seed(int(seed))
-        return torch.rand(len(entries), generator=generator, dtype=torch.float64)
+        return _random_scores(len(entries), seed)
     what = {"l1": "abs", "magnitude": "abs", "l2": "square", "taylor": "gw"}[criterion]
     scores = torch.zeros(len(entries), dtype=torch.float64)
     for i, group_entries in enumerate(entries):
@@ -235,9 +228,9 @@ def group_scores(
     loss_fn: Callable | None = None,
 ) -> torch.Tensor:
     """One score per group (float64, lower = less important); see the module docstring."""
-    _check_criterion(criterion)
+    check_choice(criterion, STRUCTURED_CRITERIA, "structured criterion")
     if criterion == "random":
-        return _scores([None] * len(groups), criterion, _Sums(), seed)
+        return _random_scores(len(groups), seed)
     entries = [_weight_entries(graph, g) for g in groups]
     return _scores(entries, criterion, _sums_for(graph, criterion, batch, loss_fn), seed)
 
@@ -312,7 +305,7 @@ def prune_structured(
     alone.
     """
     selection, scope = resolve_selection(selection, scope)
-    _check_criterion(criterion)
+    check_choice(criterion, STRUCTURED_CRITERIA, "structured criterion")
     kinds = _units(unit)
     amount = as_amount(amount)
     graph = graph if graph is not None else dependency_graph(model, example_inputs, fold)
